@@ -1,0 +1,47 @@
+#include "config.h"
+
+#include <stddef.h>
+
+#define KEY(name, type, field, def, min, max, metavar, help)                                   \
+	{                                                                                      \
+		name, type, offsetof(struct agent_config, field), def, min, max, metavar, help \
+	}
+
+static const struct aio_conf_key keys[] = {
+	KEY("config", AIO_CONF_STRING, config, NULL, 0, 0, "FILE", "read settings from FILE"),
+	KEY("server", AIO_CONF_STRING, server, "tcp://127.0.0.1:7700", 0, 0, "URL",
+	    "aio-server to report to (tcp:// or tls+tcp://)"),
+	KEY("host-id", AIO_CONF_STRING, host_id, NULL, 0, 0, "NAME",
+	    "this host's name in the fleet [the hostname]"),
+	KEY("label", AIO_CONF_LIST, labels, NULL, 0, 0, "KEY=VALUE",
+	    "a label for selecting hosts (repeatable)"),
+	KEY("sysroot", AIO_CONF_STRING, sysroot, "/", 0, 0, "DIR",
+	    "read /proc, /etc and logs under DIR (tests, demos)"),
+	KEY("interval", AIO_CONF_DURATION, interval_ms, "10s", 100, 3600 * 1000, "DUR",
+	    "report interval"),
+	KEY("sample-interval", AIO_CONF_DURATION, sample_interval_ms, "1s", 100, 3600 * 1000, "DUR",
+	    "how often the counters are read (at most the report interval)"),
+	KEY("state-dir", AIO_CONF_STRING, state_dir, "/var/lib/aio-agent", 0, 0, "DIR",
+	    "where the agent keeps its state"),
+	KEY("log-level", AIO_CONF_LOGLEVEL, log_level, "info", 0, 0, "LEVEL",
+	    "error, warning, info or debug"),
+	KEY("max-message-size", AIO_CONF_SIZE, max_message_size, "1MiB", 4096, 64 << 20, "SIZE",
+	    "largest reply accepted"),
+	KEY("call-timeout", AIO_CONF_DURATION, call_timeout_ms, "5s", 100, 600 * 1000, "DUR",
+	    "how long one call to the server may take"),
+	KEY("queue-max", AIO_CONF_UINT, queue_max, "8640", 1, 1000000, "N",
+	    "reports kept while the server is away (8640 = a day at 10s)"),
+	KEY("tls-ca", AIO_CONF_STRING, tls_ca, NULL, 0, 0, "FILE", "CA that signed the server"),
+	KEY("tls-cert", AIO_CONF_STRING, tls_cert, NULL, 0, 0, "FILE", "this agent's certificate"),
+	KEY("tls-key", AIO_CONF_STRING, tls_key, NULL, 0, 0, "FILE", "this agent's key"),
+	KEY("tls-server-name", AIO_CONF_STRING, tls_server_name, NULL, 0, 0, "NAME",
+	    "name in the server's certificate"),
+};
+
+const struct aio_conf_spec agent_config_spec = {
+	.prog = "aio-agent",
+	.summary = "Samples this hypervisor's AIO counters and reports them to aio-server.",
+	.keys = keys,
+	.n_keys = sizeof(keys) / sizeof(keys[0]),
+	.default_file = "/etc/aioctl/agent.conf",
+};

@@ -1,0 +1,28 @@
+/* aio-agent's configuration: one table, read from the file and flags. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf.h"
+
+struct agent_config {
+	char *config;
+	char *server;
+	char *host_id;
+	struct aio_strv labels;
+	char *sysroot;
+	uint64_t interval_ms;
+	uint64_t sample_interval_ms;
+	char *state_dir;
+	int log_level;
+	uint64_t max_message_size;
+	uint64_t call_timeout_ms;
+	uint64_t queue_max;
+	char *tls_ca;
+	char *tls_cert;
+	char *tls_key;
+	char *tls_server_name;
+};
+
+extern const struct aio_conf_spec agent_config_spec;

@@ -1,0 +1,20 @@
+/* Named bounds on everything a peer controls, checked by the server before
+ * use and respected by the agent when it builds messages. */
+#pragma once
+
+#define AIO_HOST_NAME_MAX        253 /* a DNS name */
+#define AIO_LABELS_MAX           32  /* labels per host */
+#define AIO_LABEL_KEY_MAX        63
+#define AIO_LABEL_VALUE_MAX      255
+#define AIO_KERNEL_MAX           128
+#define AIO_VERSION_MAX          64
+#define AIO_USERS_MAX            4096 /* AIO users (processes) per report */
+#define AIO_EVENTS_MAX           256  /* AIO events per report */
+#define AIO_EVENT_LINE_MAX       1024 /* raw log line kept per event */
+#define AIO_PATH_MAX             1024 /* file names in reports */
+#define AIO_SETTINGS_MAX         64   /* sysctl files setting aio-max-nr */
+#define AIO_INTERVAL_MIN_MS      100  /* report interval bounds */
+#define AIO_INTERVAL_MAX_MS      (3600 * 1000)
+/* how far in the past a sample may be (spool replay) and the future */
+#define AIO_SAMPLE_PAST_MAX_MS   (31ULL * 24 * 3600 * 1000)
+#define AIO_SAMPLE_FUTURE_MAX_MS (5ULL * 60 * 1000)

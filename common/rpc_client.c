@@ -1,0 +1,257 @@
+#include "rpc_client.h"
+
+#include <errno.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "clock.h"
+#include "duration.h"
+
+struct aio_rpc_client {
+	nng_socket sock;
+	nng_dialer dialer;
+	char *url;
+	char *admin_token;
+	char *host_id;
+	char *host_secret;
+	atomic_uint_fast64_t next_id;
+};
+
+static void set_status(struct aio_rpc_status *st, int code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void set_status(struct aio_rpc_status *st, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!st)
+		return;
+	st->code = code;
+	va_start(ap, fmt);
+	vsnprintf(st->message, sizeof(st->message), fmt, ap);
+	va_end(ap);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+int aio_rpc_client_open(const struct aio_rpc_client_opts *opts, struct aio_rpc_client **ret,
+                        char *err, size_t errlen)
+{
+	struct aio_rpc_client *c;
+	uint64_t seed = 0;
+	int rv, r = -EINVAL;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->url = strdup(opts->url);
+	c->admin_token = dup_or_null(opts->admin_token);
+	c->host_id = dup_or_null(opts->host_id);
+	c->host_secret = dup_or_null(opts->host_secret);
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = aio_now_ms();
+	atomic_init(&c->next_id, seed >> 1);
+
+	if ((rv = nng_req0_open(&c->sock)) != 0) {
+		snprintf(err, errlen, "cannot open socket: %s", nng_strerror(rv));
+		goto out_free;
+	}
+	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ,
+	                    opts->recv_max ? opts->recv_max : AIO_RPC_RECV_MAX_DEFAULT);
+	if ((rv = nng_dialer_create(&c->dialer, c->sock, opts->url)) != 0) {
+		snprintf(err, errlen, "%s: %s", opts->url, nng_strerror(rv));
+		goto out_close;
+	}
+	if (opts->reconnect_min_ms)
+		nng_dialer_set_ms(c->dialer, NNG_OPT_RECONNMINT,
+		                  (nng_duration)opts->reconnect_min_ms);
+	if (opts->reconnect_max_ms)
+		nng_dialer_set_ms(c->dialer, NNG_OPT_RECONNMAXT,
+		                  (nng_duration)opts->reconnect_max_ms);
+	if (strncmp(opts->url, "tls+", 4) == 0) {
+		nng_tls_config *tls;
+
+		r = aio_tls_config_new(&opts->tls, false, &tls, err, errlen);
+		if (r < 0)
+			goto out_close;
+		rv = nng_dialer_set_ptr(c->dialer, NNG_OPT_TLS_CONFIG, tls);
+		nng_tls_config_free(tls);
+		if (rv != 0) {
+			snprintf(err, errlen, "%s: TLS: %s", opts->url, nng_strerror(rv));
+			r = -EINVAL;
+			goto out_close;
+		}
+	}
+	rv = nng_dialer_start(c->dialer, opts->wait_connect ? 0 : NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		snprintf(err, errlen, "cannot reach %s: %s", opts->url, nng_strerror(rv));
+		r = aio_rpc_errno(rv);
+		goto out_close;
+	}
+	*ret = c;
+	return 0;
+
+out_close:
+	nng_close(c->sock);
+out_free:
+	free(c->url);
+	free(c->admin_token);
+	free(c->host_id);
+	free(c->host_secret);
+	free(c);
+	return r;
+}
+
+void aio_rpc_client_close(struct aio_rpc_client *c)
+{
+	if (c)
+		nng_close(c->sock);
+}
+
+void aio_rpc_client_free(struct aio_rpc_client *c)
+{
+	if (!c)
+		return;
+	nng_close(c->sock);
+	free(c->url);
+	free(c->admin_token);
+	free(c->host_id);
+	free(c->host_secret);
+	free(c);
+}
+
+const char *aio_rpc_client_url(const struct aio_rpc_client *c)
+{
+	return c->url;
+}
+
+/* Sends msg and waits for the reply message on ctx; nng errors as-is. */
+static int exchange(nng_ctx ctx, nng_msg *msg, uint64_t timeout_ms, nng_msg **ret_reply)
+{
+	uint64_t start = aio_mono_ms(), spent;
+	nng_aio *aio;
+	int rv;
+
+	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
+		nng_msg_free(msg);
+		return rv;
+	}
+	nng_aio_set_timeout(aio, (nng_duration)timeout_ms);
+	nng_aio_set_msg(aio, msg);
+	nng_ctx_send(ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0) {
+		nng_msg_free(nng_aio_get_msg(aio));
+		goto out_free;
+	}
+	spent = aio_mono_ms() - start;
+	if (spent >= timeout_ms) {
+		rv = NNG_ETIMEDOUT;
+		goto out_free;
+	}
+	nng_aio_set_timeout(aio, (nng_duration)(timeout_ms - spent));
+	nng_ctx_recv(ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) == 0)
+		*ret_reply = nng_aio_get_msg(aio);
+out_free:
+	nng_aio_free(aio);
+	return rv;
+}
+
+int aio_rpc_invoke(struct aio_rpc_client *c, const ProtobufCServiceDescriptor *svc,
+                   const char *method, const ProtobufCMessage *in, uint64_t timeout_ms,
+                   bool no_resend, ProtobufCMessage **ret_out, struct aio_rpc_status *ret_st)
+{
+	const ProtobufCMethodDescriptor *m =
+	        protobuf_c_service_descriptor_get_method_by_name(svc, method);
+	Aioctl__V1__Request req = AIOCTL__V1__REQUEST__INIT;
+	Aioctl__V1__Credentials creds = AIOCTL__V1__CREDENTIALS__INIT;
+	Aioctl__V1__Reply *rep = NULL;
+	ProtobufCMessage *out;
+	char full[AIO_RPC_METHOD_MAX + 1], wait[32];
+	nng_msg *msg = NULL, *reply = NULL;
+	nng_ctx ctx;
+	int rv, code;
+
+	if (!m) {
+		set_status(ret_st, AIO_UNIMPLEMENTED, "no method %s in %s", method, svc->name);
+		return AIO_UNIMPLEMENTED;
+	}
+	snprintf(full, sizeof(full), "%s/%s", svc->name, method);
+	creds.admin_token = c->admin_token;
+	creds.host_id = c->host_id;
+	creds.host_secret = c->host_secret;
+	req.method = full;
+	req.request_id = atomic_fetch_add(&c->next_id, 1);
+	req.has_deadline_ms = true;
+	req.deadline_ms = aio_now_ms() + timeout_ms;
+	req.credentials = &creds;
+	req.has_payload = true;
+	if (aio_rpc_pack_payload(in, &req.payload) < 0 || aio_rpc_pack(&req.base, &msg) < 0) {
+		free(req.payload.data);
+		set_status(ret_st, AIO_RESOURCE_EXHAUSTED, "out of memory");
+		return AIO_RESOURCE_EXHAUSTED;
+	}
+	free(req.payload.data);
+
+	if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
+		nng_msg_free(msg);
+		set_status(ret_st, AIO_CANCELLED, "%s: %s", c->url, nng_strerror(rv));
+		return AIO_CANCELLED;
+	}
+	if (no_resend)
+		nng_ctx_set_ms(ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	rv = exchange(ctx, msg, timeout_ms, &reply);
+	nng_ctx_close(ctx);
+	if (rv != 0) {
+		aio_duration_format(timeout_ms, wait, sizeof(wait));
+		if (rv == NNG_ETIMEDOUT) {
+			set_status(ret_st, AIO_DEADLINE_EXCEEDED, "no answer from %s within %s",
+			           c->url, wait);
+			return AIO_DEADLINE_EXCEEDED;
+		}
+		code = rv == NNG_ECLOSED || rv == NNG_ECANCELED ? AIO_CANCELLED : AIO_UNAVAILABLE;
+		set_status(ret_st, code, "%s: %s", c->url, nng_strerror(rv));
+		return code;
+	}
+
+	rep = aioctl__v1__reply__unpack(NULL, nng_msg_len(reply), nng_msg_body(reply));
+	nng_msg_free(reply);
+	if (!rep) {
+		set_status(ret_st, AIO_INTERNAL, "%s answered with something that is not a reply",
+		           c->url);
+		return AIO_INTERNAL;
+	}
+	if (rep->request_id != req.request_id && rep->status == AIOCTL__V1__STATUS_CODE__OK) {
+		set_status(ret_st, AIO_INTERNAL, "%s answered another request", c->url);
+		code = AIO_INTERNAL;
+		goto out_free_rep;
+	}
+	code = (int)rep->status;
+	if (code != AIO_OK) {
+		set_status(ret_st, code, "%s", rep->message ? rep->message : aio_status_name(code));
+		goto out_free_rep;
+	}
+	out = protobuf_c_message_unpack(m->output, NULL, rep->payload.len, rep->payload.data);
+	if (!out) {
+		set_status(ret_st, AIO_INTERNAL, "%s sent a malformed %s", c->url, m->output->name);
+		code = AIO_INTERNAL;
+		goto out_free_rep;
+	}
+	set_status(ret_st, AIO_OK, "ok");
+	*ret_out = out;
+
+out_free_rep:
+	aioctl__v1__reply__free_unpacked(rep, NULL);
+	return code;
+}

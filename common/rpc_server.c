@@ -1,0 +1,454 @@
+#include "rpc_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+
+#define POOL_DEFAULT 16
+
+struct aio_rpc_server {
+	nng_socket sock;
+	nng_listener listener;
+	ProtobufCService *service;
+	aio_rpc_auth_fn authorize;
+	void *arg;
+	unsigned pool;
+
+	pthread_mutex_t lock;
+	pthread_cond_t drained;
+	unsigned n_waiting; /* contexts in recv */
+	unsigned n_live;    /* contexts allocated */
+	bool closing;
+};
+
+enum call_state { CALL_RECV, CALL_SEND };
+
+struct aio_rpc_call {
+	struct aio_rpc_server *srv;
+	nng_ctx ctx;
+	nng_aio *aio;
+	enum call_state state;
+
+	/* the request being served; guarded by srv->lock where noted */
+	Aioctl__V1__Request *req;
+	uint64_t request_id;
+	int status;
+	char message[AIO_RPC_STATUS_MESSAGE_MAX];
+	bool in_handler; /* lock */
+	bool answered;   /* lock */
+	nng_msg *stash;  /* lock: reply given while in_handler */
+};
+
+static const Aioctl__V1__Credentials no_creds = AIOCTL__V1__CREDENTIALS__INIT;
+
+static void call_cb(void *arg);
+
+static void call_retire(struct aio_rpc_call *call)
+{
+	struct aio_rpc_server *srv = call->srv;
+
+	nng_ctx_close(call->ctx);
+	nng_aio_reap(call->aio);
+	if (call->req)
+		aioctl__v1__request__free_unpacked(call->req, NULL);
+	free(call);
+	pthread_mutex_lock(&srv->lock);
+	if (--srv->n_live == 0)
+		pthread_cond_broadcast(&srv->drained);
+	pthread_mutex_unlock(&srv->lock);
+}
+
+/* Starts contexts until the pool has its target of waiting ones. */
+static void pool_fill(struct aio_rpc_server *srv)
+{
+	pthread_mutex_lock(&srv->lock);
+	while (!srv->closing && srv->n_waiting < srv->pool) {
+		struct aio_rpc_call *call = calloc(1, sizeof(*call));
+
+		if (!call)
+			break;
+		call->srv = srv;
+		if (nng_aio_alloc(&call->aio, call_cb, call) != 0) {
+			free(call);
+			break;
+		}
+		if (nng_ctx_open(&call->ctx, srv->sock) != 0) {
+			nng_aio_free(call->aio);
+			free(call);
+			break;
+		}
+		call->state = CALL_RECV;
+		srv->n_waiting++;
+		srv->n_live++;
+		pthread_mutex_unlock(&srv->lock);
+		nng_ctx_recv(call->ctx, call->aio);
+		pthread_mutex_lock(&srv->lock);
+	}
+	pthread_mutex_unlock(&srv->lock);
+}
+
+/* After a reply went out: wait for the next request, or leave the pool if
+ * it is already full (it grew while calls were held). */
+static void call_recycle(struct aio_rpc_call *call)
+{
+	struct aio_rpc_server *srv = call->srv;
+	bool retire;
+
+	if (call->req) {
+		aioctl__v1__request__free_unpacked(call->req, NULL);
+		call->req = NULL;
+	}
+	call->request_id = 0;
+	call->status = AIO_INTERNAL;
+	call->message[0] = '\0';
+	call->answered = false;
+
+	pthread_mutex_lock(&srv->lock);
+	retire = srv->closing || srv->n_waiting >= srv->pool;
+	if (!retire)
+		srv->n_waiting++;
+	pthread_mutex_unlock(&srv->lock);
+	if (retire) {
+		call_retire(call);
+		return;
+	}
+	call->state = CALL_RECV;
+	nng_ctx_recv(call->ctx, call->aio);
+}
+
+static nng_msg *build_reply(struct aio_rpc_call *call, int status, const char *message,
+                            const ProtobufCMessage *out)
+{
+	Aioctl__V1__Reply rep = AIOCTL__V1__REPLY__INIT;
+	nng_msg *msg = NULL;
+
+	rep.request_id = call->request_id;
+	rep.status = (Aioctl__V1__StatusCode)status;
+	rep.message = (char *)(message && *message ? message : NULL);
+	if (out) {
+		if (aio_rpc_pack_payload(out, &rep.payload) < 0) {
+			rep.status = AIOCTL__V1__STATUS_CODE__RESOURCE_EXHAUSTED;
+			rep.message = "server out of memory";
+		} else {
+			rep.has_payload = true;
+		}
+	}
+	if (aio_rpc_pack(&rep.base, &msg) < 0)
+		msg = NULL;
+	free(rep.payload.data);
+	return msg;
+}
+
+static void call_send(struct aio_rpc_call *call, nng_msg *msg)
+{
+	if (!msg) {
+		/* nothing can be sent: out of memory. Drop the request. */
+		call_recycle(call);
+		return;
+	}
+	call->state = CALL_SEND;
+	nng_aio_set_msg(call->aio, msg);
+	nng_ctx_send(call->ctx, call->aio);
+}
+
+/* The closure every handler gets. */
+static void call_closure(const ProtobufCMessage *out, void *data)
+{
+	struct aio_rpc_call *call = data;
+	struct aio_rpc_server *srv = call->srv;
+	nng_msg *msg;
+
+	msg = out ? build_reply(call, AIO_OK, NULL, out)
+	          : build_reply(call, call->status, call->message, NULL);
+	pthread_mutex_lock(&srv->lock);
+	if (call->answered) {
+		pthread_mutex_unlock(&srv->lock);
+		log_err("rpc: %s answered twice (bug)", aio_rpc_call_method(call));
+		nng_msg_free(msg);
+		return;
+	}
+	call->answered = true;
+	if (call->in_handler) {
+		call->stash = msg;
+		pthread_mutex_unlock(&srv->lock);
+		return;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	call_send(call, msg);
+}
+
+static void reply_now(struct aio_rpc_call *call, int status, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void reply_now(struct aio_rpc_call *call, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(call->message, sizeof(call->message), fmt, ap);
+	va_end(ap);
+	log_debug("rpc: %s: %s", aio_status_name(status), call->message);
+	call_send(call, build_reply(call, status, call->message, NULL));
+}
+
+static bool creds_ok(const Aioctl__V1__Credentials *c)
+{
+	const char *fields[] = { c->admin_token, c->host_id, c->host_secret };
+
+	for (size_t i = 0; i < 3; i++)
+		if (fields[i] && strnlen(fields[i], AIO_RPC_CRED_MAX + 1) > AIO_RPC_CRED_MAX)
+			return false;
+	return true;
+}
+
+/* Finds "aioctl.v1.Agent/Report" in the service, or NULL. */
+static const ProtobufCMethodDescriptor *find_method(const ProtobufCServiceDescriptor *svc,
+                                                    const char *full)
+{
+	size_t n = strlen(svc->name);
+
+	if (strncmp(full, svc->name, n) != 0 || full[n] != '/')
+		return NULL;
+	return protobuf_c_service_descriptor_get_method_by_name(svc, full + n + 1);
+}
+
+static void dispatch(struct aio_rpc_call *call, nng_msg *msg)
+{
+	struct aio_rpc_server *srv = call->srv;
+	const ProtobufCServiceDescriptor *svc = srv->service->descriptor;
+	const ProtobufCMethodDescriptor *m;
+	ProtobufCMessage *in;
+	unsigned idx;
+	nng_msg *stash;
+	int status;
+
+	call->req = aioctl__v1__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+	nng_msg_free(msg);
+	if (!call->req) {
+		reply_now(call, AIO_INVALID_ARGUMENT,
+		          "request is not an aioctl.v1.Request envelope");
+		return;
+	}
+	call->request_id = call->req->request_id;
+	if (strnlen(call->req->method, AIO_RPC_METHOD_MAX + 1) > AIO_RPC_METHOD_MAX) {
+		reply_now(call, AIO_INVALID_ARGUMENT, "method name longer than %d bytes",
+		          AIO_RPC_METHOD_MAX);
+		return;
+	}
+	m = find_method(svc, call->req->method);
+	idx = m ? (unsigned)(m - svc->methods) : 0;
+	/* a NULL slot in the generated service struct: declared, not served */
+	if (!m || !((void (**)(void))(srv->service + 1))[idx]) {
+		reply_now(call, AIO_UNIMPLEMENTED, "method %s is not served here (service %s)",
+		          call->req->method, svc->name);
+		return;
+	}
+	if (call->req->has_deadline_ms && call->req->deadline_ms &&
+	    call->req->deadline_ms < aio_now_ms()) {
+		reply_now(call, AIO_DEADLINE_EXCEEDED, "deadline passed before the call ran");
+		return;
+	}
+	if (call->req->credentials && !creds_ok(call->req->credentials)) {
+		reply_now(call, AIO_INVALID_ARGUMENT, "a credential is longer than %d bytes",
+		          AIO_RPC_CRED_MAX);
+		return;
+	}
+	if (srv->authorize && (status = srv->authorize(call, srv->arg)) != AIO_OK) {
+		if (!call->message[0])
+			snprintf(call->message, sizeof(call->message), "not allowed");
+		call_send(call, build_reply(call, status, call->message, NULL));
+		return;
+	}
+	in = protobuf_c_message_unpack(m->input, NULL, call->req->payload.len,
+	                               call->req->payload.data);
+	if (!in) {
+		reply_now(call, AIO_INVALID_ARGUMENT, "payload is not a valid %s", m->input->name);
+		return;
+	}
+
+	pthread_mutex_lock(&srv->lock);
+	call->in_handler = true;
+	pthread_mutex_unlock(&srv->lock);
+
+	call->status = AIO_INTERNAL;
+	srv->service->invoke(srv->service, idx, in, call_closure, call);
+	protobuf_c_message_free_unpacked(in, NULL);
+
+	pthread_mutex_lock(&srv->lock);
+	call->in_handler = false;
+	stash = call->stash;
+	call->stash = NULL;
+	pthread_mutex_unlock(&srv->lock);
+	if (stash)
+		call_send(call, stash);
+	else
+		pool_fill(srv); /* held: keep the pool at strength */
+}
+
+static void call_cb(void *arg)
+{
+	struct aio_rpc_call *call = arg;
+	struct aio_rpc_server *srv = call->srv;
+	int rv = nng_aio_result(call->aio);
+
+	if (call->state == CALL_RECV) {
+		pthread_mutex_lock(&srv->lock);
+		srv->n_waiting--;
+		pthread_mutex_unlock(&srv->lock);
+		if (rv != 0) {
+			if (rv != NNG_ECLOSED)
+				log_debug("rpc: receive: %s", nng_strerror(rv));
+			if (rv == NNG_ECLOSED) {
+				call_retire(call);
+				return;
+			}
+			call_recycle(call);
+			return;
+		}
+		dispatch(call, nng_aio_get_msg(call->aio));
+		return;
+	}
+	if (rv != 0) {
+		log_debug("rpc: send: %s", nng_strerror(rv));
+		nng_msg_free(nng_aio_get_msg(call->aio));
+	}
+	call_recycle(call);
+}
+
+int aio_rpc_server_start(const struct aio_rpc_server_opts *opts, struct aio_rpc_server **ret_srv,
+                         char *err, size_t errlen)
+{
+	struct aio_rpc_server *srv;
+	nng_tls_config *tls = NULL;
+	int rv, r = -EINVAL;
+
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	pthread_mutex_init(&srv->lock, NULL);
+	pthread_cond_init(&srv->drained, NULL);
+	srv->service = opts->service;
+	srv->authorize = opts->authorize;
+	srv->arg = opts->arg;
+	srv->pool = opts->pool ? opts->pool : POOL_DEFAULT;
+
+	if ((rv = nng_rep0_open(&srv->sock)) != 0) {
+		snprintf(err, errlen, "cannot open socket: %s", nng_strerror(rv));
+		goto out_free;
+	}
+	nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ,
+	                    opts->recv_max ? opts->recv_max : AIO_RPC_RECV_MAX_DEFAULT);
+	if ((rv = nng_listener_create(&srv->listener, srv->sock, opts->url)) != 0) {
+		snprintf(err, errlen, "%s: %s", opts->url, nng_strerror(rv));
+		r = aio_rpc_errno(rv);
+		goto out_close;
+	}
+	if (strncmp(opts->url, "tls+", 4) == 0) {
+		r = aio_tls_config_new(&opts->tls, true, &tls, err, errlen);
+		if (r < 0)
+			goto out_close;
+		rv = nng_listener_set_ptr(srv->listener, NNG_OPT_TLS_CONFIG, tls);
+		nng_tls_config_free(tls); /* the listener holds its own reference */
+		if (rv != 0) {
+			snprintf(err, errlen, "%s: TLS: %s", opts->url, nng_strerror(rv));
+			goto out_close;
+		}
+	}
+	if ((rv = nng_listener_start(srv->listener, 0)) != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", opts->url, nng_strerror(rv));
+		r = aio_rpc_errno(rv);
+		goto out_close;
+	}
+	pool_fill(srv);
+	*ret_srv = srv;
+	return 0;
+
+out_close:
+	nng_close(srv->sock);
+out_free:
+	pthread_cond_destroy(&srv->drained);
+	pthread_mutex_destroy(&srv->lock);
+	free(srv);
+	return r;
+}
+
+int aio_rpc_server_port(struct aio_rpc_server *srv)
+{
+	nng_sockaddr sa;
+
+	if (nng_listener_get_addr(srv->listener, NNG_OPT_LOCADDR, &sa) != 0)
+		return -1;
+	if (sa.s_family == NNG_AF_INET)
+		return ntohs(sa.s_in.sa_port);
+	if (sa.s_family == NNG_AF_INET6)
+		return ntohs(sa.s_in6.sa_port);
+	return -1;
+}
+
+void aio_rpc_server_close(struct aio_rpc_server *srv)
+{
+	bool was;
+
+	if (!srv)
+		return;
+	pthread_mutex_lock(&srv->lock);
+	was = srv->closing;
+	srv->closing = true;
+	pthread_mutex_unlock(&srv->lock);
+	if (!was)
+		nng_close(srv->sock);
+}
+
+void aio_rpc_server_free(struct aio_rpc_server *srv)
+{
+	if (!srv)
+		return;
+	aio_rpc_server_close(srv);
+	pthread_mutex_lock(&srv->lock);
+	while (srv->n_live > 0)
+		pthread_cond_wait(&srv->drained, &srv->lock);
+	pthread_mutex_unlock(&srv->lock);
+	pthread_cond_destroy(&srv->drained);
+	pthread_mutex_destroy(&srv->lock);
+	free(srv);
+}
+
+void *aio_rpc_call_arg(struct aio_rpc_call *call)
+{
+	return call->srv->arg;
+}
+
+const Aioctl__V1__Credentials *aio_rpc_call_creds(struct aio_rpc_call *call)
+{
+	return call->req && call->req->credentials ? call->req->credentials : &no_creds;
+}
+
+const char *aio_rpc_call_method(struct aio_rpc_call *call)
+{
+	return call->req ? call->req->method : "?";
+}
+
+uint64_t aio_rpc_call_deadline(struct aio_rpc_call *call)
+{
+	return call->req && call->req->has_deadline_ms ? call->req->deadline_ms : 0;
+}
+
+void aio_rpc_call_fail(struct aio_rpc_call *call, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	call->status = status;
+	va_start(ap, fmt);
+	vsnprintf(call->message, sizeof(call->message), fmt, ap);
+	va_end(ap);
+}

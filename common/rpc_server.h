@@ -1,0 +1,50 @@
+/* gRPC-style RPC server over nng REP with a pool of contexts.
+ *
+ * Handlers are the generated protobuf-c service functions. A handler answers
+ * by calling its closure with the reply (or NULL after aio_rpc_call_fail),
+ * now or later from any thread: a call not answered when the handler returns
+ * is held, keeps its context, and a fresh context joins the pool. The input
+ * message is freed when the handler returns; a holding handler copies what it
+ * needs. */
+#pragma once
+
+#include <stdint.h>
+
+#include "rpc.h"
+#include "tls.h"
+
+struct aio_rpc_server;
+struct aio_rpc_call;
+
+/* Runs before every handler; returns AIO_OK to let the call through, else
+ * a status after aio_rpc_call_fail. */
+typedef int (*aio_rpc_auth_fn)(struct aio_rpc_call *call, void *arg);
+
+struct aio_rpc_server_opts {
+	const char *url;
+	ProtobufCService *service;
+	aio_rpc_auth_fn authorize; /* NULL: everyone */
+	void *arg;                 /* given to handlers via aio_rpc_call_arg */
+	size_t recv_max;           /* 0: AIO_RPC_RECV_MAX_DEFAULT */
+	unsigned pool;             /* contexts waiting for requests; 0: 16 */
+	struct aio_tls_opts tls;   /* used for tls+tcp:// */
+};
+
+int aio_rpc_server_start(const struct aio_rpc_server_opts *opts, struct aio_rpc_server **ret_srv,
+                         char *err, size_t errlen);
+/* Stops listening; calls still held fail when their owners answer them. */
+void aio_rpc_server_close(struct aio_rpc_server *srv);
+/* Closes, then waits until every held call was answered, and frees. */
+void aio_rpc_server_free(struct aio_rpc_server *srv);
+/* The port a tcp:// listener bound (useful with port 0). */
+int aio_rpc_server_port(struct aio_rpc_server *srv);
+
+void *aio_rpc_call_arg(struct aio_rpc_call *call);
+/* Valid until the call is answered; never NULL (empty when absent). */
+const Aioctl__V1__Credentials *aio_rpc_call_creds(struct aio_rpc_call *call);
+const char *aio_rpc_call_method(struct aio_rpc_call *call);
+/* The caller's deadline in Unix ms, 0 if none. */
+uint64_t aio_rpc_call_deadline(struct aio_rpc_call *call);
+/* Sets the status sent when the closure is called with NULL. */
+void aio_rpc_call_fail(struct aio_rpc_call *call, int status, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));

@@ -1,0 +1,11 @@
+/* Random tokens and their comparison. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Writes 2*nbytes hex digits and a NUL into buf (len >= 2*nbytes+1), from
+ * the kernel's random pool. */
+int aio_secret_hex(char *buf, size_t len, size_t nbytes);
+/* Compares in time that depends only on the lengths, not the contents. */
+bool aio_secret_equal(const char *a, const char *b);

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs what aioctl needs to build, run and test on Debian 12 (as root).
+# Every package is Debian's own; the README says why each one is here.
+set -eu
+
+packages="build-essential cmake pkg-config clang-format
+  libnng-dev libmbedtls-dev libprotobuf-c-dev protobuf-c-compiler
+  libsqlite3-dev sqlite3 libsystemd-dev libinih-dev libjansson-dev
+  libcriterion-dev systemd-journal-remote"
+
+missing=""
+for p in $packages; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages:$missing; run as root" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,259 @@
+/* The Agent service: what aio-agent calls. Handlers update the in-memory
+ * registry and queue a database write; the reply goes out from the database
+ * thread once the write committed, so an OK means "stored". */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "names.h"
+#include "server.h"
+
+/* A queued write and the call waiting for it. */
+struct pending {
+	struct server_db_write w; /* first: done() gets &w */
+	ProtobufCClosure closure;
+	void *closure_data;
+};
+
+static void fail(void *call_data, ProtobufCClosure closure, int status, const char *msg)
+{
+	aio_rpc_call_fail(call_data, status, "%s", msg);
+	closure(NULL, call_data);
+}
+
+/* Answers a call whose write could not be queued. */
+static void submit_failed(struct pending *p, int err)
+{
+	if (err == -EAGAIN)
+		fail(p->closure_data, p->closure, AIO_RESOURCE_EXHAUSTED,
+		     "server busy: write queue full, retry later");
+	else
+		fail(p->closure_data, p->closure, AIO_UNAVAILABLE, "server is shutting down");
+	server_db_write_free(&p->w);
+}
+
+static int store_status(int err)
+{
+	return err == -ENOSPC ? AIO_RESOURCE_EXHAUSTED : AIO_UNAVAILABLE;
+}
+
+static const char *store_message(int err)
+{
+	return err == -ENOSPC ? "server cannot store: disk full; keep the data and retry"
+	                      : "server cannot store now; keep the data and retry";
+}
+
+int server_agent_authorize(struct aio_rpc_call *call, void *arg)
+{
+	const Aioctl__V1__Credentials *creds = aio_rpc_call_creds(call);
+
+	if (!creds->host_id || !aio_host_name_valid(creds->host_id)) {
+		aio_rpc_call_fail(call, AIO_UNAUTHENTICATED, "agent calls need a valid host id");
+		return AIO_UNAUTHENTICATED;
+	}
+	return AIO_OK;
+}
+
+static const char *check_hello(const Aioctl__V1__HelloRequest *in)
+{
+	if (!aio_host_name_valid(in->host_id))
+		return "host_id: 1 to 253 letters, digits, '.', '-' or '_'";
+	if (in->n_labels > AIO_LABELS_MAX)
+		return "too many labels (limit 32)";
+	for (size_t i = 0; i < in->n_labels; i++) {
+		if (!aio_label_key_valid(in->labels[i]->key))
+			return "label key: 1 to 63 letters, digits, '.', '-', '_' or '/'";
+		if (!aio_label_value_valid(in->labels[i]->value))
+			return "label value: up to 255 printable characters, no '=' or ','";
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(in->labels[i]->key, in->labels[j]->key) == 0)
+				return "label key given twice";
+	}
+	if (in->kernel && !aio_text_valid(in->kernel, AIO_KERNEL_MAX))
+		return "kernel: up to 128 printable characters";
+	if (in->agent_version && !aio_text_valid(in->agent_version, AIO_VERSION_MAX))
+		return "agent_version: up to 64 printable characters";
+	if (in->has_interval_ms &&
+	    (in->interval_ms < AIO_INTERVAL_MIN_MS || in->interval_ms > AIO_INTERVAL_MAX_MS))
+		return "interval_ms out of range (100ms to 1h)";
+	return NULL;
+}
+
+static void hello_stored(struct server_db_write *w, int err)
+{
+	struct pending *p = (struct pending *)w;
+	Aioctl__V1__HelloReply rep = AIOCTL__V1__HELLO_REPLY__INIT;
+
+	if (err) {
+		fail(p->closure_data, p->closure, store_status(err), store_message(err));
+	} else {
+		rep.has_last_seq = true;
+		rep.last_seq = w->seq;
+		rep.has_server_time_ms = true;
+		rep.server_time_ms = aio_now_ms();
+		p->closure(&rep.base, p->closure_data);
+	}
+	server_db_write_free(w);
+}
+
+static void agent_rpc_hello(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__HelloRequest *in,
+                            Aioctl__V1__HelloReply_Closure closure, void *data)
+{
+	struct server *s = aio_rpc_call_arg(data);
+	const Aioctl__V1__Credentials *creds = aio_rpc_call_creds(data);
+	struct server_host *h;
+	struct pending *p;
+	const char *bad;
+	uint64_t now = aio_now_ms();
+	int r;
+
+	if ((bad = check_hello(in))) {
+		fail(data, (ProtobufCClosure)closure, AIO_INVALID_ARGUMENT, bad);
+		return;
+	}
+	if (strcmp(creds->host_id, in->host_id) != 0) {
+		log_warn("hello: credentials of %s used to speak for %s", creds->host_id,
+		         in->host_id);
+		fail(data, (ProtobufCClosure)closure, AIO_PERMISSION_DENIED,
+		     "host_id differs from the caller's identity");
+		return;
+	}
+
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		fail(data, (ProtobufCClosure)closure, AIO_RESOURCE_EXHAUSTED,
+		     "server out of memory");
+		return;
+	}
+	pthread_rwlock_wrlock(&s->hosts.lock);
+	h = server_hosts_find(&s->hosts, in->host_id);
+	if (!h) {
+		h = server_hosts_add(&s->hosts, in->host_id, 0);
+		if (h)
+			log_info("host %s: first hello", in->host_id);
+	}
+	if (!h || server_hosts_set_labels(h, in->labels, in->n_labels) < 0 ||
+	    server_hosts_set_string(&h->kernel, in->kernel) < 0 ||
+	    server_hosts_set_string(&h->agent_version, in->agent_version) < 0) {
+		pthread_rwlock_unlock(&s->hosts.lock);
+		server_db_write_free(&p->w);
+		fail(data, (ProtobufCClosure)closure, AIO_RESOURCE_EXHAUSTED,
+		     "server out of memory");
+		return;
+	}
+	if (in->has_interval_ms)
+		h->interval_ms = in->interval_ms;
+	if (in->has_counting)
+		h->counting = (int)in->counting;
+	if (!h->first_seen_ms)
+		h->first_seen_ms = now;
+	h->last_seen_ms = now;
+	r = server_db_write_host_fill(&p->w, h);
+	p->w.seq = h->last_seq;
+	pthread_rwlock_unlock(&s->hosts.lock);
+	if (r < 0) {
+		server_db_write_free(&p->w);
+		fail(data, (ProtobufCClosure)closure, AIO_RESOURCE_EXHAUSTED,
+		     "server out of memory");
+		return;
+	}
+	p->w.done = hello_stored;
+	p->closure = (ProtobufCClosure)closure;
+	p->closure_data = data;
+	if ((r = server_db_submit(s->db, &p->w)) < 0)
+		submit_failed(p, r);
+}
+
+static const char *check_report(const Aioctl__V1__ReportRequest *in, uint64_t now)
+{
+	const Aioctl__V1__Sample *smp = in->sample;
+
+	if (smp->time_ms > now + AIO_SAMPLE_FUTURE_MAX_MS)
+		return "sample time is in the future (check the agent's clock)";
+	if (smp->time_ms + AIO_SAMPLE_PAST_MAX_MS < now)
+		return "sample is older than the replay bound (31 days)";
+	if (smp->aio_nr_min > smp->aio_nr_max || smp->aio_nr < smp->aio_nr_min ||
+	    smp->aio_nr > smp->aio_nr_max)
+		return "sample: aio_nr must lie between aio_nr_min and aio_nr_max";
+	if (in->seq == 0)
+		return "seq starts at 1";
+	if (in->n_users > AIO_USERS_MAX)
+		return "too many AIO users in one report";
+	if (in->n_events > AIO_EVENTS_MAX)
+		return "too many events in one report";
+	return NULL;
+}
+
+static void report_stored(struct server_db_write *w, int err)
+{
+	struct pending *p = (struct pending *)w;
+	Aioctl__V1__ReportReply rep = AIOCTL__V1__REPORT_REPLY__INIT;
+
+	if (err) {
+		fail(p->closure_data, p->closure, store_status(err), store_message(err));
+	} else {
+		rep.has_acked_seq = true;
+		rep.acked_seq = w->seq;
+		p->closure(&rep.base, p->closure_data);
+	}
+	server_db_write_free(w);
+}
+
+static void agent_rpc_report(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__ReportRequest *in,
+                             Aioctl__V1__ReportReply_Closure closure, void *data)
+{
+	struct server *s = aio_rpc_call_arg(data);
+	const Aioctl__V1__Credentials *creds = aio_rpc_call_creds(data);
+	struct server_host *h;
+	struct pending *p;
+	const char *bad;
+	uint64_t now = aio_now_ms();
+	int r;
+
+	if ((bad = check_report(in, now))) {
+		fail(data, (ProtobufCClosure)closure, AIO_INVALID_ARGUMENT, bad);
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		fail(data, (ProtobufCClosure)closure, AIO_RESOURCE_EXHAUSTED,
+		     "server out of memory");
+		return;
+	}
+
+	pthread_rwlock_wrlock(&s->hosts.lock);
+	h = server_hosts_find(&s->hosts, creds->host_id);
+	if (h) {
+		h->last_seen_ms = now;
+		if (in->seq > h->last_seq || !h->has_sample) {
+			h->last_seq = in->seq > h->last_seq ? in->seq : h->last_seq;
+			h->sample = *in->sample;
+			h->has_sample = true;
+		}
+		p->w.host_id = h->id;
+	}
+	pthread_rwlock_unlock(&s->hosts.lock);
+	if (!h) {
+		free(p);
+		fail(data, (ProtobufCClosure)closure, AIO_FAILED_PRECONDITION,
+		     "unknown host: say Hello first");
+		return;
+	}
+
+	p->w.type = SERVER_DB_WRITE_SAMPLE;
+	p->w.seq = in->seq;
+	p->w.sample = *in->sample;
+	p->w.last_seen_ms = now;
+	p->w.done = report_stored;
+	p->closure = (ProtobufCClosure)closure;
+	p->closure_data = data;
+	if ((r = server_db_submit(s->db, &p->w)) < 0)
+		submit_failed(p, r);
+}
+
+Aioctl__V1__Agent_Service server_agent_service = {
+	AIOCTL__V1__AGENT__BASE_INIT, .hello = agent_rpc_hello, .report = agent_rpc_report,
+	/* Watch and Ack arrive with rollouts */
+};

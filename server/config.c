@@ -1,0 +1,43 @@
+#include "config.h"
+
+#include <stddef.h>
+
+#define KEY(name, type, field, def, min, max, metavar, help)                                    \
+	{                                                                                       \
+		name, type, offsetof(struct server_config, field), def, min, max, metavar, help \
+	}
+
+static const struct aio_conf_key keys[] = {
+	KEY("config", AIO_CONF_STRING, config, NULL, 0, 0, "FILE", "read settings from FILE"),
+	KEY("listen", AIO_CONF_STRING, listen, "tcp://127.0.0.1:7700", 0, 0, "URL",
+	    "where agents connect (tcp:// or tls+tcp://)"),
+	KEY("admin-listen", AIO_CONF_STRING, admin_listen, "tcp://127.0.0.1:7701", 0, 0, "URL",
+	    "where aioctl connects"),
+	KEY("state-dir", AIO_CONF_STRING, state_dir, "/var/lib/aio-server", 0, 0, "DIR",
+	    "holds server.db and admin.token"),
+	KEY("db", AIO_CONF_STRING, db, NULL, 0, 0, "PATH", "SQLite database [STATE-DIR/server.db]"),
+	KEY("log-level", AIO_CONF_LOGLEVEL, log_level, "info", 0, 0, "LEVEL",
+	    "error, warning, info or debug"),
+	KEY("max-message-size", AIO_CONF_SIZE, max_message_size, "1MiB", 4096, 64 << 20, "SIZE",
+	    "largest request accepted"),
+	KEY("rpc-pool", AIO_CONF_UINT, rpc_pool, "32", 1, 4096, "N",
+	    "contexts waiting for requests per listener"),
+	KEY("db-queue-max", AIO_CONF_UINT, db_queue_max, "100000", 16, 10000000, "N",
+	    "writes queued before agents are told to retry"),
+	KEY("db-batch-max", AIO_CONF_UINT, db_batch_max, "5000", 1, 1000000, "N",
+	    "writes per transaction"),
+	KEY("tls-ca", AIO_CONF_STRING, tls_ca, NULL, 0, 0, "FILE",
+	    "CA that signs client certificates"),
+	KEY("tls-cert", AIO_CONF_STRING, tls_cert, NULL, 0, 0, "FILE", "server certificate (PEM)"),
+	KEY("tls-key", AIO_CONF_STRING, tls_key, NULL, 0, 0, "FILE", "server key (PEM)"),
+	KEY("insecure", AIO_CONF_BOOL, insecure, "no", 0, 0, "",
+	    "allow plain tcp:// on addresses other than loopback"),
+};
+
+const struct aio_conf_spec server_config_spec = {
+	.prog = "aio-server",
+	.summary = "Keeps the fleet's AIO history and runs limit rollouts.",
+	.keys = keys,
+	.n_keys = sizeof(keys) / sizeof(keys[0]),
+	.default_file = "/etc/aioctl/server.conf",
+};

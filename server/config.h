@@ -1,0 +1,26 @@
+/* aio-server's configuration: one table, read from the file and flags. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf.h"
+
+struct server_config {
+	char *config;
+	char *listen;
+	char *admin_listen;
+	char *state_dir;
+	char *db;
+	int log_level;
+	uint64_t max_message_size;
+	uint64_t rpc_pool;
+	uint64_t db_queue_max;
+	uint64_t db_batch_max;
+	char *tls_ca;
+	char *tls_cert;
+	char *tls_key;
+	bool insecure;
+};
+
+extern const struct aio_conf_spec server_config_spec;

@@ -1,0 +1,476 @@
+#include "db.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* Schema migrations, applied in order; user_version counts those done.
+ * Never edit a shipped step: append a new one. */
+static const char *const migrations[] = {
+	/* 1: hosts and raw samples */
+	"CREATE TABLE hosts ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  kernel TEXT, agent_version TEXT,"
+	"  interval_ms INTEGER NOT NULL DEFAULT 0,"
+	"  counting INTEGER NOT NULL DEFAULT 0,"
+	"  first_seen_ms INTEGER NOT NULL DEFAULT 0,"
+	"  last_seen_ms INTEGER NOT NULL DEFAULT 0,"
+	"  last_seq INTEGER NOT NULL DEFAULT 0,"
+	"  sample_time_ms INTEGER, aio_nr INTEGER, aio_nr_min INTEGER,"
+	"  aio_nr_max INTEGER, aio_max_nr INTEGER);"
+	"CREATE TABLE host_labels ("
+	"  host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	"  key TEXT NOT NULL, value TEXT NOT NULL,"
+	"  PRIMARY KEY (host_id, key)) WITHOUT ROWID;"
+	"CREATE TABLE samples ("
+	"  host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	"  seq INTEGER NOT NULL,"
+	"  time_ms INTEGER NOT NULL,"
+	"  aio_nr INTEGER NOT NULL, aio_nr_min INTEGER NOT NULL,"
+	"  aio_nr_max INTEGER NOT NULL, aio_max_nr INTEGER NOT NULL,"
+	"  PRIMARY KEY (host_id, seq)) WITHOUT ROWID;"
+	"CREATE INDEX samples_by_time ON samples (host_id, time_ms);",
+};
+
+#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+enum stmt_id {
+	ST_HOST_UPSERT,
+	ST_LABELS_CLEAR,
+	ST_LABEL_INSERT,
+	ST_SAMPLE_INSERT,
+	ST_HOST_LATEST,
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_COUNT,
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_HOST_UPSERT] =
+	        "INSERT INTO hosts (id, name, kernel, agent_version, interval_ms, counting,"
+	        " first_seen_ms, last_seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+	        " ON CONFLICT (id) DO UPDATE SET kernel = ?3, agent_version = ?4,"
+	        " interval_ms = ?5, counting = ?6, last_seen_ms = max(last_seen_ms, ?8)",
+	[ST_LABELS_CLEAR] = "DELETE FROM host_labels WHERE host_id = ?1",
+	[ST_LABEL_INSERT] = "INSERT INTO host_labels (host_id, key, value) VALUES (?1, ?2, ?3)",
+	[ST_SAMPLE_INSERT] =
+	        "INSERT OR IGNORE INTO samples (host_id, seq, time_ms, aio_nr, aio_nr_min,"
+	        " aio_nr_max, aio_max_nr) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_HOST_LATEST] = "UPDATE hosts SET last_seen_ms = max(last_seen_ms, ?2), last_seq = ?3,"
+	                   " sample_time_ms = ?4, aio_nr = ?5, aio_nr_min = ?6, aio_nr_max = ?7,"
+	                   " aio_max_nr = ?8 WHERE id = ?1 AND last_seq < ?3",
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+};
+
+struct server_db {
+	sqlite3 *conn;
+	sqlite3_stmt *stmt[ST_COUNT];
+	char *path;
+
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct server_db_write *head, **tail;
+	size_t queued, queue_max, batch_max;
+	bool stopping;
+};
+
+static int exec(sqlite3 *conn, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(conn, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(conn));
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int migrate(sqlite3 *conn, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int version = 0;
+
+	if (sqlite3_prepare_v2(conn, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > N_MIGRATIONS) {
+		snprintf(err, errlen, "database schema version %d is newer than this server (%d)",
+		         version, N_MIGRATIONS);
+		return -EPROTO;
+	}
+	for (int v = version; v < N_MIGRATIONS; v++) {
+		char sql[64];
+
+		if (exec(conn, "BEGIN", err, errlen) < 0)
+			return -EIO;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		if (exec(conn, migrations[v], err, errlen) < 0 ||
+		    exec(conn, sql, err, errlen) < 0) {
+			exec(conn, "ROLLBACK", NULL, 0);
+			return -EIO;
+		}
+		if (exec(conn, "COMMIT", err, errlen) < 0)
+			return -EIO;
+		log_info("database: schema migrated to version %d", v + 1);
+	}
+	return 0;
+}
+
+int server_db_open(const char *path, struct server_db **ret_db, char *err, size_t errlen)
+{
+	struct server_db *db = calloc(1, sizeof(*db));
+	int rc, r = -EIO;
+
+	if (!db)
+		return -ENOMEM;
+	db->path = strdup(path);
+	db->tail = &db->head;
+	pthread_mutex_init(&db->lock, NULL);
+	pthread_cond_init(&db->wake, NULL);
+	rc = sqlite3_open_v2(path, &db->conn,
+	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                     NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path,
+		         db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc));
+		goto out_free;
+	}
+	sqlite3_busy_timeout(db->conn, 5000);
+	if (exec(db->conn,
+	         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+	         "PRAGMA foreign_keys = ON;",
+	         err, errlen) < 0)
+		goto out_free;
+	if ((r = migrate(db->conn, err, errlen)) < 0)
+		goto out_free;
+	for (int i = 0; i < ST_COUNT; i++) {
+		if (sqlite3_prepare_v3(db->conn, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+		                       &db->stmt[i], NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db->conn));
+			r = -EIO;
+			goto out_free;
+		}
+	}
+	*ret_db = db;
+	return 0;
+
+out_free:
+	server_db_close(db);
+	return r;
+}
+
+int server_db_load_hosts(struct server_db *db, struct server_hosts *reg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db->conn,
+	                       "SELECT id, name, kernel, agent_version, interval_ms, counting,"
+	                       " first_seen_ms, last_seen_ms, last_seq, sample_time_ms, aio_nr,"
+	                       " aio_nr_min, aio_nr_max, aio_max_nr FROM hosts ORDER BY id",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct server_host *h = server_hosts_add(
+		        reg, (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 0));
+
+		if (!h) {
+			sqlite3_finalize(st);
+			return -ENOMEM;
+		}
+		server_hosts_set_string(&h->kernel, (const char *)sqlite3_column_text(st, 2));
+		server_hosts_set_string(&h->agent_version,
+		                        (const char *)sqlite3_column_text(st, 3));
+		h->interval_ms = (uint32_t)sqlite3_column_int64(st, 4);
+		h->counting = sqlite3_column_int(st, 5);
+		h->first_seen_ms = (uint64_t)sqlite3_column_int64(st, 6);
+		h->last_seen_ms = (uint64_t)sqlite3_column_int64(st, 7);
+		h->last_seq = (uint64_t)sqlite3_column_int64(st, 8);
+		if (sqlite3_column_type(st, 9) != SQLITE_NULL) {
+			h->has_sample = true;
+			h->sample.time_ms = (uint64_t)sqlite3_column_int64(st, 9);
+			h->sample.aio_nr = (uint64_t)sqlite3_column_int64(st, 10);
+			h->sample.aio_nr_min = (uint64_t)sqlite3_column_int64(st, 11);
+			h->sample.aio_nr_max = (uint64_t)sqlite3_column_int64(st, 12);
+			h->sample.aio_max_nr = (uint64_t)sqlite3_column_int64(st, 13);
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return -EIO;
+
+	if (sqlite3_prepare_v2(db->conn,
+	                       "SELECT h.name, l.key, l.value FROM host_labels l"
+	                       " JOIN hosts h ON h.id = l.host_id ORDER BY l.host_id, l.key",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct server_host *h =
+		        server_hosts_find(reg, (const char *)sqlite3_column_text(st, 0));
+
+		if (!h)
+			continue;
+		if (server_hosts_add_label(h, (const char *)sqlite3_column_text(st, 1),
+		                           (const char *)sqlite3_column_text(st, 2)) < 0) {
+			sqlite3_finalize(st);
+			return -ENOMEM;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int server_db_write_host_fill(struct server_db_write *w, const struct server_host *h)
+{
+	w->type = SERVER_DB_WRITE_HOST;
+	w->host_id = h->id;
+	w->interval_ms = h->interval_ms;
+	w->counting = h->counting;
+	w->first_seen_ms = h->first_seen_ms;
+	w->last_seen_ms = h->last_seen_ms;
+	if (server_hosts_set_string(&w->name, h->name) < 0 ||
+	    server_hosts_set_string(&w->kernel, h->kernel) < 0 ||
+	    server_hosts_set_string(&w->agent_version, h->agent_version) < 0)
+		return -ENOMEM;
+	w->labels = calloc(h->n_labels ? h->n_labels : 1, sizeof(*w->labels));
+	if (!w->labels)
+		return -ENOMEM;
+	for (size_t i = 0; i < h->n_labels; i++) {
+		w->n_labels++;
+		if (server_hosts_set_string(&w->labels[i].key, h->labels[i].key) < 0 ||
+		    server_hosts_set_string(&w->labels[i].value, h->labels[i].value) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void server_db_write_free(struct server_db_write *w)
+{
+	if (!w)
+		return;
+	for (size_t i = 0; i < w->n_labels; i++) {
+		free(w->labels[i].key);
+		free(w->labels[i].value);
+	}
+	free(w->labels);
+	free(w->name);
+	free(w->kernel);
+	free(w->agent_version);
+	free(w);
+}
+
+static int step_reset(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static int apply_host(struct server_db *db, struct server_db_write *w)
+{
+	sqlite3_stmt *st = db->stmt[ST_HOST_UPSERT];
+	int rc;
+
+	sqlite3_bind_int64(st, 1, w->host_id);
+	bind_text(st, 2, w->name);
+	bind_text(st, 3, w->kernel);
+	bind_text(st, 4, w->agent_version);
+	sqlite3_bind_int64(st, 5, w->interval_ms);
+	sqlite3_bind_int(st, 6, w->counting);
+	sqlite3_bind_int64(st, 7, (int64_t)w->first_seen_ms);
+	sqlite3_bind_int64(st, 8, (int64_t)w->last_seen_ms);
+	if ((rc = step_reset(st)) != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(db->stmt[ST_LABELS_CLEAR], 1, w->host_id);
+	if ((rc = step_reset(db->stmt[ST_LABELS_CLEAR])) != SQLITE_OK)
+		return rc;
+	for (size_t i = 0; i < w->n_labels; i++) {
+		st = db->stmt[ST_LABEL_INSERT];
+		sqlite3_bind_int64(st, 1, w->host_id);
+		bind_text(st, 2, w->labels[i].key);
+		bind_text(st, 3, w->labels[i].value);
+		if ((rc = step_reset(st)) != SQLITE_OK)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+static int apply_sample(struct server_db *db, struct server_db_write *w)
+{
+	sqlite3_stmt *st = db->stmt[ST_SAMPLE_INSERT];
+	const Aioctl__V1__Sample *s = &w->sample;
+	int rc;
+
+	sqlite3_bind_int64(st, 1, w->host_id);
+	sqlite3_bind_int64(st, 2, (int64_t)w->seq);
+	sqlite3_bind_int64(st, 3, (int64_t)s->time_ms);
+	sqlite3_bind_int64(st, 4, (int64_t)s->aio_nr);
+	sqlite3_bind_int64(st, 5, (int64_t)s->aio_nr_min);
+	sqlite3_bind_int64(st, 6, (int64_t)s->aio_nr_max);
+	sqlite3_bind_int64(st, 7, (int64_t)s->aio_max_nr);
+	if ((rc = step_reset(st)) != SQLITE_OK)
+		return rc;
+	w->duplicate = sqlite3_changes(db->conn) == 0;
+	if (w->duplicate)
+		return SQLITE_OK;
+	st = db->stmt[ST_HOST_LATEST];
+	sqlite3_bind_int64(st, 1, w->host_id);
+	sqlite3_bind_int64(st, 2, (int64_t)w->last_seen_ms);
+	sqlite3_bind_int64(st, 3, (int64_t)w->seq);
+	sqlite3_bind_int64(st, 4, (int64_t)s->time_ms);
+	sqlite3_bind_int64(st, 5, (int64_t)s->aio_nr);
+	sqlite3_bind_int64(st, 6, (int64_t)s->aio_nr_min);
+	sqlite3_bind_int64(st, 7, (int64_t)s->aio_nr_max);
+	sqlite3_bind_int64(st, 8, (int64_t)s->aio_max_nr);
+	return step_reset(st);
+}
+
+static int rc_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+		return 0;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	default:
+		return -EIO;
+	}
+}
+
+/* One transaction for the whole batch; on failure every write in it fails
+ * and its sender keeps the data to send again. */
+static int commit_batch(struct server_db *db, struct server_db_write *batch)
+{
+	int rc = step_reset(db->stmt[ST_BEGIN]);
+
+	for (struct server_db_write *w = batch; w && rc == SQLITE_OK; w = w->next)
+		rc = w->type == SERVER_DB_WRITE_HOST ? apply_host(db, w) : apply_sample(db, w);
+	if (rc == SQLITE_OK)
+		rc = step_reset(db->stmt[ST_COMMIT]);
+	if (rc != SQLITE_OK) {
+		log_err("database: batch not stored: %s", sqlite3_errmsg(db->conn));
+		if (!sqlite3_get_autocommit(db->conn))
+			step_reset(db->stmt[ST_ROLLBACK]);
+	}
+	return rc_errno(rc);
+}
+
+static void *db_thread(void *arg)
+{
+	struct server_db *db = arg;
+
+	for (;;) {
+		struct server_db_write *batch, *w, *next, **tail;
+		size_t n = 0;
+		int err;
+
+		pthread_mutex_lock(&db->lock);
+		while (!db->head && !db->stopping)
+			pthread_cond_wait(&db->wake, &db->lock);
+		if (!db->head) {
+			pthread_mutex_unlock(&db->lock);
+			break;
+		}
+		/* take up to batch_max writes off the queue */
+		batch = db->head;
+		tail = &db->head;
+		while (*tail && n < db->batch_max) {
+			tail = &(*tail)->next;
+			n++;
+		}
+		db->head = *tail;
+		*tail = NULL;
+		if (!db->head)
+			db->tail = &db->head;
+		db->queued -= n;
+		pthread_mutex_unlock(&db->lock);
+
+		err = commit_batch(db, batch);
+		for (w = batch; w; w = next) {
+			next = w->next;
+			if (w->done)
+				w->done(w, err);
+			else
+				server_db_write_free(w);
+		}
+	}
+	return NULL;
+}
+
+int server_db_start(struct server_db *db, size_t queue_max, size_t batch_max)
+{
+	db->queue_max = queue_max;
+	db->batch_max = batch_max ? batch_max : 1;
+	if (pthread_create(&db->thread, NULL, db_thread, db) != 0)
+		return -EAGAIN;
+	db->started = true;
+	return 0;
+}
+
+int server_db_submit(struct server_db *db, struct server_db_write *w)
+{
+	int r = 0;
+
+	w->next = NULL;
+	pthread_mutex_lock(&db->lock);
+	if (db->stopping)
+		r = -ESHUTDOWN;
+	else if (db->queued >= db->queue_max)
+		r = -EAGAIN;
+	else {
+		*db->tail = w;
+		db->tail = &w->next;
+		db->queued++;
+		pthread_cond_signal(&db->wake);
+	}
+	pthread_mutex_unlock(&db->lock);
+	return r;
+}
+
+void server_db_close(struct server_db *db)
+{
+	if (!db)
+		return;
+	if (db->started) {
+		pthread_mutex_lock(&db->lock);
+		db->stopping = true;
+		pthread_cond_signal(&db->wake);
+		pthread_mutex_unlock(&db->lock);
+		pthread_join(db->thread, NULL);
+	}
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(db->stmt[i]);
+	if (db->conn)
+		sqlite3_close(db->conn);
+	pthread_cond_destroy(&db->wake);
+	pthread_mutex_destroy(&db->lock);
+	free(db->path);
+	free(db);
+}

@@ -1,0 +1,56 @@
+/* The server's SQLite store (WAL). One thread owns the write connection and
+ * commits queued writes in batches (group commit); a write's done callback
+ * runs on that thread after its batch committed or failed, so handlers
+ * never wait for the disk and replies mean "stored". */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aioctl.pb-c.h"
+#include "hosts.h"
+
+struct server_db;
+
+enum server_db_write_type {
+	SERVER_DB_WRITE_HOST,   /* upsert identity and labels */
+	SERVER_DB_WRITE_SAMPLE, /* one report interval, de-duplicated by seq */
+};
+
+struct server_db_write {
+	struct server_db_write *next;
+	enum server_db_write_type type;
+	int64_t host_id;
+	/* SERVER_DB_WRITE_HOST: copies, freed with the write */
+	char *name;
+	char *kernel;
+	char *agent_version;
+	struct server_label *labels;
+	size_t n_labels;
+	uint32_t interval_ms;
+	int counting;
+	uint64_t first_seen_ms;
+	uint64_t last_seen_ms;
+	/* SERVER_DB_WRITE_SAMPLE */
+	uint64_t seq;
+	Aioctl__V1__Sample sample;
+	bool duplicate; /* set by the db: seq was already stored */
+	/* err: 0, -ENOSPC (disk full), -EIO; owns and frees w */
+	void (*done)(struct server_db_write *w, int err);
+	void *arg;
+};
+
+int server_db_open(const char *path, struct server_db **ret_db, char *err, size_t errlen);
+/* Fills reg from the database; call before server_db_start. */
+int server_db_load_hosts(struct server_db *db, struct server_hosts *reg);
+int server_db_start(struct server_db *db, size_t queue_max, size_t batch_max);
+/* Queues w; -EAGAIN when the queue is full, -ESHUTDOWN when stopping. */
+int server_db_submit(struct server_db *db, struct server_db_write *w);
+/* Makes w (zeroed) a host write with copies of h's fields; the caller holds
+ * the registry lock. On failure w still goes to server_db_write_free. */
+int server_db_write_host_fill(struct server_db_write *w, const struct server_host *h);
+/* Frees what w holds, then w itself. */
+void server_db_write_free(struct server_db_write *w);
+/* Commits what is queued, stops the thread, closes the database. */
+void server_db_close(struct server_db *db);

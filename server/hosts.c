@@ -1,0 +1,198 @@
+#include "hosts.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INDEX_INITIAL  1024
+#define OFFLINE_MIN_MS 1000
+
+static uint64_t hash_name(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	while (*s) {
+		h ^= (unsigned char)*s++;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+int server_hosts_init(struct server_hosts *reg)
+{
+	memset(reg, 0, sizeof(*reg));
+	reg->next_id = 1;
+	reg->index_cap = INDEX_INITIAL;
+	reg->index = calloc(reg->index_cap, sizeof(*reg->index));
+	if (!reg->index)
+		return -ENOMEM;
+	pthread_rwlock_init(&reg->lock, NULL);
+	return 0;
+}
+
+static void free_labels(struct server_host *h)
+{
+	for (size_t i = 0; i < h->n_labels; i++) {
+		free(h->labels[i].key);
+		free(h->labels[i].value);
+	}
+	free(h->labels);
+	h->labels = NULL;
+	h->n_labels = 0;
+}
+
+static void host_free(struct server_host *h)
+{
+	if (!h)
+		return;
+	free_labels(h);
+	free(h->name);
+	free(h->kernel);
+	free(h->agent_version);
+	free(h);
+}
+
+void server_hosts_done(struct server_hosts *reg)
+{
+	for (size_t i = 0; i < reg->n; i++)
+		host_free(reg->all[i]);
+	free(reg->all);
+	free(reg->index);
+	pthread_rwlock_destroy(&reg->lock);
+	memset(reg, 0, sizeof(*reg));
+}
+
+struct server_host *server_hosts_find(struct server_hosts *reg, const char *name)
+{
+	size_t mask = reg->index_cap - 1;
+
+	for (size_t i = hash_name(name) & mask;; i = (i + 1) & mask) {
+		struct server_host *h = reg->index[i];
+
+		if (!h)
+			return NULL;
+		if (strcmp(h->name, name) == 0)
+			return h;
+	}
+}
+
+static void index_put(struct server_host **index, size_t cap, struct server_host *h)
+{
+	size_t mask = cap - 1, i = hash_name(h->name) & mask;
+
+	while (index[i])
+		i = (i + 1) & mask;
+	index[i] = h;
+}
+
+static int grow(struct server_hosts *reg)
+{
+	if (reg->n == reg->cap) {
+		size_t cap = reg->cap ? reg->cap * 2 : 64;
+		struct server_host **all = realloc(reg->all, cap * sizeof(*all));
+
+		if (!all)
+			return -ENOMEM;
+		reg->all = all;
+		reg->cap = cap;
+	}
+	/* keep the index at most half full */
+	if ((reg->n + 1) * 2 > reg->index_cap) {
+		size_t cap = reg->index_cap * 2;
+		struct server_host **index = calloc(cap, sizeof(*index));
+
+		if (!index)
+			return -ENOMEM;
+		for (size_t i = 0; i < reg->n; i++)
+			index_put(index, cap, reg->all[i]);
+		free(reg->index);
+		reg->index = index;
+		reg->index_cap = cap;
+	}
+	return 0;
+}
+
+struct server_host *server_hosts_add(struct server_hosts *reg, const char *name, int64_t id)
+{
+	struct server_host *h;
+
+	if (grow(reg) < 0)
+		return NULL;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->name = strdup(name);
+	if (!h->name) {
+		free(h);
+		return NULL;
+	}
+	h->id = id ? id : reg->next_id;
+	if (h->id >= reg->next_id)
+		reg->next_id = h->id + 1;
+	aioctl__v1__sample__init(&h->sample);
+	reg->all[reg->n++] = h;
+	index_put(reg->index, reg->index_cap, h);
+	return h;
+}
+
+int server_hosts_set_string(char **field, const char *value)
+{
+	char *copy = NULL;
+
+	if (value && !(copy = strdup(value)))
+		return -ENOMEM;
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+int server_hosts_set_labels(struct server_host *h, Aioctl__V1__Label *const *labels, size_t n)
+{
+	struct server_label *copy = calloc(n ? n : 1, sizeof(*copy));
+
+	if (!copy)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		copy[i].key = strdup(labels[i]->key);
+		copy[i].value = strdup(labels[i]->value);
+		if (!copy[i].key || !copy[i].value) {
+			for (size_t j = 0; j <= i; j++) {
+				free(copy[j].key);
+				free(copy[j].value);
+			}
+			free(copy);
+			return -ENOMEM;
+		}
+	}
+	free_labels(h);
+	h->labels = copy;
+	h->n_labels = n;
+	return 0;
+}
+
+int server_hosts_add_label(struct server_host *h, const char *key, const char *value)
+{
+	struct server_label *labels = realloc(h->labels, (h->n_labels + 1) * sizeof(*labels));
+
+	if (!labels)
+		return -ENOMEM;
+	h->labels = labels;
+	labels[h->n_labels].key = strdup(key);
+	labels[h->n_labels].value = strdup(value);
+	if (!labels[h->n_labels].key || !labels[h->n_labels].value) {
+		free(labels[h->n_labels].key);
+		free(labels[h->n_labels].value);
+		return -ENOMEM;
+	}
+	h->n_labels++;
+	return 0;
+}
+
+bool server_host_online(const struct server_host *h, uint64_t now_ms)
+{
+	uint64_t limit = 3ULL * (h->interval_ms ? h->interval_ms : 10000);
+
+	if (limit < OFFLINE_MIN_MS)
+		limit = OFFLINE_MIN_MS;
+	return h->last_seen_ms && now_ms <= h->last_seen_ms + limit;
+}

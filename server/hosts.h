@@ -1,0 +1,56 @@
+/* The server's in-memory view of every host: identity, labels and latest
+ * values. Handlers read and update it without touching disk; the database
+ * thread persists it. Readers hold the registry's read lock while they use
+ * a host's fields. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aioctl.pb-c.h"
+
+struct server_label {
+	char *key;
+	char *value;
+};
+
+struct server_host {
+	int64_t id;
+	char *name;
+	struct server_label *labels;
+	size_t n_labels;
+	char *kernel;
+	char *agent_version;
+	uint32_t interval_ms;
+	int counting;
+	uint64_t first_seen_ms;
+	uint64_t last_seen_ms;
+	uint64_t last_seq; /* highest seq committed */
+	bool has_sample;
+	Aioctl__V1__Sample sample;
+};
+
+struct server_hosts {
+	pthread_rwlock_t lock;
+	struct server_host **all; /* dense, in order of creation */
+	size_t n, cap;
+	int64_t next_id;
+	struct server_host **index; /* open addressing by name */
+	size_t index_cap;
+};
+
+int server_hosts_init(struct server_hosts *reg);
+void server_hosts_done(struct server_hosts *reg);
+/* Lookup under a lock the caller holds; NULL if unknown. */
+struct server_host *server_hosts_find(struct server_hosts *reg, const char *name);
+/* Adds a host (write lock held by the caller). id 0 assigns the next id. */
+struct server_host *server_hosts_add(struct server_hosts *reg, const char *name, int64_t id);
+/* Replaces a host's labels with copies of the given ones (write lock held). */
+int server_hosts_set_labels(struct server_host *h, Aioctl__V1__Label *const *labels, size_t n);
+/* Appends one label (write lock held). */
+int server_hosts_add_label(struct server_host *h, const char *key, const char *value);
+int server_hosts_set_string(char **field, const char *value);
+/* Online when the last report is younger than three report intervals. */
+bool server_host_online(const struct server_host *h, uint64_t now_ms);

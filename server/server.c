@@ -1,0 +1,167 @@
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "secret.h"
+
+int server_token_load(const char *state_dir, char *buf, size_t len, char *err, size_t errlen)
+{
+	char path[4096], *text = NULL;
+	struct stat sb;
+	int fd, r;
+
+	snprintf(path, sizeof(path), "%s/admin.token", state_dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		char line[SERVER_TOKEN_BYTES * 2 + 2];
+		size_t n;
+
+		r = aio_secret_hex(line, sizeof(line), SERVER_TOKEN_BYTES);
+		n = strlen(line);
+		line[n++] = '\n';
+		if (r < 0 || write(fd, line, n) != (ssize_t)n || fsync(fd) < 0) {
+			r = r < 0 ? r : -errno;
+			close(fd);
+			unlink(path);
+			snprintf(err, errlen, "%s: cannot write: %s", path, strerror(-r));
+			return r;
+		}
+		close(fd);
+		log_info("created admin token %s (mode 0600)", path);
+	} else if (errno != EEXIST) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	if (stat(path, &sb) == 0 && (sb.st_mode & 077))
+		log_warn("%s is readable by others (mode %03o); chmod 600 it", path,
+		         (unsigned)(sb.st_mode & 0777));
+	r = aio_file_read_all(path, 1024, &text, NULL);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	text[strcspn(text, "\r\n")] = '\0';
+	if (strlen(text) < 16 || strlen(text) >= len) {
+		snprintf(err, errlen, "%s: not a token (16 to %zu characters)", path, len - 1);
+		free(text);
+		return -EINVAL;
+	}
+	snprintf(buf, len, "%s", text);
+	free(text);
+	return 0;
+}
+
+/* Plain tcp:// is for loopback (labs, tests); anything else needs TLS or an
+ * explicit --insecure. */
+static bool url_is_loopback(const char *url)
+{
+	static const char *const ok[] = { "tcp://127.",
+		                          "tcp://localhost:", "tcp://[::1]:", "tcp4://127.",
+		                          "tcp6://[::1]:" };
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (strncmp(url, ok[i], strlen(ok[i])) == 0)
+			return true;
+	return false;
+}
+
+static int check_plain(const struct server_config *c, const char *what, const char *url)
+{
+	if (strncmp(url, "tls+", 4) == 0 || url_is_loopback(url))
+		return 0;
+	if (!c->insecure) {
+		log_err("--%s %s: plain TCP off loopback lets anyone on the network reach the "
+		        "kernel limits; use tls+tcp:// with --tls-cert/--tls-key/--tls-ca, or "
+		        "--insecure",
+		        what, url);
+		return -EPERM;
+	}
+	log_warn("INSECURE: --%s %s accepts unauthenticated plain TCP from the network", what, url);
+	return 0;
+}
+
+static int listen_one(struct server *s, const char *what, const char *who, const char *url,
+                      ProtobufCService *svc, aio_rpc_auth_fn auth, struct aio_rpc_server **ret)
+{
+	struct aio_rpc_server_opts o = {
+		.url = url,
+		.service = svc,
+		.authorize = auth,
+		.arg = s,
+		.recv_max = s->conf.max_message_size,
+		.pool = (unsigned)s->conf.rpc_pool,
+		.tls = { s->conf.tls_ca, s->conf.tls_cert, s->conf.tls_key, NULL },
+	};
+	char err[512];
+	int r;
+
+	if ((r = check_plain(&s->conf, what, url)) < 0)
+		return r;
+	r = aio_rpc_server_start(&o, ret, err, sizeof(err));
+	if (r < 0) {
+		log_err("--%s: %s", what, err);
+		return r;
+	}
+	log_info("listening for %s on %s", who, url);
+	return 0;
+}
+
+int server_start(struct server *s)
+{
+	char path[4096], err[512];
+	int r;
+
+	if ((r = aio_mkdir_p(s->conf.state_dir, 0700)) < 0) {
+		log_err_errno(r, "state dir %s", s->conf.state_dir);
+		return r;
+	}
+	if ((r = server_token_load(s->conf.state_dir, s->admin_token, sizeof(s->admin_token), err,
+	                           sizeof(err))) < 0) {
+		log_err("%s", err);
+		return r;
+	}
+	if (s->conf.db)
+		snprintf(path, sizeof(path), "%s", s->conf.db);
+	else
+		snprintf(path, sizeof(path), "%s/server.db", s->conf.state_dir);
+	if ((r = server_hosts_init(&s->hosts)) < 0)
+		return r;
+	if ((r = server_db_open(path, &s->db, err, sizeof(err))) < 0) {
+		log_err("database %s", err);
+		return r;
+	}
+	if ((r = server_db_load_hosts(s->db, &s->hosts)) < 0) {
+		log_err_errno(r, "database %s: cannot load hosts", path);
+		return r;
+	}
+	log_info("database %s: %zu hosts", path, s->hosts.n);
+	if ((r = server_db_start(s->db, s->conf.db_queue_max, s->conf.db_batch_max)) < 0)
+		return r;
+	r = listen_one(s, "listen", "agents", s->conf.listen, &server_agent_service.base,
+	               server_agent_authorize, &s->agent_rpc);
+	if (r < 0)
+		return r;
+	return listen_one(s, "admin-listen", "aioctl", s->conf.admin_listen,
+	                  &server_admin_service.base, server_admin_authorize, &s->admin_rpc);
+}
+
+void server_stop(struct server *s)
+{
+	/* stop taking requests, finish the writes (their replies fail), free */
+	aio_rpc_server_close(s->agent_rpc);
+	aio_rpc_server_close(s->admin_rpc);
+	server_db_close(s->db);
+	s->db = NULL;
+	aio_rpc_server_free(s->agent_rpc);
+	aio_rpc_server_free(s->admin_rpc);
+	server_hosts_done(&s->hosts);
+}

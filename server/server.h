@@ -1,0 +1,29 @@
+/* aio-server's parts and their order of start and stop. */
+#pragma once
+
+#include "config.h"
+#include "db.h"
+#include "hosts.h"
+#include "rpc_server.h"
+
+#define SERVER_TOKEN_BYTES 32
+
+struct server {
+	struct server_config conf;
+	struct server_hosts hosts;
+	struct server_db *db;
+	struct aio_rpc_server *agent_rpc;
+	struct aio_rpc_server *admin_rpc;
+	char admin_token[SERVER_TOKEN_BYTES * 2 + 1];
+};
+
+int server_start(struct server *s);
+void server_stop(struct server *s);
+/* Reads STATE-DIR/admin.token, creating it (mode 0600) on first start. */
+int server_token_load(const char *state_dir, char *buf, size_t len, char *err, size_t errlen);
+
+/* The services' handlers, in agent_rpc.c and admin_rpc.c. */
+extern Aioctl__V1__Agent_Service server_agent_service;
+extern Aioctl__V1__Admin_Service server_admin_service;
+int server_agent_authorize(struct aio_rpc_call *call, void *arg);
+int server_admin_authorize(struct aio_rpc_call *call, void *arg);
