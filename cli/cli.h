@@ -1,0 +1,62 @@
+/* aioctl's shared state, exit codes and the command table. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "output.h"
+#include "rpc_client.h"
+
+/* Exit codes, documented in the README and `aioctl --help`. */
+enum cli_exit {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAILED = 1,      /* the server refused or the operation failed */
+	CLI_EXIT_UNREACHABLE = 2, /* no server at --server, or no answer in time */
+	CLI_EXIT_NOT_FOUND = 3,   /* unknown host, rollout, ... */
+	CLI_EXIT_DENIED = 4,      /* token missing, wrong, or not allowed */
+	CLI_EXIT_USAGE = 64,      /* bad command line (sysexits EX_USAGE) */
+};
+
+#define CLI_DEFAULT_SERVER     "tcp://127.0.0.1:7701"
+#define CLI_DEFAULT_TOKEN_FILE "/var/lib/aio-server/admin.token"
+
+struct cli {
+	const char *server;
+	const char *token_file;
+	bool token_file_explicit;
+	enum cli_format format;
+	uint64_t timeout_ms;
+	struct aio_tls_opts tls;
+	struct aio_rpc_client *rpc;
+	/* command options */
+	const char *sort;
+	bool live;
+};
+
+struct cli_command {
+	const char *noun;
+	const char *verb;
+	int min_args, max_args;
+	int (*run)(struct cli *c, int argc, char **argv);
+	const char *args;
+	const char *help;
+	const char *opts; /* command options, space separated: "sort live" */
+};
+
+extern const struct cli_command cli_commands[];
+
+/* Calls an Admin method; on failure prints why and returns the exit code. */
+int cli_call(struct cli *c, const char *method, const ProtobufCMessage *in,
+             ProtobufCMessage **ret_out);
+
+int cli_fleet_status(struct cli *c, int argc, char **argv);
+int cli_host_show(struct cli *c, int argc, char **argv);
+
+/* Formatting shared by commands. */
+double cli_utilization(const Aioctl__V1__Sample *s);
+void cli_ago(uint64_t then_ms, uint64_t now_ms, char *buf, size_t len);
+json_t *cli_labels_json(Aioctl__V1__Label *const *labels, size_t n);
+void cli_labels_text(Aioctl__V1__Label *const *labels, size_t n, char *buf, size_t len);
+json_t *cli_time_json(uint64_t unix_ms);
+/* The JSON object for one host, as fleet status and host show print it. */
+json_t *cli_host_json(const Aioctl__V1__HostStatus *h);

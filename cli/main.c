@@ -1,0 +1,298 @@
+/* aioctl: the operator's console for a fleet's Linux AIO limits. */
+#include <getopt.h>
+#include <nng/nng.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "duration.h"
+
+enum opt_id {
+	OPT_SERVER = 0x100,
+	OPT_TOKEN_FILE,
+	OPT_OUTPUT,
+	OPT_TIMEOUT,
+	OPT_TLS_CA,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_SERVER_NAME,
+	OPT_HELP,
+	OPT_VERSION,
+	/* command options */
+	OPT_SORT,
+	OPT_LIVE,
+};
+
+struct opt_doc {
+	struct option opt;
+	const char *metavar;
+	const char *help;
+};
+
+static const struct opt_doc global_opts[] = {
+	{ { "server", required_argument, NULL, OPT_SERVER },
+	  "URL",
+	  "aio-server admin URL [$AIOCTL_SERVER or " CLI_DEFAULT_SERVER "]" },
+	{ { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+	  "FILE",
+	  "admin token [$AIOCTL_TOKEN_FILE or " CLI_DEFAULT_TOKEN_FILE "]" },
+	{ { "output", required_argument, NULL, OPT_OUTPUT }, "FMT", "table, json or csv [table]" },
+	{ { "timeout", required_argument, NULL, OPT_TIMEOUT }, "DUR", "wait at most DUR [10s]" },
+	{ { "tls-ca", required_argument, NULL, OPT_TLS_CA },
+	  "FILE",
+	  "CA of the server (tls+tcp://)" },
+	{ { "tls-cert", required_argument, NULL, OPT_TLS_CERT }, "FILE", "client certificate" },
+	{ { "tls-key", required_argument, NULL, OPT_TLS_KEY }, "FILE", "client key" },
+	{ { "tls-server-name", required_argument, NULL, OPT_TLS_SERVER_NAME },
+	  "NAME",
+	  "name in the server's certificate" },
+	{ { "help", no_argument, NULL, OPT_HELP }, "", "show help" },
+	{ { "version", no_argument, NULL, OPT_VERSION }, "", "show the version" },
+};
+
+static const struct opt_doc command_opts[] = {
+	{ { "sort", required_argument, NULL, OPT_SORT }, "COL", "sort by name or util" },
+	{ { "live", no_argument, NULL, OPT_LIVE }, "", "ask every agent for a fresh sample" },
+};
+
+#define N_GLOBAL  (sizeof(global_opts) / sizeof(global_opts[0]))
+#define N_COMMAND (sizeof(command_opts) / sizeof(command_opts[0]))
+
+static bool cmd_has_opt(const struct cli_command *cmd, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = cmd->opts; (p = strstr(p, name)); p += n)
+		if ((p == cmd->opts || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
+			return true;
+	return false;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: aioctl [OPTIONS] NOUN VERB [ARGS]\n"
+	           "The console for a fleet's Linux AIO limits (fs.aio-max-nr).\n\nCommands:\n");
+	for (const struct cli_command *cmd = cli_commands; cmd->noun; cmd++) {
+		char head[64];
+
+		snprintf(head, sizeof(head), "%s %s %s", cmd->noun, cmd->verb, cmd->args);
+		fprintf(f, "  %-26s %s\n", head, cmd->help);
+		for (size_t i = 0; i < N_COMMAND; i++) {
+			if (!cmd_has_opt(cmd, command_opts[i].opt.name))
+				continue;
+			snprintf(head, sizeof(head), "--%s %s", command_opts[i].opt.name,
+			         command_opts[i].metavar);
+			fprintf(f, "      %-22s %s\n", head, command_opts[i].help);
+		}
+	}
+	fprintf(f, "  %-26s %s\n\nOptions:\n", "completion bash", "print a bash completion script");
+	for (size_t i = 0; i < N_GLOBAL; i++) {
+		char head[64];
+
+		snprintf(head, sizeof(head), "--%s %s", global_opts[i].opt.name,
+		         global_opts[i].metavar);
+		fprintf(f, "  %-26s %s\n", head, global_opts[i].help);
+	}
+	fprintf(f, "\nExit codes: 0 ok, 1 failed, 2 server unreachable or no answer in time,\n"
+	           "3 not found, 4 not authorised, 64 bad command line.\n");
+}
+
+static void completion_bash(void)
+{
+	printf("_aioctl() {\n  local cur=${COMP_WORDS[COMP_CWORD]} words=\"\"\n"
+	       "  case $COMP_CWORD in\n  1) words=\"");
+	for (const struct cli_command *cmd = cli_commands; cmd->noun; cmd++)
+		if (cmd == cli_commands || strcmp(cmd->noun, cmd[-1].noun) != 0)
+			printf("%s ", cmd->noun);
+	printf("completion\" ;;\n  2) case ${COMP_WORDS[1]} in\n");
+	for (const struct cli_command *cmd = cli_commands; cmd->noun; cmd++) {
+		if (cmd != cli_commands && strcmp(cmd->noun, cmd[-1].noun) == 0)
+			continue;
+		printf("    %s) words=\"", cmd->noun);
+		for (const struct cli_command *v = cmd; v->noun && !strcmp(v->noun, cmd->noun); v++)
+			printf("%s ", v->verb);
+		printf("\" ;;\n");
+	}
+	printf("    completion) words=\"bash\" ;;\n    esac ;;\n  *) words=\"");
+	for (size_t i = 0; i < N_GLOBAL; i++)
+		printf("--%s ", global_opts[i].opt.name);
+	for (size_t i = 0; i < N_COMMAND; i++)
+		printf("--%s ", command_opts[i].opt.name);
+	printf("\" ;;\n  esac\n  COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n}\n"
+	       "complete -F _aioctl aioctl\n");
+}
+
+/* Applies one option; returns 0, or an exit code after printing why. */
+static int set_option(struct cli *c, int id, const char *arg)
+{
+	int r;
+
+	switch (id) {
+	case OPT_SERVER:
+		c->server = arg;
+		break;
+	case OPT_TOKEN_FILE:
+		c->token_file = arg;
+		c->token_file_explicit = true;
+		break;
+	case OPT_OUTPUT:
+		if (strcmp(arg, "table") == 0)
+			c->format = CLI_TABLE;
+		else if (strcmp(arg, "json") == 0)
+			c->format = CLI_JSON;
+		else if (strcmp(arg, "csv") == 0)
+			c->format = CLI_CSV;
+		else {
+			fprintf(stderr,
+			        "aioctl: --output %s: not a format (use table, json or csv)\n",
+			        arg);
+			return CLI_EXIT_USAGE;
+		}
+		break;
+	case OPT_TIMEOUT:
+		if ((r = aio_duration_parse(arg, &c->timeout_ms)) < 0 || c->timeout_ms == 0) {
+			fprintf(stderr,
+			        "aioctl: --timeout %s: not a duration (example: --timeout 5s)\n",
+			        arg);
+			return CLI_EXIT_USAGE;
+		}
+		break;
+	case OPT_TLS_CA:
+		c->tls.ca_file = arg;
+		break;
+	case OPT_TLS_CERT:
+		c->tls.cert_file = arg;
+		break;
+	case OPT_TLS_KEY:
+		c->tls.key_file = arg;
+		break;
+	case OPT_TLS_SERVER_NAME:
+		c->tls.server_name = arg;
+		break;
+	case OPT_SORT:
+		c->sort = arg;
+		break;
+	case OPT_LIVE:
+		c->live = true;
+		break;
+	}
+	return 0;
+}
+
+/* getopt_long over argv with the global options plus cmd's (if any). */
+static int parse_options(struct cli *c, const struct cli_command *cmd, int argc, char **argv,
+                         bool stop_at_arg)
+{
+	struct option opts[N_GLOBAL + N_COMMAND + 1];
+	size_t n = 0;
+	int id, r;
+
+	for (size_t i = 0; i < N_GLOBAL; i++)
+		opts[n++] = global_opts[i].opt;
+	for (size_t i = 0; cmd && i < N_COMMAND; i++)
+		if (cmd_has_opt(cmd, command_opts[i].opt.name))
+			opts[n++] = command_opts[i].opt;
+	memset(&opts[n], 0, sizeof(opts[n]));
+
+	opterr = 0;
+	optind = 0;
+	while ((id = getopt_long(argc, argv, stop_at_arg ? "+" : "", opts, NULL)) != -1) {
+		if (id == '?' || id == ':') {
+			const char *bad = argv[optind - 1];
+
+			if (id == ':' || (optopt && optopt != '?'))
+				fprintf(stderr, "aioctl: %s needs a value (see aioctl --help)\n",
+				        bad);
+			else
+				fprintf(stderr,
+				        "aioctl: unknown option %s%s%s (see aioctl --help)\n", bad,
+				        cmd ? " for " : "", cmd ? cmd->noun : "");
+			return CLI_EXIT_USAGE;
+		}
+		if (id == OPT_HELP) {
+			usage(stdout);
+			return -1;
+		}
+		if (id == OPT_VERSION) {
+			printf("aioctl %s\n", AIO_VERSION);
+			return -1;
+		}
+		if ((r = set_option(c, id, optarg)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+static const struct cli_command *find_command(const char *noun, const char *verb)
+{
+	bool noun_known = false;
+
+	for (const struct cli_command *cmd = cli_commands; cmd->noun; cmd++) {
+		if (strcmp(cmd->noun, noun) != 0)
+			continue;
+		noun_known = true;
+		if (verb && strcmp(cmd->verb, verb) == 0)
+			return cmd;
+	}
+	if (!noun_known)
+		fprintf(stderr, "aioctl: unknown command '%s' (see aioctl --help)\n", noun);
+	else
+		fprintf(stderr, "aioctl: '%s %s' is not a command (see aioctl --help)\n", noun,
+		        verb ? verb : "");
+	return NULL;
+}
+
+static int run(struct cli *c, int argc, char **argv)
+{
+	const struct cli_command *cmd;
+	int r, nargs;
+
+	if ((r = parse_options(c, NULL, argc, argv, true)) != 0)
+		return r < 0 ? 0 : r;
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(argv[0], "completion") == 0) {
+		if (argc != 2 || strcmp(argv[1], "bash") != 0) {
+			fprintf(stderr, "aioctl: usage: aioctl completion bash\n");
+			return CLI_EXIT_USAGE;
+		}
+		completion_bash();
+		return 0;
+	}
+	if (!(cmd = find_command(argv[0], argc > 1 ? argv[1] : NULL)))
+		return CLI_EXIT_USAGE;
+	/* argv[1] (the verb) stands where getopt expects the program name */
+	if ((r = parse_options(c, cmd, argc - 1, argv + 1, false)) != 0)
+		return r < 0 ? 0 : r;
+	nargs = argc - 1 - optind;
+	if (nargs < cmd->min_args || nargs > cmd->max_args) {
+		fprintf(stderr, "aioctl: usage: aioctl %s %s %s\n", cmd->noun, cmd->verb,
+		        cmd->args);
+		return CLI_EXIT_USAGE;
+	}
+	return cmd->run(c, nargs, argv + 1 + optind);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = { 0 };
+	const char *env;
+	int r;
+
+	c.server = (env = getenv("AIOCTL_SERVER")) && *env ? env : CLI_DEFAULT_SERVER;
+	c.token_file = CLI_DEFAULT_TOKEN_FILE;
+	if ((env = getenv("AIOCTL_TOKEN_FILE")) && *env) {
+		c.token_file = env;
+		c.token_file_explicit = true;
+	}
+	c.timeout_ms = 10000;
+	r = run(&c, argc, argv);
+	aio_rpc_client_free(c.rpc);
+	nng_fini();
+	return r;
+}
