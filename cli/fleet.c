@@ -129,8 +129,9 @@ int cli_fleet_status(struct cli *c, int argc, char **argv)
 	}
 	if ((r = cli_call(c, "FleetStatus", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
-	qsort(rep->hosts, rep->n_hosts, sizeof(*rep->hosts),
-	      c->sort && strcmp(c->sort, "util") == 0 ? by_utilization : by_name);
+	if (rep->n_hosts)
+		qsort(rep->hosts, rep->n_hosts, sizeof(*rep->hosts),
+		      c->sort && strcmp(c->sort, "util") == 0 ? by_utilization : by_name);
 
 	if (c->format == CLI_JSON) {
 		json_t *root = json_object(), *hosts = json_array(), *silent = json_array();

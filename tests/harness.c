@@ -1,0 +1,304 @@
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define OUTPUT_MAX (16 << 20)
+
+uint64_t h_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+		                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	cr_assert(fd >= 0);
+	cr_assert(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	cr_assert(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+void h_env_init(struct h_env *e)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->dir, sizeof(e->dir), "/tmp/aioctl-test-XXXXXX");
+	cr_assert(mkdtemp(e->dir), "mkdtemp: %s", strerror(errno));
+	snprintf(e->agent_url, sizeof(e->agent_url), "tcp://127.0.0.1:%d", free_port());
+	snprintf(e->admin_url, sizeof(e->admin_url), "tcp://127.0.0.1:%d", free_port());
+	snprintf(e->state_dir, sizeof(e->state_dir), "%s/server", e->dir);
+	snprintf(e->token_file, sizeof(e->token_file), "%s/admin.token", e->state_dir);
+}
+
+void h_env_fini(struct h_env *e)
+{
+	char cmd[512];
+
+	for (size_t i = 0; i < e->n_procs; i++)
+		if (e->procs[i] > 0)
+			kill(e->procs[i], SIGKILL);
+	for (size_t i = 0; i < e->n_procs; i++)
+		if (e->procs[i] > 0)
+			waitpid(e->procs[i], NULL, 0);
+	e->n_procs = 0;
+	if (e->dir[0] && !getenv("AIO_TEST_KEEP")) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", e->dir);
+	}
+}
+
+pid_t h_spawn(struct h_env *e, const char *log, const char *const *argv)
+{
+	char path[512];
+	pid_t pid;
+	int fd;
+
+	cr_assert(e->n_procs < H_PROCS_MAX);
+	snprintf(path, sizeof(path), "%s/%s.log", e->dir, log);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	cr_assert(fd >= 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		/* die with the test, whatever happens to it */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(fd);
+	e->procs[e->n_procs++] = pid;
+	return pid;
+}
+
+bool h_alive(pid_t pid)
+{
+	return waitpid(pid, NULL, WNOHANG) == 0;
+}
+
+int h_stop(struct h_env *e, pid_t pid)
+{
+	int status = 0;
+
+	kill(pid, SIGTERM);
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	for (size_t i = 0; i < e->n_procs; i++)
+		if (e->procs[i] == pid)
+			e->procs[i] = 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static bool server_answers(struct h_env *e, void *arg)
+{
+	const char *args[] = { "fleet", "status", NULL };
+
+	return access(e->token_file, R_OK) == 0 && h_aioctl(e, NULL, NULL, args) == 0;
+}
+
+void h_server_start(struct h_env *e)
+{
+	const char *argv[] = {
+		H_BIN("aio-server"), "--listen",   e->agent_url,  "--admin-listen", e->admin_url,
+		"--state-dir",       e->state_dir, "--log-level", "debug",          NULL
+	};
+
+	e->server = h_spawn(e, "server", argv);
+	cr_assert(h_wait(server_answers, e, NULL, 10000), "aio-server did not start (see %s)",
+	          e->dir);
+}
+
+void h_sysroot_make(struct h_env *e, const char *name, uint64_t nr, uint64_t max, char *ret_path,
+                    size_t len)
+{
+	char cmd[1024];
+
+	snprintf(ret_path, len, "%s/%s", e->dir, name);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/proc/sys/fs'", ret_path);
+	cr_assert(system(cmd) == 0);
+	h_sysroot_set(ret_path, nr, max);
+}
+
+static void write_value(const char *path, uint64_t v)
+{
+	/* in place, as the kernel's files change: no rename */
+	FILE *f = fopen(path, "w");
+
+	cr_assert(f, "%s: %s", path, strerror(errno));
+	fprintf(f, "%llu\n", (unsigned long long)v);
+	fclose(f);
+}
+
+void h_sysroot_set(const char *sysroot, uint64_t nr, uint64_t max)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/proc/sys/fs/aio-nr", sysroot);
+	write_value(path, nr);
+	snprintf(path, sizeof(path), "%s/proc/sys/fs/aio-max-nr", sysroot);
+	write_value(path, max);
+}
+
+pid_t h_agent_start(struct h_env *e, const char *host, const char *sysroot, const char *interval,
+                    const char *const *extra)
+{
+	const char *argv[48];
+	char state[512], log[300];
+	size_t n = 0;
+
+	snprintf(state, sizeof(state), "%s/agent-%s", e->dir, host);
+	snprintf(log, sizeof(log), "agent-%s", host);
+	argv[n++] = H_BIN("aio-agent");
+	argv[n++] = "--server";
+	argv[n++] = e->agent_url;
+	argv[n++] = "--host-id";
+	argv[n++] = host;
+	argv[n++] = "--sysroot";
+	argv[n++] = sysroot;
+	argv[n++] = "--interval";
+	argv[n++] = interval;
+	argv[n++] = "--state-dir";
+	argv[n++] = state;
+	argv[n++] = "--log-level";
+	argv[n++] = "debug";
+	for (size_t i = 0; extra && extra[i] && n < 46; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	return h_spawn(e, log, argv);
+}
+
+static char *slurp(int fd)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	ssize_t n;
+
+	cr_assert(buf);
+	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (len + 1 == cap) {
+			cr_assert(cap < OUTPUT_MAX, "output too large");
+			cap *= 2;
+			buf = realloc(buf, cap);
+			cr_assert(buf);
+		}
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+int h_aioctl(struct h_env *e, char **ret_out, char **ret_err, const char *const *args)
+{
+	const char *argv[64];
+	char errpath[400];
+	int out[2], status = 0, errfd;
+	size_t n = 0;
+	char *text;
+	pid_t pid;
+
+	argv[n++] = H_BIN("aioctl");
+	argv[n++] = "--server";
+	argv[n++] = e->admin_url;
+	argv[n++] = "--token-file";
+	argv[n++] = e->token_file;
+	for (size_t i = 0; args[i] && n < 63; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+
+	snprintf(errpath, sizeof(errpath), "%s/aioctl.%d.err", e->dir, getpid());
+	cr_assert(pipe2(out, O_CLOEXEC) == 0);
+	errfd = open(errpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	cr_assert(errfd >= 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(out[1], STDOUT_FILENO);
+		dup2(errfd, STDERR_FILENO);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(out[1]);
+	text = slurp(out[0]);
+	close(out[0]);
+	waitpid(pid, &status, 0);
+	if (ret_out)
+		*ret_out = text;
+	else
+		free(text);
+	if (ret_err) {
+		lseek(errfd, 0, SEEK_SET);
+		*ret_err = slurp(errfd);
+	}
+	close(errfd);
+	unlink(errpath);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+json_t *h_fleet(struct h_env *e)
+{
+	const char *args[] = { "fleet", "status", "--output", "json", NULL };
+	json_error_t jerr;
+	json_t *j;
+	char *out;
+
+	if (h_aioctl(e, &out, NULL, args) != 0) {
+		free(out);
+		return NULL;
+	}
+	j = json_loads(out, 0, &jerr);
+	cr_assert(j, "fleet status --output json is not JSON: %s\n%s", jerr.text, out);
+	free(out);
+	return j;
+}
+
+json_t *h_fleet_host(json_t *fleet, const char *name)
+{
+	size_t i;
+	json_t *h;
+
+	json_array_foreach(json_object_get(fleet, "hosts"), i, h)
+	{
+		if (strcmp(json_string_value(json_object_get(h, "host")), name) == 0)
+			return h;
+	}
+	return NULL;
+}
+
+bool h_wait(bool (*cond)(struct h_env *e, void *arg), struct h_env *e, void *arg, int timeout_ms)
+{
+	uint64_t deadline = h_mono_ms() + (uint64_t)timeout_ms;
+
+	for (;;) {
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+		if (cond(e, arg))
+			return true;
+		if (h_mono_ms() >= deadline)
+			return false;
+		nanosleep(&ts, NULL);
+	}
+}

@@ -1,0 +1,57 @@
+/* Integration test harness: runs the real aio-server, aio-agent and aioctl
+ * binaries on loopback in a scratch directory, and waits for conditions
+ * with deadlines instead of sleeping. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define H_PROCS_MAX 64
+
+struct h_env {
+	char dir[256];
+	char agent_url[64];
+	char admin_url[64];
+	char token_file[400];
+	char state_dir[320];
+	pid_t server;
+	pid_t procs[H_PROCS_MAX];
+	size_t n_procs;
+};
+
+/* Makes a scratch dir and picks free loopback ports. */
+void h_env_init(struct h_env *e);
+/* Kills every process started and removes the scratch dir. */
+void h_env_fini(struct h_env *e);
+
+/* Starts a program (argv[0] a path) with stdout/stderr in DIR/log.log. */
+pid_t h_spawn(struct h_env *e, const char *log, const char *const *argv);
+/* SIGTERM, then waits; returns the exit status (or -1). */
+int h_stop(struct h_env *e, pid_t pid);
+bool h_alive(pid_t pid);
+
+/* Starts aio-server on the env's ports and waits until it answers. */
+void h_server_start(struct h_env *e);
+/* A sysroot under DIR/name with the two counters; *ret_path gets its path. */
+void h_sysroot_make(struct h_env *e, const char *name, uint64_t nr, uint64_t max, char *ret_path,
+                    size_t len);
+void h_sysroot_set(const char *sysroot, uint64_t nr, uint64_t max);
+/* Starts aio-agent; extra is a NULL-terminated list of more flags or NULL. */
+pid_t h_agent_start(struct h_env *e, const char *host, const char *sysroot, const char *interval,
+                    const char *const *extra);
+
+/* Runs aioctl with --server and --token-file; returns its exit code and, if
+ * asked, its stdout and stderr (caller frees). */
+int h_aioctl(struct h_env *e, char **ret_out, char **ret_err, const char *const *args);
+/* `aioctl fleet status --output json`, parsed; NULL on failure. */
+json_t *h_fleet(struct h_env *e);
+/* The host object named name in a fleet document, or NULL. */
+json_t *h_fleet_host(json_t *fleet, const char *name);
+
+/* Polls cond every 50ms until it is true or timeout_ms passed. */
+bool h_wait(bool (*cond)(struct h_env *e, void *arg), struct h_env *e, void *arg, int timeout_ms);
+uint64_t h_mono_ms(void);
+/* Path of a built program: bin/NAME in the build tree. */
+#define H_BIN(name) AIO_BIN_DIR "/" name

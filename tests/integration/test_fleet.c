@@ -1,0 +1,268 @@
+/* The walking skeleton end to end: real aio-server, aio-agents on temporary
+ * sysroots and aioctl, all on loopback. */
+#include <criterion/criterion.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aioctl.pb-c.h"
+#include "harness.h"
+
+#define INTERVAL    "1s"
+#define INTERVAL_MS 1000
+
+static struct h_env env;
+
+static void setup(void)
+{
+	h_env_init(&env);
+}
+
+static void teardown(void)
+{
+	h_env_fini(&env);
+}
+
+TestSuite(fleet, .init = setup, .fini = teardown, .timeout = 120);
+
+struct expect {
+	const char *host;
+	long long aio_nr, aio_max_nr;
+	bool online;
+};
+
+static bool host_is(struct h_env *e, void *arg)
+{
+	const struct expect *x = arg;
+	json_t *fleet = h_fleet(e), *h;
+	bool ok;
+
+	if (!fleet)
+		return false;
+	h = h_fleet_host(fleet, x->host);
+	ok = h && json_integer_value(json_object_get(h, "aio_nr")) == x->aio_nr &&
+	     json_integer_value(json_object_get(h, "aio_max_nr")) == x->aio_max_nr &&
+	     json_is_true(json_object_get(h, "online")) == x->online;
+	json_decref(fleet);
+	return ok;
+}
+
+static void start_three(char roots[3][300])
+{
+	const char *rack[] = { "--label", "rack=r1", "--label", "role=compute", NULL };
+
+	h_server_start(&env);
+	h_sysroot_make(&env, "hv1", 1024, 65536, roots[0], sizeof(roots[0]));
+	h_sysroot_make(&env, "hv2", 63000, 65536, roots[1], sizeof(roots[1]));
+	h_sysroot_make(&env, "hv3", 0, 1048576, roots[2], sizeof(roots[2]));
+	h_agent_start(&env, "hv1", roots[0], INTERVAL, rack);
+	h_agent_start(&env, "hv2", roots[1], INTERVAL, NULL);
+	h_agent_start(&env, "hv3", roots[2], INTERVAL, NULL);
+}
+
+Test(fleet, three_agents_show_their_sysroots)
+{
+	char roots[3][300];
+	struct expect want[] = { { "hv1", 1024, 65536, true },
+		                 { "hv2", 63000, 65536, true },
+		                 { "hv3", 0, 1048576, true } };
+	json_t *fleet, *h, *labels;
+
+	start_three(roots);
+	for (int i = 0; i < 3; i++)
+		cr_assert(h_wait(host_is, &env, &want[i], 10000), "%s never showed its values",
+		          want[i].host);
+
+	fleet = h_fleet(&env);
+	cr_assert_eq(json_array_size(json_object_get(fleet, "hosts")), 3);
+	h = h_fleet_host(fleet, "hv2");
+	cr_expect_float_eq(json_real_value(json_object_get(h, "utilization")), 63000.0 / 65536,
+	                   1e-9);
+	h = h_fleet_host(fleet, "hv1");
+	labels = json_object_get(h, "labels");
+	cr_expect_str_eq(json_string_value(json_object_get(labels, "rack")), "r1");
+	cr_expect_str_eq(json_string_value(json_object_get(labels, "role")), "compute");
+	cr_expect(json_is_string(json_object_get(h, "last_seen")));
+	cr_expect_eq(strlen(json_string_value(json_object_get(h, "last_seen"))), 24,
+	             "RFC 3339 with milliseconds and Z");
+	json_decref(fleet);
+}
+
+Test(fleet, table_sorted_by_utilization)
+{
+	const char *args[] = { "fleet", "status", "--sort", "util", NULL };
+	char roots[3][300], *out;
+	struct expect last = { "hv3", 0, 1048576, true };
+	char *p1, *p2, *p3;
+
+	start_three(roots);
+	cr_assert(h_wait(host_is, &env, &last, 10000));
+	cr_assert_eq(h_aioctl(&env, &out, NULL, args), 0);
+	p1 = strstr(out, "\nhv1 ");
+	p2 = strstr(out, "\nhv2 ");
+	p3 = strstr(out, "\nhv3 ");
+	cr_assert(p1 && p2 && p3, "%s", out);
+	cr_expect(p2 < p1 && p1 < p3, "highest utilisation first:\n%s", out);
+	cr_expect(strstr(out, "96.1%"), "%s", out);
+	free(out);
+}
+
+Test(fleet, change_shows_within_three_intervals)
+{
+	char roots[3][300];
+	struct expect before = { "hv1", 1024, 65536, true }, after = { "hv1", 4096, 2097152, true };
+
+	start_three(roots);
+	cr_assert(h_wait(host_is, &env, &before, 10000));
+	h_sysroot_set(roots[0], 4096, 2097152);
+	cr_expect(h_wait(host_is, &env, &after, 3 * INTERVAL_MS),
+	          "a changed value must show within three intervals");
+}
+
+Test(fleet, stopped_agent_turns_offline)
+{
+	char root[300];
+	struct expect on = { "hv1", 7, 65536, true }, off = { "hv1", 7, 65536, false };
+	pid_t agent;
+
+	h_server_start(&env);
+	h_sysroot_make(&env, "hv1", 7, 65536, root, sizeof(root));
+	agent = h_agent_start(&env, "hv1", root, INTERVAL, NULL);
+	cr_assert(h_wait(host_is, &env, &on, 10000));
+	cr_assert_eq(h_stop(&env, agent), 0, "the agent exits cleanly on SIGTERM");
+	cr_expect(h_wait(host_is, &env, &off, 3 * INTERVAL_MS + 2000),
+	          "offline after three silent intervals");
+}
+
+Test(fleet, admin_needs_the_token)
+{
+	const char *args[] = { "fleet", "status", NULL };
+	char *err = NULL;
+	FILE *f;
+
+	h_server_start(&env);
+	snprintf(env.token_file, sizeof(env.token_file), "%s/wrong.token", env.dir);
+	f = fopen(env.token_file, "w");
+	cr_assert(f);
+	fputs("0123456789abcdef0123456789abcdef\n", f);
+	fclose(f);
+	cr_expect_eq(h_aioctl(&env, NULL, &err, args), 4);
+	cr_expect(strstr(err, "not accepted"), "%s", err);
+	free(err);
+
+	snprintf(env.token_file, sizeof(env.token_file), "%s/empty.token", env.dir);
+	f = fopen(env.token_file, "w");
+	fclose(f);
+	cr_expect_eq(h_aioctl(&env, NULL, &err, args), 4);
+	cr_expect(strstr(err, "need a token"), "%s", err);
+	free(err);
+}
+
+Test(fleet, cli_exit_codes)
+{
+	const char *unknown[] = { "host", "show", "nope", NULL };
+	const char *badflag[] = { "fleet", "status", "--sort", "bogus", NULL };
+	const char *badopt[] = { "fleet", "status", "--frobnicate", NULL };
+	char *err = NULL;
+	struct h_env gone;
+
+	h_server_start(&env);
+	cr_expect_eq(h_aioctl(&env, NULL, &err, unknown), 3);
+	cr_expect(strstr(err, "no host named nope"), "%s", err);
+	free(err);
+	cr_expect_eq(h_aioctl(&env, NULL, &err, badflag), 64);
+	cr_expect(strstr(err, "--sort bogus"), "%s", err);
+	free(err);
+	cr_expect_eq(h_aioctl(&env, NULL, &err, badopt), 64);
+	free(err);
+
+	/* nothing listens on a fresh env's admin port */
+	h_env_init(&gone);
+	snprintf(gone.token_file, sizeof(gone.token_file), "%s", env.token_file);
+	cr_expect_eq(h_aioctl(&gone, NULL, &err, unknown), 2);
+	cr_expect(strstr(err, gone.admin_url), "names the URL: %s", err);
+	free(err);
+	h_env_fini(&gone);
+}
+
+/* One raw request on the agent port; returns the reply status or -1. */
+static int raw_status(const char *url, const void *bytes, size_t len, int timeout_ms)
+{
+	Aioctl__V1__Reply *rep;
+	nng_socket s;
+	nng_msg *m;
+	int status = -1;
+
+	cr_assert_eq(nng_req0_open(&s), 0);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms);
+	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, 0);
+	cr_assert_eq(nng_dial(s, url, NULL, 0), 0);
+	cr_assert_eq(nng_msg_alloc(&m, 0), 0);
+	cr_assert_eq(nng_msg_append(m, bytes, len), 0);
+	cr_assert_eq(nng_sendmsg(s, m, 0), 0);
+	if (nng_recvmsg(s, &m, 0) == 0) {
+		rep = aioctl__v1__reply__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
+		if (rep)
+			status = rep->status;
+		aioctl__v1__reply__free_unpacked(rep, NULL);
+		nng_msg_free(m);
+	}
+	nng_close(s);
+	return status;
+}
+
+Test(fleet, garbage_and_oversize_leave_others_served)
+{
+	char root[300];
+	struct expect on = { "hv1", 1, 65536, true }, later = { "hv1", 2, 65536, true };
+	size_t big_len = 2 << 20; /* past the 1 MiB default */
+	static char big[2 << 20];
+
+	h_server_start(&env);
+	h_sysroot_make(&env, "hv1", 1, 65536, root, sizeof(root));
+	h_agent_start(&env, "hv1", root, INTERVAL, NULL);
+	cr_assert(h_wait(host_is, &env, &on, 10000));
+
+	cr_expect_eq(raw_status(env.agent_url, "\x12\x34garbage", 9, 5000), 3,
+	             "garbage gets INVALID_ARGUMENT");
+	cr_expect_eq(raw_status(env.admin_url, "\x0a\x05hello", 7, 5000), 3);
+	cr_expect_eq(raw_status(env.agent_url, big, big_len, 1000), -1,
+	             "an oversize message gets no answer: the connection is dropped");
+
+	/* the agent and aioctl are still served */
+	h_sysroot_set(root, 2, 65536);
+	cr_expect(h_wait(host_is, &env, &later, 5000));
+	cr_expect(h_alive(env.server));
+}
+
+Test(fleet, agent_rides_out_a_server_restart)
+{
+	const char *server_argv[] = { H_BIN("aio-server"), "--listen",    env.agent_url,
+		                      "--admin-listen",    env.admin_url, "--state-dir",
+		                      env.state_dir,       NULL };
+	char root[300];
+	struct expect a = { "hv1", 10, 65536, true }, b = { "hv1", 20, 65536, true };
+	pid_t agent;
+	int i;
+
+	h_server_start(&env);
+	h_sysroot_make(&env, "hv1", 10, 65536, root, sizeof(root));
+	agent = h_agent_start(&env, "hv1", root, INTERVAL, NULL);
+	cr_assert(h_wait(host_is, &env, &a, 10000));
+
+	cr_assert_eq(h_stop(&env, env.server), 0, "the server exits cleanly on SIGTERM");
+	h_sysroot_set(root, 20, 65536);
+	/* the agent keeps running through several intervals without a server */
+	for (i = 0; i < 3; i++) {
+		struct expect never = { "hv1", -1, -1, true };
+
+		cr_expect_not(h_wait(host_is, &env, &never, INTERVAL_MS));
+		cr_assert(h_alive(agent), "agent died while the server was away");
+	}
+
+	env.server = h_spawn(&env, "server2", server_argv);
+	cr_expect(h_wait(host_is, &env, &b, 15000), "listed again with fresh values");
+}

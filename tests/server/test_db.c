@@ -1,0 +1,135 @@
+/* The store on a real SQLite file: group commit, de-duplication by
+ * (host, seq), reload after restart. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "db.h"
+
+static char dir[64], path[128];
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static int n_done, n_dup, last_err;
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/aioctl-db-XXXXXX");
+	cr_assert(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/server.db", dir);
+	n_done = n_dup = last_err = 0;
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert(system(cmd) == 0);
+}
+
+TestSuite(db, .init = setup, .fini = teardown, .timeout = 30);
+
+static void done(struct server_db_write *w, int err)
+{
+	pthread_mutex_lock(&lock);
+	n_done++;
+	n_dup += w->duplicate;
+	if (err)
+		last_err = err;
+	pthread_cond_signal(&cond);
+	pthread_mutex_unlock(&lock);
+	server_db_write_free(w);
+}
+
+static void wait_done(int n)
+{
+	pthread_mutex_lock(&lock);
+	while (n_done < n)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+}
+
+static struct server_db *open_db(struct server_hosts *reg)
+{
+	struct server_db *db;
+	char err[256];
+
+	cr_assert_eq(server_db_open(path, &db, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(server_hosts_init(reg), 0);
+	cr_assert_eq(server_db_load_hosts(db, reg), 0);
+	cr_assert_eq(server_db_start(db, 1000, 64), 0);
+	return db;
+}
+
+static void submit_sample(struct server_db *db, int64_t host, uint64_t seq, uint64_t nr)
+{
+	struct server_db_write *w = calloc(1, sizeof(*w));
+
+	w->type = SERVER_DB_WRITE_SAMPLE;
+	w->host_id = host;
+	w->seq = seq;
+	w->last_seen_ms = 1000 + seq;
+	w->sample.time_ms = 1000 + seq;
+	w->sample.aio_nr = w->sample.aio_nr_min = w->sample.aio_nr_max = nr;
+	w->sample.aio_max_nr = 65536;
+	w->done = done;
+	cr_assert_eq(server_db_submit(db, w), 0);
+}
+
+static int64_t count(const char *sql)
+{
+	sqlite3 *c;
+	sqlite3_stmt *st;
+	int64_t n = -1;
+
+	cr_assert_eq(sqlite3_open(path, &c), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(c, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(c);
+	return n;
+}
+
+Test(db, store_dedupe_reload)
+{
+	struct server_hosts reg;
+	struct server_db *db = open_db(&reg);
+	struct server_host *h = server_hosts_add(&reg, "hv1", 0);
+	struct server_db_write *w = calloc(1, sizeof(*w));
+
+	cr_assert_not_null(h);
+	cr_assert_eq(server_hosts_add_label(h, "rack", "r1"), 0);
+	server_hosts_set_string(&h->kernel, "6.1.0");
+	h->first_seen_ms = h->last_seen_ms = 1000;
+	cr_assert_eq(server_db_write_host_fill(w, h), 0);
+	w->done = done;
+	cr_assert_eq(server_db_submit(db, w), 0);
+	for (uint64_t seq = 1; seq <= 100; seq++)
+		submit_sample(db, h->id, seq, seq * 2);
+	submit_sample(db, h->id, 50, 9999); /* a replay */
+	wait_done(102);
+	cr_expect_eq(last_err, 0);
+	cr_expect_eq(n_dup, 1, "the replayed seq is recognised");
+	server_db_close(db);
+	server_hosts_done(&reg);
+
+	cr_expect_eq(count("SELECT count(*) FROM samples"), 100);
+	cr_expect_eq(count("SELECT aio_nr FROM samples WHERE seq = 50"), 100, "first copy kept");
+	cr_expect_eq(count("PRAGMA user_version"), 1);
+
+	db = open_db(&reg);
+	h = server_hosts_find(&reg, "hv1");
+	cr_assert_not_null(h, "hosts reload after a restart");
+	cr_expect_eq(h->last_seq, 100);
+	cr_expect_eq(h->sample.aio_nr, 200);
+	cr_expect_str_eq(h->kernel, "6.1.0");
+	cr_assert_eq(h->n_labels, 1);
+	cr_expect_str_eq(h->labels[0].key, "rack");
+	cr_expect_eq(reg.next_id, h->id + 1, "new hosts get fresh ids");
+	server_db_close(db);
+	server_hosts_done(&reg);
+}
