@@ -136,7 +136,9 @@ static bool wait_until(struct agent *a, uint64_t at_ms)
 static void *sample_thread(void *arg)
 {
 	struct agent *a = arg;
-	uint64_t next_sample = aio_mono_ms(), next_report = next_sample + a->conf.interval_ms;
+	/* the first report goes out after the first reading: a new host shows
+	 * its values at once, not one interval later */
+	uint64_t next_sample = aio_mono_ms(), next_report = next_sample;
 	int last_err = 0;
 
 	a->sampler.start_ms = aio_now_ms();

@@ -30,7 +30,6 @@ struct cli {
 	struct aio_rpc_client *rpc;
 	/* command options */
 	const char *sort;
-	bool live;
 };
 
 struct cli_command {

@@ -3,7 +3,7 @@
 
 const struct cli_command cli_commands[] = {
 	{ "fleet", "status", 0, 0, cli_fleet_status, "",
-	  "every host: aio-nr, limit, utilisation, last seen, state, labels", "sort live" },
+	  "every host: aio-nr, limit, utilisation, last seen, state, labels", "sort" },
 	{ "host", "show", 1, 1, cli_host_show, "HOST", "one host in detail", "" },
 	{ NULL, NULL, 0, 0, NULL, NULL, NULL, NULL },
 };

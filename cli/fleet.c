@@ -121,12 +121,6 @@ int cli_fleet_status(struct cli *c, int argc, char **argv)
 		        c->sort);
 		return CLI_EXIT_USAGE;
 	}
-	if (c->live) {
-		in.has_live = true;
-		in.live = true;
-		in.has_timeout_ms = true;
-		in.timeout_ms = c->timeout_ms;
-	}
 	if ((r = cli_call(c, "FleetStatus", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
 	if (rep->n_hosts)

@@ -21,7 +21,6 @@ enum opt_id {
 	OPT_VERSION,
 	/* command options */
 	OPT_SORT,
-	OPT_LIVE,
 };
 
 struct opt_doc {
@@ -53,7 +52,6 @@ static const struct opt_doc global_opts[] = {
 
 static const struct opt_doc command_opts[] = {
 	{ { "sort", required_argument, NULL, OPT_SORT }, "COL", "sort by name or util" },
-	{ { "live", no_argument, NULL, OPT_LIVE }, "", "ask every agent for a fresh sample" },
 };
 
 #define N_GLOBAL  (sizeof(global_opts) / sizeof(global_opts[0]))
@@ -172,9 +170,6 @@ static int set_option(struct cli *c, int id, const char *arg)
 		break;
 	case OPT_SORT:
 		c->sort = arg;
-		break;
-	case OPT_LIVE:
-		c->live = true;
 		break;
 	}
 	return 0;

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs what is needed, checks formatting, builds (warnings are errors)
+# and runs every test; then builds with AddressSanitizer and UBSan and runs
+# every test again. Run from anywhere, as root on a fresh Debian 12.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+./deploy/install-deps.sh
+
+echo "== clang-format"
+git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+
+jobs=$(nproc)
+for variant in release asan; do
+	dir="build-ci-$variant"
+	case $variant in
+	release) flags="-DCMAKE_BUILD_TYPE=RelWithDebInfo" ;;
+	asan) flags="-DCMAKE_BUILD_TYPE=Debug -DAIO_SANITIZE=ON" ;;
+	esac
+	echo "== build ($variant)"
+	# shellcheck disable=SC2086
+	cmake -S . -B "$dir" -DAIO_WERROR=ON $flags >/dev/null
+	cmake --build "$dir" -j "$jobs"
+	echo "== test ($variant)"
+	(cd "$dir" && ctest -j "$jobs" --output-on-failure --timeout 300)
+done
