@@ -6,8 +6,13 @@
 #include "cli.h"
 #include "clock.h"
 
+/* One column set; people get units and ages, scripts (CSV) raw values. */
 static const char *const status_headers[] = {
 	"HOST", "AIO-NR", "AIO-MAX-NR", "UTIL", "PEAK", "LAST SEEN", "STATE", "LABELS",
+};
+static const char *const status_csv_headers[] = {
+	"host",       "aio_nr",    "aio_max_nr", "utilization",
+	"aio_nr_max", "last_seen", "online",     "labels",
 };
 
 #define N_STATUS_COLS (sizeof(status_headers) / sizeof(status_headers[0]))
@@ -31,81 +36,51 @@ static int by_name(const void *a, const void *b)
 	return strcmp(x->host, y->host);
 }
 
-static void print_table(struct cli *c, Aioctl__V1__FleetStatusReply *rep)
+static void print_rows(struct cli *c, Aioctl__V1__FleetStatusReply *rep)
 {
+	bool csv = c->format == CLI_CSV;
+	const char *none = csv ? "" : "-";
 	struct cli_table t;
 	uint64_t now = aio_now_ms();
 	size_t online = 0;
 
-	cli_table_init(&t, status_headers, N_STATUS_COLS);
+	cli_table_init(&t, csv ? status_csv_headers : status_headers, N_STATUS_COLS);
 	for (size_t i = 0; i < rep->n_hosts; i++) {
 		const Aioctl__V1__HostStatus *h = rep->hosts[i];
 		const Aioctl__V1__Sample *s = h->sample;
-		char nr[24] = "-", max[24] = "-", util[16] = "-", peak[24] = "-", seen[48];
-		char labels[512];
-		const char *cells[N_STATUS_COLS];
+		char nr[24], max[24], util[32], peak[24], seen[48] = "", labels[512];
+		const char *cells[N_STATUS_COLS] = { h->host, none, none, none,
+			                             none,    seen, NULL, labels };
 
 		if (s) {
 			snprintf(nr, sizeof(nr), "%llu", (unsigned long long)s->aio_nr);
 			snprintf(max, sizeof(max), "%llu", (unsigned long long)s->aio_max_nr);
-			snprintf(util, sizeof(util), "%.1f%%", 100.0 * cli_utilization(s));
 			snprintf(peak, sizeof(peak), "%llu", (unsigned long long)s->aio_nr_max);
+			if (csv)
+				snprintf(util, sizeof(util), "%.6f", cli_utilization(s));
+			else
+				snprintf(util, sizeof(util), "%.1f%%", 100.0 * cli_utilization(s));
+			cells[1] = nr;
+			cells[2] = max;
+			cells[3] = util;
+			cells[4] = peak;
 		}
-		cli_ago(h->last_seen_ms, now, seen, sizeof(seen));
+		if (!csv)
+			cli_ago(h->last_seen_ms, now, seen, sizeof(seen));
+		else if (h->last_seen_ms)
+			aio_time_format_rfc3339(h->last_seen_ms, seen, sizeof(seen));
+		if (csv)
+			cells[6] = h->online ? "true" : "false";
+		else
+			cells[6] = h->online ? "online" : "OFFLINE";
 		cli_labels_text(h->labels, h->n_labels, labels, sizeof(labels));
 		online += h->online;
-		cells[0] = h->host;
-		cells[1] = nr;
-		cells[2] = max;
-		cells[3] = util;
-		cells[4] = peak;
-		cells[5] = seen;
-		cells[6] = h->online ? "online" : "OFFLINE";
-		cells[7] = labels;
 		cli_table_add(&t, cells);
 	}
 	cli_table_print(&t, c->format, stdout);
-	if (c->format == CLI_TABLE)
+	if (!csv)
 		printf("\n%zu host%s, %zu online, %zu offline\n", rep->n_hosts,
 		       rep->n_hosts == 1 ? "" : "s", online, rep->n_hosts - online);
-	cli_table_done(&t);
-}
-
-static void print_csv(Aioctl__V1__FleetStatusReply *rep)
-{
-	static const char *const headers[] = { "host",       "aio_nr",      "aio_max_nr",
-		                               "aio_nr_max", "utilization", "last_seen",
-		                               "online",     "labels" };
-	struct cli_table t;
-
-	cli_table_init(&t, headers, 8);
-	for (size_t i = 0; i < rep->n_hosts; i++) {
-		const Aioctl__V1__HostStatus *h = rep->hosts[i];
-		const Aioctl__V1__Sample *s = h->sample;
-		char nr[24] = "", max[24] = "", peak[24] = "", util[32] = "", seen[40] = "";
-		char labels[512];
-		const char *cells[8];
-
-		if (s) {
-			snprintf(nr, sizeof(nr), "%llu", (unsigned long long)s->aio_nr);
-			snprintf(max, sizeof(max), "%llu", (unsigned long long)s->aio_max_nr);
-			snprintf(peak, sizeof(peak), "%llu", (unsigned long long)s->aio_nr_max);
-			snprintf(util, sizeof(util), "%.6f", cli_utilization(s));
-		}
-		if (h->last_seen_ms)
-			aio_time_format_rfc3339(h->last_seen_ms, seen, sizeof(seen));
-		cli_labels_text(h->labels, h->n_labels, labels, sizeof(labels));
-		cells[0] = h->host;
-		cells[1] = nr;
-		cells[2] = max;
-		cells[3] = peak;
-		cells[4] = util;
-		cells[5] = seen;
-		cells[6] = h->online ? "true" : "false";
-		cells[7] = labels;
-		cli_table_add(&t, cells);
-	}
-	cli_table_print(&t, CLI_CSV, stdout);
 	cli_table_done(&t);
 }
 
@@ -137,10 +112,8 @@ int cli_fleet_status(struct cli *c, int argc, char **argv)
 		json_object_set_new(root, "hosts", hosts);
 		json_object_set_new(root, "not_answered", silent);
 		r = cli_json_print(root, stdout) < 0 ? CLI_EXIT_FAILED : 0;
-	} else if (c->format == CLI_CSV) {
-		print_csv(rep);
 	} else {
-		print_table(c, rep);
+		print_rows(c, rep);
 	}
 	aioctl__v1__fleet_status_reply__free_unpacked(rep, NULL);
 	return r;
