@@ -1,0 +1,141 @@
+#include "logparse.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* Scans at most this much of a line: the markers sit near its end. */
+#define SCAN_MAX (64 * 1024)
+
+static const char *find(const char *hay, const char *needle)
+{
+	return strstr(hay, needle);
+}
+
+static const char *find_ci(const char *hay, const char *needle)
+{
+	return strcasestr(hay, needle);
+}
+
+/* Copies the value after key up to a delimiter into buf. */
+static bool copy_value(const char *start, const char *stops, char *buf, size_t len)
+{
+	size_t n = strcspn(start, stops);
+
+	if (n == 0 || n >= len)
+		return false;
+	memcpy(buf, start, n);
+	buf[n] = '\0';
+	return true;
+}
+
+static void find_vm(const char *s, char *buf, size_t len)
+{
+	const char *p;
+
+	if ((p = find(s, "vm='")) && copy_value(p + 4, "'", buf, len))
+		return;
+	if ((p = find(s, "guest=")) && copy_value(p + 6, ", '\"", buf, len))
+		return;
+	buf[0] = '\0';
+}
+
+static void find_disk(const char *s, char *buf, size_t len)
+{
+	const char *p;
+
+	/* -blockdev {..."node-name":"libvirt-1-storage"...} */
+	if ((p = find(s, "\"node-name\":\"")) && copy_value(p + 13, "\"", buf, len))
+		return;
+	/* old form: -drive file=...,id=drive-virtio-disk0,...,aio=native */
+	if ((p = find(s, "-drive ")) && (p = find(p, "id=")) && copy_value(p + 3, ", :", buf, len))
+		return;
+	buf[0] = '\0';
+}
+
+/* "2024-05-01T10:00:00.123456Z" or "2024-05-01 09:59:58.101+0000" at the
+ * start of a QEMU log line. */
+static uint64_t leading_time(const char *s)
+{
+	struct tm tm = { 0 };
+	unsigned long frac = 0;
+	int n = 0, digits = 0;
+	char sep;
+	time_t t;
+
+	if (sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &sep,
+	           &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 7 ||
+	    (sep != 'T' && sep != ' '))
+		return 0;
+	s += n;
+	if (*s == '.') {
+		for (s++; isdigit((unsigned char)*s); s++, digits++)
+			if (digits < 3)
+				frac = frac * 10 + (unsigned long)(*s - '0');
+		while (digits > 0 && digits < 3) {
+			frac *= 10;
+			digits++;
+		}
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	t = timegm(&tm);
+	if (t < 0)
+		return 0;
+	return (uint64_t)t * 1000 + frac;
+}
+
+int agent_logparse_line(const char *line, size_t len, struct agent_event *ret)
+{
+	char buf[SCAN_MAX + 1];
+	Aioctl__V1__EventKind kind;
+
+	if (len > SCAN_MAX)
+		len = SCAN_MAX;
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+
+	if (find_ci(buf, "Unable to use Linux AIO") && find(buf, "falling back to thread pool"))
+		kind = AIOCTL__V1__EVENT_KIND__EVENT_DEGRADED;
+	else if (find_ci(buf, "increase fs.aio-max-nr"))
+		kind = AIOCTL__V1__EVENT_KIND__EVENT_MULTIPATH;
+	else if (!find_ci(buf, "failed to create linux AIO context"))
+		return -ENOENT;
+	else if (find(buf, "blockdev-add") || find(buf, "device_add") || find(buf, "drive_add"))
+		kind = AIOCTL__V1__EVENT_KIND__EVENT_HOTPLUG_FAILED;
+	else
+		kind = AIOCTL__V1__EVENT_KIND__EVENT_FAILED;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->kind = kind;
+	ret->time_ms = leading_time(buf);
+	find_vm(buf, ret->vm, sizeof(ret->vm));
+	find_disk(buf, ret->disk, sizeof(ret->disk));
+	len = len < AIO_EVENT_LINE_MAX ? len : AIO_EVENT_LINE_MAX;
+	memcpy(ret->line, buf, len);
+	ret->line[len] = '\0';
+	return 0;
+}
+
+int agent_logparse_guest(const char *line, size_t len, char *buf, size_t buflen)
+{
+	char scan[4096];
+	const char *p;
+
+	if (len >= sizeof(scan))
+		len = sizeof(scan) - 1;
+	memcpy(scan, line, len);
+	scan[len] = '\0';
+	if (!(p = find(scan, " -name ")))
+		return -ENOENT;
+	p += 7;
+	if (strncmp(p, "guest=", 6) == 0)
+		p += 6;
+	return copy_value(p, ", ", buf, buflen) ? 0 : -ENOENT;
+}
