@@ -67,6 +67,23 @@ static void read_kernel(struct agent *a)
 		snprintf(a->kernel, sizeof(a->kernel), "%s", u.release);
 }
 
+/* Where to resume reading logs: the positions stored with the newest
+ * spooled report (its events are safe on disk), else the positions
+ * committed after the last acknowledgement, else nothing (first start). */
+static int restore_positions(struct agent *a)
+{
+	char path[4200], *positions = NULL;
+
+	if (agent_spool_newest_positions(&a->spool, &positions) < 0) {
+		snprintf(path, sizeof(path), "%s/positions", a->conf.state_dir);
+		if (aio_file_read_all(path, 16 << 20, &positions, NULL) < 0)
+			positions = NULL;
+	}
+	agent_watch_open(a, positions);
+	free(positions);
+	return 0;
+}
+
 int agent_init(struct agent *a)
 {
 	struct aio_rpc_client_opts o = { 0 };
@@ -94,12 +111,21 @@ int agent_init(struct agent *a)
 		return r;
 	}
 	read_kernel(a);
-	if ((r = agent_spool_init(&a->spool, a->conf.queue_max)) < 0)
-		return r;
 	if ((r = aio_mkdir_p(a->conf.state_dir, 0700)) < 0) {
 		log_err_errno(r, "--state-dir %s", a->conf.state_dir);
 		return r;
 	}
+	if ((r = agent_spool_open(&a->spool, a->conf.state_dir, a->conf.spool_max)) < 0) {
+		log_err_errno(r, "spool in %s", a->conf.state_dir);
+		return r;
+	}
+	if (a->spool.n)
+		log_info("%zu reports from before the restart wait in %s", a->spool.n,
+			 a->spool.dir);
+	if (!(a->pending = calloc(AIO_EVENTS_MAX, sizeof(*a->pending))))
+		return -ENOMEM;
+	if ((r = restore_positions(a)) < 0)
+		return r;
 
 	o.url = a->conf.server;
 	o.recv_max = a->conf.max_message_size;
@@ -116,8 +142,7 @@ int agent_init(struct agent *a)
 	return 0;
 }
 
-/* Waits until the monotonic time at_ms or a stop; true when stopping. */
-static bool wait_until(struct agent *a, uint64_t at_ms)
+bool agent_wait_until(struct agent *a, uint64_t at_ms)
 {
 	struct timespec ts;
 	bool stopping;
@@ -133,35 +158,199 @@ static bool wait_until(struct agent *a, uint64_t at_ms)
 	return stopping;
 }
 
+/* What one report carries besides the sample; owned by the sample thread
+ * while it builds the message. */
+struct report_parts {
+	struct agent_event *events;
+	size_t n_events;
+	char *positions;
+	struct agent_attrib *attrib;
+	struct agent_persist *persist;
+	Aioctl__V1__CountingMode counting;
+	uint64_t unexplained;
+	uint64_t dropped;
+};
+
+/* Takes the pending events, positions and newest scans (lock held). */
+static void take_parts(struct agent *a, struct report_parts *p, struct agent_event *spare)
+{
+	p->events = a->pending;
+	p->n_events = a->n_pending;
+	a->pending = spare;
+	a->n_pending = 0;
+	p->positions = a->positions ? strdup(a->positions) : NULL;
+	p->attrib = a->attrib;
+	p->persist = a->persist;
+	a->attrib = NULL;
+	a->persist = NULL;
+	p->counting = a->counting;
+	p->unexplained = a->unexplained;
+	p->dropped = a->spool.dropped;
+}
+
+static Aioctl__V1__Persisted *persisted_msg(const struct agent_persist *p)
+{
+	Aioctl__V1__Persisted *m = calloc(1, sizeof(*m));
+	Aioctl__V1__SysctlSetting *s = calloc(p->n_settings + 1, sizeof(*s));
+	Aioctl__V1__SysctlSetting **sp = calloc(p->n_settings + 1, sizeof(*sp));
+
+	if (!m || !s || !sp) {
+		free(m);
+		free(s);
+		free(sp);
+		return NULL;
+	}
+	aioctl__v1__persisted__init(m);
+	m->has_value = p->has_value;
+	m->value = p->value;
+	m->file = p->has_value ? (char *)p->file : NULL;
+	for (size_t i = 0; i < p->n_settings; i++) {
+		aioctl__v1__sysctl_setting__init(&s[i]);
+		s[i].file = (char *)p->settings[i].file;
+		s[i].value = p->settings[i].value;
+		s[i].has_line = true;
+		s[i].line = p->settings[i].line;
+		sp[i] = &s[i];
+	}
+	m->settings = sp;
+	m->n_settings = p->n_settings;
+	if (agent_persist_differs(p)) {
+		m->has_procps_value = p->procps_has_value;
+		m->procps_value = p->procps_value;
+		m->procps_file = p->procps_has_value ? (char *)p->procps_file : NULL;
+	}
+	return m;
+}
+
+static void persisted_msg_free(Aioctl__V1__Persisted *m)
+{
+	if (!m)
+		return;
+	if (m->n_settings)
+		free(m->settings[0]);
+	else
+		free(m->settings ? m->settings[0] : NULL);
+	free(m->settings);
+	free(m);
+}
+
+/* Builds the report around the sample and puts it in the spool. */
+static void spool_report(struct agent *a, Aioctl__V1__Sample *sample, struct report_parts *p)
+{
+	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
+	Aioctl__V1__AioEvent *ev = calloc(p->n_events + 1, sizeof(*ev));
+	Aioctl__V1__AioEvent **evp = calloc(p->n_events + 1, sizeof(*evp));
+	size_t n_users = p->attrib ? p->attrib->n : 0;
+	Aioctl__V1__AioUser *us = calloc(n_users + 1, sizeof(*us));
+	Aioctl__V1__AioUser **usp = calloc(n_users + 1, sizeof(*usp));
+	int err;
+
+	if (!ev || !evp || !us || !usp) {
+		log_err("out of memory: report lost");
+		goto out_free;
+	}
+	r.seq = 0; /* numbered by the spool */
+	r.sample = sample;
+	for (size_t i = 0; i < p->n_events; i++) {
+		const struct agent_event *e = &p->events[i];
+
+		aioctl__v1__aio_event__init(&ev[i]);
+		ev[i].time_ms = e->time_ms;
+		ev[i].kind = e->kind;
+		ev[i].source = (char *)e->source;
+		ev[i].vm = e->vm[0] ? (char *)e->vm : NULL;
+		ev[i].disk = e->disk[0] ? (char *)e->disk : NULL;
+		ev[i].line = (char *)e->line;
+		ev[i].key = (char *)e->key;
+		evp[i] = &ev[i];
+	}
+	r.events = evp;
+	r.n_events = p->n_events;
+	for (size_t i = 0; i < n_users; i++) {
+		const struct agent_user *u = &p->attrib->users[i];
+
+		aioctl__v1__aio_user__init(&us[i]);
+		us[i].name = (char *)u->name;
+		us[i].has_pid = true;
+		us[i].pid = u->pid;
+		us[i].has_is_vm = true;
+		us[i].is_vm = u->is_vm;
+		us[i].contexts = u->contexts;
+		us[i].has_events = true;
+		us[i].events = u->events;
+		usp[i] = &us[i];
+	}
+	if (p->attrib) {
+		r.users = usp;
+		r.n_users = n_users;
+		r.has_unexplained = true;
+		r.unexplained = p->unexplained;
+		r.has_contexts = true;
+		r.contexts = p->attrib->contexts;
+	}
+	if (p->persist)
+		r.persisted = persisted_msg(p->persist);
+	r.has_counting = true;
+	r.counting = p->counting;
+	r.has_dropped = p->dropped > 0;
+	r.dropped = p->dropped;
+
+	pthread_mutex_lock(&a->lock);
+	err = agent_spool_append(&a->spool, &r, p->positions);
+	pthread_cond_broadcast(&a->wake);
+	pthread_mutex_unlock(&a->lock);
+	if (err < 0)
+		log_err_errno(err, "cannot spool report in %s", a->spool.dir);
+	persisted_msg_free(r.persisted);
+
+out_free:
+	free(ev);
+	free(evp);
+	free(us);
+	free(usp);
+}
+
 static void *sample_thread(void *arg)
 {
 	struct agent *a = arg;
 	/* the first report goes out after the first reading: a new host shows
 	 * its values at once, not one interval later */
 	uint64_t next_sample = aio_mono_ms(), next_report = next_sample;
+	struct agent_event *spare = calloc(AIO_EVENTS_MAX, sizeof(*spare));
 	int last_err = 0;
 
+	if (!spare) {
+		log_err("out of memory");
+		return NULL;
+	}
 	a->sampler.start_ms = aio_now_ms();
-	while (!wait_until(a, next_sample)) {
+	while (!agent_wait_until(a, next_sample)) {
 		int r = agent_sampler_read(&a->sampler);
 
 		if (r < 0 && r != last_err)
 			log_warn_errno(r, "cannot read %s or %s", a->sampler.nr_path,
-			               a->sampler.max_path);
+				       a->sampler.max_path);
 		else if (r == 0 && last_err)
 			log_info("counters readable again");
 		last_err = r;
 
 		next_sample += a->conf.sample_interval_ms;
 		if (aio_mono_ms() >= next_report) {
-			struct agent_report rep = { 0 };
+			Aioctl__V1__Sample sample;
+			struct report_parts parts = { 0 };
 
 			next_report += a->conf.interval_ms;
-			if (agent_sampler_take(&a->sampler, aio_now_ms(), &rep.sample)) {
+			if (agent_sampler_take(&a->sampler, aio_now_ms(), &sample)) {
 				pthread_mutex_lock(&a->lock);
-				agent_spool_push(&a->spool, &rep);
-				pthread_cond_broadcast(&a->wake);
+				take_parts(a, &parts, spare);
 				pthread_mutex_unlock(&a->lock);
+				spool_report(a, &sample, &parts);
+				spare = parts.events;
+				free(parts.positions);
+				if (parts.attrib)
+					agent_attrib_done(parts.attrib);
+				free(parts.attrib);
+				free(parts.persist);
 			}
 		}
 		/* after a stall (suspend, overload) skip missed ticks, don't burst */
@@ -170,141 +359,23 @@ static void *sample_thread(void *arg)
 			next_report = next_sample + a->conf.interval_ms;
 		}
 	}
-	return NULL;
-}
-
-static int say_hello(struct agent *a)
-{
-	Aioctl__V1__HelloRequest in = AIOCTL__V1__HELLO_REQUEST__INIT;
-	Aioctl__V1__HelloReply *out = NULL;
-	struct aio_rpc_status st;
-	int code;
-
-	in.host_id = a->host_id;
-	in.labels = a->label_ptrs;
-	in.n_labels = a->n_labels;
-	in.kernel = a->kernel;
-	in.agent_version = AIO_VERSION;
-	in.has_interval_ms = true;
-	in.interval_ms = (uint32_t)a->conf.interval_ms;
-	code = aio_rpc_invoke(a->rpc, &aioctl__v1__agent__descriptor, "Hello", &in.base,
-	                      a->conf.call_timeout_ms, false, (ProtobufCMessage **)&out, &st);
-	if (code != AIO_OK) {
-		log_debug("hello: %s: %s", aio_status_name(code), st.message);
-		return code;
-	}
-	/* continue after what the server has, in case our state was lost */
-	if (out->has_last_seq && out->last_seq >= a->next_seq)
-		a->next_seq = out->last_seq + 1;
-	if (a->next_seq == 0)
-		a->next_seq = 1;
-	log_info("connected to %s as %s (next report %llu)", a->conf.server, a->host_id,
-	         (unsigned long long)a->next_seq);
-	aioctl__v1__hello_reply__free_unpacked(out, NULL);
-	return AIO_OK;
-}
-
-/* Sends the oldest spooled report; AIO_OK pops it. */
-static int send_one(struct agent *a, struct agent_report *rep)
-{
-	Aioctl__V1__ReportRequest in = AIOCTL__V1__REPORT_REQUEST__INIT;
-	Aioctl__V1__ReportReply *out = NULL;
-	struct aio_rpc_status st;
-	int code;
-
-	in.seq = rep->seq;
-	in.sample = &rep->sample;
-	code = aio_rpc_invoke(a->rpc, &aioctl__v1__agent__descriptor, "Report", &in.base,
-	                      a->conf.call_timeout_ms, false, (ProtobufCMessage **)&out, &st);
-	if (code == AIO_OK)
-		aioctl__v1__report_reply__free_unpacked(out, NULL);
-	else if (code == AIO_INVALID_ARGUMENT)
-		log_warn("report %llu refused, dropped: %s", (unsigned long long)rep->seq,
-		         st.message);
-	else
-		log_debug("report %llu: %s: %s", (unsigned long long)rep->seq,
-		          aio_status_name(code), st.message);
-	return code;
-}
-
-static void *report_thread(void *arg)
-{
-	struct agent *a = arg;
-	uint64_t backoff = BACKOFF_MIN_MS;
-	bool hello = false, down_logged = false;
-
-	for (;;) {
-		struct agent_report rep, *head;
-		int code;
-
-		if (!hello) {
-			code = say_hello(a);
-			if (code != AIO_OK) {
-				if (!down_logged && code != AIO_CANCELLED)
-					log_warn("server %s not reachable (%s); keeping reports",
-					         a->conf.server, aio_status_name(code));
-				down_logged = true;
-				if (wait_until(a, aio_mono_ms() + backoff))
-					break;
-				backoff =
-				        backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
-				continue;
-			}
-			hello = true;
-			down_logged = false;
-			backoff = BACKOFF_MIN_MS;
-		}
-
-		pthread_mutex_lock(&a->lock);
-		while (!a->stopping && !(head = agent_spool_peek(&a->spool)))
-			pthread_cond_wait(&a->wake, &a->lock);
-		if (a->stopping) {
-			pthread_mutex_unlock(&a->lock);
-			break;
-		}
-		if (head->seq == 0)
-			head->seq = a->next_seq++;
-		rep = *head;
-		pthread_mutex_unlock(&a->lock);
-
-		code = send_one(a, &rep);
-		if (code == AIO_OK || code == AIO_INVALID_ARGUMENT) {
-			pthread_mutex_lock(&a->lock);
-			/* the head is still rep unless the spool overflowed meanwhile */
-			head = agent_spool_peek(&a->spool);
-			if (head && head->seq == rep.seq)
-				agent_spool_pop(&a->spool);
-			pthread_mutex_unlock(&a->lock);
-			backoff = BACKOFF_MIN_MS;
-			continue;
-		}
-		if (code == AIO_FAILED_PRECONDITION || code == AIO_UNAUTHENTICATED) {
-			hello = false; /* the server forgot us: introduce ourselves again */
-			continue;
-		}
-		if (!down_logged && code != AIO_CANCELLED)
-			log_warn("server %s: %s; keeping reports", a->conf.server,
-			         aio_status_name(code));
-		down_logged = true;
-		if (wait_until(a, aio_mono_ms() + backoff))
-			break;
-		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
-	}
+	free(spare);
 	return NULL;
 }
 
 int agent_start(struct agent *a)
 {
-	if (pthread_create(&a->sample_thread, NULL, sample_thread, a) != 0)
-		return -EAGAIN;
-	if (pthread_create(&a->report_thread, NULL, report_thread, a) != 0) {
-		agent_stop(a);
-		pthread_join(a->sample_thread, NULL);
-		return -EAGAIN;
+	void *(*const fns[])(void *) = { sample_thread, agent_report_thread, agent_watch_thread };
+
+	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+		if (pthread_create(&a->threads[i], NULL, fns[i], a) != 0) {
+			agent_stop(a);
+			return -EAGAIN;
+		}
+		a->n_threads++;
 	}
-	a->threads_started = true;
 	log_info("reporting %s every %llums as %s", a->sampler.nr_path,
-	         (unsigned long long)a->conf.interval_ms, a->host_id);
+		 (unsigned long long)a->conf.interval_ms, a->host_id);
 	return 0;
 }
 
@@ -315,11 +386,9 @@ void agent_stop(struct agent *a)
 	pthread_cond_broadcast(&a->wake);
 	pthread_mutex_unlock(&a->lock);
 	aio_rpc_client_close(a->rpc); /* ends a call in flight */
-	if (a->threads_started) {
-		pthread_join(a->sample_thread, NULL);
-		pthread_join(a->report_thread, NULL);
-		a->threads_started = false;
-	}
+	for (size_t i = 0; i < a->n_threads; i++)
+		pthread_join(a->threads[i], NULL);
+	a->n_threads = 0;
 }
 
 void agent_done(struct agent *a)
@@ -332,7 +401,14 @@ void agent_done(struct agent *a)
 	}
 	free(a->labels);
 	free(a->label_ptrs);
-	agent_spool_done(&a->spool);
+	agent_watch_close(a);
+	agent_spool_close(&a->spool);
+	free(a->pending);
+	free(a->positions);
+	if (a->attrib)
+		agent_attrib_done(a->attrib);
+	free(a->attrib);
+	free(a->persist);
 	pthread_cond_destroy(&a->wake);
 	pthread_mutex_destroy(&a->lock);
 }

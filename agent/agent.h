@@ -1,12 +1,24 @@
-/* aio-agent's parts: a sampling thread that closes one window per report
- * interval into the spool, and a reporting thread that sends the spool to
- * the server in order, saying Hello first and whenever the server asks. */
+/* aio-agent's parts and threads:
+ *   sample  reads the counters every second and, once per interval, turns
+ *           the window, the events seen and the latest scans into a report
+ *           in the on-disk spool;
+ *   report  sends the spool in order (Hello first and whenever the server
+ *           asks), and after each acknowledgement commits the log positions
+ *           stored with that report;
+ *   watch   follows the journal and QEMU logs into the pending events, and
+ *           scans /proc and sysctl.d every attribution interval.
+ * The lock guards what threads share: the spool, the pending events and
+ * positions, and the latest scans. */
 #pragma once
 
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "attrib.h"
 #include "config.h"
+#include "journal.h"
+#include "persist.h"
+#include "qemulog.h"
 #include "rpc_client.h"
 #include "sampler.h"
 #include "spool.h"
@@ -24,17 +36,36 @@ struct agent {
 
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	bool stopping;            /* lock */
-	struct agent_spool spool; /* lock */
-	uint64_t next_seq;        /* reporting thread only */
+	bool stopping;
+	struct agent_spool spool;
+	struct agent_event *pending; /* AIO_EVENTS_MAX, for the next report */
+	size_t n_pending;
+	char *positions; /* where the logs were read up to, with pending */
+	struct agent_attrib *attrib; /* newest scan not yet reported, or NULL */
+	struct agent_persist *persist;
+	Aioctl__V1__CountingMode counting;
+	uint64_t unexplained;
 
-	pthread_t sample_thread;
-	pthread_t report_thread;
-	bool threads_started;
+	/* the watch thread's own */
+	struct agent_journal journal;
+	struct agent_qemulog qemulog;
+	bool journal_warned;
+
+	pthread_t threads[3];
+	size_t n_threads;
 };
 
-/* Validates the config, opens the client; logs what is wrong. */
+/* Validates the config, opens the spool, the logs and the client; logs
+ * what is wrong. */
 int agent_init(struct agent *a);
 int agent_start(struct agent *a);
 void agent_stop(struct agent *a);
 void agent_done(struct agent *a);
+
+/* Waits until the monotonic time at_ms or a stop; true when stopping. */
+bool agent_wait_until(struct agent *a, uint64_t at_ms);
+void *agent_report_thread(void *arg);
+void *agent_watch_thread(void *arg);
+/* Opens the log sources at the positions text (NULL: first start). */
+void agent_watch_open(struct agent *a, const char *positions);
+void agent_watch_close(struct agent *a);

@@ -18,7 +18,9 @@ struct agent_config {
 	int log_level;
 	uint64_t max_message_size;
 	uint64_t call_timeout_ms;
-	uint64_t queue_max;
+	uint64_t spool_max;
+	uint64_t attribution_interval_ms;
+	uint64_t journal_backlog_ms;
 	char *tls_ca;
 	char *tls_cert;
 	char *tls_key;

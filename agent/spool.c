@@ -1,44 +1,306 @@
 #include "spool.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-int agent_spool_init(struct agent_spool *sp, size_t cap)
+#include "fileio.h"
+#include "log.h"
+
+#define MAGIC "aiospool1 "
+/* A spooled report is a packed message plus positions; larger is corrupt. */
+#define ENTRY_MAX (8 << 20)
+
+static void entry_path(const struct agent_spool *sp, uint64_t seq, char *buf, size_t len)
 {
-	memset(sp, 0, sizeof(*sp));
-	sp->ring = calloc(cap, sizeof(*sp->ring));
-	if (!sp->ring)
-		return -ENOMEM;
-	sp->cap = cap;
+	snprintf(buf, len, "%s/%020" PRIu64 ".report", sp->dir, seq);
+}
+
+static int by_seq(const void *a, const void *b)
+{
+	const struct agent_spool_entry *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int push_entry(struct agent_spool *sp, uint64_t seq, uint64_t size)
+{
+	if (sp->n == sp->cap) {
+		size_t cap = sp->cap ? sp->cap * 2 : 64;
+		struct agent_spool_entry *v = realloc(sp->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		sp->v = v;
+		sp->cap = cap;
+	}
+	sp->v[sp->n].seq = seq;
+	sp->v[sp->n].size = size;
+	sp->n++;
+	sp->bytes += size;
 	return 0;
 }
 
-void agent_spool_done(struct agent_spool *sp)
+static void save_counter(const struct agent_spool *sp, const char *name, uint64_t v)
 {
-	free(sp->ring);
+	char path[4200], text[32];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", sp->state_dir, name);
+	snprintf(text, sizeof(text), "%" PRIu64 "\n", v);
+	if ((r = aio_file_write_atomic(path, text, strlen(text), 0600)) < 0)
+		log_warn_errno(r, "cannot write %s", path);
+}
+
+static uint64_t load_counter(const struct agent_spool *sp, const char *name, bool *ret_found)
+{
+	char path[4200];
+	uint64_t v = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", sp->state_dir, name);
+	*ret_found = aio_file_read_u64(path, &v) == 0;
+	return *ret_found ? v : 0;
+}
+
+int agent_spool_open(struct agent_spool *sp, const char *state_dir, uint64_t max_bytes)
+{
+	struct dirent *de;
+	bool found_seq, found_dropped;
+	DIR *d;
+	int r;
+
 	memset(sp, 0, sizeof(*sp));
-}
+	sp->max_bytes = max_bytes;
+	snprintf(sp->state_dir, sizeof(sp->state_dir), "%s", state_dir);
+	if (snprintf(sp->dir, sizeof(sp->dir), "%s/spool", state_dir) >= (int)sizeof(sp->dir))
+		return -ENAMETOOLONG;
+	if ((r = aio_mkdir_p(sp->dir, 0700)) < 0)
+		return r;
+	if (!(d = opendir(sp->dir)))
+		return -errno;
+	while ((de = readdir(d))) {
+		char path[4400], *end;
+		uint64_t seq = strtoull(de->d_name, &end, 10);
+		FILE *f;
+		long size;
 
-void agent_spool_push(struct agent_spool *sp, const struct agent_report *r)
-{
-	if (sp->len == sp->cap) {
-		agent_spool_pop(sp);
-		sp->dropped++;
+		if (strcmp(end, ".report") != 0 || seq == 0)
+			continue; /* also leftovers of interrupted writes */
+		entry_path(sp, seq, path, sizeof(path));
+		if (!(f = fopen(path, "re")))
+			continue;
+		fseek(f, 0, SEEK_END);
+		size = ftell(f);
+		fclose(f);
+		if (size <= 0 || (r = push_entry(sp, seq, (uint64_t)size)) < 0) {
+			if (size <= 0)
+				continue;
+			closedir(d);
+			return r;
+		}
 	}
-	sp->ring[(sp->head + sp->len) % sp->cap] = *r;
-	sp->len++;
+	closedir(d);
+	if (sp->n)
+		qsort(sp->v, sp->n, sizeof(*sp->v), by_seq);
+	sp->last_seq = load_counter(sp, "seq", &found_seq);
+	if (sp->n && sp->v[sp->n - 1].seq > sp->last_seq)
+		sp->last_seq = sp->v[sp->n - 1].seq;
+	sp->dropped = load_counter(sp, "dropped", &found_dropped);
+	sp->fresh = !found_seq && sp->n == 0;
+	return 0;
 }
 
-struct agent_report *agent_spool_peek(struct agent_spool *sp)
+void agent_spool_close(struct agent_spool *sp)
 {
-	return sp->len ? &sp->ring[sp->head] : NULL;
+	free(sp->v);
+	sp->v = NULL;
+	sp->n = sp->cap = 0;
 }
 
-void agent_spool_pop(struct agent_spool *sp)
+static void drop_oldest(struct agent_spool *sp)
 {
-	if (!sp->len)
-		return;
-	sp->head = (sp->head + 1) % sp->cap;
-	sp->len--;
+	char path[4400];
+
+	entry_path(sp, sp->v[0].seq, path, sizeof(path));
+	unlink(path);
+	sp->bytes -= sp->v[0].size;
+	memmove(sp->v, sp->v + 1, (sp->n - 1) * sizeof(*sp->v));
+	sp->n--;
+	sp->dropped++;
+}
+
+static int write_entry(struct agent_spool *sp, const Aioctl__V1__ReportRequest *r,
+		       const char *positions, uint64_t *ret_size)
+{
+	size_t plen = positions ? strlen(positions) : 0;
+	size_t rlen = protobuf_c_message_get_packed_size(&r->base);
+	char header[64], path[4400];
+	size_t hlen;
+	uint8_t *buf;
+	int err;
+
+	hlen = (size_t)snprintf(header, sizeof(header), MAGIC "%zu\n", plen);
+	if (hlen + plen + rlen > ENTRY_MAX)
+		return -EMSGSIZE;
+	buf = malloc(hlen + plen + rlen);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, header, hlen);
+	if (plen)
+		memcpy(buf + hlen, positions, plen);
+	protobuf_c_message_pack(&r->base, buf + hlen + plen);
+	entry_path(sp, r->seq, path, sizeof(path));
+	err = aio_file_write_atomic(path, buf, hlen + plen + rlen, 0600);
+	free(buf);
+	*ret_size = hlen + plen + rlen;
+	return err;
+}
+
+int agent_spool_append(struct agent_spool *sp, Aioctl__V1__ReportRequest *r,
+		       const char *positions)
+{
+	uint64_t size, dropped = sp->dropped;
+	int err;
+
+	r->seq = sp->last_seq + 1;
+	if ((err = write_entry(sp, r, positions, &size)) < 0)
+		return err;
+	sp->last_seq = r->seq;
+	save_counter(sp, "seq", sp->last_seq);
+	if ((err = push_entry(sp, r->seq, size)) < 0)
+		return err;
+	while (sp->bytes > sp->max_bytes && sp->n > 1)
+		drop_oldest(sp);
+	if (sp->dropped != dropped) {
+		log_warn("spool over %" PRIu64 " bytes: dropped %" PRIu64 " oldest reports so far",
+			 sp->max_bytes, sp->dropped);
+		save_counter(sp, "dropped", sp->dropped);
+	}
+	return 0;
+}
+
+static int read_entry(struct agent_spool *sp, uint64_t seq, Aioctl__V1__ReportRequest **ret_report,
+		      char **ret_positions)
+{
+	char path[4400], *text = NULL, *nl, *end;
+	size_t len, plen, off;
+	int r;
+
+	entry_path(sp, seq, path, sizeof(path));
+	if ((r = aio_file_read_all(path, ENTRY_MAX, &text, &len)) < 0)
+		return r;
+	if (len < strlen(MAGIC) || memcmp(text, MAGIC, strlen(MAGIC)) != 0 ||
+	    !(nl = memchr(text, '\n', len)))
+		goto out_corrupt;
+	plen = strtoul(text + strlen(MAGIC), &end, 10);
+	off = (size_t)(nl - text) + 1;
+	if (end != nl || plen > len - off)
+		goto out_corrupt;
+	if (ret_report) {
+		*ret_report = aioctl__v1__report_request__unpack(NULL, len - off - plen,
+								 (uint8_t *)text + off + plen);
+		if (!*ret_report)
+			goto out_corrupt;
+	}
+	if (ret_positions) {
+		memmove(text, text + off, plen);
+		text[plen] = '\0';
+		*ret_positions = text;
+		return 0;
+	}
+	free(text);
+	return 0;
+
+out_corrupt:
+	free(text);
+	return -EBADMSG;
+}
+
+int agent_spool_oldest(struct agent_spool *sp, Aioctl__V1__ReportRequest **ret_report,
+		       char **ret_positions)
+{
+	while (sp->n) {
+		int r = read_entry(sp, sp->v[0].seq, ret_report, ret_positions);
+
+		if (r != -EBADMSG && r != -ENOENT)
+			return r;
+		/* a damaged entry can never be sent: count it and move on */
+		log_warn("spool: report %" PRIu64 " unreadable, dropped", sp->v[0].seq);
+		drop_oldest(sp);
+		save_counter(sp, "dropped", sp->dropped);
+	}
+	return -ENOENT;
+}
+
+int agent_spool_newest_positions(struct agent_spool *sp, char **ret_positions)
+{
+	for (size_t i = sp->n; i-- > 0;)
+		if (read_entry(sp, sp->v[i].seq, NULL, ret_positions) == 0)
+			return 0;
+	return -ENOENT;
+}
+
+int agent_spool_remove(struct agent_spool *sp, uint64_t seq)
+{
+	char path[4400];
+
+	for (size_t i = 0; i < sp->n; i++) {
+		if (sp->v[i].seq != seq)
+			continue;
+		entry_path(sp, seq, path, sizeof(path));
+		if (unlink(path) < 0 && errno != ENOENT)
+			return -errno;
+		sp->bytes -= sp->v[i].size;
+		memmove(sp->v + i, sp->v + i + 1, (sp->n - i - 1) * sizeof(*sp->v));
+		sp->n--;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int renumber_one(struct agent_spool *sp, size_t i, uint64_t seq)
+{
+	Aioctl__V1__ReportRequest *r = NULL;
+	char *positions = NULL, old[4400];
+	uint64_t size;
+	int err;
+
+	if (sp->v[i].seq == seq)
+		return 0;
+	if ((err = read_entry(sp, sp->v[i].seq, &r, &positions)) < 0)
+		return err;
+	entry_path(sp, sp->v[i].seq, old, sizeof(old));
+	r->seq = seq;
+	err = write_entry(sp, r, positions, &size);
+	aioctl__v1__report_request__free_unpacked(r, NULL);
+	free(positions);
+	if (err < 0)
+		return err;
+	unlink(old);
+	sp->v[i].seq = seq;
+	return 0;
+}
+
+int agent_spool_renumber(struct agent_spool *sp, uint64_t first)
+{
+	int err;
+
+	/* move in the direction that never writes over a report not yet moved */
+	if (sp->n && first > sp->v[0].seq) {
+		for (size_t i = sp->n; i-- > 0;)
+			if ((err = renumber_one(sp, i, first + i)) < 0)
+				return err;
+	} else {
+		for (size_t i = 0; i < sp->n; i++)
+			if ((err = renumber_one(sp, i, first + i)) < 0)
+				return err;
+	}
+	sp->last_seq = first + sp->n - 1;
+	save_counter(sp, "seq", sp->last_seq);
+	sp->fresh = false;
+	return 0;
 }

@@ -1,28 +1,49 @@
-/* Reports waiting for the server's acknowledgement, oldest first. When
- * full, the oldest report is dropped and counted. Not thread-safe: the
- * agent's lock guards it. */
+/* Reports the server has not acknowledged, on disk in the state dir so an
+ * agent restart loses nothing. One file per report, named by its sequence
+ * number, written atomically; each also holds the log positions reached
+ * when it was made. Bounded in bytes: past the bound the oldest report is
+ * dropped and counted. Not thread-safe: the agent's lock guards it.
+ *
+ * The spool also numbers reports: seq goes up by one per report and
+ * survives restarts (the "seq" file and the newest report). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "aioctl.pb-c.h"
 
-struct agent_report {
-	uint64_t seq; /* 0 until first sent: numbered after Hello */
-	Aioctl__V1__Sample sample;
+struct agent_spool_entry {
+	uint64_t seq;
+	uint64_t size;
 };
 
 struct agent_spool {
-	struct agent_report *ring;
-	size_t cap, head, len;
-	uint64_t dropped;
+	char dir[4096];
+	char state_dir[4096];
+	struct agent_spool_entry *v; /* oldest first */
+	size_t n, cap;
+	uint64_t bytes, max_bytes;
+	uint64_t last_seq; /* last number given out */
+	uint64_t dropped;  /* reports dropped for space, ever */
+	bool fresh;	   /* no state found at open: numbers may restart */
 };
 
-int agent_spool_init(struct agent_spool *sp, size_t cap);
-void agent_spool_done(struct agent_spool *sp);
-/* Appends a copy of r, dropping the oldest when full. */
-void agent_spool_push(struct agent_spool *sp, const struct agent_report *r);
-/* The oldest report, or NULL; valid until the next push or pop. */
-struct agent_report *agent_spool_peek(struct agent_spool *sp);
-void agent_spool_pop(struct agent_spool *sp);
+int agent_spool_open(struct agent_spool *sp, const char *state_dir, uint64_t max_bytes);
+void agent_spool_close(struct agent_spool *sp);
+/* Numbers r (sets r->seq), stores it with positions, drops the oldest
+ * reports past the bound. */
+int agent_spool_append(struct agent_spool *sp, Aioctl__V1__ReportRequest *r,
+		       const char *positions);
+/* The oldest report and its positions; the caller frees both
+ * (aioctl__v1__report_request__free_unpacked, free). -ENOENT if empty. */
+int agent_spool_oldest(struct agent_spool *sp, Aioctl__V1__ReportRequest **ret_report,
+		       char **ret_positions);
+/* The positions stored with the newest report; -ENOENT if empty. */
+int agent_spool_newest_positions(struct agent_spool *sp, char **ret_positions);
+/* Removes the report seq (acknowledged). */
+int agent_spool_remove(struct agent_spool *sp, uint64_t seq);
+/* Renumbers every report from first on (used once, when a fresh state dir
+ * meets a server that already has reports from this host). */
+int agent_spool_renumber(struct agent_spool *sp, uint64_t first);

@@ -22,6 +22,10 @@ int aio_duration_parse(const char *s, uint64_t *ret_ms)
 
 	if (!s || !*s)
 		return -EINVAL;
+	if (strcmp(s, "0") == 0) {
+		*ret_ms = 0; /* zero needs no unit */
+		return 0;
+	}
 	while (*s) {
 		uint64_t n = 0;
 		const struct unit *u = NULL;

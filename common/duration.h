@@ -1,5 +1,5 @@
 /* Durations as people write them: "500ms", "10s", "5m", "24h", "30d",
- * and sums of those ("1h30m"). Milliseconds inside. */
+ * sums of those ("1h30m"), and a bare "0". Milliseconds inside. */
 #pragma once
 
 #include <stddef.h>

@@ -59,6 +59,21 @@ int aio_rpc_pack_payload(const ProtobufCMessage *m, ProtobufCBinaryData *ret_pay
 	return 0;
 }
 
+ProtobufCMessage *aio_rpc_dup(const ProtobufCMessage *m)
+{
+	size_t len = protobuf_c_message_get_packed_size(m);
+	uint8_t stack[512], *buf = len <= sizeof(stack) ? stack : malloc(len);
+	ProtobufCMessage *copy;
+
+	if (!buf)
+		return NULL;
+	protobuf_c_message_pack(m, buf);
+	copy = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
+	if (buf != stack)
+		free(buf);
+	return copy;
+}
+
 int aio_rpc_errno(int nng_err)
 {
 	switch (nng_err) {

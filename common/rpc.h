@@ -41,5 +41,8 @@ int aio_rpc_pack(const ProtobufCMessage *m, nng_msg **ret_msg);
 /* Packs m into a malloc'd buffer for an envelope's payload field; the
  * caller frees data. */
 int aio_rpc_pack_payload(const ProtobufCMessage *m, ProtobufCBinaryData *ret_payload);
+/* A deep copy of m (pack, then unpack); free with
+ * protobuf_c_message_free_unpacked. NULL when out of memory. */
+ProtobufCMessage *aio_rpc_dup(const ProtobufCMessage *m);
 /* Maps an nng error to an errno for callers that speak errno. */
 int aio_rpc_errno(int nng_err);

@@ -47,6 +47,7 @@ struct aio_rpc_call {
 	bool in_handler; /* lock */
 	bool answered;   /* lock */
 	nng_msg *stash;  /* lock: reply given while in_handler */
+	ProtobufCMessage *input; /* while in the handler; NULL once taken */
 };
 
 static const Aioctl__V1__Credentials no_creds = AIOCTL__V1__CREDENTIALS__INIT;
@@ -281,8 +282,11 @@ static void dispatch(struct aio_rpc_call *call, nng_msg *msg)
 	pthread_mutex_unlock(&srv->lock);
 
 	call->status = AIO_INTERNAL;
+	call->input = in;
 	srv->service->invoke(srv->service, idx, in, call_closure, call);
-	protobuf_c_message_free_unpacked(in, NULL);
+	if (call->input)
+		protobuf_c_message_free_unpacked(call->input, NULL);
+	call->input = NULL;
 
 	pthread_mutex_lock(&srv->lock);
 	call->in_handler = false;
@@ -441,6 +445,14 @@ const char *aio_rpc_call_method(struct aio_rpc_call *call)
 uint64_t aio_rpc_call_deadline(struct aio_rpc_call *call)
 {
 	return call->req && call->req->has_deadline_ms ? call->req->deadline_ms : 0;
+}
+
+ProtobufCMessage *aio_rpc_call_take_input(struct aio_rpc_call *call)
+{
+	ProtobufCMessage *in = call->input;
+
+	call->input = NULL;
+	return in;
 }
 
 void aio_rpc_call_fail(struct aio_rpc_call *call, int status, const char *fmt, ...)

@@ -45,6 +45,10 @@ const Aioctl__V1__Credentials *aio_rpc_call_creds(struct aio_rpc_call *call);
 const char *aio_rpc_call_method(struct aio_rpc_call *call);
 /* The caller's deadline in Unix ms, 0 if none. */
 uint64_t aio_rpc_call_deadline(struct aio_rpc_call *call);
+/* Takes the input message from the call: the server will not free it when
+ * the handler returns; the caller frees it with
+ * protobuf_c_message_free_unpacked. Valid only inside the handler. */
+ProtobufCMessage *aio_rpc_call_take_input(struct aio_rpc_call *call);
 /* Sets the status sent when the closure is called with NULL. */
 void aio_rpc_call_fail(struct aio_rpc_call *call, int status, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));

@@ -1,49 +1,145 @@
+/* The on-disk spool: order, restarts, bounds, damage, renumbering. */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "spool.h"
 
-static struct agent_report rep(uint64_t seq)
-{
-	struct agent_report r = { .seq = seq };
+static char dir[64];
+static struct agent_spool sp;
 
-	r.sample.aio_nr = seq * 10;
-	return r;
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/aioctl-spool-XXXXXX");
+	cr_assert(mkdtemp(dir));
 }
 
-Test(spool, fifo)
+static void teardown(void)
 {
-	struct agent_spool sp;
+	char cmd[128];
 
-	cr_assert_eq(agent_spool_init(&sp, 4), 0);
-	cr_expect_null(agent_spool_peek(&sp));
-	for (uint64_t i = 1; i <= 3; i++) {
-		struct agent_report r = rep(i);
-
-		agent_spool_push(&sp, &r);
-	}
-	for (uint64_t i = 1; i <= 3; i++) {
-		cr_assert_not_null(agent_spool_peek(&sp));
-		cr_expect_eq(agent_spool_peek(&sp)->seq, i);
-		cr_expect_eq(agent_spool_peek(&sp)->sample.aio_nr, i * 10);
-		agent_spool_pop(&sp);
-	}
-	cr_expect_null(agent_spool_peek(&sp));
-	cr_expect_eq(sp.dropped, 0);
-	agent_spool_done(&sp);
+	agent_spool_close(&sp);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert(system(cmd) == 0);
 }
 
-Test(spool, overflow_drops_oldest_and_counts)
+TestSuite(spool, .init = setup, .fini = teardown);
+
+static uint64_t append(uint64_t nr, const char *positions)
 {
-	struct agent_spool sp;
+	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
+	Aioctl__V1__Sample s = AIOCTL__V1__SAMPLE__INIT;
 
-	cr_assert_eq(agent_spool_init(&sp, 3), 0);
-	for (uint64_t i = 1; i <= 5; i++) {
-		struct agent_report r = rep(i);
+	s.aio_nr = s.aio_nr_min = s.aio_nr_max = nr;
+	r.sample = &s;
+	cr_assert_eq(agent_spool_append(&sp, &r, positions), 0);
+	return r.seq;
+}
 
-		agent_spool_push(&sp, &r);
-	}
-	cr_expect_eq(sp.dropped, 2);
-	cr_expect_eq(sp.len, 3);
-	cr_expect_eq(agent_spool_peek(&sp)->seq, 3);
-	agent_spool_done(&sp);
+static uint64_t oldest(uint64_t *ret_nr, char **ret_pos)
+{
+	Aioctl__V1__ReportRequest *r = NULL;
+	uint64_t seq;
+
+	cr_assert_eq(agent_spool_oldest(&sp, &r, ret_pos), 0);
+	seq = r->seq;
+	*ret_nr = r->sample->aio_nr;
+	aioctl__v1__report_request__free_unpacked(r, NULL);
+	return seq;
+}
+
+Test(spool, order_and_restart)
+{
+	char *pos = NULL;
+	uint64_t nr;
+
+	cr_assert_eq(agent_spool_open(&sp, dir, 1 << 20), 0);
+	cr_expect(sp.fresh);
+	cr_expect_eq(append(10, "journal c1\n"), 1);
+	cr_expect_eq(append(20, "journal c2\n"), 2);
+	cr_expect_eq(append(30, NULL), 3);
+	cr_expect_eq(oldest(&nr, &pos), 1);
+	cr_expect_eq(nr, 10);
+	cr_expect_str_eq(pos, "journal c1\n");
+	free(pos);
+	cr_assert_eq(agent_spool_remove(&sp, 1), 0);
+	agent_spool_close(&sp);
+
+	/* a restart finds what was not acknowledged, and numbers on */
+	cr_assert_eq(agent_spool_open(&sp, dir, 1 << 20), 0);
+	cr_expect_not(sp.fresh);
+	cr_expect_eq(sp.n, 2);
+	cr_expect_eq(oldest(&nr, &pos), 2);
+	cr_expect_eq(nr, 20);
+	free(pos);
+	cr_assert_eq(agent_spool_newest_positions(&sp, &pos), 0);
+	cr_expect_str_eq(pos, "", "report 3 had no positions");
+	free(pos);
+	cr_expect_eq(append(40, NULL), 4);
+	cr_assert_eq(agent_spool_remove(&sp, 2), 0);
+	cr_assert_eq(agent_spool_remove(&sp, 3), 0);
+	cr_assert_eq(agent_spool_remove(&sp, 4), 0);
+	agent_spool_close(&sp);
+
+	/* empty, yet the numbers continue */
+	cr_assert_eq(agent_spool_open(&sp, dir, 1 << 20), 0);
+	cr_expect_eq(sp.n, 0);
+	cr_expect_eq(append(50, NULL), 5);
+}
+
+Test(spool, bound_drops_oldest_and_counts)
+{
+	uint64_t nr;
+	char *pos;
+
+	cr_assert_eq(agent_spool_open(&sp, dir, 200), 0);
+	for (int i = 1; i <= 10; i++)
+		append((uint64_t)i, "journal 0123456789\n");
+	cr_expect_leq(sp.bytes, 200);
+	cr_expect_gt(sp.dropped, 0);
+	cr_expect_eq(sp.dropped + sp.n, 10);
+	cr_expect_eq(oldest(&nr, &pos), sp.dropped + 1, "the oldest went first");
+	free(pos);
+	agent_spool_close(&sp);
+	cr_assert_eq(agent_spool_open(&sp, dir, 200), 0);
+	cr_expect_eq(sp.dropped, 10 - sp.n, "the count survives a restart");
+}
+
+Test(spool, damaged_entry_skipped)
+{
+	char path[256];
+	uint64_t nr;
+	char *pos;
+	FILE *f;
+
+	cr_assert_eq(agent_spool_open(&sp, dir, 1 << 20), 0);
+	append(1, NULL);
+	append(2, NULL);
+	snprintf(path, sizeof(path), "%s/spool/%020d.report", dir, 1);
+	cr_assert((f = fopen(path, "w")));
+	fputs("garbage", f);
+	fclose(f);
+	cr_expect_eq(oldest(&nr, &pos), 2);
+	cr_expect_eq(nr, 2);
+	cr_expect_eq(sp.dropped, 1);
+	free(pos);
+}
+
+Test(spool, renumber_after_server)
+{
+	uint64_t nr;
+	char *pos;
+
+	cr_assert_eq(agent_spool_open(&sp, dir, 1 << 20), 0);
+	append(1, "a\n");
+	append(2, "b\n");
+	cr_assert_eq(agent_spool_renumber(&sp, 101), 0);
+	cr_expect_eq(oldest(&nr, &pos), 101);
+	cr_expect_eq(nr, 1);
+	cr_expect_str_eq(pos, "a\n");
+	free(pos);
+	cr_expect_eq(append(3, NULL), 103);
+	cr_expect_not(sp.fresh);
 }

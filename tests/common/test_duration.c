@@ -19,6 +19,7 @@ Test(duration, units)
 	cr_expect_eq(parse_ok("24h"), 86400000);
 	cr_expect_eq(parse_ok("30d"), 30ULL * 86400000);
 	cr_expect_eq(parse_ok("0s"), 0);
+	cr_expect_eq(parse_ok("0"), 0);
 }
 
 Test(duration, sums)

@@ -1,0 +1,132 @@
+#include "journal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-journal.h>
+
+#include "clock.h"
+#include "path.h"
+
+/* MESSAGE fields past this are cut by libsystemd before we see them. */
+#define DATA_THRESHOLD (64 * 1024)
+
+static const char *const units[] = {
+	"_SYSTEMD_UNIT=libvirtd.service",
+	"_SYSTEMD_UNIT=virtqemud.service",
+	"_SYSTEMD_UNIT=multipathd.service",
+};
+
+int agent_journal_open(struct agent_journal *jw, const char *sysroot, const char *cursor,
+		       uint64_t backlog_ms)
+{
+	char dir[4096];
+	int r;
+
+	memset(jw, 0, sizeof(*jw));
+	if (!sysroot || strcmp(sysroot, "/") == 0) {
+		r = sd_journal_open(&jw->j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
+	} else {
+		if ((r = aio_path_join(sysroot, "/var/log/journal", dir, sizeof(dir))) < 0)
+			return r;
+		r = sd_journal_open_directory(&jw->j, dir, 0);
+	}
+	if (r < 0) {
+		jw->j = NULL;
+		return r;
+	}
+	sd_journal_set_data_threshold(jw->j, DATA_THRESHOLD);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if ((r = sd_journal_add_match(jw->j, units[i], 0)) < 0)
+			goto out_close;
+
+	if (cursor && *cursor) {
+		/* land on the cursor's entry, then consume it: reading starts after */
+		if ((r = sd_journal_seek_cursor(jw->j, cursor)) < 0)
+			goto out_close;
+		if (sd_journal_next(jw->j) > 0 && sd_journal_test_cursor(jw->j, cursor) <= 0)
+			sd_journal_previous(jw->j);
+		snprintf(jw->cursor, sizeof(jw->cursor), "%s", cursor);
+	} else if (backlog_ms == 0) {
+		r = sd_journal_seek_head(jw->j);
+	} else {
+		uint64_t now = aio_now_ms();
+		uint64_t from = now > backlog_ms ? now - backlog_ms : 0;
+
+		r = sd_journal_seek_realtime_usec(jw->j, from * 1000);
+	}
+	if (r < 0)
+		goto out_close;
+	/* sets up inotify so new entries wake poll() */
+	sd_journal_get_fd(jw->j);
+	return 0;
+
+out_close:
+	sd_journal_close(jw->j);
+	jw->j = NULL;
+	return r;
+}
+
+int agent_journal_fd(struct agent_journal *jw)
+{
+	return jw->j ? sd_journal_get_fd(jw->j) : -1;
+}
+
+static void get_field(sd_journal *j, const char *field, char *buf, size_t len)
+{
+	const void *data;
+	size_t n, flen = strlen(field);
+
+	buf[0] = '\0';
+	if (sd_journal_get_data(j, field, &data, &n) < 0 || n <= flen + 1)
+		return;
+	n -= flen + 1;
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, (const char *)data + flen + 1, n);
+	buf[n] = '\0';
+}
+
+int agent_journal_read(struct agent_journal *jw,
+		       bool (*on_event)(const struct agent_event *ev, void *arg), void *arg)
+{
+	int r;
+
+	if (!jw->j)
+		return -EBADF;
+	sd_journal_process(jw->j);
+	while ((r = sd_journal_next(jw->j)) > 0) {
+		const void *data;
+		size_t len;
+		char *cursor = NULL, unit[128];
+		struct agent_event ev;
+		uint64_t usec;
+
+		if (sd_journal_get_cursor(jw->j, &cursor) < 0)
+			continue;
+		if (sd_journal_get_data(jw->j, "MESSAGE", &data, &len) >= 0 && len > 8 &&
+		    agent_logparse_line((const char *)data + 8, len - 8, &ev) == 0) {
+			get_field(jw->j, "_SYSTEMD_UNIT", unit, sizeof(unit));
+			snprintf(ev.source, sizeof(ev.source), "journal:%s", unit);
+			snprintf(ev.key, sizeof(ev.key), "%s", cursor);
+			if (sd_journal_get_realtime_usec(jw->j, &usec) >= 0)
+				ev.time_ms = usec / 1000;
+			if (!on_event(&ev, arg)) {
+				free(cursor);
+				sd_journal_previous(jw->j);
+				return 0;
+			}
+		}
+		snprintf(jw->cursor, sizeof(jw->cursor), "%s", cursor);
+		free(cursor);
+	}
+	return r;
+}
+
+void agent_journal_close(struct agent_journal *jw)
+{
+	if (jw->j)
+		sd_journal_close(jw->j);
+	jw->j = NULL;
+}

@@ -1,0 +1,137 @@
+/* The report thread: the spool to the server, in order. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "clock.h"
+#include "fileio.h"
+#include "log.h"
+
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 30000
+
+static int say_hello(struct agent *a)
+{
+	Aioctl__V1__HelloRequest in = AIOCTL__V1__HELLO_REQUEST__INIT;
+	Aioctl__V1__HelloReply *out = NULL;
+	struct aio_rpc_status st;
+	int code;
+
+	in.host_id = a->host_id;
+	in.labels = a->label_ptrs;
+	in.n_labels = a->n_labels;
+	in.kernel = a->kernel;
+	in.agent_version = AIO_VERSION;
+	in.has_interval_ms = true;
+	in.interval_ms = (uint32_t)a->conf.interval_ms;
+	code = aio_rpc_invoke(a->rpc, &aioctl__v1__agent__descriptor, "Hello", &in.base,
+			      a->conf.call_timeout_ms, false, (ProtobufCMessage **)&out, &st);
+	if (code != AIO_OK) {
+		log_debug("hello: %s: %s", aio_status_name(code), st.message);
+		return code;
+	}
+	pthread_mutex_lock(&a->lock);
+	/* a new state dir meeting a server that knows this host: number after
+	 * what the server has, or the new reports would look like replays */
+	if (a->spool.fresh && out->last_seq >= a->spool.last_seq - a->spool.n + 1)
+		agent_spool_renumber(&a->spool, out->last_seq + 1);
+	a->spool.fresh = false;
+	pthread_mutex_unlock(&a->lock);
+	log_info("connected to %s as %s (server has reports up to %" PRIu64 ")", a->conf.server,
+		 a->host_id, out->last_seq);
+	aioctl__v1__hello_reply__free_unpacked(out, NULL);
+	return AIO_OK;
+}
+
+static void commit_positions(struct agent *a, const char *positions)
+{
+	char path[4200];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/positions", a->conf.state_dir);
+	r = aio_file_write_atomic(path, positions, strlen(positions), 0600);
+	if (r < 0)
+		log_warn_errno(r, "cannot write %s", path);
+}
+
+/* Sends the oldest spooled report. AIO_OK: acknowledged and removed. */
+static int send_oldest(struct agent *a)
+{
+	Aioctl__V1__ReportRequest *r = NULL;
+	Aioctl__V1__ReportReply *out = NULL;
+	struct aio_rpc_status st;
+	char *positions = NULL;
+	uint64_t seq;
+	int code, err;
+
+	pthread_mutex_lock(&a->lock);
+	while (!a->stopping && a->spool.n == 0)
+		pthread_cond_wait(&a->wake, &a->lock);
+	err = a->stopping ? -ECANCELED : agent_spool_oldest(&a->spool, &r, &positions);
+	pthread_mutex_unlock(&a->lock);
+	if (err == -ENOENT)
+		return AIO_OK; /* only damaged entries were left: wait for more */
+	if (err < 0)
+		return AIO_CANCELLED;
+
+	seq = r->seq;
+	code = aio_rpc_invoke(a->rpc, &aioctl__v1__agent__descriptor, "Report", &r->base,
+			      a->conf.call_timeout_ms, false, (ProtobufCMessage **)&out, &st);
+	aioctl__v1__report_request__free_unpacked(r, NULL);
+	if (code == AIO_OK)
+		aioctl__v1__report_reply__free_unpacked(out, NULL);
+	else if (code == AIO_INVALID_ARGUMENT)
+		log_warn("report %" PRIu64 " refused, dropped: %s", seq, st.message);
+	else
+		log_debug("report %" PRIu64 ": %s: %s", seq, aio_status_name(code), st.message);
+
+	if (code == AIO_OK || code == AIO_INVALID_ARGUMENT) {
+		pthread_mutex_lock(&a->lock);
+		agent_spool_remove(&a->spool, seq);
+		pthread_mutex_unlock(&a->lock);
+		/* the events up to here are stored: resume after them */
+		if (positions)
+			commit_positions(a, positions);
+	}
+	free(positions);
+	return code;
+}
+
+void *agent_report_thread(void *arg)
+{
+	struct agent *a = arg;
+	uint64_t backoff = BACKOFF_MIN_MS;
+	bool hello = false, down_logged = false;
+
+	for (;;) {
+		int code;
+
+		code = hello ? send_oldest(a) : say_hello(a);
+		if (code == AIO_OK || code == AIO_INVALID_ARGUMENT) {
+			if (hello && down_logged)
+				log_info("server %s reachable again", a->conf.server);
+			hello = true;
+			down_logged = false;
+			backoff = BACKOFF_MIN_MS;
+			continue;
+		}
+		if (code == AIO_CANCELLED)
+			break; /* stopping */
+		if (code == AIO_FAILED_PRECONDITION || code == AIO_UNAUTHENTICATED) {
+			hello = false; /* the server forgot us: introduce ourselves again */
+			if (code == AIO_FAILED_PRECONDITION)
+				continue;
+		}
+		if (!down_logged)
+			log_warn("server %s: %s; keeping reports in %s", a->conf.server,
+				 aio_status_name(code), a->spool.dir);
+		down_logged = true;
+		if (agent_wait_until(a, aio_mono_ms() + backoff))
+			break;
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+	}
+	return NULL;
+}
