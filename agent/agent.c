@@ -121,7 +121,7 @@ int agent_init(struct agent *a)
 	}
 	if (a->spool.n)
 		log_info("%zu reports from before the restart wait in %s", a->spool.n,
-			 a->spool.dir);
+		         a->spool.dir);
 	if (!(a->pending = calloc(AIO_EVENTS_MAX, sizeof(*a->pending))))
 		return -ENOMEM;
 	if ((r = restore_positions(a)) < 0)
@@ -329,7 +329,7 @@ static void *sample_thread(void *arg)
 
 		if (r < 0 && r != last_err)
 			log_warn_errno(r, "cannot read %s or %s", a->sampler.nr_path,
-				       a->sampler.max_path);
+			               a->sampler.max_path);
 		else if (r == 0 && last_err)
 			log_info("counters readable again");
 		last_err = r;
@@ -375,7 +375,7 @@ int agent_start(struct agent *a)
 		a->n_threads++;
 	}
 	log_info("reporting %s every %llums as %s", a->sampler.nr_path,
-		 (unsigned long long)a->conf.interval_ms, a->host_id);
+	         (unsigned long long)a->conf.interval_ms, a->host_id);
 	return 0;
 }
 

@@ -40,7 +40,7 @@ struct agent {
 	struct agent_spool spool;
 	struct agent_event *pending; /* AIO_EVENTS_MAX, for the next report */
 	size_t n_pending;
-	char *positions; /* where the logs were read up to, with pending */
+	char *positions;             /* where the logs were read up to, with pending */
 	struct agent_attrib *attrib; /* newest scan not yet reported, or NULL */
 	struct agent_persist *persist;
 	Aioctl__V1__CountingMode counting;

@@ -19,7 +19,7 @@ static const char *const units[] = {
 };
 
 int agent_journal_open(struct agent_journal *jw, const char *sysroot, const char *cursor,
-		       uint64_t backlog_ms)
+                       uint64_t backlog_ms)
 {
 	char dir[4096];
 	int r;
@@ -89,7 +89,7 @@ static void get_field(sd_journal *j, const char *field, char *buf, size_t len)
 }
 
 int agent_journal_read(struct agent_journal *jw,
-		       bool (*on_event)(const struct agent_event *ev, void *arg), void *arg)
+                       bool (*on_event)(const struct agent_event *ev, void *arg), void *arg)
 {
 	int r;
 

@@ -19,11 +19,11 @@ struct agent_journal {
  * before now; 0 means from the start). Returns a negative errno when there
  * is no journal to read; the caller may try again later. */
 int agent_journal_open(struct agent_journal *jw, const char *sysroot, const char *cursor,
-		       uint64_t backlog_ms);
+                       uint64_t backlog_ms);
 /* For poll(); -1 if closed. */
 int agent_journal_fd(struct agent_journal *jw);
 /* Consumes new entries; on_event gets each AIO event and returns false to
  * stop before it (the entry stays unread). */
 int agent_journal_read(struct agent_journal *jw,
-		       bool (*on_event)(const struct agent_event *ev, void *arg), void *arg);
+                       bool (*on_event)(const struct agent_event *ev, void *arg), void *arg);
 void agent_journal_close(struct agent_journal *jw);

@@ -123,22 +123,6 @@ int agent_logparse_line(const char *line, size_t len, struct agent_event *ret)
 	return 0;
 }
 
-const char *agent_event_kind_name(Aioctl__V1__EventKind kind)
-{
-	switch (kind) {
-	case AIOCTL__V1__EVENT_KIND__EVENT_FAILED:
-		return "failed";
-	case AIOCTL__V1__EVENT_KIND__EVENT_HOTPLUG_FAILED:
-		return "hotplug-failed";
-	case AIOCTL__V1__EVENT_KIND__EVENT_DEGRADED:
-		return "degraded";
-	case AIOCTL__V1__EVENT_KIND__EVENT_MULTIPATH:
-		return "multipath";
-	default:
-		return "unknown";
-	}
-}
-
 int agent_logparse_guest(const char *line, size_t len, char *buf, size_t buflen)
 {
 	char scan[4096];

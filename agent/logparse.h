@@ -27,8 +27,6 @@ struct agent_event {
 /* Fills *ret (zeroed first) and returns 0 for an AIO event; -ENOENT for
  * any other line. line need not be NUL-terminated; len bounds it. */
 int agent_logparse_line(const char *line, size_t len, struct agent_event *ret);
-/* "failed", "hotplug-failed", "degraded", "multipath". */
-const char *agent_event_kind_name(Aioctl__V1__EventKind kind);
 /* The VM named by "-name guest=NAME" or "-name NAME" in a QEMU command
  * line, as libvirt writes it at the top of NAME.log; 0 if found. */
 int agent_logparse_guest(const char *line, size_t len, char *buf, size_t buflen);

@@ -22,12 +22,12 @@ static void try_watch(struct agent_qemulog *q)
 	if (q->wd >= 0 || q->ifd < 0)
 		return;
 	q->wd = inotify_add_watch(q->ifd, q->dir,
-				  IN_CREATE | IN_MODIFY | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE |
-					  IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF);
+	                          IN_CREATE | IN_MODIFY | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE |
+	                                  IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF);
 }
 
 static struct agent_qemulog_file *add_file(struct agent_qemulog *q, const char *name, int fd,
-					   ino_t ino, off_t offset, bool current)
+                                           ino_t ino, off_t offset, bool current)
 {
 	struct agent_qemulog_file *f;
 
@@ -170,7 +170,8 @@ static void rescan(struct agent_qemulog *q)
 		if (!is_log_name(de->d_name))
 			continue;
 		for (size_t i = 0; i < q->n; i++)
-			if (q->files[i].ino == de->d_ino && strcmp(q->files[i].name, de->d_name) == 0)
+			if (q->files[i].ino == de->d_ino &&
+			    strcmp(q->files[i].name, de->d_name) == 0)
 				f = &q->files[i];
 		if (f) {
 			f->current = true;
@@ -196,7 +197,7 @@ static void vm_of(const char *name, char *buf, size_t len)
 /* Reads f's complete lines from its offset; at_end also takes a last line
  * without a newline (the file is finished). */
 static int read_lines(struct agent_qemulog_file *f, bool at_end,
-		      bool (*on_event)(const struct agent_event *ev, void *arg), void *arg)
+                      bool (*on_event)(const struct agent_event *ev, void *arg), void *arg)
 {
 	static _Thread_local char buf[CHUNK];
 	struct stat st;
@@ -223,9 +224,9 @@ static int read_lines(struct agent_qemulog_file *f, bool at_end,
 				if (!ev.vm[0])
 					vm_of(f->name, ev.vm, sizeof(ev.vm));
 				snprintf(ev.source, sizeof(ev.source), "%s/%s", AGENT_QEMULOG_DIR,
-					 f->name);
+				         f->name);
 				snprintf(ev.key, sizeof(ev.key), "qemu:%ju:%jd", (uintmax_t)f->ino,
-					 (intmax_t)(f->offset + (off_t)pos));
+				         (intmax_t)(f->offset + (off_t)pos));
 				if (!ev.time_ms)
 					ev.time_ms = aio_now_ms();
 				if (!on_event(&ev, arg)) {
@@ -240,7 +241,7 @@ static int read_lines(struct agent_qemulog_file *f, bool at_end,
 }
 
 int agent_qemulog_read(struct agent_qemulog *q,
-		       bool (*on_event)(const struct agent_event *ev, void *arg), void *arg)
+                       bool (*on_event)(const struct agent_event *ev, void *arg), void *arg)
 {
 	size_t kept = 0;
 
@@ -272,7 +273,7 @@ void agent_qemulog_positions(const struct agent_qemulog *q, FILE *out)
 {
 	for (size_t i = 0; i < q->n; i++)
 		fprintf(out, "file %ju %jd %s\n", (uintmax_t)q->files[i].ino,
-			(intmax_t)q->files[i].offset, q->files[i].name);
+		        (intmax_t)q->files[i].offset, q->files[i].name);
 }
 
 void agent_qemulog_close(struct agent_qemulog *q)

@@ -11,7 +11,7 @@
 
 #include "logparse.h"
 
-#define AGENT_QEMULOG_DIR "/var/log/libvirt/qemu"
+#define AGENT_QEMULOG_DIR       "/var/log/libvirt/qemu"
 #define AGENT_QEMULOG_FILES_MAX 4096
 
 struct agent_qemulog_file {
@@ -24,7 +24,7 @@ struct agent_qemulog_file {
 
 struct agent_qemulog {
 	char dir[4096]; /* under the sysroot */
-	int ifd;	/* inotify */
+	int ifd;        /* inotify */
 	int wd;
 	struct agent_qemulog_file *files;
 	size_t n;
@@ -37,6 +37,6 @@ int agent_qemulog_fd(struct agent_qemulog *q);
 /* Reads what is new in every file; on_event returns false to stop before an
  * event (its line stays unread). */
 int agent_qemulog_read(struct agent_qemulog *q,
-		       bool (*on_event)(const struct agent_event *ev, void *arg), void *arg);
+                       bool (*on_event)(const struct agent_event *ev, void *arg), void *arg);
 void agent_qemulog_positions(const struct agent_qemulog *q, FILE *out);
 void agent_qemulog_close(struct agent_qemulog *q);

@@ -28,7 +28,7 @@ static int say_hello(struct agent *a)
 	in.has_interval_ms = true;
 	in.interval_ms = (uint32_t)a->conf.interval_ms;
 	code = aio_rpc_invoke(a->rpc, &aioctl__v1__agent__descriptor, "Hello", &in.base,
-			      a->conf.call_timeout_ms, false, (ProtobufCMessage **)&out, &st);
+	                      a->conf.call_timeout_ms, false, (ProtobufCMessage **)&out, &st);
 	if (code != AIO_OK) {
 		log_debug("hello: %s: %s", aio_status_name(code), st.message);
 		return code;
@@ -41,7 +41,7 @@ static int say_hello(struct agent *a)
 	a->spool.fresh = false;
 	pthread_mutex_unlock(&a->lock);
 	log_info("connected to %s as %s (server has reports up to %" PRIu64 ")", a->conf.server,
-		 a->host_id, out->last_seq);
+	         a->host_id, out->last_seq);
 	aioctl__v1__hello_reply__free_unpacked(out, NULL);
 	return AIO_OK;
 }
@@ -79,7 +79,7 @@ static int send_oldest(struct agent *a)
 
 	seq = r->seq;
 	code = aio_rpc_invoke(a->rpc, &aioctl__v1__agent__descriptor, "Report", &r->base,
-			      a->conf.call_timeout_ms, false, (ProtobufCMessage **)&out, &st);
+	                      a->conf.call_timeout_ms, false, (ProtobufCMessage **)&out, &st);
 	aioctl__v1__report_request__free_unpacked(r, NULL);
 	if (code == AIO_OK)
 		aioctl__v1__report_reply__free_unpacked(out, NULL);
@@ -127,7 +127,7 @@ void *agent_report_thread(void *arg)
 		}
 		if (!down_logged)
 			log_warn("server %s: %s; keeping reports in %s", a->conf.server,
-				 aio_status_name(code), a->spool.dir);
+			         aio_status_name(code), a->spool.dir);
 		down_logged = true;
 		if (agent_wait_until(a, aio_mono_ms() + backoff))
 			break;

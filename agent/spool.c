@@ -11,7 +11,7 @@
 #include "fileio.h"
 #include "log.h"
 
-#define MAGIC "aiospool1 "
+#define MAGIC     "aiospool1 "
 /* A spooled report is a packed message plus positions; larger is corrupt. */
 #define ENTRY_MAX (8 << 20)
 
@@ -134,7 +134,7 @@ static void drop_oldest(struct agent_spool *sp)
 }
 
 static int write_entry(struct agent_spool *sp, const Aioctl__V1__ReportRequest *r,
-		       const char *positions, uint64_t *ret_size)
+                       const char *positions, uint64_t *ret_size)
 {
 	size_t plen = positions ? strlen(positions) : 0;
 	size_t rlen = protobuf_c_message_get_packed_size(&r->base);
@@ -160,8 +160,7 @@ static int write_entry(struct agent_spool *sp, const Aioctl__V1__ReportRequest *
 	return err;
 }
 
-int agent_spool_append(struct agent_spool *sp, Aioctl__V1__ReportRequest *r,
-		       const char *positions)
+int agent_spool_append(struct agent_spool *sp, Aioctl__V1__ReportRequest *r, const char *positions)
 {
 	uint64_t size, dropped = sp->dropped;
 	int err;
@@ -177,14 +176,14 @@ int agent_spool_append(struct agent_spool *sp, Aioctl__V1__ReportRequest *r,
 		drop_oldest(sp);
 	if (sp->dropped != dropped) {
 		log_warn("spool over %" PRIu64 " bytes: dropped %" PRIu64 " oldest reports so far",
-			 sp->max_bytes, sp->dropped);
+		         sp->max_bytes, sp->dropped);
 		save_counter(sp, "dropped", sp->dropped);
 	}
 	return 0;
 }
 
 static int read_entry(struct agent_spool *sp, uint64_t seq, Aioctl__V1__ReportRequest **ret_report,
-		      char **ret_positions)
+                      char **ret_positions)
 {
 	char path[4400], *text = NULL, *nl, *end;
 	size_t len, plen, off;
@@ -202,7 +201,7 @@ static int read_entry(struct agent_spool *sp, uint64_t seq, Aioctl__V1__ReportRe
 		goto out_corrupt;
 	if (ret_report) {
 		*ret_report = aioctl__v1__report_request__unpack(NULL, len - off - plen,
-								 (uint8_t *)text + off + plen);
+		                                                 (uint8_t *)text + off + plen);
 		if (!*ret_report)
 			goto out_corrupt;
 	}
@@ -221,7 +220,7 @@ out_corrupt:
 }
 
 int agent_spool_oldest(struct agent_spool *sp, Aioctl__V1__ReportRequest **ret_report,
-		       char **ret_positions)
+                       char **ret_positions)
 {
 	while (sp->n) {
 		int r = read_entry(sp, sp->v[0].seq, ret_report, ret_positions);

@@ -27,19 +27,18 @@ struct agent_spool {
 	uint64_t bytes, max_bytes;
 	uint64_t last_seq; /* last number given out */
 	uint64_t dropped;  /* reports dropped for space, ever */
-	bool fresh;	   /* no state found at open: numbers may restart */
+	bool fresh;        /* no state found at open: numbers may restart */
 };
 
 int agent_spool_open(struct agent_spool *sp, const char *state_dir, uint64_t max_bytes);
 void agent_spool_close(struct agent_spool *sp);
 /* Numbers r (sets r->seq), stores it with positions, drops the oldest
  * reports past the bound. */
-int agent_spool_append(struct agent_spool *sp, Aioctl__V1__ReportRequest *r,
-		       const char *positions);
+int agent_spool_append(struct agent_spool *sp, Aioctl__V1__ReportRequest *r, const char *positions);
 /* The oldest report and its positions; the caller frees both
  * (aioctl__v1__report_request__free_unpacked, free). -ENOENT if empty. */
 int agent_spool_oldest(struct agent_spool *sp, Aioctl__V1__ReportRequest **ret_report,
-		       char **ret_positions);
+                       char **ret_positions);
 /* The positions stored with the newest report; -ENOENT if empty. */
 int agent_spool_newest_positions(struct agent_spool *sp, char **ret_positions);
 /* Removes the report seq (acknowledged). */

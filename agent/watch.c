@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "fileio.h"
 #include "log.h"
+#include "rpc.h"
 
 #define POLL_MS 1000 /* also how often files are looked at without inotify */
 
@@ -45,11 +46,11 @@ static void open_journal(struct agent *a, const char *positions)
 	int r;
 
 	r = agent_journal_open(&a->journal, a->conf.sysroot,
-			       journal_cursor_of(positions, cursor, sizeof(cursor)),
-			       a->conf.journal_backlog_ms);
+	                       journal_cursor_of(positions, cursor, sizeof(cursor)),
+	                       a->conf.journal_backlog_ms);
 	if (r < 0 && !a->journal_warned) {
 		log_warn_errno(r, "journal not readable under %s; QEMU logs still watched",
-			       a->conf.sysroot);
+		               a->conf.sysroot);
 		a->journal_warned = true;
 	}
 }
@@ -82,8 +83,8 @@ static bool push_event(const struct agent_event *ev, void *arg)
 		a->pending[a->n_pending++] = *ev;
 	pthread_mutex_unlock(&a->lock);
 	if (ok)
-		log_info("AIO %s in %s%s%s%s", agent_event_kind_name(ev->kind), ev->source,
-			 ev->vm[0] ? " (vm " : "", ev->vm, ev->vm[0] ? ")" : "");
+		log_info("AIO %s in %s%s%s%s", aio_event_kind_name(ev->kind), ev->source,
+		         ev->vm[0] ? " (vm " : "", ev->vm, ev->vm[0] ? ")" : "");
 	return ok;
 }
 

@@ -30,6 +30,10 @@ struct cli {
 	struct aio_rpc_client *rpc;
 	/* command options */
 	const char *sort;
+	uint64_t since_ms; /* a duration back from now; 0: none given */
+	const char *host;
+	const char *vm;
+	uint64_t limit;
 };
 
 struct cli_command {
@@ -50,6 +54,7 @@ int cli_call(struct cli *c, const char *method, const ProtobufCMessage *in,
 
 int cli_fleet_status(struct cli *c, int argc, char **argv);
 int cli_host_show(struct cli *c, int argc, char **argv);
+int cli_errors(struct cli *c, int argc, char **argv);
 
 /* Formatting shared by commands. */
 double cli_utilization(const Aioctl__V1__Sample *s);
@@ -59,3 +64,11 @@ void cli_labels_text(Aioctl__V1__Label *const *labels, size_t n, char *buf, size
 json_t *cli_time_json(uint64_t unix_ms);
 /* The JSON object for one host, as fleet status and host show print it. */
 json_t *cli_host_json(const Aioctl__V1__HostStatus *h);
+json_t *cli_persisted_json(const Aioctl__V1__Persisted *p);
+json_t *cli_event_json(const char *host, const Aioctl__V1__AioEvent *e);
+json_t *cli_user_json(const Aioctl__V1__AioUser *u);
+/* fs.aio-max-nr's value when no sysctl file sets it. */
+#define CLI_KERNEL_DEFAULT_AIO_MAX_NR 65536
+uint64_t cli_reboot_value(const Aioctl__V1__Persisted *p);
+/* The value after a reboot would not be the live one. */
+bool cli_persisted_differs(const Aioctl__V1__HostStatus *h);

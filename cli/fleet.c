@@ -8,11 +8,12 @@
 
 /* One column set; people get units and ages, scripts (CSV) raw values. */
 static const char *const status_headers[] = {
-	"HOST", "AIO-NR", "AIO-MAX-NR", "UTIL", "PEAK", "LAST SEEN", "STATE", "LABELS",
+	"HOST",   "AIO-NR",  "AIO-MAX-NR", "UTIL",  "PEAK",
+	"REBOOT", "ERR-24H", "LAST SEEN",  "STATE", "LABELS",
 };
 static const char *const status_csv_headers[] = {
-	"host",       "aio_nr",    "aio_max_nr", "utilization",
-	"aio_nr_max", "last_seen", "online",     "labels",
+	"host",         "aio_nr",     "aio_max_nr", "utilization", "aio_nr_max",
+	"after_reboot", "errors_24h", "last_seen",  "online",      "labels",
 };
 
 #define N_STATUS_COLS (sizeof(status_headers) / sizeof(status_headers[0]))
@@ -36,21 +37,35 @@ static int by_name(const void *a, const void *b)
 	return strcmp(x->host, y->host);
 }
 
+/* REBOOT: what fs.aio-max-nr becomes after a reboot, "same" if nothing
+ * changes, "?" before the agent has scanned sysctl.d. */
+static void reboot_cell(const Aioctl__V1__HostStatus *h, bool csv, char *buf, size_t len)
+{
+	if (!h->persisted)
+		snprintf(buf, len, "%s", csv ? "" : "?");
+	else if (!csv && !cli_persisted_differs(h))
+		snprintf(buf, len, "same");
+	else
+		snprintf(buf, len, "%s%llu", csv ? "" : "-> ",
+		         (unsigned long long)cli_reboot_value(h->persisted));
+}
+
 static void print_rows(struct cli *c, Aioctl__V1__FleetStatusReply *rep)
 {
 	bool csv = c->format == CLI_CSV;
 	const char *none = csv ? "" : "-";
 	struct cli_table t;
 	uint64_t now = aio_now_ms();
-	size_t online = 0;
+	size_t online = 0, differ = 0, with_errors = 0;
 
 	cli_table_init(&t, csv ? status_csv_headers : status_headers, N_STATUS_COLS);
 	for (size_t i = 0; i < rep->n_hosts; i++) {
 		const Aioctl__V1__HostStatus *h = rep->hosts[i];
 		const Aioctl__V1__Sample *s = h->sample;
-		char nr[24], max[24], util[32], peak[24], seen[48] = "", labels[512];
-		const char *cells[N_STATUS_COLS] = { h->host, none, none, none,
-			                             none,    seen, NULL, labels };
+		char nr[24], max[24], util[32], peak[24], reboot[40], errors[16], seen[48] = "";
+		char labels[512];
+		const char *cells[N_STATUS_COLS] = { h->host, none,   none, none, none,
+			                             reboot,  errors, seen, NULL, labels };
 
 		if (s) {
 			snprintf(nr, sizeof(nr), "%llu", (unsigned long long)s->aio_nr);
@@ -65,22 +80,28 @@ static void print_rows(struct cli *c, Aioctl__V1__FleetStatusReply *rep)
 			cells[3] = util;
 			cells[4] = peak;
 		}
+		reboot_cell(h, csv, reboot, sizeof(reboot));
+		snprintf(errors, sizeof(errors), "%u", h->errors_24h);
 		if (!csv)
 			cli_ago(h->last_seen_ms, now, seen, sizeof(seen));
 		else if (h->last_seen_ms)
 			aio_time_format_rfc3339(h->last_seen_ms, seen, sizeof(seen));
 		if (csv)
-			cells[6] = h->online ? "true" : "false";
+			cells[8] = h->online ? "true" : "false";
 		else
-			cells[6] = h->online ? "online" : "OFFLINE";
+			cells[8] = h->online ? "online" : "OFFLINE";
 		cli_labels_text(h->labels, h->n_labels, labels, sizeof(labels));
 		online += h->online;
+		differ += cli_persisted_differs(h);
+		with_errors += h->errors_24h > 0;
 		cli_table_add(&t, cells);
 	}
 	cli_table_print(&t, c->format, stdout);
 	if (!csv)
-		printf("\n%zu host%s, %zu online, %zu offline\n", rep->n_hosts,
-		       rep->n_hosts == 1 ? "" : "s", online, rep->n_hosts - online);
+		printf("\n%zu host%s, %zu online, %zu offline; %zu with AIO errors in 24h, %zu "
+		       "whose limit changes at reboot\n",
+		       rep->n_hosts, rep->n_hosts == 1 ? "" : "s", online, rep->n_hosts - online,
+		       with_errors, differ);
 	cli_table_done(&t);
 }
 

@@ -87,5 +87,80 @@ json_t *cli_host_json(const Aioctl__V1__HostStatus *h)
 	                    h->agent_version ? json_string(h->agent_version) : json_null());
 	json_object_set_new(o, "interval_ms", json_integer(h->interval_ms));
 	json_object_set_new(o, "last_seq", json_integer((json_int_t)h->last_seq));
+	json_object_set_new(o, "errors_24h", json_integer(h->errors_24h));
+	json_object_set_new(o, "counting", json_string(aio_counting_name(h->counting)));
+	json_object_set_new(o, "persisted", cli_persisted_json(h->persisted));
+	json_object_set_new(o, "persisted_differs",
+	                    h->persisted && s ? json_boolean(cli_persisted_differs(h))
+	                                      : json_null());
+	json_object_set_new(o, "dropped_reports", json_integer((json_int_t)h->dropped));
+	return o;
+}
+
+/* What fs.aio-max-nr is after a reboot: the persisted value, or the
+ * kernel's default when nothing sets it. */
+uint64_t cli_reboot_value(const Aioctl__V1__Persisted *p)
+{
+	return p && p->has_value ? p->value : CLI_KERNEL_DEFAULT_AIO_MAX_NR;
+}
+
+bool cli_persisted_differs(const Aioctl__V1__HostStatus *h)
+{
+	return h->persisted && h->sample && cli_reboot_value(h->persisted) != h->sample->aio_max_nr;
+}
+
+json_t *cli_persisted_json(const Aioctl__V1__Persisted *p)
+{
+	json_t *o, *settings;
+
+	if (!p)
+		return json_null();
+	o = json_object();
+	settings = json_array();
+	json_object_set_new(o, "value",
+	                    p->has_value ? json_integer((json_int_t)p->value) : json_null());
+	json_object_set_new(o, "file", p->file ? json_string(p->file) : json_null());
+	json_object_set_new(o, "after_reboot", json_integer((json_int_t)cli_reboot_value(p)));
+	for (size_t i = 0; i < p->n_settings; i++) {
+		json_t *st = json_object();
+
+		json_object_set_new(st, "file", json_string(p->settings[i]->file));
+		json_object_set_new(st, "line", json_integer(p->settings[i]->line));
+		json_object_set_new(st, "value", json_integer((json_int_t)p->settings[i]->value));
+		json_array_append_new(settings, st);
+	}
+	json_object_set_new(o, "settings", settings);
+	json_object_set_new(o, "procps_value",
+	                    p->has_procps_value ? json_integer((json_int_t)p->procps_value)
+	                                        : json_null());
+	json_object_set_new(o, "procps_file",
+	                    p->procps_file ? json_string(p->procps_file) : json_null());
+	return o;
+}
+
+json_t *cli_event_json(const char *host, const Aioctl__V1__AioEvent *e)
+{
+	json_t *o = json_object();
+
+	if (host)
+		json_object_set_new(o, "host", json_string(host));
+	json_object_set_new(o, "time", cli_time_json(e->time_ms));
+	json_object_set_new(o, "kind", json_string(aio_event_kind_name(e->kind)));
+	json_object_set_new(o, "vm", e->vm ? json_string(e->vm) : json_null());
+	json_object_set_new(o, "disk", e->disk ? json_string(e->disk) : json_null());
+	json_object_set_new(o, "source", json_string(e->source));
+	json_object_set_new(o, "line", e->line ? json_string(e->line) : json_null());
+	return o;
+}
+
+json_t *cli_user_json(const Aioctl__V1__AioUser *u)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "name", json_string(u->name));
+	json_object_set_new(o, "pid", json_integer(u->pid));
+	json_object_set_new(o, "vm", json_boolean(u->is_vm));
+	json_object_set_new(o, "contexts", json_integer(u->contexts));
+	json_object_set_new(o, "events", json_integer((json_int_t)u->events));
 	return o;
 }

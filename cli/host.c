@@ -7,16 +7,98 @@
 #include "clock.h"
 #include "names.h"
 
-static const char *counting_name(Aioctl__V1__CountingMode m)
+static const char *counting_text(Aioctl__V1__CountingMode m)
 {
 	switch (m) {
 	case AIOCTL__V1__COUNTING_MODE__COUNTING_SINGLE:
 		return "single (aio-nr grows by nr_events)";
 	case AIOCTL__V1__COUNTING_MODE__COUNTING_DOUBLE:
-		return "double (older kernel: twice nr_events)";
+		return "double (older kernel: twice nr_events; aio-nr may pass aio-max-nr)";
 	default:
-		return "unknown";
+		return "unknown (no AIO contexts to compare yet)";
 	}
+}
+
+static void print_persisted(const Aioctl__V1__HostStatus *h)
+{
+	const Aioctl__V1__Persisted *p = h->persisted;
+
+	if (!p) {
+		printf("After reboot: not scanned yet\n");
+		return;
+	}
+	if (p->has_value)
+		printf("After reboot: %llu from %s%s\n", (unsigned long long)p->value, p->file,
+		       cli_persisted_differs(h) ? "  (differs from the live value)" : "");
+	else
+		printf("After reboot: %d (kernel default: no sysctl file sets it)%s\n",
+		       CLI_KERNEL_DEFAULT_AIO_MAX_NR,
+		       cli_persisted_differs(h) ? "  (differs from the live value)" : "");
+	for (size_t i = 0; i + 1 < p->n_settings; i++)
+		printf("  overridden: %s:%u sets %llu\n", p->settings[i]->file,
+		       p->settings[i]->line, (unsigned long long)p->settings[i]->value);
+	if (p->has_procps_value || p->procps_file)
+		printf("  procps 'sysctl --system' would end at %llu from %s\n",
+		       (unsigned long long)p->procps_value, p->procps_file ? p->procps_file : "-");
+}
+
+static void print_users(const Aioctl__V1__HostShowReply *rep)
+{
+	static const char *const headers[] = { "VM/PROCESS", "PID", "CONTEXTS", "EVENTS (est.)" };
+	struct cli_table t;
+	char when[48];
+
+	if (!rep->has_users_time_ms) {
+		printf("\nAIO users: not counted yet\n");
+		return;
+	}
+	cli_ago(rep->users_time_ms, aio_now_ms(), when, sizeof(when));
+	printf("\nAIO users (counted %s):\n", when);
+	cli_table_init(&t, headers, 4);
+	for (size_t i = 0; i < rep->n_users; i++) {
+		const Aioctl__V1__AioUser *u = rep->users[i];
+		char name[160], pid[16], ctx[16], ev[24];
+		const char *cells[4] = { name, pid, ctx, ev };
+
+		snprintf(name, sizeof(name), "%s%s", u->name, u->is_vm ? " (vm)" : "");
+		snprintf(pid, sizeof(pid), "%u", u->pid);
+		snprintf(ctx, sizeof(ctx), "%u", u->contexts);
+		snprintf(ev, sizeof(ev), "%llu", (unsigned long long)u->events);
+		cli_table_add(&t, cells);
+	}
+	{
+		char un[24];
+		const char *cells[4] = { "(unexplained)", "-", "-", un };
+
+		snprintf(un, sizeof(un), "%llu", (unsigned long long)rep->unexplained);
+		cli_table_add(&t, cells);
+	}
+	cli_table_print(&t, CLI_TABLE, stdout);
+	cli_table_done(&t);
+}
+
+static void print_events(const Aioctl__V1__HostShowReply *rep)
+{
+	static const char *const headers[] = { "TIME", "KIND", "VM", "DISK", "SOURCE" };
+	struct cli_table t;
+
+	if (!rep->n_recent_events) {
+		printf("\nRecent AIO errors: none\n");
+		return;
+	}
+	printf("\nRecent AIO errors (newest first):\n");
+	cli_table_init(&t, headers, 5);
+	for (size_t i = 0; i < rep->n_recent_events; i++) {
+		const Aioctl__V1__AioEvent *e = rep->recent_events[i];
+		char when[40];
+		const char *cells[5] = { when, aio_event_kind_name(e->kind), e->vm ? e->vm : "-",
+			                 e->disk ? e->disk : "-", e->source };
+
+		aio_time_format_rfc3339(e->time_ms, when, sizeof(when));
+		cli_table_add(&t, cells);
+	}
+	cli_table_print(&t, CLI_TABLE, stdout);
+	cli_table_done(&t);
 }
 
 static void print_text(const Aioctl__V1__HostShowReply *rep)
@@ -36,7 +118,7 @@ static void print_text(const Aioctl__V1__HostShowReply *rep)
 	printf("Kernel:      %s\n", h->kernel ? h->kernel : "-");
 	printf("Agent:       %s, reporting every %ums\n", h->agent_version ? h->agent_version : "-",
 	       h->interval_ms);
-	printf("Counting:    %s\n", counting_name(h->counting));
+	printf("Counting:    %s\n", counting_text(h->counting));
 	if (s) {
 		printf("aio-nr:      %llu (interval min %llu, max %llu)\n",
 		       (unsigned long long)s->aio_nr, (unsigned long long)s->aio_nr_min,
@@ -46,6 +128,31 @@ static void print_text(const Aioctl__V1__HostShowReply *rep)
 	} else {
 		printf("aio-nr:      no report yet\n");
 	}
+	printf("Errors 24h:  %u\n", h->errors_24h);
+	if (h->dropped)
+		printf("Dropped:     %llu reports (the agent's spool overflowed)\n",
+		       (unsigned long long)h->dropped);
+	print_persisted(h);
+	print_users(rep);
+	print_events(rep);
+}
+
+static json_t *host_json(const Aioctl__V1__HostShowReply *rep)
+{
+	json_t *o = cli_host_json(rep->status), *users = json_array(), *events = json_array();
+
+	for (size_t i = 0; i < rep->n_users; i++)
+		json_array_append_new(users, cli_user_json(rep->users[i]));
+	for (size_t i = 0; i < rep->n_recent_events; i++)
+		json_array_append_new(events, cli_event_json(NULL, rep->recent_events[i]));
+	json_object_set_new(o, "users", users);
+	json_object_set_new(o, "unexplained",
+	                    rep->has_unexplained ? json_integer((json_int_t)rep->unexplained)
+	                                         : json_null());
+	json_object_set_new(o, "users_counted_at",
+	                    cli_time_json(rep->has_users_time_ms ? rep->users_time_ms : 0));
+	json_object_set_new(o, "recent_errors", events);
+	return o;
 }
 
 int cli_host_show(struct cli *c, int argc, char **argv)
@@ -62,11 +169,11 @@ int cli_host_show(struct cli *c, int argc, char **argv)
 	if ((r = cli_call(c, "HostShow", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
 	if (c->format == CLI_JSON) {
-		r = cli_json_print(cli_host_json(rep->status), stdout) < 0 ? CLI_EXIT_FAILED : 0;
+		r = cli_json_print(host_json(rep), stdout) < 0 ? CLI_EXIT_FAILED : 0;
 	} else if (c->format == CLI_CSV) {
 		static const char *const headers[] = { "key", "value" };
 		struct cli_table t;
-		json_t *j = cli_host_json(rep->status);
+		json_t *j = host_json(rep);
 		const char *key;
 		json_t *v;
 

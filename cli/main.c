@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "conf.h"
 #include "duration.h"
 
 enum opt_id {
@@ -21,6 +22,10 @@ enum opt_id {
 	OPT_VERSION,
 	/* command options */
 	OPT_SORT,
+	OPT_SINCE,
+	OPT_HOST,
+	OPT_VM,
+	OPT_LIMIT,
 };
 
 struct opt_doc {
@@ -52,6 +57,10 @@ static const struct opt_doc global_opts[] = {
 
 static const struct opt_doc command_opts[] = {
 	{ { "sort", required_argument, NULL, OPT_SORT }, "COL", "sort by name or util" },
+	{ { "since", required_argument, NULL, OPT_SINCE }, "DUR", "this far back [24h]" },
+	{ { "host", required_argument, NULL, OPT_HOST }, "HOST", "only this host" },
+	{ { "vm", required_argument, NULL, OPT_VM }, "NAME", "only this VM" },
+	{ { "limit", required_argument, NULL, OPT_LIMIT }, "N", "at most N rows [100, max 1000]" },
 };
 
 #define N_GLOBAL  (sizeof(global_opts) / sizeof(global_opts[0]))
@@ -171,6 +180,25 @@ static int set_option(struct cli *c, int id, const char *arg)
 	case OPT_SORT:
 		c->sort = arg;
 		break;
+	case OPT_SINCE:
+		if (aio_duration_parse(arg, &c->since_ms) < 0 || c->since_ms == 0) {
+			fprintf(stderr,
+			        "aioctl: --since %s: not a duration (example: --since 7d)\n", arg);
+			return CLI_EXIT_USAGE;
+		}
+		break;
+	case OPT_HOST:
+		c->host = arg;
+		break;
+	case OPT_VM:
+		c->vm = arg;
+		break;
+	case OPT_LIMIT:
+		if (aio_uint_parse(arg, &c->limit) < 0 || c->limit == 0 || c->limit > 1000) {
+			fprintf(stderr, "aioctl: --limit %s: not a number from 1 to 1000\n", arg);
+			return CLI_EXIT_USAGE;
+		}
+		break;
 	}
 	return 0;
 }
@@ -219,16 +247,28 @@ static int parse_options(struct cli *c, const struct cli_command *cmd, int argc,
 	return 0;
 }
 
-static const struct cli_command *find_command(const char *noun, const char *verb)
+/* NOUN VERB, or NOUN alone for its "list" verb ("aioctl errors"); sets
+ * *ret_verb_given so the caller knows whether a verb was consumed. */
+static const struct cli_command *find_command(const char *noun, const char *verb,
+                                              bool *ret_verb_given)
 {
+	const struct cli_command *list = NULL;
 	bool noun_known = false;
 
 	for (const struct cli_command *cmd = cli_commands; cmd->noun; cmd++) {
 		if (strcmp(cmd->noun, noun) != 0)
 			continue;
 		noun_known = true;
-		if (verb && strcmp(cmd->verb, verb) == 0)
+		if (verb && strcmp(cmd->verb, verb) == 0) {
+			*ret_verb_given = true;
 			return cmd;
+		}
+		if (strcmp(cmd->verb, "list") == 0)
+			list = cmd;
+	}
+	if (list && (!verb || verb[0] == '-')) {
+		*ret_verb_given = false;
+		return list;
 	}
 	if (!noun_known)
 		fprintf(stderr, "aioctl: unknown command '%s' (see aioctl --help)\n", noun);
@@ -241,7 +281,8 @@ static const struct cli_command *find_command(const char *noun, const char *verb
 static int run(struct cli *c, int argc, char **argv)
 {
 	const struct cli_command *cmd;
-	int r, nargs;
+	bool verb_given;
+	int r, nargs, skip;
 
 	if ((r = parse_options(c, NULL, argc, argv, true)) != 0)
 		return r < 0 ? 0 : r;
@@ -259,18 +300,19 @@ static int run(struct cli *c, int argc, char **argv)
 		completion_bash();
 		return 0;
 	}
-	if (!(cmd = find_command(argv[0], argc > 1 ? argv[1] : NULL)))
+	if (!(cmd = find_command(argv[0], argc > 1 ? argv[1] : NULL, &verb_given)))
 		return CLI_EXIT_USAGE;
-	/* argv[1] (the verb) stands where getopt expects the program name */
-	if ((r = parse_options(c, cmd, argc - 1, argv + 1, false)) != 0)
+	/* the noun or verb stands where getopt expects the program name */
+	skip = verb_given ? 1 : 0;
+	if ((r = parse_options(c, cmd, argc - skip, argv + skip, false)) != 0)
 		return r < 0 ? 0 : r;
-	nargs = argc - 1 - optind;
+	nargs = argc - skip - optind;
 	if (nargs < cmd->min_args || nargs > cmd->max_args) {
 		fprintf(stderr, "aioctl: usage: aioctl %s %s %s\n", cmd->noun, cmd->verb,
 		        cmd->args);
 		return CLI_EXIT_USAGE;
 	}
-	return cmd->run(c, nargs, argv + 1 + optind);
+	return cmd->run(c, nargs, argv + skip + optind);
 }
 
 int main(int argc, char **argv)

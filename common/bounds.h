@@ -18,6 +18,6 @@
 /* how far in the past a sample may be (spool replay) and the future */
 #define AIO_SAMPLE_PAST_MAX_MS   (31ULL * 24 * 3600 * 1000)
 #define AIO_SAMPLE_FUTURE_MAX_MS (5ULL * 60 * 1000)
-#define AIO_VM_NAME_MAX 128	/* a VM or process name */
-#define AIO_DISK_MAX 128	/* a disk's node name */
-#define AIO_EVENT_KEY_MAX 256	/* an event's de-duplication key */
+#define AIO_VM_NAME_MAX          128 /* a VM or process name */
+#define AIO_DISK_MAX             128 /* a disk's node name */
+#define AIO_EVENT_KEY_MAX        256 /* an event's de-duplication key */

@@ -34,6 +34,34 @@ const char *aio_status_name(int status)
 	return other;
 }
 
+const char *aio_event_kind_name(int kind)
+{
+	switch (kind) {
+	case AIOCTL__V1__EVENT_KIND__EVENT_FAILED:
+		return "failed";
+	case AIOCTL__V1__EVENT_KIND__EVENT_HOTPLUG_FAILED:
+		return "hotplug-failed";
+	case AIOCTL__V1__EVENT_KIND__EVENT_DEGRADED:
+		return "degraded";
+	case AIOCTL__V1__EVENT_KIND__EVENT_MULTIPATH:
+		return "multipath";
+	default:
+		return "unknown";
+	}
+}
+
+const char *aio_counting_name(int mode)
+{
+	switch (mode) {
+	case AIOCTL__V1__COUNTING_MODE__COUNTING_SINGLE:
+		return "single";
+	case AIOCTL__V1__COUNTING_MODE__COUNTING_DOUBLE:
+		return "double";
+	default:
+		return "unknown";
+	}
+}
+
 int aio_rpc_pack(const ProtobufCMessage *m, nng_msg **ret_msg)
 {
 	size_t len = protobuf_c_message_get_packed_size(m);

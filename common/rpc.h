@@ -36,6 +36,10 @@ enum aio_status {
 
 /* "UNAUTHENTICATED"; unknown numbers give "STATUS_<n>" in a static buffer. */
 const char *aio_status_name(int status);
+/* "failed", "hotplug-failed", "degraded", "multipath" or "unknown". */
+const char *aio_event_kind_name(int kind);
+/* "single", "double" or "unknown". */
+const char *aio_counting_name(int mode);
 /* Packs m into a new nng message; the caller owns it (nng_msg_free). */
 int aio_rpc_pack(const ProtobufCMessage *m, nng_msg **ret_msg);
 /* Packs m into a malloc'd buffer for an envelope's payload field; the

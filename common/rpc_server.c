@@ -44,9 +44,9 @@ struct aio_rpc_call {
 	uint64_t request_id;
 	int status;
 	char message[AIO_RPC_STATUS_MESSAGE_MAX];
-	bool in_handler; /* lock */
-	bool answered;   /* lock */
-	nng_msg *stash;  /* lock: reply given while in_handler */
+	bool in_handler;         /* lock */
+	bool answered;           /* lock */
+	nng_msg *stash;          /* lock: reply given while in_handler */
 	ProtobufCMessage *input; /* while in the handler; NULL once taken */
 };
 

@@ -62,7 +62,7 @@ export AIOCTL_TOKEN_FILE="$demo/server/admin.token"
 # wait (at most 15 s) until all four hosts have reported values
 i=0
 until [ "$("$bin/aioctl" fleet status --output csv 2>/dev/null |
-	awk -F, 'NR > 1 && $2 != "" && $7 == "true"' | wc -l)" -ge 4 ]; do
+	awk -F, 'NR > 1 && $2 != "" && $9 == "true"' | wc -l)" -ge 4 ]; do
 	i=$((i + 1))
 	if [ $i -gt 150 ]; then
 		echo "demo: agents did not report; see $demo/*.log" >&2

@@ -47,6 +47,14 @@ static int status_fill(Aioctl__V1__HostStatus *st, const struct server_host *h, 
 	st->interval_ms = h->interval_ms;
 	st->has_counting = true;
 	st->counting = (Aioctl__V1__CountingMode)h->counting;
+	if (h->detail && h->detail->has_counting)
+		st->counting = h->detail->counting;
+	if (h->detail)
+		st->persisted = h->detail->persisted;
+	st->has_errors_24h = true;
+	st->errors_24h = server_host_errors_24h(h, now);
+	st->has_dropped = h->dropped > 0;
+	st->dropped = h->dropped;
 	if (h->has_sample)
 		st->sample = (Aioctl__V1__Sample *)&h->sample;
 	if (h->n_labels) {
@@ -144,15 +152,160 @@ static void admin_rpc_host_show(Aioctl__V1__Admin_Service *svc,
 		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		closure(NULL, data);
 	} else {
+		Aioctl__V1__AioEvent *recent[SERVER_RECENT_EVENTS];
+
 		rep.status = &st;
+		if (h->detail) {
+			rep.users = h->detail->users;
+			rep.n_users = h->detail->n_users;
+			rep.has_unexplained = h->detail->has_unexplained;
+			rep.unexplained = h->detail->unexplained;
+			rep.has_users_time_ms = h->detail->has_users_time_ms;
+			rep.users_time_ms = h->detail->users_time_ms;
+		}
+		/* newest first */
+		for (size_t i = 0; i < h->n_recent; i++)
+			recent[i] = h->recent[(h->recent_head + h->n_recent - 1 - i) %
+			                      SERVER_RECENT_EVENTS];
+		rep.recent_events = recent;
+		rep.n_recent_events = h->n_recent;
 		closure(&rep, data);
 		status_done(&st);
 	}
 	pthread_rwlock_unlock(&s->hosts.lock);
 }
 
+#define ERRORS_LIMIT_DEFAULT 100
+#define ERRORS_LIMIT_MAX     1000
+
+struct errors_job {
+	Aioctl__V1__ErrorsRequest *in; /* taken from the call */
+	Aioctl__V1__ErrorsReply_Closure closure;
+	void *data;
+};
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? strdup((const char *)t) : NULL;
+}
+
+/* On the query thread: newest events first, one past the limit to know
+ * whether there were more. */
+static void errors_query(sqlite3 *conn, void *arg)
+{
+	struct errors_job *j = arg;
+	Aioctl__V1__ErrorsReply rep = AIOCTL__V1__ERRORS_REPLY__INIT;
+	uint32_t limit = j->in->has_limit && j->in->limit ? j->in->limit : ERRORS_LIMIT_DEFAULT;
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+
+	if (limit > ERRORS_LIMIT_MAX)
+		limit = ERRORS_LIMIT_MAX;
+	rep.events = calloc(limit, sizeof(*rep.events));
+	if (!rep.events ||
+	    sqlite3_prepare_v2(conn,
+	                       "SELECT h.name, e.time_ms, e.kind, e.source, e.vm, e.disk, e.line"
+	                       " FROM events e JOIN hosts h ON h.id = e.host_id"
+	                       " WHERE e.time_ms >= ?1 AND (?2 IS NULL OR h.name = ?2)"
+	                       " AND (?3 IS NULL OR e.vm = ?3)"
+	                       " ORDER BY e.time_ms DESC, e.id DESC LIMIT ?4",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		aio_rpc_call_fail(j->data, AIO_INTERNAL, "cannot read events: %s",
+		                  sqlite3_errmsg(conn));
+		j->closure(NULL, j->data);
+		goto out_free;
+	}
+	sqlite3_bind_int64(st, 1, (int64_t)(j->in->has_since_ms ? j->in->since_ms : 0));
+	if (j->in->host)
+		sqlite3_bind_text(st, 2, j->in->host, -1, SQLITE_STATIC);
+	if (j->in->vm)
+		sqlite3_bind_text(st, 3, j->in->vm, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (int64_t)limit + 1);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		Aioctl__V1__HostEvent *he;
+		Aioctl__V1__AioEvent *ev;
+
+		if (n == limit) {
+			rep.has_truncated = true;
+			rep.truncated = true;
+			break;
+		}
+		he = calloc(1, sizeof(*he));
+		ev = calloc(1, sizeof(*ev));
+		if (!he || !ev) {
+			free(he);
+			free(ev);
+			break;
+		}
+		aioctl__v1__host_event__init(he);
+		aioctl__v1__aio_event__init(ev);
+		he->host = col_text(st, 0);
+		ev->time_ms = (uint64_t)sqlite3_column_int64(st, 1);
+		ev->kind = (Aioctl__V1__EventKind)sqlite3_column_int(st, 2);
+		ev->source = col_text(st, 3);
+		ev->vm = col_text(st, 4);
+		ev->disk = col_text(st, 5);
+		ev->line = col_text(st, 6);
+		he->event = ev;
+		rep.events[n++] = he;
+	}
+	rep.n_events = n;
+	j->closure(&rep, j->data);
+	/* every piece was malloc'd: protobuf-c frees it the same way */
+	for (size_t i = 0; i < n; i++)
+		protobuf_c_message_free_unpacked(&rep.events[i]->base, NULL);
+out_free:
+	free(rep.events);
+	sqlite3_finalize(st);
+	protobuf_c_message_free_unpacked(&j->in->base, NULL);
+	free(j);
+}
+
+static void admin_rpc_errors(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__ErrorsRequest *in,
+                             Aioctl__V1__ErrorsReply_Closure closure, void *data)
+{
+	struct server *s = aio_rpc_call_arg(data);
+	struct errors_job *j;
+	bool known = true;
+	int r;
+
+	if ((in->host && !aio_host_name_valid(in->host)) ||
+	    (in->vm && !aio_text_valid(in->vm, AIO_VM_NAME_MAX))) {
+		aio_rpc_call_fail(data, AIO_INVALID_ARGUMENT, "not a host or VM name");
+		closure(NULL, data);
+		return;
+	}
+	if (in->host) {
+		pthread_rwlock_rdlock(&s->hosts.lock);
+		known = server_hosts_find(&s->hosts, in->host) != NULL;
+		pthread_rwlock_unlock(&s->hosts.lock);
+	}
+	if (!known) {
+		aio_rpc_call_fail(data, AIO_NOT_FOUND, "no host named %s", in->host);
+		closure(NULL, data);
+		return;
+	}
+	if (!(j = calloc(1, sizeof(*j)))) {
+		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
+		closure(NULL, data);
+		return;
+	}
+	j->closure = closure;
+	j->data = data;
+	j->in = (Aioctl__V1__ErrorsRequest *)aio_rpc_call_take_input(data);
+	if ((r = server_query_submit(s->query, errors_query, j)) < 0) {
+		protobuf_c_message_free_unpacked(&j->in->base, NULL);
+		free(j);
+		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
+		closure(NULL, data);
+	}
+}
+
 Aioctl__V1__Admin_Service server_admin_service = {
 	AIOCTL__V1__ADMIN__BASE_INIT,
 	.fleet_status = admin_rpc_fleet_status,
 	.host_show = admin_rpc_host_show,
+	.errors = admin_rpc_errors,
 };

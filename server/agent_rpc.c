@@ -13,6 +13,7 @@
 /* A queued write and the call waiting for it. */
 struct pending {
 	struct server_db_write w; /* first: done() gets &w */
+	struct server *s;
 	ProtobufCClosure closure;
 	void *closure_data;
 };
@@ -166,6 +167,19 @@ static void agent_rpc_hello(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__He
 		submit_failed(p, r);
 }
 
+/* Bounded, no control characters (tabs allowed); NULL only if optional. */
+static bool str_ok(const char *s, size_t max, bool required)
+{
+	size_t n = 0;
+
+	if (!s)
+		return !required;
+	for (; s[n]; n++)
+		if (n >= max || ((unsigned char)s[n] < 0x20 && s[n] != '\t'))
+			return false;
+	return !required || n > 0;
+}
+
 static const char *check_report(const Aioctl__V1__ReportRequest *in, uint64_t now)
 {
 	const Aioctl__V1__Sample *smp = in->sample;
@@ -183,6 +197,31 @@ static const char *check_report(const Aioctl__V1__ReportRequest *in, uint64_t no
 		return "too many AIO users in one report";
 	if (in->n_events > AIO_EVENTS_MAX)
 		return "too many events in one report";
+	for (size_t i = 0; i < in->n_events; i++) {
+		const Aioctl__V1__AioEvent *e = in->events[i];
+
+		if (e->time_ms > now + AIO_SAMPLE_FUTURE_MAX_MS)
+			return "event time is in the future";
+		if (!str_ok(e->source, AIO_PATH_MAX, true) ||
+		    !str_ok(e->vm, AIO_VM_NAME_MAX, false) ||
+		    !str_ok(e->disk, AIO_DISK_MAX, false) ||
+		    !str_ok(e->line, AIO_EVENT_LINE_MAX, false) ||
+		    !str_ok(e->key, AIO_EVENT_KEY_MAX, true))
+			return "event: a field is missing, too long or holds control characters";
+	}
+	for (size_t i = 0; i < in->n_users; i++)
+		if (!str_ok(in->users[i]->name, AIO_VM_NAME_MAX, true))
+			return "AIO user name: 1 to 128 characters without control characters";
+	if (in->persisted) {
+		if (in->persisted->n_settings > AIO_SETTINGS_MAX)
+			return "too many sysctl settings";
+		if (!str_ok(in->persisted->file, AIO_PATH_MAX, false) ||
+		    !str_ok(in->persisted->procps_file, AIO_PATH_MAX, false))
+			return "persisted: file name too long";
+		for (size_t i = 0; i < in->persisted->n_settings; i++)
+			if (!str_ok(in->persisted->settings[i]->file, AIO_PATH_MAX, true))
+				return "persisted: file name too long";
+	}
 	return NULL;
 }
 
@@ -190,7 +229,16 @@ static void report_stored(struct server_db_write *w, int err)
 {
 	struct pending *p = (struct pending *)w;
 	Aioctl__V1__ReportReply rep = AIOCTL__V1__REPORT_REPLY__INIT;
+	struct server_host *h;
 
+	if (!err && w->event_new) {
+		pthread_rwlock_wrlock(&p->s->hosts.lock);
+		h = server_hosts_find_id(&p->s->hosts, w->host_id);
+		for (size_t i = 0; h && i < w->report->n_events; i++)
+			if (w->event_new[i])
+				server_host_add_event(h, w->report->events[i]);
+		pthread_rwlock_unlock(&p->s->hosts.lock);
+	}
 	if (err) {
 		fail(p->closure_data, p->closure, store_status(err), store_message(err));
 	} else {
@@ -199,6 +247,24 @@ static void report_stored(struct server_db_write *w, int err)
 		p->closure(&rep.base, p->closure_data);
 	}
 	server_db_write_free(w);
+}
+
+/* Scalars only: a peer's unknown fields stay with its message. */
+static void copy_sample(Aioctl__V1__Sample *dst, const Aioctl__V1__Sample *src)
+{
+	*dst = *src;
+	dst->base.n_unknown_fields = 0;
+	dst->base.unknown_fields = NULL;
+}
+
+static void pack_detail(const Aioctl__V1__HostDetail *d, struct server_db_write *w)
+{
+	size_t len = aioctl__v1__host_detail__get_packed_size(d);
+
+	w->detail_blob = malloc(len ? len : 1);
+	if (!w->detail_blob)
+		return;
+	w->detail_len = aioctl__v1__host_detail__pack(d, w->detail_blob);
 }
 
 static void agent_rpc_report(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__ReportRequest *in,
@@ -227,10 +293,16 @@ static void agent_rpc_report(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__R
 	h = server_hosts_find(&s->hosts, creds->host_id);
 	if (h) {
 		h->last_seen_ms = now;
+		/* a replayed older report does not roll the latest values back */
 		if (in->seq > h->last_seq || !h->has_sample) {
 			h->last_seq = in->seq > h->last_seq ? in->seq : h->last_seq;
-			h->sample = *in->sample;
+			copy_sample(&h->sample, in->sample);
 			h->has_sample = true;
+			if (server_host_merge_detail(h, in, now) == 0 && h->detail &&
+			    (in->persisted || in->has_unexplained || in->n_users))
+				pack_detail(h->detail, &p->w);
+			if (in->has_dropped)
+				h->dropped = in->dropped;
 		}
 		p->w.host_id = h->id;
 	}
@@ -244,8 +316,11 @@ static void agent_rpc_report(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__R
 
 	p->w.type = SERVER_DB_WRITE_SAMPLE;
 	p->w.seq = in->seq;
-	p->w.sample = *in->sample;
+	copy_sample(&p->w.sample, in->sample);
 	p->w.last_seen_ms = now;
+	/* the database thread stores the events after this handler returns */
+	p->w.report = (Aioctl__V1__ReportRequest *)aio_rpc_call_take_input(data);
+	p->s = s;
 	p->w.done = report_stored;
 	p->closure = (ProtobufCClosure)closure;
 	p->closure_data = data;

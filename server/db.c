@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 
 /* Schema migrations, applied in order; user_version counts those done.
@@ -36,6 +37,17 @@ static const char *const migrations[] = {
 	"  aio_nr_max INTEGER NOT NULL, aio_max_nr INTEGER NOT NULL,"
 	"  PRIMARY KEY (host_id, seq)) WITHOUT ROWID;"
 	"CREATE INDEX samples_by_time ON samples (host_id, time_ms);",
+	/* 2: AIO error events, the latest scans, spool drops */
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	"  time_ms INTEGER NOT NULL, kind INTEGER NOT NULL, source TEXT NOT NULL,"
+	"  vm TEXT, disk TEXT, line TEXT, key TEXT NOT NULL,"
+	"  UNIQUE (host_id, key));"
+	"CREATE INDEX events_by_time ON events (time_ms);"
+	"CREATE INDEX events_by_host ON events (host_id, time_ms);"
+	"ALTER TABLE hosts ADD COLUMN detail BLOB;"
+	"ALTER TABLE hosts ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -46,6 +58,9 @@ enum stmt_id {
 	ST_LABEL_INSERT,
 	ST_SAMPLE_INSERT,
 	ST_HOST_LATEST,
+	ST_EVENT_INSERT,
+	ST_HOST_DETAIL,
+	ST_HOST_DROPPED,
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -66,6 +81,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_HOST_LATEST] = "UPDATE hosts SET last_seen_ms = max(last_seen_ms, ?2), last_seq = ?3,"
 	                   " sample_time_ms = ?4, aio_nr = ?5, aio_nr_min = ?6, aio_nr_max = ?7,"
 	                   " aio_max_nr = ?8 WHERE id = ?1 AND last_seq < ?3",
+	[ST_EVENT_INSERT] =
+	        "INSERT OR IGNORE INTO events (host_id, time_ms, kind, source, vm, disk, line, key)"
+	        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_HOST_DETAIL] = "UPDATE hosts SET detail = ?2 WHERE id = ?1",
+	[ST_HOST_DROPPED] = "UPDATE hosts SET dropped = max(dropped, ?2) WHERE id = ?1",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -173,6 +193,40 @@ out_free:
 	return r;
 }
 
+/* The last day's events back into memory, oldest first, so each host's
+ * rings end with its newest. */
+static int load_recent_events(struct server_db *db, struct server_hosts *reg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db->conn,
+	                       "SELECT h.name, e.time_ms, e.kind, e.source, e.vm, e.disk, e.line,"
+	                       " e.key FROM events e JOIN hosts h ON h.id = e.host_id"
+	                       " WHERE e.time_ms >= ?1 ORDER BY e.time_ms, e.id",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, (int64_t)(aio_now_ms() - SERVER_DAY_MS));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct server_host *h =
+		        server_hosts_find(reg, (const char *)sqlite3_column_text(st, 0));
+		Aioctl__V1__AioEvent ev = AIOCTL__V1__AIO_EVENT__INIT;
+
+		if (!h)
+			continue;
+		ev.time_ms = (uint64_t)sqlite3_column_int64(st, 1);
+		ev.kind = (Aioctl__V1__EventKind)sqlite3_column_int(st, 2);
+		ev.source = (char *)sqlite3_column_text(st, 3);
+		ev.vm = (char *)sqlite3_column_text(st, 4);
+		ev.disk = (char *)sqlite3_column_text(st, 5);
+		ev.line = (char *)sqlite3_column_text(st, 6);
+		ev.key = (char *)sqlite3_column_text(st, 7);
+		server_host_add_event(h, &ev);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
 int server_db_load_hosts(struct server_db *db, struct server_hosts *reg)
 {
 	sqlite3_stmt *st;
@@ -208,6 +262,11 @@ int server_db_load_hosts(struct server_db *db, struct server_hosts *reg)
 			h->sample.aio_nr_max = (uint64_t)sqlite3_column_int64(st, 12);
 			h->sample.aio_max_nr = (uint64_t)sqlite3_column_int64(st, 13);
 		}
+		if (sqlite3_column_type(st, 14) == SQLITE_BLOB)
+			h->detail = aioctl__v1__host_detail__unpack(
+			        NULL, (size_t)sqlite3_column_bytes(st, 14),
+			        sqlite3_column_blob(st, 14));
+		h->dropped = (uint64_t)sqlite3_column_int64(st, 15);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
@@ -231,7 +290,9 @@ int server_db_load_hosts(struct server_db *db, struct server_hosts *reg)
 		}
 	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -EIO;
+	if (rc != SQLITE_DONE)
+		return -EIO;
+	return load_recent_events(db, reg);
 }
 
 int server_db_write_host_fill(struct server_db_write *w, const struct server_host *h)
@@ -270,6 +331,10 @@ void server_db_write_free(struct server_db_write *w)
 	free(w->name);
 	free(w->kernel);
 	free(w->agent_version);
+	if (w->report)
+		aioctl__v1__report_request__free_unpacked(w->report, NULL);
+	free(w->event_new);
+	free(w->detail_blob);
 	free(w);
 }
 
@@ -319,6 +384,36 @@ static int apply_host(struct server_db *db, struct server_db_write *w)
 	return SQLITE_OK;
 }
 
+/* Stores the report's events; each event's key makes a replay harmless.
+ * Marks in w->event_new the ones stored for the first time. */
+static int apply_events(struct server_db *db, struct server_db_write *w)
+{
+	const Aioctl__V1__ReportRequest *r = w->report;
+	sqlite3_stmt *st = db->stmt[ST_EVENT_INSERT];
+	int rc;
+
+	if (!r->n_events)
+		return SQLITE_OK;
+	if (!w->event_new && !(w->event_new = calloc(r->n_events, sizeof(bool))))
+		return SQLITE_NOMEM;
+	for (size_t i = 0; i < r->n_events; i++) {
+		const Aioctl__V1__AioEvent *e = r->events[i];
+
+		sqlite3_bind_int64(st, 1, w->host_id);
+		sqlite3_bind_int64(st, 2, (int64_t)e->time_ms);
+		sqlite3_bind_int(st, 3, (int)e->kind);
+		bind_text(st, 4, e->source);
+		bind_text(st, 5, e->vm);
+		bind_text(st, 6, e->disk);
+		bind_text(st, 7, e->line);
+		bind_text(st, 8, e->key);
+		if ((rc = step_reset(st)) != SQLITE_OK)
+			return rc;
+		w->event_new[i] = sqlite3_changes(db->conn) > 0;
+	}
+	return SQLITE_OK;
+}
+
 static int apply_sample(struct server_db *db, struct server_db_write *w)
 {
 	sqlite3_stmt *st = db->stmt[ST_SAMPLE_INSERT];
@@ -346,7 +441,24 @@ static int apply_sample(struct server_db *db, struct server_db_write *w)
 	sqlite3_bind_int64(st, 6, (int64_t)s->aio_nr_min);
 	sqlite3_bind_int64(st, 7, (int64_t)s->aio_nr_max);
 	sqlite3_bind_int64(st, 8, (int64_t)s->aio_max_nr);
-	return step_reset(st);
+	if ((rc = step_reset(st)) != SQLITE_OK)
+		return rc;
+	if (w->report && (rc = apply_events(db, w)) != SQLITE_OK)
+		return rc;
+	if (w->detail_blob) {
+		st = db->stmt[ST_HOST_DETAIL];
+		sqlite3_bind_int64(st, 1, w->host_id);
+		sqlite3_bind_blob(st, 2, w->detail_blob, (int)w->detail_len, SQLITE_STATIC);
+		if ((rc = step_reset(st)) != SQLITE_OK)
+			return rc;
+	}
+	if (w->report && w->report->has_dropped) {
+		st = db->stmt[ST_HOST_DROPPED];
+		sqlite3_bind_int64(st, 1, w->host_id);
+		sqlite3_bind_int64(st, 2, (int64_t)w->report->dropped);
+		rc = step_reset(st);
+	}
+	return rc;
 }
 
 static int rc_errno(int rc)

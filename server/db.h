@@ -35,7 +35,11 @@ struct server_db_write {
 	/* SERVER_DB_WRITE_SAMPLE */
 	uint64_t seq;
 	Aioctl__V1__Sample sample;
-	bool duplicate; /* set by the db: seq was already stored */
+	Aioctl__V1__ReportRequest *report; /* owned: its events are stored */
+	uint8_t *detail_blob;              /* owned: packed HostDetail, or NULL */
+	size_t detail_len;
+	bool duplicate;  /* set by the db: seq was already stored */
+	bool *event_new; /* set by the db: per event, stored the first time */
 	/* err: 0, -ENOSPC (disk full), -EIO; owns and frees w */
 	void (*done)(struct server_db_write *w, int err);
 	void *arg;

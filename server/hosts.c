@@ -1,5 +1,7 @@
 #include "hosts.h"
 
+#include "rpc.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,11 @@ static void host_free(struct server_host *h)
 	if (!h)
 		return;
 	free_labels(h);
+	for (size_t i = 0; i < h->n_recent; i++)
+		protobuf_c_message_free_unpacked(&h->recent[i]->base, NULL);
+	if (h->detail)
+		aioctl__v1__host_detail__free_unpacked(h->detail, NULL);
+	free(h->event_times);
 	free(h->name);
 	free(h->kernel);
 	free(h->agent_version);
@@ -74,6 +81,24 @@ struct server_host *server_hosts_find(struct server_hosts *reg, const char *name
 		if (strcmp(h->name, name) == 0)
 			return h;
 	}
+}
+
+struct server_host *server_hosts_find_id(struct server_hosts *reg, int64_t id)
+{
+	/* ids are given in order of creation, so all[] is sorted by id */
+	size_t lo = 0, hi = reg->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (reg->all[mid]->id == id)
+			return reg->all[mid];
+		if (reg->all[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
 static void index_put(struct server_host **index, size_t cap, struct server_host *h)
@@ -185,6 +210,78 @@ int server_hosts_add_label(struct server_host *h, const char *key, const char *v
 		return -ENOMEM;
 	}
 	h->n_labels++;
+	return 0;
+}
+
+void server_host_add_event(struct server_host *h, const Aioctl__V1__AioEvent *ev)
+{
+	Aioctl__V1__AioEvent *copy = (Aioctl__V1__AioEvent *)aio_rpc_dup(&ev->base);
+	size_t slot;
+
+	if (copy) {
+		slot = (h->recent_head + h->n_recent) % SERVER_RECENT_EVENTS;
+		if (h->n_recent == SERVER_RECENT_EVENTS) {
+			protobuf_c_message_free_unpacked(&h->recent[h->recent_head]->base, NULL);
+			h->recent_head = (h->recent_head + 1) % SERVER_RECENT_EVENTS;
+		} else {
+			h->n_recent++;
+		}
+		h->recent[slot] = copy;
+	}
+	if (!h->event_times && !(h->event_times = calloc(SERVER_EVENT_TIMES, sizeof(uint64_t))))
+		return;
+	slot = (h->event_times_head + h->n_event_times) % SERVER_EVENT_TIMES;
+	if (h->n_event_times == SERVER_EVENT_TIMES)
+		h->event_times_head = (h->event_times_head + 1) % SERVER_EVENT_TIMES;
+	else
+		h->n_event_times++;
+	h->event_times[slot] = ev->time_ms;
+}
+
+uint32_t server_host_errors_24h(const struct server_host *h, uint64_t now_ms)
+{
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < h->n_event_times; i++) {
+		uint64_t t = h->event_times[(h->event_times_head + i) % SERVER_EVENT_TIMES];
+
+		n += t + SERVER_DAY_MS >= now_ms;
+	}
+	return n;
+}
+
+int server_host_merge_detail(struct server_host *h, const Aioctl__V1__ReportRequest *r,
+                             uint64_t now_ms)
+{
+	Aioctl__V1__HostDetail d = AIOCTL__V1__HOST_DETAIL__INIT, *old = h->detail, *copy;
+	bool users = r->has_unexplained || r->n_users;
+
+	if (!users && !r->persisted && !r->has_counting)
+		return 0;
+	if (old)
+		d = *old; /* shallow: the copy below takes what it needs */
+	if (users) {
+		d.users = r->users;
+		d.n_users = r->n_users;
+		d.has_unexplained = r->has_unexplained;
+		d.unexplained = r->unexplained;
+		d.has_contexts = r->has_contexts;
+		d.contexts = r->contexts;
+		d.has_users_time_ms = true;
+		d.users_time_ms = now_ms;
+	}
+	if (r->persisted)
+		d.persisted = r->persisted;
+	if (r->has_counting) {
+		d.has_counting = true;
+		d.counting = r->counting;
+	}
+	copy = (Aioctl__V1__HostDetail *)aio_rpc_dup(&d.base);
+	if (!copy)
+		return -ENOMEM;
+	if (old)
+		aioctl__v1__host_detail__free_unpacked(old, NULL);
+	h->detail = copy;
 	return 0;
 }
 

@@ -11,6 +11,10 @@
 
 #include "aioctl.pb-c.h"
 
+#define SERVER_RECENT_EVENTS 32   /* kept per host for host show */
+#define SERVER_EVENT_TIMES   1024 /* event times kept for errors_24h */
+#define SERVER_DAY_MS        (24ULL * 3600 * 1000)
+
 struct server_label {
 	char *key;
 	char *value;
@@ -30,6 +34,14 @@ struct server_host {
 	uint64_t last_seq; /* highest seq committed */
 	bool has_sample;
 	Aioctl__V1__Sample sample;
+	uint64_t dropped;               /* reports the agent's spool dropped */
+	Aioctl__V1__HostDetail *detail; /* latest scans (owned), or NULL */
+	/* newest events (owned copies), a ring */
+	Aioctl__V1__AioEvent *recent[SERVER_RECENT_EVENTS];
+	size_t n_recent, recent_head;
+	/* times of the newest events, a ring, allocated at the first event */
+	uint64_t *event_times;
+	size_t n_event_times, event_times_head;
 };
 
 struct server_hosts {
@@ -45,6 +57,8 @@ int server_hosts_init(struct server_hosts *reg);
 void server_hosts_done(struct server_hosts *reg);
 /* Lookup under a lock the caller holds; NULL if unknown. */
 struct server_host *server_hosts_find(struct server_hosts *reg, const char *name);
+/* Lookup by database id, under a lock the caller holds; NULL if unknown. */
+struct server_host *server_hosts_find_id(struct server_hosts *reg, int64_t id);
 /* Adds a host (write lock held by the caller). id 0 assigns the next id. */
 struct server_host *server_hosts_add(struct server_hosts *reg, const char *name, int64_t id);
 /* Replaces a host's labels with copies of the given ones (write lock held). */
@@ -52,5 +66,13 @@ int server_hosts_set_labels(struct server_host *h, Aioctl__V1__Label *const *lab
 /* Appends one label (write lock held). */
 int server_hosts_add_label(struct server_host *h, const char *key, const char *value);
 int server_hosts_set_string(char **field, const char *value);
+/* Keeps a copy of ev among h's recent events (write lock held). */
+void server_host_add_event(struct server_host *h, const Aioctl__V1__AioEvent *ev);
+/* Events in the 24 hours before now (at most SERVER_EVENT_TIMES). */
+uint32_t server_host_errors_24h(const struct server_host *h, uint64_t now_ms);
+/* Merges what a report says of users and persisted config into h's detail:
+ * parts the report leaves out keep their last value. */
+int server_host_merge_detail(struct server_host *h, const Aioctl__V1__ReportRequest *r,
+                             uint64_t now_ms);
 /* Online when the last report is younger than three report intervals. */
 bool server_host_online(const struct server_host *h, uint64_t now_ms);

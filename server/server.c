@@ -12,6 +12,9 @@
 #include "log.h"
 #include "secret.h"
 
+/* Queries waiting for the query thread before callers are told to retry. */
+#define QUERY_QUEUE_MAX 256
+
 int server_token_load(const char *state_dir, char *buf, size_t len, char *err, size_t errlen)
 {
 	char path[4096], *text = NULL;
@@ -146,6 +149,10 @@ int server_start(struct server *s)
 	log_info("database %s: %zu hosts", path, s->hosts.n);
 	if ((r = server_db_start(s->db, s->conf.db_queue_max, s->conf.db_batch_max)) < 0)
 		return r;
+	if ((r = server_query_open(path, QUERY_QUEUE_MAX, &s->query, err, sizeof(err))) < 0) {
+		log_err("database %s", err);
+		return r;
+	}
 	r = listen_one(s, "listen", "agents", s->conf.listen, &server_agent_service.base,
 	               server_agent_authorize, &s->agent_rpc);
 	if (r < 0)
@@ -159,6 +166,8 @@ void server_stop(struct server *s)
 	/* stop taking requests, finish the writes (their replies fail), free */
 	aio_rpc_server_close(s->agent_rpc);
 	aio_rpc_server_close(s->admin_rpc);
+	server_query_close(s->query);
+	s->query = NULL;
 	server_db_close(s->db);
 	s->db = NULL;
 	aio_rpc_server_free(s->agent_rpc);

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "db.h"
 #include "hosts.h"
+#include "query.h"
 #include "rpc_server.h"
 
 #define SERVER_TOKEN_BYTES 32
@@ -12,6 +13,7 @@ struct server {
 	struct server_config conf;
 	struct server_hosts hosts;
 	struct server_db *db;
+	struct server_query *query;
 	struct aio_rpc_server *agent_rpc;
 	struct aio_rpc_server *admin_rpc;
 	char admin_token[SERVER_TOKEN_BYTES * 2 + 1];
