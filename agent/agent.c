@@ -188,18 +188,10 @@ static void take_parts(struct agent *a, struct report_parts *p, struct agent_eve
 	p->dropped = a->spool.dropped;
 }
 
-static Aioctl__V1__Persisted *persisted_msg(const struct agent_persist *p)
+/* Fills m from p; s and sp hold the settings (AIO_SETTINGS_MAX each). */
+static void persisted_fill(Aioctl__V1__Persisted *m, Aioctl__V1__SysctlSetting *s,
+			   Aioctl__V1__SysctlSetting **sp, const struct agent_persist *p)
 {
-	Aioctl__V1__Persisted *m = calloc(1, sizeof(*m));
-	Aioctl__V1__SysctlSetting *s = calloc(p->n_settings + 1, sizeof(*s));
-	Aioctl__V1__SysctlSetting **sp = calloc(p->n_settings + 1, sizeof(*sp));
-
-	if (!m || !s || !sp) {
-		free(m);
-		free(s);
-		free(sp);
-		return NULL;
-	}
 	aioctl__v1__persisted__init(m);
 	m->has_value = p->has_value;
 	m->value = p->value;
@@ -219,19 +211,6 @@ static Aioctl__V1__Persisted *persisted_msg(const struct agent_persist *p)
 		m->procps_value = p->procps_value;
 		m->procps_file = p->procps_has_value ? (char *)p->procps_file : NULL;
 	}
-	return m;
-}
-
-static void persisted_msg_free(Aioctl__V1__Persisted *m)
-{
-	if (!m)
-		return;
-	if (m->n_settings)
-		free(m->settings[0]);
-	else
-		free(m->settings ? m->settings[0] : NULL);
-	free(m->settings);
-	free(m);
 }
 
 /* Builds the report around the sample and puts it in the spool. */
@@ -243,6 +222,8 @@ static void spool_report(struct agent *a, Aioctl__V1__Sample *sample, struct rep
 	size_t n_users = p->attrib ? p->attrib->n : 0;
 	Aioctl__V1__AioUser *us = calloc(n_users + 1, sizeof(*us));
 	Aioctl__V1__AioUser **usp = calloc(n_users + 1, sizeof(*usp));
+	Aioctl__V1__Persisted persisted;
+	Aioctl__V1__SysctlSetting settings[AIO_SETTINGS_MAX], *setting_ptrs[AIO_SETTINGS_MAX];
 	int err;
 
 	if (!ev || !evp || !us || !usp) {
@@ -288,8 +269,10 @@ static void spool_report(struct agent *a, Aioctl__V1__Sample *sample, struct rep
 		r.has_contexts = true;
 		r.contexts = p->attrib->contexts;
 	}
-	if (p->persist)
-		r.persisted = persisted_msg(p->persist);
+	if (p->persist) {
+		persisted_fill(&persisted, settings, setting_ptrs, p->persist);
+		r.persisted = &persisted;
+	}
 	r.has_counting = true;
 	r.counting = p->counting;
 	r.has_dropped = p->dropped > 0;
@@ -301,7 +284,6 @@ static void spool_report(struct agent *a, Aioctl__V1__Sample *sample, struct rep
 	pthread_mutex_unlock(&a->lock);
 	if (err < 0)
 		log_err_errno(err, "cannot spool report in %s", a->spool.dir);
-	persisted_msg_free(r.persisted);
 
 out_free:
 	free(ev);

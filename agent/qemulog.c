@@ -194,6 +194,40 @@ static void vm_of(const char *name, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
+static uint64_t fnv1a(const char *p, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (len--) {
+		h ^= (unsigned char)*p++;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static void remember_head(struct agent_qemulog_file *f)
+{
+	size_t want = f->offset < (off_t)sizeof(f->head) ? (size_t)f->offset : sizeof(f->head);
+	ssize_t n;
+
+	if (f->head_len == want)
+		return;
+	n = pread(f->fd, f->head, want, 0);
+	f->head_len = n == (ssize_t)want ? want : 0;
+}
+
+static bool rewritten(struct agent_qemulog_file *f, struct stat *st)
+{
+	char now[sizeof(f->head)];
+
+	if (fstat(f->fd, st) == 0 && st->st_size < f->offset)
+		return true;
+	if (!f->head_len)
+		return false;
+	return pread(f->fd, now, f->head_len, 0) != (ssize_t)f->head_len ||
+	       memcmp(now, f->head, f->head_len) != 0;
+}
+
 /* Reads f's complete lines from its offset; at_end also takes a last line
  * without a newline (the file is finished). */
 static int read_lines(struct agent_qemulog_file *f, bool at_end,
@@ -202,14 +236,18 @@ static int read_lines(struct agent_qemulog_file *f, bool at_end,
 	static _Thread_local char buf[CHUNK];
 	struct stat st;
 
-	if (fstat(f->fd, &st) == 0 && st.st_size < f->offset)
+	if (f->offset > 0 && rewritten(f, &st)) {
 		f->offset = 0; /* truncated: start over */
+		f->head_len = 0;
+	}
 	for (;;) {
 		ssize_t n = pread(f->fd, buf, sizeof(buf), f->offset);
 		size_t pos = 0;
 
-		if (n <= 0)
+		if (n <= 0) {
+			remember_head(f);
 			return READ_DONE;
+		}
 		while (pos < (size_t)n) {
 			char *nl = memchr(buf + pos, '\n', (size_t)n - pos);
 			size_t len = nl ? (size_t)(nl - buf) - pos : (size_t)n - pos;
@@ -218,19 +256,25 @@ static int read_lines(struct agent_qemulog_file *f, bool at_end,
 			/* a partial last line waits for its end, unless it can't */
 			if (!nl && pos > 0)
 				break;
-			if (!nl && !at_end && (size_t)n < sizeof(buf))
+			if (!nl && !at_end && (size_t)n < sizeof(buf)) {
+				remember_head(f);
 				return READ_DONE;
+			}
 			if (agent_logparse_line(buf + pos, len, &ev) == 0) {
 				if (!ev.vm[0])
 					vm_of(f->name, ev.vm, sizeof(ev.vm));
 				snprintf(ev.source, sizeof(ev.source), "%s/%s", AGENT_QEMULOG_DIR,
 				         f->name);
-				snprintf(ev.key, sizeof(ev.key), "qemu:%ju:%jd", (uintmax_t)f->ino,
-				         (intmax_t)(f->offset + (off_t)pos));
+				/* where, and what: a file truncated and written again
+				 * puts new lines at old places */
+				snprintf(ev.key, sizeof(ev.key), "qemu:%ju:%jd:%016" PRIx64,
+				         (uintmax_t)f->ino, (intmax_t)(f->offset + (off_t)pos),
+				         fnv1a(buf + pos, len));
 				if (!ev.time_ms)
 					ev.time_ms = aio_now_ms();
 				if (!on_event(&ev, arg)) {
 					f->offset += (off_t)pos;
+					remember_head(f);
 					return READ_STOPPED;
 				}
 			}

@@ -18,6 +18,10 @@ struct agent_qemulog_file {
 	char name[256];
 	ino_t ino;
 	off_t offset; /* start of the first line not yet read */
+	/* the file's first bytes (up to offset): if they change, it was
+	 * truncated and written again (copytruncate), even to the same size */
+	char head[64];
+	size_t head_len;
 	int fd;
 	bool current; /* still named NAME.log in the directory */
 };

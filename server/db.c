@@ -150,6 +150,11 @@ static int migrate(sqlite3 *conn, char *err, size_t errlen)
 	return 0;
 }
 
+int server_db_schema_version(void)
+{
+	return N_MIGRATIONS;
+}
+
 int server_db_open(const char *path, struct server_db **ret_db, char *err, size_t errlen)
 {
 	struct server_db *db = calloc(1, sizeof(*db));

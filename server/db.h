@@ -45,6 +45,8 @@ struct server_db_write {
 	void *arg;
 };
 
+/* The schema version this server migrates databases to. */
+int server_db_schema_version(void);
 int server_db_open(const char *path, struct server_db **ret_db, char *err, size_t errlen);
 /* Fills reg from the database; call before server_db_start. */
 int server_db_load_hosts(struct server_db *db, struct server_hosts *reg);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,21 +259,57 @@ int h_aioctl(struct h_env *e, char **ret_out, char **ret_err, const char *const 
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-json_t *h_fleet(struct h_env *e)
+json_t *h_aioctl_json(struct h_env *e, const char *const *args)
 {
-	const char *args[] = { "fleet", "status", "--output", "json", NULL };
+	const char *argv[32];
 	json_error_t jerr;
+	size_t n = 0;
 	json_t *j;
 	char *out;
 
-	if (h_aioctl(e, &out, NULL, args) != 0) {
+	for (; args[n] && n < 29; n++)
+		argv[n] = args[n];
+	argv[n++] = "--output";
+	argv[n++] = "json";
+	argv[n] = NULL;
+	if (h_aioctl(e, &out, NULL, argv) != 0) {
 		free(out);
 		return NULL;
 	}
 	j = json_loads(out, 0, &jerr);
-	cr_assert(j, "fleet status --output json is not JSON: %s\n%s", jerr.text, out);
+	cr_assert(j, "aioctl %s --output json is not JSON: %s\n%s", args[0], jerr.text, out);
 	free(out);
 	return j;
+}
+
+json_t *h_fleet(struct h_env *e)
+{
+	const char *args[] = { "fleet", "status", NULL };
+
+	return h_aioctl_json(e, args);
+}
+
+const char *h_fixture(const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/../shared/fixtures/%s", AIO_SOURCE_DIR, name);
+	if (access(buf, R_OK) == 0)
+		return buf;
+	snprintf(buf, len, "%s/tests/fixtures/%s", AIO_SOURCE_DIR, name);
+	cr_assert(access(buf, R_OK) == 0, "fixture %s missing", buf);
+	return buf;
+}
+
+void h_sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	r = system(cmd);
+	cr_assert(r == 0, "command failed (%d): %s", r, cmd);
 }
 
 json_t *h_fleet_host(json_t *fleet, const char *name)

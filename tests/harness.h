@@ -50,6 +50,13 @@ json_t *h_fleet(struct h_env *e);
 /* The host object named name in a fleet document, or NULL. */
 json_t *h_fleet_host(json_t *fleet, const char *name);
 
+/* Path of a fixture: ../shared/fixtures/NAME beside the checkout if there,
+ * else the project's own copy in tests/fixtures. */
+const char *h_fixture(const char *name, char *buf, size_t len);
+/* Runs a shell command (sh -c); fails the test if it fails. */
+void h_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Runs aioctl ARGS --output json and parses it; NULL if aioctl failed. */
+json_t *h_aioctl_json(struct h_env *e, const char *const *args);
 /* Polls cond every 50ms until it is true or timeout_ms passed. */
 bool h_wait(bool (*cond)(struct h_env *e, void *arg), struct h_env *e, void *arg, int timeout_ms);
 uint64_t h_mono_ms(void);

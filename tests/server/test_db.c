@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -12,14 +13,14 @@
 static char dir[64], path[128];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-static int n_done, n_dup, last_err;
+static int n_done, n_dup, n_new_events, last_err;
 
 static void setup(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/aioctl-db-XXXXXX");
 	cr_assert(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/server.db", dir);
-	n_done = n_dup = last_err = 0;
+	n_done = n_dup = n_new_events = last_err = 0;
 }
 
 static void teardown(void)
@@ -37,6 +38,8 @@ static void done(struct server_db_write *w, int err)
 	pthread_mutex_lock(&lock);
 	n_done++;
 	n_dup += w->duplicate;
+	for (size_t i = 0; w->event_new && i < w->report->n_events; i++)
+		n_new_events += w->event_new[i];
 	if (err)
 		last_err = err;
 	pthread_cond_signal(&cond);
@@ -119,7 +122,7 @@ Test(db, store_dedupe_reload)
 
 	cr_expect_eq(count("SELECT count(*) FROM samples"), 100);
 	cr_expect_eq(count("SELECT aio_nr FROM samples WHERE seq = 50"), 100, "first copy kept");
-	cr_expect_eq(count("PRAGMA user_version"), 1);
+	cr_expect_eq(count("PRAGMA user_version"), server_db_schema_version());
 
 	db = open_db(&reg);
 	h = server_hosts_find(&reg, "hv1");
@@ -132,4 +135,52 @@ Test(db, store_dedupe_reload)
 	cr_expect_eq(reg.next_id, h->id + 1, "new hosts get fresh ids");
 	server_db_close(db);
 	server_hosts_done(&reg);
+}
+
+static void submit_events(struct server_db *db, int64_t host, uint64_t seq, const char *key1,
+                          const char *key2)
+{
+	struct server_db_write *w = calloc(1, sizeof(*w));
+	Aioctl__V1__ReportRequest *r = calloc(1, sizeof(*r));
+	Aioctl__V1__AioEvent **evs = calloc(2, sizeof(*evs));
+
+	aioctl__v1__report_request__init(r);
+	for (int i = 0; i < 2; i++) {
+		evs[i] = calloc(1, sizeof(**evs));
+		aioctl__v1__aio_event__init(evs[i]);
+		evs[i]->time_ms = 1000;
+		evs[i]->kind = AIOCTL__V1__EVENT_KIND__EVENT_FAILED;
+		evs[i]->source = strdup("journal:libvirtd.service");
+		evs[i]->key = strdup(i ? key2 : key1);
+	}
+	r->events = evs;
+	r->n_events = 2;
+	w->type = SERVER_DB_WRITE_SAMPLE;
+	w->host_id = host;
+	w->seq = seq;
+	w->sample.time_ms = 1000 + seq;
+	w->report = r;
+	w->done = done;
+	cr_assert_eq(server_db_submit(db, w), 0);
+}
+
+Test(db, events_stored_once_by_key)
+{
+	struct server_hosts reg;
+	struct server_db *db = open_db(&reg);
+	struct server_host *h = server_hosts_add(&reg, "hv1", 0);
+	struct server_db_write *w = calloc(1, sizeof(*w));
+
+	cr_assert_eq(server_db_write_host_fill(w, h), 0);
+	w->done = done;
+	cr_assert_eq(server_db_submit(db, w), 0);
+	submit_events(db, h->id, 1, "cursor-a", "cursor-b");
+	/* after an agent restart the same lines are read again in a new report */
+	submit_events(db, h->id, 2, "cursor-b", "cursor-c");
+	wait_done(3);
+	cr_expect_eq(last_err, 0);
+	cr_expect_eq(n_new_events, 3, "cursor-b is stored once");
+	server_db_close(db);
+	server_hosts_done(&reg);
+	cr_expect_eq(count("SELECT count(*) FROM events"), 3);
 }

@@ -1,0 +1,336 @@
+/* The agent sees everything: AIO errors from a real journal and QEMU logs,
+ * restarts that neither lose nor repeat, a server outage that loses no
+ * report, persisted config, and attribution on the real kernel. Real
+ * binaries on loopback; journal files made by systemd-journal-remote. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define JOURNAL_REMOTE "/lib/systemd/systemd-journal-remote"
+#define INTERVAL       "300ms"
+
+static struct h_env env;
+static char root[300];
+
+static void setup(void)
+{
+	h_env_init(&env);
+}
+
+static void teardown(void)
+{
+	h_env_fini(&env);
+}
+
+TestSuite(agent, .init = setup, .fini = teardown, .timeout = 120);
+
+static const char *const fast[] = { "--journal-backlog", "0", "--attribution-interval", "1s",
+	                            NULL };
+
+/* A sysroot with counters, a journal from the fixture and the QEMU log. */
+static void make_root(const char *name)
+{
+	char fix[512];
+
+	h_sysroot_make(&env, name, 100, 65536, root, sizeof(root));
+	h_sh("mkdir -p '%s/var/log/journal' '%s/var/log/libvirt/qemu'", root, root);
+	/* the fixture's last entry has no blank line after it: add one */
+	h_sh("(cat '%s'; echo) | " JOURNAL_REMOTE " -o '%s/var/log/journal/remote.journal' - "
+	     "2>/dev/null",
+	     h_fixture("libvirtd.export", fix, sizeof(fix)), root);
+	h_sh("cp '%s' '%s/var/log/libvirt/qemu/instance-00000a1f.log'",
+	     h_fixture("qemu-instance-00000a1f.log", fix, sizeof(fix)), root);
+}
+
+/* One journal entry, written as an export file and fed to journal-remote,
+ * which appends it to the sysroot's journal file. */
+static void journal_append(const char *unit, const char *message)
+{
+	char path[400];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/entry.export", env.dir);
+	cr_assert((f = fopen(path, "w")));
+	fprintf(f, "__REALTIME_TIMESTAMP=%llu000\n_SYSTEMD_UNIT=%s\nPRIORITY=3\nMESSAGE=%s\n\n",
+	        (unsigned long long)time(NULL) * 1000, unit, message);
+	fclose(f);
+	h_sh(JOURNAL_REMOTE " -o '%s/var/log/journal/remote.journal' '%s' 2>/dev/null", root, path);
+}
+
+static void qemu_append(const char *file, const char *line)
+{
+	h_sh("printf '%%s\\n' '%s' >> '%s/var/log/libvirt/qemu/%s'", line, root, file);
+}
+
+static json_t *errors(const char *host)
+{
+	const char *args[] = { "errors", "--since", "36500d", "--host",
+		               host,     "--limit", "1000",   NULL };
+
+	return h_aioctl_json(&env, args);
+}
+
+static size_t n_errors(const char *host)
+{
+	json_t *j = errors(host);
+	size_t n = j ? json_array_size(json_object_get(j, "events")) : 0;
+
+	json_decref(j);
+	return n;
+}
+
+static bool has_n_errors(struct h_env *e, void *arg)
+{
+	return n_errors("hv1") == *(size_t *)arg;
+}
+
+/* How many stored events match kind/vm/disk/line part (NULL: any). */
+static size_t count_matching(json_t *j, const char *kind, const char *vm, const char *disk,
+                             const char *line_part)
+{
+	size_t i, n = 0;
+	json_t *e;
+
+	json_array_foreach(json_object_get(j, "events"), i, e)
+	{
+		const char *k = json_string_value(json_object_get(e, "kind"));
+		const char *v = json_string_value(json_object_get(e, "vm"));
+		const char *d = json_string_value(json_object_get(e, "disk"));
+		const char *l = json_string_value(json_object_get(e, "line"));
+
+		if (kind && (!k || strcmp(k, kind)))
+			continue;
+		if (vm && (!v || strcmp(v, vm)))
+			continue;
+		if (disk && (!d || strcmp(d, disk)))
+			continue;
+		if (line_part && (!l || !strstr(l, line_part)))
+			continue;
+		n++;
+	}
+	return n;
+}
+
+static const char *const fatal =
+        "internal error: QEMU unexpectedly closed the monitor (vm='web-7'): "
+        "qemu-system-x86_64: -blockdev {\"node-name\":\"libvirt-9-storage\"}: Unable to use "
+        "native AIO: failed to create linux AIO context: Resource temporarily unavailable";
+
+Test(agent, journal_and_qemu_log_events_exact)
+{
+	size_t want = 4;
+	json_t *j;
+
+	h_server_start(&env);
+	make_root("hv1");
+	h_agent_start(&env, "hv1", root, INTERVAL, fast);
+	cr_assert(h_wait(has_n_errors, &env, &want, 10000), "expected 4 events, have %zu",
+	          n_errors("hv1"));
+
+	j = errors("hv1");
+	/* the journal: three failures, the tainted and start-up lines are not events */
+	cr_expect_eq(count_matching(j, "failed", NULL, "libvirt-1-storage", NULL), 1);
+	cr_expect_eq(count_matching(j, "failed", "instance-00000a21", "libvirt-2-storage", NULL),
+	             1);
+	cr_expect_eq(count_matching(j, "failed", NULL, NULL, NULL), 3);
+	cr_expect_eq(count_matching(j, NULL, "instance-00000a20", NULL, NULL), 0);
+	cr_expect_eq(count_matching(j, NULL, NULL, NULL, "Starting up"), 0);
+	/* the QEMU log: the 9.0 thread-pool fallback, named by the log file */
+	cr_expect_eq(count_matching(j, "degraded", "instance-00000a1f", NULL, NULL), 1);
+	json_decref(j);
+
+	/* appended while the agent runs */
+	journal_append("libvirtd.service", fatal);
+	want = 5;
+	cr_assert(h_wait(has_n_errors, &env, &want, 5000), "journal append not seen");
+	j = errors("hv1");
+	cr_expect_eq(count_matching(j, "failed", "web-7", "libvirt-9-storage", NULL), 1);
+	json_decref(j);
+}
+
+Test(agent, qemu_log_append_rotate_truncate)
+{
+	size_t want = 4;
+	json_t *j;
+
+	h_server_start(&env);
+	make_root("hv1");
+	h_agent_start(&env, "hv1", root, INTERVAL, fast);
+	cr_assert(h_wait(has_n_errors, &env, &want, 10000));
+
+	qemu_append("instance-00000a1f.log",
+	            "2024-05-02T10:00:00.000000Z qemu-system-x86_64: Unable to use Linux AIO, "
+	            "falling back to thread pool: failed to create linux AIO context: Resource "
+	            "temporarily unavailable ROUND-A");
+	want = 5;
+	cr_assert(h_wait(has_n_errors, &env, &want, 5000), "append not seen");
+
+	/* rotation by rename: virtlogd moves the log away and starts a new one */
+	qemu_append("instance-00000a1f.log", "ROUND-B failed to create linux AIO context: x");
+	h_sh("cd '%s/var/log/libvirt/qemu' && mv instance-00000a1f.log instance-00000a1f.log.0",
+	     root);
+	qemu_append("instance-00000a1f.log", "ROUND-C failed to create linux AIO context: x");
+	want = 7;
+	cr_assert(h_wait(has_n_errors, &env, &want, 5000), "rotation lost a line (have %zu)",
+	          n_errors("hv1"));
+
+	/* truncation: copytruncate-style rotation */
+	h_sh(": > '%s/var/log/libvirt/qemu/instance-00000a1f.log'", root);
+	qemu_append("instance-00000a1f.log", "ROUND-D failed to create linux AIO context: x");
+	want = 8;
+	cr_assert(h_wait(has_n_errors, &env, &want, 5000), "truncation lost a line");
+
+	/* a new VM's log */
+	qemu_append("db-2.log", "ROUND-E Unable to use native AIO: failed to create linux AIO "
+	                        "context: Resource temporarily unavailable");
+	want = 9;
+	cr_assert(h_wait(has_n_errors, &env, &want, 5000), "new file not seen");
+
+	j = errors("hv1");
+	cr_expect_eq(count_matching(j, "degraded", "instance-00000a1f", NULL, "ROUND-A"), 1);
+	cr_expect_eq(count_matching(j, "failed", "instance-00000a1f", NULL, "ROUND-B"), 1);
+	cr_expect_eq(count_matching(j, "failed", "instance-00000a1f", NULL, "ROUND-C"), 1);
+	cr_expect_eq(count_matching(j, "failed", "instance-00000a1f", NULL, "ROUND-D"), 1);
+	cr_expect_eq(count_matching(j, "failed", "db-2", NULL, "ROUND-E"), 1);
+	json_decref(j);
+}
+
+Test(agent, restart_neither_loses_nor_repeats)
+{
+	size_t want = 4;
+	pid_t agent;
+	json_t *j;
+
+	h_server_start(&env);
+	make_root("hv1");
+	agent = h_agent_start(&env, "hv1", root, INTERVAL, fast);
+	cr_assert(h_wait(has_n_errors, &env, &want, 10000));
+
+	cr_assert_eq(h_stop(&env, agent), 0);
+	journal_append("virtqemud.service", fatal);
+	qemu_append("instance-00000a1f.log", "WHILE-DOWN failed to create linux AIO context: x");
+	agent = h_agent_start(&env, "hv1", root, INTERVAL, fast);
+	want = 6;
+	cr_assert(h_wait(has_n_errors, &env, &want, 10000), "events from the gap not seen");
+
+	/* once more, with nothing new: the count must not move */
+	cr_assert_eq(h_stop(&env, agent), 0);
+	agent = h_agent_start(&env, "hv1", root, INTERVAL, fast);
+	journal_append("libvirtd.service", "AFTER failed to create linux AIO context: x");
+	want = 7;
+	cr_assert(h_wait(has_n_errors, &env, &want, 10000));
+	j = errors("hv1");
+	cr_expect_eq(json_array_size(json_object_get(j, "events")), 7, "nothing repeated");
+	cr_expect_eq(count_matching(j, NULL, NULL, NULL, "WHILE-DOWN"), 1);
+	cr_expect_eq(count_matching(j, "failed", "web-7", NULL, NULL), 1);
+	json_decref(j);
+}
+
+static long long db_count(const char *sql)
+{
+	char path[512];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	snprintf(path, sizeof(path), "%s/server.db", env.state_dir);
+	cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s",
+	             sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static bool seq_at_least(struct h_env *e, void *arg)
+{
+	json_t *fleet = h_fleet(e), *h;
+	bool ok;
+
+	if (!fleet)
+		return false;
+	h = h_fleet_host(fleet, "hv1");
+	ok = h && json_integer_value(json_object_get(h, "last_seq")) >= *(long long *)arg;
+	json_decref(fleet);
+	return ok;
+}
+
+Test(agent, spool_keeps_every_report_through_an_outage)
+{
+	const char *server_argv[] = { H_BIN("aio-server"), "--listen",    env.agent_url,
+		                      "--admin-listen",    env.admin_url, "--state-dir",
+		                      env.state_dir,       NULL };
+	long long seq_before, seq_after, n, min_seq, max_seq, disorder;
+	size_t want = 5;
+
+	h_server_start(&env);
+	make_root("hv1");
+	h_agent_start(&env, "hv1", root, INTERVAL, fast);
+	seq_before = 3;
+	cr_assert(h_wait(seq_at_least, &env, &seq_before, 10000));
+
+	cr_assert_eq(h_stop(&env, env.server), 0);
+	/* several intervals without a server, with an event in the gap */
+	qemu_append("instance-00000a1f.log", "IN-GAP failed to create linux AIO context: x");
+	usleep(2500 * 1000); /* the outage itself: ~8 report intervals */
+	env.server = h_spawn(&env, "server2", server_argv);
+
+	cr_assert(h_wait(has_n_errors, &env, &want, 15000), "the gap's event arrived");
+	seq_after = seq_before + 6;
+	cr_assert(h_wait(seq_at_least, &env, &seq_after, 15000), "reports from the gap arrived");
+	/* and the agent is back to reporting live */
+	seq_after += 2;
+	cr_assert(h_wait(seq_at_least, &env, &seq_after, 5000));
+
+	n = db_count("SELECT count(*) FROM samples");
+	min_seq = db_count("SELECT min(seq) FROM samples");
+	max_seq = db_count("SELECT max(seq) FROM samples");
+	cr_expect_eq(min_seq, 1);
+	cr_expect_eq(n, max_seq, "no report missing, none twice: %lld rows for seq 1..%lld", n,
+	             max_seq);
+	disorder = db_count("SELECT count(*) FROM samples a JOIN samples b ON b.seq = a.seq + 1"
+	                    " WHERE b.time_ms < a.time_ms");
+	cr_expect_eq(disorder, 0, "samples in order");
+	cr_expect_eq(db_count("SELECT count(*) FROM events WHERE line LIKE '%IN-GAP%'"), 1);
+}
+
+Test(agent, persisted_value_and_its_files)
+{
+	const char *args[] = { "host", "show", "hv1", NULL };
+	json_t *j, *p;
+
+	h_server_start(&env);
+	make_root("hv1");
+	h_sh("mkdir -p '%s/usr/lib/sysctl.d' '%s/etc/sysctl.d'", root, root);
+	h_sh("echo 'fs.aio-max-nr = 1048576' > '%s/usr/lib/sysctl.d/60-libvirtd.conf'", root);
+	h_sh("echo 'fs.aio-max-nr = 524288' > '%s/etc/sysctl.d/50-old.conf'", root);
+	h_agent_start(&env, "hv1", root, INTERVAL, fast);
+	for (int i = 0; i < 100; i++) {
+		j = h_aioctl_json(&env, args);
+		if (j && json_is_object(json_object_get(j, "persisted")))
+			break;
+		json_decref(j);
+		j = NULL;
+		usleep(100 * 1000);
+	}
+	cr_assert(j, "persisted facts never arrived");
+	p = json_object_get(j, "persisted");
+	cr_expect_eq(json_integer_value(json_object_get(p, "value")), 1048576);
+	cr_expect_str_eq(json_string_value(json_object_get(p, "file")),
+	                 "/usr/lib/sysctl.d/60-libvirtd.conf");
+	cr_expect_eq(json_array_size(json_object_get(p, "settings")), 2);
+	cr_expect(json_is_true(json_object_get(j, "persisted_differs")),
+	          "live 65536, 1048576 after a reboot");
+	json_decref(j);
+}

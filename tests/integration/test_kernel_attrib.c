@@ -1,0 +1,111 @@
+/* Attribution on the real kernel: a process that looks like QEMU for VM
+ * test-vm holds AIO contexts; the agent with --sysroot / names them. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define CONTEXTS 3
+
+static struct h_env env;
+
+static void setup(void)
+{
+	h_env_init(&env);
+}
+
+static void teardown(void)
+{
+	h_env_fini(&env);
+}
+
+TestSuite(kernel_attrib, .init = setup, .fini = teardown, .timeout = 120);
+
+static json_t *user_named(json_t *host, const char *name)
+{
+	size_t i;
+	json_t *u;
+
+	json_array_foreach(json_object_get(host, "users"), i, u)
+	{
+		if (strcmp(json_string_value(json_object_get(u, "name")), name) == 0)
+			return u;
+	}
+	return NULL;
+}
+
+static bool attributed(struct h_env *e, void *arg)
+{
+	const char *args[] = { "host", "show", "real", NULL };
+	json_t *j = h_aioctl_json(e, args), *u;
+	bool ok;
+
+	if (!j)
+		return false;
+	u = user_named(j, "test-vm");
+	ok = u && json_integer_value(json_object_get(u, "contexts")) == *(int *)arg;
+	if (ok) {
+		json_int_t events = json_integer_value(json_object_get(u, "events"));
+
+		cr_expect(json_is_true(json_object_get(u, "vm")));
+		/* the estimate bounds 3 x 1024 from above, within 64 a context */
+		cr_expect_geq(events, CONTEXTS * 1024);
+		cr_expect_lt(events, CONTEXTS * (1024 + 64));
+		cr_expect_str_eq(json_string_value(json_object_get(j, "counting")), "single",
+		                 "a modern kernel counts nr_events once");
+	}
+	json_decref(j);
+	return ok;
+}
+
+static bool released(struct h_env *e, void *arg)
+{
+	const char *args[] = { "host", "show", "real", NULL };
+	json_t *j = h_aioctl_json(e, args);
+	bool ok = j && !user_named(j, "test-vm");
+
+	json_decref(j);
+	return ok;
+}
+
+Test(kernel_attrib, names_the_vm_holding_contexts)
+{
+	const char *argv[] = { AIO_TEST_BIN_DIR "/aio-hold",     "1024", "3", "-name",
+		               "guest=test-vm,debug-threads=on", NULL };
+	const char *fast[] = { "--attribution-interval", "1s", NULL };
+	int to_child[2], from_child[2], want = CONTEXTS;
+	char line[16] = "";
+	FILE *in;
+	pid_t pid;
+
+	h_server_start(&env);
+	h_agent_start(&env, "real", "/", "300ms", fast);
+	cr_assert_eq(pipe(to_child), 0);
+	cr_assert_eq(pipe(from_child), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(to_child[0], STDIN_FILENO);
+		dup2(from_child[1], STDOUT_FILENO);
+		close(to_child[1]);
+		close(from_child[0]);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(to_child[0]);
+	close(from_child[1]);
+	in = fdopen(from_child[0], "r");
+	cr_assert(fgets(line, sizeof(line), in) && strcmp(line, "ready\n") == 0);
+
+	cr_expect(h_wait(attributed, &env, &want, 10000),
+	          "the agent should attribute exactly %d contexts to test-vm", CONTEXTS);
+
+	close(to_child[1]);
+	waitpid(pid, NULL, 0);
+	fclose(in);
+	cr_expect(h_wait(released, &env, NULL, 10000), "test-vm gone once its process exits");
+}
