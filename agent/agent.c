@@ -190,7 +190,7 @@ static void take_parts(struct agent *a, struct report_parts *p, struct agent_eve
 
 /* Fills m from p; s and sp hold the settings (AIO_SETTINGS_MAX each). */
 static void persisted_fill(Aioctl__V1__Persisted *m, Aioctl__V1__SysctlSetting *s,
-			   Aioctl__V1__SysctlSetting **sp, const struct agent_persist *p)
+                           Aioctl__V1__SysctlSetting **sp, const struct agent_persist *p)
 {
 	aioctl__v1__persisted__init(m);
 	m->has_value = p->has_value;
