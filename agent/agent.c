@@ -67,6 +67,27 @@ static void read_kernel(struct agent *a)
 		snprintf(a->kernel, sizeof(a->kernel), "%s", u.release);
 }
 
+static int check_policy(struct agent *a)
+{
+	const char *f = a->conf.sysctl_file;
+	size_t len = strlen(f);
+
+	if (a->conf.limit_min > a->conf.limit_max) {
+		log_err("--limit-min %llu is above --limit-max %llu",
+			(unsigned long long)a->conf.limit_min,
+			(unsigned long long)a->conf.limit_max);
+		return -EINVAL;
+	}
+	if (f[0] != '/' || !strstr(f, "/sysctl.d/") || len < 6 || strcmp(f + len - 5, ".conf") ||
+	    strstr(f, "/../")) {
+		log_err("--sysctl-file %s: must be a .conf file in a sysctl.d directory "
+			"(example: /etc/sysctl.d/zz-aioctl.conf)",
+			f);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Where to resume reading logs: the positions stored with the newest
  * spooled report (its events are safe on disk), else the positions
  * committed after the last acknowledgement, else nothing (first start). */
@@ -124,6 +145,14 @@ int agent_init(struct agent *a)
 		         a->spool.dir);
 	if (!(a->pending = calloc(AIO_EVENTS_MAX, sizeof(*a->pending))))
 		return -ENOMEM;
+	if ((r = check_policy(a)) < 0)
+		return r;
+	if ((r = agent_apply_init(&a->applier, a->conf.sysroot, a->conf.sysctl_file,
+				  a->conf.state_dir, a->conf.limit_min, a->conf.limit_max,
+				  a->conf.limit_margin)) < 0) {
+		log_err_errno(r, "--sysctl-file %s", a->conf.sysctl_file);
+		return r;
+	}
 	if ((r = restore_positions(a)) < 0)
 		return r;
 
@@ -347,7 +376,8 @@ static void *sample_thread(void *arg)
 
 int agent_start(struct agent *a)
 {
-	void *(*const fns[])(void *) = { sample_thread, agent_report_thread, agent_watch_thread };
+	void *(*const fns[])(void *) = { sample_thread, agent_report_thread, agent_watch_thread,
+					 agent_control_thread };
 
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
 		if (pthread_create(&a->threads[i], NULL, fns[i], a) != 0) {

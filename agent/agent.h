@@ -6,7 +6,8 @@
  *           asks), and after each acknowledgement commits the log positions
  *           stored with that report;
  *   watch   follows the journal and QEMU logs into the pending events, and
- *           scans /proc and sysctl.d every attribution interval.
+ *           scans /proc and sysctl.d every attribution interval;
+ *   control holds a Watch on the server and applies the limits it sends.
  * The lock guards what threads share: the spool, the pending events and
  * positions, and the latest scans. */
 #pragma once
@@ -14,6 +15,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "apply.h"
 #include "attrib.h"
 #include "config.h"
 #include "journal.h"
@@ -33,6 +35,7 @@ struct agent {
 
 	struct aio_rpc_client *rpc;
 	struct agent_sampler sampler;
+	struct agent_applier applier; /* the control thread's */
 
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -51,7 +54,7 @@ struct agent {
 	struct agent_qemulog qemulog;
 	bool journal_warned;
 
-	pthread_t threads[3];
+	pthread_t threads[4];
 	size_t n_threads;
 };
 
@@ -66,6 +69,7 @@ void agent_done(struct agent *a);
 bool agent_wait_until(struct agent *a, uint64_t at_ms);
 void *agent_report_thread(void *arg);
 void *agent_watch_thread(void *arg);
+void *agent_control_thread(void *arg);
 /* Opens the log sources at the positions text (NULL: first start). */
 void agent_watch_open(struct agent *a, const char *positions);
 void agent_watch_close(struct agent *a);

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define KEY(name, type, field, def, min, max, metavar, help)                                   \
 	{                                                                                      \
@@ -36,6 +37,16 @@ static const struct aio_conf_key keys[] = {
 	KEY("journal-backlog", AIO_CONF_DURATION, journal_backlog_ms, "1d", 0,
 	    3650ULL * 24 * 3600 * 1000, "DUR",
 	    "on first start, read the journal this far back (0: all of it)"),
+	KEY("limit-min", AIO_CONF_UINT, limit_min, "65536", 1, UINT32_MAX, "N",
+	    "lowest fs.aio-max-nr this host accepts, whatever the server asks"),
+	KEY("limit-max", AIO_CONF_UINT, limit_max, "16777216", 1, UINT32_MAX, "N",
+	    "highest fs.aio-max-nr this host accepts"),
+	KEY("limit-margin", AIO_CONF_UINT, limit_margin, "4096", 0, UINT32_MAX, "N",
+	    "refuse limits below fs.aio-nr plus this, unless the rollout forces it"),
+	KEY("sysctl-file", AIO_CONF_STRING, sysctl_file, "/etc/sysctl.d/zz-aioctl.conf", 0, 0,
+	    "PATH", "the one sysctl.d file the agent writes (named to sort last)"),
+	KEY("watch-max", AIO_CONF_DURATION, watch_max_ms, "30s", 1000, 600 * 1000, "DUR",
+	    "how long the server may hold a Watch before answering"),
 	KEY("tls-ca", AIO_CONF_STRING, tls_ca, NULL, 0, 0, "FILE", "CA that signed the server"),
 	KEY("tls-cert", AIO_CONF_STRING, tls_cert, NULL, 0, 0, "FILE", "this agent's certificate"),
 	KEY("tls-key", AIO_CONF_STRING, tls_key, NULL, 0, 0, "FILE", "this agent's key"),

@@ -21,6 +21,11 @@ struct agent_config {
 	uint64_t spool_max;
 	uint64_t attribution_interval_ms;
 	uint64_t journal_backlog_ms;
+	uint64_t limit_min;
+	uint64_t limit_max;
+	uint64_t limit_margin;
+	char *sysctl_file;
+	uint64_t watch_max_ms;
 	char *tls_ca;
 	char *tls_cert;
 	char *tls_key;

@@ -9,9 +9,28 @@
 #include "clock.h"
 #include "fileio.h"
 #include "log.h"
+#include "path.h"
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 30000
+
+/* When this host booted: Unix ms, from btime in SYSROOT/proc/stat. */
+static bool boot_time_ms(const char *sysroot, uint64_t *ret)
+{
+	char path[4200], *text = NULL, *p;
+	unsigned long long btime;
+	bool ok = false;
+
+	if (aio_path_join(sysroot, "/proc/stat", path, sizeof(path)) < 0 ||
+	    aio_file_read_all(path, 1 << 20, &text, NULL) < 0)
+		return false;
+	if ((p = strstr(text, "\nbtime ")) && sscanf(p + 7, "%llu", &btime) == 1) {
+		*ret = (uint64_t)btime * 1000;
+		ok = true;
+	}
+	free(text);
+	return ok;
+}
 
 static int say_hello(struct agent *a)
 {
@@ -27,6 +46,12 @@ static int say_hello(struct agent *a)
 	in.agent_version = AIO_VERSION;
 	in.has_interval_ms = true;
 	in.interval_ms = (uint32_t)a->conf.interval_ms;
+	in.has_limit_min = in.has_limit_max = in.has_limit_margin = true;
+	in.limit_min = a->conf.limit_min;
+	in.limit_max = a->conf.limit_max;
+	in.limit_margin = a->conf.limit_margin;
+	in.sysctl_file = a->conf.sysctl_file;
+	in.has_boot_time_ms = boot_time_ms(a->conf.sysroot, &in.boot_time_ms);
 	code = aio_rpc_invoke(a->rpc, &aioctl__v1__agent__descriptor, "Hello", &in.base,
 	                      a->conf.call_timeout_ms, false, (ProtobufCMessage **)&out, &st);
 	if (code != AIO_OK) {

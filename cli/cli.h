@@ -14,6 +14,11 @@ enum cli_exit {
 	CLI_EXIT_UNREACHABLE = 2, /* no server at --server, or no answer in time */
 	CLI_EXIT_NOT_FOUND = 3,   /* unknown host, rollout, ... */
 	CLI_EXIT_DENIED = 4,      /* token missing, wrong, or not allowed */
+	CLI_EXIT_PAUSED = 5,	   /* the rollout paused (failures, or by hand) */
+	CLI_EXIT_ROLLED_BACK = 6,  /* the rollout was rolled back */
+	CLI_EXIT_ABORTED = 7,	   /* the rollout was aborted or superseded */
+	CLI_EXIT_WAIT_TIMEOUT = 8, /* still running when --wait-timeout passed */
+	CLI_EXIT_OFFLINE = 9,	   /* done but for offline hosts, still pending */
 	CLI_EXIT_USAGE = 64,      /* bad command line (sysexits EX_USAGE) */
 };
 
@@ -26,6 +31,7 @@ struct cli {
 	bool token_file_explicit;
 	enum cli_format format;
 	uint64_t timeout_ms;
+	bool timeout_given;
 	struct aio_tls_opts tls;
 	struct aio_rpc_client *rpc;
 	/* command options */
@@ -34,6 +40,19 @@ struct cli {
 	const char *host;
 	const char *vm;
 	uint64_t limit;
+	bool live;
+	/* fleet set / reconcile */
+	bool has_max;
+	uint64_t max;
+	const char *select[32];
+	size_t n_select;
+	const char *hosts_glob;
+	bool has_canary, has_batch, has_max_failures, has_soak, has_offline_timeout;
+	uint32_t canary, batch, max_failures;
+	bool batch_percent, max_failures_percent;
+	uint64_t soak_ms, offline_timeout_ms, wait_timeout_ms;
+	const char *on_failure;
+	bool force, dry_run, yes, no_wait, supersede;
 };
 
 struct cli_command {
@@ -55,6 +74,16 @@ int cli_call(struct cli *c, const char *method, const ProtobufCMessage *in,
 int cli_fleet_status(struct cli *c, int argc, char **argv);
 int cli_host_show(struct cli *c, int argc, char **argv);
 int cli_errors(struct cli *c, int argc, char **argv);
+int cli_fleet_set(struct cli *c, int argc, char **argv);
+int cli_fleet_drift(struct cli *c, int argc, char **argv);
+int cli_fleet_reconcile(struct cli *c, int argc, char **argv);
+int cli_rollout_list(struct cli *c, int argc, char **argv);
+int cli_rollout_show(struct cli *c, int argc, char **argv);
+int cli_rollout_pause(struct cli *c, int argc, char **argv);
+int cli_rollout_resume(struct cli *c, int argc, char **argv);
+int cli_rollout_abort(struct cli *c, int argc, char **argv);
+int cli_rollout_rollback(struct cli *c, int argc, char **argv);
+int cli_audit(struct cli *c, int argc, char **argv);
 
 /* Formatting shared by commands. */
 double cli_utilization(const Aioctl__V1__Sample *s);

@@ -117,6 +117,16 @@ int cli_fleet_status(struct cli *c, int argc, char **argv)
 		        c->sort);
 		return CLI_EXIT_USAGE;
 	}
+	if (c->live) {
+		/* the server answers with what came back a little before the
+		 * deadline, so the reply itself is in time */
+		if (!c->timeout_given)
+			c->timeout_ms = 3000;
+		in.has_live = true;
+		in.live = true;
+		in.has_timeout_ms = true;
+		in.timeout_ms = c->timeout_ms - (c->timeout_ms / 5 < 500 ? c->timeout_ms / 5 : 500);
+	}
 	if ((r = cli_call(c, "FleetStatus", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
 	if (rep->n_hosts)
@@ -135,6 +145,13 @@ int cli_fleet_status(struct cli *c, int argc, char **argv)
 		r = cli_json_print(root, stdout) < 0 ? CLI_EXIT_FAILED : 0;
 	} else {
 		print_rows(c, rep);
+		if (c->format == CLI_TABLE && c->live) {
+			printf("%zu host%s did not answer in time%s", rep->n_not_answered,
+			       rep->n_not_answered == 1 ? "" : "s", rep->n_not_answered ? ":" : "");
+			for (size_t i = 0; i < rep->n_not_answered; i++)
+				printf(" %s", rep->not_answered[i]);
+			putchar('\n');
+		}
 	}
 	aioctl__v1__fleet_status_reply__free_unpacked(rep, NULL);
 	return r;

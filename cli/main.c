@@ -1,4 +1,5 @@
 /* aioctl: the operator's console for a fleet's Linux AIO limits. */
+#include <errno.h>
 #include <getopt.h>
 #include <nng/nng.h>
 #include <stdio.h>
@@ -26,6 +27,22 @@ enum opt_id {
 	OPT_HOST,
 	OPT_VM,
 	OPT_LIMIT,
+	OPT_LIVE,
+	OPT_MAX,
+	OPT_SELECT,
+	OPT_HOSTS,
+	OPT_CANARY,
+	OPT_BATCH,
+	OPT_MAX_FAILURES,
+	OPT_SOAK,
+	OPT_ON_FAILURE,
+	OPT_OFFLINE_TIMEOUT,
+	OPT_FORCE,
+	OPT_DRY_RUN,
+	OPT_YES,
+	OPT_NO_WAIT,
+	OPT_SUPERSEDE,
+	OPT_WAIT_TIMEOUT,
 };
 
 struct opt_doc {
@@ -61,6 +78,29 @@ static const struct opt_doc command_opts[] = {
 	{ { "host", required_argument, NULL, OPT_HOST }, "HOST", "only this host" },
 	{ { "vm", required_argument, NULL, OPT_VM }, "NAME", "only this VM" },
 	{ { "limit", required_argument, NULL, OPT_LIMIT }, "N", "at most N rows [100, max 1000]" },
+	{ { "live", no_argument, NULL, OPT_LIVE }, "", "ask every agent for a fresh sample now" },
+	{ { "max", required_argument, NULL, OPT_MAX }, "N", "the new fs.aio-max-nr" },
+	{ { "select", required_argument, NULL, OPT_SELECT }, "K=V",
+	  "only hosts with this label (repeatable: all must match)" },
+	{ { "hosts", required_argument, NULL, OPT_HOSTS }, "GLOB", "only hosts whose name matches" },
+	{ { "canary", required_argument, NULL, OPT_CANARY }, "N", "hosts in the first wave [1]" },
+	{ { "batch", required_argument, NULL, OPT_BATCH }, "N|P%", "hosts per later wave [10%]" },
+	{ { "max-failures", required_argument, NULL, OPT_MAX_FAILURES }, "N|P%",
+	  "failures tolerated before stopping [0]" },
+	{ { "soak", required_argument, NULL, OPT_SOAK }, "DUR",
+	  "a host passes after this long with no AIO error and the value in place [30s]" },
+	{ { "on-failure", required_argument, NULL, OPT_ON_FAILURE }, "WHAT",
+	  "pause or rollback [pause]" },
+	{ { "offline-timeout", required_argument, NULL, OPT_OFFLINE_TIMEOUT }, "DUR",
+	  "offline hosts get the change if back within this [24h]" },
+	{ { "force", no_argument, NULL, OPT_FORCE }, "", "allow a limit below current usage" },
+	{ { "dry-run", no_argument, NULL, OPT_DRY_RUN }, "", "show the plan, change nothing" },
+	{ { "yes", no_argument, NULL, OPT_YES }, "", "do not ask" },
+	{ { "no-wait", no_argument, NULL, OPT_NO_WAIT }, "", "print the rollout id and exit" },
+	{ { "supersede", no_argument, NULL, OPT_SUPERSEDE }, "",
+	  "abort rollouts still changing these hosts" },
+	{ { "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT }, "DUR",
+	  "stop following after this long (exit 8) [none]" },
 };
 
 #define N_GLOBAL  (sizeof(global_opts) / sizeof(global_opts[0]))
@@ -130,6 +170,26 @@ static void completion_bash(void)
 	       "complete -F _aioctl aioctl\n");
 }
 
+/* "5" or "10%" (when percent may be given); -EINVAL after saying why. */
+static int parse_count(const char *arg, const char *flag, uint32_t *ret, bool *ret_percent)
+{
+	char buf[32];
+	size_t len = strlen(arg);
+	uint64_t v;
+	bool pct = len > 1 && arg[len - 1] == '%';
+
+	snprintf(buf, sizeof(buf), "%.*s", (int)(pct ? len - 1 : len), arg);
+	if ((pct && !ret_percent) || aio_uint_parse(buf, &v) < 0 || v > (pct ? 100 : 100000)) {
+		fprintf(stderr, "aioctl: %s %s: not a count%s\n", flag, arg,
+			ret_percent ? " or percentage (examples: 5, 10%)" : " (example: 1)");
+		return -EINVAL;
+	}
+	*ret = (uint32_t)v;
+	if (ret_percent)
+		*ret_percent = pct;
+	return 0;
+}
+
 /* Applies one option; returns 0, or an exit code after printing why. */
 static int set_option(struct cli *c, int id, const char *arg)
 {
@@ -158,6 +218,7 @@ static int set_option(struct cli *c, int id, const char *arg)
 		}
 		break;
 	case OPT_TIMEOUT:
+		c->timeout_given = true;
 		if ((r = aio_duration_parse(arg, &c->timeout_ms)) < 0 || c->timeout_ms == 0) {
 			fprintf(stderr,
 			        "aioctl: --timeout %s: not a duration (example: --timeout 5s)\n",
@@ -192,6 +253,83 @@ static int set_option(struct cli *c, int id, const char *arg)
 		break;
 	case OPT_VM:
 		c->vm = arg;
+		break;
+	case OPT_LIVE:
+		c->live = true;
+		break;
+	case OPT_MAX:
+		if (aio_uint_parse(arg, &c->max) < 0 || c->max == 0 || c->max > UINT32_MAX) {
+			fprintf(stderr, "aioctl: --max %s: not a number (example: --max 2097152)\n",
+				arg);
+			return CLI_EXIT_USAGE;
+		}
+		c->has_max = true;
+		break;
+	case OPT_SELECT:
+		if (c->n_select == sizeof(c->select) / sizeof(c->select[0])) {
+			fprintf(stderr, "aioctl: --select: at most 32\n");
+			return CLI_EXIT_USAGE;
+		}
+		c->select[c->n_select++] = arg;
+		break;
+	case OPT_HOSTS:
+		c->hosts_glob = arg;
+		break;
+	case OPT_CANARY:
+		if (parse_count(arg, "--canary", &c->canary, NULL) < 0)
+			return CLI_EXIT_USAGE;
+		c->has_canary = true;
+		break;
+	case OPT_BATCH:
+		if (parse_count(arg, "--batch", &c->batch, &c->batch_percent) < 0 || !c->batch) {
+			fprintf(stderr, "aioctl: --batch %s: at least 1 (examples: 5, 10%%)\n", arg);
+			return CLI_EXIT_USAGE;
+		}
+		c->has_batch = true;
+		break;
+	case OPT_MAX_FAILURES:
+		if (parse_count(arg, "--max-failures", &c->max_failures, &c->max_failures_percent) <
+		    0)
+			return CLI_EXIT_USAGE;
+		c->has_max_failures = true;
+		break;
+	case OPT_SOAK:
+	case OPT_OFFLINE_TIMEOUT:
+	case OPT_WAIT_TIMEOUT: {
+		uint64_t ms;
+
+		if (aio_duration_parse(arg, &ms) < 0) {
+			fprintf(stderr, "aioctl: %s: not a duration (examples: 0s, 30s, 5m)\n", arg);
+			return CLI_EXIT_USAGE;
+		}
+		if (id == OPT_SOAK) {
+			c->soak_ms = ms;
+			c->has_soak = true;
+		} else if (id == OPT_OFFLINE_TIMEOUT) {
+			c->offline_timeout_ms = ms;
+			c->has_offline_timeout = true;
+		} else {
+			c->wait_timeout_ms = ms;
+		}
+		break;
+	}
+	case OPT_ON_FAILURE:
+		c->on_failure = arg;
+		break;
+	case OPT_FORCE:
+		c->force = true;
+		break;
+	case OPT_DRY_RUN:
+		c->dry_run = true;
+		break;
+	case OPT_YES:
+		c->yes = true;
+		break;
+	case OPT_NO_WAIT:
+		c->no_wait = true;
+		break;
+	case OPT_SUPERSEDE:
+		c->supersede = true;
 		break;
 	case OPT_LIMIT:
 		if (aio_uint_parse(arg, &c->limit) < 0 || c->limit == 0 || c->limit > 1000) {

@@ -48,6 +48,7 @@ struct aio_rpc_call {
 	bool answered;           /* lock */
 	nng_msg *stash;          /* lock: reply given while in_handler */
 	ProtobufCMessage *input; /* while in the handler; NULL once taken */
+	nng_pipe pipe;		 /* the connection the request came on */
 };
 
 static const Aioctl__V1__Credentials no_creds = AIOCTL__V1__CREDENTIALS__INIT;
@@ -234,6 +235,7 @@ static void dispatch(struct aio_rpc_call *call, nng_msg *msg)
 	int status;
 
 	call->req = aioctl__v1__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+	call->pipe = nng_msg_get_pipe(msg);
 	nng_msg_free(msg);
 	if (!call->req) {
 		reply_now(call, AIO_INVALID_ARGUMENT,
@@ -445,6 +447,22 @@ const char *aio_rpc_call_method(struct aio_rpc_call *call)
 uint64_t aio_rpc_call_deadline(struct aio_rpc_call *call)
 {
 	return call->req && call->req->has_deadline_ms ? call->req->deadline_ms : 0;
+}
+
+void aio_rpc_call_peer(struct aio_rpc_call *call, char *buf, size_t len)
+{
+	nng_sockaddr sa;
+	char ip[INET6_ADDRSTRLEN];
+
+	snprintf(buf, len, "?");
+	if (nng_pipe_get_addr(call->pipe, NNG_OPT_REMADDR, &sa) != 0)
+		return;
+	if (sa.s_family == NNG_AF_INET &&
+	    inet_ntop(AF_INET, &sa.s_in.sa_addr, ip, sizeof(ip)))
+		snprintf(buf, len, "%s", ip);
+	else if (sa.s_family == NNG_AF_INET6 &&
+		 inet_ntop(AF_INET6, sa.s_in6.sa_addr, ip, sizeof(ip)))
+		snprintf(buf, len, "%s", ip);
 }
 
 ProtobufCMessage *aio_rpc_call_take_input(struct aio_rpc_call *call)

@@ -45,6 +45,8 @@ const Aioctl__V1__Credentials *aio_rpc_call_creds(struct aio_rpc_call *call);
 const char *aio_rpc_call_method(struct aio_rpc_call *call);
 /* The caller's deadline in Unix ms, 0 if none. */
 uint64_t aio_rpc_call_deadline(struct aio_rpc_call *call);
+/* The caller's address ("127.0.0.1"), or "?". */
+void aio_rpc_call_peer(struct aio_rpc_call *call, char *buf, size_t len);
 /* Takes the input message from the call: the server will not free it when
  * the handler returns; the caller frees it with
  * protobuf_c_message_free_unpacked. Valid only inside the handler. */

@@ -1,5 +1,6 @@
 /* The Admin service: what aioctl calls. Every call carries the admin token. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,21 +87,14 @@ static void status_done(Aioctl__V1__HostStatus *st)
 	}
 }
 
-static void admin_rpc_fleet_status(Aioctl__V1__Admin_Service *svc,
-                                   const Aioctl__V1__FleetStatusRequest *in,
-                                   Aioctl__V1__FleetStatusReply_Closure closure, void *data)
+void server_fleet_status_answer(struct server *s, Aioctl__V1__FleetStatusReply_Closure closure,
+				void *data, char **not_answered, size_t n_not)
 {
-	struct server *s = aio_rpc_call_arg(data);
 	Aioctl__V1__FleetStatusReply rep = AIOCTL__V1__FLEET_STATUS_REPLY__INIT;
 	Aioctl__V1__HostStatus *st = NULL, **stp = NULL;
 	uint64_t now = aio_now_ms();
 	size_t n = 0;
 
-	if (in->has_live && in->live) {
-		aio_rpc_call_fail(data, AIO_UNIMPLEMENTED, "live queries arrive with rollouts");
-		closure(NULL, data);
-		return;
-	}
 	pthread_rwlock_rdlock(&s->hosts.lock);
 	if (s->hosts.n) {
 		st = calloc(s->hosts.n, sizeof(*st));
@@ -115,6 +109,8 @@ static void admin_rpc_fleet_status(Aioctl__V1__Admin_Service *svc,
 	}
 	rep.hosts = stp;
 	rep.n_hosts = n;
+	rep.not_answered = not_answered;
+	rep.n_not_answered = n_not;
 	closure(&rep, data);
 	goto out_unlock;
 
@@ -127,6 +123,32 @@ out_unlock:
 		status_done(&st[i]);
 	free(st);
 	free(stp);
+}
+
+#define LIVE_TIMEOUT_DEFAULT_MS 2000
+#define LIVE_TIMEOUT_MAX_MS 60000
+
+static void admin_rpc_fleet_status(Aioctl__V1__Admin_Service *svc,
+				   const Aioctl__V1__FleetStatusRequest *in,
+				   Aioctl__V1__FleetStatusReply_Closure closure, void *data)
+{
+	struct server *s = aio_rpc_call_arg(data);
+	uint64_t timeout = in->has_timeout_ms && in->timeout_ms ? in->timeout_ms
+								 : LIVE_TIMEOUT_DEFAULT_MS;
+
+	if (in->has_live && in->live) {
+		/* answered by the engine when every agent replied, or at the
+		 * timeout (kept inside the caller's deadline) */
+		uint64_t deadline = aio_rpc_call_deadline(data), now = aio_now_ms();
+
+		if (timeout > LIVE_TIMEOUT_MAX_MS)
+			timeout = LIVE_TIMEOUT_MAX_MS;
+		if (deadline && deadline > now + 100 && deadline - now - 100 < timeout)
+			timeout = deadline - now - 100;
+		server_engine_live(s, timeout, closure, data);
+		return;
+	}
+	server_fleet_status_answer(s, closure, data, NULL, 0);
 }
 
 static void admin_rpc_host_show(Aioctl__V1__Admin_Service *svc,
@@ -303,9 +325,210 @@ static void admin_rpc_errors(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__E
 	}
 }
 
+/* "admin@127.0.0.1": who did it, for the audit log. */
+static void caller(void *data, char *buf, size_t len)
+{
+	char peer[64];
+
+	aio_rpc_call_peer(data, peer, sizeof(peer));
+	snprintf(buf, len, "admin@%s", peer);
+}
+
+static void admin_rpc_set_limit(Aioctl__V1__Admin_Service *svc,
+				const Aioctl__V1__SetLimitRequest *in,
+				Aioctl__V1__Rollout_Closure closure, void *data)
+{
+	char who[96];
+
+	caller(data, who, sizeof(who));
+	server_engine_set_limit(aio_rpc_call_arg(data), in, who, closure, data);
+}
+
+static void admin_rpc_reconcile(Aioctl__V1__Admin_Service *svc,
+				const Aioctl__V1__ReconcileRequest *in,
+				Aioctl__V1__Rollout_Closure closure, void *data)
+{
+	Aioctl__V1__SetLimitRequest req = AIOCTL__V1__SET_LIMIT_REQUEST__INIT;
+	Aioctl__V1__Selector sel = AIOCTL__V1__SELECTOR__INIT;
+	char who[96];
+
+	caller(data, who, sizeof(who));
+	req.has_reconcile = true;
+	req.reconcile = true;
+	req.has_force = true;
+	req.force = true; /* back to a value the host had: usage was checked then */
+	req.has_dry_run = in->has_dry_run;
+	req.dry_run = in->dry_run;
+	req.has_supersede = in->has_supersede;
+	req.supersede = in->supersede;
+	req.has_soak_ms = true;
+	req.soak_ms = 0;
+	req.has_canary = true;
+	req.canary = 0;
+	req.has_batch = true;
+	req.batch = 100;
+	req.has_batch_percent = true;
+	req.batch_percent = true;
+	if (in->hosts_glob) {
+		sel.hosts_glob = in->hosts_glob;
+		req.selector = &sel;
+	}
+	server_engine_set_limit(aio_rpc_call_arg(data), &req, who, closure, data);
+}
+
+static void rollout_op(const Aioctl__V1__RolloutRequest *in, const char *action,
+		       Aioctl__V1__Rollout_Closure closure, void *data)
+{
+	char who[96];
+
+	caller(data, who, sizeof(who));
+	server_engine_rollout_op(aio_rpc_call_arg(data), in->id, action, who, closure, data);
+}
+
+static void admin_rpc_rollout_get(Aioctl__V1__Admin_Service *svc,
+				  const Aioctl__V1__RolloutRequest *in,
+				  Aioctl__V1__Rollout_Closure closure, void *data)
+{
+	rollout_op(in, NULL, closure, data);
+}
+
+static void admin_rpc_rollout_pause(Aioctl__V1__Admin_Service *svc,
+				    const Aioctl__V1__RolloutRequest *in,
+				    Aioctl__V1__Rollout_Closure closure, void *data)
+{
+	rollout_op(in, "pause", closure, data);
+}
+
+static void admin_rpc_rollout_resume(Aioctl__V1__Admin_Service *svc,
+				     const Aioctl__V1__RolloutRequest *in,
+				     Aioctl__V1__Rollout_Closure closure, void *data)
+{
+	rollout_op(in, "resume", closure, data);
+}
+
+static void admin_rpc_rollout_abort(Aioctl__V1__Admin_Service *svc,
+				    const Aioctl__V1__RolloutRequest *in,
+				    Aioctl__V1__Rollout_Closure closure, void *data)
+{
+	rollout_op(in, "abort", closure, data);
+}
+
+static void admin_rpc_rollout_rollback(Aioctl__V1__Admin_Service *svc,
+				       const Aioctl__V1__RolloutRequest *in,
+				       Aioctl__V1__Rollout_Closure closure, void *data)
+{
+	rollout_op(in, "rollback", closure, data);
+}
+
+static void admin_rpc_rollout_list(Aioctl__V1__Admin_Service *svc,
+				   const Aioctl__V1__RolloutListRequest *in,
+				   Aioctl__V1__RolloutListReply_Closure closure, void *data)
+{
+	server_engine_rollout_list(aio_rpc_call_arg(data), in->has_limit ? in->limit : 0, closure,
+				   data);
+}
+
+static void admin_rpc_drift(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__DriftRequest *in,
+			    Aioctl__V1__DriftReply_Closure closure, void *data)
+{
+	server_engine_drift(aio_rpc_call_arg(data), closure, data);
+}
+
+#define AUDIT_LIMIT_DEFAULT 100
+#define AUDIT_LIMIT_MAX 1000
+
+struct audit_job {
+	uint64_t since_ms;
+	uint32_t limit;
+	Aioctl__V1__AuditReply_Closure closure;
+	void *data;
+};
+
+static void audit_query(sqlite3 *conn, void *arg)
+{
+	struct audit_job *j = arg;
+	Aioctl__V1__AuditReply rep = AIOCTL__V1__AUDIT_REPLY__INIT;
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+
+	rep.entries = calloc(j->limit, sizeof(*rep.entries));
+	if (!rep.entries ||
+	    sqlite3_prepare_v2(conn,
+			       "SELECT time_ms, who, action, target, result FROM audit"
+			       " WHERE time_ms >= ?1 ORDER BY id DESC LIMIT ?2",
+			       -1, &st, NULL) != SQLITE_OK) {
+		aio_rpc_call_fail(j->data, AIO_INTERNAL, "cannot read the audit log: %s",
+				  sqlite3_errmsg(conn));
+		j->closure(NULL, j->data);
+		goto out_free;
+	}
+	sqlite3_bind_int64(st, 1, (int64_t)j->since_ms);
+	sqlite3_bind_int64(st, 2, (int64_t)j->limit + 1);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		Aioctl__V1__AuditEntry *a;
+
+		if (n == j->limit) {
+			rep.has_truncated = true;
+			rep.truncated = true;
+			break;
+		}
+		if (!(a = calloc(1, sizeof(*a))))
+			break;
+		aioctl__v1__audit_entry__init(a);
+		a->time_ms = (uint64_t)sqlite3_column_int64(st, 0);
+		a->who = col_text(st, 1);
+		a->action = col_text(st, 2);
+		a->target = col_text(st, 3);
+		a->result = col_text(st, 4);
+		rep.entries[n++] = a;
+	}
+	rep.n_entries = n;
+	j->closure(&rep, j->data);
+	for (size_t i = 0; i < n; i++)
+		protobuf_c_message_free_unpacked(&rep.entries[i]->base, NULL);
+out_free:
+	free(rep.entries);
+	sqlite3_finalize(st);
+	free(j);
+}
+
+static void admin_rpc_audit(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__AuditRequest *in,
+			    Aioctl__V1__AuditReply_Closure closure, void *data)
+{
+	struct server *s = aio_rpc_call_arg(data);
+	struct audit_job *j = calloc(1, sizeof(*j));
+
+	if (!j) {
+		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
+		closure(NULL, data);
+		return;
+	}
+	j->since_ms = in->has_since_ms ? in->since_ms : 0;
+	j->limit = in->has_limit && in->limit ? in->limit : AUDIT_LIMIT_DEFAULT;
+	if (j->limit > AUDIT_LIMIT_MAX)
+		j->limit = AUDIT_LIMIT_MAX;
+	j->closure = closure;
+	j->data = data;
+	if (server_query_submit(s->query, audit_query, j) < 0) {
+		free(j);
+		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
+		closure(NULL, data);
+	}
+}
+
 Aioctl__V1__Admin_Service server_admin_service = {
 	AIOCTL__V1__ADMIN__BASE_INIT,
 	.fleet_status = admin_rpc_fleet_status,
 	.host_show = admin_rpc_host_show,
 	.errors = admin_rpc_errors,
+	.set_limit = admin_rpc_set_limit,
+	.rollout_get = admin_rpc_rollout_get,
+	.rollout_list = admin_rpc_rollout_list,
+	.rollout_pause = admin_rpc_rollout_pause,
+	.rollout_resume = admin_rpc_rollout_resume,
+	.rollout_abort = admin_rpc_rollout_abort,
+	.rollout_rollback = admin_rpc_rollout_rollback,
+	.drift = admin_rpc_drift,
+	.reconcile = admin_rpc_reconcile,
+	.audit = admin_rpc_audit,
 };

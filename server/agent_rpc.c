@@ -76,6 +76,8 @@ static const char *check_hello(const Aioctl__V1__HelloRequest *in)
 		return "kernel: up to 128 printable characters";
 	if (in->agent_version && !aio_text_valid(in->agent_version, AIO_VERSION_MAX))
 		return "agent_version: up to 64 printable characters";
+	if (in->sysctl_file && !aio_text_valid(in->sysctl_file, AIO_PATH_MAX))
+		return "sysctl_file: up to 1024 printable characters";
 	if (in->has_interval_ms &&
 	    (in->interval_ms < AIO_INTERVAL_MIN_MS || in->interval_ms > AIO_INTERVAL_MAX_MS))
 		return "interval_ms out of range (100ms to 1h)";
@@ -146,6 +148,11 @@ static void agent_rpc_hello(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__He
 	}
 	if (in->has_interval_ms)
 		h->interval_ms = in->interval_ms;
+	h->limit_min = in->has_limit_min ? in->limit_min : 0;
+	h->limit_max = in->has_limit_max ? in->limit_max : 0;
+	h->limit_margin = in->has_limit_margin ? in->limit_margin : 0;
+	h->boot_time_ms = in->has_boot_time_ms ? in->boot_time_ms : 0;
+	server_hosts_set_string(&h->sysctl_file, in->sysctl_file);
 	if (in->has_counting)
 		h->counting = (int)in->counting;
 	if (!h->first_seen_ms)
@@ -328,7 +335,62 @@ static void agent_rpc_report(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__R
 		submit_failed(p, r);
 }
 
+/* The caller's host, known from Hello; NULL answer when unknown. */
+static int64_t caller_host(struct server *s, void *data)
+{
+	const Aioctl__V1__Credentials *creds = aio_rpc_call_creds(data);
+	struct server_host *h;
+	int64_t id = 0;
+
+	pthread_rwlock_rdlock(&s->hosts.lock);
+	if ((h = server_hosts_find(&s->hosts, creds->host_id)))
+		id = h->id;
+	pthread_rwlock_unlock(&s->hosts.lock);
+	return id;
+}
+
+static void agent_rpc_watch(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__WatchRequest *in,
+			    Aioctl__V1__WatchReply_Closure closure, void *data)
+{
+	struct server *s = aio_rpc_call_arg(data);
+	int64_t id = caller_host(s, data);
+
+	if (!id) {
+		fail(data, (ProtobufCClosure)closure, AIO_FAILED_PRECONDITION,
+		     "unknown host: say Hello first");
+		return;
+	}
+	server_engine_watch(s, id, in->has_max_wait_ms ? in->max_wait_ms : 0, closure, data);
+}
+
+static void agent_rpc_ack(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__AckRequest *in,
+			  Aioctl__V1__AckReply_Closure closure, void *data)
+{
+	struct server *s = aio_rpc_call_arg(data);
+	Aioctl__V1__AckReply rep = AIOCTL__V1__ACK_REPLY__INIT;
+	int64_t id = caller_host(s, data);
+
+	if (!id) {
+		fail(data, (ProtobufCClosure)closure, AIO_FAILED_PRECONDITION,
+		     "unknown host: say Hello first");
+		return;
+	}
+	if (!str_ok(in->message, AIO_RPC_STATUS_MESSAGE_MAX, false) ||
+	    (in->persisted_before && !str_ok(in->persisted_before->file, AIO_PATH_MAX, false)) ||
+	    (in->persisted_after && !str_ok(in->persisted_after->file, AIO_PATH_MAX, false))) {
+		fail(data, (ProtobufCClosure)closure, AIO_INVALID_ARGUMENT,
+		     "ack: a text field is too long or holds control characters");
+		return;
+	}
+	/* acks only ever settle the caller's own commands */
+	server_engine_ack(s, id, in);
+	closure(&rep, data);
+}
+
 Aioctl__V1__Agent_Service server_agent_service = {
-	AIOCTL__V1__AGENT__BASE_INIT, .hello = agent_rpc_hello, .report = agent_rpc_report,
-	/* Watch and Ack arrive with rollouts */
+	AIOCTL__V1__AGENT__BASE_INIT,
+	.hello = agent_rpc_hello,
+	.report = agent_rpc_report,
+	.watch = agent_rpc_watch,
+	.ack = agent_rpc_ack,
 };

@@ -48,6 +48,41 @@ static const char *const migrations[] = {
 	"CREATE INDEX events_by_host ON events (host_id, time_ms);"
 	"ALTER TABLE hosts ADD COLUMN detail BLOB;"
 	"ALTER TABLE hosts ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0;",
+	/* 3: rollouts, their steps, desired values, the audit log */
+	"ALTER TABLE hosts ADD COLUMN limit_min INTEGER;"
+	"ALTER TABLE hosts ADD COLUMN limit_max INTEGER;"
+	"ALTER TABLE hosts ADD COLUMN limit_margin INTEGER;"
+	"ALTER TABLE hosts ADD COLUMN sysctl_file TEXT;"
+	"ALTER TABLE hosts ADD COLUMN boot_time_ms INTEGER;"
+	"ALTER TABLE hosts ADD COLUMN desired INTEGER;"
+	"ALTER TABLE hosts ADD COLUMN desired_rollout INTEGER;"
+	"ALTER TABLE hosts ADD COLUMN desired_ms INTEGER;"
+	"CREATE TABLE rollouts ("
+	"  id INTEGER PRIMARY KEY, state TEXT NOT NULL, options BLOB NOT NULL,"
+	"  created_by TEXT NOT NULL, created_ms INTEGER NOT NULL, finished_ms INTEGER,"
+	"  offline_deadline_ms INTEGER NOT NULL, wave INTEGER NOT NULL, waves INTEGER NOT NULL,"
+	"  failures_accepted INTEGER NOT NULL DEFAULT 0, message TEXT,"
+	"  skipped TEXT, refused TEXT);"
+	"CREATE TABLE rollout_steps ("
+	"  id INTEGER PRIMARY KEY,"
+	"  rollout_id INTEGER NOT NULL REFERENCES rollouts(id),"
+	"  host_id INTEGER NOT NULL REFERENCES hosts(id),"
+	"  wave INTEGER NOT NULL, target INTEGER NOT NULL, state TEXT NOT NULL,"
+	"  rollback TEXT NOT NULL DEFAULT '',"
+	"  runtime_before INTEGER, runtime_after INTEGER,"
+	"  persisted_before INTEGER, persisted_after INTEGER, message TEXT,"
+	"  started_ms INTEGER, acked_ms INTEGER, soak_until_ms INTEGER, finished_ms INTEGER,"
+	"  offline_since_ms INTEGER);"
+	"CREATE INDEX steps_by_rollout ON rollout_steps (rollout_id);"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, who TEXT NOT NULL,"
+	"  action TEXT NOT NULL, target TEXT, result TEXT);"
+	"CREATE INDEX audit_by_time ON audit (time_ms);"
+	/* append-only: nothing may change or remove an entry */
+	"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -69,10 +104,13 @@ enum stmt_id {
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_HOST_UPSERT] =
-	        "INSERT INTO hosts (id, name, kernel, agent_version, interval_ms, counting,"
-	        " first_seen_ms, last_seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-	        " ON CONFLICT (id) DO UPDATE SET kernel = ?3, agent_version = ?4,"
-	        " interval_ms = ?5, counting = ?6, last_seen_ms = max(last_seen_ms, ?8)",
+		"INSERT INTO hosts (id, name, kernel, agent_version, interval_ms, counting,"
+		" first_seen_ms, last_seen_ms, limit_min, limit_max, limit_margin, sysctl_file,"
+		" boot_time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+		" ON CONFLICT (id) DO UPDATE SET kernel = ?3, agent_version = ?4,"
+		" interval_ms = ?5, counting = ?6, last_seen_ms = max(last_seen_ms, ?8),"
+		" limit_min = ?9, limit_max = ?10, limit_margin = ?11, sysctl_file = ?12,"
+		" boot_time_ms = ?13",
 	[ST_LABELS_CLEAR] = "DELETE FROM host_labels WHERE host_id = ?1",
 	[ST_LABEL_INSERT] = "INSERT INTO host_labels (host_id, key, value) VALUES (?1, ?2, ?3)",
 	[ST_SAMPLE_INSERT] =
@@ -92,7 +130,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 };
 
 struct server_db {
-	sqlite3 *conn;
+	sqlite3 *conn; /* the database thread's, once started */
 	sqlite3_stmt *stmt[ST_COUNT];
 	char *path;
 
@@ -272,6 +310,15 @@ int server_db_load_hosts(struct server_db *db, struct server_hosts *reg)
 			        NULL, (size_t)sqlite3_column_bytes(st, 14),
 			        sqlite3_column_blob(st, 14));
 		h->dropped = (uint64_t)sqlite3_column_int64(st, 15);
+		h->limit_min = (uint64_t)sqlite3_column_int64(st, 16);
+		h->limit_max = (uint64_t)sqlite3_column_int64(st, 17);
+		h->limit_margin = (uint64_t)sqlite3_column_int64(st, 18);
+		server_hosts_set_string(&h->sysctl_file, (const char *)sqlite3_column_text(st, 19));
+		h->boot_time_ms = (uint64_t)sqlite3_column_int64(st, 20);
+		h->has_desired = sqlite3_column_type(st, 21) != SQLITE_NULL;
+		h->desired = (uint64_t)sqlite3_column_int64(st, 21);
+		h->desired_rollout = (uint64_t)sqlite3_column_int64(st, 22);
+		h->desired_ms = (uint64_t)sqlite3_column_int64(st, 23);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
@@ -307,6 +354,12 @@ int server_db_write_host_fill(struct server_db_write *w, const struct server_hos
 	w->interval_ms = h->interval_ms;
 	w->counting = h->counting;
 	w->first_seen_ms = h->first_seen_ms;
+	w->limit_min = h->limit_min;
+	w->limit_max = h->limit_max;
+	w->limit_margin = h->limit_margin;
+	w->boot_time_ms = h->boot_time_ms;
+	if (server_hosts_set_string(&w->sysctl_file, h->sysctl_file) < 0)
+		return -ENOMEM;
 	w->last_seen_ms = h->last_seen_ms;
 	if (server_hosts_set_string(&w->name, h->name) < 0 ||
 	    server_hosts_set_string(&w->kernel, h->kernel) < 0 ||
@@ -336,6 +389,7 @@ void server_db_write_free(struct server_db_write *w)
 	free(w->name);
 	free(w->kernel);
 	free(w->agent_version);
+	free(w->sysctl_file);
 	if (w->report)
 		aioctl__v1__report_request__free_unpacked(w->report, NULL);
 	free(w->event_new);
@@ -373,6 +427,11 @@ static int apply_host(struct server_db *db, struct server_db_write *w)
 	sqlite3_bind_int(st, 6, w->counting);
 	sqlite3_bind_int64(st, 7, (int64_t)w->first_seen_ms);
 	sqlite3_bind_int64(st, 8, (int64_t)w->last_seen_ms);
+	sqlite3_bind_int64(st, 9, (int64_t)w->limit_min);
+	sqlite3_bind_int64(st, 10, (int64_t)w->limit_max);
+	sqlite3_bind_int64(st, 11, (int64_t)w->limit_margin);
+	bind_text(st, 12, w->sysctl_file);
+	sqlite3_bind_int64(st, 13, (int64_t)w->boot_time_ms);
 	if ((rc = step_reset(st)) != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int64(db->stmt[ST_LABELS_CLEAR], 1, w->host_id);
@@ -488,7 +547,9 @@ static int commit_batch(struct server_db *db, struct server_db_write *batch)
 	int rc = step_reset(db->stmt[ST_BEGIN]);
 
 	for (struct server_db_write *w = batch; w && rc == SQLITE_OK; w = w->next)
-		rc = w->type == SERVER_DB_WRITE_HOST ? apply_host(db, w) : apply_sample(db, w);
+		rc = w->type == SERVER_DB_WRITE_HOST	? apply_host(db, w)
+		     : w->type == SERVER_DB_WRITE_FN ? w->fn(db->conn, w->arg)
+						       : apply_sample(db, w);
 	if (rc == SQLITE_OK)
 		rc = step_reset(db->stmt[ST_COMMIT]);
 	if (rc != SQLITE_OK) {
@@ -539,6 +600,11 @@ static void *db_thread(void *arg)
 		}
 	}
 	return NULL;
+}
+
+sqlite3 *server_db_conn(struct server_db *db)
+{
+	return db->conn;
 }
 
 int server_db_start(struct server_db *db, size_t queue_max, size_t batch_max)

@@ -9,6 +9,8 @@
 #include <stdint.h>
 
 #include "aioctl.pb-c.h"
+
+struct sqlite3;
 #include "hosts.h"
 
 struct server_db;
@@ -16,6 +18,7 @@ struct server_db;
 enum server_db_write_type {
 	SERVER_DB_WRITE_HOST,   /* upsert identity and labels */
 	SERVER_DB_WRITE_SAMPLE, /* one report interval, de-duplicated by seq */
+	SERVER_DB_WRITE_FN,	/* fn(conn, arg) inside the batch's transaction */
 };
 
 struct server_db_write {
@@ -32,6 +35,8 @@ struct server_db_write {
 	int counting;
 	uint64_t first_seen_ms;
 	uint64_t last_seen_ms;
+	uint64_t limit_min, limit_max, limit_margin, boot_time_ms;
+	char *sysctl_file;
 	/* SERVER_DB_WRITE_SAMPLE */
 	uint64_t seq;
 	Aioctl__V1__Sample sample;
@@ -40,6 +45,9 @@ struct server_db_write {
 	size_t detail_len;
 	bool duplicate;  /* set by the db: seq was already stored */
 	bool *event_new; /* set by the db: per event, stored the first time */
+	/* SERVER_DB_WRITE_FN: returns an SQLite result code; arg is the
+	 * caller's, freed by its done callback */
+	int (*fn)(struct sqlite3 *conn, void *arg);
 	/* err: 0, -ENOSPC (disk full), -EIO; owns and frees w */
 	void (*done)(struct server_db_write *w, int err);
 	void *arg;
@@ -50,6 +58,8 @@ int server_db_schema_version(void);
 int server_db_open(const char *path, struct server_db **ret_db, char *err, size_t errlen);
 /* Fills reg from the database; call before server_db_start. */
 int server_db_load_hosts(struct server_db *db, struct server_hosts *reg);
+/* The write connection, for loading state before server_db_start only. */
+struct sqlite3 *server_db_conn(struct server_db *db);
 int server_db_start(struct server_db *db, size_t queue_max, size_t batch_max);
 /* Queues w; -EAGAIN when the queue is full, -ESHUTDOWN when stopping. */
 int server_db_submit(struct server_db *db, struct server_db_write *w);

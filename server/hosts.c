@@ -56,6 +56,7 @@ static void host_free(struct server_host *h)
 	free(h->name);
 	free(h->kernel);
 	free(h->agent_version);
+	free(h->sysctl_file);
 	free(h);
 }
 
@@ -236,6 +237,8 @@ void server_host_add_event(struct server_host *h, const Aioctl__V1__AioEvent *ev
 	else
 		h->n_event_times++;
 	h->event_times[slot] = ev->time_ms;
+	if (ev->time_ms > h->last_event_ms)
+		h->last_event_ms = ev->time_ms;
 }
 
 uint32_t server_host_errors_24h(const struct server_host *h, uint64_t now_ms)
@@ -281,6 +284,26 @@ int server_host_merge_detail(struct server_host *h, const Aioctl__V1__ReportRequ
 		return -ENOMEM;
 	if (old)
 		aioctl__v1__host_detail__free_unpacked(old, NULL);
+	h->detail = copy;
+	return 0;
+}
+
+int server_host_note_applied(struct server_host *h, uint64_t live,
+			     const Aioctl__V1__Persisted *persisted)
+{
+	Aioctl__V1__HostDetail d = AIOCTL__V1__HOST_DETAIL__INIT, *copy;
+
+	if (h->has_sample)
+		h->sample.aio_max_nr = live;
+	if (!persisted)
+		return 0;
+	if (h->detail)
+		d = *h->detail;
+	d.persisted = (Aioctl__V1__Persisted *)persisted;
+	if (!(copy = (Aioctl__V1__HostDetail *)aio_rpc_dup(&d.base)))
+		return -ENOMEM;
+	if (h->detail)
+		aioctl__v1__host_detail__free_unpacked(h->detail, NULL);
 	h->detail = copy;
 	return 0;
 }

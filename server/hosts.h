@@ -42,6 +42,14 @@ struct server_host {
 	/* times of the newest events, a ring, allocated at the first event */
 	uint64_t *event_times;
 	size_t n_event_times, event_times_head;
+	uint64_t last_event_ms; /* the newest event's time */
+	/* from Hello: the agent's own policy and file, and the boot time */
+	uint64_t limit_min, limit_max, limit_margin;
+	char *sysctl_file;
+	uint64_t boot_time_ms;
+	/* what the last completed rollout step set here */
+	bool has_desired;
+	uint64_t desired, desired_rollout, desired_ms;
 };
 
 struct server_hosts {
@@ -74,5 +82,9 @@ uint32_t server_host_errors_24h(const struct server_host *h, uint64_t now_ms);
  * parts the report leaves out keep their last value. */
 int server_host_merge_detail(struct server_host *h, const Aioctl__V1__ReportRequest *r,
                              uint64_t now_ms);
+/* What an agent's acknowledgement says is now live and persisted, until
+ * its next report and scan say it again. */
+int server_host_note_applied(struct server_host *h, uint64_t live,
+			     const Aioctl__V1__Persisted *persisted);
 /* Online when the last report is younger than three report intervals. */
 bool server_host_online(const struct server_host *h, uint64_t now_ms);

@@ -147,7 +147,13 @@ int server_start(struct server *s)
 		return r;
 	}
 	log_info("database %s: %zu hosts", path, s->hosts.n);
+	if ((r = server_engine_init(s)) < 0) {
+		log_err_errno(r, "database %s: cannot load rollouts", path);
+		return r;
+	}
 	if ((r = server_db_start(s->db, s->conf.db_queue_max, s->conf.db_batch_max)) < 0)
+		return r;
+	if ((r = server_engine_start(s)) < 0)
 		return r;
 	if ((r = server_query_open(path, QUERY_QUEUE_MAX, &s->query, err, sizeof(err))) < 0) {
 		log_err("database %s", err);
@@ -166,11 +172,13 @@ void server_stop(struct server *s)
 	/* stop taking requests, finish the writes (their replies fail), free */
 	aio_rpc_server_close(s->agent_rpc);
 	aio_rpc_server_close(s->admin_rpc);
+	server_engine_stop(s); /* answers held Watches and live queries */
 	server_query_close(s->query);
 	s->query = NULL;
 	server_db_close(s->db);
 	s->db = NULL;
 	aio_rpc_server_free(s->agent_rpc);
 	aio_rpc_server_free(s->admin_rpc);
+	server_engine_done(s);
 	server_hosts_done(&s->hosts);
 }

@@ -5,6 +5,7 @@
 #include "db.h"
 #include "hosts.h"
 #include "query.h"
+#include "rollout.h"
 #include "rpc_server.h"
 
 #define SERVER_TOKEN_BYTES 32
@@ -14,6 +15,7 @@ struct server {
 	struct server_hosts hosts;
 	struct server_db *db;
 	struct server_query *query;
+	struct server_engine engine;
 	struct aio_rpc_server *agent_rpc;
 	struct aio_rpc_server *admin_rpc;
 	char admin_token[SERVER_TOKEN_BYTES * 2 + 1];
@@ -29,3 +31,6 @@ extern Aioctl__V1__Agent_Service server_agent_service;
 extern Aioctl__V1__Admin_Service server_admin_service;
 int server_agent_authorize(struct aio_rpc_call *call, void *arg);
 int server_admin_authorize(struct aio_rpc_call *call, void *arg);
+/* Answers a FleetStatus with every host, naming the silent ones. */
+void server_fleet_status_answer(struct server *s, Aioctl__V1__FleetStatusReply_Closure closure,
+				void *data, char **not_answered, size_t n_not);

@@ -1,0 +1,653 @@
+/* aioctl fleet set / reconcile / drift, rollout ..., audit: changing the
+ * limit across the fleet, watching it happen, and what was done. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "clock.h"
+#include "names.h"
+
+#define POLL_MS 200
+#define BAR_WIDTH 30
+
+static json_t *rollout_json(const Aioctl__V1__Rollout *r)
+{
+	json_t *o = json_object(), *steps = json_array(), *skipped = json_array(),
+	       *refused = json_array();
+
+	json_object_set_new(o, "id", json_integer((json_int_t)r->id));
+	json_object_set_new(o, "state", json_string(r->state));
+	json_object_set_new(o, "target", json_integer((json_int_t)r->target));
+	json_object_set_new(o, "message", r->message ? json_string(r->message) : json_null());
+	json_object_set_new(o, "created_by", r->created_by ? json_string(r->created_by)
+							   : json_null());
+	json_object_set_new(o, "created", cli_time_json(r->created_ms));
+	json_object_set_new(o, "finished", cli_time_json(r->has_finished_ms ? r->finished_ms : 0));
+	json_object_set_new(o, "waves", json_integer(r->waves));
+	json_object_set_new(o, "wave", json_integer(r->wave));
+	json_object_set_new(o, "offline_deadline", cli_time_json(r->offline_deadline_ms));
+	json_object_set_new(o, "dry_run", json_boolean(r->dry_run));
+	for (size_t i = 0; i < r->n_steps; i++) {
+		const Aioctl__V1__RolloutStep *p = r->steps[i];
+		json_t *st = json_object();
+
+		json_object_set_new(st, "host", json_string(p->host));
+		json_object_set_new(st, "state", json_string(p->state));
+		json_object_set_new(st, "wave", json_integer(p->wave));
+		json_object_set_new(st, "target", json_integer((json_int_t)p->target));
+		json_object_set_new(st, "runtime_before", p->has_runtime_before
+								  ? json_integer((json_int_t)p->runtime_before)
+								  : json_null());
+		json_object_set_new(st, "runtime_after", p->has_runtime_after
+								 ? json_integer((json_int_t)p->runtime_after)
+								 : json_null());
+		json_object_set_new(st, "persisted_before",
+				    p->has_persisted_before ? json_integer((json_int_t)p->persisted_before)
+							    : json_null());
+		json_object_set_new(st, "persisted_after",
+				    p->has_persisted_after ? json_integer((json_int_t)p->persisted_after)
+							   : json_null());
+		json_object_set_new(st, "message", p->message ? json_string(p->message) : json_null());
+		json_object_set_new(st, "rollback", json_string(p->rollback ? p->rollback : ""));
+		json_object_set_new(st, "started", cli_time_json(p->has_started_ms ? p->started_ms : 0));
+		json_object_set_new(st, "finished",
+				    cli_time_json(p->has_finished_ms ? p->finished_ms : 0));
+		json_array_append_new(steps, st);
+	}
+	for (size_t i = 0; i < r->n_skipped; i++)
+		json_array_append_new(skipped, json_string(r->skipped[i]));
+	for (size_t i = 0; i < r->n_refused; i++)
+		json_array_append_new(refused, json_string(r->refused[i]));
+	json_object_set_new(o, "steps", steps);
+	json_object_set_new(o, "skipped", skipped);
+	json_object_set_new(o, "refused", refused);
+	return o;
+}
+
+struct counts {
+	size_t done, failed, offline, expired, pending, busy, rolled_back;
+};
+
+static struct counts count(const Aioctl__V1__Rollout *r)
+{
+	struct counts k = { 0 };
+
+	for (size_t i = 0; i < r->n_steps; i++) {
+		const char *st = r->steps[i]->state;
+
+		if (!strcmp(st, "done"))
+			k.done++;
+		else if (!strcmp(st, "failed"))
+			k.failed++;
+		else if (!strcmp(st, "offline"))
+			k.offline++;
+		else if (!strcmp(st, "expired"))
+			k.expired++;
+		else if (!strcmp(st, "pending") || !strcmp(st, "planned"))
+			k.pending++;
+		else if (!strcmp(st, "sent") || !strcmp(st, "soaking"))
+			k.busy++;
+		if (r->steps[i]->rollback && !strcmp(r->steps[i]->rollback, "done"))
+			k.rolled_back++;
+	}
+	return k;
+}
+
+static void print_steps(const Aioctl__V1__Rollout *r, bool only_trouble)
+{
+	static const char *const headers[] = { "HOST", "WAVE", "STATE", "LIVE", "AFTER REBOOT",
+					       "MESSAGE" };
+	struct cli_table t;
+
+	cli_table_init(&t, headers, 6);
+	for (size_t i = 0; i < r->n_steps; i++) {
+		const Aioctl__V1__RolloutStep *p = r->steps[i];
+		char wave[16], live[64], boot[64], state[48];
+		const char *cells[6] = { p->host, wave, state, live, boot, p->message ? p->message : "" };
+
+		if (only_trouble && (!strcmp(p->state, "done") || !strcmp(p->state, "planned")))
+			continue;
+		snprintf(wave, sizeof(wave), "%u", p->wave);
+		snprintf(state, sizeof(state), "%s%s%s", p->state,
+			 p->rollback && *p->rollback ? ", rollback " : "",
+			 p->rollback ? p->rollback : "");
+		if (p->has_runtime_before)
+			snprintf(live, sizeof(live), "%" PRIu64 " -> %s", p->runtime_before,
+				 p->has_runtime_after ? "" : "?");
+		else
+			snprintf(live, sizeof(live), "-");
+		if (p->has_runtime_after)
+			snprintf(live + strlen(live), sizeof(live) - strlen(live), "%" PRIu64,
+				 p->runtime_after);
+		if (p->has_persisted_before || p->has_persisted_after)
+			snprintf(boot, sizeof(boot), "%" PRIu64 " -> %" PRIu64, p->persisted_before,
+				 p->persisted_after);
+		else
+			snprintf(boot, sizeof(boot), "-");
+		cli_table_add(&t, cells);
+	}
+	if (t.nrows)
+		cli_table_print(&t, CLI_TABLE, stdout);
+	cli_table_done(&t);
+}
+
+static void print_rollout(const Aioctl__V1__Rollout *r)
+{
+	struct counts k = count(r);
+	char created[40];
+
+	aio_time_format_rfc3339(r->created_ms, created, sizeof(created));
+	printf("Rollout %" PRIu64 ": %s", r->id, r->state);
+	if (r->target)
+		printf(", fs.aio-max-nr = %" PRIu64, r->target);
+	printf("\n  %s\n", r->message ? r->message : "");
+	if (r->created_by)
+		printf("  created %s by %s\n", created, r->created_by);
+	printf("  %zu hosts in %u waves: %zu done, %zu failed, %zu in progress, %zu pending, "
+	       "%zu offline, %zu expired\n",
+	       r->n_steps, r->waves, k.done, k.failed, k.busy, k.pending, k.offline, k.expired);
+	if (r->n_skipped)
+		printf("  %zu already at the target: skipped\n", r->n_skipped);
+	for (size_t i = 0; i < r->n_refused; i++)
+		printf("  refused by its own policy: %s\n", r->refused[i]);
+	if (r->n_steps) {
+		putchar('\n');
+		print_steps(r, false);
+	}
+}
+
+static int get_rollout(struct cli *c, const char *method, uint64_t id, Aioctl__V1__Rollout **ret)
+{
+	Aioctl__V1__RolloutRequest in = AIOCTL__V1__ROLLOUT_REQUEST__INIT;
+
+	in.id = id;
+	return cli_call(c, method, &in.base, (ProtobufCMessage **)ret);
+}
+
+static bool finished(const char *state)
+{
+	return !strcmp(state, "completed") || !strcmp(state, "aborted") ||
+	       !strcmp(state, "rolled-back") || !strcmp(state, "paused");
+}
+
+static int exit_for(const Aioctl__V1__Rollout *r)
+{
+	if (!strcmp(r->state, "paused"))
+		return CLI_EXIT_PAUSED;
+	if (!strcmp(r->state, "rolled-back"))
+		return CLI_EXIT_ROLLED_BACK;
+	if (!strcmp(r->state, "aborted"))
+		return CLI_EXIT_ABORTED;
+	if (!strcmp(r->state, "completed"))
+		return count(r).failed ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+	return CLI_EXIT_OFFLINE;
+}
+
+/* Everything online is settled; only offline hosts remain. */
+static bool only_offline_left(const Aioctl__V1__Rollout *r)
+{
+	struct counts k = count(r);
+
+	return !strcmp(r->state, "running") && k.offline && !k.busy && !k.pending;
+}
+
+static void progress_bar(const Aioctl__V1__Rollout *r)
+{
+	struct counts k = count(r);
+	size_t total = r->n_steps ? r->n_steps : 1;
+	size_t settled = k.done + k.failed + k.expired, fill = settled * BAR_WIDTH / total;
+	char bar[BAR_WIDTH + 1];
+
+	for (size_t i = 0; i < BAR_WIDTH; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[BAR_WIDTH] = '\0';
+	printf("\rrollout %" PRIu64 " [%s] %zu/%zu done, %zu failed, %zu offline, wave %u/%u %-12s",
+	       r->id, bar, k.done, r->n_steps, k.failed, k.offline, r->wave + 1,
+	       r->waves ? r->waves : 1, r->state);
+	fflush(stdout);
+}
+
+/* Plain lines for logs: each host's state as it changes. */
+static void progress_lines(const Aioctl__V1__Rollout *r, char **seen)
+{
+	for (size_t i = 0; i < r->n_steps; i++) {
+		const Aioctl__V1__RolloutStep *p = r->steps[i];
+		char now[64];
+
+		snprintf(now, sizeof(now), "%s/%s", p->state, p->rollback ? p->rollback : "");
+		if (seen[i] && !strcmp(seen[i], now))
+			continue;
+		free(seen[i]);
+		seen[i] = strdup(now);
+		printf("%s: %s%s%s\n", p->host, p->state,
+		       p->rollback && *p->rollback ? ", rollback " : "",
+		       p->rollback ? p->rollback : "");
+	}
+	fflush(stdout);
+}
+
+static int follow(struct cli *c, uint64_t id)
+{
+	bool tty = isatty(STDOUT_FILENO) && c->format == CLI_TABLE;
+	uint64_t deadline = c->wait_timeout_ms ? aio_mono_ms() + c->wait_timeout_ms : 0;
+	char **seen = NULL;
+	size_t n_seen = 0;
+	char *last_state = NULL;
+	int r;
+
+	for (;;) {
+		Aioctl__V1__Rollout *ro = NULL;
+		struct timespec ts = { 0, POLL_MS * 1000000L };
+		bool done;
+
+		if ((r = get_rollout(c, "RolloutGet", id, &ro)) != 0)
+			break;
+		if (!seen && (seen = calloc(ro->n_steps + 1, sizeof(*seen))))
+			n_seen = ro->n_steps;
+		if (c->format == CLI_TABLE) {
+			if (tty)
+				progress_bar(ro);
+			else if (seen && ro->n_steps == n_seen)
+				progress_lines(ro, seen);
+			if (!tty && (!last_state || strcmp(last_state, ro->state))) {
+				printf("rollout %" PRIu64 ": %s\n", ro->id, ro->state);
+				free(last_state);
+				last_state = strdup(ro->state);
+			}
+		}
+		done = finished(ro->state) || only_offline_left(ro);
+		if (done || (deadline && aio_mono_ms() >= deadline)) {
+			if (tty)
+				putchar('\n');
+			if (c->format == CLI_JSON) {
+				cli_json_print(rollout_json(ro), stdout);
+			} else {
+				putchar('\n');
+				print_rollout(ro);
+				if (only_offline_left(ro))
+					printf("\nOffline hosts get the change when they return; follow "
+					       "with: aioctl rollout show %" PRIu64 "\n",
+					       ro->id);
+			}
+			r = done ? exit_for(ro) : CLI_EXIT_WAIT_TIMEOUT;
+			if (!done)
+				fprintf(stderr, "aioctl: rollout %" PRIu64 " still %s after --wait-timeout; "
+						"follow with: aioctl rollout show %" PRIu64 "\n",
+					ro->id, ro->state, ro->id);
+			aioctl__v1__rollout__free_unpacked(ro, NULL);
+			break;
+		}
+		aioctl__v1__rollout__free_unpacked(ro, NULL);
+		nanosleep(&ts, NULL);
+	}
+	for (size_t i = 0; i < n_seen; i++)
+		free(seen[i]);
+	free(seen);
+	free(last_state);
+	return r;
+}
+
+static bool confirm(const Aioctl__V1__Rollout *plan)
+{
+	char line[16];
+
+	printf("Apply to %zu hosts in %u waves? [y/N] ", plan->n_steps, plan->waves);
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin))
+		return false;
+	return line[0] == 'y' || line[0] == 'Y';
+}
+
+/* Creates the rollout (after a look at the plan and a yes), then follows it. */
+static int start(struct cli *c, const char *method, const ProtobufCMessage *real,
+		 const ProtobufCMessage *dry)
+{
+	Aioctl__V1__Rollout *ro = NULL;
+	uint64_t id;
+	int r;
+
+	if (c->dry_run || !c->yes) {
+		if ((r = cli_call(c, method, dry, (ProtobufCMessage **)&ro)) != 0)
+			return r;
+		if (c->dry_run) {
+			if (c->format == CLI_JSON)
+				cli_json_print(rollout_json(ro), stdout);
+			else
+				print_rollout(ro);
+			aioctl__v1__rollout__free_unpacked(ro, NULL);
+			return 0;
+		}
+		print_rollout(ro);
+		putchar('\n');
+		if (!isatty(STDIN_FILENO)) {
+			fprintf(stderr, "aioctl: not a terminal: add --yes to go ahead\n");
+			aioctl__v1__rollout__free_unpacked(ro, NULL);
+			return CLI_EXIT_USAGE;
+		}
+		if (!confirm(ro)) {
+			printf("Nothing changed.\n");
+			aioctl__v1__rollout__free_unpacked(ro, NULL);
+			return 0;
+		}
+		aioctl__v1__rollout__free_unpacked(ro, NULL);
+	}
+	if ((r = cli_call(c, method, real, (ProtobufCMessage **)&ro)) != 0)
+		return r;
+	id = ro->id;
+	if (c->no_wait) {
+		if (c->format == CLI_JSON)
+			cli_json_print(rollout_json(ro), stdout);
+		else
+			printf("%" PRIu64 "\n", id);
+		aioctl__v1__rollout__free_unpacked(ro, NULL);
+		return 0;
+	}
+	aioctl__v1__rollout__free_unpacked(ro, NULL);
+	return follow(c, id);
+}
+
+int cli_fleet_set(struct cli *c, int argc, char **argv)
+{
+	Aioctl__V1__SetLimitRequest in = AIOCTL__V1__SET_LIMIT_REQUEST__INIT, dry;
+	Aioctl__V1__Selector sel = AIOCTL__V1__SELECTOR__INIT;
+	Aioctl__V1__Label labels[32], *lp[32];
+	char keys[32][AIO_LABEL_KEY_MAX + 1], values[32][AIO_LABEL_VALUE_MAX + 1];
+
+	if (!c->has_max) {
+		fprintf(stderr, "aioctl: fleet set needs --max (example: --max 2097152)\n");
+		return CLI_EXIT_USAGE;
+	}
+	if (c->on_failure && strcmp(c->on_failure, "pause") && strcmp(c->on_failure, "rollback")) {
+		fprintf(stderr, "aioctl: --on-failure %s: use pause or rollback\n", c->on_failure);
+		return CLI_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < c->n_select; i++) {
+		if (aio_label_parse(c->select[i], keys[i], sizeof(keys[i]), values[i],
+				    sizeof(values[i])) < 0) {
+			fprintf(stderr, "aioctl: --select %s: not KEY=VALUE (example: --select "
+					"rack=r12)\n",
+				c->select[i]);
+			return CLI_EXIT_USAGE;
+		}
+		aioctl__v1__label__init(&labels[i]);
+		labels[i].key = keys[i];
+		labels[i].value = values[i];
+		lp[i] = &labels[i];
+	}
+	in.target = c->max;
+	if (c->n_select || c->hosts_glob) {
+		sel.labels = lp;
+		sel.n_labels = c->n_select;
+		sel.hosts_glob = (char *)c->hosts_glob;
+		in.selector = &sel;
+	}
+	in.has_canary = c->has_canary;
+	in.canary = c->canary;
+	in.has_batch = c->has_batch;
+	in.batch = c->batch;
+	in.has_batch_percent = c->has_batch;
+	in.batch_percent = c->batch_percent;
+	in.has_max_failures = c->has_max_failures;
+	in.max_failures = c->max_failures;
+	in.has_max_failures_percent = c->has_max_failures;
+	in.max_failures_percent = c->max_failures_percent;
+	in.has_soak_ms = c->has_soak;
+	in.soak_ms = c->soak_ms;
+	in.has_rollback_on_failure = c->on_failure != NULL;
+	in.rollback_on_failure = c->on_failure && !strcmp(c->on_failure, "rollback");
+	in.has_offline_timeout_ms = c->has_offline_timeout;
+	in.offline_timeout_ms = c->offline_timeout_ms;
+	in.has_force = c->force;
+	in.force = c->force;
+	in.has_supersede = c->supersede;
+	in.supersede = c->supersede;
+	dry = in;
+	dry.has_dry_run = true;
+	dry.dry_run = true;
+	return start(c, "SetLimit", &in.base, &dry.base);
+}
+
+int cli_fleet_reconcile(struct cli *c, int argc, char **argv)
+{
+	Aioctl__V1__ReconcileRequest in = AIOCTL__V1__RECONCILE_REQUEST__INIT, dry;
+
+	in.hosts_glob = (char *)c->hosts_glob;
+	in.has_supersede = c->supersede;
+	in.supersede = c->supersede;
+	dry = in;
+	dry.has_dry_run = true;
+	dry.dry_run = true;
+	return start(c, "Reconcile", &in.base, &dry.base);
+}
+
+int cli_fleet_drift(struct cli *c, int argc, char **argv)
+{
+	static const char *const headers[] = { "HOST", "DESIRED", "LIVE", "AFTER REBOOT", "CAUSE" };
+	Aioctl__V1__DriftRequest in = AIOCTL__V1__DRIFT_REQUEST__INIT;
+	Aioctl__V1__DriftReply *rep = NULL;
+	struct cli_table t;
+	int r;
+
+	if ((r = cli_call(c, "Drift", &in.base, (ProtobufCMessage **)&rep)) != 0)
+		return r;
+	if (c->format == CLI_JSON) {
+		json_t *root = json_object(), *hosts = json_array();
+
+		for (size_t i = 0; i < rep->n_hosts; i++) {
+			const Aioctl__V1__HostDrift *d = rep->hosts[i];
+			json_t *o = json_object();
+
+			json_object_set_new(o, "host", json_string(d->host));
+			json_object_set_new(o, "desired", json_integer((json_int_t)d->desired));
+			json_object_set_new(o, "runtime", d->has_runtime
+								  ? json_integer((json_int_t)d->runtime)
+								  : json_null());
+			json_object_set_new(o, "persisted", d->has_persisted
+								    ? json_integer((json_int_t)d->persisted)
+								    : json_null());
+			json_object_set_new(o, "persisted_file", d->persisted_file
+									 ? json_string(d->persisted_file)
+									 : json_null());
+			json_object_set_new(o, "cause", json_string(d->cause));
+			json_object_set_new(o, "rollout", json_integer((json_int_t)d->rollout_id));
+			json_array_append_new(hosts, o);
+		}
+		json_object_set_new(root, "hosts", hosts);
+		r = cli_json_print(root, stdout) < 0 ? CLI_EXIT_FAILED : 0;
+		goto out_free;
+	}
+	cli_table_init(&t, headers, 5);
+	for (size_t i = 0; i < rep->n_hosts; i++) {
+		const Aioctl__V1__HostDrift *d = rep->hosts[i];
+		char want[24], live[24], boot[24];
+		const char *cells[5] = { d->host, want, live, boot, d->cause };
+
+		snprintf(want, sizeof(want), "%" PRIu64, d->desired);
+		snprintf(live, sizeof(live), "%" PRIu64, d->runtime);
+		snprintf(boot, sizeof(boot), "%" PRIu64, d->persisted);
+		cli_table_add(&t, cells);
+	}
+	cli_table_print(&t, c->format, stdout);
+	if (c->format == CLI_TABLE)
+		printf("\n%zu host%s drifted from what rollouts set%s\n", rep->n_hosts,
+		       rep->n_hosts == 1 ? "" : "s",
+		       rep->n_hosts ? "; aioctl fleet reconcile puts them back" : "");
+	cli_table_done(&t);
+out_free:
+	aioctl__v1__drift_reply__free_unpacked(rep, NULL);
+	return r;
+}
+
+static int parse_id(const char *s, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || !*s || v == 0) {
+		fprintf(stderr, "aioctl: rollout id %s: not a number (see aioctl rollout list)\n", s);
+		return CLI_EXIT_USAGE;
+	}
+	*ret = v;
+	return 0;
+}
+
+static int one(struct cli *c, const char *method, const char *arg)
+{
+	Aioctl__V1__Rollout *ro = NULL;
+	uint64_t id;
+	int r;
+
+	if ((r = parse_id(arg, &id)) != 0)
+		return r;
+	if ((r = get_rollout(c, method, id, &ro)) != 0)
+		return r;
+	if (c->format == CLI_JSON)
+		cli_json_print(rollout_json(ro), stdout);
+	else
+		print_rollout(ro);
+	aioctl__v1__rollout__free_unpacked(ro, NULL);
+	return 0;
+}
+
+int cli_rollout_show(struct cli *c, int argc, char **argv)
+{
+	return one(c, "RolloutGet", argv[0]);
+}
+
+int cli_rollout_pause(struct cli *c, int argc, char **argv)
+{
+	return one(c, "RolloutPause", argv[0]);
+}
+
+int cli_rollout_resume(struct cli *c, int argc, char **argv)
+{
+	return one(c, "RolloutResume", argv[0]);
+}
+
+int cli_rollout_abort(struct cli *c, int argc, char **argv)
+{
+	return one(c, "RolloutAbort", argv[0]);
+}
+
+int cli_rollout_rollback(struct cli *c, int argc, char **argv)
+{
+	uint64_t id;
+	int r;
+
+	if ((r = one(c, "RolloutRollback", argv[0])) != 0 || c->no_wait)
+		return r;
+	parse_id(argv[0], &id);
+	return follow(c, id);
+}
+
+int cli_rollout_list(struct cli *c, int argc, char **argv)
+{
+	static const char *const headers[] = { "ID", "STATE", "TARGET", "WAVES", "CREATED", "BY",
+					       "MESSAGE" };
+	Aioctl__V1__RolloutListRequest in = AIOCTL__V1__ROLLOUT_LIST_REQUEST__INIT;
+	Aioctl__V1__RolloutListReply *rep = NULL;
+	struct cli_table t;
+	int r;
+
+	if (c->limit) {
+		in.has_limit = true;
+		in.limit = (uint32_t)c->limit;
+	}
+	if ((r = cli_call(c, "RolloutList", &in.base, (ProtobufCMessage **)&rep)) != 0)
+		return r;
+	if (c->format == CLI_JSON) {
+		json_t *root = json_object(), *list = json_array();
+
+		for (size_t i = 0; i < rep->n_rollouts; i++)
+			json_array_append_new(list, rollout_json(rep->rollouts[i]));
+		json_object_set_new(root, "rollouts", list);
+		r = cli_json_print(root, stdout) < 0 ? CLI_EXIT_FAILED : 0;
+		goto out_free;
+	}
+	cli_table_init(&t, headers, 7);
+	for (size_t i = 0; i < rep->n_rollouts; i++) {
+		const Aioctl__V1__Rollout *ro = rep->rollouts[i];
+		char id[24], target[24], waves[16], created[40];
+		const char *cells[7] = { id,	  ro->state,
+					 target,  waves,
+					 created, ro->created_by ? ro->created_by : "",
+					 ro->message ? ro->message : "" };
+
+		snprintf(id, sizeof(id), "%" PRIu64, ro->id);
+		if (ro->options && ro->options->reconcile)
+			snprintf(target, sizeof(target), "desired");
+		else
+			snprintf(target, sizeof(target), "%" PRIu64, ro->target);
+		snprintf(waves, sizeof(waves), "%u", ro->waves);
+		aio_time_format_rfc3339(ro->created_ms, created, sizeof(created));
+		cli_table_add(&t, cells);
+	}
+	cli_table_print(&t, c->format, stdout);
+	cli_table_done(&t);
+out_free:
+	aioctl__v1__rollout_list_reply__free_unpacked(rep, NULL);
+	return r;
+}
+
+int cli_audit(struct cli *c, int argc, char **argv)
+{
+	static const char *const headers[] = { "TIME", "WHO", "ACTION", "TARGET", "RESULT" };
+	Aioctl__V1__AuditRequest in = AIOCTL__V1__AUDIT_REQUEST__INIT;
+	Aioctl__V1__AuditReply *rep = NULL;
+	struct cli_table t;
+	int r;
+
+	if (c->since_ms) {
+		in.has_since_ms = true;
+		in.since_ms = aio_now_ms() - c->since_ms;
+	}
+	if (c->limit) {
+		in.has_limit = true;
+		in.limit = (uint32_t)c->limit;
+	}
+	if ((r = cli_call(c, "Audit", &in.base, (ProtobufCMessage **)&rep)) != 0)
+		return r;
+	if (c->format == CLI_JSON) {
+		json_t *root = json_object(), *list = json_array();
+
+		for (size_t i = 0; i < rep->n_entries; i++) {
+			const Aioctl__V1__AuditEntry *a = rep->entries[i];
+			json_t *o = json_object();
+
+			json_object_set_new(o, "time", cli_time_json(a->time_ms));
+			json_object_set_new(o, "who", json_string(a->who));
+			json_object_set_new(o, "action", json_string(a->action));
+			json_object_set_new(o, "target", a->target ? json_string(a->target)
+								   : json_null());
+			json_object_set_new(o, "result", a->result ? json_string(a->result)
+								   : json_null());
+			json_array_append_new(list, o);
+		}
+		json_object_set_new(root, "entries", list);
+		json_object_set_new(root, "truncated", json_boolean(rep->truncated));
+		r = cli_json_print(root, stdout) < 0 ? CLI_EXIT_FAILED : 0;
+		goto out_free;
+	}
+	cli_table_init(&t, headers, 5);
+	for (size_t i = 0; i < rep->n_entries; i++) {
+		const Aioctl__V1__AuditEntry *a = rep->entries[i];
+		char when[40];
+		const char *cells[5] = { when, a->who, a->action, a->target ? a->target : "",
+					 a->result ? a->result : "" };
+
+		aio_time_format_rfc3339(a->time_ms, when, sizeof(when));
+		cli_table_add(&t, cells);
+	}
+	cli_table_print(&t, c->format, stdout);
+	cli_table_done(&t);
+out_free:
+	aioctl__v1__audit_reply__free_unpacked(rep, NULL);
+	return r;
+}

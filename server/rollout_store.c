@@ -1,0 +1,479 @@
+#include "rollout_store.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "log.h"
+#include "server.h"
+
+static const char *const step_names[] = {
+	[STEP_PENDING] = "pending", [STEP_SENT] = "sent",     [STEP_SOAKING] = "soaking",
+	[STEP_DONE] = "done",	    [STEP_FAILED] = "failed", [STEP_EXPIRED] = "expired",
+	[STEP_CANCELLED] = "cancelled",
+};
+static const char *const rb_names[] = {
+	[RB_NONE] = "", [RB_PENDING] = "pending", [RB_SENT] = "sent",
+	[RB_DONE] = "done", [RB_FAILED] = "failed",
+};
+static const char *const rollout_names[] = {
+	[RO_RUNNING] = "running",	  [RO_PAUSED] = "paused",
+	[RO_COMPLETED] = "completed",	  [RO_ABORTED] = "aborted",
+	[RO_ROLLING_BACK] = "rolling-back", [RO_ROLLED_BACK] = "rolled-back",
+};
+
+const char *server_step_state_name(enum server_step_state st)
+{
+	return step_names[st];
+}
+
+const char *server_rb_state_name(enum server_rb_state st)
+{
+	return rb_names[st];
+}
+
+const char *server_rollout_state_name(enum server_rollout_state st)
+{
+	return rollout_names[st];
+}
+
+static int index_of(const char *const *names, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s && strcmp(names[i], s) == 0)
+			return (int)i;
+	return 0;
+}
+
+struct rollout_row {
+	uint64_t id;
+	enum server_rollout_state state;
+	uint8_t *options;
+	size_t options_len;
+	char *created_by, *message, *skipped, *refused;
+	uint64_t created_ms, finished_ms, offline_deadline_ms;
+	uint32_t wave, waves, failures_accepted;
+};
+
+struct desired_row {
+	int64_t host_id;
+	uint64_t value, rollout_id, when_ms;
+};
+
+struct audit_row {
+	uint64_t time_ms;
+	char *who, *action, *target, *result;
+};
+
+struct server_save {
+	struct server_db_write w; /* first: the db gets &w */
+	struct server *s;
+	struct rollout_row *rollouts;
+	size_t n_rollouts;
+	struct server_step *steps; /* copies */
+	uint64_t *step_rollout;	   /* rollout id of each step */
+	size_t n_steps;
+	struct desired_row *desired;
+	size_t n_desired;
+	struct audit_row *audit;
+	size_t n_audit;
+	void (*then)(void *arg, int err);
+	void *then_arg;
+};
+
+static void *grow(void *v, size_t n, size_t size)
+{
+	return realloc(v, (n + 1) * size);
+}
+
+struct server_save *server_save_new(struct server *s)
+{
+	struct server_save *sv = calloc(1, sizeof(*sv));
+
+	if (sv)
+		sv->s = s;
+	return sv;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+int server_save_rollout(struct server_save *sv, struct server_rollout *ro, bool all)
+{
+	struct rollout_row *r;
+	void *v;
+
+	if (!(v = grow(sv->rollouts, sv->n_rollouts, sizeof(*sv->rollouts))))
+		return -ENOMEM;
+	sv->rollouts = v;
+	r = &sv->rollouts[sv->n_rollouts++];
+	memset(r, 0, sizeof(*r));
+	r->id = ro->id;
+	r->state = ro->state;
+	r->options_len = aioctl__v1__set_limit_request__get_packed_size(ro->opts);
+	r->options = malloc(r->options_len ? r->options_len : 1);
+	if (r->options)
+		aioctl__v1__set_limit_request__pack(ro->opts, r->options);
+	r->created_by = strdup(ro->created_by);
+	r->message = strdup(ro->message);
+	r->skipped = dup_or_null(ro->skipped);
+	r->refused = dup_or_null(ro->refused);
+	r->created_ms = ro->created_ms;
+	r->finished_ms = ro->finished_ms;
+	r->offline_deadline_ms = ro->offline_deadline_ms;
+	r->wave = ro->wave;
+	r->waves = ro->n_waves;
+	r->failures_accepted = ro->failures_accepted;
+	ro->dirty = false;
+	for (size_t i = 0; i < ro->n_steps; i++) {
+		if (!all && !ro->steps[i].dirty)
+			continue;
+		if (!(v = grow(sv->steps, sv->n_steps, sizeof(*sv->steps))))
+			return -ENOMEM;
+		sv->steps = v;
+		if (!(v = grow(sv->step_rollout, sv->n_steps, sizeof(*sv->step_rollout))))
+			return -ENOMEM;
+		sv->step_rollout = v;
+		sv->steps[sv->n_steps] = ro->steps[i];
+		sv->step_rollout[sv->n_steps++] = ro->id;
+		ro->steps[i].dirty = false;
+	}
+	return 0;
+}
+
+int server_save_desired(struct server_save *sv, int64_t host_id, uint64_t value,
+			uint64_t rollout_id, uint64_t when_ms)
+{
+	void *v = grow(sv->desired, sv->n_desired, sizeof(*sv->desired));
+
+	if (!v)
+		return -ENOMEM;
+	sv->desired = v;
+	sv->desired[sv->n_desired++] = (struct desired_row){ host_id, value, rollout_id, when_ms };
+	return 0;
+}
+
+int server_save_audit(struct server_save *sv, const char *who, const char *action,
+		      const char *target, const char *result)
+{
+	void *v = grow(sv->audit, sv->n_audit, sizeof(*sv->audit));
+
+	if (!v)
+		return -ENOMEM;
+	sv->audit = v;
+	sv->audit[sv->n_audit++] = (struct audit_row){ aio_now_ms(), strdup(who), strdup(action),
+						       dup_or_null(target), dup_or_null(result) };
+	return 0;
+}
+
+static void save_free(struct server_save *sv)
+{
+	for (size_t i = 0; i < sv->n_rollouts; i++) {
+		free(sv->rollouts[i].options);
+		free(sv->rollouts[i].created_by);
+		free(sv->rollouts[i].message);
+		free(sv->rollouts[i].skipped);
+		free(sv->rollouts[i].refused);
+	}
+	for (size_t i = 0; i < sv->n_audit; i++) {
+		free(sv->audit[i].who);
+		free(sv->audit[i].action);
+		free(sv->audit[i].target);
+		free(sv->audit[i].result);
+	}
+	free(sv->rollouts);
+	free(sv->steps);
+	free(sv->step_rollout);
+	free(sv->desired);
+	free(sv->audit);
+	free(sv);
+}
+
+static void bind_opt(sqlite3_stmt *st, int i, bool has, uint64_t v)
+{
+	if (has)
+		sqlite3_bind_int64(st, i, (int64_t)v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static int run(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* On the database thread, inside the batch's transaction. */
+static int save_apply(sqlite3 *conn, void *arg)
+{
+	struct server_save *sv = arg;
+	sqlite3_stmt *ro = NULL, *st = NULL, *de = NULL, *au = NULL;
+	int rc = SQLITE_OK;
+
+	if (sqlite3_prepare_v2(conn,
+			       "INSERT OR REPLACE INTO rollouts (id, state, options, created_by,"
+			       " created_ms, finished_ms, offline_deadline_ms, wave, waves,"
+			       " failures_accepted, message, skipped, refused)"
+			       " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+			       -1, &ro, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(conn,
+			       "INSERT OR REPLACE INTO rollout_steps (id, rollout_id, host_id, wave,"
+			       " target, state, rollback, runtime_before, runtime_after,"
+			       " persisted_before, persisted_after, message, started_ms, acked_ms,"
+			       " soak_until_ms, finished_ms, offline_since_ms)"
+			       " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(conn,
+			       "UPDATE hosts SET desired = ?2, desired_rollout = ?3, desired_ms = ?4"
+			       " WHERE id = ?1",
+			       -1, &de, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(conn,
+			       "INSERT INTO audit (time_ms, who, action, target, result)"
+			       " VALUES (?1,?2,?3,?4,?5)",
+			       -1, &au, NULL) != SQLITE_OK) {
+		rc = sqlite3_errcode(conn);
+		goto out_finalize;
+	}
+	for (size_t i = 0; i < sv->n_rollouts && rc == SQLITE_OK; i++) {
+		const struct rollout_row *r = &sv->rollouts[i];
+
+		sqlite3_bind_int64(ro, 1, (int64_t)r->id);
+		sqlite3_bind_text(ro, 2, rollout_names[r->state], -1, SQLITE_STATIC);
+		sqlite3_bind_blob(ro, 3, r->options, (int)r->options_len, SQLITE_STATIC);
+		sqlite3_bind_text(ro, 4, r->created_by, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(ro, 5, (int64_t)r->created_ms);
+		bind_opt(ro, 6, r->finished_ms != 0, r->finished_ms);
+		sqlite3_bind_int64(ro, 7, (int64_t)r->offline_deadline_ms);
+		sqlite3_bind_int(ro, 8, (int)r->wave);
+		sqlite3_bind_int(ro, 9, (int)r->waves);
+		sqlite3_bind_int(ro, 10, (int)r->failures_accepted);
+		sqlite3_bind_text(ro, 11, r->message, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ro, 12, r->skipped, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ro, 13, r->refused, -1, SQLITE_STATIC);
+		rc = run(ro);
+	}
+	for (size_t i = 0; i < sv->n_steps && rc == SQLITE_OK; i++) {
+		const struct server_step *p = &sv->steps[i];
+
+		sqlite3_bind_int64(st, 1, (int64_t)p->id);
+		sqlite3_bind_int64(st, 2, (int64_t)sv->step_rollout[i]);
+		sqlite3_bind_int64(st, 3, p->host_id);
+		sqlite3_bind_int(st, 4, (int)p->wave);
+		sqlite3_bind_int64(st, 5, (int64_t)p->target);
+		sqlite3_bind_text(st, 6, step_names[p->state], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 7, rb_names[p->rb], -1, SQLITE_STATIC);
+		bind_opt(st, 8, p->has_runtime_before, p->runtime_before);
+		bind_opt(st, 9, p->has_runtime_after, p->runtime_after);
+		bind_opt(st, 10, p->has_persisted_before, p->persisted_before);
+		bind_opt(st, 11, p->has_persisted_after, p->persisted_after);
+		sqlite3_bind_text(st, 12, p->message, -1, SQLITE_STATIC);
+		bind_opt(st, 13, p->started_ms != 0, p->started_ms);
+		bind_opt(st, 14, p->acked_ms != 0, p->acked_ms);
+		bind_opt(st, 15, p->soak_until_ms != 0, p->soak_until_ms);
+		bind_opt(st, 16, p->finished_ms != 0, p->finished_ms);
+		bind_opt(st, 17, p->offline_since_ms != 0, p->offline_since_ms);
+		rc = run(st);
+	}
+	for (size_t i = 0; i < sv->n_desired && rc == SQLITE_OK; i++) {
+		sqlite3_bind_int64(de, 1, sv->desired[i].host_id);
+		sqlite3_bind_int64(de, 2, (int64_t)sv->desired[i].value);
+		sqlite3_bind_int64(de, 3, (int64_t)sv->desired[i].rollout_id);
+		sqlite3_bind_int64(de, 4, (int64_t)sv->desired[i].when_ms);
+		rc = run(de);
+	}
+	for (size_t i = 0; i < sv->n_audit && rc == SQLITE_OK; i++) {
+		const struct audit_row *a = &sv->audit[i];
+
+		sqlite3_bind_int64(au, 1, (int64_t)a->time_ms);
+		sqlite3_bind_text(au, 2, a->who, -1, SQLITE_STATIC);
+		sqlite3_bind_text(au, 3, a->action, -1, SQLITE_STATIC);
+		sqlite3_bind_text(au, 4, a->target, -1, SQLITE_STATIC);
+		sqlite3_bind_text(au, 5, a->result, -1, SQLITE_STATIC);
+		rc = run(au);
+	}
+out_finalize:
+	sqlite3_finalize(ro);
+	sqlite3_finalize(st);
+	sqlite3_finalize(de);
+	sqlite3_finalize(au);
+	return rc;
+}
+
+static void save_done(struct server_db_write *w, int err)
+{
+	struct server_save *sv = (struct server_save *)w;
+
+	if (err)
+		log_err_errno(err, "rollout state not stored");
+	if (sv->then)
+		sv->then(sv->then_arg, err);
+	save_free(sv);
+}
+
+int server_save_submit(struct server_save *sv, void (*then)(void *arg, int err), void *arg,
+		       bool wait)
+{
+	int r;
+
+	if (!sv)
+		return -ENOMEM;
+	sv->then = then;
+	sv->then_arg = arg;
+	if (!sv->n_rollouts && !sv->n_steps && !sv->n_desired && !sv->n_audit) {
+		if (then)
+			then(arg, 0);
+		save_free(sv);
+		return 0;
+	}
+	sv->w.type = SERVER_DB_WRITE_FN;
+	sv->w.fn = save_apply;
+	sv->w.arg = sv;
+	sv->w.done = save_done;
+	/* the engine's own changes must not be dropped for a full queue */
+	while ((r = server_db_submit(sv->s->db, &sv->w)) == -EAGAIN && wait) {
+		struct timespec ts = { 0, 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	if (r < 0) {
+		sv->then = NULL; /* the caller hears of it from the return value */
+		save_done(&sv->w, r);
+	}
+	return r;
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? strdup((const char *)t) : NULL;
+}
+
+int server_rollout_store_load(struct server *s)
+{
+	sqlite3 *conn = server_db_conn(s->db);
+	struct server_engine *e = &s->engine;
+	struct server_rollout **tail = &e->rollouts;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(conn,
+			       "SELECT id, state, options, created_by, created_ms, finished_ms,"
+			       " offline_deadline_ms, wave, waves, failures_accepted, message,"
+			       " skipped, refused FROM rollouts ORDER BY id DESC",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct server_rollout *ro = calloc(1, sizeof(*ro));
+		char *text;
+
+		if (!ro) {
+			sqlite3_finalize(st);
+			return -ENOMEM;
+		}
+		ro->id = (uint64_t)sqlite3_column_int64(st, 0);
+		ro->state = (enum server_rollout_state)index_of(
+			rollout_names, sizeof(rollout_names) / sizeof(rollout_names[0]),
+			(const char *)sqlite3_column_text(st, 1));
+		ro->opts = aioctl__v1__set_limit_request__unpack(
+			NULL, (size_t)sqlite3_column_bytes(st, 2), sqlite3_column_blob(st, 2));
+		text = col_dup(st, 3);
+		snprintf(ro->created_by, sizeof(ro->created_by), "%s", text ? text : "");
+		free(text);
+		ro->created_ms = (uint64_t)sqlite3_column_int64(st, 4);
+		ro->finished_ms = (uint64_t)sqlite3_column_int64(st, 5);
+		ro->offline_deadline_ms = (uint64_t)sqlite3_column_int64(st, 6);
+		ro->wave = (uint32_t)sqlite3_column_int(st, 7);
+		ro->n_waves = (uint32_t)sqlite3_column_int(st, 8);
+		ro->failures_accepted = (uint32_t)sqlite3_column_int(st, 9);
+		text = col_dup(st, 10);
+		snprintf(ro->message, sizeof(ro->message), "%s", text ? text : "");
+		free(text);
+		ro->skipped = col_dup(st, 11);
+		ro->refused = col_dup(st, 12);
+		ro->committed = true;
+		if (!ro->opts) {
+			log_err("rollout %llu: options unreadable, skipped",
+				(unsigned long long)ro->id);
+			free(ro->skipped);
+			free(ro->refused);
+			free(ro);
+			continue;
+		}
+		if (ro->id >= e->next_rollout_id)
+			e->next_rollout_id = ro->id + 1;
+		*tail = ro;
+		tail = &ro->next;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return -EIO;
+
+	if (sqlite3_prepare_v2(conn,
+			       "SELECT s.id, s.rollout_id, s.host_id, h.name, s.wave, s.target,"
+			       " s.state, s.rollback, s.runtime_before, s.runtime_after,"
+			       " s.persisted_before, s.persisted_after, s.message, s.started_ms,"
+			       " s.acked_ms, s.soak_until_ms, s.finished_ms, s.offline_since_ms"
+			       " FROM rollout_steps s JOIN hosts h ON h.id = s.host_id"
+			       " ORDER BY s.rollout_id, s.id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t rid = (uint64_t)sqlite3_column_int64(st, 1);
+		struct server_rollout *ro = e->rollouts;
+		struct server_step *p;
+		void *v;
+		char *text;
+
+		while (ro && ro->id != rid)
+			ro = ro->next;
+		if (!ro)
+			continue;
+		if (!(v = realloc(ro->steps, (ro->n_steps + 1) * sizeof(*ro->steps)))) {
+			sqlite3_finalize(st);
+			return -ENOMEM;
+		}
+		ro->steps = v;
+		p = &ro->steps[ro->n_steps++];
+		memset(p, 0, sizeof(*p));
+		p->id = (uint64_t)sqlite3_column_int64(st, 0);
+		p->host_id = sqlite3_column_int64(st, 2);
+		snprintf(p->host, sizeof(p->host), "%s", (const char *)sqlite3_column_text(st, 3));
+		p->wave = (uint32_t)sqlite3_column_int(st, 4);
+		p->target = (uint64_t)sqlite3_column_int64(st, 5);
+		p->state = (enum server_step_state)index_of(
+			step_names, sizeof(step_names) / sizeof(step_names[0]),
+			(const char *)sqlite3_column_text(st, 6));
+		p->rb = (enum server_rb_state)index_of(rb_names, sizeof(rb_names) / sizeof(rb_names[0]),
+						       (const char *)sqlite3_column_text(st, 7));
+		p->has_runtime_before = sqlite3_column_type(st, 8) != SQLITE_NULL;
+		p->runtime_before = (uint64_t)sqlite3_column_int64(st, 8);
+		p->has_runtime_after = sqlite3_column_type(st, 9) != SQLITE_NULL;
+		p->runtime_after = (uint64_t)sqlite3_column_int64(st, 9);
+		p->has_persisted_before = sqlite3_column_type(st, 10) != SQLITE_NULL;
+		p->persisted_before = (uint64_t)sqlite3_column_int64(st, 10);
+		p->has_persisted_after = sqlite3_column_type(st, 11) != SQLITE_NULL;
+		p->persisted_after = (uint64_t)sqlite3_column_int64(st, 11);
+		text = col_dup(st, 12);
+		snprintf(p->message, sizeof(p->message), "%s", text ? text : "");
+		free(text);
+		p->started_ms = (uint64_t)sqlite3_column_int64(st, 13);
+		p->acked_ms = (uint64_t)sqlite3_column_int64(st, 14);
+		p->soak_until_ms = (uint64_t)sqlite3_column_int64(st, 15);
+		p->finished_ms = (uint64_t)sqlite3_column_int64(st, 16);
+		p->offline_since_ms = (uint64_t)sqlite3_column_int64(st, 17);
+		if (p->id >= e->next_step_id)
+			e->next_step_id = p->id + 1;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
