@@ -74,15 +74,15 @@ static int check_policy(struct agent *a)
 
 	if (a->conf.limit_min > a->conf.limit_max) {
 		log_err("--limit-min %llu is above --limit-max %llu",
-			(unsigned long long)a->conf.limit_min,
-			(unsigned long long)a->conf.limit_max);
+		        (unsigned long long)a->conf.limit_min,
+		        (unsigned long long)a->conf.limit_max);
 		return -EINVAL;
 	}
 	if (f[0] != '/' || !strstr(f, "/sysctl.d/") || len < 6 || strcmp(f + len - 5, ".conf") ||
 	    strstr(f, "/../")) {
 		log_err("--sysctl-file %s: must be a .conf file in a sysctl.d directory "
-			"(example: /etc/sysctl.d/zz-aioctl.conf)",
-			f);
+		        "(example: /etc/sysctl.d/zz-aioctl.conf)",
+		        f);
 		return -EINVAL;
 	}
 	return 0;
@@ -148,8 +148,8 @@ int agent_init(struct agent *a)
 	if ((r = check_policy(a)) < 0)
 		return r;
 	if ((r = agent_apply_init(&a->applier, a->conf.sysroot, a->conf.sysctl_file,
-				  a->conf.state_dir, a->conf.limit_min, a->conf.limit_max,
-				  a->conf.limit_margin)) < 0) {
+	                          a->conf.state_dir, a->conf.limit_min, a->conf.limit_max,
+	                          a->conf.limit_margin)) < 0) {
 		log_err_errno(r, "--sysctl-file %s", a->conf.sysctl_file);
 		return r;
 	}
@@ -235,6 +235,8 @@ static void persisted_fill(Aioctl__V1__Persisted *m, Aioctl__V1__SysctlSetting *
 	}
 	m->settings = sp;
 	m->n_settings = p->n_settings;
+	m->has_scanned_ms = true;
+	m->scanned_ms = p->scanned_ms;
 	if (agent_persist_differs(p)) {
 		m->has_procps_value = p->procps_has_value;
 		m->procps_value = p->procps_value;
@@ -377,7 +379,7 @@ static void *sample_thread(void *arg)
 int agent_start(struct agent *a)
 {
 	void *(*const fns[])(void *) = { sample_thread, agent_report_thread, agent_watch_thread,
-					 agent_control_thread };
+		                         agent_control_thread };
 
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
 		if (pthread_create(&a->threads[i], NULL, fns[i], a) != 0) {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fileio.h"
 #include "log.h"
 #include "path.h"
@@ -16,10 +17,10 @@
 #include "rpc.h"
 
 #define FILE_BEFORE_MAX (64 * 1024) /* our file's old content kept for rollback */
-#define RECORD_MAX (256 * 1024)
+#define RECORD_MAX      (256 * 1024)
 
 int agent_apply_init(struct agent_applier *ap, const char *sysroot, const char *file,
-		     const char *state_dir, uint64_t min, uint64_t max, uint64_t margin)
+                     const char *state_dir, uint64_t min, uint64_t max, uint64_t margin)
 {
 	int r;
 
@@ -31,9 +32,9 @@ int agent_apply_init(struct agent_applier *ap, const char *sysroot, const char *
 	ap->margin = margin;
 	if ((r = aio_path_join(sysroot, file, ap->file_real, sizeof(ap->file_real))) < 0 ||
 	    (r = aio_path_join(sysroot, "/proc/sys/fs/aio-max-nr", ap->max_real,
-			       sizeof(ap->max_real))) < 0 ||
+	                       sizeof(ap->max_real))) < 0 ||
 	    (r = aio_path_join(sysroot, "/proc/sys/fs/aio-nr", ap->nr_real, sizeof(ap->nr_real))) <
-		    0)
+	            0)
 		return r;
 	if (snprintf(ap->steps_dir, sizeof(ap->steps_dir), "%s/steps", state_dir) >=
 	    (int)sizeof(ap->steps_dir))
@@ -61,7 +62,7 @@ static Aioctl__V1__AgentStepRecord *load_record(const struct agent_applier *ap, 
 }
 
 static int save_record(const struct agent_applier *ap, uint64_t step,
-		       const Aioctl__V1__AgentStepRecord *rec)
+                       const Aioctl__V1__AgentStepRecord *rec)
 {
 	size_t len = aioctl__v1__agent_step_record__get_packed_size(rec);
 	uint8_t *buf = malloc(len ? len : 1);
@@ -90,7 +91,7 @@ static Aioctl__V1__AckRequest *new_ack(uint64_t command_id)
 }
 
 static void ack_fail(Aioctl__V1__AckRequest *ack, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 static void ack_fail(Aioctl__V1__AckRequest *ack, int status, const char *fmt, ...)
 {
@@ -107,7 +108,7 @@ static void ack_fail(Aioctl__V1__AckRequest *ack, int status, const char *fmt, .
 
 /* What a reboot would give, as an ack field (malloc'd for free_unpacked). */
 static Aioctl__V1__Persisted *persisted_now(const struct agent_applier *ap,
-					    struct agent_persist *scratch)
+                                            struct agent_persist *scratch)
 {
 	Aioctl__V1__Persisted *p = calloc(1, sizeof(*p));
 
@@ -120,6 +121,24 @@ static Aioctl__V1__Persisted *persisted_now(const struct agent_applier *ap,
 	p->value = scratch->value;
 	p->file = scratch->has_value ? strdup(scratch->file) : NULL;
 	return p;
+}
+
+/* The counters right after a change, stamped with this host's clock: the
+ * server ignores older readings that arrive later. */
+static Aioctl__V1__Sample *sample_now(const struct agent_applier *ap)
+{
+	Aioctl__V1__Sample *s = calloc(1, sizeof(*s));
+	uint64_t nr = 0, max = 0;
+
+	if (!s)
+		return NULL;
+	aioctl__v1__sample__init(s);
+	aio_file_read_u64(ap->nr_real, &nr);
+	aio_file_read_u64(ap->max_real, &max);
+	s->time_ms = aio_now_ms();
+	s->aio_nr = s->aio_nr_min = s->aio_nr_max = nr;
+	s->aio_max_nr = max;
+	return s;
 }
 
 static int write_runtime(const struct agent_applier *ap, uint64_t value)
@@ -141,7 +160,7 @@ static int write_runtime(const struct agent_applier *ap, uint64_t value)
 
 /* Puts the file back as it was: its old content, or no file. */
 static int restore_file(const struct agent_applier *ap, bool existed, const uint8_t *data,
-			size_t len)
+                        size_t len)
 {
 	if (!existed)
 		return unlink(ap->file_real) < 0 && errno != ENOENT ? -errno : 0;
@@ -149,7 +168,7 @@ static int restore_file(const struct agent_applier *ap, bool existed, const uint
 }
 
 static void apply_new(struct agent_applier *ap, const Aioctl__V1__SetLimit *cmd,
-		      Aioctl__V1__AckRequest *ack, Aioctl__V1__AgentStepRecord *rec)
+                      Aioctl__V1__AckRequest *ack, Aioctl__V1__AgentStepRecord *rec)
 {
 	struct agent_persist *scan = calloc(1, sizeof(*scan));
 	char content[512], *old = NULL;
@@ -164,7 +183,7 @@ static void apply_new(struct agent_applier *ap, const Aioctl__V1__SetLimit *cmd,
 	if ((r = aio_file_read_u64(ap->max_real, &live)) < 0 ||
 	    (r = aio_file_read_u64(ap->nr_real, &nr)) < 0) {
 		ack_fail(ack, AIO_FAILED_PRECONDITION, "cannot read fs.aio-nr/aio-max-nr: %s",
-			 strerror(-r));
+		         strerror(-r));
 		goto out_free;
 	}
 	ack->has_runtime_before = true;
@@ -174,16 +193,16 @@ static void apply_new(struct agent_applier *ap, const Aioctl__V1__SetLimit *cmd,
 	/* the host's own policy holds whatever the server says */
 	if (cmd->target < ap->min || cmd->target > ap->max) {
 		ack_fail(ack, AIO_PERMISSION_DENIED,
-			 "target %" PRIu64 " is outside this host's bounds %" PRIu64 "..%" PRIu64
-			 " (agent.conf limit-min/limit-max)",
-			 cmd->target, ap->min, ap->max);
+		         "target %" PRIu64 " is outside this host's bounds %" PRIu64 "..%" PRIu64
+		         " (agent.conf limit-min/limit-max)",
+		         cmd->target, ap->min, ap->max);
 		goto out_free;
 	}
 	if (!cmd->force && cmd->target < nr + ap->margin) {
 		ack_fail(ack, AIO_FAILED_PRECONDITION,
-			 "target %" PRIu64 " is below current usage %" PRIu64 " plus margin %" PRIu64
-			 " (--force to allow)",
-			 cmd->target, nr, ap->margin);
+		         "target %" PRIu64 " is below current usage %" PRIu64
+		         " plus margin %" PRIu64 " (--force to allow)",
+		         cmd->target, nr, ap->margin);
 		goto out_free;
 	}
 
@@ -203,41 +222,43 @@ static void apply_new(struct agent_applier *ap, const Aioctl__V1__SetLimit *cmd,
 
 	if (cmd->persist || !cmd->has_persist) {
 		snprintf(content, sizeof(content),
-			 "# Written by aio-agent for aioctl rollout %" PRIu64 ", step %" PRIu64
-			 ".\n# Change it with aioctl, not by hand: drift is reported.\n"
-			 "fs.aio-max-nr = %" PRIu64 "\n",
-			 cmd->rollout_id, cmd->step_id, cmd->target);
-		if ((r = aio_file_write_atomic(ap->file_real, content, strlen(content), 0644)) < 0) {
+		         "# Written by aio-agent for aioctl rollout %" PRIu64 ", step %" PRIu64
+		         ".\n# Change it with aioctl, not by hand: drift is reported.\n"
+		         "fs.aio-max-nr = %" PRIu64 "\n",
+		         cmd->rollout_id, cmd->step_id, cmd->target);
+		if ((r = aio_file_write_atomic(ap->file_real, content, strlen(content), 0644)) <
+		    0) {
 			ack_fail(ack, AIO_FAILED_PRECONDITION, "cannot write %s: %s", ap->file,
-				 strerror(-r));
+			         strerror(-r));
 			goto out_free;
 		}
 		/* would it win at boot? */
 		if (agent_persist_scan(ap->sysroot, scan) < 0 || !scan->has_value ||
 		    strcmp(scan->file, ap->file) != 0 || scan->value != cmd->target) {
 			restore_file(ap, rec->file_existed, rec->file_before.data,
-				     rec->file_before.len);
+			             rec->file_before.len);
 			ack_fail(ack, AIO_FAILED_PRECONDITION,
-				 "%s would win at boot (it sets fs.aio-max-nr = %" PRIu64
-				 ") over %s; nothing changed",
-				 scan->has_value ? scan->file : "(no file)", scan->value, ap->file);
+			         "%s would win at boot (it sets fs.aio-max-nr = %" PRIu64
+			         ") over %s; nothing changed",
+			         scan->has_value ? scan->file : "(no file)", scan->value, ap->file);
 			goto out_free;
 		}
 	}
 	if ((r = write_runtime(ap, cmd->target)) < 0) {
 		restore_file(ap, rec->file_existed, rec->file_before.data, rec->file_before.len);
 		ack_fail(ack, AIO_FAILED_PRECONDITION, "cannot write fs.aio-max-nr: %s",
-			 strerror(-r));
+		         strerror(-r));
 		goto out_free;
 	}
 	if ((r = aio_file_read_u64(ap->max_real, &after)) < 0 || after != cmd->target) {
 		ack_fail(ack, AIO_FAILED_PRECONDITION,
-			 "fs.aio-max-nr reads back %" PRIu64 " after writing %" PRIu64, after,
-			 cmd->target);
+		         "fs.aio-max-nr reads back %" PRIu64 " after writing %" PRIu64, after,
+		         cmd->target);
 	}
 	ack->has_runtime_after = true;
 	ack->runtime_after = after;
 	ack->persisted_after = persisted_now(ap, scan);
+	ack->sample = sample_now(ap);
 
 out_free:
 	free(old);
@@ -245,7 +266,7 @@ out_free:
 }
 
 static void rollback(struct agent_applier *ap, Aioctl__V1__AgentStepRecord *rec,
-		     Aioctl__V1__AckRequest *ack)
+                     Aioctl__V1__AckRequest *ack)
 {
 	struct agent_persist *scan = calloc(1, sizeof(*scan));
 	uint64_t live = 0, after = 0;
@@ -259,20 +280,21 @@ static void rollback(struct agent_applier *ap, Aioctl__V1__AgentStepRecord *rec,
 	ack->has_runtime_before = true;
 	ack->runtime_before = live;
 	ack->persisted_before = persisted_now(ap, scan);
-	if ((r = restore_file(ap, rec->file_existed, rec->file_before.data,
-			      rec->file_before.len)) < 0)
+	if ((r = restore_file(ap, rec->file_existed, rec->file_before.data, rec->file_before.len)) <
+	    0)
 		ack_fail(ack, AIO_FAILED_PRECONDITION, "cannot restore %s: %s", ap->file,
-			 strerror(-r));
+		         strerror(-r));
 	else if ((r = write_runtime(ap, rec->runtime_before)) < 0)
 		ack_fail(ack, AIO_FAILED_PRECONDITION, "cannot write fs.aio-max-nr: %s",
-			 strerror(-r));
+		         strerror(-r));
 	else if (aio_file_read_u64(ap->max_real, &after) < 0 || after != rec->runtime_before)
 		ack_fail(ack, AIO_FAILED_PRECONDITION,
-			 "fs.aio-max-nr reads back %" PRIu64 " after restoring %" PRIu64, after,
-			 rec->runtime_before);
+		         "fs.aio-max-nr reads back %" PRIu64 " after restoring %" PRIu64, after,
+		         rec->runtime_before);
 	ack->has_runtime_after = true;
 	ack->runtime_after = after;
 	ack->persisted_after = persisted_now(ap, scan);
+	ack->sample = sample_now(ap);
 	free(scan);
 }
 
@@ -290,15 +312,16 @@ static Aioctl__V1__AckRequest *again(const Aioctl__V1__AckRequest *stored, uint6
 }
 
 Aioctl__V1__AckRequest *agent_apply(struct agent_applier *ap, uint64_t command_id,
-				    const Aioctl__V1__SetLimit *cmd)
+                                    const Aioctl__V1__SetLimit *cmd)
 {
 	Aioctl__V1__AgentStepRecord *rec = load_record(ap, cmd->step_id);
 	Aioctl__V1__AckRequest *ack;
 	int r;
 
 	if (!cmd->rollback && rec) {
-		log_info("rollout %" PRIu64 " step %" PRIu64 ": delivered again, answering as before",
-			 cmd->rollout_id, cmd->step_id);
+		log_info("rollout %" PRIu64 " step %" PRIu64
+		         ": delivered again, answering as before",
+		         cmd->rollout_id, cmd->step_id);
 		ack = again(rec->ack, command_id);
 		goto out_free;
 	}
@@ -317,8 +340,8 @@ Aioctl__V1__AckRequest *agent_apply(struct agent_applier *ap, uint64_t command_i
 		rollback(ap, rec, ack);
 		rec->rollback_ack = (Aioctl__V1__AckRequest *)aio_rpc_dup(&ack->base);
 		log_info("rollout %" PRIu64 " step %" PRIu64 ": rolled back to %" PRIu64 ": %s",
-			 cmd->rollout_id, cmd->step_id, rec->runtime_before,
-			 aio_status_name(ack->status));
+		         cmd->rollout_id, cmd->step_id, rec->runtime_before,
+		         aio_status_name(ack->status));
 	} else {
 		Aioctl__V1__AgentStepRecord fresh = AIOCTL__V1__AGENT_STEP_RECORD__INIT;
 
@@ -329,16 +352,16 @@ Aioctl__V1__AckRequest *agent_apply(struct agent_applier *ap, uint64_t command_i
 		rec->ack = (Aioctl__V1__AckRequest *)aio_rpc_dup(&ack->base);
 		if (ack->status == AIOCTL__V1__STATUS_CODE__OK)
 			log_info("rollout %" PRIu64 " step %" PRIu64 ": fs.aio-max-nr %" PRIu64
-				 " -> %" PRIu64 " (live and %s)",
-				 cmd->rollout_id, cmd->step_id, ack->runtime_before,
-				 ack->runtime_after, ap->file);
+			         " -> %" PRIu64 " (live and %s)",
+			         cmd->rollout_id, cmd->step_id, ack->runtime_before,
+			         ack->runtime_after, ap->file);
 		else
 			log_warn("rollout %" PRIu64 " step %" PRIu64 ": refused: %s",
-				 cmd->rollout_id, cmd->step_id, ack->message);
+			         cmd->rollout_id, cmd->step_id, ack->message);
 	}
 	if (!rec->ack || (r = save_record(ap, cmd->step_id, rec)) < 0)
 		log_err("step %" PRIu64 ": cannot record the result; a repeat would apply again",
-			cmd->step_id);
+		        cmd->step_id);
 
 out_free:
 	if (rec)

@@ -24,8 +24,8 @@ struct agent_applier {
 };
 
 int agent_apply_init(struct agent_applier *ap, const char *sysroot, const char *file,
-		     const char *state_dir, uint64_t min, uint64_t max, uint64_t margin);
+                     const char *state_dir, uint64_t min, uint64_t max, uint64_t margin);
 /* Carries out cmd and returns the acknowledgement to send (caller frees
  * with aioctl__v1__ack_request__free_unpacked). */
 Aioctl__V1__AckRequest *agent_apply(struct agent_applier *ap, uint64_t command_id,
-				    const Aioctl__V1__SetLimit *cmd);
+                                    const Aioctl__V1__SetLimit *cmd);

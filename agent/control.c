@@ -13,7 +13,7 @@
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 10000
-#define ACK_TRIES 5
+#define ACK_TRIES      5
 
 static Aioctl__V1__AckRequest *sample_now(struct agent *a, uint64_t command_id)
 {
@@ -55,14 +55,14 @@ static void send_ack(struct agent *a, Aioctl__V1__AckRequest *ack)
 		ProtobufCMessage *out = NULL;
 		struct aio_rpc_status st;
 		int code = aio_rpc_invoke(a->rpc, &aioctl__v1__agent__descriptor, "Ack", &ack->base,
-					  a->conf.call_timeout_ms, false, &out, &st);
+		                          a->conf.call_timeout_ms, false, &out, &st);
 
 		if (code == AIO_OK) {
 			protobuf_c_message_free_unpacked(out, NULL);
 			return;
 		}
 		log_debug("ack %" PRIu64 ": %s: %s", ack->command_id, aio_status_name(code),
-			  st.message);
+		          st.message);
 		if (code == AIO_CANCELLED || code == AIO_INVALID_ARGUMENT ||
 		    agent_wait_until(a, aio_mono_ms() + backoff))
 			return;
@@ -101,8 +101,8 @@ void *agent_control_thread(void *arg)
 		in.max_wait_ms = a->conf.watch_max_ms;
 		/* a held call: no resend, and time for the server to answer */
 		code = aio_rpc_invoke(a->rpc, &aioctl__v1__agent__descriptor, "Watch", &in.base,
-				      a->conf.watch_max_ms + a->conf.call_timeout_ms, true,
-				      (ProtobufCMessage **)&out, &st);
+		                      a->conf.watch_max_ms + a->conf.call_timeout_ms, true,
+		                      (ProtobufCMessage **)&out, &st);
 		if (code == AIO_CANCELLED)
 			break;
 		if (code != AIO_OK) {

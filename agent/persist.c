@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fileio.h"
 #include "path.h"
 
@@ -177,6 +178,7 @@ int agent_persist_scan(const char *sysroot, struct agent_persist *ret)
 		goto out_free;
 	}
 	memset(ret, 0, sizeof(*ret));
+	ret->scanned_ms = aio_now_ms();
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		char real[AIO_PATH_MAX + 1], usr[AIO_PATH_MAX + 1];
 		struct stat a, b;

@@ -32,6 +32,7 @@ struct agent_persist {
 	bool procps_has_value;
 	uint64_t procps_value;
 	char procps_file[AIO_PATH_MAX + 1];
+	uint64_t scanned_ms; /* Unix ms */
 };
 
 int agent_persist_scan(const char *sysroot, struct agent_persist *ret);

@@ -10,16 +10,16 @@
 /* Exit codes, documented in the README and `aioctl --help`. */
 enum cli_exit {
 	CLI_EXIT_OK = 0,
-	CLI_EXIT_FAILED = 1,      /* the server refused or the operation failed */
-	CLI_EXIT_UNREACHABLE = 2, /* no server at --server, or no answer in time */
-	CLI_EXIT_NOT_FOUND = 3,   /* unknown host, rollout, ... */
-	CLI_EXIT_DENIED = 4,      /* token missing, wrong, or not allowed */
-	CLI_EXIT_PAUSED = 5,	   /* the rollout paused (failures, or by hand) */
+	CLI_EXIT_FAILED = 1,       /* the server refused or the operation failed */
+	CLI_EXIT_UNREACHABLE = 2,  /* no server at --server, or no answer in time */
+	CLI_EXIT_NOT_FOUND = 3,    /* unknown host, rollout, ... */
+	CLI_EXIT_DENIED = 4,       /* token missing, wrong, or not allowed */
+	CLI_EXIT_PAUSED = 5,       /* the rollout paused (failures, or by hand) */
 	CLI_EXIT_ROLLED_BACK = 6,  /* the rollout was rolled back */
-	CLI_EXIT_ABORTED = 7,	   /* the rollout was aborted or superseded */
+	CLI_EXIT_ABORTED = 7,      /* the rollout was aborted or superseded */
 	CLI_EXIT_WAIT_TIMEOUT = 8, /* still running when --wait-timeout passed */
-	CLI_EXIT_OFFLINE = 9,	   /* done but for offline hosts, still pending */
-	CLI_EXIT_USAGE = 64,      /* bad command line (sysexits EX_USAGE) */
+	CLI_EXIT_OFFLINE = 9,      /* done but for offline hosts, still pending */
+	CLI_EXIT_USAGE = 64,       /* bad command line (sysexits EX_USAGE) */
 };
 
 #define CLI_DEFAULT_SERVER     "tcp://127.0.0.1:7701"

@@ -80,26 +80,35 @@ static const struct opt_doc command_opts[] = {
 	{ { "limit", required_argument, NULL, OPT_LIMIT }, "N", "at most N rows [100, max 1000]" },
 	{ { "live", no_argument, NULL, OPT_LIVE }, "", "ask every agent for a fresh sample now" },
 	{ { "max", required_argument, NULL, OPT_MAX }, "N", "the new fs.aio-max-nr" },
-	{ { "select", required_argument, NULL, OPT_SELECT }, "K=V",
+	{ { "select", required_argument, NULL, OPT_SELECT },
+	  "K=V",
 	  "only hosts with this label (repeatable: all must match)" },
-	{ { "hosts", required_argument, NULL, OPT_HOSTS }, "GLOB", "only hosts whose name matches" },
+	{ { "hosts", required_argument, NULL, OPT_HOSTS },
+	  "GLOB",
+	  "only hosts whose name matches" },
 	{ { "canary", required_argument, NULL, OPT_CANARY }, "N", "hosts in the first wave [1]" },
 	{ { "batch", required_argument, NULL, OPT_BATCH }, "N|P%", "hosts per later wave [10%]" },
-	{ { "max-failures", required_argument, NULL, OPT_MAX_FAILURES }, "N|P%",
+	{ { "max-failures", required_argument, NULL, OPT_MAX_FAILURES },
+	  "N|P%",
 	  "failures tolerated before stopping [0]" },
-	{ { "soak", required_argument, NULL, OPT_SOAK }, "DUR",
+	{ { "soak", required_argument, NULL, OPT_SOAK },
+	  "DUR",
 	  "a host passes after this long with no AIO error and the value in place [30s]" },
-	{ { "on-failure", required_argument, NULL, OPT_ON_FAILURE }, "WHAT",
+	{ { "on-failure", required_argument, NULL, OPT_ON_FAILURE },
+	  "WHAT",
 	  "pause or rollback [pause]" },
-	{ { "offline-timeout", required_argument, NULL, OPT_OFFLINE_TIMEOUT }, "DUR",
+	{ { "offline-timeout", required_argument, NULL, OPT_OFFLINE_TIMEOUT },
+	  "DUR",
 	  "offline hosts get the change if back within this [24h]" },
 	{ { "force", no_argument, NULL, OPT_FORCE }, "", "allow a limit below current usage" },
 	{ { "dry-run", no_argument, NULL, OPT_DRY_RUN }, "", "show the plan, change nothing" },
 	{ { "yes", no_argument, NULL, OPT_YES }, "", "do not ask" },
 	{ { "no-wait", no_argument, NULL, OPT_NO_WAIT }, "", "print the rollout id and exit" },
-	{ { "supersede", no_argument, NULL, OPT_SUPERSEDE }, "",
+	{ { "supersede", no_argument, NULL, OPT_SUPERSEDE },
+	  "",
 	  "abort rollouts still changing these hosts" },
-	{ { "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT }, "DUR",
+	{ { "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
+	  "DUR",
 	  "stop following after this long (exit 8) [none]" },
 };
 
@@ -181,7 +190,7 @@ static int parse_count(const char *arg, const char *flag, uint32_t *ret, bool *r
 	snprintf(buf, sizeof(buf), "%.*s", (int)(pct ? len - 1 : len), arg);
 	if ((pct && !ret_percent) || aio_uint_parse(buf, &v) < 0 || v > (pct ? 100 : 100000)) {
 		fprintf(stderr, "aioctl: %s %s: not a count%s\n", flag, arg,
-			ret_percent ? " or percentage (examples: 5, 10%)" : " (example: 1)");
+		        ret_percent ? " or percentage (examples: 5, 10%)" : " (example: 1)");
 		return -EINVAL;
 	}
 	*ret = (uint32_t)v;
@@ -260,7 +269,7 @@ static int set_option(struct cli *c, int id, const char *arg)
 	case OPT_MAX:
 		if (aio_uint_parse(arg, &c->max) < 0 || c->max == 0 || c->max > UINT32_MAX) {
 			fprintf(stderr, "aioctl: --max %s: not a number (example: --max 2097152)\n",
-				arg);
+			        arg);
 			return CLI_EXIT_USAGE;
 		}
 		c->has_max = true;
@@ -282,7 +291,8 @@ static int set_option(struct cli *c, int id, const char *arg)
 		break;
 	case OPT_BATCH:
 		if (parse_count(arg, "--batch", &c->batch, &c->batch_percent) < 0 || !c->batch) {
-			fprintf(stderr, "aioctl: --batch %s: at least 1 (examples: 5, 10%%)\n", arg);
+			fprintf(stderr, "aioctl: --batch %s: at least 1 (examples: 5, 10%%)\n",
+			        arg);
 			return CLI_EXIT_USAGE;
 		}
 		c->has_batch = true;
@@ -299,7 +309,8 @@ static int set_option(struct cli *c, int id, const char *arg)
 		uint64_t ms;
 
 		if (aio_duration_parse(arg, &ms) < 0) {
-			fprintf(stderr, "aioctl: %s: not a duration (examples: 0s, 30s, 5m)\n", arg);
+			fprintf(stderr, "aioctl: %s: not a duration (examples: 0s, 30s, 5m)\n",
+			        arg);
 			return CLI_EXIT_USAGE;
 		}
 		if (id == OPT_SOAK) {

@@ -12,7 +12,7 @@
 #include "clock.h"
 #include "names.h"
 
-#define POLL_MS 200
+#define POLL_MS   200
 #define BAR_WIDTH 30
 
 static json_t *rollout_json(const Aioctl__V1__Rollout *r)
@@ -24,8 +24,8 @@ static json_t *rollout_json(const Aioctl__V1__Rollout *r)
 	json_object_set_new(o, "state", json_string(r->state));
 	json_object_set_new(o, "target", json_integer((json_int_t)r->target));
 	json_object_set_new(o, "message", r->message ? json_string(r->message) : json_null());
-	json_object_set_new(o, "created_by", r->created_by ? json_string(r->created_by)
-							   : json_null());
+	json_object_set_new(o, "created_by",
+	                    r->created_by ? json_string(r->created_by) : json_null());
 	json_object_set_new(o, "created", cli_time_json(r->created_ms));
 	json_object_set_new(o, "finished", cli_time_json(r->has_finished_ms ? r->finished_ms : 0));
 	json_object_set_new(o, "waves", json_integer(r->waves));
@@ -40,23 +40,29 @@ static json_t *rollout_json(const Aioctl__V1__Rollout *r)
 		json_object_set_new(st, "state", json_string(p->state));
 		json_object_set_new(st, "wave", json_integer(p->wave));
 		json_object_set_new(st, "target", json_integer((json_int_t)p->target));
-		json_object_set_new(st, "runtime_before", p->has_runtime_before
-								  ? json_integer((json_int_t)p->runtime_before)
-								  : json_null());
-		json_object_set_new(st, "runtime_after", p->has_runtime_after
-								 ? json_integer((json_int_t)p->runtime_after)
-								 : json_null());
+		json_object_set_new(st, "runtime_before",
+		                    p->has_runtime_before
+		                            ? json_integer((json_int_t)p->runtime_before)
+		                            : json_null());
+		json_object_set_new(st, "runtime_after",
+		                    p->has_runtime_after
+		                            ? json_integer((json_int_t)p->runtime_after)
+		                            : json_null());
 		json_object_set_new(st, "persisted_before",
-				    p->has_persisted_before ? json_integer((json_int_t)p->persisted_before)
-							    : json_null());
+		                    p->has_persisted_before
+		                            ? json_integer((json_int_t)p->persisted_before)
+		                            : json_null());
 		json_object_set_new(st, "persisted_after",
-				    p->has_persisted_after ? json_integer((json_int_t)p->persisted_after)
-							   : json_null());
-		json_object_set_new(st, "message", p->message ? json_string(p->message) : json_null());
+		                    p->has_persisted_after
+		                            ? json_integer((json_int_t)p->persisted_after)
+		                            : json_null());
+		json_object_set_new(st, "message",
+		                    p->message ? json_string(p->message) : json_null());
 		json_object_set_new(st, "rollback", json_string(p->rollback ? p->rollback : ""));
-		json_object_set_new(st, "started", cli_time_json(p->has_started_ms ? p->started_ms : 0));
+		json_object_set_new(st, "started",
+		                    cli_time_json(p->has_started_ms ? p->started_ms : 0));
 		json_object_set_new(st, "finished",
-				    cli_time_json(p->has_finished_ms ? p->finished_ms : 0));
+		                    cli_time_json(p->has_finished_ms ? p->finished_ms : 0));
 		json_array_append_new(steps, st);
 	}
 	for (size_t i = 0; i < r->n_skipped; i++)
@@ -100,33 +106,34 @@ static struct counts count(const Aioctl__V1__Rollout *r)
 
 static void print_steps(const Aioctl__V1__Rollout *r, bool only_trouble)
 {
-	static const char *const headers[] = { "HOST", "WAVE", "STATE", "LIVE", "AFTER REBOOT",
-					       "MESSAGE" };
+	static const char *const headers[] = { "HOST", "WAVE",         "STATE",
+		                               "LIVE", "AFTER REBOOT", "MESSAGE" };
 	struct cli_table t;
 
 	cli_table_init(&t, headers, 6);
 	for (size_t i = 0; i < r->n_steps; i++) {
 		const Aioctl__V1__RolloutStep *p = r->steps[i];
 		char wave[16], live[64], boot[64], state[48];
-		const char *cells[6] = { p->host, wave, state, live, boot, p->message ? p->message : "" };
+		const char *cells[6] = { p->host, wave, state,
+			                 live,    boot, p->message ? p->message : "" };
 
 		if (only_trouble && (!strcmp(p->state, "done") || !strcmp(p->state, "planned")))
 			continue;
 		snprintf(wave, sizeof(wave), "%u", p->wave);
 		snprintf(state, sizeof(state), "%s%s%s", p->state,
-			 p->rollback && *p->rollback ? ", rollback " : "",
-			 p->rollback ? p->rollback : "");
+		         p->rollback && *p->rollback ? ", rollback " : "",
+		         p->rollback ? p->rollback : "");
 		if (p->has_runtime_before)
 			snprintf(live, sizeof(live), "%" PRIu64 " -> %s", p->runtime_before,
-				 p->has_runtime_after ? "" : "?");
+			         p->has_runtime_after ? "" : "?");
 		else
 			snprintf(live, sizeof(live), "-");
 		if (p->has_runtime_after)
 			snprintf(live + strlen(live), sizeof(live) - strlen(live), "%" PRIu64,
-				 p->runtime_after);
+			         p->runtime_after);
 		if (p->has_persisted_before || p->has_persisted_after)
 			snprintf(boot, sizeof(boot), "%" PRIu64 " -> %" PRIu64, p->persisted_before,
-				 p->persisted_after);
+			         p->persisted_after);
 		else
 			snprintf(boot, sizeof(boot), "-");
 		cli_table_add(&t, cells);
@@ -270,15 +277,18 @@ static int follow(struct cli *c, uint64_t id)
 				putchar('\n');
 				print_rollout(ro);
 				if (only_offline_left(ro))
-					printf("\nOffline hosts get the change when they return; follow "
+					printf("\nOffline hosts get the change when they return; "
+					       "follow "
 					       "with: aioctl rollout show %" PRIu64 "\n",
 					       ro->id);
 			}
 			r = done ? exit_for(ro) : CLI_EXIT_WAIT_TIMEOUT;
 			if (!done)
-				fprintf(stderr, "aioctl: rollout %" PRIu64 " still %s after --wait-timeout; "
-						"follow with: aioctl rollout show %" PRIu64 "\n",
-					ro->id, ro->state, ro->id);
+				fprintf(stderr,
+				        "aioctl: rollout %" PRIu64
+				        " still %s after --wait-timeout; "
+				        "follow with: aioctl rollout show %" PRIu64 "\n",
+				        ro->id, ro->state, ro->id);
 			aioctl__v1__rollout__free_unpacked(ro, NULL);
 			break;
 		}
@@ -305,7 +315,7 @@ static bool confirm(const Aioctl__V1__Rollout *plan)
 
 /* Creates the rollout (after a look at the plan and a yes), then follows it. */
 static int start(struct cli *c, const char *method, const ProtobufCMessage *real,
-		 const ProtobufCMessage *dry)
+                 const ProtobufCMessage *dry)
 {
 	Aioctl__V1__Rollout *ro = NULL;
 	uint64_t id;
@@ -368,10 +378,11 @@ int cli_fleet_set(struct cli *c, int argc, char **argv)
 	}
 	for (size_t i = 0; i < c->n_select; i++) {
 		if (aio_label_parse(c->select[i], keys[i], sizeof(keys[i]), values[i],
-				    sizeof(values[i])) < 0) {
-			fprintf(stderr, "aioctl: --select %s: not KEY=VALUE (example: --select "
-					"rack=r12)\n",
-				c->select[i]);
+		                    sizeof(values[i])) < 0) {
+			fprintf(stderr,
+			        "aioctl: --select %s: not KEY=VALUE (example: --select "
+			        "rack=r12)\n",
+			        c->select[i]);
 			return CLI_EXIT_USAGE;
 		}
 		aioctl__v1__label__init(&labels[i]);
@@ -444,15 +455,16 @@ int cli_fleet_drift(struct cli *c, int argc, char **argv)
 
 			json_object_set_new(o, "host", json_string(d->host));
 			json_object_set_new(o, "desired", json_integer((json_int_t)d->desired));
-			json_object_set_new(o, "runtime", d->has_runtime
-								  ? json_integer((json_int_t)d->runtime)
-								  : json_null());
-			json_object_set_new(o, "persisted", d->has_persisted
-								    ? json_integer((json_int_t)d->persisted)
-								    : json_null());
-			json_object_set_new(o, "persisted_file", d->persisted_file
-									 ? json_string(d->persisted_file)
-									 : json_null());
+			json_object_set_new(o, "runtime",
+			                    d->has_runtime ? json_integer((json_int_t)d->runtime)
+			                                   : json_null());
+			json_object_set_new(o, "persisted",
+			                    d->has_persisted
+			                            ? json_integer((json_int_t)d->persisted)
+			                            : json_null());
+			json_object_set_new(o, "persisted_file",
+			                    d->persisted_file ? json_string(d->persisted_file)
+			                                      : json_null());
 			json_object_set_new(o, "cause", json_string(d->cause));
 			json_object_set_new(o, "rollout", json_integer((json_int_t)d->rollout_id));
 			json_array_append_new(hosts, o);
@@ -491,7 +503,8 @@ static int parse_id(const char *s, uint64_t *ret)
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno || *end || !*s || v == 0) {
-		fprintf(stderr, "aioctl: rollout id %s: not a number (see aioctl rollout list)\n", s);
+		fprintf(stderr, "aioctl: rollout id %s: not a number (see aioctl rollout list)\n",
+		        s);
 		return CLI_EXIT_USAGE;
 	}
 	*ret = v;
@@ -549,8 +562,8 @@ int cli_rollout_rollback(struct cli *c, int argc, char **argv)
 
 int cli_rollout_list(struct cli *c, int argc, char **argv)
 {
-	static const char *const headers[] = { "ID", "STATE", "TARGET", "WAVES", "CREATED", "BY",
-					       "MESSAGE" };
+	static const char *const headers[] = { "ID",      "STATE", "TARGET", "WAVES",
+		                               "CREATED", "BY",    "MESSAGE" };
 	Aioctl__V1__RolloutListRequest in = AIOCTL__V1__ROLLOUT_LIST_REQUEST__INIT;
 	Aioctl__V1__RolloutListReply *rep = NULL;
 	struct cli_table t;
@@ -575,10 +588,13 @@ int cli_rollout_list(struct cli *c, int argc, char **argv)
 	for (size_t i = 0; i < rep->n_rollouts; i++) {
 		const Aioctl__V1__Rollout *ro = rep->rollouts[i];
 		char id[24], target[24], waves[16], created[40];
-		const char *cells[7] = { id,	  ro->state,
-					 target,  waves,
-					 created, ro->created_by ? ro->created_by : "",
-					 ro->message ? ro->message : "" };
+		const char *cells[7] = { id,
+			                 ro->state,
+			                 target,
+			                 waves,
+			                 created,
+			                 ro->created_by ? ro->created_by : "",
+			                 ro->message ? ro->message : "" };
 
 		snprintf(id, sizeof(id), "%" PRIu64, ro->id);
 		if (ro->options && ro->options->reconcile)
@@ -624,10 +640,10 @@ int cli_audit(struct cli *c, int argc, char **argv)
 			json_object_set_new(o, "time", cli_time_json(a->time_ms));
 			json_object_set_new(o, "who", json_string(a->who));
 			json_object_set_new(o, "action", json_string(a->action));
-			json_object_set_new(o, "target", a->target ? json_string(a->target)
-								   : json_null());
-			json_object_set_new(o, "result", a->result ? json_string(a->result)
-								   : json_null());
+			json_object_set_new(o, "target",
+			                    a->target ? json_string(a->target) : json_null());
+			json_object_set_new(o, "result",
+			                    a->result ? json_string(a->result) : json_null());
 			json_array_append_new(list, o);
 		}
 		json_object_set_new(root, "entries", list);
@@ -640,7 +656,7 @@ int cli_audit(struct cli *c, int argc, char **argv)
 		const Aioctl__V1__AuditEntry *a = rep->entries[i];
 		char when[40];
 		const char *cells[5] = { when, a->who, a->action, a->target ? a->target : "",
-					 a->result ? a->result : "" };
+			                 a->result ? a->result : "" };
 
 		aio_time_format_rfc3339(a->time_ms, when, sizeof(when));
 		cli_table_add(&t, cells);

@@ -48,7 +48,7 @@ struct aio_rpc_call {
 	bool answered;           /* lock */
 	nng_msg *stash;          /* lock: reply given while in_handler */
 	ProtobufCMessage *input; /* while in the handler; NULL once taken */
-	nng_pipe pipe;		 /* the connection the request came on */
+	nng_pipe pipe;           /* the connection the request came on */
 };
 
 static const Aioctl__V1__Credentials no_creds = AIOCTL__V1__CREDENTIALS__INIT;
@@ -457,11 +457,10 @@ void aio_rpc_call_peer(struct aio_rpc_call *call, char *buf, size_t len)
 	snprintf(buf, len, "?");
 	if (nng_pipe_get_addr(call->pipe, NNG_OPT_REMADDR, &sa) != 0)
 		return;
-	if (sa.s_family == NNG_AF_INET &&
-	    inet_ntop(AF_INET, &sa.s_in.sa_addr, ip, sizeof(ip)))
+	if (sa.s_family == NNG_AF_INET && inet_ntop(AF_INET, &sa.s_in.sa_addr, ip, sizeof(ip)))
 		snprintf(buf, len, "%s", ip);
 	else if (sa.s_family == NNG_AF_INET6 &&
-		 inet_ntop(AF_INET6, sa.s_in6.sa_addr, ip, sizeof(ip)))
+	         inet_ntop(AF_INET6, sa.s_in6.sa_addr, ip, sizeof(ip)))
 		snprintf(buf, len, "%s", ip);
 }
 

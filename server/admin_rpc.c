@@ -88,7 +88,7 @@ static void status_done(Aioctl__V1__HostStatus *st)
 }
 
 void server_fleet_status_answer(struct server *s, Aioctl__V1__FleetStatusReply_Closure closure,
-				void *data, char **not_answered, size_t n_not)
+                                void *data, char **not_answered, size_t n_not)
 {
 	Aioctl__V1__FleetStatusReply rep = AIOCTL__V1__FLEET_STATUS_REPLY__INIT;
 	Aioctl__V1__HostStatus *st = NULL, **stp = NULL;
@@ -126,15 +126,15 @@ out_unlock:
 }
 
 #define LIVE_TIMEOUT_DEFAULT_MS 2000
-#define LIVE_TIMEOUT_MAX_MS 60000
+#define LIVE_TIMEOUT_MAX_MS     60000
 
 static void admin_rpc_fleet_status(Aioctl__V1__Admin_Service *svc,
-				   const Aioctl__V1__FleetStatusRequest *in,
-				   Aioctl__V1__FleetStatusReply_Closure closure, void *data)
+                                   const Aioctl__V1__FleetStatusRequest *in,
+                                   Aioctl__V1__FleetStatusReply_Closure closure, void *data)
 {
 	struct server *s = aio_rpc_call_arg(data);
-	uint64_t timeout = in->has_timeout_ms && in->timeout_ms ? in->timeout_ms
-								 : LIVE_TIMEOUT_DEFAULT_MS;
+	uint64_t timeout =
+	        in->has_timeout_ms && in->timeout_ms ? in->timeout_ms : LIVE_TIMEOUT_DEFAULT_MS;
 
 	if (in->has_live && in->live) {
 		/* answered by the engine when every agent replied, or at the
@@ -335,8 +335,8 @@ static void caller(void *data, char *buf, size_t len)
 }
 
 static void admin_rpc_set_limit(Aioctl__V1__Admin_Service *svc,
-				const Aioctl__V1__SetLimitRequest *in,
-				Aioctl__V1__Rollout_Closure closure, void *data)
+                                const Aioctl__V1__SetLimitRequest *in,
+                                Aioctl__V1__Rollout_Closure closure, void *data)
 {
 	char who[96];
 
@@ -345,8 +345,8 @@ static void admin_rpc_set_limit(Aioctl__V1__Admin_Service *svc,
 }
 
 static void admin_rpc_reconcile(Aioctl__V1__Admin_Service *svc,
-				const Aioctl__V1__ReconcileRequest *in,
-				Aioctl__V1__Rollout_Closure closure, void *data)
+                                const Aioctl__V1__ReconcileRequest *in,
+                                Aioctl__V1__Rollout_Closure closure, void *data)
 {
 	Aioctl__V1__SetLimitRequest req = AIOCTL__V1__SET_LIMIT_REQUEST__INIT;
 	Aioctl__V1__Selector sel = AIOCTL__V1__SELECTOR__INIT;
@@ -377,7 +377,7 @@ static void admin_rpc_reconcile(Aioctl__V1__Admin_Service *svc,
 }
 
 static void rollout_op(const Aioctl__V1__RolloutRequest *in, const char *action,
-		       Aioctl__V1__Rollout_Closure closure, void *data)
+                       Aioctl__V1__Rollout_Closure closure, void *data)
 {
 	char who[96];
 
@@ -386,56 +386,56 @@ static void rollout_op(const Aioctl__V1__RolloutRequest *in, const char *action,
 }
 
 static void admin_rpc_rollout_get(Aioctl__V1__Admin_Service *svc,
-				  const Aioctl__V1__RolloutRequest *in,
-				  Aioctl__V1__Rollout_Closure closure, void *data)
+                                  const Aioctl__V1__RolloutRequest *in,
+                                  Aioctl__V1__Rollout_Closure closure, void *data)
 {
 	rollout_op(in, NULL, closure, data);
 }
 
 static void admin_rpc_rollout_pause(Aioctl__V1__Admin_Service *svc,
-				    const Aioctl__V1__RolloutRequest *in,
-				    Aioctl__V1__Rollout_Closure closure, void *data)
+                                    const Aioctl__V1__RolloutRequest *in,
+                                    Aioctl__V1__Rollout_Closure closure, void *data)
 {
 	rollout_op(in, "pause", closure, data);
 }
 
 static void admin_rpc_rollout_resume(Aioctl__V1__Admin_Service *svc,
-				     const Aioctl__V1__RolloutRequest *in,
-				     Aioctl__V1__Rollout_Closure closure, void *data)
+                                     const Aioctl__V1__RolloutRequest *in,
+                                     Aioctl__V1__Rollout_Closure closure, void *data)
 {
 	rollout_op(in, "resume", closure, data);
 }
 
 static void admin_rpc_rollout_abort(Aioctl__V1__Admin_Service *svc,
-				    const Aioctl__V1__RolloutRequest *in,
-				    Aioctl__V1__Rollout_Closure closure, void *data)
+                                    const Aioctl__V1__RolloutRequest *in,
+                                    Aioctl__V1__Rollout_Closure closure, void *data)
 {
 	rollout_op(in, "abort", closure, data);
 }
 
 static void admin_rpc_rollout_rollback(Aioctl__V1__Admin_Service *svc,
-				       const Aioctl__V1__RolloutRequest *in,
-				       Aioctl__V1__Rollout_Closure closure, void *data)
+                                       const Aioctl__V1__RolloutRequest *in,
+                                       Aioctl__V1__Rollout_Closure closure, void *data)
 {
 	rollout_op(in, "rollback", closure, data);
 }
 
 static void admin_rpc_rollout_list(Aioctl__V1__Admin_Service *svc,
-				   const Aioctl__V1__RolloutListRequest *in,
-				   Aioctl__V1__RolloutListReply_Closure closure, void *data)
+                                   const Aioctl__V1__RolloutListRequest *in,
+                                   Aioctl__V1__RolloutListReply_Closure closure, void *data)
 {
 	server_engine_rollout_list(aio_rpc_call_arg(data), in->has_limit ? in->limit : 0, closure,
-				   data);
+	                           data);
 }
 
 static void admin_rpc_drift(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__DriftRequest *in,
-			    Aioctl__V1__DriftReply_Closure closure, void *data)
+                            Aioctl__V1__DriftReply_Closure closure, void *data)
 {
 	server_engine_drift(aio_rpc_call_arg(data), closure, data);
 }
 
 #define AUDIT_LIMIT_DEFAULT 100
-#define AUDIT_LIMIT_MAX 1000
+#define AUDIT_LIMIT_MAX     1000
 
 struct audit_job {
 	uint64_t since_ms;
@@ -454,11 +454,11 @@ static void audit_query(sqlite3 *conn, void *arg)
 	rep.entries = calloc(j->limit, sizeof(*rep.entries));
 	if (!rep.entries ||
 	    sqlite3_prepare_v2(conn,
-			       "SELECT time_ms, who, action, target, result FROM audit"
-			       " WHERE time_ms >= ?1 ORDER BY id DESC LIMIT ?2",
-			       -1, &st, NULL) != SQLITE_OK) {
+	                       "SELECT time_ms, who, action, target, result FROM audit"
+	                       " WHERE time_ms >= ?1 ORDER BY id DESC LIMIT ?2",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		aio_rpc_call_fail(j->data, AIO_INTERNAL, "cannot read the audit log: %s",
-				  sqlite3_errmsg(conn));
+		                  sqlite3_errmsg(conn));
 		j->closure(NULL, j->data);
 		goto out_free;
 	}
@@ -493,7 +493,7 @@ out_free:
 }
 
 static void admin_rpc_audit(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__AuditRequest *in,
-			    Aioctl__V1__AuditReply_Closure closure, void *data)
+                            Aioctl__V1__AuditReply_Closure closure, void *data)
 {
 	struct server *s = aio_rpc_call_arg(data);
 	struct audit_job *j = calloc(1, sizeof(*j));

@@ -303,7 +303,9 @@ static void agent_rpc_report(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__R
 		/* a replayed older report does not roll the latest values back */
 		if (in->seq > h->last_seq || !h->has_sample) {
 			h->last_seq = in->seq > h->last_seq ? in->seq : h->last_seq;
-			copy_sample(&h->sample, in->sample);
+			/* not a reading from before the host's last change */
+			if (in->sample->time_ms >= h->applied_ms)
+				copy_sample(&h->sample, in->sample);
 			h->has_sample = true;
 			if (server_host_merge_detail(h, in, now) == 0 && h->detail &&
 			    (in->persisted || in->has_unexplained || in->n_users))
@@ -350,7 +352,7 @@ static int64_t caller_host(struct server *s, void *data)
 }
 
 static void agent_rpc_watch(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__WatchRequest *in,
-			    Aioctl__V1__WatchReply_Closure closure, void *data)
+                            Aioctl__V1__WatchReply_Closure closure, void *data)
 {
 	struct server *s = aio_rpc_call_arg(data);
 	int64_t id = caller_host(s, data);
@@ -364,7 +366,7 @@ static void agent_rpc_watch(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__Wa
 }
 
 static void agent_rpc_ack(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__AckRequest *in,
-			  Aioctl__V1__AckReply_Closure closure, void *data)
+                          Aioctl__V1__AckReply_Closure closure, void *data)
 {
 	struct server *s = aio_rpc_call_arg(data);
 	Aioctl__V1__AckReply rep = AIOCTL__V1__ACK_REPLY__INIT;
@@ -373,6 +375,11 @@ static void agent_rpc_ack(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__AckR
 	if (!id) {
 		fail(data, (ProtobufCClosure)closure, AIO_FAILED_PRECONDITION,
 		     "unknown host: say Hello first");
+		return;
+	}
+	if (in->sample && in->sample->time_ms > aio_now_ms() + AIO_SAMPLE_FUTURE_MAX_MS) {
+		fail(data, (ProtobufCClosure)closure, AIO_INVALID_ARGUMENT,
+		     "ack: sample time is in the future (check the agent's clock)");
 		return;
 	}
 	if (!str_ok(in->message, AIO_RPC_STATUS_MESSAGE_MAX, false) ||
@@ -388,9 +395,6 @@ static void agent_rpc_ack(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__AckR
 }
 
 Aioctl__V1__Agent_Service server_agent_service = {
-	AIOCTL__V1__AGENT__BASE_INIT,
-	.hello = agent_rpc_hello,
-	.report = agent_rpc_report,
-	.watch = agent_rpc_watch,
-	.ack = agent_rpc_ack,
+	AIOCTL__V1__AGENT__BASE_INIT, .hello = agent_rpc_hello, .report = agent_rpc_report,
+	.watch = agent_rpc_watch,     .ack = agent_rpc_ack,
 };

@@ -104,13 +104,13 @@ enum stmt_id {
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_HOST_UPSERT] =
-		"INSERT INTO hosts (id, name, kernel, agent_version, interval_ms, counting,"
-		" first_seen_ms, last_seen_ms, limit_min, limit_max, limit_margin, sysctl_file,"
-		" boot_time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-		" ON CONFLICT (id) DO UPDATE SET kernel = ?3, agent_version = ?4,"
-		" interval_ms = ?5, counting = ?6, last_seen_ms = max(last_seen_ms, ?8),"
-		" limit_min = ?9, limit_max = ?10, limit_margin = ?11, sysctl_file = ?12,"
-		" boot_time_ms = ?13",
+	        "INSERT INTO hosts (id, name, kernel, agent_version, interval_ms, counting,"
+	        " first_seen_ms, last_seen_ms, limit_min, limit_max, limit_margin, sysctl_file,"
+	        " boot_time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+	        " ON CONFLICT (id) DO UPDATE SET kernel = ?3, agent_version = ?4,"
+	        " interval_ms = ?5, counting = ?6, last_seen_ms = max(last_seen_ms, ?8),"
+	        " limit_min = ?9, limit_max = ?10, limit_margin = ?11, sysctl_file = ?12,"
+	        " boot_time_ms = ?13",
 	[ST_LABELS_CLEAR] = "DELETE FROM host_labels WHERE host_id = ?1",
 	[ST_LABEL_INSERT] = "INSERT INTO host_labels (host_id, key, value) VALUES (?1, ?2, ?3)",
 	[ST_SAMPLE_INSERT] =
@@ -547,9 +547,9 @@ static int commit_batch(struct server_db *db, struct server_db_write *batch)
 	int rc = step_reset(db->stmt[ST_BEGIN]);
 
 	for (struct server_db_write *w = batch; w && rc == SQLITE_OK; w = w->next)
-		rc = w->type == SERVER_DB_WRITE_HOST	? apply_host(db, w)
+		rc = w->type == SERVER_DB_WRITE_HOST ? apply_host(db, w)
 		     : w->type == SERVER_DB_WRITE_FN ? w->fn(db->conn, w->arg)
-						       : apply_sample(db, w);
+		                                     : apply_sample(db, w);
 	if (rc == SQLITE_OK)
 		rc = step_reset(db->stmt[ST_COMMIT]);
 	if (rc != SQLITE_OK) {

@@ -18,7 +18,7 @@ struct server_db;
 enum server_db_write_type {
 	SERVER_DB_WRITE_HOST,   /* upsert identity and labels */
 	SERVER_DB_WRITE_SAMPLE, /* one report interval, de-duplicated by seq */
-	SERVER_DB_WRITE_FN,	/* fn(conn, arg) inside the batch's transaction */
+	SERVER_DB_WRITE_FN,     /* fn(conn, arg) inside the batch's transaction */
 };
 
 struct server_db_write {

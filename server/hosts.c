@@ -273,7 +273,9 @@ int server_host_merge_detail(struct server_host *h, const Aioctl__V1__ReportRequ
 		d.has_users_time_ms = true;
 		d.users_time_ms = now_ms;
 	}
-	if (r->persisted)
+	/* a scan from before the last change would undo what the ack said */
+	if (r->persisted &&
+	    !(r->persisted->has_scanned_ms && r->persisted->scanned_ms < h->applied_ms))
 		d.persisted = r->persisted;
 	if (r->has_counting) {
 		d.has_counting = true;
@@ -288,18 +290,24 @@ int server_host_merge_detail(struct server_host *h, const Aioctl__V1__ReportRequ
 	return 0;
 }
 
-int server_host_note_applied(struct server_host *h, uint64_t live,
-			     const Aioctl__V1__Persisted *persisted)
+int server_host_note_applied(struct server_host *h, const Aioctl__V1__AckRequest *ack)
 {
 	Aioctl__V1__HostDetail d = AIOCTL__V1__HOST_DETAIL__INIT, *copy;
 
-	if (h->has_sample)
-		h->sample.aio_max_nr = live;
-	if (!persisted)
+	if (ack->sample) {
+		h->sample = *ack->sample;
+		h->sample.base.n_unknown_fields = 0;
+		h->sample.base.unknown_fields = NULL;
+		h->has_sample = true;
+		h->applied_ms = ack->sample->time_ms;
+	} else if (h->has_sample && ack->has_runtime_after) {
+		h->sample.aio_max_nr = ack->runtime_after;
+	}
+	if (!ack->persisted_after)
 		return 0;
 	if (h->detail)
 		d = *h->detail;
-	d.persisted = (Aioctl__V1__Persisted *)persisted;
+	d.persisted = ack->persisted_after;
 	if (!(copy = (Aioctl__V1__HostDetail *)aio_rpc_dup(&d.base)))
 		return -ENOMEM;
 	if (h->detail)

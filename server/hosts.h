@@ -50,6 +50,7 @@ struct server_host {
 	/* what the last completed rollout step set here */
 	bool has_desired;
 	uint64_t desired, desired_rollout, desired_ms;
+	uint64_t applied_ms; /* agent clock: the last change a command made */
 };
 
 struct server_hosts {
@@ -82,9 +83,8 @@ uint32_t server_host_errors_24h(const struct server_host *h, uint64_t now_ms);
  * parts the report leaves out keep their last value. */
 int server_host_merge_detail(struct server_host *h, const Aioctl__V1__ReportRequest *r,
                              uint64_t now_ms);
-/* What an agent's acknowledgement says is now live and persisted, until
- * its next report and scan say it again. */
-int server_host_note_applied(struct server_host *h, uint64_t live,
-			     const Aioctl__V1__Persisted *persisted);
+/* What an agent's acknowledgement says is now live and persisted; reports
+ * read before it (by the agent's clock) no longer change those. */
+int server_host_note_applied(struct server_host *h, const Aioctl__V1__AckRequest *ack);
 /* Online when the last report is younger than three report intervals. */
 bool server_host_online(const struct server_host *h, uint64_t now_ms);

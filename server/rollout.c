@@ -16,11 +16,11 @@
 #include "rpc_server.h"
 #include "server.h"
 
-#define TICK_MS 100
-#define EPHEMERAL_BIT (1ULL << 62) /* command ids for live queries */
-#define OFFLINE_TIMEOUT_DEFAULT (24ULL * 3600 * 1000)
-#define SOAK_DEFAULT_MS 30000
-#define SOAK_GRACE_MS 2000
+#define TICK_MS                   100
+#define EPHEMERAL_BIT             (1ULL << 62) /* command ids for live queries */
+#define OFFLINE_TIMEOUT_DEFAULT   (24ULL * 3600 * 1000)
+#define SOAK_DEFAULT_MS           30000
+#define SOAK_GRACE_MS             2000
 #define KERNEL_DEFAULT_AIO_MAX_NR 65536
 
 /* A live fleet status: sample_now went to every host; answered when all
@@ -66,7 +66,7 @@ static struct server_rollout *find_rollout(struct server_engine *e, uint64_t id)
 }
 
 static struct server_step *find_step(struct server_engine *e, uint64_t step_id,
-				     struct server_rollout **ret_ro)
+                                     struct server_rollout **ret_ro)
 {
 	for (struct server_rollout *ro = e->rollouts; ro; ro = ro->next) {
 		for (size_t i = 0; i < ro->n_steps; i++) {
@@ -91,7 +91,7 @@ static bool step_terminal(const struct server_step *p)
 }
 
 static void step_msg(struct server_step *p, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 
 static void step_msg(struct server_step *p, const char *fmt, ...)
 {
@@ -104,7 +104,7 @@ static void step_msg(struct server_step *p, const char *fmt, ...)
 }
 
 static void rollout_msg(struct server_rollout *ro, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 
 static void rollout_msg(struct server_rollout *ro, const char *fmt, ...)
 {
@@ -122,7 +122,7 @@ static bool persisted_value(const struct server_host *h, uint64_t *ret)
 	if (!h->detail || !h->detail->persisted)
 		return false;
 	*ret = h->detail->persisted->has_value ? h->detail->persisted->value
-					       : KERNEL_DEFAULT_AIO_MAX_NR;
+	                                       : KERNEL_DEFAULT_AIO_MAX_NR;
 	return true;
 }
 
@@ -226,7 +226,7 @@ static bool deliver(struct server_hostctl *ctl, uint64_t now, bool flush)
 }
 
 void server_engine_watch(struct server *s, int64_t host_id, uint64_t max_wait_ms,
-			 Aioctl__V1__WatchReply_Closure closure, void *data)
+                         Aioctl__V1__WatchReply_Closure closure, void *data)
 {
 	struct server_engine *e = &s->engine;
 	struct server_hostctl *ctl;
@@ -264,14 +264,14 @@ static struct server_save *pending(struct server *s)
 }
 
 static void audit_into(struct server_save *sv, const char *who, const char *action,
-		       const char *target, const char *result)
+                       const char *target, const char *result)
 {
 	if (sv)
 		server_save_audit(sv, who, action, target, result);
 }
 
 void server_audit(struct server *s, const char *who, const char *action, const char *target,
-		  const char *result)
+                  const char *result)
 {
 	pthread_mutex_lock(&s->engine.lock);
 	audit_into(pending(s), who, action, target, result);
@@ -287,7 +287,7 @@ static uint64_t step_command_id(uint64_t step_id, bool rollback)
 }
 
 static void send_step(struct server *s, struct server_rollout *ro, struct server_step *p,
-		      bool rollback, uint64_t now)
+                      bool rollback, uint64_t now)
 {
 	struct server_command c = { 0 };
 
@@ -313,7 +313,7 @@ static void send_step(struct server *s, struct server_rollout *ro, struct server
 
 /* A step reached done: the host's desired value is its target now. */
 static void step_done(struct server *s, struct server_save *sv, struct server_rollout *ro,
-		      struct server_step *p, uint64_t now)
+                      struct server_step *p, uint64_t now)
 {
 	struct server_host *h;
 	char result[64];
@@ -336,7 +336,7 @@ static void step_done(struct server *s, struct server_save *sv, struct server_ro
 }
 
 static void step_failed(struct server_save *sv, struct server_rollout *ro, struct server_step *p,
-			uint64_t now, const char *why)
+                        uint64_t now, const char *why)
 {
 	char result[300];
 
@@ -349,7 +349,7 @@ static void step_failed(struct server_save *sv, struct server_rollout *ro, struc
 }
 
 static void ack_step(struct server *s, struct server_rollout *ro, struct server_step *p,
-		     const Aioctl__V1__AckRequest *ack, bool rollback, uint64_t now)
+                     const Aioctl__V1__AckRequest *ack, bool rollback, uint64_t now)
 {
 	struct server_save *sv = pending(s);
 	uint64_t after = 0;
@@ -360,6 +360,14 @@ static void ack_step(struct server *s, struct server_rollout *ro, struct server_
 			goto out_save;
 		p->rb = ack->status == AIOCTL__V1__STATUS_CODE__OK ? RB_DONE : RB_FAILED;
 		p->dirty = true;
+		if (p->rb == RB_DONE) {
+			struct server_host *h;
+
+			pthread_rwlock_wrlock(&s->hosts.lock);
+			if ((h = server_hosts_find_id(&s->hosts, p->host_id)))
+				server_host_note_applied(h, ack);
+			pthread_rwlock_unlock(&s->hosts.lock);
+		}
 		if (p->rb == RB_DONE && p->has_runtime_before) {
 			struct server_host *h;
 
@@ -373,9 +381,9 @@ static void ack_step(struct server *s, struct server_rollout *ro, struct server_
 				server_save_desired(sv, p->host_id, p->runtime_before, ro->id, now);
 		}
 		step_msg(p, "rolled back%s%s", ack->message ? ": " : "",
-			 ack->message ? ack->message : "");
+		         ack->message ? ack->message : "");
 		audit_into(sv, ro->created_by, "step.rollback", p->host,
-			   p->rb == RB_DONE ? "done" : ack->message);
+		           p->rb == RB_DONE ? "done" : ack->message);
 		goto out_save;
 	}
 	if (p->state != STEP_SENT)
@@ -388,24 +396,24 @@ static void ack_step(struct server *s, struct server_rollout *ro, struct server_
 	if (ack->persisted_before) {
 		p->has_persisted_before = true;
 		p->persisted_before = ack->persisted_before->has_value
-					      ? ack->persisted_before->value
-					      : KERNEL_DEFAULT_AIO_MAX_NR;
+		                              ? ack->persisted_before->value
+		                              : KERNEL_DEFAULT_AIO_MAX_NR;
 	}
 	has_after = ack->persisted_after != NULL;
 	if (has_after) {
 		after = ack->persisted_after->has_value ? ack->persisted_after->value
-							: KERNEL_DEFAULT_AIO_MAX_NR;
+		                                        : KERNEL_DEFAULT_AIO_MAX_NR;
 		p->has_persisted_after = true;
 		p->persisted_after = after;
 	}
 	if (ack->status != AIOCTL__V1__STATUS_CODE__OK) {
 		step_failed(sv, ro, p, now, ack->message ? ack->message : "refused by the agent");
 	} else if (!ack->has_runtime_after || ack->runtime_after != p->target || !has_after ||
-		   after != p->target) {
+	           after != p->target) {
 		char why[200];
 
 		snprintf(why, sizeof(why), "read back live %" PRIu64 ", after reboot %" PRIu64,
-			 ack->runtime_after, after);
+		         ack->runtime_after, after);
 		step_failed(sv, ro, p, now, why);
 	} else {
 		uint64_t soak = ro->opts->has_soak_ms ? ro->opts->soak_ms : SOAK_DEFAULT_MS;
@@ -413,7 +421,7 @@ static void ack_step(struct server *s, struct server_rollout *ro, struct server_
 
 		pthread_rwlock_wrlock(&s->hosts.lock);
 		if ((h = server_hosts_find_id(&s->hosts, p->host_id)))
-			server_host_note_applied(h, ack->runtime_after, ack->persisted_after);
+			server_host_note_applied(h, ack);
 		pthread_rwlock_unlock(&s->hosts.lock);
 		p->state = STEP_SOAKING;
 		p->soak_until_ms = now + soak;
@@ -509,7 +517,7 @@ static void start_rollback(struct server_rollout *ro, struct server_save *sv, co
 
 /* Advances one rollout; returns true if anything changed. */
 static void tick_rollout(struct server *s, struct server_rollout *ro, struct server_save *sv,
-			 uint64_t now)
+                         uint64_t now)
 {
 	bool may_start = ro->state == RO_RUNNING;
 	uint32_t failed = 0;
@@ -557,8 +565,8 @@ static void tick_rollout(struct server *s, struct server_rollout *ro, struct ser
 			/* a report whose window closed around the apply may
 			 * still show the old value: judge later ones only */
 			changed = p->state == STEP_SOAKING && h->has_sample &&
-				  h->sample.time_ms > p->acked_ms + SOAK_GRACE_MS &&
-				  h->sample.aio_max_nr != p->target;
+			          h->sample.time_ms > p->acked_ms + SOAK_GRACE_MS &&
+			          h->sample.aio_max_nr != p->target;
 			new_error = p->state == STEP_SOAKING && h->last_event_ms >= p->started_ms;
 		}
 		pthread_rwlock_unlock(&s->hosts.lock);
@@ -625,7 +633,7 @@ static void tick_rollout(struct server *s, struct server_rollout *ro, struct ser
 		if (ro->state == RO_COMPLETED)
 			rollout_msg(ro, "completed: %u failed", failed);
 		audit_into(sv, ro->created_by, "rollout.finish", NULL,
-			   server_rollout_state_name(ro->state));
+		           server_rollout_state_name(ro->state));
 		ro->dirty = true;
 	}
 }
@@ -839,8 +847,8 @@ static void rollout_msg_fill(Aioctl__V1__Rollout *m, const struct server_rollout
 				aioctl__v1__rollout_step__init(q);
 				q->host = (char *)p->host;
 				q->state = (char *)(p->state == STEP_PENDING && p->offline_since_ms
-							    ? "offline"
-							    : server_step_state_name(p->state));
+				                            ? "offline"
+				                            : server_step_state_name(p->state));
 				q->has_wave = true;
 				q->wave = p->wave;
 				q->has_target = true;
@@ -917,7 +925,7 @@ static void rollout_msg_done(Aioctl__V1__Rollout *m)
 }
 
 static void answer_rollout(const struct server_rollout *ro, Aioctl__V1__Rollout_Closure closure,
-			   void *data)
+                           void *data)
 {
 	Aioctl__V1__Rollout m;
 
@@ -940,7 +948,7 @@ static bool selected(const struct server_host *h, const Aioctl__V1__Selector *se
 
 		for (size_t j = 0; j < h->n_labels; j++)
 			found |= strcmp(h->labels[j].key, sel->labels[i]->key) == 0 &&
-				 strcmp(h->labels[j].value, sel->labels[i]->value) == 0;
+			         strcmp(h->labels[j].value, sel->labels[i]->value) == 0;
 		if (!found)
 			return false;
 	}
@@ -960,7 +968,7 @@ static struct server_rollout *active_rollout_of(struct server_engine *e, int64_t
 }
 
 static int append(char **list, const char *sep, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 static int append(char **list, const char *sep, const char *fmt, ...)
 {
@@ -996,7 +1004,7 @@ static void created(void *arg, int err)
 	ro = find_rollout(e, j->id);
 	if (err || !ro) {
 		aio_rpc_call_fail(j->data, AIO_UNAVAILABLE, "rollout not stored: %s",
-				  strerror(-err));
+		                  strerror(-err));
 		j->closure(NULL, j->data);
 		if (ro)
 			ro->state = RO_ABORTED;
@@ -1078,8 +1086,9 @@ static int plan(struct server *s, struct server_rollout *ro, struct server_rollo
 		}
 		if (!(o->has_force && o->force) && h->has_sample &&
 		    target < h->sample.aio_nr + h->limit_margin) {
-			append(&ro->refused, ";", "%s: below its usage %" PRIu64 " + margin %" PRIu64,
-			       h->name, h->sample.aio_nr, h->limit_margin);
+			append(&ro->refused, ";",
+			       "%s: below its usage %" PRIu64 " + margin %" PRIu64, h->name,
+			       h->sample.aio_nr, h->limit_margin);
 			continue;
 		}
 		if ((other = active_rollout_of(e, h->id)) && !(o->has_supersede && o->supersede)) {
@@ -1125,8 +1134,8 @@ static int plan(struct server *s, struct server_rollout *ro, struct server_rollo
 		per_batch = 1;
 	ro->n_waves = canary ? 1 : 0;
 	for (size_t i = 0; i < ro->n_steps; i++) {
-		ro->steps[i].wave = i < canary ? 0 : (uint32_t)((i - canary) / per_batch) +
-							     (canary ? 1 : 0);
+		ro->steps[i].wave =
+		        i < canary ? 0 : (uint32_t)((i - canary) / per_batch) + (canary ? 1 : 0);
 		if (ro->steps[i].wave + 1 > ro->n_waves)
 			ro->n_waves = ro->steps[i].wave + 1;
 	}
@@ -1134,7 +1143,7 @@ static int plan(struct server *s, struct server_rollout *ro, struct server_rollo
 }
 
 void server_engine_set_limit(struct server *s, const Aioctl__V1__SetLimitRequest *in,
-			     const char *who, Aioctl__V1__Rollout_Closure closure, void *data)
+                             const char *who, Aioctl__V1__Rollout_Closure closure, void *data)
 {
 	struct server_engine *e = &s->engine;
 	struct server_rollout *ro, *conflict;
@@ -1159,17 +1168,17 @@ void server_engine_set_limit(struct server *s, const Aioctl__V1__SetLimitRequest
 	}
 	snprintf(ro->created_by, sizeof(ro->created_by), "%s", who);
 	ro->created_ms = now;
-	ro->offline_deadline_ms =
-		now + (in->has_offline_timeout_ms ? in->offline_timeout_ms : OFFLINE_TIMEOUT_DEFAULT);
+	ro->offline_deadline_ms = now + (in->has_offline_timeout_ms ? in->offline_timeout_ms
+	                                                            : OFFLINE_TIMEOUT_DEFAULT);
 
 	pthread_mutex_lock(&e->lock);
 	if ((r = plan(s, ro, &conflict)) < 0) {
 		pthread_mutex_unlock(&e->lock);
 		if (r == -EEXIST)
 			aio_rpc_call_fail(data, AIO_ALREADY_EXISTS,
-					  "rollout %" PRIu64 " is still changing some of these "
-					  "hosts; wait, abort it, or use --supersede",
-					  conflict->id);
+			                  "rollout %" PRIu64 " is still changing some of these "
+			                  "hosts; wait, abort it, or use --supersede",
+			                  conflict->id);
 		else
 			aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		closure(NULL, data);
@@ -1214,7 +1223,7 @@ void server_engine_set_limit(struct server *s, const Aioctl__V1__SetLimitRequest
 		for (size_t i = 0; i < ro->n_steps && !overlaps; i++)
 			for (size_t j = 0; j < o->n_steps && !overlaps; j++)
 				overlaps = o->steps[j].host_id == ro->steps[i].host_id &&
-					   !step_terminal(&o->steps[j]);
+				           !step_terminal(&o->steps[j]);
 		if (!overlaps)
 			continue;
 		for (size_t j = 0; j < o->n_steps; j++) {
@@ -1241,10 +1250,10 @@ void server_engine_set_limit(struct server *s, const Aioctl__V1__SetLimitRequest
 	server_save_rollout(sv, ro, true);
 	if (in->reconcile)
 		snprintf(detail, sizeof(detail), "reconcile %" PRIu64 ": %zu hosts", ro->id,
-			 ro->n_steps);
+		         ro->n_steps);
 	else
 		snprintf(detail, sizeof(detail), "rollout %" PRIu64 ": max %" PRIu64 ", %zu hosts",
-			 ro->id, in->target, ro->n_steps);
+		         ro->id, in->target, ro->n_steps);
 	audit_into(sv, who, "rollout.create", NULL, detail);
 	log_info("%s by %s", detail, who);
 	job->s = s;
@@ -1265,7 +1274,7 @@ void server_engine_set_limit(struct server *s, const Aioctl__V1__SetLimitRequest
 }
 
 void server_engine_rollout_op(struct server *s, uint64_t id, const char *action, const char *who,
-			      Aioctl__V1__Rollout_Closure closure, void *data)
+                              Aioctl__V1__Rollout_Closure closure, void *data)
 {
 	struct server_engine *e = &s->engine;
 	struct server_save *sv = NULL;
@@ -1323,8 +1332,9 @@ void server_engine_rollout_op(struct server *s, uint64_t id, const char *action,
 		}
 		if (refuse) {
 			pthread_mutex_unlock(&e->lock);
-			aio_rpc_call_fail(data, AIO_FAILED_PRECONDITION, "rollout %" PRIu64 " is %s: %s",
-					  id, server_rollout_state_name(ro->state), refuse);
+			aio_rpc_call_fail(data, AIO_FAILED_PRECONDITION,
+			                  "rollout %" PRIu64 " is %s: %s", id,
+			                  server_rollout_state_name(ro->state), refuse);
 			closure(NULL, data);
 			return;
 		}
@@ -1342,7 +1352,7 @@ void server_engine_rollout_op(struct server *s, uint64_t id, const char *action,
 }
 
 void server_engine_rollout_list(struct server *s, uint32_t limit,
-				Aioctl__V1__RolloutListReply_Closure closure, void *data)
+                                Aioctl__V1__RolloutListReply_Closure closure, void *data)
 {
 	struct server_engine *e = &s->engine;
 	Aioctl__V1__RolloutListReply rep = AIOCTL__V1__ROLLOUT_LIST_REPLY__INIT;
@@ -1374,7 +1384,7 @@ void server_engine_drift(struct server *s, Aioctl__V1__DriftReply_Closure closur
 	Aioctl__V1__DriftReply rep = AIOCTL__V1__DRIFT_REPLY__INIT;
 	Aioctl__V1__HostDrift *v;
 	Aioctl__V1__HostDrift **pv;
-	char (*causes)[256];
+	char(*causes)[256];
 	size_t n = 0;
 
 	pthread_rwlock_rdlock(&s->hosts.lock);
@@ -1402,13 +1412,14 @@ void server_engine_drift(struct server *s, Aioctl__V1__DriftReply_Closure closur
 			const char *sep = len ? "; " : "";
 
 			if (p && p->file && h->sysctl_file && strcmp(p->file, h->sysctl_file) == 0)
-				snprintf(c + len, 256 - len, "%sthe agent's file %s was edited by hand",
-					 sep, p->file);
+				snprintf(c + len, 256 - len,
+				         "%sthe agent's file %s was edited by hand", sep, p->file);
 			else if (p && p->file)
 				snprintf(c + len, 256 - len, "%s%s wins at boot", sep, p->file);
 			else
 				snprintf(c + len, 256 - len,
-					 "%sno file sets it: a reboot gives the kernel default", sep);
+				         "%sno file sets it: a reboot gives the kernel default",
+				         sep);
 		}
 		aioctl__v1__host_drift__init(&v[n]);
 		v[n].host = h->name;
@@ -1435,7 +1446,7 @@ void server_engine_drift(struct server *s, Aioctl__V1__DriftReply_Closure closur
 }
 
 void server_fleet_status_answer(struct server *s, Aioctl__V1__FleetStatusReply_Closure closure,
-				void *data, char **not_answered, size_t n_not);
+                                void *data, char **not_answered, size_t n_not);
 
 static void live_answer(struct server *s, struct server_live *lq)
 {
@@ -1460,7 +1471,7 @@ static void live_answer(struct server *s, struct server_live *lq)
 }
 
 void server_engine_live(struct server *s, uint64_t timeout_ms,
-			Aioctl__V1__FleetStatusReply_Closure closure, void *data)
+                        Aioctl__V1__FleetStatusReply_Closure closure, void *data)
 {
 	struct server_engine *e = &s->engine;
 	struct server_live *lq = calloc(1, sizeof(*lq));

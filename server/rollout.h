@@ -62,7 +62,7 @@ struct server_rollout {
 	uint64_t created_ms, finished_ms, offline_deadline_ms;
 	uint32_t wave, n_waves;
 	uint32_t failures_accepted; /* failures a resume took note of */
-	bool committed;		    /* the plan is on disk: steps may start */
+	bool committed;             /* the plan is on disk: steps may start */
 	char message[256];
 	char *skipped; /* host names, comma separated */
 	char *refused; /* "host: why" entries, "; " separated */
@@ -73,9 +73,9 @@ struct server_rollout {
 };
 
 /* Limits on what the engine keeps. */
-#define SERVER_COMMANDS_MAX 16	   /* outstanding commands per host */
-#define SERVER_WATCH_MAX_MS 60000  /* longest a Watch is held */
-#define SERVER_RESEND_MS 10000	   /* an unacknowledged command goes again */
+#define SERVER_COMMANDS_MAX  16    /* outstanding commands per host */
+#define SERVER_WATCH_MAX_MS  60000 /* longest a Watch is held */
+#define SERVER_RESEND_MS     10000 /* an unacknowledged command goes again */
 #define SERVER_ROLLOUTS_KEPT 200   /* finished rollouts kept in memory */
 
 struct server_command {
@@ -104,7 +104,7 @@ struct server_engine {
 	pthread_t thread;
 	bool started, stopping;
 	struct server_rollout *rollouts; /* newest first */
-	struct server_hostctl *ctl;	 /* by host id */
+	struct server_hostctl *ctl;      /* by host id */
 	size_t n_ctl;
 	uint64_t next_rollout_id, next_step_id, next_ephemeral_id;
 	struct server_live *live;
@@ -119,22 +119,22 @@ void server_engine_done(struct server *s);
 
 /* Agent calls. */
 void server_engine_watch(struct server *s, int64_t host_id, uint64_t max_wait_ms,
-			 Aioctl__V1__WatchReply_Closure closure, void *data);
+                         Aioctl__V1__WatchReply_Closure closure, void *data);
 void server_engine_ack(struct server *s, int64_t host_id, const Aioctl__V1__AckRequest *ack);
 
 /* Admin calls; each answers its closure (maybe later). who names the caller
  * for the audit log. */
 void server_engine_set_limit(struct server *s, const Aioctl__V1__SetLimitRequest *in,
-			     const char *who, Aioctl__V1__Rollout_Closure closure, void *data);
+                             const char *who, Aioctl__V1__Rollout_Closure closure, void *data);
 /* action: "pause", "resume", "abort", "rollback"; NULL: just get. */
 void server_engine_rollout_op(struct server *s, uint64_t id, const char *action, const char *who,
-			      Aioctl__V1__Rollout_Closure closure, void *data);
+                              Aioctl__V1__Rollout_Closure closure, void *data);
 void server_engine_rollout_list(struct server *s, uint32_t limit,
-				Aioctl__V1__RolloutListReply_Closure closure, void *data);
+                                Aioctl__V1__RolloutListReply_Closure closure, void *data);
 void server_engine_drift(struct server *s, Aioctl__V1__DriftReply_Closure closure, void *data);
 void server_engine_live(struct server *s, uint64_t timeout_ms,
-			Aioctl__V1__FleetStatusReply_Closure closure, void *data);
+                        Aioctl__V1__FleetStatusReply_Closure closure, void *data);
 
 /* Appends to the audit log (through the database thread). */
 void server_audit(struct server *s, const char *who, const char *action, const char *target,
-		  const char *result);
+                  const char *result);

@@ -12,17 +12,17 @@
 #include "server.h"
 
 static const char *const step_names[] = {
-	[STEP_PENDING] = "pending", [STEP_SENT] = "sent",     [STEP_SOAKING] = "soaking",
-	[STEP_DONE] = "done",	    [STEP_FAILED] = "failed", [STEP_EXPIRED] = "expired",
+	[STEP_PENDING] = "pending",     [STEP_SENT] = "sent",     [STEP_SOAKING] = "soaking",
+	[STEP_DONE] = "done",           [STEP_FAILED] = "failed", [STEP_EXPIRED] = "expired",
 	[STEP_CANCELLED] = "cancelled",
 };
 static const char *const rb_names[] = {
-	[RB_NONE] = "", [RB_PENDING] = "pending", [RB_SENT] = "sent",
+	[RB_NONE] = "",     [RB_PENDING] = "pending", [RB_SENT] = "sent",
 	[RB_DONE] = "done", [RB_FAILED] = "failed",
 };
 static const char *const rollout_names[] = {
-	[RO_RUNNING] = "running",	  [RO_PAUSED] = "paused",
-	[RO_COMPLETED] = "completed",	  [RO_ABORTED] = "aborted",
+	[RO_RUNNING] = "running",           [RO_PAUSED] = "paused",
+	[RO_COMPLETED] = "completed",       [RO_ABORTED] = "aborted",
 	[RO_ROLLING_BACK] = "rolling-back", [RO_ROLLED_BACK] = "rolled-back",
 };
 
@@ -75,7 +75,7 @@ struct server_save {
 	struct rollout_row *rollouts;
 	size_t n_rollouts;
 	struct server_step *steps; /* copies */
-	uint64_t *step_rollout;	   /* rollout id of each step */
+	uint64_t *step_rollout;    /* rollout id of each step */
 	size_t n_steps;
 	struct desired_row *desired;
 	size_t n_desired;
@@ -148,7 +148,7 @@ int server_save_rollout(struct server_save *sv, struct server_rollout *ro, bool 
 }
 
 int server_save_desired(struct server_save *sv, int64_t host_id, uint64_t value,
-			uint64_t rollout_id, uint64_t when_ms)
+                        uint64_t rollout_id, uint64_t when_ms)
 {
 	void *v = grow(sv->desired, sv->n_desired, sizeof(*sv->desired));
 
@@ -160,7 +160,7 @@ int server_save_desired(struct server_save *sv, int64_t host_id, uint64_t value,
 }
 
 int server_save_audit(struct server_save *sv, const char *who, const char *action,
-		      const char *target, const char *result)
+                      const char *target, const char *result)
 {
 	void *v = grow(sv->audit, sv->n_audit, sizeof(*sv->audit));
 
@@ -168,7 +168,7 @@ int server_save_audit(struct server_save *sv, const char *who, const char *actio
 		return -ENOMEM;
 	sv->audit = v;
 	sv->audit[sv->n_audit++] = (struct audit_row){ aio_now_ms(), strdup(who), strdup(action),
-						       dup_or_null(target), dup_or_null(result) };
+		                                       dup_or_null(target), dup_or_null(result) };
 	return 0;
 }
 
@@ -220,26 +220,28 @@ static int save_apply(sqlite3 *conn, void *arg)
 	int rc = SQLITE_OK;
 
 	if (sqlite3_prepare_v2(conn,
-			       "INSERT OR REPLACE INTO rollouts (id, state, options, created_by,"
-			       " created_ms, finished_ms, offline_deadline_ms, wave, waves,"
-			       " failures_accepted, message, skipped, refused)"
-			       " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
-			       -1, &ro, NULL) != SQLITE_OK ||
+	                       "INSERT OR REPLACE INTO rollouts (id, state, options, created_by,"
+	                       " created_ms, finished_ms, offline_deadline_ms, wave, waves,"
+	                       " failures_accepted, message, skipped, refused)"
+	                       " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+	                       -1, &ro, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(
+	            conn,
+	            "INSERT OR REPLACE INTO rollout_steps (id, rollout_id, host_id, wave,"
+	            " target, state, rollback, runtime_before, runtime_after,"
+	            " persisted_before, persisted_after, message, started_ms, acked_ms,"
+	            " soak_until_ms, finished_ms, offline_since_ms)"
+	            " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+	            -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(
+	            conn,
+	            "UPDATE hosts SET desired = ?2, desired_rollout = ?3, desired_ms = ?4"
+	            " WHERE id = ?1",
+	            -1, &de, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(conn,
-			       "INSERT OR REPLACE INTO rollout_steps (id, rollout_id, host_id, wave,"
-			       " target, state, rollback, runtime_before, runtime_after,"
-			       " persisted_before, persisted_after, message, started_ms, acked_ms,"
-			       " soak_until_ms, finished_ms, offline_since_ms)"
-			       " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
-			       -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(conn,
-			       "UPDATE hosts SET desired = ?2, desired_rollout = ?3, desired_ms = ?4"
-			       " WHERE id = ?1",
-			       -1, &de, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(conn,
-			       "INSERT INTO audit (time_ms, who, action, target, result)"
-			       " VALUES (?1,?2,?3,?4,?5)",
-			       -1, &au, NULL) != SQLITE_OK) {
+	                       "INSERT INTO audit (time_ms, who, action, target, result)"
+	                       " VALUES (?1,?2,?3,?4,?5)",
+	                       -1, &au, NULL) != SQLITE_OK) {
 		rc = sqlite3_errcode(conn);
 		goto out_finalize;
 	}
@@ -320,7 +322,7 @@ static void save_done(struct server_db_write *w, int err)
 }
 
 int server_save_submit(struct server_save *sv, void (*then)(void *arg, int err), void *arg,
-		       bool wait)
+                       bool wait)
 {
 	int r;
 
@@ -367,10 +369,10 @@ int server_rollout_store_load(struct server *s)
 	int rc;
 
 	if (sqlite3_prepare_v2(conn,
-			       "SELECT id, state, options, created_by, created_ms, finished_ms,"
-			       " offline_deadline_ms, wave, waves, failures_accepted, message,"
-			       " skipped, refused FROM rollouts ORDER BY id DESC",
-			       -1, &st, NULL) != SQLITE_OK)
+	                       "SELECT id, state, options, created_by, created_ms, finished_ms,"
+	                       " offline_deadline_ms, wave, waves, failures_accepted, message,"
+	                       " skipped, refused FROM rollouts ORDER BY id DESC",
+	                       -1, &st, NULL) != SQLITE_OK)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct server_rollout *ro = calloc(1, sizeof(*ro));
@@ -382,10 +384,10 @@ int server_rollout_store_load(struct server *s)
 		}
 		ro->id = (uint64_t)sqlite3_column_int64(st, 0);
 		ro->state = (enum server_rollout_state)index_of(
-			rollout_names, sizeof(rollout_names) / sizeof(rollout_names[0]),
-			(const char *)sqlite3_column_text(st, 1));
+		        rollout_names, sizeof(rollout_names) / sizeof(rollout_names[0]),
+		        (const char *)sqlite3_column_text(st, 1));
 		ro->opts = aioctl__v1__set_limit_request__unpack(
-			NULL, (size_t)sqlite3_column_bytes(st, 2), sqlite3_column_blob(st, 2));
+		        NULL, (size_t)sqlite3_column_bytes(st, 2), sqlite3_column_blob(st, 2));
 		text = col_dup(st, 3);
 		snprintf(ro->created_by, sizeof(ro->created_by), "%s", text ? text : "");
 		free(text);
@@ -403,7 +405,7 @@ int server_rollout_store_load(struct server *s)
 		ro->committed = true;
 		if (!ro->opts) {
 			log_err("rollout %llu: options unreadable, skipped",
-				(unsigned long long)ro->id);
+			        (unsigned long long)ro->id);
 			free(ro->skipped);
 			free(ro->refused);
 			free(ro);
@@ -419,13 +421,13 @@ int server_rollout_store_load(struct server *s)
 		return -EIO;
 
 	if (sqlite3_prepare_v2(conn,
-			       "SELECT s.id, s.rollout_id, s.host_id, h.name, s.wave, s.target,"
-			       " s.state, s.rollback, s.runtime_before, s.runtime_after,"
-			       " s.persisted_before, s.persisted_after, s.message, s.started_ms,"
-			       " s.acked_ms, s.soak_until_ms, s.finished_ms, s.offline_since_ms"
-			       " FROM rollout_steps s JOIN hosts h ON h.id = s.host_id"
-			       " ORDER BY s.rollout_id, s.id",
-			       -1, &st, NULL) != SQLITE_OK)
+	                       "SELECT s.id, s.rollout_id, s.host_id, h.name, s.wave, s.target,"
+	                       " s.state, s.rollback, s.runtime_before, s.runtime_after,"
+	                       " s.persisted_before, s.persisted_after, s.message, s.started_ms,"
+	                       " s.acked_ms, s.soak_until_ms, s.finished_ms, s.offline_since_ms"
+	                       " FROM rollout_steps s JOIN hosts h ON h.id = s.host_id"
+	                       " ORDER BY s.rollout_id, s.id",
+	                       -1, &st, NULL) != SQLITE_OK)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		uint64_t rid = (uint64_t)sqlite3_column_int64(st, 1);
@@ -451,10 +453,11 @@ int server_rollout_store_load(struct server *s)
 		p->wave = (uint32_t)sqlite3_column_int(st, 4);
 		p->target = (uint64_t)sqlite3_column_int64(st, 5);
 		p->state = (enum server_step_state)index_of(
-			step_names, sizeof(step_names) / sizeof(step_names[0]),
-			(const char *)sqlite3_column_text(st, 6));
-		p->rb = (enum server_rb_state)index_of(rb_names, sizeof(rb_names) / sizeof(rb_names[0]),
-						       (const char *)sqlite3_column_text(st, 7));
+		        step_names, sizeof(step_names) / sizeof(step_names[0]),
+		        (const char *)sqlite3_column_text(st, 6));
+		p->rb = (enum server_rb_state)index_of(rb_names,
+		                                       sizeof(rb_names) / sizeof(rb_names[0]),
+		                                       (const char *)sqlite3_column_text(st, 7));
 		p->has_runtime_before = sqlite3_column_type(st, 8) != SQLITE_NULL;
 		p->runtime_before = (uint64_t)sqlite3_column_int64(st, 8);
 		p->has_runtime_after = sqlite3_column_type(st, 9) != SQLITE_NULL;

@@ -14,15 +14,15 @@ struct server_save *server_save_new(struct server *s);
 /* Adds copies of ro's row and of its dirty steps (all steps if all). */
 int server_save_rollout(struct server_save *sv, struct server_rollout *ro, bool all);
 int server_save_desired(struct server_save *sv, int64_t host_id, uint64_t value,
-			uint64_t rollout_id, uint64_t when_ms);
+                        uint64_t rollout_id, uint64_t when_ms);
 int server_save_audit(struct server_save *sv, const char *who, const char *action,
-		      const char *target, const char *result);
+                      const char *target, const char *result);
 /* Submits and frees sv; then(arg, err) runs on the database thread after
  * the commit (err 0) or failure, unless submitting fails (then not called,
  * negative errno returned). wait: block while the write queue is full. An
  * empty set runs then at once. */
 int server_save_submit(struct server_save *sv, void (*then)(void *arg, int err), void *arg,
-		       bool wait);
+                       bool wait);
 const char *server_step_state_name(enum server_step_state st);
 const char *server_rb_state_name(enum server_rb_state st);
 const char *server_rollout_state_name(enum server_rollout_state st);

@@ -33,4 +33,4 @@ int server_agent_authorize(struct aio_rpc_call *call, void *arg);
 int server_admin_authorize(struct aio_rpc_call *call, void *arg);
 /* Answers a FleetStatus with every host, naming the silent ones. */
 void server_fleet_status_answer(struct server *s, Aioctl__V1__FleetStatusReply_Closure closure,
-				void *data, char **not_answered, size_t n_not);
+                                void *data, char **not_answered, size_t n_not);
