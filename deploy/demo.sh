@@ -78,5 +78,7 @@ The demo keeps running. Try:
   $bin/aioctl host show hv-0042
   $bin/aioctl fleet status --output json
   echo 65000 > $demo/sysroot/hv-0042/proc/sys/fs/aio-nr   # watch it change
+  $bin/aioctl fleet set --max 2097152 --hosts 'hv-*' --dry-run
+  $bin/aioctl fleet set --max 2097152 --hosts 'hv-*' --soak 2s --yes
 Stop it with: deploy/demo.sh stop
 MSG
