@@ -88,6 +88,33 @@ static int check_policy(struct agent *a)
 	return 0;
 }
 
+/* STATE/host.secret: this host's identity towards the server, from its
+ * enrollment. Readable by the agent alone. */
+static int load_secret(struct agent *a, char *buf, size_t len)
+{
+	char path[4200], *text = NULL;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/host.secret", a->conf.state_dir);
+	r = aio_file_read_all(path, 256, &text, NULL);
+	if (r == -ENOENT) {
+		if (!a->conf.enroll_token && !a->conf.enroll_token_file)
+			log_warn("not enrolled and no --enroll-token: the server will refuse "
+			         "this agent (make one with: aioctl enroll create --host %s)",
+			         a->host_id);
+		return 0;
+	}
+	if (r < 0) {
+		log_err_errno(r, "%s", path);
+		return r;
+	}
+	text[strcspn(text, "\r\n")] = '\0';
+	snprintf(buf, len, "%s", text);
+	free(text);
+	a->has_secret = buf[0] != '\0';
+	return 0;
+}
+
 /* Where to resume reading logs: the positions stored with the newest
  * spooled report (its events are safe on disk), else the positions
  * committed after the last acknowledgement, else nothing (first start). */
@@ -108,7 +135,7 @@ static int restore_positions(struct agent *a)
 int agent_init(struct agent *a)
 {
 	struct aio_rpc_client_opts o = { 0 };
-	char err[512];
+	char err[512], secret[128];
 	int r;
 
 	pthread_mutex_init(&a->lock, NULL);
@@ -156,6 +183,9 @@ int agent_init(struct agent *a)
 	if ((r = restore_positions(a)) < 0)
 		return r;
 
+	if ((r = load_secret(a, secret, sizeof(secret))) < 0)
+		return r;
+	o.host_secret = a->has_secret ? secret : NULL;
 	o.url = a->conf.server;
 	o.recv_max = a->conf.max_message_size;
 	o.reconnect_min_ms = 100;

@@ -34,6 +34,7 @@ struct agent {
 	size_t n_labels;
 
 	struct aio_rpc_client *rpc;
+	bool has_secret; /* STATE/host.secret exists */
 	struct agent_sampler sampler;
 	struct agent_applier applier; /* the control thread's */
 

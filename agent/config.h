@@ -25,6 +25,8 @@ struct agent_config {
 	uint64_t limit_max;
 	uint64_t limit_margin;
 	char *sysctl_file;
+	char *enroll_token;
+	char *enroll_token_file;
 	uint64_t watch_max_ms;
 	char *tls_ca;
 	char *tls_cert;

@@ -32,6 +32,53 @@ static bool boot_time_ms(const char *sysroot, uint64_t *ret)
 	return ok;
 }
 
+/* Trades the one-time enrollment token for this host's secret, kept in
+ * STATE/host.secret (mode 0600) and presented from then on. */
+static int enroll(struct agent *a)
+{
+	Aioctl__V1__EnrollRequest in = AIOCTL__V1__ENROLL_REQUEST__INIT;
+	Aioctl__V1__EnrollReply *out = NULL;
+	struct aio_rpc_status st;
+	char path[4200], *token = a->conf.enroll_token, *text = NULL, line[160];
+	int code, r;
+
+	if (!token && a->conf.enroll_token_file) {
+		if ((r = aio_file_read_all(a->conf.enroll_token_file, 1024, &text, NULL)) < 0) {
+			log_err_errno(r, "--enroll-token-file %s", a->conf.enroll_token_file);
+			return AIO_FAILED_PRECONDITION;
+		}
+		text[strcspn(text, "\r\n")] = '\0';
+		token = text;
+	}
+	if (!token)
+		return AIO_UNAUTHENTICATED;
+	in.host_id = a->host_id;
+	in.token = token;
+	code = aio_rpc_invoke(a->rpc, &aioctl__v1__agent__descriptor, "Enroll", &in.base,
+	                      a->conf.call_timeout_ms, false, (ProtobufCMessage **)&out, &st);
+	free(text);
+	if (code != AIO_OK) {
+		if (code == AIO_UNAUTHENTICATED || code == AIO_PERMISSION_DENIED)
+			log_err("enrollment refused: %s (ask for a new token: aioctl enroll create "
+			        "--host %s)",
+			        st.message, a->host_id);
+		return code;
+	}
+	snprintf(path, sizeof(path), "%s/host.secret", a->conf.state_dir);
+	snprintf(line, sizeof(line), "%s\n", out->host_secret);
+	r = aio_file_write_atomic(path, line, strlen(line), 0600);
+	if (r == 0)
+		r = aio_rpc_client_set_secret(a->rpc, out->host_secret);
+	aioctl__v1__enroll_reply__free_unpacked(out, NULL);
+	if (r < 0) {
+		log_err_errno(r, "cannot keep the host secret in %s", path);
+		return AIO_INTERNAL;
+	}
+	a->has_secret = true;
+	log_info("enrolled as %s; the secret is in %s", a->host_id, path);
+	return AIO_OK;
+}
+
 static int say_hello(struct agent *a)
 {
 	Aioctl__V1__HelloRequest in = AIOCTL__V1__HELLO_REQUEST__INIT;
@@ -52,10 +99,15 @@ static int say_hello(struct agent *a)
 	in.limit_margin = a->conf.limit_margin;
 	in.sysctl_file = a->conf.sysctl_file;
 	in.has_boot_time_ms = boot_time_ms(a->conf.sysroot, &in.boot_time_ms);
+	if (!a->has_secret && (code = enroll(a)) != AIO_OK)
+		return code;
 	code = aio_rpc_invoke(a->rpc, &aioctl__v1__agent__descriptor, "Hello", &in.base,
 	                      a->conf.call_timeout_ms, false, (ProtobufCMessage **)&out, &st);
 	if (code != AIO_OK) {
-		log_debug("hello: %s: %s", aio_status_name(code), st.message);
+		if (code == AIO_UNAUTHENTICATED || code == AIO_PERMISSION_DENIED)
+			log_warn("server refuses this agent: %s", st.message);
+		else
+			log_debug("hello: %s: %s", aio_status_name(code), st.message);
 		return code;
 	}
 	pthread_mutex_lock(&a->lock);

@@ -53,6 +53,10 @@ struct cli {
 	uint64_t soak_ms, offline_timeout_ms, wait_timeout_ms;
 	const char *on_failure;
 	bool force, dry_run, yes, no_wait, supersede;
+	/* enroll, token */
+	uint64_t expires_ms;
+	const char *name;
+	const char *role;
 };
 
 struct cli_command {
@@ -84,6 +88,11 @@ int cli_rollout_resume(struct cli *c, int argc, char **argv);
 int cli_rollout_abort(struct cli *c, int argc, char **argv);
 int cli_rollout_rollback(struct cli *c, int argc, char **argv);
 int cli_audit(struct cli *c, int argc, char **argv);
+int cli_enroll_create(struct cli *c, int argc, char **argv);
+int cli_token_create(struct cli *c, int argc, char **argv);
+int cli_token_list(struct cli *c, int argc, char **argv);
+int cli_token_revoke(struct cli *c, int argc, char **argv);
+int cli_host_revoke(struct cli *c, int argc, char **argv);
 
 /* Formatting shared by commands. */
 double cli_utilization(const Aioctl__V1__Sample *s);

@@ -31,5 +31,13 @@ const struct cli_command cli_commands[] = {
 	  "restore every changed host's previous live value and file", "no-wait wait-timeout" },
 	{ "audit", "list", 0, 0, cli_audit, "",
 	  "who changed what, when, with what result (also: aioctl audit)", "since limit" },
+	{ "host", "revoke", 1, 1, cli_host_revoke, "HOST",
+	  "refuse this host's agent from now on (until it enrolls again)", "" },
+	{ "enroll", "create", 0, 0, cli_enroll_create, "",
+	  "a one-time token an agent trades for its host secret", "host expires" },
+	{ "token", "create", 0, 0, cli_token_create, "",
+	  "a token for people: viewer, operator, admin", "name role" },
+	{ "token", "list", 0, 0, cli_token_list, "", "tokens, their roles, revoked or not", "" },
+	{ "token", "revoke", 1, 1, cli_token_revoke, "NAME", "refuse this token from now on", "" },
 	{ NULL, NULL, 0, 0, NULL, NULL, NULL, NULL },
 };

@@ -43,6 +43,9 @@ enum opt_id {
 	OPT_NO_WAIT,
 	OPT_SUPERSEDE,
 	OPT_WAIT_TIMEOUT,
+	OPT_EXPIRES,
+	OPT_NAME,
+	OPT_ROLE,
 };
 
 struct opt_doc {
@@ -110,6 +113,11 @@ static const struct opt_doc command_opts[] = {
 	{ { "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
 	  "DUR",
 	  "stop following after this long (exit 8) [none]" },
+	{ { "expires", required_argument, NULL, OPT_EXPIRES },
+	  "DUR",
+	  "the enrollment token is good for this long [24h]" },
+	{ { "name", required_argument, NULL, OPT_NAME }, "NAME", "the token's name" },
+	{ { "role", required_argument, NULL, OPT_ROLE }, "ROLE", "viewer, operator or admin" },
 };
 
 #define N_GLOBAL  (sizeof(global_opts) / sizeof(global_opts[0]))
@@ -151,7 +159,9 @@ static void usage(FILE *f)
 		fprintf(f, "  %-26s %s\n", head, global_opts[i].help);
 	}
 	fprintf(f, "\nExit codes: 0 ok, 1 failed, 2 server unreachable or no answer in time,\n"
-	           "3 not found, 4 not authorised, 64 bad command line.\n");
+	           "3 not found, 4 not authorised, 64 bad command line; rollouts: 5 paused,\n"
+	           "6 rolled back, 7 aborted, 8 still running at --wait-timeout, 9 done but\n"
+	           "for offline hosts.\n");
 }
 
 static void completion_bash(void)
@@ -324,6 +334,21 @@ static int set_option(struct cli *c, int id, const char *arg)
 		}
 		break;
 	}
+	case OPT_EXPIRES:
+		if (aio_duration_parse(arg, &c->expires_ms) < 0 || !c->expires_ms) {
+			fprintf(stderr,
+			        "aioctl: --expires %s: not a duration (example: --expires "
+			        "2h)\n",
+			        arg);
+			return CLI_EXIT_USAGE;
+		}
+		break;
+	case OPT_NAME:
+		c->name = arg;
+		break;
+	case OPT_ROLE:
+		c->role = arg;
+		break;
 	case OPT_ON_FAILURE:
 		c->on_failure = arg;
 		break;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,7 +20,8 @@ struct aio_rpc_client {
 	char *url;
 	char *admin_token;
 	char *host_id;
-	char *host_secret;
+	char *host_secret; /* lock */
+	pthread_mutex_t lock;
 	atomic_uint_fast64_t next_id;
 };
 
@@ -57,6 +59,7 @@ int aio_rpc_client_open(const struct aio_rpc_client_opts *opts, struct aio_rpc_c
 	c->admin_token = dup_or_null(opts->admin_token);
 	c->host_id = dup_or_null(opts->host_id);
 	c->host_secret = dup_or_null(opts->host_secret);
+	pthread_mutex_init(&c->lock, NULL);
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = aio_now_ms();
 	atomic_init(&c->next_id, seed >> 1);
@@ -111,6 +114,19 @@ out_free:
 	return r;
 }
 
+int aio_rpc_client_set_secret(struct aio_rpc_client *c, const char *secret)
+{
+	char *copy = strdup(secret);
+
+	if (!copy)
+		return -ENOMEM;
+	pthread_mutex_lock(&c->lock);
+	free(c->host_secret);
+	c->host_secret = copy;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
 void aio_rpc_client_close(struct aio_rpc_client *c)
 {
 	if (c)
@@ -126,6 +142,7 @@ void aio_rpc_client_free(struct aio_rpc_client *c)
 	free(c->admin_token);
 	free(c->host_id);
 	free(c->host_secret);
+	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 
@@ -190,7 +207,9 @@ int aio_rpc_invoke(struct aio_rpc_client *c, const ProtobufCServiceDescriptor *s
 	snprintf(full, sizeof(full), "%s/%s", svc->name, method);
 	creds.admin_token = c->admin_token;
 	creds.host_id = c->host_id;
-	creds.host_secret = c->host_secret;
+	pthread_mutex_lock(&c->lock);
+	creds.host_secret = dup_or_null(c->host_secret);
+	pthread_mutex_unlock(&c->lock);
 	req.method = full;
 	req.request_id = atomic_fetch_add(&c->next_id, 1);
 	req.has_deadline_ms = true;
@@ -199,10 +218,12 @@ int aio_rpc_invoke(struct aio_rpc_client *c, const ProtobufCServiceDescriptor *s
 	req.has_payload = true;
 	if (aio_rpc_pack_payload(in, &req.payload) < 0 || aio_rpc_pack(&req.base, &msg) < 0) {
 		free(req.payload.data);
+		free(creds.host_secret);
 		set_status(ret_st, AIO_RESOURCE_EXHAUSTED, "out of memory");
 		return AIO_RESOURCE_EXHAUSTED;
 	}
 	free(req.payload.data);
+	free(creds.host_secret);
 
 	if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
 		nng_msg_free(msg);

@@ -29,6 +29,8 @@ struct aio_rpc_status {
 
 int aio_rpc_client_open(const struct aio_rpc_client_opts *opts, struct aio_rpc_client **ret,
                         char *err, size_t errlen);
+/* Presents secret as the host secret from the next call on. */
+int aio_rpc_client_set_secret(struct aio_rpc_client *c, const char *secret);
 /* Aborts calls in flight (they end CANCELLED); they may be freed after. */
 void aio_rpc_client_close(struct aio_rpc_client *c);
 void aio_rpc_client_free(struct aio_rpc_client *c);

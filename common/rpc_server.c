@@ -49,6 +49,7 @@ struct aio_rpc_call {
 	nng_msg *stash;          /* lock: reply given while in_handler */
 	ProtobufCMessage *input; /* while in the handler; NULL once taken */
 	nng_pipe pipe;           /* the connection the request came on */
+	void *user;              /* set by authorize */
 };
 
 static const Aioctl__V1__Credentials no_creds = AIOCTL__V1__CREDENTIALS__INIT;
@@ -111,6 +112,7 @@ static void call_recycle(struct aio_rpc_call *call)
 		call->req = NULL;
 	}
 	call->request_id = 0;
+	call->user = NULL;
 	call->status = AIO_INTERNAL;
 	call->message[0] = '\0';
 	call->answered = false;
@@ -447,6 +449,16 @@ const char *aio_rpc_call_method(struct aio_rpc_call *call)
 uint64_t aio_rpc_call_deadline(struct aio_rpc_call *call)
 {
 	return call->req && call->req->has_deadline_ms ? call->req->deadline_ms : 0;
+}
+
+void aio_rpc_call_set_user(struct aio_rpc_call *call, void *user)
+{
+	call->user = user;
+}
+
+void *aio_rpc_call_user(struct aio_rpc_call *call)
+{
+	return call->user;
 }
 
 void aio_rpc_call_peer(struct aio_rpc_call *call, char *buf, size_t len)

@@ -45,6 +45,10 @@ const Aioctl__V1__Credentials *aio_rpc_call_creds(struct aio_rpc_call *call);
 const char *aio_rpc_call_method(struct aio_rpc_call *call);
 /* The caller's deadline in Unix ms, 0 if none. */
 uint64_t aio_rpc_call_deadline(struct aio_rpc_call *call);
+/* A pointer the authorize callback leaves for the handler (who called);
+ * NULL unless set. */
+void aio_rpc_call_set_user(struct aio_rpc_call *call, void *user);
+void *aio_rpc_call_user(struct aio_rpc_call *call);
 /* The caller's address ("127.0.0.1"), or "?". */
 void aio_rpc_call_peer(struct aio_rpc_call *call, char *buf, size_t len);
 /* Takes the input message from the call: the server will not free it when

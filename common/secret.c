@@ -1,6 +1,7 @@
 #include "secret.h"
 
 #include <errno.h>
+#include <mbedtls/sha256.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -21,6 +22,19 @@ int aio_secret_hex(char *buf, size_t len, size_t nbytes)
 	}
 	buf[nbytes * 2] = '\0';
 	return 0;
+}
+
+void aio_secret_hash(const char *token, char out[AIO_SECRET_HASH_LEN])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char digest[32];
+
+	mbedtls_sha256_ret((const unsigned char *)token, strlen(token), digest, 0);
+	for (size_t i = 0; i < sizeof(digest); i++) {
+		out[2 * i] = hex[digest[i] >> 4];
+		out[2 * i + 1] = hex[digest[i] & 0xf];
+	}
+	out[64] = '\0';
 }
 
 bool aio_secret_equal(const char *a, const char *b)

@@ -10,21 +10,46 @@
 #include "secret.h"
 #include "server.h"
 
+/* Every admin call carries a token; its role must cover the method. The
+ * token is left on the call for the audit log. */
 int server_admin_authorize(struct aio_rpc_call *call, void *arg)
 {
 	struct server *s = arg;
 	const Aioctl__V1__Credentials *creds = aio_rpc_call_creds(call);
+	const char *method = aio_rpc_call_method(call);
+	const struct server_token *t;
+	enum server_role need;
+	char peer[64];
 
 	if (!creds->admin_token || !*creds->admin_token) {
 		aio_rpc_call_fail(call, AIO_UNAUTHENTICATED,
 		                  "admin calls need a token (aioctl --token-file FILE)");
 		return AIO_UNAUTHENTICATED;
 	}
-	if (!aio_secret_equal(creds->admin_token, s->admin_token)) {
-		log_warn("admin: %s refused: token not accepted", aio_rpc_call_method(call));
+	if (!(t = server_creds_find_token(&s->creds, creds->admin_token))) {
+		aio_rpc_call_peer(call, peer, sizeof(peer));
+		log_warn("admin: %s from %s refused: token not accepted", method, peer);
 		aio_rpc_call_fail(call, AIO_UNAUTHENTICATED, "admin token not accepted");
 		return AIO_UNAUTHENTICATED;
 	}
+	need = server_role_for(method);
+	if (t->role < need) {
+		char who[128], what[160];
+
+		aio_rpc_call_peer(call, peer, sizeof(peer));
+		snprintf(who, sizeof(who), "%s@%s", t->name, peer);
+		snprintf(what, sizeof(what), "%s", method);
+		log_warn("admin: %s refused for %s (role %s, needs %s)", method, who,
+		         server_role_name(t->role), server_role_name(need));
+		server_audit(s, who, "denied", what, server_role_name(t->role));
+		aio_rpc_call_fail(call, AIO_PERMISSION_DENIED,
+		                  "token %s (role %s) may not call %s: "
+		                  "needs %s",
+		                  t->name, server_role_name(t->role), strrchr(method, '/') + 1,
+		                  server_role_name(need));
+		return AIO_PERMISSION_DENIED;
+	}
+	aio_rpc_call_set_user(call, (void *)t);
 	return AIO_OK;
 }
 
@@ -325,20 +350,150 @@ static void admin_rpc_errors(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__E
 	}
 }
 
-/* "admin@127.0.0.1": who did it, for the audit log. */
+/* "NAME@127.0.0.1": the token's name and the peer, for the audit log. */
 static void caller(void *data, char *buf, size_t len)
 {
+	const struct server_token *t = aio_rpc_call_user(data);
 	char peer[64];
 
 	aio_rpc_call_peer(data, peer, sizeof(peer));
-	snprintf(buf, len, "admin@%s", peer);
+	snprintf(buf, len, "%s@%s", t ? t->name : "?", peer);
+}
+
+static void admin_rpc_enroll_create(Aioctl__V1__Admin_Service *svc,
+                                    const Aioctl__V1__EnrollCreateRequest *in,
+                                    Aioctl__V1__EnrollCreateReply_Closure closure, void *data)
+{
+	struct server *s = aio_rpc_call_arg(data);
+	Aioctl__V1__EnrollCreateReply rep = AIOCTL__V1__ENROLL_CREATE_REPLY__INIT;
+	char token[80], msg[256], who[160];
+	uint64_t expires = 0;
+	int st;
+
+	caller(data, who, sizeof(who));
+	st = server_creds_enroll_create(s, in->host, in->has_expires_ms ? in->expires_ms : 0, token,
+	                                sizeof(token), &expires, msg, sizeof(msg));
+	if (st != AIO_OK) {
+		aio_rpc_call_fail(data, st, "%s", msg);
+		closure(NULL, data);
+		return;
+	}
+	server_audit(s, who, "enroll.create", in->host ? in->host : "(any host)", "created");
+	rep.token = token;
+	rep.has_expires_ms = true;
+	rep.expires_ms = expires;
+	closure(&rep, data);
+}
+
+static void admin_rpc_token_create(Aioctl__V1__Admin_Service *svc,
+                                   const Aioctl__V1__TokenCreateRequest *in,
+                                   Aioctl__V1__TokenCreateReply_Closure closure, void *data)
+{
+	struct server *s = aio_rpc_call_arg(data);
+	Aioctl__V1__TokenCreateReply rep = AIOCTL__V1__TOKEN_CREATE_REPLY__INIT;
+	char token[80], msg[256], who[160];
+	int st;
+
+	caller(data, who, sizeof(who));
+	st = server_creds_token_create(s, in->name, in->role, token, sizeof(token), msg,
+	                               sizeof(msg));
+	if (st != AIO_OK) {
+		aio_rpc_call_fail(data, st, "%s", msg);
+		closure(NULL, data);
+		return;
+	}
+	server_audit(s, who, "token.create", in->name, in->role);
+	rep.token = token;
+	closure(&rep, data);
+}
+
+static void admin_rpc_token_list(Aioctl__V1__Admin_Service *svc,
+                                 const Aioctl__V1__TokenListRequest *in,
+                                 Aioctl__V1__TokenListReply_Closure closure, void *data)
+{
+	struct server *s = aio_rpc_call_arg(data);
+	Aioctl__V1__TokenListReply rep = AIOCTL__V1__TOKEN_LIST_REPLY__INIT;
+	Aioctl__V1__TokenInfo *v;
+	Aioctl__V1__TokenInfo **pv;
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->creds.lock);
+	v = calloc(s->creds.n_tokens + 1, sizeof(*v));
+	pv = calloc(s->creds.n_tokens + 1, sizeof(*pv));
+	for (struct server_token *t = s->creds.tokens; v && pv && t; t = t->next) {
+		aioctl__v1__token_info__init(&v[n]);
+		v[n].name = t->name;
+		v[n].role = (char *)server_role_name(t->role);
+		v[n].has_created_ms = true;
+		v[n].created_ms = t->created_ms;
+		v[n].has_revoked_ms = t->revoked_ms != 0;
+		v[n].revoked_ms = t->revoked_ms;
+		pv[n] = &v[n];
+		n++;
+	}
+	rep.tokens = pv;
+	rep.n_tokens = n;
+	closure(&rep, data);
+	pthread_mutex_unlock(&s->creds.lock);
+	free(v);
+	free(pv);
+}
+
+static void admin_rpc_token_revoke(Aioctl__V1__Admin_Service *svc,
+                                   const Aioctl__V1__NameRequest *in,
+                                   Aioctl__V1__Empty_Closure closure, void *data)
+{
+	struct server *s = aio_rpc_call_arg(data);
+	Aioctl__V1__Empty rep = AIOCTL__V1__EMPTY__INIT;
+	char msg[256], who[160];
+	int st;
+
+	caller(data, who, sizeof(who));
+	if ((st = server_creds_token_revoke(s, in->name, msg, sizeof(msg))) != AIO_OK) {
+		aio_rpc_call_fail(data, st, "%s", msg);
+		closure(NULL, data);
+		return;
+	}
+	server_audit(s, who, "token.revoke", in->name, "revoked");
+	closure(&rep, data);
+}
+
+static void admin_rpc_host_revoke(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__NameRequest *in,
+                                  Aioctl__V1__Empty_Closure closure, void *data)
+{
+	struct server *s = aio_rpc_call_arg(data);
+	Aioctl__V1__Empty rep = AIOCTL__V1__EMPTY__INIT;
+	uint64_t now = aio_now_ms();
+	struct server_host *h;
+	char who[160];
+
+	caller(data, who, sizeof(who));
+	if (!aio_host_name_valid(in->name)) {
+		aio_rpc_call_fail(data, AIO_INVALID_ARGUMENT, "not a host name");
+		closure(NULL, data);
+		return;
+	}
+	pthread_rwlock_wrlock(&s->hosts.lock);
+	if ((h = server_hosts_find(&s->hosts, in->name)))
+		h->revoked_ms = now;
+	pthread_rwlock_unlock(&s->hosts.lock);
+	if (!h) {
+		aio_rpc_call_fail(data, AIO_NOT_FOUND, "no host named %s", in->name);
+		closure(NULL, data);
+		return;
+	}
+	server_db_exec(s->db, NULL, NULL, "UPDATE hosts SET revoked_ms = ? WHERE name = ?", "it",
+	               (int64_t)now, in->name);
+	server_audit(s, who, "host.revoke", in->name, "revoked");
+	log_info("host %s revoked by %s", in->name, who);
+	closure(&rep, data);
 }
 
 static void admin_rpc_set_limit(Aioctl__V1__Admin_Service *svc,
                                 const Aioctl__V1__SetLimitRequest *in,
                                 Aioctl__V1__Rollout_Closure closure, void *data)
 {
-	char who[96];
+	char who[160];
 
 	caller(data, who, sizeof(who));
 	server_engine_set_limit(aio_rpc_call_arg(data), in, who, closure, data);
@@ -350,7 +505,7 @@ static void admin_rpc_reconcile(Aioctl__V1__Admin_Service *svc,
 {
 	Aioctl__V1__SetLimitRequest req = AIOCTL__V1__SET_LIMIT_REQUEST__INIT;
 	Aioctl__V1__Selector sel = AIOCTL__V1__SELECTOR__INIT;
-	char who[96];
+	char who[160];
 
 	caller(data, who, sizeof(who));
 	req.has_reconcile = true;
@@ -379,7 +534,7 @@ static void admin_rpc_reconcile(Aioctl__V1__Admin_Service *svc,
 static void rollout_op(const Aioctl__V1__RolloutRequest *in, const char *action,
                        Aioctl__V1__Rollout_Closure closure, void *data)
 {
-	char who[96];
+	char who[160];
 
 	caller(data, who, sizeof(who));
 	server_engine_rollout_op(aio_rpc_call_arg(data), in->id, action, who, closure, data);
@@ -531,4 +686,9 @@ Aioctl__V1__Admin_Service server_admin_service = {
 	.drift = admin_rpc_drift,
 	.reconcile = admin_rpc_reconcile,
 	.audit = admin_rpc_audit,
+	.enroll_create = admin_rpc_enroll_create,
+	.token_create = admin_rpc_token_create,
+	.token_list = admin_rpc_token_list,
+	.token_revoke = admin_rpc_token_revoke,
+	.host_revoke = admin_rpc_host_revoke,
 };

@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "log.h"
 #include "names.h"
+#include "secret.h"
 #include "server.h"
 
 /* A queued write and the call waiting for it. */
@@ -46,15 +47,164 @@ static const char *store_message(int err)
 	                      : "server cannot store now; keep the data and retry";
 }
 
+/* Every agent call but Enroll carries the host's secret. A secret that
+ * belongs to another host is an impersonation attempt: refused, logged,
+ * audited. */
 int server_agent_authorize(struct aio_rpc_call *call, void *arg)
 {
+	struct server *s = arg;
 	const Aioctl__V1__Credentials *creds = aio_rpc_call_creds(call);
+	const char *method = aio_rpc_call_method(call);
+	char hash[AIO_SECRET_HASH_LEN], owner[AIO_HOST_NAME_MAX + 1] = "", why[256];
+	struct server_host *h;
+	int status = AIO_OK;
 
+	if (strcmp(method, "aioctl.v1.Agent/Enroll") == 0)
+		return AIO_OK; /* the enrollment token is checked by the handler */
 	if (!creds->host_id || !aio_host_name_valid(creds->host_id)) {
 		aio_rpc_call_fail(call, AIO_UNAUTHENTICATED, "agent calls need a valid host id");
 		return AIO_UNAUTHENTICATED;
 	}
-	return AIO_OK;
+	if (creds->host_secret)
+		aio_secret_hash(creds->host_secret, hash);
+	pthread_rwlock_rdlock(&s->hosts.lock);
+	h = server_hosts_find(&s->hosts, creds->host_id);
+	if (!h || !h->secret_hash[0]) {
+		status = AIO_UNAUTHENTICATED;
+		snprintf(why, sizeof(why),
+		         "host %s is not enrolled (aioctl enroll create, then "
+		         "aio-agent --enroll-token)",
+		         creds->host_id);
+	} else if (h->revoked_ms) {
+		status = AIO_PERMISSION_DENIED;
+		snprintf(why, sizeof(why), "host %s is revoked", creds->host_id);
+	} else if (!creds->host_secret) {
+		status = AIO_UNAUTHENTICATED;
+		snprintf(why, sizeof(why), "no host secret");
+	} else if (!aio_secret_equal(hash, h->secret_hash)) {
+		status = AIO_UNAUTHENTICATED;
+		snprintf(why, sizeof(why), "host secret not accepted");
+		for (size_t i = 0; i < s->hosts.n; i++) {
+			if (aio_secret_equal(hash, s->hosts.all[i]->secret_hash)) {
+				snprintf(owner, sizeof(owner), "%s", s->hosts.all[i]->name);
+				status = AIO_PERMISSION_DENIED;
+				snprintf(why, sizeof(why), "that secret is not %s's",
+				         creds->host_id);
+			}
+		}
+	}
+	pthread_rwlock_unlock(&s->hosts.lock);
+	if (status != AIO_OK) {
+		char peer[64];
+
+		aio_rpc_call_peer(call, peer, sizeof(peer));
+		if (owner[0]) {
+			char who[320];
+
+			log_warn("%s from %s: host %s's secret used to speak for %s", method, peer,
+			         owner, creds->host_id);
+			snprintf(who, sizeof(who), "host %s@%s", owner, peer);
+			server_audit(s, who, "impersonation", creds->host_id, "refused");
+		} else if (status == AIO_PERMISSION_DENIED) {
+			log_warn("%s from %s: %s", method, peer, why);
+		}
+		aio_rpc_call_fail(call, status, "%s", why);
+	}
+	return status;
+}
+
+struct enroll_job {
+	ProtobufCClosure closure;
+	void *data;
+	char secret[AIO_SECRET_HASH_LEN];
+};
+
+static void enrolled(void *arg, int err)
+{
+	struct enroll_job *j = arg;
+	Aioctl__V1__EnrollReply rep = AIOCTL__V1__ENROLL_REPLY__INIT;
+
+	if (err) {
+		fail(j->data, j->closure, store_status(err), store_message(err));
+	} else {
+		rep.host_secret = j->secret;
+		j->closure(&rep.base, j->data);
+	}
+	free(j);
+}
+
+static void agent_rpc_enroll(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__EnrollRequest *in,
+                             Aioctl__V1__EnrollReply_Closure closure, void *data)
+{
+	struct server *s = aio_rpc_call_arg(data);
+	const Aioctl__V1__Credentials *creds = aio_rpc_call_creds(data);
+	struct server_db_write *w = NULL;
+	char msg[256], hash[AIO_SECRET_HASH_LEN], who[320], peer[64];
+	struct enroll_job *j;
+	struct server_host *h;
+	int status, r;
+
+	if (!aio_host_name_valid(in->host_id) || !creds->host_id ||
+	    strcmp(creds->host_id, in->host_id) != 0 ||
+	    strnlen(in->token, AIO_RPC_CRED_MAX + 1) > AIO_RPC_CRED_MAX) {
+		fail(data, (ProtobufCClosure)closure, AIO_INVALID_ARGUMENT,
+		     "enroll: a host name (the same as the caller's) and a token");
+		return;
+	}
+	aio_rpc_call_peer(data, peer, sizeof(peer));
+	snprintf(who, sizeof(who), "host %s@%s", in->host_id, peer);
+	if ((status = server_creds_enroll_take(s, in->token, in->host_id, msg, sizeof(msg))) !=
+	    AIO_OK) {
+		log_warn("enroll of %s from %s refused: %s", in->host_id, peer, msg);
+		server_audit(s, who, "host.enroll", in->host_id, msg);
+		fail(data, (ProtobufCClosure)closure, status, msg);
+		return;
+	}
+	if (!(j = calloc(1, sizeof(*j))) || !(w = calloc(1, sizeof(*w))) ||
+	    aio_secret_hex(j->secret, sizeof(j->secret), 32) < 0) {
+		free(j);
+		free(w);
+		fail(data, (ProtobufCClosure)closure, AIO_RESOURCE_EXHAUSTED,
+		     "server out of memory");
+		return;
+	}
+	aio_secret_hash(j->secret, hash);
+	j->closure = (ProtobufCClosure)closure;
+	j->data = data;
+
+	pthread_rwlock_wrlock(&s->hosts.lock);
+	if (!(h = server_hosts_find(&s->hosts, in->host_id)))
+		h = server_hosts_add(&s->hosts, in->host_id, 0);
+	if (h) {
+		snprintf(h->secret_hash, sizeof(h->secret_hash), "%s", hash);
+		h->revoked_ms = 0;
+		if (!h->first_seen_ms)
+			h->first_seen_ms = aio_now_ms();
+		r = server_db_write_host_fill(w, h);
+	}
+	pthread_rwlock_unlock(&s->hosts.lock);
+	if (!h || r < 0) {
+		server_db_write_free(w);
+		free(j);
+		fail(data, (ProtobufCClosure)closure, AIO_RESOURCE_EXHAUSTED,
+		     "server out of memory");
+		return;
+	}
+	/* the host row, then its secret; the reply waits for the commit */
+	w->done = NULL;
+	if ((r = server_db_submit(s->db, w)) < 0)
+		server_db_write_free(w);
+	if (r < 0 ||
+	    server_db_exec(s->db, enrolled, j,
+	                   "UPDATE hosts SET secret_hash = ?, revoked_ms = NULL WHERE name = ?",
+	                   "tt", hash, in->host_id) < 0) {
+		free(j);
+		fail(data, (ProtobufCClosure)closure, AIO_RESOURCE_EXHAUSTED,
+		     "server busy: retry later");
+		return;
+	}
+	log_info("host %s enrolled from %s", in->host_id, peer);
+	server_audit(s, who, "host.enroll", in->host_id, "enrolled");
 }
 
 static const char *check_hello(const Aioctl__V1__HelloRequest *in)
@@ -395,6 +545,6 @@ static void agent_rpc_ack(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__AckR
 }
 
 Aioctl__V1__Agent_Service server_agent_service = {
-	AIOCTL__V1__AGENT__BASE_INIT, .hello = agent_rpc_hello, .report = agent_rpc_report,
-	.watch = agent_rpc_watch,     .ack = agent_rpc_ack,
+	AIOCTL__V1__AGENT__BASE_INIT, .enroll = agent_rpc_enroll, .hello = agent_rpc_hello,
+	.report = agent_rpc_report,   .watch = agent_rpc_watch,   .ack = agent_rpc_ack,
 };

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,15 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+	/* 4: credentials: people's tokens, enrollment tokens, host secrets */
+	"CREATE TABLE tokens ("
+	"  name TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,"
+	"  created_ms INTEGER NOT NULL, revoked_ms INTEGER);"
+	"CREATE TABLE enrollments ("
+	"  hash TEXT PRIMARY KEY, host TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+	"  expires_ms INTEGER NOT NULL, used_ms INTEGER);"
+	"ALTER TABLE hosts ADD COLUMN secret_hash TEXT;"
+	"ALTER TABLE hosts ADD COLUMN revoked_ms INTEGER;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -278,7 +288,10 @@ int server_db_load_hosts(struct server_db *db, struct server_hosts *reg)
 	if (sqlite3_prepare_v2(db->conn,
 	                       "SELECT id, name, kernel, agent_version, interval_ms, counting,"
 	                       " first_seen_ms, last_seen_ms, last_seq, sample_time_ms, aio_nr,"
-	                       " aio_nr_min, aio_nr_max, aio_max_nr FROM hosts ORDER BY id",
+	                       " aio_nr_min, aio_nr_max, aio_max_nr, detail, dropped, limit_min,"
+	                       " limit_max, limit_margin, sysctl_file, boot_time_ms, desired,"
+	                       " desired_rollout, desired_ms, secret_hash, revoked_ms"
+	                       " FROM hosts ORDER BY id",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -319,6 +332,10 @@ int server_db_load_hosts(struct server_db *db, struct server_hosts *reg)
 		h->desired = (uint64_t)sqlite3_column_int64(st, 21);
 		h->desired_rollout = (uint64_t)sqlite3_column_int64(st, 22);
 		h->desired_ms = (uint64_t)sqlite3_column_int64(st, 23);
+		if (sqlite3_column_text(st, 24))
+			snprintf(h->secret_hash, sizeof(h->secret_hash), "%s",
+			         (const char *)sqlite3_column_text(st, 24));
+		h->revoked_ms = (uint64_t)sqlite3_column_int64(st, 25);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
@@ -634,6 +651,88 @@ int server_db_submit(struct server_db *db, struct server_db_write *w)
 		pthread_cond_signal(&db->wake);
 	}
 	pthread_mutex_unlock(&db->lock);
+	return r;
+}
+
+#define EXEC_ARGS_MAX 8
+
+struct exec_write {
+	struct server_db_write w; /* first */
+	char *sql;
+	char types[EXEC_ARGS_MAX + 1];
+	int64_t ints[EXEC_ARGS_MAX];
+	char *texts[EXEC_ARGS_MAX];
+	void (*then)(void *arg, int err);
+	void *then_arg;
+};
+
+static int exec_apply(sqlite3 *conn, void *arg)
+{
+	struct exec_write *x = arg;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v2(conn, x->sql, -1, &st, NULL)) != SQLITE_OK)
+		return rc;
+	for (int i = 0; x->types[i]; i++) {
+		if (x->types[i] == 'i')
+			sqlite3_bind_int64(st, i + 1, x->ints[i]);
+		else
+			bind_text(st, i + 1, x->texts[i]);
+	}
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+static void exec_free(struct exec_write *x)
+{
+	for (int i = 0; i < EXEC_ARGS_MAX; i++)
+		free(x->texts[i]);
+	free(x->sql);
+	free(x);
+}
+
+static void exec_done(struct server_db_write *w, int err)
+{
+	struct exec_write *x = (struct exec_write *)w;
+
+	if (x->then)
+		x->then(x->then_arg, err);
+	exec_free(x);
+}
+
+int server_db_exec(struct server_db *db, void (*then)(void *arg, int err), void *arg,
+                   const char *sql, const char *types, ...)
+{
+	struct exec_write *x = calloc(1, sizeof(*x));
+	va_list ap;
+	int r;
+
+	if (!x || strlen(types) > EXEC_ARGS_MAX || !(x->sql = strdup(sql))) {
+		free(x);
+		return -ENOMEM;
+	}
+	snprintf(x->types, sizeof(x->types), "%s", types);
+	va_start(ap, types);
+	for (int i = 0; types[i]; i++) {
+		if (types[i] == 'i') {
+			x->ints[i] = va_arg(ap, int64_t);
+		} else {
+			const char *t = va_arg(ap, const char *);
+
+			x->texts[i] = t ? strdup(t) : NULL;
+		}
+	}
+	va_end(ap);
+	x->w.type = SERVER_DB_WRITE_FN;
+	x->w.fn = exec_apply;
+	x->w.arg = x;
+	x->w.done = exec_done;
+	x->then = then;
+	x->then_arg = arg;
+	if ((r = server_db_submit(db, &x->w)) < 0)
+		exec_free(x);
 	return r;
 }
 

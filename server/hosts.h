@@ -50,7 +50,9 @@ struct server_host {
 	/* what the last completed rollout step set here */
 	bool has_desired;
 	uint64_t desired, desired_rollout, desired_ms;
-	uint64_t applied_ms; /* agent clock: the last change a command made */
+	uint64_t applied_ms;  /* agent clock: the last change a command made */
+	char secret_hash[65]; /* "" until enrolled */
+	uint64_t revoked_ms;  /* 0 unless revoked */
 };
 
 struct server_hosts {

@@ -147,6 +147,10 @@ int server_start(struct server *s)
 		return r;
 	}
 	log_info("database %s: %zu hosts", path, s->hosts.n);
+	if ((r = server_creds_load(s, s->admin_token)) < 0) {
+		log_err_errno(r, "database %s: cannot load credentials", path);
+		return r;
+	}
 	if ((r = server_engine_init(s)) < 0) {
 		log_err_errno(r, "database %s: cannot load rollouts", path);
 		return r;
@@ -180,5 +184,6 @@ void server_stop(struct server *s)
 	aio_rpc_server_free(s->agent_rpc);
 	aio_rpc_server_free(s->admin_rpc);
 	server_engine_done(s);
+	server_creds_done(&s->creds);
 	server_hosts_done(&s->hosts);
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "config.h"
+#include "creds.h"
 #include "db.h"
 #include "hosts.h"
 #include "query.h"
@@ -16,6 +17,7 @@ struct server {
 	struct server_db *db;
 	struct server_query *query;
 	struct server_engine engine;
+	struct server_creds creds;
 	struct aio_rpc_server *agent_rpc;
 	struct aio_rpc_server *admin_rpc;
 	char admin_token[SERVER_TOKEN_BYTES * 2 + 1];

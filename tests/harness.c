@@ -168,7 +168,7 @@ pid_t h_agent_start(struct h_env *e, const char *host, const char *sysroot, cons
                     const char *const *extra)
 {
 	const char *argv[48];
-	char state[512], log[300];
+	char state[512], log[300], token_path[512];
 	size_t n = 0;
 
 	snprintf(state, sizeof(state), "%s/agent-%s", e->dir, host);
@@ -186,6 +186,21 @@ pid_t h_agent_start(struct h_env *e, const char *host, const char *sysroot, cons
 	argv[n++] = state;
 	argv[n++] = "--log-level";
 	argv[n++] = "debug";
+	if (e->server > 0) {
+		/* a real server: enroll with a one-time token made for this host */
+		const char *args[] = { "enroll", "create", "--host", host, NULL };
+		char *token = NULL;
+		FILE *f;
+
+		snprintf(token_path, sizeof(token_path), "%s/enroll-%s", e->dir, host);
+		cr_assert_eq(h_aioctl(e, &token, NULL, args), 0, "aioctl enroll create failed");
+		cr_assert((f = fopen(token_path, "w")));
+		fputs(token, f);
+		fclose(f);
+		free(token);
+		argv[n++] = "--enroll-token-file";
+		argv[n++] = token_path;
+	}
 	for (size_t i = 0; extra && extra[i] && n < 46; i++)
 		argv[n++] = extra[i];
 	argv[n] = NULL;

@@ -19,6 +19,15 @@ static int watches;
 static int acks[8]; /* status by command id */
 static bool acked[8];
 
+static void t_enroll(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__EnrollRequest *in,
+                     Aioctl__V1__EnrollReply_Closure closure, void *data)
+{
+	Aioctl__V1__EnrollReply rep = AIOCTL__V1__ENROLL_REPLY__INIT;
+
+	rep.host_secret = "stand-in-secret";
+	closure(&rep, data);
+}
+
 static void t_hello(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__HelloRequest *in,
                     Aioctl__V1__HelloReply_Closure closure, void *data)
 {
@@ -93,11 +102,8 @@ static void t_ack(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__AckRequest *
 }
 
 static Aioctl__V1__Agent_Service service = {
-	AIOCTL__V1__AGENT__BASE_INIT,
-	.hello = t_hello,
-	.report = t_report,
-	.watch = t_watch,
-	.ack = t_ack,
+	AIOCTL__V1__AGENT__BASE_INIT, .enroll = t_enroll, .hello = t_hello,
+	.report = t_report,           .watch = t_watch,   .ack = t_ack,
 };
 
 static void setup(void)

@@ -184,3 +184,49 @@ Test(db, events_stored_once_by_key)
 	server_hosts_done(&reg);
 	cr_expect_eq(count("SELECT count(*) FROM events"), 3);
 }
+
+static void noop_then(void *arg, int err)
+{
+	done(calloc(1, sizeof(struct server_db_write)), err);
+}
+
+Test(db, reload_keeps_everything_a_restart_needs)
+{
+	struct server_hosts reg;
+	struct server_db *db = open_db(&reg);
+	struct server_host *h = server_hosts_add(&reg, "hv1", 0);
+	struct server_db_write *w = calloc(1, sizeof(*w));
+
+	h->limit_min = 65536;
+	h->limit_max = 1048576;
+	h->limit_margin = 4096;
+	server_hosts_set_string(&h->sysctl_file, "/etc/sysctl.d/zz-aioctl.conf");
+	cr_assert_eq(server_db_write_host_fill(w, h), 0);
+	w->done = done;
+	cr_assert_eq(server_db_submit(db, w), 0);
+	cr_assert_eq(
+	        server_db_exec(db, noop_then, NULL,
+	                       "UPDATE hosts SET desired = ?, desired_rollout = ?, desired_ms = ?,"
+	                       " secret_hash = ?, detail = x'1801' WHERE id = ?",
+	                       "iiiti", (int64_t)2097152, (int64_t)7, (int64_t)1234, "abc123",
+	                       (int64_t)h->id),
+	        0);
+	wait_done(2);
+	cr_expect_eq(last_err, 0);
+	server_db_close(db);
+	server_hosts_done(&reg);
+
+	db = open_db(&reg);
+	h = server_hosts_find(&reg, "hv1");
+	cr_assert_not_null(h);
+	cr_expect(h->has_desired);
+	cr_expect_eq(h->desired, 2097152);
+	cr_expect_eq(h->desired_rollout, 7);
+	cr_expect_str_eq(h->secret_hash, "abc123");
+	cr_expect_eq(h->limit_max, 1048576);
+	cr_expect_str_eq(h->sysctl_file, "/etc/sysctl.d/zz-aioctl.conf");
+	cr_assert_not_null(h->detail, "the latest scans come back");
+	cr_expect_eq(h->detail->counting, AIOCTL__V1__COUNTING_MODE__COUNTING_SINGLE);
+	server_db_close(db);
+	server_hosts_done(&reg);
+}

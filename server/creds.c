@@ -1,0 +1,342 @@
+#include "creds.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "names.h"
+#include "rpc.h"
+#include "server.h"
+
+#define TOKEN_BYTES 32
+
+static const char *const role_names[] = {
+	[ROLE_NONE] = "none",
+	[ROLE_VIEWER] = "viewer",
+	[ROLE_OPERATOR] = "operator",
+	[ROLE_ADMIN] = "admin",
+};
+
+/* What each Admin method needs; anything not listed needs admin. */
+static const struct {
+	const char *method;
+	enum server_role role;
+} method_roles[] = {
+	{ "FleetStatus", ROLE_VIEWER },    { "HostShow", ROLE_VIEWER },
+	{ "History", ROLE_VIEWER },        { "Errors", ROLE_VIEWER },
+	{ "RolloutGet", ROLE_VIEWER },     { "RolloutList", ROLE_VIEWER },
+	{ "Trend", ROLE_VIEWER },          { "Drift", ROLE_VIEWER },
+	{ "Audit", ROLE_VIEWER },          { "SetLimit", ROLE_OPERATOR },
+	{ "RolloutPause", ROLE_OPERATOR }, { "RolloutResume", ROLE_OPERATOR },
+	{ "RolloutAbort", ROLE_OPERATOR }, { "RolloutRollback", ROLE_OPERATOR },
+	{ "Reconcile", ROLE_OPERATOR },
+};
+
+enum server_role server_role_parse(const char *s)
+{
+	for (int r = ROLE_VIEWER; r <= ROLE_ADMIN; r++)
+		if (s && strcmp(s, role_names[r]) == 0)
+			return (enum server_role)r;
+	return ROLE_NONE;
+}
+
+const char *server_role_name(enum server_role r)
+{
+	return r <= ROLE_ADMIN ? role_names[r] : "?";
+}
+
+enum server_role server_role_for(const char *method)
+{
+	const char *slash = strrchr(method, '/');
+	const char *name = slash ? slash + 1 : method;
+
+	for (size_t i = 0; i < sizeof(method_roles) / sizeof(method_roles[0]); i++)
+		if (strcmp(method_roles[i].method, name) == 0)
+			return method_roles[i].role;
+	return ROLE_ADMIN;
+}
+
+static struct server_token *add_token(struct server_creds *c, const char *name,
+                                      enum server_role role, const char *hash, uint64_t created,
+                                      uint64_t revoked)
+{
+	struct server_token *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	snprintf(t->hash, sizeof(t->hash), "%s", hash);
+	t->role = role;
+	t->created_ms = created;
+	t->revoked_ms = revoked;
+	t->next = c->tokens;
+	c->tokens = t;
+	c->n_tokens++;
+	return t;
+}
+
+static struct server_enrollment *add_enrollment(struct server_creds *c, const char *hash,
+                                                const char *host, uint64_t created,
+                                                uint64_t expires, uint64_t used)
+{
+	struct server_enrollment *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	snprintf(e->hash, sizeof(e->hash), "%s", hash);
+	snprintf(e->host, sizeof(e->host), "%s", host ? host : "");
+	e->created_ms = created;
+	e->expires_ms = expires;
+	e->used_ms = used;
+	e->next = c->enrollments;
+	c->enrollments = e;
+	c->n_enrollments++;
+	return e;
+}
+
+int server_creds_load(struct server *s, const char *bootstrap_token)
+{
+	struct server_creds *c = &s->creds;
+	sqlite3 *conn = server_db_conn(s->db);
+	char hash[AIO_SECRET_HASH_LEN];
+	bool have_admin = false;
+	sqlite3_stmt *st;
+	int rc;
+
+	pthread_mutex_init(&c->lock, NULL);
+	if (sqlite3_prepare_v2(conn, "SELECT name, role, hash, created_ms, revoked_ms FROM tokens",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+
+		have_admin |= strcmp(name, "admin") == 0;
+		if (!add_token(c, name, server_role_parse((const char *)sqlite3_column_text(st, 1)),
+		               (const char *)sqlite3_column_text(st, 2),
+		               (uint64_t)sqlite3_column_int64(st, 3),
+		               (uint64_t)sqlite3_column_int64(st, 4))) {
+			sqlite3_finalize(st);
+			return -ENOMEM;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return -EIO;
+	/* the bootstrap token in STATE-DIR/admin.token is "admin", unless an
+	 * admin token of that name was made (or revoked) before */
+	if (!have_admin) {
+		uint64_t now = aio_now_ms();
+
+		aio_secret_hash(bootstrap_token, hash);
+		if (sqlite3_prepare_v2(conn,
+		                       "INSERT INTO tokens (name, role, hash, created_ms)"
+		                       " VALUES ('admin', 'admin', ?1, ?2)",
+		                       -1, &st, NULL) != SQLITE_OK)
+			return -EIO;
+		sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (int64_t)now);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE || !add_token(c, "admin", ROLE_ADMIN, hash, now, 0))
+			return -EIO;
+	}
+
+	if (sqlite3_prepare_v2(conn,
+	                       "SELECT hash, host, created_ms, expires_ms, used_ms FROM enrollments"
+	                       " WHERE used_ms IS NULL AND expires_ms > ?1",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, (int64_t)aio_now_ms());
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!add_enrollment(c, (const char *)sqlite3_column_text(st, 0),
+		                    (const char *)sqlite3_column_text(st, 1),
+		                    (uint64_t)sqlite3_column_int64(st, 2),
+		                    (uint64_t)sqlite3_column_int64(st, 3), 0)) {
+			sqlite3_finalize(st);
+			return -ENOMEM;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+void server_creds_done(struct server_creds *c)
+{
+	while (c->tokens) {
+		struct server_token *t = c->tokens;
+
+		c->tokens = t->next;
+		free(t);
+	}
+	while (c->enrollments) {
+		struct server_enrollment *e = c->enrollments;
+
+		c->enrollments = e->next;
+		free(e);
+	}
+	pthread_mutex_destroy(&c->lock);
+}
+
+const struct server_token *server_creds_find_token(struct server_creds *c, const char *token)
+{
+	char hash[AIO_SECRET_HASH_LEN];
+	const struct server_token *found = NULL;
+
+	aio_secret_hash(token, hash);
+	pthread_mutex_lock(&c->lock);
+	for (struct server_token *t = c->tokens; t; t = t->next)
+		if (!t->revoked_ms && aio_secret_equal(t->hash, hash))
+			found = t;
+	pthread_mutex_unlock(&c->lock);
+	return found;
+}
+
+static bool token_name_valid(const char *s)
+{
+	return s && strlen(s) <= SERVER_TOKEN_NAME_MAX && aio_host_name_valid(s);
+}
+
+int server_creds_token_create(struct server *s, const char *name, const char *role, char *ret_token,
+                              size_t len, char *msg, size_t msglen)
+{
+	struct server_creds *c = &s->creds;
+	enum server_role r = server_role_parse(role);
+	char hash[AIO_SECRET_HASH_LEN];
+	uint64_t now = aio_now_ms();
+	int status = AIO_OK;
+
+	if (!token_name_valid(name) || r == ROLE_NONE) {
+		snprintf(msg, msglen,
+		         "a token needs a name (letters, digits, '.', '-', '_') and "
+		         "a role: viewer, operator or admin");
+		return AIO_INVALID_ARGUMENT;
+	}
+	if (aio_secret_hex(ret_token, len, TOKEN_BYTES) < 0) {
+		snprintf(msg, msglen, "no randomness");
+		return AIO_INTERNAL;
+	}
+	aio_secret_hash(ret_token, hash);
+	pthread_mutex_lock(&c->lock);
+	for (struct server_token *t = c->tokens; t; t = t->next)
+		if (strcmp(t->name, name) == 0)
+			status = AIO_ALREADY_EXISTS;
+	if (status == AIO_OK && c->n_tokens >= SERVER_TOKENS_MAX)
+		status = AIO_RESOURCE_EXHAUSTED;
+	if (status == AIO_OK && !add_token(c, name, r, hash, now, 0))
+		status = AIO_RESOURCE_EXHAUSTED;
+	pthread_mutex_unlock(&c->lock);
+	if (status == AIO_ALREADY_EXISTS)
+		snprintf(msg, msglen, "a token named %s exists (names are never reused)", name);
+	else if (status != AIO_OK)
+		snprintf(msg, msglen, "too many tokens (limit %d)", SERVER_TOKENS_MAX);
+	else if (server_db_exec(
+	                 s->db, NULL, NULL,
+	                 "INSERT INTO tokens (name, role, hash, created_ms) VALUES (?,?,?,?)",
+	                 "ttti", name, server_role_name(r), hash, (int64_t)now) < 0)
+		log_err("token %s: not stored", name);
+	return status;
+}
+
+int server_creds_token_revoke(struct server *s, const char *name, char *msg, size_t msglen)
+{
+	struct server_creds *c = &s->creds;
+	uint64_t now = aio_now_ms();
+	bool found = false;
+
+	pthread_mutex_lock(&c->lock);
+	for (struct server_token *t = c->tokens; t; t = t->next) {
+		if (strcmp(t->name, name) == 0 && !t->revoked_ms) {
+			t->revoked_ms = now;
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!found) {
+		snprintf(msg, msglen, "no live token named %s", name);
+		return AIO_NOT_FOUND;
+	}
+	server_db_exec(s->db, NULL, NULL, "UPDATE tokens SET revoked_ms = ? WHERE name = ?", "it",
+	               (int64_t)now, name);
+	return AIO_OK;
+}
+
+int server_creds_enroll_create(struct server *s, const char *host, uint64_t lifetime_ms,
+                               char *ret_token, size_t len, uint64_t *ret_expires, char *msg,
+                               size_t msglen)
+{
+	struct server_creds *c = &s->creds;
+	char hash[AIO_SECRET_HASH_LEN];
+	uint64_t now = aio_now_ms(),
+	         expires = now + (lifetime_ms ? lifetime_ms : SERVER_ENROLL_DEFAULT_MS);
+	struct server_enrollment *e = NULL;
+
+	if (host && *host && !aio_host_name_valid(host)) {
+		snprintf(msg, msglen, "--host: not a host name");
+		return AIO_INVALID_ARGUMENT;
+	}
+	if (lifetime_ms > 365ULL * 24 * 3600 * 1000) {
+		snprintf(msg, msglen, "--expires: at most 365d");
+		return AIO_INVALID_ARGUMENT;
+	}
+	if (aio_secret_hex(ret_token, len, TOKEN_BYTES) < 0) {
+		snprintf(msg, msglen, "no randomness");
+		return AIO_INTERNAL;
+	}
+	aio_secret_hash(ret_token, hash);
+	pthread_mutex_lock(&c->lock);
+	if (c->n_enrollments < SERVER_ENROLLMENTS_MAX)
+		e = add_enrollment(c, hash, host, now, expires, 0);
+	pthread_mutex_unlock(&c->lock);
+	if (!e) {
+		snprintf(msg, msglen, "too many enrollment tokens (limit %d)",
+		         SERVER_ENROLLMENTS_MAX);
+		return AIO_RESOURCE_EXHAUSTED;
+	}
+	server_db_exec(
+	        s->db, NULL, NULL,
+	        "INSERT INTO enrollments (hash, host, created_ms, expires_ms) VALUES (?,?,?,?)",
+	        "ttii", hash, host ? host : "", (int64_t)now, (int64_t)expires);
+	*ret_expires = expires;
+	return AIO_OK;
+}
+
+int server_creds_enroll_take(struct server *s, const char *token, const char *host, char *msg,
+                             size_t msglen)
+{
+	struct server_creds *c = &s->creds;
+	char hash[AIO_SECRET_HASH_LEN];
+	uint64_t now = aio_now_ms();
+	struct server_enrollment *found = NULL;
+	int status = AIO_OK;
+
+	aio_secret_hash(token, hash);
+	pthread_mutex_lock(&c->lock);
+	for (struct server_enrollment *e = c->enrollments; e; e = e->next)
+		if (aio_secret_equal(e->hash, hash))
+			found = e;
+	if (!found) {
+		snprintf(msg, msglen, "enrollment token not known");
+		status = AIO_UNAUTHENTICATED;
+	} else if (found->used_ms) {
+		snprintf(msg, msglen, "enrollment token already used");
+		status = AIO_PERMISSION_DENIED;
+	} else if (found->expires_ms <= now) {
+		snprintf(msg, msglen, "enrollment token expired");
+		status = AIO_PERMISSION_DENIED;
+	} else if (found->host[0] && strcmp(found->host, host) != 0) {
+		snprintf(msg, msglen, "enrollment token is for host %s", found->host);
+		status = AIO_PERMISSION_DENIED;
+	} else {
+		found->used_ms = now;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (status == AIO_OK)
+		server_db_exec(s->db, NULL, NULL,
+		               "UPDATE enrollments SET used_ms = ? WHERE hash = ?", "it",
+		               (int64_t)now, hash);
+	return status;
+}
