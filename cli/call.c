@@ -46,8 +46,13 @@ static int connect_server(struct cli *c)
 		return CLI_EXIT_USAGE;
 	}
 	if (r < 0) {
-		fprintf(stderr, "aioctl: %s (is aio-server running there? set --server URL)\n",
-		        err);
+		if (strncmp(c->server, "tls+", 4) == 0 && r != -ECONNREFUSED)
+			fprintf(stderr, "aioctl: %s (TLS handshake refused: check --tls-ca, "
+					"--tls-cert/--tls-key and --tls-server-name)\n",
+				err);
+		else
+			fprintf(stderr,
+				"aioctl: %s (is aio-server running there? set --server URL)\n", err);
 		return CLI_EXIT_UNREACHABLE;
 	}
 	return 0;

@@ -3,6 +3,8 @@
 #include "fileio.h"
 
 #include <errno.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/x509_crt.h>
 #include <nng/nng.h>
 #include <nng/supplemental/tls/tls.h>
 #include <stdio.h>
@@ -28,6 +30,32 @@ static int check_file(const char *what, const char *path, char *err, size_t errl
 /* PEM files are small; a larger one is not a certificate or key. */
 #define PEM_FILE_MAX (256 * 1024)
 
+/* nng takes a certificate and a key that do not belong together and
+ * fails later, at every handshake; say so at start instead. */
+static int check_pair(const char *cert_path, const char *cert, const char *key_path,
+		      const char *key, char *err, size_t errlen)
+{
+	mbedtls_x509_crt crt;
+	mbedtls_pk_context pk;
+	int r = -EINVAL;
+
+	mbedtls_x509_crt_init(&crt);
+	mbedtls_pk_init(&pk);
+	if (mbedtls_x509_crt_parse(&crt, (const unsigned char *)cert, strlen(cert) + 1) != 0)
+		snprintf(err, errlen, "certificate %s: not a PEM certificate", cert_path);
+	else if (mbedtls_pk_parse_key(&pk, (const unsigned char *)key, strlen(key) + 1, NULL, 0) !=
+		 0)
+		snprintf(err, errlen, "key %s: not a PEM private key (or encrypted)", key_path);
+	else if (mbedtls_pk_check_pair(&crt.pk, &pk) != 0)
+		snprintf(err, errlen, "certificate %s and key %s do not belong together", cert_path,
+			 key_path);
+	else
+		r = 0;
+	mbedtls_pk_free(&pk);
+	mbedtls_x509_crt_free(&crt);
+	return r;
+}
+
 static int load_own_cert(nng_tls_config *cfg, const struct aio_tls_opts *opts, char *err,
                          size_t errlen)
 {
@@ -45,6 +73,8 @@ static int load_own_cert(nng_tls_config *cfg, const struct aio_tls_opts *opts, c
 		snprintf(err, errlen, "key %s: %s", key_path, strerror(-r));
 		goto out_free;
 	}
+	if (check_pair(opts->cert_file, cert, key_path, key, err, errlen) < 0)
+		goto out_free;
 	rv = nng_tls_config_own_cert(cfg, cert, key, NULL);
 	if (rv != 0)
 		snprintf(err, errlen, "certificate %s with key %s: %s (not PEM, or not a pair?)",
