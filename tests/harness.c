@@ -241,6 +241,8 @@ int h_aioctl(struct h_env *e, char **ret_out, char **ret_err, const char *const 
 	argv[n++] = e->admin_url;
 	argv[n++] = "--token-file";
 	argv[n++] = e->token_file;
+	for (size_t i = 0; i < 12 && e->aioctl_extra[i]; i++)
+		argv[n++] = e->aioctl_extra[i];
 	for (size_t i = 0; args[i] && n < 63; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
@@ -252,6 +254,7 @@ int h_aioctl(struct h_env *e, char **ret_out, char **ret_err, const char *const 
 	pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(out[1], STDOUT_FILENO);
 		dup2(errfd, STDERR_FILENO);
 		execv(argv[0], (char *const *)argv);

@@ -17,6 +17,7 @@ struct h_env {
 	char token_file[400];
 	char state_dir[320];
 	pid_t server;
+	const char *aioctl_extra[12]; /* flags every aioctl call gets (TLS) */
 	pid_t procs[H_PROCS_MAX];
 	size_t n_procs;
 };

@@ -1,0 +1,436 @@
+/* A table of bad requests against the real server: each gets its expected
+ * status (or, past the size bound, a dropped connection), and the server
+ * answers a valid request right after every one. */
+#include <criterion/criterion.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bounds.h"
+#include "clock.h"
+#include "fileio.h"
+#include "harness.h"
+#include "rpc_client.h"
+
+#define NO_REPLY (-1)
+
+static struct h_env env;
+static char secret[128];
+static char *admin_token;
+static uint64_t seq = 1;
+
+struct buf {
+	uint8_t *data;
+	size_t len;
+};
+
+static void pack(const ProtobufCMessage *m, struct buf *b)
+{
+	b->len = protobuf_c_message_get_packed_size(m);
+	b->data = malloc(b->len + 1);
+	protobuf_c_message_pack(m, b->data);
+}
+
+/* An envelope for method with payload p; creds as an agent or admin. */
+static void envelope(struct buf *out, const char *method, const ProtobufCMessage *p,
+                     bool agent_creds, bool admin_creds)
+{
+	Aioctl__V1__Request req = AIOCTL__V1__REQUEST__INIT;
+	Aioctl__V1__Credentials c = AIOCTL__V1__CREDENTIALS__INIT;
+	struct buf payload = { 0 };
+
+	if (p)
+		pack(p, &payload);
+	if (agent_creds) {
+		c.host_id = "hv1";
+		c.host_secret = secret;
+	}
+	if (admin_creds)
+		c.admin_token = admin_token;
+	req.method = (char *)method;
+	req.request_id = 99;
+	req.credentials = &c;
+	req.has_payload = p != NULL;
+	req.payload.data = payload.data;
+	req.payload.len = payload.len;
+	pack(&req.base, out);
+	free(payload.data);
+}
+
+static Aioctl__V1__Sample *sample_now(void)
+{
+	static Aioctl__V1__Sample s;
+
+	aioctl__v1__sample__init(&s);
+	s.time_ms = aio_now_ms();
+	s.aio_max_nr = 65536;
+	return &s;
+}
+
+/* ---- the cases: each builds the bytes to send ---- */
+
+static void c_truncated(struct buf *b)
+{
+	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
+
+	r.seq = seq++;
+	r.sample = sample_now();
+	envelope(b, "aioctl.v1.Agent/Report", &r.base, true, false);
+	b->len /= 2;
+}
+
+static void c_oversized(struct buf *b)
+{
+	b->len = 2 << 20;
+	b->data = calloc(1, b->len);
+}
+
+static void c_empty(struct buf *b)
+{
+	b->len = 0;
+	b->data = malloc(1);
+}
+
+static void c_wrong_type(struct buf *b)
+{
+	/* a ReportRequest where a HelloRequest belongs */
+	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
+
+	r.seq = 5;
+	r.sample = sample_now();
+	envelope(b, "aioctl.v1.Agent/Hello", &r.base, true, false);
+}
+
+static void c_many_events(struct buf *b)
+{
+	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
+	static Aioctl__V1__AioEvent ev, *evs[AIO_EVENTS_MAX + 1];
+
+	aioctl__v1__aio_event__init(&ev);
+	ev.time_ms = 1;
+	ev.source = "x";
+	ev.key = "k";
+	for (size_t i = 0; i <= AIO_EVENTS_MAX; i++)
+		evs[i] = &ev;
+	r.seq = seq++;
+	r.sample = sample_now();
+	r.events = evs;
+	r.n_events = AIO_EVENTS_MAX + 1;
+	envelope(b, "aioctl.v1.Agent/Report", &r.base, true, false);
+}
+
+static void c_many_users(struct buf *b)
+{
+	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
+	static Aioctl__V1__AioUser u, *us[AIO_USERS_MAX + 1];
+
+	aioctl__v1__aio_user__init(&u);
+	u.name = "q";
+	u.contexts = 1;
+	for (size_t i = 0; i <= AIO_USERS_MAX; i++)
+		us[i] = &u;
+	r.seq = seq++;
+	r.sample = sample_now();
+	r.users = us;
+	r.n_users = AIO_USERS_MAX + 1;
+	envelope(b, "aioctl.v1.Agent/Report", &r.base, true, false);
+}
+
+static void c_repeated_labels(struct buf *b)
+{
+	/* one field repeated 50,000 times, well inside the size bound */
+	enum { N = 50000 };
+	Aioctl__V1__HelloRequest h = AIOCTL__V1__HELLO_REQUEST__INIT;
+	static Aioctl__V1__Label l, *ls[N];
+
+	aioctl__v1__label__init(&l);
+	l.key = "k";
+	l.value = "v";
+	for (size_t i = 0; i < N; i++)
+		ls[i] = &l;
+	h.host_id = "hv1";
+	h.labels = ls;
+	h.n_labels = N;
+	envelope(b, "aioctl.v1.Agent/Hello", &h.base, true, false);
+}
+
+static void c_future(struct buf *b)
+{
+	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
+
+	r.seq = seq++;
+	r.sample = sample_now();
+	r.sample->time_ms = aio_now_ms() + 24ULL * 3600 * 1000;
+	envelope(b, "aioctl.v1.Agent/Report", &r.base, true, false);
+}
+
+static void c_ancient(struct buf *b)
+{
+	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
+
+	r.seq = seq++;
+	r.sample = sample_now();
+	r.sample->time_ms = aio_now_ms() - 40ULL * 24 * 3600 * 1000;
+	envelope(b, "aioctl.v1.Agent/Report", &r.base, true, false);
+}
+
+static void c_min_above_max(struct buf *b)
+{
+	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
+
+	r.seq = seq++;
+	r.sample = sample_now();
+	r.sample->aio_nr_min = 10;
+	r.sample->aio_nr_max = 5;
+	envelope(b, "aioctl.v1.Agent/Report", &r.base, true, false);
+}
+
+static void c_seq_zero(struct buf *b)
+{
+	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
+
+	r.seq = 0;
+	r.sample = sample_now();
+	envelope(b, "aioctl.v1.Agent/Report", &r.base, true, false);
+}
+
+static void c_control_chars(struct buf *b)
+{
+	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
+	static Aioctl__V1__AioEvent ev, *evs[1] = { &ev };
+
+	aioctl__v1__aio_event__init(&ev);
+	ev.time_ms = 1;
+	ev.source = "journal:\x1b[2Jlibvirtd";
+	ev.key = "k";
+	r.seq = seq++;
+	r.sample = sample_now();
+	r.events = evs;
+	r.n_events = 1;
+	envelope(b, "aioctl.v1.Agent/Report", &r.base, true, false);
+}
+
+static void c_bad_label(struct buf *b)
+{
+	Aioctl__V1__HelloRequest h = AIOCTL__V1__HELLO_REQUEST__INIT;
+	Aioctl__V1__Label l = AIOCTL__V1__LABEL__INIT, *ls[1] = { &l };
+
+	l.key = "rack";
+	l.value = "a=b";
+	h.host_id = "hv1";
+	h.labels = ls;
+	h.n_labels = 1;
+	envelope(b, "aioctl.v1.Agent/Hello", &h.base, true, false);
+}
+
+static void c_unknown_method(struct buf *b)
+{
+	Aioctl__V1__Empty e = AIOCTL__V1__EMPTY__INIT;
+
+	envelope(b, "aioctl.v1.Agent/Reboot", &e.base, true, false);
+}
+
+static void c_admin_method_on_agent_port(struct buf *b)
+{
+	Aioctl__V1__FleetStatusRequest f = AIOCTL__V1__FLEET_STATUS_REQUEST__INIT;
+
+	envelope(b, "aioctl.v1.Admin/FleetStatus", &f.base, true, true);
+}
+
+static void c_long_method(struct buf *b)
+{
+	static char name[300];
+
+	memset(name, 'm', sizeof(name) - 1);
+	envelope(b, name, NULL, true, false);
+}
+
+static void c_long_credential(struct buf *b)
+{
+	Aioctl__V1__Request req = AIOCTL__V1__REQUEST__INIT;
+	Aioctl__V1__Credentials c = AIOCTL__V1__CREDENTIALS__INIT;
+	static char id[400];
+
+	memset(id, 'h', sizeof(id) - 1);
+	c.host_id = id;
+	req.method = "aioctl.v1.Agent/Report";
+	req.request_id = 1;
+	req.credentials = &c;
+	pack(&req.base, b);
+}
+
+static void c_no_secret(struct buf *b)
+{
+	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
+	Aioctl__V1__Request req = AIOCTL__V1__REQUEST__INIT;
+	Aioctl__V1__Credentials c = AIOCTL__V1__CREDENTIALS__INIT;
+	struct buf p;
+
+	r.seq = seq++;
+	r.sample = sample_now();
+	pack(&r.base, &p);
+	c.host_id = "hv1";
+	req.method = "aioctl.v1.Agent/Report";
+	req.request_id = 1;
+	req.credentials = &c;
+	req.has_payload = true;
+	req.payload.data = p.data;
+	req.payload.len = p.len;
+	pack(&req.base, b);
+	free(p.data);
+}
+
+static void c_admin_no_token(struct buf *b)
+{
+	Aioctl__V1__FleetStatusRequest f = AIOCTL__V1__FLEET_STATUS_REQUEST__INIT;
+
+	envelope(b, "aioctl.v1.Admin/FleetStatus", &f.base, false, false);
+}
+
+static void c_admin_huge_limit(struct buf *b)
+{
+	/* a count the server caps rather than honours */
+	Aioctl__V1__ErrorsRequest e = AIOCTL__V1__ERRORS_REQUEST__INIT;
+
+	e.has_limit = true;
+	e.limit = 4000000000u;
+	envelope(b, "aioctl.v1.Admin/Errors", &e.base, false, true);
+}
+
+static void c_set_limit_zero(struct buf *b)
+{
+	Aioctl__V1__SetLimitRequest s = AIOCTL__V1__SET_LIMIT_REQUEST__INIT;
+
+	s.target = 0;
+	envelope(b, "aioctl.v1.Admin/SetLimit", &s.base, false, true);
+}
+
+static const struct bad_case {
+	const char *name;
+	bool admin_port;
+	int expect;
+	void (*build)(struct buf *b);
+} cases[] = {
+	{ "truncated envelope", false, AIO_INVALID_ARGUMENT, c_truncated },
+	{ "empty message", false, AIO_INVALID_ARGUMENT, c_empty },
+	{ "oversized (2 MiB)", false, NO_REPLY, c_oversized },
+	{ "wrong message type", false, AIO_INVALID_ARGUMENT, c_wrong_type },
+	{ "257 events in a report", false, AIO_INVALID_ARGUMENT, c_many_events },
+	{ "4097 AIO users in a report", false, AIO_INVALID_ARGUMENT, c_many_users },
+	{ "one label repeated 50,000 times", false, AIO_INVALID_ARGUMENT, c_repeated_labels },
+	{ "sample a day in the future", false, AIO_INVALID_ARGUMENT, c_future },
+	{ "sample 40 days old", false, AIO_INVALID_ARGUMENT, c_ancient },
+	{ "min above max", false, AIO_INVALID_ARGUMENT, c_min_above_max },
+	{ "seq 0", false, AIO_INVALID_ARGUMENT, c_seq_zero },
+	{ "control characters in an event", false, AIO_INVALID_ARGUMENT, c_control_chars },
+	{ "label value with '='", false, AIO_INVALID_ARGUMENT, c_bad_label },
+	{ "unknown method", false, AIO_UNIMPLEMENTED, c_unknown_method },
+	{ "admin method on the agent port", false, AIO_UNIMPLEMENTED,
+	  c_admin_method_on_agent_port },
+	{ "300-byte method name", false, AIO_INVALID_ARGUMENT, c_long_method },
+	{ "400-byte host id", false, AIO_INVALID_ARGUMENT, c_long_credential },
+	{ "agent call without its secret", false, AIO_UNAUTHENTICATED, c_no_secret },
+	{ "admin call without a token", true, AIO_UNAUTHENTICATED, c_admin_no_token },
+	{ "admin: limit of 4 billion rows (capped)", true, AIO_OK, c_admin_huge_limit },
+	{ "admin: set the limit to 0", true, AIO_INVALID_ARGUMENT, c_set_limit_zero },
+};
+
+static int send_raw(const char *url, const struct buf *b)
+{
+	Aioctl__V1__Reply *rep;
+	nng_socket s;
+	nng_msg *m;
+	int status = NO_REPLY;
+
+	cr_assert_eq(nng_req0_open(&s), 0);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 1500);
+	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, 0);
+	cr_assert_eq(nng_dial(s, url, NULL, 0), 0);
+	cr_assert_eq(nng_msg_alloc(&m, 0), 0);
+	cr_assert_eq(nng_msg_append(m, b->data, b->len), 0);
+	cr_assert_eq(nng_sendmsg(s, m, 0), 0);
+	if (nng_recvmsg(s, &m, 0) == 0) {
+		if ((rep = aioctl__v1__reply__unpack(NULL, nng_msg_len(m), nng_msg_body(m)))) {
+			status = rep->status;
+			aioctl__v1__reply__free_unpacked(rep, NULL);
+		}
+		nng_msg_free(m);
+	}
+	nng_close(s);
+	return status;
+}
+
+static int valid_report(void)
+{
+	struct aio_rpc_client_opts o = {
+		.url = env.agent_url, .host_id = "hv1", .host_secret = secret, .wait_connect = true
+	};
+	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
+	ProtobufCMessage *out = NULL;
+	struct aio_rpc_client *c;
+	struct aio_rpc_status st;
+	char err[256];
+	int code;
+
+	cr_assert_eq(aio_rpc_client_open(&o, &c, err, sizeof(err)), 0, "%s", err);
+	r.seq = seq++;
+	r.sample = sample_now();
+	code = aio_rpc_invoke(c, &aioctl__v1__agent__descriptor, "Report", &r.base, 5000, false,
+	                      &out, &st);
+	if (out)
+		protobuf_c_message_free_unpacked(out, NULL);
+	aio_rpc_client_free(c);
+	return code;
+}
+
+Test(bad_input, each_refused_and_the_server_carries_on, .timeout = 120)
+{
+	const char *mk[] = { "enroll", "create", "--host", "hv1", NULL };
+	struct aio_rpc_client_opts o;
+	Aioctl__V1__EnrollRequest in = AIOCTL__V1__ENROLL_REQUEST__INIT;
+	Aioctl__V1__EnrollReply *out = NULL;
+	struct aio_rpc_client *c;
+	struct aio_rpc_status st;
+	char *token = NULL, err[256];
+	size_t len;
+
+	h_env_init(&env);
+	h_server_start(&env);
+	cr_assert_eq(aio_file_read_all(env.token_file, 1024, &admin_token, &len), 0);
+	admin_token[strcspn(admin_token, "\n")] = '\0';
+	cr_assert_eq(h_aioctl(&env, &token, NULL, mk), 0);
+	token[strcspn(token, "\n")] = '\0';
+	memset(&o, 0, sizeof(o));
+	o.url = env.agent_url;
+	o.host_id = "hv1";
+	o.wait_connect = true;
+	cr_assert_eq(aio_rpc_client_open(&o, &c, err, sizeof(err)), 0, "%s", err);
+	in.host_id = "hv1";
+	in.token = token;
+	cr_assert_eq(aio_rpc_invoke(c, &aioctl__v1__agent__descriptor, "Enroll", &in.base, 5000,
+	                            false, (ProtobufCMessage **)&out, &st),
+	             AIO_OK, "%s", st.message);
+	snprintf(secret, sizeof(secret), "%s", out->host_secret);
+	protobuf_c_message_free_unpacked(&out->base, NULL);
+	aio_rpc_client_free(c);
+	free(token);
+	cr_assert_eq(valid_report(), AIO_OK);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf b = { 0 };
+		int got;
+
+		cases[i].build(&b);
+		got = send_raw(cases[i].admin_port ? env.admin_url : env.agent_url, &b);
+		free(b.data);
+		cr_expect_eq(got, cases[i].expect, "%s: got %d, expected %d", cases[i].name, got,
+		             cases[i].expect);
+		cr_expect_eq(valid_report(), AIO_OK, "after '%s' the server still serves",
+		             cases[i].name);
+	}
+	cr_expect(h_alive(env.server));
+	free(admin_token);
+	h_env_fini(&env);
+}

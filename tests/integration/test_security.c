@@ -1,0 +1,409 @@
+/* Nobody unauthenticated near the kernel: mutual TLS, enrollment, host
+ * secrets, roles, and a table of bad input against the real server. */
+#include <criterion/criterion.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "fileio.h"
+#include "harness.h"
+#include "rpc_client.h"
+
+static struct h_env env;
+
+static void setup(void)
+{
+	h_env_init(&env);
+}
+
+static void teardown(void)
+{
+	h_env_fini(&env);
+}
+
+TestSuite(security, .init = setup, .fini = teardown, .timeout = 120);
+
+/* ------------------------------------------------------------ helpers */
+
+static struct aio_rpc_client *agent_client(const char *host, const char *secret)
+{
+	struct aio_rpc_client_opts o = {
+		.url = env.agent_url, .host_id = host, .host_secret = secret, .wait_connect = true
+	};
+	struct aio_rpc_client *c;
+	char err[256];
+
+	cr_assert_eq(aio_rpc_client_open(&o, &c, err, sizeof(err)), 0, "%s", err);
+	return c;
+}
+
+static char *enroll_token(const char *host, const char *expires)
+{
+	const char *with_host[] = {
+		"enroll", "create", "--host", host, "--expires", expires, NULL
+	};
+	char *out = NULL;
+
+	cr_assert_eq(h_aioctl(&env, &out, NULL, with_host), 0);
+	out[strcspn(out, "\n")] = '\0';
+	return out;
+}
+
+/* Enrolls host over the real RPC; the status, and the secret on OK. */
+static int enroll(const char *host, const char *token, char *secret, size_t len)
+{
+	Aioctl__V1__EnrollRequest in = AIOCTL__V1__ENROLL_REQUEST__INIT;
+	Aioctl__V1__EnrollReply *out = NULL;
+	struct aio_rpc_client *c = agent_client(host, NULL);
+	struct aio_rpc_status st;
+	int code;
+
+	in.host_id = (char *)host;
+	in.token = (char *)token;
+	code = aio_rpc_invoke(c, &aioctl__v1__agent__descriptor, "Enroll", &in.base, 5000, false,
+	                      (ProtobufCMessage **)&out, &st);
+	if (code == AIO_OK) {
+		snprintf(secret, len, "%s", out->host_secret);
+		protobuf_c_message_free_unpacked(&out->base, NULL);
+	}
+	aio_rpc_client_free(c);
+	return code;
+}
+
+static int report(struct aio_rpc_client *c, Aioctl__V1__ReportRequest *in)
+{
+	ProtobufCMessage *out = NULL;
+	struct aio_rpc_status st;
+	int code = aio_rpc_invoke(c, &aioctl__v1__agent__descriptor, "Report", &in->base, 5000,
+	                          false, &out, &st);
+
+	if (out)
+		protobuf_c_message_free_unpacked(out, NULL);
+	return code;
+}
+
+static int hello(struct aio_rpc_client *c, const char *host)
+{
+	Aioctl__V1__HelloRequest in = AIOCTL__V1__HELLO_REQUEST__INIT;
+	ProtobufCMessage *out = NULL;
+	struct aio_rpc_status st;
+	int code;
+
+	in.host_id = (char *)host;
+	code = aio_rpc_invoke(c, &aioctl__v1__agent__descriptor, "Hello", &in.base, 5000, false,
+	                      &out, &st);
+	if (out)
+		protobuf_c_message_free_unpacked(out, NULL);
+	return code;
+}
+
+static uint64_t seq = 1;
+
+static int good_report(struct aio_rpc_client *c)
+{
+	Aioctl__V1__ReportRequest in = AIOCTL__V1__REPORT_REQUEST__INIT;
+	Aioctl__V1__Sample s = AIOCTL__V1__SAMPLE__INIT;
+
+	s.time_ms = aio_now_ms();
+	s.aio_max_nr = 65536;
+	in.seq = seq++;
+	in.sample = &s;
+	return report(c, &in);
+}
+
+static bool audit_has(const char *action, const char *result_part)
+{
+	const char *args[] = { "audit", "--limit", "1000", NULL };
+	json_t *j = h_aioctl_json(&env, args), *e;
+	bool found = false;
+	size_t i;
+
+	json_array_foreach(json_object_get(j, "entries"), i, e)
+	{
+		const char *a = json_string_value(json_object_get(e, "action"));
+		const char *r = json_string_value(json_object_get(e, "result"));
+
+		found |= a && !strcmp(a, action) && (!result_part || (r && strstr(r, result_part)));
+	}
+	json_decref(j);
+	return found;
+}
+
+/* ---------------------------------------------------------- enrollment */
+
+Test(security, enrollment_tokens_and_host_secrets)
+{
+	char s1[128], s2[128], tmp[128];
+	char *t1, *t2, *expired, *other;
+	struct aio_rpc_client *c;
+
+	h_server_start(&env);
+	t1 = enroll_token("hv1", "1h");
+	cr_assert_eq(enroll("hv1", t1, s1, sizeof(s1)), AIO_OK, "a one-time token works once");
+	cr_expect_eq(enroll("hv1", t1, tmp, sizeof(tmp)), AIO_PERMISSION_DENIED, "not twice");
+	cr_expect_eq(enroll("hv1", "0123456789abcdef0123456789abcdef", tmp, sizeof(tmp)),
+	             AIO_UNAUTHENTICATED, "an unknown token");
+	expired = enroll_token("hv1", "1ms");
+	usleep(20 * 1000);
+	cr_expect_eq(enroll("hv1", expired, tmp, sizeof(tmp)), AIO_PERMISSION_DENIED, "expired");
+	other = enroll_token("hv9", "1h");
+	cr_expect_eq(enroll("hv1", other, tmp, sizeof(tmp)), AIO_PERMISSION_DENIED,
+	             "a token made for another host");
+	t2 = enroll_token("hv2", "1h");
+	cr_assert_eq(enroll("hv2", t2, s2, sizeof(s2)), AIO_OK);
+
+	/* the right secret works; none, a wrong one, or another host's do not */
+	c = agent_client("hv1", s1);
+	cr_expect_eq(hello(c, "hv1"), AIO_OK);
+	cr_expect_eq(good_report(c), AIO_OK);
+	aio_rpc_client_free(c);
+	c = agent_client("hv1", NULL);
+	cr_expect_eq(good_report(c), AIO_UNAUTHENTICATED);
+	aio_rpc_client_free(c);
+	c = agent_client("hv1", "not-the-secret");
+	cr_expect_eq(good_report(c), AIO_UNAUTHENTICATED);
+	aio_rpc_client_free(c);
+	c = agent_client("hv1", s2); /* hv2 speaking for hv1 */
+	cr_expect_eq(good_report(c), AIO_PERMISSION_DENIED);
+	cr_expect_eq(hello(c, "hv1"), AIO_PERMISSION_DENIED);
+	aio_rpc_client_free(c);
+	cr_expect(audit_has("impersonation", "refused"), "impersonation is audited");
+	c = agent_client("hv7", s1); /* never enrolled */
+	cr_expect_eq(good_report(c), AIO_UNAUTHENTICATED);
+	aio_rpc_client_free(c);
+
+	/* a revoked host is refused from then on */
+	{
+		const char *args[] = { "host", "revoke", "hv1", NULL };
+
+		cr_assert_eq(h_aioctl(&env, NULL, NULL, args), 0);
+	}
+	c = agent_client("hv1", s1);
+	cr_expect_eq(good_report(c), AIO_PERMISSION_DENIED);
+	aio_rpc_client_free(c);
+	cr_expect(audit_has("host.revoke", "revoked"));
+	cr_expect(audit_has("host.enroll", "already used"));
+	free(t1);
+	free(t2);
+	free(expired);
+	free(other);
+}
+
+/* --------------------------------------------------------------- roles */
+
+static int as(const char *token, const char *const *args, char **ret_err)
+{
+	char path[400], saved[400];
+	FILE *f;
+	int code;
+
+	snprintf(path, sizeof(path), "%s/role.token", env.dir);
+	cr_assert((f = fopen(path, "w")));
+	fprintf(f, "%s\n", token);
+	fclose(f);
+	snprintf(saved, sizeof(saved), "%s", env.token_file);
+	snprintf(env.token_file, sizeof(env.token_file), "%s", path);
+	code = h_aioctl(&env, NULL, ret_err, args);
+	snprintf(env.token_file, sizeof(env.token_file), "%s", saved);
+	return code;
+}
+
+static char *make_token(const char *name, const char *role)
+{
+	const char *args[] = { "token", "create", "--name", name, "--role", role, NULL };
+	char *out = NULL;
+
+	cr_assert_eq(h_aioctl(&env, &out, NULL, args), 0);
+	out[strcspn(out, "\n")] = '\0';
+	return out;
+}
+
+Test(security, roles)
+{
+	const char *status[] = { "fleet", "status", NULL };
+	const char *set[] = { "fleet", "set", "--max", "2097152", "--dry-run", NULL };
+	const char *mint[] = { "token", "create", "--name", "x", "--role", "admin", NULL };
+	const char *revoke[] = { "token", "revoke", "alice", NULL };
+	char *viewer, *oper, *err = NULL;
+
+	h_server_start(&env);
+	viewer = make_token("alice", "viewer");
+	oper = make_token("bob", "operator");
+	cr_expect_eq(as(viewer, status, NULL), 0, "a viewer reads");
+	cr_expect_eq(as(viewer, set, &err), 4, "a viewer may not start rollouts");
+	cr_expect(strstr(err, "needs operator"), "%s", err);
+	free(err);
+	cr_expect_eq(as(oper, set, NULL), 0, "an operator may");
+	cr_expect_eq(as(oper, mint, NULL), 4, "an operator may not make tokens");
+	cr_expect(audit_has("denied", "viewer"), "refusals are audited");
+	{
+		const char *args[] = { "token",  "create", "--name", "alice",
+			               "--role", "viewer", NULL };
+
+		cr_expect_eq(h_aioctl(&env, NULL, NULL, args), 1, "names are not reused");
+	}
+	cr_assert_eq(h_aioctl(&env, NULL, NULL, revoke), 0);
+	cr_expect_eq(as(viewer, status, NULL), 4, "a revoked token is refused");
+	cr_expect(audit_has("token.create", "operator"), "the audit names what was made");
+	free(viewer);
+	free(oper);
+}
+
+/* ------------------------------------------------------------------ TLS */
+
+static void make_certs(const char *sub, const char *server_name)
+{
+	h_sh("DAYS=2 '%s/deploy/make-certs.sh' '%s/%s' %s hv1 >/dev/null", AIO_SOURCE_DIR, env.dir,
+	     sub, server_name);
+}
+
+/* aioctl over TLS with the given client certificate and server name. */
+static int tls_aioctl(const char *certs, const char *server_name, char **ret_err)
+{
+	char ca[512], cert[512], key[512];
+	const char *args[] = {
+		"--tls-ca",          ca,          "--tls-cert", cert,     "--tls-key", key,
+		"--tls-server-name", server_name, "fleet",      "status", NULL
+	};
+
+	snprintf(ca, sizeof(ca), "%s/pki/ca.pem", env.dir);
+	snprintf(cert, sizeof(cert), "%s/%s/admin.pem", env.dir, certs);
+	snprintf(key, sizeof(key), "%s/%s/admin.key", env.dir, certs);
+	return h_aioctl(&env, NULL, ret_err, args);
+}
+
+static bool tls_up(struct h_env *e, void *arg)
+{
+	return access(e->token_file, R_OK) == 0 && tls_aioctl("pki", "aio.example", NULL) == 0;
+}
+
+/* A TLS client with no certificate of its own, straight over nng. */
+static bool answers_without_cert(void)
+{
+	Aioctl__V1__Request req = AIOCTL__V1__REQUEST__INIT;
+	nng_tls_config *cfg;
+	nng_dialer d;
+	nng_socket s;
+	nng_msg *m;
+	char ca[512];
+	bool answered;
+	uint8_t buf[64];
+	size_t len;
+
+	snprintf(ca, sizeof(ca), "%s/pki/ca.pem", env.dir);
+	cr_assert_eq(nng_req0_open(&s), 0);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 1500);
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 1500);
+	cr_assert_eq(nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT), 0);
+	cr_assert_eq(nng_tls_config_ca_file(cfg, ca), 0);
+	cr_assert_eq(nng_tls_config_server_name(cfg, "aio.example"), 0);
+	cr_assert_eq(nng_dialer_create(&d, s, env.admin_url), 0);
+	nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
+	nng_tls_config_free(cfg);
+	nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+	req.method = "aioctl.v1.Admin/FleetStatus";
+	req.request_id = 1;
+	len = protobuf_c_message_pack(&req.base, buf);
+	cr_assert_eq(nng_msg_alloc(&m, 0), 0);
+	nng_msg_append(m, buf, len);
+	if (nng_sendmsg(s, m, 0) != 0) {
+		nng_msg_free(m);
+		nng_close(s);
+		return false;
+	}
+	answered = nng_recvmsg(s, &m, 0) == 0;
+	if (answered)
+		nng_msg_free(m);
+	nng_close(s);
+	return answered;
+}
+
+static bool reported_5(struct h_env *e, void *arg)
+{
+	json_t *fleet = h_fleet(e);
+	json_t *h = h_fleet_host(fleet, "hv1");
+	bool ok = h && json_integer_value(json_object_get(h, "aio_nr")) == 5;
+
+	json_decref(fleet);
+	return ok;
+}
+
+Test(security, mutual_tls)
+{
+	char url_a[64], url_b[64], ca[512], cert[512], key[512], hv_cert[512], hv_key[512];
+	char *err = NULL;
+	const char *argv[] = { H_BIN("aio-server"),
+		               "--listen",
+		               url_a,
+		               "--admin-listen",
+		               url_b,
+		               "--state-dir",
+		               env.state_dir,
+		               "--tls-ca",
+		               ca,
+		               "--tls-cert",
+		               cert,
+		               "--tls-key",
+		               key,
+		               NULL };
+	const char *agent_tls[] = { "--tls-ca",  ca,     "--tls-cert",        hv_cert,
+		                    "--tls-key", hv_key, "--tls-server-name", "aio.example",
+		                    NULL };
+	char root[300], a_cert[512], a_key[512];
+
+	make_certs("pki", "aio.example");
+	make_certs("other", "aio.example"); /* another CA altogether */
+	snprintf(url_a, sizeof(url_a), "tls+%.55s", env.agent_url);
+	snprintf(url_b, sizeof(url_b), "tls+%.55s", env.admin_url);
+	snprintf(env.agent_url, sizeof(env.agent_url), "%s", url_a);
+	snprintf(env.admin_url, sizeof(env.admin_url), "%s", url_b);
+	snprintf(ca, sizeof(ca), "%s/pki/ca.pem", env.dir);
+	snprintf(cert, sizeof(cert), "%s/pki/server.pem", env.dir);
+	snprintf(key, sizeof(key), "%s/pki/server.key", env.dir);
+	snprintf(hv_cert, sizeof(hv_cert), "%s/pki/hv1.pem", env.dir);
+	snprintf(hv_key, sizeof(hv_key), "%s/pki/hv1.key", env.dir);
+	env.server = h_spawn(&env, "server", argv);
+	cr_assert(h_wait(tls_up, &env, NULL, 10000), "the TLS server did not come up");
+
+	cr_expect_eq(tls_aioctl("pki", "aio.example", NULL), 0, "the right certificates work");
+	cr_expect_eq(tls_aioctl("other", "aio.example", &err), 2, "a certificate of another CA");
+	free(err);
+	cr_expect_eq(tls_aioctl("pki", "other.example", &err), 2, "expecting another name");
+	cr_expect(strstr(err, "TLS"), "%s", err);
+	free(err);
+	cr_expect_not(answers_without_cert(), "a client without a certificate gets nothing");
+
+	/* an agent over TLS enrolls and reports; aioctl calls carry the admin
+	 * certificate from here on */
+	snprintf(a_cert, sizeof(a_cert), "%s/pki/admin.pem", env.dir);
+	snprintf(a_key, sizeof(a_key), "%s/pki/admin.key", env.dir);
+	env.aioctl_extra[0] = "--tls-ca";
+	env.aioctl_extra[1] = ca;
+	env.aioctl_extra[2] = "--tls-cert";
+	env.aioctl_extra[3] = a_cert;
+	env.aioctl_extra[4] = "--tls-key";
+	env.aioctl_extra[5] = a_key;
+	env.aioctl_extra[6] = "--tls-server-name";
+	env.aioctl_extra[7] = "aio.example";
+	h_sysroot_make(&env, "hv1", 5, 65536, root, sizeof(root));
+	h_agent_start(&env, "hv1", root, "300ms", agent_tls);
+	cr_expect(h_wait(reported_5, &env, NULL, 10000), "the TLS agent never reported");
+}
+
+Test(security, plain_tcp_off_loopback_refused)
+{
+	const char *argv[] = { H_BIN("aio-server"), "--listen",    "tcp://0.0.0.0:0",
+		               "--state-dir",       env.state_dir, NULL };
+	pid_t pid = h_spawn(&env, "server", argv);
+	int status = 0;
+
+	waitpid(pid, &status, 0);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) != 0,
+	          "a plain TCP listener on every address needs --insecure");
+}
