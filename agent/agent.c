@@ -411,6 +411,10 @@ int agent_start(struct agent *a)
 	void *(*const fns[])(void *) = { sample_thread, agent_report_thread, agent_watch_thread,
 		                         agent_control_thread };
 
+	/* the first report already says who holds capacity and what a reboot
+	 * would give */
+	agent_watch_scan(a);
+
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
 		if (pthread_create(&a->threads[i], NULL, fns[i], a) != 0) {
 			agent_stop(a);

@@ -74,3 +74,5 @@ void *agent_control_thread(void *arg);
 /* Opens the log sources at the positions text (NULL: first start). */
 void agent_watch_open(struct agent *a, const char *positions);
 void agent_watch_close(struct agent *a);
+/* Scans /proc and sysctl.d now, for the next report. */
+void agent_watch_scan(struct agent *a);

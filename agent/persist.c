@@ -120,20 +120,15 @@ static bool is_our_key(char *key)
 	return strcmp(key, KEY) == 0;
 }
 
-/* Appends every setting of the key in one file to settings. */
-static void parse_file(const char *sysroot, const struct conf_file *f,
-                       struct agent_persist_setting *settings, size_t *n, size_t max)
+void agent_persist_parse(const char *text, const char *file,
+			 struct agent_persist_setting *settings, size_t *n, size_t max)
 {
-	char real[AIO_PATH_MAX + 1], *text = NULL, *line;
 	unsigned lineno = 0;
 	const char *p;
 
-	if (aio_path_join(sysroot, f->path, real, sizeof(real)) < 0 ||
-	    aio_file_read_all(real, FILE_SIZE_MAX, &text, NULL) < 0)
-		return;
-	/* count lines by hand: strtok_r would skip empty ones */
+	/* count lines by hand: strtok would skip empty ones */
 	for (p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-		char buf[1024], *key, *value, *eq, *end;
+		char buf[1024], *key, *value, *eq, *end, *line;
 		size_t len = strcspn(p, "\n");
 		unsigned long long v;
 
@@ -154,11 +149,23 @@ static void parse_file(const char *sysroot, const struct conf_file *f,
 		v = strtoull(value, &end, 10);
 		if (errno || *end || *n >= max)
 			continue;
-		snprintf(settings[*n].file, sizeof(settings[*n].file), "%s", f->path);
+		snprintf(settings[*n].file, sizeof(settings[*n].file), "%s", file);
 		settings[*n].line = lineno;
 		settings[*n].value = v;
 		(*n)++;
 	}
+}
+
+/* Appends every setting of the key in one file to settings. */
+static void parse_file(const char *sysroot, const struct conf_file *f,
+		       struct agent_persist_setting *settings, size_t *n, size_t max)
+{
+	char real[AIO_PATH_MAX + 1], *text = NULL;
+
+	if (aio_path_join(sysroot, f->path, real, sizeof(real)) < 0 ||
+	    aio_file_read_all(real, FILE_SIZE_MAX, &text, NULL) < 0)
+		return;
+	agent_persist_parse(text, f->path, settings, n, max);
 	free(text);
 }
 

@@ -106,7 +106,7 @@ static void read_logs(struct agent *a)
 	pthread_mutex_unlock(&a->lock);
 }
 
-static void scan(struct agent *a)
+void agent_watch_scan(struct agent *a)
 {
 	struct agent_attrib *at = calloc(1, sizeof(*at));
 	struct agent_persist *p = calloc(1, sizeof(*p));
@@ -148,7 +148,7 @@ out_free:
 void *agent_watch_thread(void *arg)
 {
 	struct agent *a = arg;
-	uint64_t next_scan = aio_mono_ms();
+	uint64_t next_scan = aio_mono_ms() + a->conf.attribution_interval_ms;
 
 	do {
 		struct pollfd fds[2] = {
@@ -158,7 +158,7 @@ void *agent_watch_thread(void *arg)
 		uint64_t now = aio_mono_ms();
 
 		if (now >= next_scan) {
-			scan(a);
+			agent_watch_scan(a);
 			next_scan = now + a->conf.attribution_interval_ms;
 		}
 		read_logs(a);

@@ -299,27 +299,35 @@ static int on_ini_line(void *user, const char *section, const char *name, const 
 	return fc->result == 0;
 }
 
-int aio_conf_load_file(const struct aio_conf_spec *spec, void *conf, const char *path, char *err,
-                       size_t errlen)
+int aio_conf_load_fp(const struct aio_conf_spec *spec, void *conf, FILE *f, const char *name,
+		     char *err, size_t errlen)
 {
-	struct file_ctx fc = { spec, conf, path, err, errlen, NULL, 0, 0 };
+	struct file_ctx fc = { spec, conf, name, err, errlen, f, 0, 0 };
+	int r = ini_parse_stream(read_line, &fc, on_ini_line, &fc);
+
+	if (fc.result < 0)
+		return fc.result;
+	if (r != 0) {
+		set_err(err, errlen, "%s:%d: not a 'key = value' line", name, r);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int aio_conf_load_file(const struct aio_conf_spec *spec, void *conf, const char *path,
+		       char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
 	int r;
 
-	fc.file = fopen(path, "re");
-	if (!fc.file) {
+	if (!f) {
 		r = -errno;
 		set_err(err, errlen, "%s: %s", path, strerror(-r));
 		return r;
 	}
-	r = ini_parse_stream(read_line, &fc, on_ini_line, &fc);
-	fclose(fc.file);
-	if (fc.result < 0)
-		return fc.result;
-	if (r != 0) {
-		set_err(err, errlen, "%s:%d: not a 'key = value' line", path, r);
-		return -EINVAL;
-	}
-	return 0;
+	r = aio_conf_load_fp(spec, conf, f, path, err, errlen);
+	fclose(f);
+	return r;
 }
 
 /* getopt_long's table, built from the key table. The caller frees it. */

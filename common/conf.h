@@ -55,6 +55,9 @@ int aio_conf_load(const struct aio_conf_spec *spec, void *conf, int argc, char *
 /* Reads one config file over conf (already holding defaults). */
 int aio_conf_load_file(const struct aio_conf_spec *spec, void *conf, const char *path, char *err,
                        size_t errlen);
+/* The same from an open stream; name is used in messages. */
+int aio_conf_load_fp(const struct aio_conf_spec *spec, void *conf, FILE *f, const char *name,
+		     char *err, size_t errlen);
 void aio_conf_defaults(const struct aio_conf_spec *spec, void *conf);
 /* Frees what conf holds; conf itself is the caller's. */
 void aio_conf_done(const struct aio_conf_spec *spec, void *conf);

@@ -41,6 +41,20 @@ HOSTS
 : >"$demo/pids"
 "$bin/aio-server" --state-dir "$demo/server" >"$demo/server.log" 2>&1 &
 echo $! >>"$demo/pids"
+export AIOCTL_TOKEN_FILE="$demo/server/admin.token"
+i=0
+until "$bin/aioctl" fleet status >/dev/null 2>&1; do
+	i=$((i + 1))
+	[ $i -le 100 ] || { echo "demo: aio-server did not start; see $demo/server.log" >&2; exit 1; }
+	sleep 0.1
+done
+
+# each agent trades a one-time token for its own host secret
+token() {
+	mkdir -p "$demo/tokens"
+	"$bin/aioctl" enroll create --host "$1" >"$demo/tokens/$1" 2>/dev/null
+	echo "$demo/tokens/$1"
+}
 
 while read -r name nr max labels; do
 	root="$demo/sysroot/$name"
@@ -50,15 +64,17 @@ while read -r name nr max labels; do
 	set --
 	for l in $(echo "$labels" | tr ',' ' '); do set -- "$@" --label "$l"; done
 	"$bin/aio-agent" --host-id "$name" --sysroot "$root" --interval 2s \
-		--state-dir "$demo/agent-$name" "$@" >"$demo/agent-$name.log" 2>&1 &
+		--state-dir "$demo/agent-$name" --enroll-token-file "$(token "$name")" "$@" \
+		>"$demo/agent-$name.log" 2>&1 &
 	echo $! >>"$demo/pids"
 done <"$demo/hosts"
-"$bin/aio-agent" --host-id "$(hostname -s 2>/dev/null || echo local)" --sysroot / \
-	--interval 2s --label role=this-machine --state-dir "$demo/agent-local" \
+local=$(hostname -s 2>/dev/null || echo local)
+"$bin/aio-agent" --host-id "$local" --sysroot / --interval 2s --label role=this-machine \
+	--state-dir "$demo/agent-local" --enroll-token-file "$(token "$local")" \
+	--sysctl-file /etc/sysctl.d/zz-aioctl-demo.conf --limit-max 65536 \
 	>"$demo/agent-local.log" 2>&1 &
 echo $! >>"$demo/pids"
 
-export AIOCTL_TOKEN_FILE="$demo/server/admin.token"
 # wait (at most 15 s) until all four hosts have reported values
 i=0
 until [ "$("$bin/aioctl" fleet status --output csv 2>/dev/null |

@@ -25,3 +25,6 @@ for variant in release asan; do
 	echo "== test ($variant)"
 	(cd "$dir" && ctest -j "$jobs" --output-on-failure --timeout 300)
 done
+
+echo "== fuzz (each target briefly; crashes found are kept as regressions)"
+./deploy/fuzz.sh "${FUZZ_SECONDS:-15}"

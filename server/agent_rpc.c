@@ -207,7 +207,7 @@ static void agent_rpc_enroll(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__E
 	server_audit(s, who, "host.enroll", in->host_id, "enrolled");
 }
 
-static const char *check_hello(const Aioctl__V1__HelloRequest *in)
+const char *server_agent_check_hello(const Aioctl__V1__HelloRequest *in)
 {
 	if (!aio_host_name_valid(in->host_id))
 		return "host_id: 1 to 253 letters, digits, '.', '-' or '_'";
@@ -262,7 +262,7 @@ static void agent_rpc_hello(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__He
 	uint64_t now = aio_now_ms();
 	int r;
 
-	if ((bad = check_hello(in))) {
+	if ((bad = server_agent_check_hello(in))) {
 		fail(data, (ProtobufCClosure)closure, AIO_INVALID_ARGUMENT, bad);
 		return;
 	}
@@ -337,7 +337,7 @@ static bool str_ok(const char *s, size_t max, bool required)
 	return !required || n > 0;
 }
 
-static const char *check_report(const Aioctl__V1__ReportRequest *in, uint64_t now)
+const char *server_agent_check_report(const Aioctl__V1__ReportRequest *in, uint64_t now)
 {
 	const Aioctl__V1__Sample *smp = in->sample;
 
@@ -435,7 +435,7 @@ static void agent_rpc_report(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__R
 	uint64_t now = aio_now_ms();
 	int r;
 
-	if ((bad = check_report(in, now))) {
+	if ((bad = server_agent_check_report(in, now))) {
 		fail(data, (ProtobufCClosure)closure, AIO_INVALID_ARGUMENT, bad);
 		return;
 	}

@@ -32,6 +32,9 @@ int server_token_load(const char *state_dir, char *buf, size_t len, char *err, s
 extern Aioctl__V1__Agent_Service server_agent_service;
 extern Aioctl__V1__Admin_Service server_admin_service;
 int server_agent_authorize(struct aio_rpc_call *call, void *arg);
+/* What is wrong with an agent's message, or NULL: every bound checked. */
+const char *server_agent_check_hello(const Aioctl__V1__HelloRequest *in);
+const char *server_agent_check_report(const Aioctl__V1__ReportRequest *in, uint64_t now_ms);
 int server_admin_authorize(struct aio_rpc_call *call, void *arg);
 /* Answers a FleetStatus with every host, naming the silent ones. */
 void server_fleet_status_answer(struct server *s, Aioctl__V1__FleetStatusReply_Closure closure,
