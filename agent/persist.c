@@ -120,8 +120,8 @@ static bool is_our_key(char *key)
 	return strcmp(key, KEY) == 0;
 }
 
-void agent_persist_parse(const char *text, const char *file,
-			 struct agent_persist_setting *settings, size_t *n, size_t max)
+void agent_persist_parse(const char *text, const char *file, struct agent_persist_setting *settings,
+                         size_t *n, size_t max)
 {
 	unsigned lineno = 0;
 	const char *p;
@@ -158,7 +158,7 @@ void agent_persist_parse(const char *text, const char *file,
 
 /* Appends every setting of the key in one file to settings. */
 static void parse_file(const char *sysroot, const struct conf_file *f,
-		       struct agent_persist_setting *settings, size_t *n, size_t max)
+                       struct agent_persist_setting *settings, size_t *n, size_t max)
 {
 	char real[AIO_PATH_MAX + 1], *text = NULL;
 

@@ -38,7 +38,7 @@ struct agent_persist {
 int agent_persist_scan(const char *sysroot, struct agent_persist *ret);
 /* Appends the fs.aio-max-nr settings in one file's text to settings[*n],
  * at most max in all. */
-void agent_persist_parse(const char *text, const char *file,
-			 struct agent_persist_setting *settings, size_t *n, size_t max);
+void agent_persist_parse(const char *text, const char *file, struct agent_persist_setting *settings,
+                         size_t *n, size_t max);
 /* True when procps `sysctl --system` would end with another value. */
 bool agent_persist_differs(const struct agent_persist *p);

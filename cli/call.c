@@ -47,12 +47,14 @@ static int connect_server(struct cli *c)
 	}
 	if (r < 0) {
 		if (strncmp(c->server, "tls+", 4) == 0 && r != -ECONNREFUSED)
-			fprintf(stderr, "aioctl: %s (TLS handshake refused: check --tls-ca, "
-					"--tls-cert/--tls-key and --tls-server-name)\n",
-				err);
+			fprintf(stderr,
+			        "aioctl: %s (TLS handshake refused: check --tls-ca, "
+			        "--tls-cert/--tls-key and --tls-server-name)\n",
+			        err);
 		else
 			fprintf(stderr,
-				"aioctl: %s (is aio-server running there? set --server URL)\n", err);
+			        "aioctl: %s (is aio-server running there? set --server URL)\n",
+			        err);
 		return CLI_EXIT_UNREACHABLE;
 	}
 	return 0;

@@ -300,7 +300,7 @@ static int on_ini_line(void *user, const char *section, const char *name, const 
 }
 
 int aio_conf_load_fp(const struct aio_conf_spec *spec, void *conf, FILE *f, const char *name,
-		     char *err, size_t errlen)
+                     char *err, size_t errlen)
 {
 	struct file_ctx fc = { spec, conf, name, err, errlen, f, 0, 0 };
 	int r = ini_parse_stream(read_line, &fc, on_ini_line, &fc);
@@ -314,8 +314,8 @@ int aio_conf_load_fp(const struct aio_conf_spec *spec, void *conf, FILE *f, cons
 	return 0;
 }
 
-int aio_conf_load_file(const struct aio_conf_spec *spec, void *conf, const char *path,
-		       char *err, size_t errlen)
+int aio_conf_load_file(const struct aio_conf_spec *spec, void *conf, const char *path, char *err,
+                       size_t errlen)
 {
 	FILE *f = fopen(path, "re");
 	int r;

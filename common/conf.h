@@ -57,7 +57,7 @@ int aio_conf_load_file(const struct aio_conf_spec *spec, void *conf, const char 
                        size_t errlen);
 /* The same from an open stream; name is used in messages. */
 int aio_conf_load_fp(const struct aio_conf_spec *spec, void *conf, FILE *f, const char *name,
-		     char *err, size_t errlen);
+                     char *err, size_t errlen);
 void aio_conf_defaults(const struct aio_conf_spec *spec, void *conf);
 /* Frees what conf holds; conf itself is the caller's. */
 void aio_conf_done(const struct aio_conf_spec *spec, void *conf);

@@ -49,7 +49,7 @@ static const char *level_name(int level)
 }
 
 static void log_write(int level, int err, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+        __attribute__((format(printf, 3, 0)));
 
 static void log_write(int level, int err, const char *fmt, va_list ap)
 {

@@ -33,7 +33,7 @@ static int check_file(const char *what, const char *path, char *err, size_t errl
 /* nng takes a certificate and a key that do not belong together and
  * fails later, at every handshake; say so at start instead. */
 static int check_pair(const char *cert_path, const char *cert, const char *key_path,
-		      const char *key, char *err, size_t errlen)
+                      const char *key, char *err, size_t errlen)
 {
 	mbedtls_x509_crt crt;
 	mbedtls_pk_context pk;
@@ -44,11 +44,11 @@ static int check_pair(const char *cert_path, const char *cert, const char *key_p
 	if (mbedtls_x509_crt_parse(&crt, (const unsigned char *)cert, strlen(cert) + 1) != 0)
 		snprintf(err, errlen, "certificate %s: not a PEM certificate", cert_path);
 	else if (mbedtls_pk_parse_key(&pk, (const unsigned char *)key, strlen(key) + 1, NULL, 0) !=
-		 0)
+	         0)
 		snprintf(err, errlen, "key %s: not a PEM private key (or encrypted)", key_path);
 	else if (mbedtls_pk_check_pair(&crt.pk, &pk) != 0)
 		snprintf(err, errlen, "certificate %s and key %s do not belong together", cert_path,
-			 key_path);
+		         key_path);
 	else
 		r = 0;
 	mbedtls_pk_free(&pk);
