@@ -99,7 +99,7 @@ int server_agent_authorize(struct aio_rpc_call *call, void *arg)
 
 		aio_rpc_call_peer(call, peer, sizeof(peer));
 		if (owner[0]) {
-			char who[320];
+			char who[340];
 
 			log_warn("%s from %s: host %s's secret used to speak for %s", method, peer,
 			         owner, creds->host_id);
