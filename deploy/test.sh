@@ -12,6 +12,8 @@ echo "== clang-format"
 git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
 
 jobs=$(nproc)
+passed=0
+failed=0
 for variant in release asan; do
 	dir="build-ci-$variant"
 	case $variant in
@@ -23,8 +25,19 @@ for variant in release asan; do
 	cmake -S . -B "$dir" -DAIO_WERROR=ON $flags >/dev/null
 	cmake --build "$dir" -j "$jobs"
 	echo "== test ($variant)"
-	(cd "$dir" && ctest -j "$jobs" --output-on-failure --timeout 300)
+	log="$dir/ctest.log"
+	status=0
+	(cd "$dir" && ctest -j "$jobs" --output-on-failure --timeout 300) >"$log" 2>&1 || status=$?
+	cat "$log"
+	total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$log" | tail -n 1)
+	bad=$(grep -c '(Failed)\|(Timeout)\|(SEGFAULT)\|Not Run' "$log" || true)
+	passed=$((passed + ${total:-0} - bad))
+	failed=$((failed + bad))
+	[ "$status" -eq 0 ] || { echo "suites: $passed passed, $failed failed"; exit "$status"; }
 done
 
 echo "== fuzz (each target briefly; crashes found are kept as regressions)"
 ./deploy/fuzz.sh "${FUZZ_SECONDS:-15}"
+
+# one line for whoever reads the end of this log
+echo "suites: $passed passed, $failed failed"
