@@ -14,7 +14,9 @@
 #include "clock.h"
 #include "log.h"
 
-#define POOL_DEFAULT 16
+#define POOL_DEFAULT  16
+/* idle contexts kept after a burst of held calls */
+#define IDLE_MAX(srv) ((srv)->pool * 8 > 1024 ? (srv)->pool * 8 : 1024)
 
 struct aio_rpc_server {
 	nng_socket sock;
@@ -118,7 +120,9 @@ static void call_recycle(struct aio_rpc_call *call)
 	call->answered = false;
 
 	pthread_mutex_lock(&srv->lock);
-	retire = srv->closing || srv->n_waiting >= srv->pool;
+	/* contexts are kept for reuse up to a bound: making and reaping one
+	 * per held call costs more than the call */
+	retire = srv->closing || srv->n_waiting >= IDLE_MAX(srv);
 	if (!retire)
 		srv->n_waiting++;
 	pthread_mutex_unlock(&srv->lock);

@@ -26,6 +26,8 @@ static const struct aio_conf_key keys[] = {
 	    "writes queued before agents are told to retry"),
 	KEY("db-batch-max", AIO_CONF_UINT, db_batch_max, "5000", 1, 1000000, "N",
 	    "writes per transaction"),
+	KEY("db-batch-wait", AIO_CONF_DURATION, db_batch_wait_ms, "0", 0, 100, "DUR",
+	    "under load, how long a batch may wait to fill (0: never)"),
 	KEY("tls-ca", AIO_CONF_STRING, tls_ca, NULL, 0, 0, "FILE",
 	    "CA that signs client certificates"),
 	KEY("tls-cert", AIO_CONF_STRING, tls_cert, NULL, 0, 0, "FILE", "server certificate (PEM)"),

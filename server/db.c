@@ -93,6 +93,9 @@ static const char *const migrations[] = {
 	"  expires_ms INTEGER NOT NULL, used_ms INTEGER);"
 	"ALTER TABLE hosts ADD COLUMN secret_hash TEXT;"
 	"ALTER TABLE hosts ADD COLUMN revoked_ms INTEGER;",
+	/* 5: every report wrote a second b-tree for this index; (host, seq)
+	 * already keeps each host's samples in time order */
+	"DROP INDEX samples_by_time;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -151,6 +154,13 @@ struct server_db {
 	struct server_db_write *head, **tail;
 	size_t queued, queue_max, batch_max;
 	bool stopping;
+	/* committed writes whose done callbacks are still to run */
+	pthread_t done_thread;
+	pthread_cond_t done_wake;
+	struct server_db_write *done_head, **done_tail;
+	bool committer_done;
+	uint64_t batch_wait_us;
+	bool filling; /* the thread waits for a batch to fill */
 };
 
 static int exec(sqlite3 *conn, const char *sql, char *err, size_t errlen)
@@ -212,8 +222,10 @@ int server_db_open(const char *path, struct server_db **ret_db, char *err, size_
 		return -ENOMEM;
 	db->path = strdup(path);
 	db->tail = &db->head;
+	db->done_tail = &db->done_head;
 	pthread_mutex_init(&db->lock, NULL);
 	pthread_cond_init(&db->wake, NULL);
+	pthread_cond_init(&db->done_wake, NULL);
 	rc = sqlite3_open_v2(path, &db->conn,
 	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	                     NULL);
@@ -244,6 +256,39 @@ int server_db_open(const char *path, struct server_db **ret_db, char *err, size_
 out_free:
 	server_db_close(db);
 	return r;
+}
+
+/* Each host's newest sample: its latest values and last seq. */
+static int load_latest(struct server_db *db, struct server_hosts *reg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db->conn,
+	                       "SELECT s.host_id, s.seq, s.time_ms, s.aio_nr, s.aio_nr_min,"
+	                       " s.aio_nr_max, s.aio_max_nr FROM samples s JOIN"
+	                       " (SELECT host_id, max(seq) AS seq FROM samples GROUP BY host_id) m"
+	                       " ON m.host_id = s.host_id AND m.seq = s.seq",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct server_host *h = server_hosts_find_id(reg, sqlite3_column_int64(st, 0));
+		uint64_t t = (uint64_t)sqlite3_column_int64(st, 2);
+
+		if (!h)
+			continue;
+		h->last_seq = (uint64_t)sqlite3_column_int64(st, 1);
+		h->has_sample = true;
+		h->sample.time_ms = t;
+		h->sample.aio_nr = (uint64_t)sqlite3_column_int64(st, 3);
+		h->sample.aio_nr_min = (uint64_t)sqlite3_column_int64(st, 4);
+		h->sample.aio_nr_max = (uint64_t)sqlite3_column_int64(st, 5);
+		h->sample.aio_max_nr = (uint64_t)sqlite3_column_int64(st, 6);
+		if (t > h->last_seen_ms)
+			h->last_seen_ms = t;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 /* The last day's events back into memory, oldest first, so each host's
@@ -361,6 +406,8 @@ int server_db_load_hosts(struct server_db *db, struct server_hosts *reg)
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return -EIO;
+	if ((rc = load_latest(db, reg)) < 0)
+		return rc;
 	return load_recent_events(db, reg);
 }
 
@@ -511,19 +558,10 @@ static int apply_sample(struct server_db *db, struct server_db_write *w)
 	if ((rc = step_reset(st)) != SQLITE_OK)
 		return rc;
 	w->duplicate = sqlite3_changes(db->conn) == 0;
+	/* the latest values are not copied into hosts per report: a restart
+	 * reads each host's newest sample (load_latest) */
 	if (w->duplicate)
 		return SQLITE_OK;
-	st = db->stmt[ST_HOST_LATEST];
-	sqlite3_bind_int64(st, 1, w->host_id);
-	sqlite3_bind_int64(st, 2, (int64_t)w->last_seen_ms);
-	sqlite3_bind_int64(st, 3, (int64_t)w->seq);
-	sqlite3_bind_int64(st, 4, (int64_t)s->time_ms);
-	sqlite3_bind_int64(st, 5, (int64_t)s->aio_nr);
-	sqlite3_bind_int64(st, 6, (int64_t)s->aio_nr_min);
-	sqlite3_bind_int64(st, 7, (int64_t)s->aio_nr_max);
-	sqlite3_bind_int64(st, 8, (int64_t)s->aio_max_nr);
-	if ((rc = step_reset(st)) != SQLITE_OK)
-		return rc;
 	if (w->report && (rc = apply_events(db, w)) != SQLITE_OK)
 		return rc;
 	if (w->detail_blob) {
@@ -580,9 +618,10 @@ static int commit_batch(struct server_db *db, struct server_db_write *batch)
 static void *db_thread(void *arg)
 {
 	struct server_db *db = arg;
+	bool busy = false;
 
 	for (;;) {
-		struct server_db_write *batch, *w, *next, **tail;
+		struct server_db_write *batch, *w, **tail;
 		size_t n = 0;
 		int err;
 
@@ -592,6 +631,23 @@ static void *db_thread(void *arg)
 		if (!db->head) {
 			pthread_mutex_unlock(&db->lock);
 			break;
+		}
+		/* under load, let a batch fill for a moment: a commit costs far
+		 * more than one more row in it */
+		if (db->batch_wait_us && busy && db->queued < db->batch_max && !db->stopping) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += (long)db->batch_wait_us * 1000;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			db->filling = true;
+			while (db->queued < db->batch_max && !db->stopping &&
+			       pthread_cond_timedwait(&db->wake, &db->lock, &ts) == 0)
+				;
+			db->filling = false;
 		}
 		/* take up to batch_max writes off the queue */
 		batch = db->head;
@@ -607,13 +663,54 @@ static void *db_thread(void *arg)
 		db->queued -= n;
 		pthread_mutex_unlock(&db->lock);
 
+		busy = n > 1;
 		err = commit_batch(db, batch);
-		for (w = batch; w; w = next) {
+		/* replies go out from another thread: this one commits the next
+		 * batch meanwhile */
+		for (w = batch; w; w = w->next)
+			w->err = err;
+		pthread_mutex_lock(&db->lock);
+		*db->done_tail = batch;
+		db->done_tail = tail;
+		pthread_cond_signal(&db->done_wake);
+		pthread_mutex_unlock(&db->lock);
+	}
+	pthread_mutex_lock(&db->lock);
+	db->committer_done = true;
+	pthread_cond_signal(&db->done_wake);
+	pthread_mutex_unlock(&db->lock);
+	return NULL;
+}
+
+static void *done_thread(void *arg)
+{
+	struct server_db *db = arg;
+
+	for (;;) {
+		struct server_db_write *w, *next;
+		bool last;
+
+		pthread_mutex_lock(&db->lock);
+		while (!db->done_head && !db->committer_done)
+			pthread_cond_wait(&db->done_wake, &db->lock);
+		w = db->done_head;
+		db->done_head = NULL;
+		db->done_tail = &db->done_head;
+		last = db->committer_done;
+		pthread_mutex_unlock(&db->lock);
+		for (; w; w = next) {
 			next = w->next;
 			if (w->done)
-				w->done(w, err);
+				w->done(w, w->err);
 			else
 				server_db_write_free(w);
+		}
+		if (last) {
+			pthread_mutex_lock(&db->lock);
+			last = !db->done_head;
+			pthread_mutex_unlock(&db->lock);
+			if (last)
+				break;
 		}
 	}
 	return NULL;
@@ -624,12 +721,22 @@ sqlite3 *server_db_conn(struct server_db *db)
 	return db->conn;
 }
 
-int server_db_start(struct server_db *db, size_t queue_max, size_t batch_max)
+int server_db_start(struct server_db *db, size_t queue_max, size_t batch_max,
+                    uint64_t batch_wait_us)
 {
 	db->queue_max = queue_max;
+	db->batch_wait_us = batch_wait_us;
 	db->batch_max = batch_max ? batch_max : 1;
-	if (pthread_create(&db->thread, NULL, db_thread, db) != 0)
+	if (pthread_create(&db->done_thread, NULL, done_thread, db) != 0)
 		return -EAGAIN;
+	if (pthread_create(&db->thread, NULL, db_thread, db) != 0) {
+		pthread_mutex_lock(&db->lock);
+		db->committer_done = true;
+		pthread_cond_signal(&db->done_wake);
+		pthread_mutex_unlock(&db->lock);
+		pthread_join(db->done_thread, NULL);
+		return -EAGAIN;
+	}
 	db->started = true;
 	return 0;
 }
@@ -648,7 +755,9 @@ int server_db_submit(struct server_db *db, struct server_db_write *w)
 		*db->tail = w;
 		db->tail = &w->next;
 		db->queued++;
-		pthread_cond_signal(&db->wake);
+		/* while a batch fills, wake the thread only when it is full */
+		if (!db->filling || db->queued >= db->batch_max)
+			pthread_cond_signal(&db->wake);
 	}
 	pthread_mutex_unlock(&db->lock);
 	return r;
@@ -746,12 +855,14 @@ void server_db_close(struct server_db *db)
 		pthread_cond_signal(&db->wake);
 		pthread_mutex_unlock(&db->lock);
 		pthread_join(db->thread, NULL);
+		pthread_join(db->done_thread, NULL);
 	}
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(db->stmt[i]);
 	if (db->conn)
 		sqlite3_close(db->conn);
 	pthread_cond_destroy(&db->wake);
+	pthread_cond_destroy(&db->done_wake);
 	pthread_mutex_destroy(&db->lock);
 	free(db->path);
 	free(db);

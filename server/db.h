@@ -45,6 +45,7 @@ struct server_db_write {
 	size_t detail_len;
 	bool duplicate;  /* set by the db: seq was already stored */
 	bool *event_new; /* set by the db: per event, stored the first time */
+	int err;         /* set by the db: the batch's result */
 	/* SERVER_DB_WRITE_FN: returns an SQLite result code; arg is the
 	 * caller's, freed by its done callback */
 	int (*fn)(struct sqlite3 *conn, void *arg);
@@ -60,7 +61,9 @@ int server_db_open(const char *path, struct server_db **ret_db, char *err, size_
 int server_db_load_hosts(struct server_db *db, struct server_hosts *reg);
 /* The write connection, for loading state before server_db_start only. */
 struct sqlite3 *server_db_conn(struct server_db *db);
-int server_db_start(struct server_db *db, size_t queue_max, size_t batch_max);
+/* batch_wait_us: under load, how long a batch may wait to fill. */
+int server_db_start(struct server_db *db, size_t queue_max, size_t batch_max,
+                    uint64_t batch_wait_us);
 /* Queues w; -EAGAIN when the queue is full, -ESHUTDOWN when stopping. */
 int server_db_submit(struct server_db *db, struct server_db_write *w);
 /* Makes w (zeroed) a host write with copies of h's fields; the caller holds

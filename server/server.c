@@ -155,7 +155,8 @@ int server_start(struct server *s)
 		log_err_errno(r, "database %s: cannot load rollouts", path);
 		return r;
 	}
-	if ((r = server_db_start(s->db, s->conf.db_queue_max, s->conf.db_batch_max)) < 0)
+	if ((r = server_db_start(s->db, s->conf.db_queue_max, s->conf.db_batch_max,
+	                         s->conf.db_batch_wait_ms * 1000)) < 0)
 		return r;
 	if ((r = server_engine_start(s)) < 0)
 		return r;

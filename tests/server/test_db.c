@@ -63,7 +63,7 @@ static struct server_db *open_db(struct server_hosts *reg)
 	cr_assert_eq(server_db_open(path, &db, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(server_hosts_init(reg), 0);
 	cr_assert_eq(server_db_load_hosts(db, reg), 0);
-	cr_assert_eq(server_db_start(db, 1000, 64), 0);
+	cr_assert_eq(server_db_start(db, 1000, 64, 0), 0);
 	return db;
 }
 
