@@ -136,10 +136,15 @@ int agent_init(struct agent *a)
 {
 	struct aio_rpc_client_opts o = { 0 };
 	char err[512], secret[128];
+	pthread_condattr_t attr;
 	int r;
 
 	pthread_mutex_init(&a->lock, NULL);
-	pthread_cond_init(&a->wake, NULL);
+	/* agent_wait_until counts in monotonic time: so must the condition */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->wake, &attr);
+	pthread_condattr_destroy(&attr);
 	if (a->conf.host_id)
 		snprintf(a->host_id, sizeof(a->host_id), "%s", a->conf.host_id);
 	else if (gethostname(a->host_id, sizeof(a->host_id)) < 0)

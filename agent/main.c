@@ -1,5 +1,6 @@
 /* aio-agent: samples this hypervisor's AIO counters and reports them. */
 #include <errno.h>
+#include <malloc.h>
 #include <nng/nng.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,8 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int r, sig = 0;
 
+	/* a small daemon: one malloc arena, not one per thread */
+	mallopt(M_ARENA_MAX, 1);
 	memset(&a, 0, sizeof(a));
 	r = aio_conf_load(&agent_config_spec, &a.conf, argc, argv, err, sizeof(err));
 	if (r == AIO_CONF_EXIT)

@@ -37,6 +37,8 @@ static int connect_server(struct cli *c)
 		return r;
 	o.url = c->server;
 	o.wait_connect = true;
+	/* a fleet status of 10,000 hosts is a few MB; this bound is ours */
+	o.recv_max = CLI_RECV_MAX;
 	o.admin_token = token;
 	o.tls = c->tls;
 	r = aio_rpc_client_open(&o, &c->rpc, err, sizeof(err));

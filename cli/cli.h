@@ -23,6 +23,7 @@ enum cli_exit {
 };
 
 #define CLI_DEFAULT_SERVER     "tcp://127.0.0.1:7701"
+#define CLI_RECV_MAX           (64 << 20) /* largest reply aioctl accepts */
 #define CLI_DEFAULT_TOKEN_FILE "/var/lib/aio-server/admin.token"
 
 struct cli {

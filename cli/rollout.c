@@ -12,7 +12,7 @@
 #include "clock.h"
 #include "names.h"
 
-#define POLL_MS   200
+#define POLL_MS   100
 #define BAR_WIDTH 30
 
 static json_t *rollout_json(const Aioctl__V1__Rollout *r)

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "log.h"
 #include "server.h"
@@ -12,6 +13,7 @@ int main(int argc, char **argv)
 	struct server s;
 	char err[512];
 	sigset_t sigs;
+	struct rlimit rl;
 	int r, sig = 0;
 
 	memset(&s, 0, sizeof(s));
@@ -24,6 +26,11 @@ int main(int argc, char **argv)
 		return 64;
 	}
 	aio_log_init("aio-server", s.conf.log_level);
+	/* one descriptor per connected agent: take what the system allows */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 
 	/* signals are taken by sigwait below, not by whatever thread runs */
 	sigemptyset(&sigs);

@@ -65,15 +65,21 @@ static struct server_rollout *find_rollout(struct server_engine *e, uint64_t id)
 	return NULL;
 }
 
+/* A rollout's step ids are consecutive in the order of its steps, so
+ * the step is found by subtraction: 10,000 acks to a 10,000-host rollout
+ * must not each scan it. */
 static struct server_step *find_step(struct server_engine *e, uint64_t step_id,
                                      struct server_rollout **ret_ro)
 {
 	for (struct server_rollout *ro = e->rollouts; ro; ro = ro->next) {
-		for (size_t i = 0; i < ro->n_steps; i++) {
-			if (ro->steps[i].id == step_id) {
-				*ret_ro = ro;
-				return &ro->steps[i];
-			}
+		uint64_t i;
+
+		if (!ro->n_steps || step_id < ro->steps[0].id)
+			continue;
+		i = step_id - ro->steps[0].id;
+		if (i < ro->n_steps && ro->steps[i].id == step_id) {
+			*ret_ro = ro;
+			return &ro->steps[i];
 		}
 	}
 	return NULL;
