@@ -19,6 +19,14 @@ struct pending {
 	void *closure_data;
 };
 
+/* How old a sample may be: spool replays and backfills (replay-max). */
+static uint64_t replay_max_ms = AIO_SAMPLE_PAST_MAX_MS;
+
+void server_agent_set_replay_max(uint64_t ms)
+{
+	replay_max_ms = ms;
+}
+
 static void fail(void *call_data, ProtobufCClosure closure, int status, const char *msg)
 {
 	aio_rpc_call_fail(call_data, status, "%s", msg);
@@ -343,8 +351,8 @@ const char *server_agent_check_report(const Aioctl__V1__ReportRequest *in, uint6
 
 	if (smp->time_ms > now + AIO_SAMPLE_FUTURE_MAX_MS)
 		return "sample time is in the future (check the agent's clock)";
-	if (smp->time_ms + AIO_SAMPLE_PAST_MAX_MS < now)
-		return "sample is older than the replay bound (31 days)";
+	if (smp->time_ms + replay_max_ms < now)
+		return "sample is older than the server's replay bound (replay-max)";
 	if (smp->aio_nr_min > smp->aio_nr_max || smp->aio_nr < smp->aio_nr_min ||
 	    smp->aio_nr > smp->aio_nr_max)
 		return "sample: aio_nr must lie between aio_nr_min and aio_nr_max";

@@ -28,6 +28,8 @@ static const struct aio_conf_key keys[] = {
 	    "writes per transaction"),
 	KEY("db-batch-wait", AIO_CONF_DURATION, db_batch_wait_ms, "0", 0, 100, "DUR",
 	    "under load, how long a batch may wait to fill (0: never)"),
+	KEY("replay-max", AIO_CONF_DURATION, replay_max_ms, "31d", 60000, 400ULL * 86400000, "DUR",
+	    "oldest sample accepted (spool replays, backfills)"),
 	KEY("tls-ca", AIO_CONF_STRING, tls_ca, NULL, 0, 0, "FILE",
 	    "CA that signs client certificates"),
 	KEY("tls-cert", AIO_CONF_STRING, tls_cert, NULL, 0, 0, "FILE", "server certificate (PEM)"),

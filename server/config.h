@@ -18,6 +18,7 @@ struct server_config {
 	uint64_t db_queue_max;
 	uint64_t db_batch_max;
 	uint64_t db_batch_wait_ms;
+	uint64_t replay_max_ms;
 	char *tls_ca;
 	char *tls_cert;
 	char *tls_key;

@@ -123,6 +123,7 @@ int server_start(struct server *s)
 	char path[4096], err[512];
 	int r;
 
+	server_agent_set_replay_max(s->conf.replay_max_ms);
 	if ((r = aio_mkdir_p(s->conf.state_dir, 0700)) < 0) {
 		log_err_errno(r, "state dir %s", s->conf.state_dir);
 		return r;

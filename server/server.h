@@ -34,6 +34,7 @@ extern Aioctl__V1__Admin_Service server_admin_service;
 int server_agent_authorize(struct aio_rpc_call *call, void *arg);
 /* What is wrong with an agent's message, or NULL: every bound checked. */
 const char *server_agent_check_hello(const Aioctl__V1__HelloRequest *in);
+void server_agent_set_replay_max(uint64_t ms);
 const char *server_agent_check_report(const Aioctl__V1__ReportRequest *in, uint64_t now_ms);
 int server_admin_authorize(struct aio_rpc_call *call, void *arg);
 /* Answers a FleetStatus with every host, naming the silent ones. */

@@ -50,22 +50,22 @@ static long long db_value(const char *sql)
 
 Test(sim, two_hundred_agents_report_and_take_a_rollout, .timeout = 120)
 {
-	const char *set[] = { "fleet", "set", "--max", "2097152", "--canary", "0", "--batch",
-			      "100%", "--soak", "0s", "--yes", NULL };
+	const char *set[] = { "fleet",   "set",  "--max",  "2097152", "--canary", "0",
+		              "--batch", "100%", "--soak", "0s",      "--yes",    NULL };
 	const char *argv[] = { AIO_TEST_BIN_DIR "/aio-sim",
-			       "--server",
-			       env.agent_url,
-			       "--admin",
-			       env.admin_url,
-			       "--token-file",
-			       env.token_file,
-			       "--hosts",
-			       "200",
-			       "--interval",
-			       "300ms",
-			       "--duration",
-			       "8s",
-			       NULL };
+		               "--server",
+		               env.agent_url,
+		               "--admin",
+		               env.admin_url,
+		               "--token-file",
+		               env.token_file,
+		               "--hosts",
+		               "200",
+		               "--interval",
+		               "300ms",
+		               "--duration",
+		               "8s",
+		               NULL };
 	char path[512], *out = NULL;
 	json_t *ro, *sim;
 	json_error_t jerr;
@@ -113,15 +113,15 @@ Test(sim, two_hundred_agents_report_and_take_a_rollout, .timeout = 120)
 	cr_expect_eq(json_integer_value(json_object_get(sim, "reports_failed")), 0);
 	cr_expect_eq(json_integer_value(json_object_get(sim, "commands")), HOSTS);
 	cr_expect_eq(json_integer_value(json_object_get(sim, "acks")), HOSTS,
-		     "every command acknowledged");
+	             "every command acknowledged");
 	cr_expect_geq(json_integer_value(json_object_get(sim, "watches")), HOSTS,
-		      "every held Watch answered");
+	              "every held Watch answered");
 	/* what was acknowledged is stored, once, with no gap in any host's seq */
 	cr_expect_geq(db_value("SELECT count(*) FROM samples"),
-		      json_integer_value(json_object_get(sim, "reports_ok")));
+	              json_integer_value(json_object_get(sim, "reports_ok")));
 	cr_expect_eq(db_value("SELECT count(*) FROM (SELECT host_id FROM samples GROUP BY host_id"
-			      " HAVING count(*) != max(seq) - min(seq) + 1)"),
-		     0);
+	                      " HAVING count(*) != max(seq) - min(seq) + 1)"),
+	             0);
 	cr_expect_eq(db_value("SELECT count(DISTINCT host_id) FROM samples"), HOSTS);
 	json_decref(sim);
 	free(out);
