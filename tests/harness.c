@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -356,4 +357,53 @@ bool h_wait(bool (*cond)(struct h_env *e, void *arg), struct h_env *e, void *arg
 			return false;
 		nanosleep(&ts, NULL);
 	}
+}
+
+pid_t h_aio_hold(const char *const *argv, int *ret_release)
+{
+	int to_child[2], from_child[2];
+	char line[16] = "";
+	FILE *in;
+	pid_t pid;
+
+	cr_assert_eq(pipe(to_child), 0);
+	cr_assert_eq(pipe(from_child), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(to_child[0], STDIN_FILENO);
+		dup2(from_child[1], STDOUT_FILENO);
+		close(to_child[1]);
+		close(from_child[0]);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(to_child[0]);
+	close(from_child[1]);
+	in = fdopen(from_child[0], "r");
+	cr_assert(fgets(line, sizeof(line), in) && strcmp(line, "ready\n") == 0,
+	          "aio-hold could not create its contexts");
+	fclose(in);
+	*ret_release = to_child[1];
+	return pid;
+}
+
+long long h_db_value(struct h_env *e, const char *sql)
+{
+	char path[512];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	snprintf(path, sizeof(path), "%s/server.db", e->state_dir);
+	cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s",
+	             sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
 }

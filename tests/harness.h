@@ -58,6 +58,11 @@ const char *h_fixture(const char *name, char *buf, size_t len);
 void h_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Runs aioctl ARGS --output json and parses it; NULL if aioctl failed. */
 json_t *h_aioctl_json(struct h_env *e, const char *const *args);
+/* Starts aio-hold (argv[0] its path) and waits for its "ready": it holds
+ * its AIO contexts until *ret_release is closed. */
+pid_t h_aio_hold(const char *const *argv, int *ret_release);
+/* One number from the server's database (read-only). */
+long long h_db_value(struct h_env *e, const char *sql);
 /* Polls cond every 50ms until it is true or timeout_ms passed. */
 bool h_wait(bool (*cond)(struct h_env *e, void *arg), struct h_env *e, void *arg, int timeout_ms);
 uint64_t h_mono_ms(void);

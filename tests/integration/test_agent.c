@@ -4,7 +4,6 @@
  * binaries on loopback; journal files made by systemd-journal-remote. */
 #include <criterion/criterion.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,25 +233,6 @@ Test(agent, restart_neither_loses_nor_repeats)
 	json_decref(j);
 }
 
-static long long db_count(const char *sql)
-{
-	char path[512];
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	long long v = -1;
-
-	snprintf(path, sizeof(path), "%s/server.db", env.state_dir);
-	cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s",
-	             sqlite3_errmsg(db));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
-
 static bool seq_at_least(struct h_env *e, void *arg)
 {
 	json_t *fleet = h_fleet(e), *h;
@@ -293,16 +273,17 @@ Test(agent, spool_keeps_every_report_through_an_outage)
 	seq_after += 2;
 	cr_assert(h_wait(seq_at_least, &env, &seq_after, 5000));
 
-	n = db_count("SELECT count(*) FROM samples");
-	min_seq = db_count("SELECT min(seq) FROM samples");
-	max_seq = db_count("SELECT max(seq) FROM samples");
+	n = h_db_value(&env, "SELECT count(*) FROM samples");
+	min_seq = h_db_value(&env, "SELECT min(seq) FROM samples");
+	max_seq = h_db_value(&env, "SELECT max(seq) FROM samples");
 	cr_expect_eq(min_seq, 1);
 	cr_expect_eq(n, max_seq, "no report missing, none twice: %lld rows for seq 1..%lld", n,
 	             max_seq);
-	disorder = db_count("SELECT count(*) FROM samples a JOIN samples b ON b.seq = a.seq + 1"
-	                    " WHERE b.time_ms < a.time_ms");
+	disorder = h_db_value(&env,
+	                      "SELECT count(*) FROM samples a JOIN samples b ON b.seq = a.seq + 1"
+	                      " WHERE b.time_ms < a.time_ms");
 	cr_expect_eq(disorder, 0, "samples in order");
-	cr_expect_eq(db_count("SELECT count(*) FROM events WHERE line LIKE '%IN-GAP%'"), 1);
+	cr_expect_eq(h_db_value(&env, "SELECT count(*) FROM events WHERE line LIKE '%IN-GAP%'"), 1);
 }
 
 Test(agent, persisted_value_and_its_files)

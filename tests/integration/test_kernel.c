@@ -65,12 +65,11 @@ static long long read_aio_nr(void)
 
 Test(kernel, agent_sees_io_setup_come_and_go)
 {
-	char events[16], contexts[16], line[16] = "";
+	char events[16], contexts[16];
 	const char *argv[] = { AIO_TEST_BIN_DIR "/aio-hold", events, contexts, NULL };
 	long long base, want;
-	int to_child[2], from_child[2], status;
+	int release, status;
 	pid_t pid;
-	FILE *in;
 
 	h_server_start(&env);
 	h_agent_start(&env, "real", "/", "200ms", NULL);
@@ -81,30 +80,13 @@ Test(kernel, agent_sees_io_setup_come_and_go)
 
 	snprintf(events, sizeof(events), "%d", EVENTS);
 	snprintf(contexts, sizeof(contexts), "%d", CONTEXTS);
-	cr_assert_eq(pipe(to_child), 0);
-	cr_assert_eq(pipe(from_child), 0);
-	pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		dup2(to_child[0], STDIN_FILENO);
-		dup2(from_child[1], STDOUT_FILENO);
-		close(to_child[1]);
-		close(from_child[0]);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(to_child[0]);
-	close(from_child[1]);
-	in = fdopen(from_child[0], "r");
-	cr_assert(fgets(line, sizeof(line), in) && strcmp(line, "ready\n") == 0,
-	          "aio-hold could not create its contexts");
+	pid = h_aio_hold(argv, &release);
 
 	want = base + EVENTS * CONTEXTS;
 	cr_expect(h_wait(reports, &env, &want, 5000), "aio-nr should rise by exactly %d",
 	          EVENTS * CONTEXTS);
 
-	close(to_child[1]); /* aio-hold exits, the kernel frees its contexts */
+	close(release); /* aio-hold exits, the kernel frees its contexts */
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	fclose(in);
 	cr_expect(h_wait(reports, &env, &base, 5000), "aio-nr should fall back to %lld", base);
 }

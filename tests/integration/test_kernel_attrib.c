@@ -77,35 +77,17 @@ Test(kernel_attrib, names_the_vm_holding_contexts)
 	const char *argv[] = { AIO_TEST_BIN_DIR "/aio-hold",     "1024", "3", "-name",
 		               "guest=test-vm,debug-threads=on", NULL };
 	const char *fast[] = { "--attribution-interval", "1s", NULL };
-	int to_child[2], from_child[2], want = CONTEXTS;
-	char line[16] = "";
-	FILE *in;
+	int release, want = CONTEXTS;
 	pid_t pid;
 
 	h_server_start(&env);
 	h_agent_start(&env, "real", "/", "300ms", fast);
-	cr_assert_eq(pipe(to_child), 0);
-	cr_assert_eq(pipe(from_child), 0);
-	pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		dup2(to_child[0], STDIN_FILENO);
-		dup2(from_child[1], STDOUT_FILENO);
-		close(to_child[1]);
-		close(from_child[0]);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(to_child[0]);
-	close(from_child[1]);
-	in = fdopen(from_child[0], "r");
-	cr_assert(fgets(line, sizeof(line), in) && strcmp(line, "ready\n") == 0);
+	pid = h_aio_hold(argv, &release);
 
 	cr_expect(h_wait(attributed, &env, &want, 10000),
 	          "the agent should attribute exactly %d contexts to test-vm", CONTEXTS);
 
-	close(to_child[1]);
+	close(release);
 	waitpid(pid, NULL, 0);
-	fclose(in);
 	cr_expect(h_wait(released, &env, NULL, 10000), "test-vm gone once its process exits");
 }

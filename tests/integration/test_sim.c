@@ -2,7 +2,6 @@
  * protocol, one connection each) report, hold Watches and take a rollout;
  * nothing is lost or stored twice and every Watch is answered. */
 #include <criterion/criterion.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,24 +27,6 @@ static bool all_reported(struct h_env *e, void *arg)
 	}
 	json_decref(fleet);
 	return n == HOSTS;
-}
-
-static long long db_value(const char *sql)
-{
-	char path[512];
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	long long v = -1;
-
-	snprintf(path, sizeof(path), "%s/server.db", env.state_dir);
-	cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
 }
 
 Test(sim, two_hundred_agents_report_and_take_a_rollout, .timeout = 120)
@@ -117,12 +98,13 @@ Test(sim, two_hundred_agents_report_and_take_a_rollout, .timeout = 120)
 	cr_expect_geq(json_integer_value(json_object_get(sim, "watches")), HOSTS,
 	              "every held Watch answered");
 	/* what was acknowledged is stored, once, with no gap in any host's seq */
-	cr_expect_geq(db_value("SELECT count(*) FROM samples"),
+	cr_expect_geq(h_db_value(&env, "SELECT count(*) FROM samples"),
 	              json_integer_value(json_object_get(sim, "reports_ok")));
-	cr_expect_eq(db_value("SELECT count(*) FROM (SELECT host_id FROM samples GROUP BY host_id"
-	                      " HAVING count(*) != max(seq) - min(seq) + 1)"),
+	cr_expect_eq(h_db_value(&env,
+	                        "SELECT count(*) FROM (SELECT host_id FROM samples GROUP BY host_id"
+	                        " HAVING count(*) != max(seq) - min(seq) + 1)"),
 	             0);
-	cr_expect_eq(db_value("SELECT count(DISTINCT host_id) FROM samples"), HOSTS);
+	cr_expect_eq(h_db_value(&env, "SELECT count(DISTINCT host_id) FROM samples"), HOSTS);
 	json_decref(sim);
 	free(out);
 	h_env_fini(&env);
