@@ -12,7 +12,7 @@
 #include "log.h"
 
 #define BACKOFF_MIN_MS 250
-#define BACKOFF_MAX_MS 10000
+#define BACKOFF_MAX_MS 2000
 #define ACK_TRIES      5
 
 static Aioctl__V1__AckRequest *sample_now(struct agent *a, uint64_t command_id)

@@ -407,6 +407,8 @@ static void report_stored(struct server_db_write *w, int err)
 	if (err) {
 		fail(p->closure_data, p->closure, store_status(err), store_message(err));
 	} else {
+		if (!w->duplicate)
+			atomic_fetch_add(&p->s->reports_total, 1);
 		rep.has_acked_seq = true;
 		rep.acked_seq = w->seq;
 		p->closure(&rep.base, p->closure_data);

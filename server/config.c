@@ -30,6 +30,8 @@ static const struct aio_conf_key keys[] = {
 	    "under load, how long a batch may wait to fill (0: never)"),
 	KEY("replay-max", AIO_CONF_DURATION, replay_max_ms, "31d", 60000, 400ULL * 86400000, "DUR",
 	    "oldest sample accepted (spool replays, backfills)"),
+	KEY("http-listen", AIO_CONF_STRING, http_listen, "http://127.0.0.1:7702", 0, 0, "URL",
+	    "serve /metrics here ('' to turn it off)"),
 	KEY("tls-ca", AIO_CONF_STRING, tls_ca, NULL, 0, 0, "FILE",
 	    "CA that signs client certificates"),
 	KEY("tls-cert", AIO_CONF_STRING, tls_cert, NULL, 0, 0, "FILE", "server certificate (PEM)"),

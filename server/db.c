@@ -716,6 +716,16 @@ static void *done_thread(void *arg)
 	return NULL;
 }
 
+size_t server_db_queued(struct server_db *db)
+{
+	size_t n;
+
+	pthread_mutex_lock(&db->lock);
+	n = db->queued;
+	pthread_mutex_unlock(&db->lock);
+	return n;
+}
+
 sqlite3 *server_db_conn(struct server_db *db)
 {
 	return db->conn;

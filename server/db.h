@@ -77,5 +77,7 @@ void server_db_write_free(struct server_db_write *w);
  * full, -ENOMEM. */
 int server_db_exec(struct server_db *db, void (*then)(void *arg, int err), void *arg,
                    const char *sql, const char *types, ...);
+/* Writes waiting for the database thread. */
+size_t server_db_queued(struct server_db *db);
 /* Commits what is queued, stops the thread, closes the database. */
 void server_db_close(struct server_db *db);

@@ -10,6 +10,7 @@
 
 #include "fileio.h"
 #include "log.h"
+#include "metrics.h"
 #include "secret.h"
 
 /* Queries waiting for the query thread before callers are told to retry. */
@@ -169,6 +170,9 @@ int server_start(struct server *s)
 	               server_agent_authorize, &s->agent_rpc);
 	if (r < 0)
 		return r;
+	if (s->conf.http_listen && *s->conf.http_listen &&
+	    (r = server_metrics_start(s, s->conf.http_listen)) < 0)
+		return r;
 	return listen_one(s, "admin-listen", "aioctl", s->conf.admin_listen,
 	                  &server_admin_service.base, server_admin_authorize, &s->admin_rpc);
 }
@@ -178,6 +182,7 @@ void server_stop(struct server *s)
 	/* stop taking requests, finish the writes (their replies fail), free */
 	aio_rpc_server_close(s->agent_rpc);
 	aio_rpc_server_close(s->admin_rpc);
+	server_metrics_stop(s);
 	server_engine_stop(s); /* answers held Watches and live queries */
 	server_query_close(s->query);
 	s->query = NULL;

@@ -1,6 +1,8 @@
 /* aio-server's parts and their order of start and stop. */
 #pragma once
 
+#include <stdatomic.h>
+
 #include "config.h"
 #include "creds.h"
 #include "db.h"
@@ -18,6 +20,8 @@ struct server {
 	struct server_query *query;
 	struct server_engine engine;
 	struct server_creds creds;
+	struct nng_http_server *http; /* /metrics, or NULL */
+	atomic_uint_fast64_t reports_total;
 	struct aio_rpc_server *agent_rpc;
 	struct aio_rpc_server *admin_rpc;
 	char admin_token[SERVER_TOKEN_BYTES * 2 + 1];

@@ -50,6 +50,7 @@ void h_env_init(struct h_env *e)
 	cr_assert(mkdtemp(e->dir), "mkdtemp: %s", strerror(errno));
 	snprintf(e->agent_url, sizeof(e->agent_url), "tcp://127.0.0.1:%d", free_port());
 	snprintf(e->admin_url, sizeof(e->admin_url), "tcp://127.0.0.1:%d", free_port());
+	snprintf(e->http_url, sizeof(e->http_url), "http://127.0.0.1:%d", free_port());
 	snprintf(e->state_dir, sizeof(e->state_dir), "%s/server", e->dir);
 	snprintf(e->token_file, sizeof(e->token_file), "%s/admin.token", e->state_dir);
 }
@@ -124,10 +125,9 @@ static bool server_answers(struct h_env *e, void *arg)
 
 void h_server_start(struct h_env *e)
 {
-	const char *argv[] = {
-		H_BIN("aio-server"), "--listen",   e->agent_url,  "--admin-listen", e->admin_url,
-		"--state-dir",       e->state_dir, "--log-level", "debug",          NULL
-	};
+	const char *argv[] = { H_BIN("aio-server"), "--http-listen",  e->http_url,  "--listen",
+		               e->agent_url,        "--admin-listen", e->admin_url, "--state-dir",
+		               e->state_dir,        "--log-level",    "debug",      NULL };
 
 	e->server = h_spawn(e, "server", argv);
 	cr_assert(h_wait(server_answers, e, NULL, 10000), "aio-server did not start (see %s)",

@@ -14,6 +14,7 @@ struct h_env {
 	char dir[256];
 	char agent_url[64];
 	char admin_url[64];
+	char http_url[64];
 	char token_file[400];
 	char state_dir[320];
 	pid_t server;

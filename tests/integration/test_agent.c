@@ -248,9 +248,10 @@ static bool seq_at_least(struct h_env *e, void *arg)
 
 Test(agent, spool_keeps_every_report_through_an_outage)
 {
-	const char *server_argv[] = { H_BIN("aio-server"), "--listen",    env.agent_url,
-		                      "--admin-listen",    env.admin_url, "--state-dir",
-		                      env.state_dir,       NULL };
+	const char *server_argv[] = {
+		H_BIN("aio-server"), "--http-listen", env.http_url,  "--listen",    env.agent_url,
+		"--admin-listen",    env.admin_url,   "--state-dir", env.state_dir, NULL
+	};
 	long long seq_before, seq_after, n, min_seq, max_seq, disorder;
 	size_t want = 5;
 

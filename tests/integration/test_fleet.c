@@ -240,9 +240,10 @@ Test(fleet, garbage_and_oversize_leave_others_served)
 
 Test(fleet, agent_rides_out_a_server_restart)
 {
-	const char *server_argv[] = { H_BIN("aio-server"), "--listen",    env.agent_url,
-		                      "--admin-listen",    env.admin_url, "--state-dir",
-		                      env.state_dir,       NULL };
+	const char *server_argv[] = {
+		H_BIN("aio-server"), "--http-listen", env.http_url,  "--listen",    env.agent_url,
+		"--admin-listen",    env.admin_url,   "--state-dir", env.state_dir, NULL
+	};
 	char root[300];
 	struct expect a = { "hv1", 10, 65536, true }, b = { "hv1", 20, 65536, true };
 	pid_t agent;

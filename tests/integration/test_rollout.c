@@ -342,9 +342,10 @@ Test(rollout, server_killed_mid_rollout_finishes_once)
 	const char *set[] = { "fleet",    "set", "--max",   "2097152", "--yes",     "--soak", "1s",
 		              "--canary", "1",   "--batch", "1",       "--no-wait", NULL };
 	const char *show[] = { "rollout", "show", "1", NULL };
-	const char *server_argv[] = { H_BIN("aio-server"), "--listen",    env.agent_url,
-		                      "--admin-listen",    env.admin_url, "--state-dir",
-		                      env.state_dir,       NULL };
+	const char *server_argv[] = {
+		H_BIN("aio-server"), "--http-listen", env.http_url,  "--listen",    env.agent_url,
+		"--admin-listen",    env.admin_url,   "--state-dir", env.state_dir, NULL
+	};
 	json_t *ro = NULL;
 	int n = 8, done = 0;
 

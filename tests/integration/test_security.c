@@ -339,6 +339,8 @@ Test(security, mutual_tls)
 	char url_a[64], url_b[64], ca[512], cert[512], key[512], hv_cert[512], hv_key[512];
 	char *err = NULL;
 	const char *argv[] = { H_BIN("aio-server"),
+		               "--http-listen",
+		               env.http_url,
 		               "--listen",
 		               url_a,
 		               "--admin-listen",
@@ -398,8 +400,8 @@ Test(security, mutual_tls)
 
 Test(security, plain_tcp_off_loopback_refused)
 {
-	const char *argv[] = { H_BIN("aio-server"), "--listen",    "tcp://0.0.0.0:0",
-		               "--state-dir",       env.state_dir, NULL };
+	const char *argv[] = { H_BIN("aio-server"), "--http-listen", env.http_url,  "--listen",
+		               "tcp://0.0.0.0:0",   "--state-dir",   env.state_dir, NULL };
 	pid_t pid = h_spawn(&env, "server", argv);
 	int status = 0;
 

@@ -1,0 +1,200 @@
+#include "metrics.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <nng/nng.h>
+#include <nng/supplemental/http/http.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "server.h"
+
+/* A metric family's header. */
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Host names are letters, digits, '.', '-', '_': nothing to escape in a
+ * label value. */
+static void host_metrics(struct server *s, FILE *f, uint64_t now)
+{
+	static const struct {
+		const char *name, *help;
+	} names[] = {
+		{ "aioctl_host_aio_nr", "fs.aio-nr, last reported" },
+		{ "aioctl_host_aio_max_nr", "fs.aio-max-nr, last reported" },
+		{ "aioctl_host_utilization",
+		  "aio-nr / aio-max-nr (may pass 1 on kernels that count twice)" },
+		{ "aioctl_host_errors_24h", "AIO errors in the last 24 hours" },
+		{ "aioctl_host_online", "1 if the host reported within three intervals" },
+		{ "aioctl_host_drift", "1 if the live or after-reboot value left the desired one, "
+		                       "or a reboot would change the live one" },
+		{ "aioctl_host_last_seen_seconds", "Unix time of the host's last report" },
+	};
+	size_t online = 0, n = 0;
+	uint64_t nr = 0, max = 0;
+
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		family(f, names[k].name, "gauge", names[k].help);
+		for (size_t i = 0; i < s->hosts.n; i++) {
+			const struct server_host *h = s->hosts.all[i];
+			const Aioctl__V1__Persisted *p = h->detail ? h->detail->persisted : NULL;
+			uint64_t after = p && p->has_value ? p->value : 65536;
+			double v;
+
+			switch (k) {
+			case 0:
+				if (!h->has_sample)
+					continue;
+				v = (double)h->sample.aio_nr;
+				break;
+			case 1:
+				if (!h->has_sample)
+					continue;
+				v = (double)h->sample.aio_max_nr;
+				break;
+			case 2:
+				if (!h->has_sample || !h->sample.aio_max_nr)
+					continue;
+				v = (double)h->sample.aio_nr / (double)h->sample.aio_max_nr;
+				break;
+			case 3:
+				v = server_host_errors_24h(h, now);
+				break;
+			case 4:
+				v = server_host_online(h, now);
+				break;
+			case 5:
+				v = (h->has_sample && p && after != h->sample.aio_max_nr) ||
+				    (h->has_desired && h->has_sample &&
+				     (h->sample.aio_max_nr != h->desired ||
+				      (p && after != h->desired)));
+				break;
+			default:
+				v = (double)h->last_seen_ms / 1000.0;
+				break;
+			}
+			fprintf(f, "%s{host=\"%s\"} %.10g\n", names[k].name, h->name, v);
+		}
+	}
+	for (size_t i = 0; i < s->hosts.n; i++) {
+		const struct server_host *h = s->hosts.all[i];
+
+		n++;
+		online += server_host_online(h, now);
+		if (h->has_sample) {
+			nr += h->sample.aio_nr;
+			max += h->sample.aio_max_nr;
+		}
+	}
+	family(f, "aioctl_fleet_hosts", "gauge", "hosts known");
+	fprintf(f, "aioctl_fleet_hosts %zu\n", n);
+	family(f, "aioctl_fleet_online", "gauge", "hosts online");
+	fprintf(f, "aioctl_fleet_online %zu\n", online);
+	family(f, "aioctl_fleet_aio_nr", "gauge", "sum of fs.aio-nr over the fleet");
+	fprintf(f, "aioctl_fleet_aio_nr %" PRIu64 "\n", nr);
+	family(f, "aioctl_fleet_aio_max_nr", "gauge", "sum of fs.aio-max-nr over the fleet");
+	fprintf(f, "aioctl_fleet_aio_max_nr %" PRIu64 "\n", max);
+}
+
+static void server_internals(struct server *s, FILE *f)
+{
+	static const char *const states[] = { "running", "paused",       "completed",
+		                              "aborted", "rolling-back", "rolled-back" };
+	size_t by_state[6] = { 0 }, watches = 0;
+
+	pthread_mutex_lock(&s->engine.lock);
+	for (struct server_rollout *ro = s->engine.rollouts; ro; ro = ro->next)
+		by_state[ro->state]++;
+	for (size_t i = 0; i < s->engine.n_ctl; i++)
+		watches += s->engine.ctl[i].watch != NULL;
+	pthread_mutex_unlock(&s->engine.lock);
+
+	family(f, "aioctl_server_reports_total", "counter", "reports received and stored");
+	fprintf(f, "aioctl_server_reports_total %" PRIu64 "\n",
+	        (uint64_t)atomic_load(&s->reports_total));
+	family(f, "aioctl_server_connected_agents", "gauge", "agents holding a Watch now");
+	fprintf(f, "aioctl_server_connected_agents %zu\n", watches);
+	family(f, "aioctl_server_db_queue", "gauge", "writes waiting for the database thread");
+	fprintf(f, "aioctl_server_db_queue %zu\n", server_db_queued(s->db));
+	family(f, "aioctl_rollouts", "gauge", "rollouts kept in memory, by state");
+	for (size_t i = 0; i < 6; i++)
+		fprintf(f, "aioctl_rollouts{state=\"%s\"} %zu\n", states[i], by_state[i]);
+}
+
+static void metrics_cb(nng_aio *aio)
+{
+	nng_http_handler *hh = nng_aio_get_input(aio, 1);
+	struct server *s = nng_http_handler_get_data(hh);
+	nng_http_res *res = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int rv;
+
+	if (!f) {
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	pthread_rwlock_rdlock(&s->hosts.lock);
+	host_metrics(s, f, aio_now_ms());
+	pthread_rwlock_unlock(&s->hosts.lock);
+	server_internals(s, f);
+	fclose(f);
+	if ((rv = nng_http_res_alloc(&res)) != 0 ||
+	    (rv = nng_http_res_set_header(res, "Content-Type",
+	                                  "text/plain; version=0.0.4; charset=utf-8")) != 0 ||
+	    (rv = nng_http_res_copy_data(res, buf, len)) != 0) {
+		free(buf);
+		if (res)
+			nng_http_res_free(res);
+		nng_aio_finish(aio, rv);
+		return;
+	}
+	free(buf);
+	nng_aio_set_output(aio, 0, res);
+	nng_aio_finish(aio, 0);
+}
+
+int server_metrics_start(struct server *s, const char *url)
+{
+	nng_http_handler *h = NULL;
+	nng_url *u = NULL;
+	int rv;
+
+	if ((rv = nng_url_parse(&u, url)) != 0) {
+		log_err("--http-listen %s: not a URL (example: http://127.0.0.1:7702)", url);
+		return -EINVAL;
+	}
+	if ((rv = nng_http_server_hold(&s->http, u)) != 0 ||
+	    (rv = nng_http_handler_alloc(&h, "/metrics", metrics_cb)) != 0 ||
+	    (rv = nng_http_handler_set_method(h, "GET")) != 0 ||
+	    (rv = nng_http_handler_set_data(h, s, NULL)) != 0 ||
+	    (rv = nng_http_server_add_handler(s->http, h)) != 0) {
+		log_err("--http-listen %s: %s", url, nng_strerror(rv));
+		nng_url_free(u);
+		return -EINVAL;
+	}
+	h = NULL;
+	if ((rv = nng_http_server_start(s->http)) != 0) {
+		log_err("--http-listen %s: %s", url, nng_strerror(rv));
+		nng_url_free(u);
+		return -EADDRINUSE;
+	}
+	nng_url_free(u);
+	log_info("serving /metrics on %s", url);
+	return 0;
+}
+
+void server_metrics_stop(struct server *s)
+{
+	if (!s->http)
+		return;
+	nng_http_server_stop(s->http);
+	nng_http_server_release(s->http);
+	s->http = NULL;
+}
