@@ -40,6 +40,8 @@ struct cli {
 	uint64_t since_ms; /* a duration back from now; 0: none given */
 	const char *host;
 	const char *vm;
+	const char *until;
+	uint64_t step_ms;
 	uint64_t limit;
 	bool live;
 	/* fleet set / reconcile */
@@ -79,6 +81,7 @@ int cli_call(struct cli *c, const char *method, const ProtobufCMessage *in,
 int cli_fleet_status(struct cli *c, int argc, char **argv);
 int cli_host_show(struct cli *c, int argc, char **argv);
 int cli_errors(struct cli *c, int argc, char **argv);
+int cli_history(struct cli *c, int argc, char **argv);
 int cli_fleet_set(struct cli *c, int argc, char **argv);
 int cli_fleet_drift(struct cli *c, int argc, char **argv);
 int cli_fleet_reconcile(struct cli *c, int argc, char **argv);

@@ -19,6 +19,10 @@ const struct cli_command cli_commands[] = {
 	{ "errors", "list", 0, 0, cli_errors, "",
 	  "AIO failures and degradations, newest first (also: aioctl errors)",
 	  "since host vm limit" },
+	{ "history", "show", 1, 1, cli_history, "HOST",
+	  "a host's aio-nr over time: min, mean, max, last, limit per step (also: aioctl "
+	  "history HOST)",
+	  "since until step" },
 	{ "rollout", "list", 0, 0, cli_rollout_list, "", "rollouts, newest first", "limit" },
 	{ "rollout", "show", 1, 1, cli_rollout_show, "ID", "per host: state, before and after",
 	  "" },

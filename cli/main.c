@@ -46,6 +46,8 @@ enum opt_id {
 	OPT_EXPIRES,
 	OPT_NAME,
 	OPT_ROLE,
+	OPT_UNTIL,
+	OPT_STEP,
 };
 
 struct opt_doc {
@@ -118,6 +120,10 @@ static const struct opt_doc command_opts[] = {
 	  "the enrollment token is good for this long [24h]" },
 	{ { "name", required_argument, NULL, OPT_NAME }, "NAME", "the token's name" },
 	{ { "role", required_argument, NULL, OPT_ROLE }, "ROLE", "viewer, operator or admin" },
+	{ { "until", required_argument, NULL, OPT_UNTIL },
+	  "TIME",
+	  "up to this time (2026-11-26T05:00:00Z) or this long ago (2h) [now]" },
+	{ { "step", required_argument, NULL, OPT_STEP }, "DUR", "one row per DUR [range/200]" },
 };
 
 #define N_GLOBAL  (sizeof(global_opts) / sizeof(global_opts[0]))
@@ -343,6 +349,16 @@ static int set_option(struct cli *c, int id, const char *arg)
 			return CLI_EXIT_USAGE;
 		}
 		break;
+	case OPT_UNTIL:
+		c->until = arg;
+		break;
+	case OPT_STEP:
+		if (aio_duration_parse(arg, &c->step_ms) < 0 || !c->step_ms) {
+			fprintf(stderr, "aioctl: --step %s: not a duration (example: --step 5m)\n",
+			        arg);
+			return CLI_EXIT_USAGE;
+		}
+		break;
 	case OPT_NAME:
 		c->name = arg;
 		break;
@@ -423,28 +439,34 @@ static int parse_options(struct cli *c, const struct cli_command *cmd, int argc,
 
 /* NOUN VERB, or NOUN alone for its "list" verb ("aioctl errors"); sets
  * *ret_verb_given so the caller knows whether a verb was consumed. */
+/* NOUN VERB; or NOUN alone when it has a "list" verb ("aioctl errors") or
+ * just one command ("aioctl history HOST"). *ret_verb_given says whether
+ * a verb was consumed. */
 static const struct cli_command *find_command(const char *noun, const char *verb,
                                               bool *ret_verb_given)
 {
-	const struct cli_command *list = NULL;
-	bool noun_known = false;
+	const struct cli_command *fallback = NULL, *only = NULL;
+	size_t n_verbs = 0;
 
 	for (const struct cli_command *cmd = cli_commands; cmd->noun; cmd++) {
 		if (strcmp(cmd->noun, noun) != 0)
 			continue;
-		noun_known = true;
+		n_verbs++;
+		only = cmd;
 		if (verb && strcmp(cmd->verb, verb) == 0) {
 			*ret_verb_given = true;
 			return cmd;
 		}
 		if (strcmp(cmd->verb, "list") == 0)
-			list = cmd;
+			fallback = cmd;
 	}
-	if (list && (!verb || verb[0] == '-')) {
+	if (n_verbs == 1)
+		fallback = only;
+	if (fallback && (!verb || verb[0] == '-' || n_verbs == 1)) {
 		*ret_verb_given = false;
-		return list;
+		return fallback;
 	}
-	if (!noun_known)
+	if (!n_verbs)
 		fprintf(stderr, "aioctl: unknown command '%s' (see aioctl --help)\n", noun);
 	else
 		fprintf(stderr, "aioctl: '%s %s' is not a command (see aioctl --help)\n", noun,

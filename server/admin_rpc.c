@@ -583,6 +583,124 @@ static void admin_rpc_rollout_list(Aioctl__V1__Admin_Service *svc,
 	                           data);
 }
 
+#define HISTORY_POINTS_MAX  2000
+#define HISTORY_STEP_MIN_MS 1000
+
+struct history_job {
+	int64_t host_id;
+	uint64_t since_ms, until_ms, step_ms;
+	Aioctl__V1__HistoryReply_Closure closure;
+	void *data;
+};
+
+/* On the query thread: one row per step from the host's samples (its
+ * primary key keeps them in time order). The last value in a step is the
+ * one from the newest sample in it (SQLite's bare column with max()). */
+static void history_query(sqlite3 *conn, void *arg)
+{
+	struct history_job *j = arg;
+	Aioctl__V1__HistoryReply rep = AIOCTL__V1__HISTORY_REPLY__INIT;
+	Aioctl__V1__Sample *v = calloc(HISTORY_POINTS_MAX + 1, sizeof(*v));
+	Aioctl__V1__Sample **pv = calloc(HISTORY_POINTS_MAX + 1, sizeof(*pv));
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+
+	if (!v || !pv ||
+	    sqlite3_prepare_v2(conn,
+	                       "SELECT time_ms / ?4 * ?4 AS b, min(aio_nr_min), max(aio_nr_max),"
+	                       " avg(aio_nr), count(*), max(time_ms), aio_nr, aio_max_nr"
+	                       " FROM samples WHERE host_id = ?1 AND time_ms >= ?2 AND time_ms < ?3"
+	                       " GROUP BY b ORDER BY b LIMIT ?5",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		aio_rpc_call_fail(j->data, AIO_INTERNAL, "cannot read history: %s",
+		                  sqlite3_errmsg(conn));
+		j->closure(NULL, j->data);
+		goto out_free;
+	}
+	sqlite3_bind_int64(st, 1, j->host_id);
+	sqlite3_bind_int64(st, 2, (int64_t)j->since_ms);
+	sqlite3_bind_int64(st, 3, (int64_t)j->until_ms);
+	sqlite3_bind_int64(st, 4, (int64_t)j->step_ms);
+	sqlite3_bind_int(st, 5, HISTORY_POINTS_MAX);
+	while (sqlite3_step(st) == SQLITE_ROW && n < HISTORY_POINTS_MAX) {
+		aioctl__v1__sample__init(&v[n]);
+		v[n].time_ms = (uint64_t)sqlite3_column_int64(st, 0);
+		v[n].aio_nr_min = (uint64_t)sqlite3_column_int64(st, 1);
+		v[n].aio_nr_max = (uint64_t)sqlite3_column_int64(st, 2);
+		v[n].has_mean = true;
+		v[n].mean = sqlite3_column_double(st, 3);
+		v[n].has_count = true;
+		v[n].count = (uint32_t)sqlite3_column_int(st, 4);
+		v[n].aio_nr = (uint64_t)sqlite3_column_int64(st, 6);
+		v[n].aio_max_nr = (uint64_t)sqlite3_column_int64(st, 7);
+		pv[n] = &v[n];
+		n++;
+	}
+	rep.samples = pv;
+	rep.n_samples = n;
+	rep.has_step_ms = true;
+	rep.step_ms = j->step_ms;
+	j->closure(&rep, j->data);
+out_free:
+	sqlite3_finalize(st);
+	free(v);
+	free(pv);
+	free(j);
+}
+
+static void admin_rpc_history(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__HistoryRequest *in,
+                              Aioctl__V1__HistoryReply_Closure closure, void *data)
+{
+	struct server *s = aio_rpc_call_arg(data);
+	uint64_t now = aio_now_ms(), span;
+	struct history_job *j;
+	struct server_host *h;
+	int64_t id = 0;
+
+	if (!aio_host_name_valid(in->host)) {
+		aio_rpc_call_fail(data, AIO_INVALID_ARGUMENT, "not a host name");
+		closure(NULL, data);
+		return;
+	}
+	pthread_rwlock_rdlock(&s->hosts.lock);
+	if ((h = server_hosts_find(&s->hosts, in->host)))
+		id = h->id;
+	pthread_rwlock_unlock(&s->hosts.lock);
+	if (!id) {
+		aio_rpc_call_fail(data, AIO_NOT_FOUND, "no host named %s", in->host);
+		closure(NULL, data);
+		return;
+	}
+	if (!(j = calloc(1, sizeof(*j)))) {
+		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
+		closure(NULL, data);
+		return;
+	}
+	j->host_id = id;
+	j->until_ms = in->has_until_ms && in->until_ms ? in->until_ms : now + 1;
+	j->since_ms = in->has_since_ms ? in->since_ms : j->until_ms - 24ULL * 3600 * 1000;
+	if (j->since_ms >= j->until_ms) {
+		free(j);
+		aio_rpc_call_fail(data, AIO_INVALID_ARGUMENT, "--since must come before --until");
+		closure(NULL, data);
+		return;
+	}
+	span = j->until_ms - j->since_ms;
+	/* a step that keeps the answer within HISTORY_POINTS_MAX points */
+	j->step_ms = in->has_step_ms && in->step_ms ? in->step_ms : span / 200;
+	if (j->step_ms < span / HISTORY_POINTS_MAX + 1)
+		j->step_ms = span / HISTORY_POINTS_MAX + 1;
+	if (j->step_ms < HISTORY_STEP_MIN_MS)
+		j->step_ms = HISTORY_STEP_MIN_MS;
+	j->closure = closure;
+	j->data = data;
+	if (server_query_submit(s->query, history_query, j) < 0) {
+		free(j);
+		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
+		closure(NULL, data);
+	}
+}
+
 static void admin_rpc_drift(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__DriftRequest *in,
                             Aioctl__V1__DriftReply_Closure closure, void *data)
 {
@@ -684,6 +802,7 @@ Aioctl__V1__Admin_Service server_admin_service = {
 	.rollout_abort = admin_rpc_rollout_abort,
 	.rollout_rollback = admin_rpc_rollout_rollback,
 	.drift = admin_rpc_drift,
+	.history = admin_rpc_history,
 	.reconcile = admin_rpc_reconcile,
 	.audit = admin_rpc_audit,
 	.enroll_create = admin_rpc_enroll_create,

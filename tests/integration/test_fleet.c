@@ -267,3 +267,53 @@ Test(fleet, agent_rides_out_a_server_restart)
 	env.server = h_spawn(&env, "server2", server_argv);
 	cr_expect(h_wait(host_is, &env, &b, 15000), "listed again with fresh values");
 }
+
+struct history_want {
+	long long min, max, last;
+};
+
+static bool history_is(struct h_env *e, void *arg)
+{
+	const struct history_want *w = arg;
+	const char *args[] = { "history", "hv1", "--since", "10m", "--step", "1h", NULL };
+	json_t *j = h_aioctl_json(e, args), *p = NULL;
+	size_t i;
+	long long mn = -1, mx = -1, last = -1;
+	json_t *pt;
+
+	/* the 10 minutes may straddle an hour: fold the points */
+	json_array_foreach(json_object_get(j, "points"), i, pt)
+	{
+		long long a = json_integer_value(json_object_get(pt, "min"));
+		long long b = json_integer_value(json_object_get(pt, "max"));
+
+		mn = mn < 0 || a < mn ? a : mn;
+		mx = b > mx ? b : mx;
+		last = json_integer_value(json_object_get(pt, "last"));
+		p = pt;
+	}
+	json_decref(j);
+	return p && mn == w->min && mx == w->max && last == w->last;
+}
+
+Test(fleet, history_keeps_the_peak_between_reports)
+{
+	const char *fast[] = { "--sample-interval", "100ms", NULL };
+	struct expect first = { "hv1", 100, 65536, true };
+	struct history_want want = { 100, 5000, 300 };
+	char root[300];
+
+	h_server_start(&env);
+	h_sysroot_make(&env, "hv1", 100, 65536, root, sizeof(root));
+	h_agent_start(&env, "hv1", root, INTERVAL, fast);
+	cr_assert(h_wait(host_is, &env, &first, 10000));
+	h_sysroot_set(root, 5000, 65536); /* a short peak */
+	{
+		struct expect peak = { "hv1", 5000, 65536, true };
+
+		cr_assert(h_wait(host_is, &env, &peak, 5000));
+	}
+	h_sysroot_set(root, 300, 65536);
+	cr_expect(h_wait(history_is, &env, &want, 5000),
+	          "history shows min 100, max 5000, last 300");
+}
