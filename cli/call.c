@@ -1,4 +1,5 @@
-/* Connecting to the server and turning statuses into exit codes. */
+/* Connecting to the server, turning statuses into exit codes, and the
+ * parts of requests several commands share. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +7,7 @@
 
 #include "cli.h"
 #include "fileio.h"
+#include "names.h"
 
 #define TOKEN_FILE_MAX 4096
 
@@ -99,4 +101,26 @@ int cli_call(struct cli *c, const char *method, const ProtobufCMessage *in,
 		fprintf(stderr, " (the token is in the server's state dir, admin.token)");
 	fputc('\n', stderr);
 	return exit_code(code);
+}
+
+int cli_selector(const struct cli *c, struct cli_selector *ret)
+{
+	aioctl__v1__selector__init(&ret->sel);
+	for (size_t i = 0; i < c->n_select; i++) {
+		if (aio_label_parse(c->select[i], ret->keys[i], sizeof(ret->keys[i]),
+		                    ret->values[i], sizeof(ret->values[i])) < 0) {
+			fprintf(stderr,
+			        "aioctl: --select %s: not KEY=VALUE (example: --select rack=r12)\n",
+			        c->select[i]);
+			return -1;
+		}
+		aioctl__v1__label__init(&ret->labels[i]);
+		ret->labels[i].key = ret->keys[i];
+		ret->labels[i].value = ret->values[i];
+		ret->lp[i] = &ret->labels[i];
+	}
+	ret->sel.labels = ret->lp;
+	ret->sel.n_labels = c->n_select;
+	ret->sel.hosts_glob = (char *)c->hosts_glob;
+	return 0;
 }

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bounds.h"
 #include "output.h"
 #include "rpc_client.h"
 
@@ -60,7 +61,20 @@ struct cli {
 	uint64_t expires_ms;
 	const char *name;
 	const char *role;
+	/* report trend */
+	const char *group_by;
+	uint64_t top;
 };
+
+/* --select and --hosts as a request's selector. */
+struct cli_selector {
+	Aioctl__V1__Selector sel;
+	Aioctl__V1__Label labels[32], *lp[32];
+	char keys[32][AIO_LABEL_KEY_MAX + 1], values[32][AIO_LABEL_VALUE_MAX + 1];
+};
+
+/* Fills ret from c; prints why and returns -1 on a bad --select. */
+int cli_selector(const struct cli *c, struct cli_selector *ret);
 
 struct cli_command {
 	const char *noun;
@@ -82,6 +96,7 @@ int cli_fleet_status(struct cli *c, int argc, char **argv);
 int cli_host_show(struct cli *c, int argc, char **argv);
 int cli_errors(struct cli *c, int argc, char **argv);
 int cli_history(struct cli *c, int argc, char **argv);
+int cli_report_trend(struct cli *c, int argc, char **argv);
 int cli_fleet_set(struct cli *c, int argc, char **argv);
 int cli_fleet_drift(struct cli *c, int argc, char **argv);
 int cli_fleet_reconcile(struct cli *c, int argc, char **argv);

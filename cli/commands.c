@@ -23,6 +23,10 @@ const struct cli_command cli_commands[] = {
 	  "a host's aio-nr over time: min, mean, max, last, limit per step (also: aioctl "
 	  "history HOST)",
 	  "since until step" },
+	{ "report", "trend", 0, 0, cli_report_trend, "",
+	  "capacity review: peak, p95, growth per day, projected exhaustion, recommended "
+	  "limit and a verdict per host, group and fleet",
+	  "since select hosts group-by top" },
 	{ "rollout", "list", 0, 0, cli_rollout_list, "", "rollouts, newest first", "limit" },
 	{ "rollout", "show", 1, 1, cli_rollout_show, "ID", "per host: state, before and after",
 	  "" },

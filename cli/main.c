@@ -48,6 +48,8 @@ enum opt_id {
 	OPT_ROLE,
 	OPT_UNTIL,
 	OPT_STEP,
+	OPT_GROUP_BY,
+	OPT_TOP,
 };
 
 struct opt_doc {
@@ -124,6 +126,12 @@ static const struct opt_doc command_opts[] = {
 	  "TIME",
 	  "up to this time (2026-11-26T05:00:00Z) or this long ago (2h) [now]" },
 	{ { "step", required_argument, NULL, OPT_STEP }, "DUR", "one row per DUR [range/200]" },
+	{ { "group-by", required_argument, NULL, OPT_GROUP_BY },
+	  "LABEL",
+	  "roll hosts up by this label's value" },
+	{ { "top", required_argument, NULL, OPT_TOP },
+	  "N",
+	  "the N most urgent hosts [20 in a table, all otherwise]" },
 };
 
 #define N_GLOBAL  (sizeof(global_opts) / sizeof(global_opts[0]))
@@ -382,6 +390,19 @@ static int set_option(struct cli *c, int id, const char *arg)
 		break;
 	case OPT_SUPERSEDE:
 		c->supersede = true;
+		break;
+	case OPT_GROUP_BY:
+		if (!*arg || strlen(arg) > AIO_LABEL_KEY_MAX) {
+			fprintf(stderr, "aioctl: --group-by %s: not a label key\n", arg);
+			return CLI_EXIT_USAGE;
+		}
+		c->group_by = arg;
+		break;
+	case OPT_TOP:
+		if (aio_uint_parse(arg, &c->top) < 0 || c->top == 0 || c->top > 100000) {
+			fprintf(stderr, "aioctl: --top %s: not a number from 1 to 100000\n", arg);
+			return CLI_EXIT_USAGE;
+		}
 		break;
 	case OPT_LIMIT:
 		if (aio_uint_parse(arg, &c->limit) < 0 || c->limit == 0 || c->limit > 1000) {

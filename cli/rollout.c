@@ -364,9 +364,7 @@ static int start(struct cli *c, const char *method, const ProtobufCMessage *real
 int cli_fleet_set(struct cli *c, int argc, char **argv)
 {
 	Aioctl__V1__SetLimitRequest in = AIOCTL__V1__SET_LIMIT_REQUEST__INIT, dry;
-	Aioctl__V1__Selector sel = AIOCTL__V1__SELECTOR__INIT;
-	Aioctl__V1__Label labels[32], *lp[32];
-	char keys[32][AIO_LABEL_KEY_MAX + 1], values[32][AIO_LABEL_VALUE_MAX + 1];
+	struct cli_selector sel;
 
 	if (!c->has_max) {
 		fprintf(stderr, "aioctl: fleet set needs --max (example: --max 2097152)\n");
@@ -376,27 +374,11 @@ int cli_fleet_set(struct cli *c, int argc, char **argv)
 		fprintf(stderr, "aioctl: --on-failure %s: use pause or rollback\n", c->on_failure);
 		return CLI_EXIT_USAGE;
 	}
-	for (size_t i = 0; i < c->n_select; i++) {
-		if (aio_label_parse(c->select[i], keys[i], sizeof(keys[i]), values[i],
-		                    sizeof(values[i])) < 0) {
-			fprintf(stderr,
-			        "aioctl: --select %s: not KEY=VALUE (example: --select "
-			        "rack=r12)\n",
-			        c->select[i]);
-			return CLI_EXIT_USAGE;
-		}
-		aioctl__v1__label__init(&labels[i]);
-		labels[i].key = keys[i];
-		labels[i].value = values[i];
-		lp[i] = &labels[i];
-	}
+	if (cli_selector(c, &sel) < 0)
+		return CLI_EXIT_USAGE;
 	in.target = c->max;
-	if (c->n_select || c->hosts_glob) {
-		sel.labels = lp;
-		sel.n_labels = c->n_select;
-		sel.hosts_glob = (char *)c->hosts_glob;
-		in.selector = &sel;
-	}
+	if (c->n_select || c->hosts_glob)
+		in.selector = &sel.sel;
 	in.has_canary = c->has_canary;
 	in.canary = c->canary;
 	in.has_batch = c->has_batch;

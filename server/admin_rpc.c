@@ -9,6 +9,7 @@
 #include "names.h"
 #include "secret.h"
 #include "server.h"
+#include "trend.h"
 
 /* Every admin call carries a token; its role must cover the method. The
  * token is left on the call for the audit log. */
@@ -701,6 +702,12 @@ static void admin_rpc_history(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__
 	}
 }
 
+static void admin_rpc_trend(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__TrendRequest *in,
+                            Aioctl__V1__TrendReply_Closure closure, void *data)
+{
+	server_trend(aio_rpc_call_arg(data), in, closure, data);
+}
+
 static void admin_rpc_drift(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__DriftRequest *in,
                             Aioctl__V1__DriftReply_Closure closure, void *data)
 {
@@ -803,6 +810,7 @@ Aioctl__V1__Admin_Service server_admin_service = {
 	.rollout_rollback = admin_rpc_rollout_rollback,
 	.drift = admin_rpc_drift,
 	.history = admin_rpc_history,
+	.trend = admin_rpc_trend,
 	.reconcile = admin_rpc_reconcile,
 	.audit = admin_rpc_audit,
 	.enroll_create = admin_rpc_enroll_create,

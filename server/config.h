@@ -19,6 +19,8 @@ struct server_config {
 	uint64_t db_batch_max;
 	uint64_t db_batch_wait_ms;
 	uint64_t replay_max_ms;
+	uint64_t trend_headroom;
+	uint64_t trend_horizon_ms;
 	char *http_listen;
 	char *tls_ca;
 	char *tls_cert;

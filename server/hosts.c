@@ -1,8 +1,11 @@
 #include "hosts.h"
 
+#include "bounds.h"
+#include "names.h"
 #include "rpc.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -323,4 +326,33 @@ bool server_host_online(const struct server_host *h, uint64_t now_ms)
 	if (limit < OFFLINE_MIN_MS)
 		limit = OFFLINE_MIN_MS;
 	return h->last_seen_ms && now_ms <= h->last_seen_ms + limit;
+}
+
+bool server_host_selected(const struct server_host *h, const Aioctl__V1__Selector *sel)
+{
+	if (!sel)
+		return true;
+	if (sel->hosts_glob && fnmatch(sel->hosts_glob, h->name, 0) != 0)
+		return false;
+	for (size_t i = 0; i < sel->n_labels; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < h->n_labels; j++)
+			found |= strcmp(h->labels[j].key, sel->labels[i]->key) == 0 &&
+			         strcmp(h->labels[j].value, sel->labels[i]->value) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+const char *server_selector_invalid(const Aioctl__V1__Selector *sel)
+{
+	if (!sel)
+		return NULL;
+	if (sel->n_labels > AIO_LABELS_MAX)
+		return "too many --select labels";
+	if (sel->hosts_glob && !aio_text_valid(sel->hosts_glob, AIO_HOST_NAME_MAX))
+		return "--hosts: a glob of up to 253 characters";
+	return NULL;
 }

@@ -90,3 +90,7 @@ int server_host_merge_detail(struct server_host *h, const Aioctl__V1__ReportRequ
 int server_host_note_applied(struct server_host *h, const Aioctl__V1__AckRequest *ack);
 /* Online when the last report is younger than three report intervals. */
 bool server_host_online(const struct server_host *h, uint64_t now_ms);
+/* Matches every label of sel and its name glob; a NULL sel matches all. */
+bool server_host_selected(const struct server_host *h, const Aioctl__V1__Selector *sel);
+/* Why a request's selector is refused, or NULL (also for none). */
+const char *server_selector_invalid(const Aioctl__V1__Selector *sel);

@@ -943,24 +943,6 @@ static void answer_rollout(const struct server_rollout *ro, Aioctl__V1__Rollout_
 
 /* ----------------------------------------------------------- planning */
 
-static bool selected(const struct server_host *h, const Aioctl__V1__Selector *sel)
-{
-	if (!sel)
-		return true;
-	if (sel->hosts_glob && fnmatch(sel->hosts_glob, h->name, 0) != 0)
-		return false;
-	for (size_t i = 0; i < sel->n_labels; i++) {
-		bool found = false;
-
-		for (size_t j = 0; j < h->n_labels; j++)
-			found |= strcmp(h->labels[j].key, sel->labels[i]->key) == 0 &&
-			         strcmp(h->labels[j].value, sel->labels[i]->value) == 0;
-		if (!found)
-			return false;
-	}
-	return true;
-}
-
 static struct server_rollout *active_rollout_of(struct server_engine *e, int64_t host_id)
 {
 	for (struct server_rollout *ro = e->rollouts; ro; ro = ro->next) {
@@ -1037,14 +1019,7 @@ static const char *check_options(const Aioctl__V1__SetLimitRequest *in)
 		return "--soak: at most 24h";
 	if (in->has_offline_timeout_ms && in->offline_timeout_ms > 30ULL * 24 * 3600 * 1000)
 		return "--offline-timeout: at most 30d";
-	if (in->selector) {
-		if (in->selector->n_labels > AIO_LABELS_MAX)
-			return "too many --select labels";
-		if (in->selector->hosts_glob &&
-		    !aio_text_valid(in->selector->hosts_glob, AIO_HOST_NAME_MAX))
-			return "--hosts: a glob of up to 253 characters";
-	}
-	return NULL;
+	return server_selector_invalid(in->selector);
 }
 
 static int by_host(const void *a, const void *b)
@@ -1071,7 +1046,7 @@ static int plan(struct server *s, struct server_rollout *ro, struct server_rollo
 		struct server_step *p;
 		bool at_runtime, at_persisted;
 
-		if (!selected(h, o->selector))
+		if (!server_host_selected(h, o->selector))
 			continue;
 		if (o->reconcile) {
 			if (!h->has_desired)

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -406,4 +407,45 @@ long long h_db_value(struct h_env *e, const char *sql)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return v;
+}
+
+/* Plain TCP, so no nng socket of the test's own is left mid-send when the
+ * server drops the connection: the SP handshake of a REQ peer, then a
+ * frame header announcing len bytes and some of them. */
+bool h_sp_oversize(const char *url, uint64_t len, int timeout_ms)
+{
+	cr_assert(len > 0);
+	static const unsigned char hello[8] = { 0, 'S', 'P', 0, 0, 0x30, 0, 0 };
+	unsigned char frame[8 + 4096] = { 0 }, buf[64];
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	unsigned port;
+	uint64_t deadline = h_mono_ms() + (uint64_t)timeout_ms;
+	ssize_t n;
+	int fd;
+
+	cr_assert_eq(sscanf(url, "tcp://127.0.0.1:%u", &port), 1, "%s: not a loopback URL", url);
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect: %m");
+	cr_assert_eq(write(fd, hello, sizeof(hello)), (ssize_t)sizeof(hello));
+	for (int i = 0; i < 8; i++)
+		frame[i] = (unsigned char)(len >> (56 - 8 * i));
+	/* less than announced, so a server within its bound waits for more;
+	 * one past it may close before all of this is sent */
+	(void)send(fd, frame, 8 + (len - 1 < 4096 ? len - 1 : 4096), MSG_NOSIGNAL);
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		uint64_t now = h_mono_ms();
+
+		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) <= 0)
+			break;
+		n = read(fd, buf, sizeof(buf)); /* its handshake, then EOF */
+		if (n <= 0) {
+			close(fd);
+			return true;
+		}
+	}
+	close(fd);
+	return false;
 }

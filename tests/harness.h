@@ -64,6 +64,10 @@ json_t *h_aioctl_json(struct h_env *e, const char *const *args);
 pid_t h_aio_hold(const char *const *argv, int *ret_release);
 /* One number from the server's database (read-only). */
 long long h_db_value(struct h_env *e, const char *sql);
+/* Speaks SP over plain TCP to url (tcp://127.0.0.1:PORT) and announces a
+ * message of len bytes: true if the server closed the connection within
+ * timeout_ms, as it must past its size bound. */
+bool h_sp_oversize(const char *url, uint64_t len, int timeout_ms);
 /* Polls cond every 50ms until it is true or timeout_ms passed. */
 bool h_wait(bool (*cond)(struct h_env *e, void *arg), struct h_env *e, void *arg, int timeout_ms);
 uint64_t h_mono_ms(void);

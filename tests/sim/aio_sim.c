@@ -33,8 +33,9 @@
 #include "names.h"
 #include "rpc_client.h"
 
-#define LATENCIES_MAX (4 << 20)
-#define SETUP_THREADS 16
+#define LATENCIES_MAX  (4 << 20)
+#define SETUP_THREADS  16
+#define GROWTH_PER_DAY 2048 /* --behaviour growth */
 
 enum behaviour { STEADY, GROWTH, SPIKES, CHURN };
 
@@ -58,6 +59,7 @@ struct sim {
 	struct host *hosts;
 	struct aio_rpc_client *admin;
 	uint64_t start_ms;
+	uint64_t origin_ms; /* the first sample's time: start, or backfill-days before */
 	atomic_bool stopping;
 	atomic_uint_fast64_t reports_sent, reports_ok, reports_failed;
 	atomic_uint_fast64_t watches, commands, acks, refused, live;
@@ -177,8 +179,8 @@ static uint64_t aio_nr_of(struct host *h, uint64_t t_ms)
 	uint64_t base = 1024 * (1 + h->idx % 48);
 
 	switch (h->sim->o.behaviour) {
-	case GROWTH: /* 1024 events a day more */
-		return base + t_ms / 86400 % (1ULL << 30);
+	case GROWTH: /* 2048 events a day more, from the first (backfilled) sample */
+		return base + (t_ms - h->sim->origin_ms) * GROWTH_PER_DAY / 86400000;
 	case SPIKES: /* VM starts: a burst every 5 minutes */
 		return base + ((t_ms / 1000) % 300 < 5 ? 8192 : 0);
 	case CHURN:
@@ -650,6 +652,7 @@ int main(int argc, char **argv)
 	s->lat_us = calloc(LATENCIES_MAX, sizeof(*s->lat_us));
 	s->hosts = calloc(s->o.hosts, sizeof(*s->hosts));
 	s->start_ms = aio_now_ms();
+	s->origin_ms = s->start_ms - s->o.backfill_days * 86400000ULL;
 	for (size_t i = 0; i < s->o.hosts; i++) {
 		struct host *h = &s->hosts[i];
 

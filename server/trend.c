@@ -1,0 +1,387 @@
+/* aioctl report trend: the capacity model over each host's stored history,
+ * answered on the query thread so ingest never waits for it. */
+#include "trend.h"
+
+#include <fnmatch.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bounds.h"
+#include "clock.h"
+#include "log.h"
+#include "names.h"
+#include "query.h"
+#include "rpc_server.h"
+#include "server.h"
+
+#define DAY_MS  (24ULL * 3600 * 1000)
+#define HOUR_MS (3600ULL * 1000)
+
+#define TREND_SINCE_DEFAULT_MS (30 * DAY_MS)
+#define TREND_SINCE_MAX_MS     (400 * DAY_MS)
+#define TREND_HOURS_MAX        (400 * 24)
+#define KERNEL_DEFAULT_LIMIT   65536 /* fs.aio-max-nr out of the box */
+
+/* Verdicts: act when AIO already failed, the peak is within 10% of the
+ * limit or the limit runs out within a month; watch at 70% or a quarter. */
+#define ACT_UTILIZATION   0.90
+#define WATCH_UTILIZATION 0.70
+#define ACT_WITHIN_MS     (30 * DAY_MS)
+#define WATCH_WITHIN_MS   (90 * DAY_MS)
+/* A growing host's recommendation covers where the fit puts it this far
+ * ahead, so the new limit does not itself run out within a quarter. */
+#define PLAN_AHEAD_DAYS   90.0
+
+static int by_peak(const void *a, const void *b)
+{
+	uint64_t x = ((const struct trend_hour *)a)->peak, y = ((const struct trend_hour *)b)->peak;
+
+	return (x > y) - (x < y);
+}
+
+static uint64_t pow2_at_least(uint64_t v)
+{
+	uint64_t p = 1;
+
+	while (p < v && p < (1ULL << 62))
+		p <<= 1;
+	return p;
+}
+
+static uint64_t pow2_at_most(uint64_t v)
+{
+	uint64_t p = 1;
+
+	while (p <= v / 2)
+		p <<= 1;
+	return p;
+}
+
+/* Least squares over the daily peaks, each placed at the middle of the
+ * hour it happened in: the slope in events per day and the line's value
+ * at x_mean (days after the first peak). */
+static bool fit_daily_peaks(const struct trend_hour *hours, size_t n, unsigned *ret_days,
+                            double *ret_slope, double *ret_x_mean, double *ret_y_mean,
+                            uint64_t *ret_t0)
+{
+	double sx = 0, sy = 0, sxx = 0, sxy = 0, x, y;
+	uint64_t t0 = 0;
+	unsigned days = 0;
+
+	for (size_t i = 0; i < n;) {
+		uint64_t day = hours[i].start_ms / DAY_MS, peak = 0, at = 0;
+
+		for (; i < n && hours[i].start_ms / DAY_MS == day; i++)
+			if (hours[i].peak >= peak) {
+				peak = hours[i].peak;
+				at = hours[i].start_ms + HOUR_MS / 2;
+			}
+		if (!days)
+			t0 = at;
+		x = (double)(at - t0) / (double)DAY_MS;
+		y = (double)peak;
+		sx += x;
+		sy += y;
+		sxx += x * x;
+		sxy += x * y;
+		days++;
+	}
+	*ret_days = days;
+	*ret_t0 = t0;
+	if (days < 2)
+		return false;
+	*ret_x_mean = sx / days;
+	*ret_y_mean = sy / days;
+	if (sxx - sx * sx / days <= 1e-9)
+		return false;
+	*ret_slope = (sxy - sx * sy / days) / (sxx - sx * sx / days);
+	return true;
+}
+
+void server_trend_compute(struct trend_hour *hours, size_t n, uint64_t limit, uint32_t errors,
+                          uint64_t now_ms, const struct trend_policy *p, struct trend_result *r)
+{
+	double x_mean = 0, y_mean = 0, slope = 0, need;
+	uint64_t t0 = 0, last_day_peak = 0, rec;
+
+	memset(r, 0, sizeof(*r));
+	if (!n) {
+		r->verdict = "unknown";
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		double u = hours[i].limit ? (double)hours[i].peak / (double)hours[i].limit : 0;
+
+		if (hours[i].peak > r->peak)
+			r->peak = hours[i].peak;
+		if (u > r->peak_utilization)
+			r->peak_utilization = u;
+		if (hours[i].start_ms / DAY_MS == hours[n - 1].start_ms / DAY_MS &&
+		    hours[i].peak > last_day_peak)
+			last_day_peak = hours[i].peak;
+	}
+	if ((r->has_growth = fit_daily_peaks(hours, n, &r->days, &slope, &x_mean, &y_mean, &t0)))
+		r->growth_per_day = slope;
+	if (limit && last_day_peak >= limit) {
+		r->has_exhaustion = true; /* already there */
+		r->exhaustion_ms = now_ms;
+	} else if (r->has_growth && slope > 0 && limit) {
+		double x = x_mean + ((double)limit - y_mean) / slope;
+		double at = (double)t0 + x * (double)DAY_MS;
+
+		if (at < (double)now_ms)
+			at = (double)now_ms;
+		if (at <= (double)(now_ms + p->horizon_ms)) {
+			r->has_exhaustion = true;
+			r->exhaustion_ms = (uint64_t)at;
+		}
+	}
+	qsort(hours, n, sizeof(*hours), by_peak);
+	r->p95 = hours[(size_t)ceil(0.95 * (double)n) - 1].peak;
+
+	need = (double)r->peak;
+	if (r->has_growth && slope > 0) {
+		double ahead = y_mean + slope * ((double)(now_ms - t0) / (double)DAY_MS +
+		                                 PLAN_AHEAD_DAYS - x_mean);
+
+		if (ahead > need)
+			need = ahead;
+	}
+	need = ceil(need * (100.0 + p->headroom_percent) / 100.0);
+	if (need > (double)(1ULL << 62))
+		need = (double)(1ULL << 62);
+	rec = pow2_at_least(need < KERNEL_DEFAULT_LIMIT ? KERNEL_DEFAULT_LIMIT : (uint64_t)need);
+	if (p->bound_max && rec > p->bound_max)
+		rec = pow2_at_most(p->bound_max) >= p->bound_min ? pow2_at_most(p->bound_max)
+		                                                 : p->bound_max;
+	if (p->bound_min && rec < p->bound_min)
+		rec = !p->bound_max || pow2_at_least(p->bound_min) <= p->bound_max
+		              ? pow2_at_least(p->bound_min)
+		              : p->bound_min;
+	r->recommended = rec;
+
+	if (errors || r->peak_utilization >= ACT_UTILIZATION ||
+	    (r->has_exhaustion && r->exhaustion_ms - now_ms <= ACT_WITHIN_MS))
+		r->verdict = "act";
+	else if (r->peak_utilization >= WATCH_UTILIZATION ||
+	         (r->has_exhaustion && r->exhaustion_ms - now_ms <= WATCH_WITHIN_MS))
+		r->verdict = "watch";
+	else
+		r->verdict = "ok";
+}
+
+/* ------------------------------------------------------------ the RPC */
+
+struct trend_host {
+	int64_t id;
+	char *name, *group;
+	uint64_t limit, bound_min, bound_max;
+};
+
+struct trend_job {
+	struct trend_host *hosts;
+	size_t n;
+	uint64_t since_ms, now_ms;
+	unsigned headroom_percent;
+	uint64_t horizon_ms;
+	Aioctl__V1__TrendReply_Closure closure;
+	void *data;
+};
+
+static int verdict_rank(const char *v)
+{
+	return !strcmp(v, "act") ? 0 : !strcmp(v, "watch") ? 1 : !strcmp(v, "ok") ? 2 : 3;
+}
+
+/* Most urgent first: verdict, then the nearest exhaustion, then the
+ * highest peak utilisation, then the name. */
+static int by_urgency(const void *a, const void *b)
+{
+	const Aioctl__V1__HostTrend *x = *(Aioctl__V1__HostTrend *const *)a;
+	const Aioctl__V1__HostTrend *y = *(Aioctl__V1__HostTrend *const *)b;
+	int r = verdict_rank(x->verdict) - verdict_rank(y->verdict);
+
+	if (r)
+		return r;
+	if (x->has_exhaustion_ms != y->has_exhaustion_ms)
+		return x->has_exhaustion_ms ? -1 : 1;
+	if (x->has_exhaustion_ms && x->exhaustion_ms != y->exhaustion_ms)
+		return x->exhaustion_ms < y->exhaustion_ms ? -1 : 1;
+	if (x->peak_utilization != y->peak_utilization)
+		return x->peak_utilization > y->peak_utilization ? -1 : 1;
+	return strcmp(x->host, y->host);
+}
+
+static void trend_job_free(struct trend_job *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		free(j->hosts[i].name);
+		free(j->hosts[i].group);
+	}
+	free(j->hosts);
+	free(j);
+}
+
+static void trend_query(sqlite3 *conn, void *arg)
+{
+	struct trend_job *j = arg;
+	Aioctl__V1__TrendReply rep = AIOCTL__V1__TREND_REPLY__INIT;
+	Aioctl__V1__HostTrend *v = calloc(j->n + 1, sizeof(*v));
+	Aioctl__V1__HostTrend **pv = calloc(j->n + 1, sizeof(*pv));
+	struct trend_hour *hours = calloc(TREND_HOURS_MAX, sizeof(*hours));
+	sqlite3_stmt *hq = NULL, *eq = NULL;
+
+	if (!v || !pv || !hours) {
+		aio_rpc_call_fail(j->data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
+		j->closure(NULL, j->data);
+		goto out_free;
+	}
+	if (sqlite3_prepare_v2(conn,
+	                       "SELECT time_ms / 3600000, max(aio_nr_max), min(aio_max_nr)"
+	                       " FROM samples WHERE host_id = ?1 AND time_ms >= ?2"
+	                       " GROUP BY 1 ORDER BY 1 LIMIT ?3",
+	                       -1, &hq, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(conn,
+	                       "SELECT count(*) FROM events WHERE host_id = ?1 AND time_ms >= ?2",
+	                       -1, &eq, NULL) != SQLITE_OK) {
+		aio_rpc_call_fail(j->data, AIO_INTERNAL, "cannot read history: %s",
+		                  sqlite3_errmsg(conn));
+		j->closure(NULL, j->data);
+		goto out_free;
+	}
+	for (size_t i = 0; i < j->n; i++) {
+		const struct trend_host *th = &j->hosts[i];
+		struct trend_policy pol = { j->headroom_percent, j->horizon_ms, th->bound_min,
+			                    th->bound_max };
+		struct trend_result res;
+		uint32_t errors = 0;
+		size_t n = 0;
+
+		sqlite3_reset(hq);
+		sqlite3_bind_int64(hq, 1, th->id);
+		sqlite3_bind_int64(hq, 2, (int64_t)j->since_ms);
+		sqlite3_bind_int(hq, 3, TREND_HOURS_MAX);
+		while (sqlite3_step(hq) == SQLITE_ROW && n < TREND_HOURS_MAX) {
+			hours[n].start_ms = (uint64_t)sqlite3_column_int64(hq, 0) * HOUR_MS;
+			hours[n].peak = (uint64_t)sqlite3_column_int64(hq, 1);
+			hours[n].limit = (uint64_t)sqlite3_column_int64(hq, 2);
+			n++;
+		}
+		sqlite3_reset(eq);
+		sqlite3_bind_int64(eq, 1, th->id);
+		sqlite3_bind_int64(eq, 2, (int64_t)j->since_ms);
+		if (sqlite3_step(eq) == SQLITE_ROW)
+			errors = (uint32_t)sqlite3_column_int(eq, 0);
+		server_trend_compute(hours, n, th->limit, errors, j->now_ms, &pol, &res);
+
+		aioctl__v1__host_trend__init(&v[i]);
+		v[i].host = th->name;
+		v[i].group = th->group;
+		v[i].has_limit = true;
+		v[i].limit = th->limit;
+		v[i].has_peak = v[i].has_p95 = v[i].has_peak_utilization = n > 0;
+		v[i].peak = res.peak;
+		v[i].p95 = res.p95;
+		v[i].peak_utilization = res.peak_utilization;
+		v[i].has_growth_per_day = res.has_growth;
+		v[i].growth_per_day = res.growth_per_day;
+		v[i].has_exhaustion_ms = res.has_exhaustion;
+		v[i].exhaustion_ms = res.exhaustion_ms;
+		v[i].has_errors = true;
+		v[i].errors = errors;
+		v[i].has_recommended = n > 0;
+		v[i].recommended = res.recommended;
+		v[i].verdict = (char *)res.verdict;
+		v[i].has_days = true;
+		v[i].days = res.days;
+		pv[i] = &v[i];
+	}
+	qsort(pv, j->n, sizeof(*pv), by_urgency);
+	rep.hosts = pv;
+	rep.n_hosts = j->n;
+	rep.has_since_ms = true;
+	rep.since_ms = j->since_ms;
+	rep.has_headroom_percent = true;
+	rep.headroom_percent = j->headroom_percent;
+	rep.has_horizon_ms = true;
+	rep.horizon_ms = j->horizon_ms;
+	j->closure(&rep, j->data);
+out_free:
+	sqlite3_finalize(hq);
+	sqlite3_finalize(eq);
+	free(hours);
+	free(v);
+	free(pv);
+	trend_job_free(j);
+}
+
+static const char *trend_invalid(const Aioctl__V1__TrendRequest *in)
+{
+	if (in->has_since_ms && (in->since_ms < HOUR_MS || in->since_ms > TREND_SINCE_MAX_MS))
+		return "--since: between 1h and 400d";
+	if (in->group_by && (!*in->group_by || strlen(in->group_by) > AIO_LABEL_KEY_MAX ||
+	                     !aio_text_valid(in->group_by, AIO_LABEL_KEY_MAX)))
+		return "--group-by: a label key of up to 63 characters";
+	return server_selector_invalid(in->selector);
+}
+
+void server_trend(struct server *s, const Aioctl__V1__TrendRequest *in,
+                  Aioctl__V1__TrendReply_Closure closure, void *data)
+{
+	struct trend_job *j;
+	const char *why;
+
+	if ((why = trend_invalid(in))) {
+		aio_rpc_call_fail(data, AIO_INVALID_ARGUMENT, "%s", why);
+		closure(NULL, data);
+		return;
+	}
+	if (!(j = calloc(1, sizeof(*j))))
+		goto out_oom;
+	j->now_ms = aio_now_ms();
+	j->since_ms = j->now_ms - (in->has_since_ms ? in->since_ms : TREND_SINCE_DEFAULT_MS);
+	j->headroom_percent = s->conf.trend_headroom;
+	j->horizon_ms = s->conf.trend_horizon_ms;
+	j->closure = closure;
+	j->data = data;
+	pthread_rwlock_rdlock(&s->hosts.lock);
+	j->hosts = calloc(s->hosts.n + 1, sizeof(*j->hosts));
+	for (size_t i = 0; j->hosts && i < s->hosts.n; i++) {
+		const struct server_host *h = s->hosts.all[i];
+		struct trend_host *th = &j->hosts[j->n];
+		const char *group = "";
+
+		if (h->revoked_ms || !server_host_selected(h, in->selector))
+			continue;
+		for (size_t k = 0; in->group_by && k < h->n_labels; k++)
+			if (!strcmp(h->labels[k].key, in->group_by))
+				group = h->labels[k].value;
+		th->id = h->id;
+		th->limit = h->has_sample ? h->sample.aio_max_nr : 0;
+		th->bound_min = h->limit_min;
+		th->bound_max = h->limit_max;
+		th->name = strdup(h->name);
+		th->group = strdup(group);
+		j->n++;
+		if (!th->name || !th->group) {
+			pthread_rwlock_unlock(&s->hosts.lock);
+			trend_job_free(j);
+			goto out_oom;
+		}
+	}
+	pthread_rwlock_unlock(&s->hosts.lock);
+	if (!j->hosts) {
+		trend_job_free(j);
+		goto out_oom;
+	}
+	if (server_query_submit(s->query, trend_query, j) < 0) {
+		trend_job_free(j);
+		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
+		closure(NULL, data);
+	}
+	return;
+out_oom:
+	aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
+	closure(NULL, data);
+}

@@ -1,0 +1,47 @@
+/* Capacity review: per host peak, p95, growth per day, projected date of
+ * exhaustion, recommended limit and a verdict, from stored history. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aioctl.pb-c.h"
+
+struct server;
+
+/* One hour of a host's history: its highest aio-nr, and the lowest limit
+ * in force during it. */
+struct trend_hour {
+	uint64_t start_ms;
+	uint64_t peak;
+	uint64_t limit;
+};
+
+struct trend_policy {
+	unsigned headroom_percent;     /* on top of the observed peak */
+	uint64_t horizon_ms;           /* exhaustion further out is "not within horizon" */
+	uint64_t bound_min, bound_max; /* the host's own policy; 0: none */
+};
+
+struct trend_result {
+	uint64_t peak, p95;
+	double peak_utilization;
+	bool has_growth; /* two days or more of samples */
+	double growth_per_day;
+	bool has_exhaustion;
+	uint64_t exhaustion_ms;
+	uint64_t recommended;
+	unsigned days;
+	const char *verdict;
+};
+
+/* The model, pure: hours oldest first, limit the host's limit now. hours is
+ * reordered (p95). The recommendation is the observed peak (or, growing,
+ * the fitted value 90 days ahead) plus head room, rounded up to a power of
+ * two, at least the kernel's default 65536, inside the host's bounds. */
+void server_trend_compute(struct trend_hour *hours, size_t n, uint64_t limit, uint32_t errors,
+                          uint64_t now_ms, const struct trend_policy *p, struct trend_result *ret);
+
+void server_trend(struct server *s, const Aioctl__V1__TrendRequest *in,
+                  Aioctl__V1__TrendReply_Closure closure, void *data);

@@ -1,0 +1,162 @@
+/* aioctl report trend against the real server, with ten days of history
+ * backfilled through the real agent RPC by aio-sim: growing hosts are
+ * projected to run out on the right day, flat ones not at all. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "clock.h"
+#include "harness.h"
+
+#define DAY_MS    (24LL * 3600 * 1000)
+#define DAYS      "10"
+#define GROWTH    2048 /* aio-sim --behaviour growth: events a day */
+#define LIMIT     65536
+#define HEADROOM  1.5      /* the server's default trend-headroom, 50% */
+#define BOUND_MAX 16777216 /* aio-sim's hosts say so in Hello */
+
+static struct h_env env;
+
+static void backfill(const char *prefix, const char *behaviour, const char *label,
+                     const char *hosts)
+{
+	const char *argv[] = { AIO_TEST_BIN_DIR "/aio-sim",
+		               "--server",
+		               env.agent_url,
+		               "--admin",
+		               env.admin_url,
+		               "--token-file",
+		               env.token_file,
+		               "--hosts",
+		               hosts,
+		               "--prefix",
+		               prefix,
+		               "--behaviour",
+		               behaviour,
+		               "--label",
+		               label,
+		               "--interval",
+		               "1h",
+		               "--backfill-days",
+		               DAYS,
+		               NULL };
+	pid_t pid = h_spawn(&env, prefix, argv);
+	int status;
+
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "aio-sim %s failed", prefix);
+}
+
+static json_t *host_of(json_t *report, const char *name)
+{
+	size_t i;
+	json_t *h;
+
+	json_array_foreach(json_object_get(report, "hosts"), i, h)
+	{
+		if (!strcmp(json_string_value(json_object_get(h, "host")), name))
+			return h;
+	}
+	return NULL;
+}
+
+static bool pow2(json_int_t v)
+{
+	return v > 0 && !(v & (v - 1));
+}
+
+Test(report, trend_projects_growth_and_rolls_up_groups, .timeout = 120)
+{
+	const char *trend[] = { "report", "trend", "--group-by", "rack", NULL };
+	long long t0 = (long long)aio_now_ms(), t1;
+	json_t *rep, *h, *groups;
+
+	h_env_init(&env);
+	h_server_start(&env);
+	backfill("grow", "growth", "rack=r1", "3");
+	backfill("flat", "steady", "rack=r2", "2");
+	t1 = (long long)aio_now_ms();
+	cr_assert_not_null(rep = h_aioctl_json(&env, trend));
+
+	for (int i = 0; i < 3; i++) {
+		char name[16];
+		long long base = 1024LL * (1 + i), truth_early, truth_late, at;
+
+		snprintf(name, sizeof(name), "grow%05d", i);
+		cr_assert_not_null(h = host_of(rep, name), "%s in the report", name);
+		/* aio-sim's history starts 10 days before it started */
+		truth_early = t0 - 10 * DAY_MS + (LIMIT - base) * DAY_MS / GROWTH;
+		truth_late = t1 - 10 * DAY_MS + (LIMIT - base) * DAY_MS / GROWTH;
+		cr_assert(json_is_integer(json_object_get(h, "exhaustion_ms")),
+		          "%s: growing, it runs out within the horizon", name);
+		at = json_integer_value(json_object_get(h, "exhaustion_ms"));
+		cr_expect(at > truth_early - DAY_MS && at < truth_late + DAY_MS,
+		          "%s: projected %lld, truly %lld: within a day", name, at, truth_early);
+		cr_expect(json_real_value(json_object_get(h, "growth_per_day")) > GROWTH * 0.95);
+		cr_expect_str_eq(json_string_value(json_object_get(h, "verdict")), "act",
+		                 "runs out within a month");
+		{
+			json_int_t rec = json_integer_value(json_object_get(h, "recommended"));
+			json_int_t peak = json_integer_value(json_object_get(h, "peak"));
+
+			cr_expect(pow2(rec), "%s: %lld is a power of two", name, (long long)rec);
+			cr_expect(rec >= (json_int_t)((double)peak * HEADROOM) && rec <= BOUND_MAX,
+			          "%s: %lld covers peak %lld plus head room, within bounds", name,
+			          (long long)rec, (long long)peak);
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "flat%05d", i);
+		cr_assert_not_null(h = host_of(rep, name));
+		cr_expect(json_is_null(json_object_get(h, "exhaustion")),
+		          "%s: flat, not within horizon", name);
+		cr_expect_str_eq(json_string_value(json_object_get(h, "verdict")), "ok");
+		cr_expect_eq(json_integer_value(json_object_get(h, "recommended")), LIMIT);
+	}
+	/* the most urgent first: a growing host */
+	h = json_array_get(json_object_get(rep, "hosts"), 0);
+	cr_expect_str_eq(json_string_value(json_object_get(h, "host")), "grow00002",
+	                 "the highest grower runs out first");
+	groups = json_object_get(rep, "groups");
+	cr_expect_eq(json_integer_value(json_object_get(json_object_get(groups, "r1"), "act")), 3);
+	cr_expect_eq(json_integer_value(json_object_get(json_object_get(groups, "r2"), "hosts")),
+	             2);
+	cr_expect_eq(json_integer_value(json_object_get(json_object_get(rep, "fleet"), "hosts")),
+	             5);
+	json_decref(rep);
+
+	{
+		const char *top[] = {
+			"report", "trend", "--select", "rack=r2", "--top", "1", NULL
+		};
+
+		cr_assert_not_null(rep = h_aioctl_json(&env, top));
+		cr_expect_eq(json_array_size(json_object_get(rep, "hosts")), 1);
+		cr_expect_eq(
+		        json_integer_value(json_object_get(json_object_get(rep, "fleet"), "hosts")),
+		        2, "--select keeps rack r2 only; --top cuts rows, not the roll-up");
+		json_decref(rep);
+	}
+	h_env_fini(&env);
+}
+
+Test(report, bad_requests_are_refused_clearly)
+{
+	const char *top0[] = { "report", "trend", "--top", "0", NULL };
+	const char *since[] = { "report", "trend", "--since", "5m", NULL };
+	const char *sel[] = { "report", "trend", "--select", "rack", NULL };
+	char *err = NULL;
+
+	h_env_init(&env);
+	h_server_start(&env);
+	cr_expect_eq(h_aioctl(&env, NULL, NULL, top0), 64);
+	cr_expect_eq(h_aioctl(&env, NULL, NULL, sel), 64);
+	cr_expect_eq(h_aioctl(&env, NULL, &err, since), 64,
+	             "the server refuses it as a usage error");
+	cr_expect(err && strstr(err, "--since"), "says what is wrong: %s", err);
+	free(err);
+	h_env_fini(&env);
+}
