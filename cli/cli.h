@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "bounds.h"
 #include "output.h"
@@ -97,6 +98,9 @@ int cli_host_show(struct cli *c, int argc, char **argv);
 int cli_errors(struct cli *c, int argc, char **argv);
 int cli_history(struct cli *c, int argc, char **argv);
 int cli_report_trend(struct cli *c, int argc, char **argv);
+/* The trend report as one HTML page with inline SVG charts. */
+int cli_trend_html(const struct cli *c, const Aioctl__V1__TrendReply *rep, size_t act, size_t watch,
+                   FILE *out);
 int cli_fleet_set(struct cli *c, int argc, char **argv);
 int cli_fleet_drift(struct cli *c, int argc, char **argv);
 int cli_fleet_reconcile(struct cli *c, int argc, char **argv);

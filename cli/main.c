@@ -65,7 +65,9 @@ static const struct opt_doc global_opts[] = {
 	{ { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 	  "FILE",
 	  "admin token [$AIOCTL_TOKEN_FILE or " CLI_DEFAULT_TOKEN_FILE "]" },
-	{ { "output", required_argument, NULL, OPT_OUTPUT }, "FMT", "table, json or csv [table]" },
+	{ { "output", required_argument, NULL, OPT_OUTPUT },
+	  "FMT",
+	  "table, json or csv; html for report trend [table]" },
 	{ { "timeout", required_argument, NULL, OPT_TIMEOUT }, "DUR", "wait at most DUR [10s]" },
 	{ { "tls-ca", required_argument, NULL, OPT_TLS_CA },
 	  "FILE",
@@ -243,9 +245,12 @@ static int set_option(struct cli *c, int id, const char *arg)
 			c->format = CLI_JSON;
 		else if (strcmp(arg, "csv") == 0)
 			c->format = CLI_CSV;
+		else if (strcmp(arg, "html") == 0)
+			c->format = CLI_HTML;
 		else {
 			fprintf(stderr,
-			        "aioctl: --output %s: not a format (use table, json or csv)\n",
+			        "aioctl: --output %s: not a format (use table, json or csv; html "
+			        "for report trend)\n",
 			        arg);
 			return CLI_EXIT_USAGE;
 		}
@@ -524,6 +529,10 @@ static int run(struct cli *c, int argc, char **argv)
 	if ((r = parse_options(c, cmd, argc - skip, argv + skip, false)) != 0)
 		return r < 0 ? 0 : r;
 	nargs = argc - skip - optind;
+	if (c->format == CLI_HTML && cmd->run != cli_report_trend) {
+		fprintf(stderr, "aioctl: --output html: only for report trend\n");
+		return CLI_EXIT_USAGE;
+	}
 	if (nargs < cmd->min_args || nargs > cmd->max_args) {
 		fprintf(stderr, "aioctl: usage: aioctl %s %s %s\n", cmd->noun, cmd->verb,
 		        cmd->args);

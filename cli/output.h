@@ -5,7 +5,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
-enum cli_format { CLI_TABLE, CLI_JSON, CLI_CSV };
+enum cli_format { CLI_TABLE, CLI_JSON, CLI_CSV, CLI_HTML /* report trend only */ };
 
 struct cli_table {
 	size_t ncols;

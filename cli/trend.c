@@ -10,6 +10,7 @@
 #include "duration.h"
 
 #define TOP_DEFAULT 20 /* host rows in the table; json and csv get all */
+#define HTML_CHARTS 8  /* host charts in the HTML page (or --top, up to 50) */
 
 struct group {
 	const char *name;
@@ -248,6 +249,10 @@ int cli_report_trend(struct cli *c, int argc, char **argv)
 		in.since_ms = c->since_ms;
 	}
 	in.group_by = (char *)c->group_by;
+	if (c->format == CLI_HTML) {
+		in.has_series = true;
+		in.series = c->top ? (c->top < 50 ? (uint32_t)c->top : 50) : HTML_CHARTS;
+	}
 	if ((r = cli_call(c, "Trend", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
 	if (!(gs = calloc(rep->n_hosts + 1, sizeof(*gs)))) {
@@ -261,6 +266,10 @@ int cli_report_trend(struct cli *c, int argc, char **argv)
 		ng = groups_make(rep, gs);
 	if (c->format == CLI_JSON) {
 		r = print_json(c, rep, gs, ng, &fleet);
+		goto out_free;
+	}
+	if (c->format == CLI_HTML) {
+		r = cli_trend_html(c, rep, fleet.act, fleet.watch, stdout);
 		goto out_free;
 	}
 	if (c->format == CLI_CSV) {

@@ -6,7 +6,8 @@ set -eu
 packages="build-essential cmake pkg-config clang-format
   libnng-dev libmbedtls-dev libprotobuf-c-dev protobuf-c-compiler
   libsqlite3-dev sqlite3 libsystemd-dev libinih-dev libjansson-dev
-  libcriterion-dev systemd-journal-remote openssl clang libclang-rt-14-dev"
+  libcriterion-dev systemd-journal-remote openssl clang libclang-rt-14-dev
+  chromium"
 
 missing=""
 for p in $packages; do

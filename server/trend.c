@@ -20,7 +20,9 @@
 
 #define TREND_SINCE_DEFAULT_MS (30 * DAY_MS)
 #define TREND_SINCE_MAX_MS     (400 * DAY_MS)
-#define TREND_HOURS_MAX        (400 * 24)
+#define TREND_HOURS_MAX        (401 * 24)
+#define TREND_DAYS_MAX         402   /* 400 days touch at most 402 calendar days */
+#define TREND_SERIES_MAX       50    /* hosts whose daily peaks are sent */
 #define KERNEL_DEFAULT_LIMIT   65536 /* fs.aio-max-nr out of the box */
 
 /* Verdicts: act when AIO already failed, the peak is within 10% of the
@@ -96,6 +98,8 @@ static bool fit_daily_peaks(const struct trend_hour *hours, size_t n, unsigned *
 	if (sxx - sx * sx / days <= 1e-9)
 		return false;
 	*ret_slope = (sxy - sx * sy / days) / (sxx - sx * sx / days);
+	if (fabs(*ret_slope) * 365 < 0.5) /* rounding noise: less than one event a year */
+		*ret_slope = 0;
 	return true;
 }
 
@@ -185,6 +189,7 @@ struct trend_job {
 	uint64_t since_ms, now_ms;
 	unsigned headroom_percent;
 	uint64_t horizon_ms;
+	size_t series;
 	Aioctl__V1__TrendReply_Closure closure;
 	void *data;
 };
@@ -223,6 +228,51 @@ static void trend_job_free(struct trend_job *j)
 	free(j);
 }
 
+struct fleet_day {
+	double sum, max;
+	uint32_t n;
+};
+
+/* Adds a host's daily peak utilisation (hours oldest first) to the fleet's. */
+static void fleet_add(struct fleet_day *fl, uint64_t day0, const struct trend_hour *hours, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		uint64_t day = hours[i].start_ms / DAY_MS;
+		double u = 0;
+
+		for (; i < n && hours[i].start_ms / DAY_MS == day; i++)
+			if (hours[i].limit && (double)hours[i].peak / (double)hours[i].limit > u)
+				u = (double)hours[i].peak / (double)hours[i].limit;
+		if (day < day0 || day - day0 >= TREND_DAYS_MAX)
+			continue;
+		fl[day - day0].sum += u;
+		fl[day - day0].n++;
+		if (u > fl[day - day0].max)
+			fl[day - day0].max = u;
+	}
+}
+
+/* A host's daily peaks and lowest limits into out (TREND_DAYS_MAX long). */
+static size_t daily_series(sqlite3_stmt *dq, int64_t host_id, uint64_t since_ms,
+                           Aioctl__V1__Sample *out, Aioctl__V1__Sample **pout)
+{
+	size_t n = 0;
+
+	sqlite3_reset(dq);
+	sqlite3_bind_int64(dq, 1, host_id);
+	sqlite3_bind_int64(dq, 2, (int64_t)since_ms);
+	while (n < TREND_DAYS_MAX && sqlite3_step(dq) == SQLITE_ROW) {
+		aioctl__v1__sample__init(&out[n]);
+		out[n].time_ms = (uint64_t)sqlite3_column_int64(dq, 0) * DAY_MS;
+		out[n].aio_nr = out[n].aio_nr_min = out[n].aio_nr_max =
+		        (uint64_t)sqlite3_column_int64(dq, 1);
+		out[n].aio_max_nr = (uint64_t)sqlite3_column_int64(dq, 2);
+		pout[n] = &out[n];
+		n++;
+	}
+	return n;
+}
+
 static void trend_query(sqlite3 *conn, void *arg)
 {
 	struct trend_job *j = arg;
@@ -230,9 +280,16 @@ static void trend_query(sqlite3 *conn, void *arg)
 	Aioctl__V1__HostTrend *v = calloc(j->n + 1, sizeof(*v));
 	Aioctl__V1__HostTrend **pv = calloc(j->n + 1, sizeof(*pv));
 	struct trend_hour *hours = calloc(TREND_HOURS_MAX, sizeof(*hours));
-	sqlite3_stmt *hq = NULL, *eq = NULL;
+	struct fleet_day *fl = calloc(TREND_DAYS_MAX, sizeof(*fl));
+	size_t n_series = j->series < j->n ? j->series : j->n, n_fleet = 0;
+	Aioctl__V1__Sample *days = calloc(n_series * TREND_DAYS_MAX + 1, sizeof(*days));
+	Aioctl__V1__Sample **pdays = calloc(n_series * TREND_DAYS_MAX + 1, sizeof(*pdays));
+	Aioctl__V1__FleetDay *fd = calloc(TREND_DAYS_MAX, sizeof(*fd));
+	Aioctl__V1__FleetDay **pfd = calloc(TREND_DAYS_MAX, sizeof(*pfd));
+	uint64_t day0 = j->since_ms / DAY_MS;
+	sqlite3_stmt *hq = NULL, *eq = NULL, *dq = NULL;
 
-	if (!v || !pv || !hours) {
+	if (!v || !pv || !hours || !fl || !days || !pdays || !fd || !pfd) {
 		aio_rpc_call_fail(j->data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		j->closure(NULL, j->data);
 		goto out_free;
@@ -244,7 +301,12 @@ static void trend_query(sqlite3 *conn, void *arg)
 	                       -1, &hq, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(conn,
 	                       "SELECT count(*) FROM events WHERE host_id = ?1 AND time_ms >= ?2",
-	                       -1, &eq, NULL) != SQLITE_OK) {
+	                       -1, &eq, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(conn,
+	                       "SELECT time_ms / 86400000, max(aio_nr_max), min(aio_max_nr)"
+	                       " FROM samples WHERE host_id = ?1 AND time_ms >= ?2"
+	                       " GROUP BY 1 ORDER BY 1",
+	                       -1, &dq, NULL) != SQLITE_OK) {
 		aio_rpc_call_fail(j->data, AIO_INTERNAL, "cannot read history: %s",
 		                  sqlite3_errmsg(conn));
 		j->closure(NULL, j->data);
@@ -273,6 +335,7 @@ static void trend_query(sqlite3 *conn, void *arg)
 		sqlite3_bind_int64(eq, 2, (int64_t)j->since_ms);
 		if (sqlite3_step(eq) == SQLITE_ROW)
 			errors = (uint32_t)sqlite3_column_int(eq, 0);
+		fleet_add(fl, day0, hours, n);
 		server_trend_compute(hours, n, th->limit, errors, j->now_ms, &pol, &res);
 
 		aioctl__v1__host_trend__init(&v[i]);
@@ -298,6 +361,26 @@ static void trend_query(sqlite3 *conn, void *arg)
 		pv[i] = &v[i];
 	}
 	qsort(pv, j->n, sizeof(*pv), by_urgency);
+	for (size_t k = 0; k < n_series; k++) {
+		Aioctl__V1__Sample *out = &days[k * TREND_DAYS_MAX];
+		Aioctl__V1__Sample **pout = &pdays[k * TREND_DAYS_MAX];
+
+		pv[k]->n_daily = daily_series(dq, j->hosts[pv[k] - v].id, j->since_ms, out, pout);
+		pv[k]->daily = pout;
+	}
+	for (size_t d = 0; d < TREND_DAYS_MAX; d++) {
+		if (!fl[d].n)
+			continue;
+		aioctl__v1__fleet_day__init(&fd[n_fleet]);
+		fd[n_fleet].day_ms = (day0 + d) * DAY_MS;
+		fd[n_fleet].max_utilization = fl[d].max;
+		fd[n_fleet].mean_utilization = fl[d].sum / fl[d].n;
+		fd[n_fleet].hosts = fl[d].n;
+		pfd[n_fleet] = &fd[n_fleet];
+		n_fleet++;
+	}
+	rep.fleet = pfd;
+	rep.n_fleet = n_fleet;
 	rep.hosts = pv;
 	rep.n_hosts = j->n;
 	rep.has_since_ms = true;
@@ -310,6 +393,12 @@ static void trend_query(sqlite3 *conn, void *arg)
 out_free:
 	sqlite3_finalize(hq);
 	sqlite3_finalize(eq);
+	sqlite3_finalize(dq);
+	free(fl);
+	free(days);
+	free(pdays);
+	free(fd);
+	free(pfd);
 	free(hours);
 	free(v);
 	free(pv);
@@ -343,6 +432,9 @@ void server_trend(struct server *s, const Aioctl__V1__TrendRequest *in,
 	j->since_ms = j->now_ms - (in->has_since_ms ? in->since_ms : TREND_SINCE_DEFAULT_MS);
 	j->headroom_percent = s->conf.trend_headroom;
 	j->horizon_ms = s->conf.trend_horizon_ms;
+	j->series = in->has_series ? in->series : 0;
+	if (j->series > TREND_SERIES_MAX)
+		j->series = TREND_SERIES_MAX;
 	j->closure = closure;
 	j->data = data;
 	pthread_rwlock_rdlock(&s->hosts.lock);

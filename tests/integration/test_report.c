@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "clock.h"
+#include "fileio.h"
 #include "harness.h"
 
 #define DAY_MS    (24LL * 3600 * 1000)
@@ -64,6 +66,101 @@ static json_t *host_of(json_t *report, const char *name)
 static bool pow2(json_int_t v)
 {
 	return v > 0 && !(v & (v - 1));
+}
+
+/* The SVG element of one chart: from the marker to `</svg>`. */
+static char *chart(const char *html, const char *marker, char *buf, size_t len)
+{
+	const char *a = strstr(html, marker), *b;
+
+	if (!a || !(b = strstr(a, "</svg>")) || (size_t)(b - a) >= len)
+		return NULL;
+	memcpy(buf, a, (size_t)(b - a));
+	buf[b - a] = '\0';
+	return buf;
+}
+
+static size_t points(const char *svg, const char *series)
+{
+	char key[64];
+	const char *p;
+	size_t n = 0;
+
+	snprintf(key, sizeof(key), "data-series=\"%s\" points=\"", series);
+	if (!(p = strstr(svg, key)))
+		return 0;
+	for (p += strlen(key); *p && *p != '"'; p++)
+		n += *p == ',';
+	return n;
+}
+
+/* Debian's chromium, headless, opens the page: the DOM it built has the
+ * charts and their series, it logged no failed load or script error, and
+ * a screenshot (trend.png beside the test binary) is the test's output. */
+static void browse(void)
+{
+	char cmd[512], *dom = NULL, *log = NULL, path[400];
+
+	cr_assert(access("/usr/bin/chromium", X_OK) == 0,
+	          "chromium is missing: run deploy/install-deps.sh");
+	snprintf(cmd, sizeof(cmd),
+	         "timeout 60 chromium --headless=new --no-sandbox --disable-gpu "
+	         "--hide-scrollbars --user-data-dir=%s/chromium --enable-logging=stderr",
+	         env.dir);
+	h_sh("%s --dump-dom file://%s/trend.html >%s/dom.html 2>%s/chromium.log", cmd,
+	     AIO_TEST_BIN_DIR, env.dir, env.dir);
+	h_sh("%s --window-size=900,1400 --screenshot=%s/trend.png file://%s/trend.html "
+	     ">>%s/chromium.log 2>&1",
+	     cmd, AIO_TEST_BIN_DIR, AIO_TEST_BIN_DIR, env.dir);
+	snprintf(path, sizeof(path), "%s/dom.html", env.dir);
+	cr_assert_eq(aio_file_read_all(path, 4 << 20, &dom, NULL), 0);
+	cr_expect_not_null(strstr(dom, "<svg id=\"fleet\""), "the browser built the fleet chart");
+	cr_expect_not_null(strstr(dom, "data-series=\"fleet-max\""));
+	cr_expect_not_null(strstr(dom, "data-series=\"forecast\""));
+	snprintf(path, sizeof(path), "%s/chromium.log", env.dir);
+	cr_assert_eq(aio_file_read_all(path, 4 << 20, &log, NULL), 0);
+	cr_expect_null(strstr(log, "Failed to load"), "%s", log);
+	cr_expect_null(strstr(log, "Uncaught"), "%s", log);
+	cr_expect_null(strstr(log, "CONSOLE"), "no console messages: %s", log);
+	snprintf(path, sizeof(path), "%s/trend.png", AIO_TEST_BIN_DIR);
+	cr_expect(access(path, R_OK) == 0, "a screenshot");
+	cr_log_info("trend report: %s/trend.html, screenshot %s", AIO_TEST_BIN_DIR, path);
+	free(dom);
+	free(log);
+}
+
+/* One self-contained page: no scripts, no fetches; the fleet's two series
+ * with a point per day, a chart per host with its daily peaks, and a
+ * forecast line exactly where the host grows. The page is kept beside the
+ * test binary (trend.html) for a look. */
+static void check_html(void)
+{
+	const char *args[] = { "report", "trend", "--output", "html", NULL };
+	static char svg[256 << 10];
+	char *html = NULL;
+	FILE *f;
+
+	cr_assert_eq(h_aioctl(&env, &html, NULL, args), 0);
+	cr_expect(!strncmp(html, "<!DOCTYPE html>", 15));
+	cr_expect_null(strstr(html, "<script"), "no scripts");
+	cr_expect_null(strstr(html, "http"), "no URL to fetch");
+	cr_expect_null(strstr(html, "src="), "nothing loaded");
+	cr_expect_null(strstr(html, "<link"), "no stylesheet to fetch");
+	cr_assert_not_null(chart(html, "<svg id=\"fleet\"", svg, sizeof(svg)));
+	/* ten days from mid-day touch 11 calendar days */
+	cr_expect_geq(points(svg, "fleet-max"), 10);
+	cr_expect_eq(points(svg, "fleet-max"), points(svg, "fleet-mean"));
+	cr_assert_not_null(chart(html, "data-host=\"grow00002\"", svg, sizeof(svg)));
+	cr_expect_geq(points(svg, "peak"), 10);
+	cr_expect_not_null(strstr(svg, "data-series=\"forecast\""), "a growing host's forecast");
+	cr_assert_not_null(chart(html, "data-host=\"flat00000\"", svg, sizeof(svg)));
+	cr_expect_geq(points(svg, "peak"), 10);
+	cr_expect_null(strstr(svg, "data-series=\"forecast\""), "a flat host has none");
+	cr_assert_not_null(f = fopen(AIO_TEST_BIN_DIR "/trend.html", "w"));
+	fputs(html, f);
+	fclose(f);
+	free(html);
+	browse();
 }
 
 Test(report, trend_projects_growth_and_rolls_up_groups, .timeout = 120)
@@ -127,6 +224,7 @@ Test(report, trend_projects_growth_and_rolls_up_groups, .timeout = 120)
 	cr_expect_eq(json_integer_value(json_object_get(json_object_get(rep, "fleet"), "hosts")),
 	             5);
 	json_decref(rep);
+	check_html();
 
 	{
 		const char *top[] = {
