@@ -65,6 +65,7 @@ struct cli {
 	/* report trend */
 	const char *group_by;
 	uint64_t top;
+	uint64_t window_ms; /* report rollout */
 };
 
 /* --select and --hosts as a request's selector. */
@@ -98,6 +99,7 @@ int cli_host_show(struct cli *c, int argc, char **argv);
 int cli_errors(struct cli *c, int argc, char **argv);
 int cli_history(struct cli *c, int argc, char **argv);
 int cli_report_trend(struct cli *c, int argc, char **argv);
+int cli_report_rollout(struct cli *c, int argc, char **argv);
 /* The trend report as one HTML page with inline SVG charts. */
 int cli_trend_html(const struct cli *c, const Aioctl__V1__TrendReply *rep, size_t act, size_t watch,
                    FILE *out);

@@ -27,6 +27,10 @@ const struct cli_command cli_commands[] = {
 	  "capacity review: peak, p95, growth per day, projected exhaustion, recommended "
 	  "limit and a verdict per host, group and fleet",
 	  "since select hosts group-by top" },
+	{ "report", "rollout", 1, 1, cli_report_rollout, "ID",
+	  "did it help: each host's limit, peak utilisation and AIO errors in equal windows "
+	  "before and after its change",
+	  "window" },
 	{ "rollout", "list", 0, 0, cli_rollout_list, "", "rollouts, newest first", "limit" },
 	{ "rollout", "show", 1, 1, cli_rollout_show, "ID", "per host: state, before and after",
 	  "" },

@@ -50,6 +50,7 @@ enum opt_id {
 	OPT_STEP,
 	OPT_GROUP_BY,
 	OPT_TOP,
+	OPT_WINDOW,
 };
 
 struct opt_doc {
@@ -134,6 +135,9 @@ static const struct opt_doc command_opts[] = {
 	{ { "top", required_argument, NULL, OPT_TOP },
 	  "N",
 	  "the N most urgent hosts [20 in a table, all otherwise]" },
+	{ { "window", required_argument, NULL, OPT_WINDOW },
+	  "DUR",
+	  "compare this long before and after each change [24h]" },
 };
 
 #define N_GLOBAL  (sizeof(global_opts) / sizeof(global_opts[0]))
@@ -402,6 +406,14 @@ static int set_option(struct cli *c, int id, const char *arg)
 			return CLI_EXIT_USAGE;
 		}
 		c->group_by = arg;
+		break;
+	case OPT_WINDOW:
+		if (aio_duration_parse(arg, &c->window_ms) < 0 || c->window_ms == 0) {
+			fprintf(stderr,
+			        "aioctl: --window %s: not a duration (example: --window 6h)\n",
+			        arg);
+			return CLI_EXIT_USAGE;
+		}
 		break;
 	case OPT_TOP:
 		if (aio_uint_parse(arg, &c->top) < 0 || c->top == 0 || c->top > 100000) {

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "clock.h"
+#include "duration.h"
 #include "names.h"
 
 #define POLL_MS   100
@@ -538,8 +539,8 @@ int cli_rollout_rollback(struct cli *c, int argc, char **argv)
 
 	if ((r = one(c, "RolloutRollback", argv[0])) != 0 || c->no_wait)
 		return r;
-	parse_id(argv[0], &id);
-	return follow(c, id);
+	/* one() accepted the id already */
+	return parse_id(argv[0], &id) ? CLI_EXIT_USAGE : follow(c, id);
 }
 
 int cli_rollout_list(struct cli *c, int argc, char **argv)
@@ -647,5 +648,142 @@ int cli_audit(struct cli *c, int argc, char **argv)
 	cli_table_done(&t);
 out_free:
 	aioctl__v1__audit_reply__free_unpacked(rep, NULL);
+	return r;
+}
+
+/* ------------------------------------------------- report rollout ID */
+
+static void window_cells(const Aioctl__V1__Window *b, const Aioctl__V1__Window *a,
+                         enum cli_format f, char (*cells)[32])
+{
+	const Aioctl__V1__Window *w[2] = { b, a };
+
+	for (int i = 0; i < 2; i++) {
+		if (!w[i] || !w[i]->has_peak) {
+			snprintf(cells[i], 32, "-");
+			snprintf(cells[2 + i], 32, "-");
+		} else {
+			snprintf(cells[i], 32, "%" PRIu64, w[i]->limit);
+			snprintf(cells[2 + i], 32, f == CLI_CSV ? "%.6f" : "%.1f%%",
+			         (f == CLI_CSV ? 1 : 100) * w[i]->peak_utilization);
+		}
+		snprintf(cells[4 + i], 32, w[i] ? "%u" : "-", w[i] ? w[i]->errors : 0);
+	}
+}
+
+static json_t *window_json(const Aioctl__V1__Window *w)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "limit",
+	                    w->has_peak ? json_integer((json_int_t)w->limit) : json_null());
+	json_object_set_new(o, "peak",
+	                    w->has_peak ? json_integer((json_int_t)w->peak) : json_null());
+	json_object_set_new(o, "peak_utilization",
+	                    w->has_peak ? json_real(w->peak_utilization) : json_null());
+	json_object_set_new(o, "errors", json_integer(w->errors));
+	json_object_set_new(o, "samples", json_integer(w->samples));
+	return o;
+}
+
+int cli_report_rollout(struct cli *c, int argc, char **argv)
+{
+	static const char *const headers[] = { "HOST",        "STATE",        "CHANGED",
+		                               "WINDOW",      "LIMIT-BEFORE", "LIMIT-AFTER",
+		                               "UTIL-BEFORE", "UTIL-AFTER",   "ERR-BEFORE",
+		                               "ERR-AFTER" };
+	static const char *const csv_headers[] = { "host",
+		                                   "state",
+		                                   "changed",
+		                                   "window_ms",
+		                                   "limit_before",
+		                                   "limit_after",
+		                                   "peak_utilization_before",
+		                                   "peak_utilization_after",
+		                                   "errors_before",
+		                                   "errors_after" };
+	Aioctl__V1__RolloutReportRequest in = AIOCTL__V1__ROLLOUT_REPORT_REQUEST__INIT;
+	Aioctl__V1__RolloutReportReply *rep = NULL;
+	unsigned err_before = 0, err_after = 0;
+	double u_before = 0, u_after = 0;
+	size_t changed = 0;
+	struct cli_table t;
+	int r;
+
+	if ((r = parse_id(argv[0], &in.id)) != 0)
+		return r;
+	if (c->window_ms) {
+		in.has_window_ms = true;
+		in.window_ms = c->window_ms;
+	}
+	if ((r = cli_call(c, "RolloutReport", &in.base, (ProtobufCMessage **)&rep)) != 0)
+		return r;
+	for (size_t i = 0; i < rep->n_hosts; i++) {
+		const Aioctl__V1__RolloutHostReport *h = rep->hosts[i];
+
+		if (!h->before || !h->after)
+			continue;
+		changed++;
+		err_before += h->before->errors;
+		err_after += h->after->errors;
+		if (h->before->peak_utilization > u_before)
+			u_before = h->before->peak_utilization;
+		if (h->after->peak_utilization > u_after)
+			u_after = h->after->peak_utilization;
+	}
+	if (c->format == CLI_JSON) {
+		json_t *root = json_object(), *hosts = json_array();
+
+		json_object_set_new(root, "id", json_integer((json_int_t)rep->id));
+		json_object_set_new(root, "state", json_string(rep->state ? rep->state : ""));
+		json_object_set_new(root, "target", json_integer((json_int_t)rep->target));
+		for (size_t i = 0; i < rep->n_hosts; i++) {
+			const Aioctl__V1__RolloutHostReport *h = rep->hosts[i];
+			json_t *o = json_object();
+
+			json_object_set_new(o, "host", json_string(h->host));
+			json_object_set_new(o, "state", json_string(h->state));
+			json_object_set_new(o, "changed",
+			                    h->has_changed_ms ? cli_time_json(h->changed_ms)
+			                                      : json_null());
+			json_object_set_new(o, "window_ms", json_integer((json_int_t)h->window_ms));
+			json_object_set_new(o, "before",
+			                    h->before ? window_json(h->before) : json_null());
+			json_object_set_new(o, "after",
+			                    h->after ? window_json(h->after) : json_null());
+			json_array_append_new(hosts, o);
+		}
+		json_object_set_new(root, "hosts", hosts);
+		json_object_set_new(root, "errors_before", json_integer(err_before));
+		json_object_set_new(root, "errors_after", json_integer(err_after));
+		r = cli_json_print(root, stdout) < 0 ? CLI_EXIT_FAILED : 0;
+		goto out_free;
+	}
+	cli_table_init(&t, c->format == CLI_CSV ? csv_headers : headers, 10);
+	for (size_t i = 0; i < rep->n_hosts; i++) {
+		const Aioctl__V1__RolloutHostReport *h = rep->hosts[i];
+		char when[40] = "-", win[32] = "-", w[6][32];
+		const char *cells[10] = { h->host, h->state, when, win,  w[0],
+			                  w[1],    w[2],     w[3], w[4], w[5] };
+
+		if (h->has_changed_ms)
+			aio_time_format_rfc3339(h->changed_ms, when, sizeof(when));
+		if (h->has_window_ms && c->format == CLI_CSV)
+			snprintf(win, sizeof(win), "%" PRIu64, h->window_ms);
+		else if (h->has_window_ms)
+			aio_duration_format(h->window_ms, win, sizeof(win));
+		window_cells(h->before, h->after, c->format, w);
+		cli_table_add(&t, cells);
+	}
+	cli_table_print(&t, c->format, stdout);
+	cli_table_done(&t);
+	if (c->format == CLI_TABLE)
+		printf("\nrollout %" PRIu64 " (%s) to %" PRIu64
+		       ": %zu hosts changed; AIO errors %u "
+		       "before, %u after; highest peak utilisation %.1f%% before, %.1f%% after\n",
+		       rep->id, rep->state ? rep->state : "?", rep->target, changed, err_before,
+		       err_after, 100 * u_before, 100 * u_after);
+out_free:
+	aioctl__v1__rollout_report_reply__free_unpacked(rep, NULL);
 	return r;
 }

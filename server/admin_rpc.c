@@ -708,6 +708,13 @@ static void admin_rpc_trend(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__Tr
 	server_trend(aio_rpc_call_arg(data), in, closure, data);
 }
 
+static void admin_rpc_rollout_report(Aioctl__V1__Admin_Service *svc,
+                                     const Aioctl__V1__RolloutReportRequest *in,
+                                     Aioctl__V1__RolloutReportReply_Closure closure, void *data)
+{
+	server_rollout_report(aio_rpc_call_arg(data), in, closure, data);
+}
+
 static void admin_rpc_drift(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__DriftRequest *in,
                             Aioctl__V1__DriftReply_Closure closure, void *data)
 {
@@ -811,6 +818,7 @@ Aioctl__V1__Admin_Service server_admin_service = {
 	.drift = admin_rpc_drift,
 	.history = admin_rpc_history,
 	.trend = admin_rpc_trend,
+	.rollout_report = admin_rpc_rollout_report,
 	.reconcile = admin_rpc_reconcile,
 	.audit = admin_rpc_audit,
 	.enroll_create = admin_rpc_enroll_create,

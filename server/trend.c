@@ -3,6 +3,7 @@
 #include "trend.h"
 
 #include <fnmatch.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -476,4 +477,183 @@ void server_trend(struct server *s, const Aioctl__V1__TrendRequest *in,
 out_oom:
 	aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 	closure(NULL, data);
+}
+
+/* ------------------------------------------------- report rollout ID */
+
+#define ROLLOUT_WINDOW_DEFAULT_MS DAY_MS
+#define ROLLOUT_WINDOW_MAX_MS     (30 * DAY_MS)
+#define ROLLOUT_HOSTS_MAX         100000
+
+struct rollout_report_job {
+	uint64_t id, window_ms, now_ms;
+	Aioctl__V1__RolloutReportReply_Closure closure;
+	void *data;
+};
+
+static void window_read(sqlite3_stmt *wq, sqlite3_stmt *eq, int64_t host_id, uint64_t from,
+                        uint64_t to, Aioctl__V1__Window *w)
+{
+	aioctl__v1__window__init(w);
+	sqlite3_reset(wq);
+	sqlite3_bind_int64(wq, 1, host_id);
+	sqlite3_bind_int64(wq, 2, (int64_t)from);
+	sqlite3_bind_int64(wq, 3, (int64_t)to);
+	if (sqlite3_step(wq) == SQLITE_ROW && sqlite3_column_int(wq, 3) > 0) {
+		w->has_peak = w->has_limit = w->has_peak_utilization = true;
+		w->peak = (uint64_t)sqlite3_column_int64(wq, 0);
+		w->limit = (uint64_t)sqlite3_column_int64(wq, 1);
+		w->peak_utilization = sqlite3_column_double(wq, 2);
+	}
+	w->has_samples = true;
+	w->samples = (uint32_t)sqlite3_column_int(wq, 3);
+	sqlite3_reset(eq);
+	sqlite3_bind_int64(eq, 1, host_id);
+	sqlite3_bind_int64(eq, 2, (int64_t)from);
+	sqlite3_bind_int64(eq, 3, (int64_t)to);
+	w->has_errors = true;
+	w->errors = sqlite3_step(eq) == SQLITE_ROW ? (uint32_t)sqlite3_column_int(eq, 0) : 0;
+}
+
+static char *col_dup(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	return strdup(t ? (const char *)t : "");
+}
+
+static void rollout_report_query(sqlite3 *conn, void *arg)
+{
+	struct rollout_report_job *j = arg;
+	Aioctl__V1__RolloutReportReply rep = AIOCTL__V1__ROLLOUT_REPORT_REPLY__INIT;
+	sqlite3_stmt *rq = NULL, *sq = NULL, *wq = NULL, *eq = NULL;
+	Aioctl__V1__RolloutHostReport *v = NULL, **pv = NULL;
+	Aioctl__V1__Window *w = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	if (sqlite3_prepare_v2(conn, "SELECT state FROM rollouts WHERE id = ?1", -1, &rq, NULL) ||
+	    sqlite3_prepare_v2(conn,
+	                       "SELECT h.id, h.name, s.state, s.target,"
+	                       " coalesce(s.finished_ms, s.acked_ms)"
+	                       " FROM rollout_steps s JOIN hosts h ON h.id = s.host_id"
+	                       " WHERE s.rollout_id = ?1 ORDER BY h.name",
+	                       -1, &sq, NULL) ||
+	    sqlite3_prepare_v2(
+	            conn,
+	            "SELECT max(aio_nr_max), min(aio_max_nr),"
+	            " max(CAST(aio_nr_max AS REAL) / max(aio_max_nr, 1)), count(*)"
+	            " FROM samples WHERE host_id = ?1 AND time_ms >= ?2 AND time_ms < ?3",
+	            -1, &wq, NULL) ||
+	    sqlite3_prepare_v2(conn,
+	                       "SELECT count(*) FROM events"
+	                       " WHERE host_id = ?1 AND time_ms >= ?2 AND time_ms < ?3",
+	                       -1, &eq, NULL)) {
+		aio_rpc_call_fail(j->data, AIO_INTERNAL, "cannot read history: %s",
+		                  sqlite3_errmsg(conn));
+		goto out_fail;
+	}
+	sqlite3_bind_int64(rq, 1, (int64_t)j->id);
+	if (sqlite3_step(rq) != SQLITE_ROW) {
+		aio_rpc_call_fail(j->data, AIO_NOT_FOUND, "no rollout %" PRIu64, j->id);
+		goto out_fail;
+	}
+	rep.id = j->id;
+	rep.state = col_dup(rq, 0);
+	sqlite3_bind_int64(sq, 1, (int64_t)j->id);
+	while ((rc = sqlite3_step(sq)) == SQLITE_ROW && n < ROLLOUT_HOSTS_MAX) {
+		Aioctl__V1__RolloutHostReport *h;
+
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			void *a = realloc(v, nc * sizeof(*v)), *b;
+
+			if (!a)
+				break;
+			v = a;
+			if (!(b = realloc(w, 2 * nc * sizeof(*w))))
+				break;
+			w = b;
+			cap = nc;
+		}
+		h = &v[n];
+		aioctl__v1__rollout_host_report__init(h);
+		h->host = col_dup(sq, 1);
+		h->state = col_dup(sq, 2);
+		rep.has_target = true;
+		rep.target = (uint64_t)sqlite3_column_int64(sq, 3);
+		if (sqlite3_column_type(sq, 4) != SQLITE_NULL) {
+			uint64_t at = (uint64_t)sqlite3_column_int64(sq, 4);
+			uint64_t len = at < j->now_ms ? j->now_ms - at : 0;
+
+			if (len > j->window_ms)
+				len = j->window_ms;
+			h->has_changed_ms = h->has_window_ms = true;
+			h->changed_ms = at;
+			h->window_ms = len;
+			window_read(wq, eq, sqlite3_column_int64(sq, 0), at - len, at, &w[2 * n]);
+			window_read(wq, eq, sqlite3_column_int64(sq, 0), at, at + len,
+			            &w[2 * n + 1]);
+		}
+		n++;
+	}
+	if (!(pv = calloc(n + 1, sizeof(*pv)))) {
+		aio_rpc_call_fail(j->data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
+		goto out_fail;
+	}
+	/* pointers into w only now: realloc may have moved it */
+	for (size_t i = 0; i < n; i++) {
+		pv[i] = &v[i];
+		if (v[i].has_changed_ms) {
+			v[i].before = &w[2 * i];
+			v[i].after = &w[2 * i + 1];
+		}
+	}
+	rep.hosts = pv;
+	rep.n_hosts = n;
+	j->closure(&rep, j->data);
+	goto out_free;
+out_fail:
+	j->closure(NULL, j->data);
+out_free:
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].host);
+		free(v[i].state);
+	}
+	free(rep.state);
+	free(v);
+	free(w);
+	free(pv);
+	sqlite3_finalize(rq);
+	sqlite3_finalize(sq);
+	sqlite3_finalize(wq);
+	sqlite3_finalize(eq);
+	free(j);
+}
+
+void server_rollout_report(struct server *s, const Aioctl__V1__RolloutReportRequest *in,
+                           Aioctl__V1__RolloutReportReply_Closure closure, void *data)
+{
+	struct rollout_report_job *j;
+
+	if (in->has_window_ms && (in->window_ms < 60000 || in->window_ms > ROLLOUT_WINDOW_MAX_MS)) {
+		aio_rpc_call_fail(data, AIO_INVALID_ARGUMENT, "--window: between 1m and 30d");
+		closure(NULL, data);
+		return;
+	}
+	if (!(j = calloc(1, sizeof(*j)))) {
+		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
+		closure(NULL, data);
+		return;
+	}
+	j->id = in->id;
+	j->window_ms = in->has_window_ms ? in->window_ms : ROLLOUT_WINDOW_DEFAULT_MS;
+	j->now_ms = aio_now_ms();
+	j->closure = closure;
+	j->data = data;
+	if (server_query_submit(s->query, rollout_report_query, j) < 0) {
+		free(j);
+		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
+		closure(NULL, data);
+	}
 }

@@ -43,5 +43,9 @@ struct trend_result {
 void server_trend_compute(struct trend_hour *hours, size_t n, uint64_t limit, uint32_t errors,
                           uint64_t now_ms, const struct trend_policy *p, struct trend_result *ret);
 
+/* Each host of a rollout in equal windows before and after its change. */
+void server_rollout_report(struct server *s, const Aioctl__V1__RolloutReportRequest *in,
+                           Aioctl__V1__RolloutReportReply_Closure closure, void *data);
+
 void server_trend(struct server *s, const Aioctl__V1__TrendRequest *in,
                   Aioctl__V1__TrendReply_Closure closure, void *data);

@@ -258,3 +258,76 @@ Test(report, bad_requests_are_refused_clearly)
 	free(err);
 	h_env_fini(&env);
 }
+
+static bool samples_each(struct h_env *e, void *arg)
+{
+	const char *sql = arg;
+
+	return h_db_value(e, sql) >= 5;
+}
+
+/* aio-sim's agents take a real rollout; the report shows each host's limit
+ * doubled, its peak utilisation halved and no AIO error, in equal windows
+ * around its own change. */
+Test(report, rollout_before_and_after, .timeout = 120)
+{
+	const char *sim[] = { AIO_TEST_BIN_DIR "/aio-sim",
+		              "--server",
+		              env.agent_url,
+		              "--admin",
+		              env.admin_url,
+		              "--token-file",
+		              env.token_file,
+		              "--hosts",
+		              "3",
+		              "--interval",
+		              "200ms",
+		              "--duration",
+		              "100s",
+		              NULL };
+	const char *set[] = { "fleet",   "set",  "--max",  "131072", "--canary", "0",
+		              "--batch", "100%", "--soak", "0s",     "--yes",    NULL };
+	const char *report[] = { "report", "rollout", "1", "--window", "1h", NULL };
+	const char *missing[] = { "report", "rollout", "99", NULL };
+	const char *bad[] = { "report", "rollout", "1", "--window", "0", NULL };
+	/* the host with the fewest samples before (and after) its change */
+	static char before_sql[] = "SELECT CASE WHEN count(*) < 3 THEN 0 ELSE min(c) END FROM"
+	                           " (SELECT count(*) c FROM samples GROUP BY host_id)";
+	static char after_sql[] =
+	        "SELECT CASE WHEN count(*) < 3 THEN 0 ELSE min(c) END FROM"
+	        " (SELECT count(*) c FROM samples s JOIN rollout_steps r ON r.host_id = s.host_id"
+	        "  WHERE r.finished_ms IS NOT NULL AND s.time_ms >= r.finished_ms"
+	        "  GROUP BY s.host_id)";
+	json_t *rep, *h;
+	size_t i;
+
+	h_env_init(&env);
+	h_server_start(&env);
+	h_spawn(&env, "sim", sim);
+	cr_assert(h_wait(samples_each, &env, before_sql, 30000), "3 hosts reported 5 times");
+	cr_assert_eq(h_aioctl(&env, NULL, NULL, set), 0, "the rollout completes");
+	cr_assert(h_wait(samples_each, &env, after_sql, 30000), "5 reports after each change");
+
+	cr_assert_not_null(rep = h_aioctl_json(&env, report));
+	cr_expect_eq(json_integer_value(json_object_get(rep, "target")), 131072);
+	cr_expect_eq(json_array_size(json_object_get(rep, "hosts")), 3);
+	json_array_foreach(json_object_get(rep, "hosts"), i, h)
+	{
+		json_t *b = json_object_get(h, "before"), *a = json_object_get(h, "after");
+		double ub = json_real_value(json_object_get(b, "peak_utilization"));
+		double ua = json_real_value(json_object_get(a, "peak_utilization"));
+
+		cr_expect_str_eq(json_string_value(json_object_get(h, "state")), "done");
+		cr_expect_eq(json_integer_value(json_object_get(b, "limit")), 65536);
+		cr_expect_eq(json_integer_value(json_object_get(a, "limit")), 131072);
+		cr_expect(ua > 0 && ub > 0 && ua < ub * 0.6, "utilisation halves: %f -> %f", ub,
+		          ua);
+		cr_expect_eq(json_integer_value(json_object_get(b, "errors")), 0);
+		cr_expect_eq(json_integer_value(json_object_get(a, "errors")), 0);
+		cr_expect_geq(json_integer_value(json_object_get(a, "samples")), 5);
+	}
+	json_decref(rep);
+	cr_expect_eq(h_aioctl(&env, NULL, NULL, missing), 3, "no such rollout");
+	cr_expect_eq(h_aioctl(&env, NULL, NULL, bad), 64);
+	h_env_fini(&env);
+}

@@ -563,7 +563,7 @@ int main(int argc, char **argv)
 
 	s->o.prefix = "sim-";
 	s->o.interval_ms = 10000;
-	s->o.duration_ms = 10000;
+	s->o.duration_ms = 0; /* 10s, or in --flood and --backfill-days a bound of 1h */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -626,6 +626,8 @@ int main(int argc, char **argv)
 	}
 	if (!s->o.server || !s->o.admin || !s->o.token_file || !s->o.hosts)
 		usage();
+	if (!s->o.duration_ms)
+		s->o.duration_ms = s->o.flood || s->o.backfill_days ? 3600000 : 10000;
 	signal(SIGPIPE, SIG_IGN);
 	/* one connection per host: as many descriptors as the system allows */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -715,5 +717,9 @@ int main(int argc, char **argv)
 	       (uint64_t)s->live, rss_mb());
 	fflush(stdout);
 	/* closing 10,000 sockets one by one takes long: the process ends */
-	_exit((s->o.flood || s->o.backfill_days) && s->reports_failed ? 1 : 0);
+	/* a flood or backfill not sent in full (or refused) is a failure */
+	_exit((s->o.flood || s->o.backfill_days) &&
+	                      (s->reports_failed || s->hosts_done < s->o.hosts)
+	              ? 1
+	              : 0);
 }

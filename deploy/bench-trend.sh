@@ -1,0 +1,73 @@
+#!/bin/bash
+# Capacity-report benchmark: HOSTS hosts with DAYS days of hourly history
+# backfilled through the real agent RPC (aio-sim), then the time of
+# `aioctl report trend` next to `aioctl fleet status` (its baseline: the
+# same hosts, no history read) in the same run, and the database's size.
+#   deploy/bench-trend.sh [HOSTS] [DAYS]     (default 1000 30)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+hosts=${1:-1000}
+days=${2:-30}
+work=$(mktemp -d /tmp/aioctl-bench-trend-XXXXXX)
+bin="$top/build-bench/bin"
+tbin="$top/build-bench/tests"
+trap 'kill -9 "${SP:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+./deploy/install-deps.sh
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-bench -j "$(nproc)" >/dev/null
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+ms() { date +%s%3N; }
+row() { printf '%-36s %-34s %s\n' "$1" "$2" "$3"; }
+best_ms() { # best of 3 whole aioctl runs
+	local best=999999 t0 t
+	for _ in 1 2 3; do
+		t0=$(ms)
+		"$bin/aioctl" --timeout 120s "$@" >/dev/null
+		t=$(($(ms) - t0))
+		((t < best)) && best=$t
+	done
+	echo "$best"
+}
+
+A=$(port)
+M=$(port)
+"$bin/aio-server" --state-dir "$work/srv" --listen "tcp://127.0.0.1:$A" \
+	--admin-listen "tcp://127.0.0.1:$M" --http-listen '' --log-level warning \
+	>"$work/server.log" 2>&1 &
+SP=$!
+export AIOCTL_SERVER="tcp://127.0.0.1:$M" AIOCTL_TOKEN_FILE="$work/srv/admin.token"
+until "$bin/aioctl" fleet status >/dev/null 2>&1; do sleep 0.1; done
+
+echo "machine: $(nproc) cores, $(uname -r); $hosts hosts, $days days of hourly samples"
+row "what" "figure" "baseline (same run)"
+t0=$(ms)
+half=$((hosts / 2))
+"$tbin/aio-sim" --server "tcp://127.0.0.1:$A" --admin "tcp://127.0.0.1:$M" \
+	--token-file "$work/srv/admin.token" --hosts "$half" --prefix grow --label kind=grow \
+	--behaviour growth --interval 1h --backfill-days "$days" >"$work/sim1.json" 2>/dev/null
+"$tbin/aio-sim" --server "tcp://127.0.0.1:$A" --admin "tcp://127.0.0.1:$M" \
+	--token-file "$work/srv/admin.token" --hosts "$((hosts - half))" --prefix flat \
+	--label kind=flat --behaviour spikes --interval 1h --backfill-days "$days" \
+	>"$work/sim2.json" 2>/dev/null
+fill_ms=$(($(ms) - t0))
+reports=$((hosts * days * 24))
+stored=$(sqlite3 "$work/srv/server.db" 'SELECT count(*) FROM samples')
+[ "$stored" -eq "$reports" ] || { echo "stored $stored of $reports samples" >&2; exit 1; }
+row "backfill through the agent RPC" "$reports reports in $((fill_ms / 1000)) s" \
+	"$((reports * 1000 / (fill_ms + 1))) reports/s"
+
+status_ms=$(best_ms fleet status --output json)
+trend_ms=$(best_ms report trend --since "${days}d" --output json)
+group_ms=$(best_ms report trend --since "${days}d" --group-by kind)
+html_ms=$(best_ms report trend --since "${days}d" --output html)
+row "report trend --since ${days}d (json)" "$trend_ms ms (best of 3)" "fleet status: $status_ms ms"
+row "report trend --group-by kind" "$group_ms ms" "fleet status: $status_ms ms"
+row "report trend --output html" "$html_ms ms" "fleet status: $status_ms ms"
+
+sqlite3 "$work/srv/server.db" 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null
+db=$(stat -c %s "$work/srv/server.db")
+row "database size" "$((db / 1048576)) MiB" \
+	"$((db / (hosts * days))) bytes per host-day (hourly samples)"
