@@ -7,7 +7,7 @@ packages="build-essential cmake pkg-config clang-format
   libnng-dev libmbedtls-dev libprotobuf-c-dev protobuf-c-compiler
   libsqlite3-dev sqlite3 libsystemd-dev libinih-dev libjansson-dev
   libcriterion-dev systemd-journal-remote openssl clang libclang-rt-14-dev
-  chromium"
+  chromium prometheus"
 
 missing=""
 for p in $packages; do
@@ -24,3 +24,8 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing
+# prometheus is here for promtool (the /metrics test); do not leave the
+# server it ships running on a machine that did not have it
+case " $missing " in
+*" prometheus "*) systemctl disable --now prometheus >/dev/null 2>&1 || true ;;
+esac

@@ -1,5 +1,5 @@
-/* /metrics: the Prometheus text format, checked line by line, with values
- * that match fleet status. */
+/* /metrics: the Prometheus text format, checked line by line and by
+ * promtool, with values that match fleet status. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <ctype.h>
@@ -120,6 +120,22 @@ static bool both_watching(struct h_env *e, void *arg)
 	return ok;
 }
 
+/* Prometheus's own linter (Debian's prometheus package) agrees. */
+static void promtool(const char *text)
+{
+	char path[400];
+	FILE *f;
+
+	cr_assert(access("/usr/bin/promtool", X_OK) == 0,
+	          "promtool is missing: run deploy/install-deps.sh");
+	snprintf(path, sizeof(path), "%s/metrics.txt", env.dir);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+	h_sh("promtool check metrics <%s >%s/promtool.log 2>&1 || { cat %s/promtool.log; exit 1; }",
+	     path, env.dir, env.dir);
+}
+
 Test(metrics, prometheus_text_matching_fleet_status, .timeout = 60)
 {
 	char r1[300], r2[300], *text, *copy;
@@ -150,6 +166,7 @@ Test(metrics, prometheus_text_matching_fleet_status, .timeout = 60)
 	copy = strdup(text);
 	check_format(copy);
 	free(copy);
+	promtool(text);
 	free(text);
 	h_env_fini(&env);
 }
