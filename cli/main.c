@@ -84,7 +84,9 @@ static const struct opt_doc global_opts[] = {
 
 static const struct opt_doc command_opts[] = {
 	{ { "sort", required_argument, NULL, OPT_SORT }, "COL", "sort by name or util" },
-	{ { "since", required_argument, NULL, OPT_SINCE }, "DUR", "this far back [24h]" },
+	{ { "since", required_argument, NULL, OPT_SINCE },
+	  "DUR",
+	  "this far back [24h; report trend 30d]" },
 	{ { "host", required_argument, NULL, OPT_HOST }, "HOST", "only this host" },
 	{ { "vm", required_argument, NULL, OPT_VM }, "NAME", "only this VM" },
 	{ { "limit", required_argument, NULL, OPT_LIMIT }, "N", "at most N rows [100, max 1000]" },
