@@ -74,6 +74,7 @@ int cli_history(struct cli *c, int argc, char **argv)
 
 		json_object_set_new(root, "host", json_string(argv[0]));
 		json_object_set_new(root, "step_ms", json_integer((json_int_t)rep->step_ms));
+		json_object_set_new(root, "tier", json_string(rep->tier ? rep->tier : "raw"));
 		for (size_t i = 0; i < rep->n_samples; i++) {
 			const Aioctl__V1__Sample *s = rep->samples[i];
 			json_t *o = json_object();
@@ -117,7 +118,8 @@ int cli_history(struct cli *c, int argc, char **argv)
 		char step[32];
 
 		aio_duration_format(rep->step_ms, step, sizeof(step));
-		printf("\n%zu points, one per %s\n", rep->n_samples, step);
+		printf("\n%zu points, one per %s, from the %s tier\n", rep->n_samples, step,
+		       rep->tier ? rep->tier : "raw");
 	}
 	cli_table_done(&t);
 out_free:

@@ -57,8 +57,8 @@ for ((b = 0; b * 1000 < hosts; b++)); do
 done
 fill_ms=$(($(ms) - t0))
 reports=$((hosts * days * 24))
-stored=$(sqlite3 "$work/srv/server.db" 'SELECT count(*) FROM samples')
-[ "$stored" -eq "$reports" ] || { echo "stored $stored of $reports samples" >&2; exit 1; }
+stored=$(sqlite3 "$work/srv/server.db" 'SELECT sum(reports) FROM series')
+[ "$stored" -eq "$reports" ] || { echo "stored $stored of $reports reports" >&2; exit 1; }
 row "backfill through the agent RPC" "$reports reports in $((fill_ms / 1000)) s" \
 	"$((reports * 1000 / (fill_ms + 1))) reports/s"
 

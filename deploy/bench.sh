@@ -57,11 +57,11 @@ echo_rate=$(echo "$E" | python3 -c 'import json,sys; print(int(json.load(sys.std
 start_server
 S=$("$tbin/aio-sim" --server "tcp://127.0.0.1:$A" --admin "$AIOCTL_SERVER" \
 	--token-file "$AIOCTL_TOKEN_FILE" --hosts 100 --flood --reports 500 --duration 300s 2>/dev/null)
-stored=$(sqlite3 "$work/srv/server.db" "select count(*) from samples")
+stored=$(sqlite3 "$work/srv/server.db" "select sum(reports) from series")
 echo "{\"row\": \"ingest\", \"result\": $S, \"stored\": $stored, \"server_cpu_s\": $(cpu_s $SP), \"server_hwm_mb\": $(hwm_mb $SP)}" >>"$out"
 read -r rate p50 p99 sent <<<"$(echo "$S" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(d["reports_per_s"]), d["p50_ms"], d["p99_ms"], d["reports_ok"])')"
 row "ingest, 100 agents flooding" "$rate reports/s (p50 ${p50} ms, p99 ${p99} ms)" "nng echo $echo_rate msg/s: $((100 * rate / echo_rate))%"
-row "  stored exactly once" "$stored rows for $sent acknowledged" "server $(cpu_s $SP) CPU s, peak RSS $(hwm_mb $SP) MiB"
+row "  stored exactly once" "$stored reports for $sent acknowledged" "server $(cpu_s $SP) CPU s, peak RSS $(hwm_mb $SP) MiB"
 kill "$SP"; wait "$SP" 2>/dev/null || true
 
 # 3: connections held

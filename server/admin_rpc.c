@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "history.h"
 #include "log.h"
 #include "names.h"
 #include "secret.h"
@@ -590,60 +591,56 @@ static void admin_rpc_rollout_list(Aioctl__V1__Admin_Service *svc,
 struct history_job {
 	int64_t host_id;
 	uint64_t since_ms, until_ms, step_ms;
+	enum server_tier tier;
 	Aioctl__V1__HistoryReply_Closure closure;
 	void *data;
 };
 
-/* On the query thread: one row per step from the host's samples (its
- * primary key keeps them in time order). The last value in a step is the
- * one from the newest sample in it (SQLite's bare column with max()). */
+/* On the query thread: one row per step, from the tier chosen. */
 static void history_query(sqlite3 *conn, void *arg)
 {
 	struct history_job *j = arg;
 	Aioctl__V1__HistoryReply rep = AIOCTL__V1__HISTORY_REPLY__INIT;
+	struct server_history_point *pt = calloc(HISTORY_POINTS_MAX + 1, sizeof(*pt));
 	Aioctl__V1__Sample *v = calloc(HISTORY_POINTS_MAX + 1, sizeof(*v));
 	Aioctl__V1__Sample **pv = calloc(HISTORY_POINTS_MAX + 1, sizeof(*pv));
-	sqlite3_stmt *st = NULL;
 	size_t n = 0;
+	int r;
 
-	if (!v || !pv ||
-	    sqlite3_prepare_v2(conn,
-	                       "SELECT time_ms / ?4 * ?4 AS b, min(aio_nr_min), max(aio_nr_max),"
-	                       " avg(aio_nr), count(*), max(time_ms), aio_nr, aio_max_nr"
-	                       " FROM samples WHERE host_id = ?1 AND time_ms >= ?2 AND time_ms < ?3"
-	                       " GROUP BY b ORDER BY b LIMIT ?5",
-	                       -1, &st, NULL) != SQLITE_OK) {
+	if (!pt || !v || !pv) {
+		aio_rpc_call_fail(j->data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
+		j->closure(NULL, j->data);
+		goto out_free;
+	}
+	r = server_history_read(conn, j->host_id, j->tier, j->since_ms, j->until_ms, j->step_ms, pt,
+	                        HISTORY_POINTS_MAX, &n);
+	if (r < 0) {
 		aio_rpc_call_fail(j->data, AIO_INTERNAL, "cannot read history: %s",
 		                  sqlite3_errmsg(conn));
 		j->closure(NULL, j->data);
 		goto out_free;
 	}
-	sqlite3_bind_int64(st, 1, j->host_id);
-	sqlite3_bind_int64(st, 2, (int64_t)j->since_ms);
-	sqlite3_bind_int64(st, 3, (int64_t)j->until_ms);
-	sqlite3_bind_int64(st, 4, (int64_t)j->step_ms);
-	sqlite3_bind_int(st, 5, HISTORY_POINTS_MAX);
-	while (sqlite3_step(st) == SQLITE_ROW && n < HISTORY_POINTS_MAX) {
-		aioctl__v1__sample__init(&v[n]);
-		v[n].time_ms = (uint64_t)sqlite3_column_int64(st, 0);
-		v[n].aio_nr_min = (uint64_t)sqlite3_column_int64(st, 1);
-		v[n].aio_nr_max = (uint64_t)sqlite3_column_int64(st, 2);
-		v[n].has_mean = true;
-		v[n].mean = sqlite3_column_double(st, 3);
-		v[n].has_count = true;
-		v[n].count = (uint32_t)sqlite3_column_int(st, 4);
-		v[n].aio_nr = (uint64_t)sqlite3_column_int64(st, 6);
-		v[n].aio_max_nr = (uint64_t)sqlite3_column_int64(st, 7);
-		pv[n] = &v[n];
-		n++;
+	for (size_t i = 0; i < n; i++) {
+		aioctl__v1__sample__init(&v[i]);
+		v[i].time_ms = pt[i].start_ms;
+		v[i].aio_nr_min = pt[i].min;
+		v[i].aio_nr_max = pt[i].max;
+		v[i].has_mean = true;
+		v[i].mean = pt[i].sum / (double)pt[i].count;
+		v[i].has_count = true;
+		v[i].count = pt[i].count > UINT32_MAX ? UINT32_MAX : (uint32_t)pt[i].count;
+		v[i].aio_nr = pt[i].last;
+		v[i].aio_max_nr = pt[i].limit;
+		pv[i] = &v[i];
 	}
 	rep.samples = pv;
 	rep.n_samples = n;
 	rep.has_step_ms = true;
 	rep.step_ms = j->step_ms;
+	rep.tier = (char *)server_tier_name[j->tier];
 	j->closure(&rep, j->data);
 out_free:
-	sqlite3_finalize(st);
+	free(pt);
 	free(v);
 	free(pv);
 	free(j);
@@ -693,6 +690,12 @@ static void admin_rpc_history(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__
 		j->step_ms = span / HISTORY_POINTS_MAX + 1;
 	if (j->step_ms < HISTORY_STEP_MIN_MS)
 		j->step_ms = HISTORY_STEP_MIN_MS;
+	j->tier = server_history_tier(
+	        (const uint64_t[SERVER_TIER_COUNT]){ s->conf.raw_retention_ms,
+	                                             s->conf.rollup_5m_retention_ms,
+	                                             s->conf.rollup_1h_retention_ms },
+	        now, j->since_ms, &j->step_ms);
+	j->since_ms -= j->since_ms % j->step_ms; /* steps at whole multiples */
 	j->closure = closure;
 	j->data = data;
 	if (server_query_submit(s->query, history_query, j) < 0) {

@@ -21,6 +21,14 @@ struct server_config {
 	uint64_t replay_max_ms;
 	uint64_t trend_headroom;
 	uint64_t trend_horizon_ms;
+	uint64_t raw_keepalive_ms;
+	uint64_t raw_retention_ms;
+	uint64_t rollup_5m_retention_ms;
+	uint64_t rollup_1h_retention_ms;
+	uint64_t event_retention_ms;
+	uint64_t vm_usage_retention_ms;
+	uint64_t prune_interval_ms;
+	uint64_t prune_batch;
 	char *http_listen;
 	char *tls_ca;
 	char *tls_cert;

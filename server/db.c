@@ -96,6 +96,57 @@ static const char *const migrations[] = {
 	/* 5: every report wrote a second b-tree for this index; (host, seq)
 	 * already keeps each host's samples in time order */
 	"DROP INDEX samples_by_time;",
+	/* 6: history tiers. samples becomes the raw tier, stored on change
+	 * plus a keep-alive; series holds each host's acknowledged reports,
+	 * latest values and open rollup buckets (one small row per host, so
+	 * a report rewrites a dense page, not one per tier); closed buckets
+	 * go to the rollup tables; the _all views add the open ones. */
+	"CREATE TABLE series ("
+	"  host_id INTEGER PRIMARY KEY,"
+	"  seq_first INTEGER NOT NULL, seq_last INTEGER NOT NULL, reports INTEGER NOT NULL,"
+	"  time_ms INTEGER NOT NULL, aio_nr INTEGER NOT NULL, aio_nr_min INTEGER NOT NULL,"
+	"  aio_nr_max INTEGER NOT NULL, aio_max_nr INTEGER NOT NULL, raw_ms INTEGER NOT NULL,"
+	"  m5_start INTEGER NOT NULL, m5_count INTEGER NOT NULL, m5_min INTEGER NOT NULL,"
+	"  m5_max INTEGER NOT NULL, m5_sum INTEGER NOT NULL,"
+	"  h1_start INTEGER NOT NULL, h1_count INTEGER NOT NULL, h1_min INTEGER NOT NULL,"
+	"  h1_max INTEGER NOT NULL, h1_sum INTEGER NOT NULL);"
+	"CREATE TABLE rollup_5m ("
+	"  host_id INTEGER NOT NULL, start_ms INTEGER NOT NULL, count INTEGER NOT NULL,"
+	"  min INTEGER NOT NULL, max INTEGER NOT NULL, sum INTEGER NOT NULL,"
+	"  last INTEGER NOT NULL, last_ms INTEGER NOT NULL, lim INTEGER NOT NULL,"
+	"  PRIMARY KEY (host_id, start_ms)) WITHOUT ROWID;"
+	"CREATE TABLE rollup_1h ("
+	"  host_id INTEGER NOT NULL, start_ms INTEGER NOT NULL, count INTEGER NOT NULL,"
+	"  min INTEGER NOT NULL, max INTEGER NOT NULL, sum INTEGER NOT NULL,"
+	"  last INTEGER NOT NULL, last_ms INTEGER NOT NULL, lim INTEGER NOT NULL,"
+	"  PRIMARY KEY (host_id, start_ms)) WITHOUT ROWID;"
+	"CREATE VIEW rollup_5m_all AS"
+	"  SELECT host_id, start_ms, count, min, max, sum, last, last_ms, lim FROM rollup_5m"
+	"  UNION ALL SELECT host_id, m5_start, m5_count, m5_min, m5_max, m5_sum, aio_nr,"
+	"  time_ms, aio_max_nr FROM series WHERE m5_count > 0;"
+	"CREATE VIEW rollup_1h_all AS"
+	"  SELECT host_id, start_ms, count, min, max, sum, last, last_ms, lim FROM rollup_1h"
+	"  UNION ALL SELECT host_id, h1_start, h1_count, h1_min, h1_max, h1_sum, aio_nr,"
+	"  time_ms, aio_max_nr FROM series WHERE h1_count > 0;"
+	"CREATE TABLE vm_usage ("
+	"  host_id INTEGER NOT NULL, name TEXT NOT NULL, time_ms INTEGER NOT NULL,"
+	"  contexts INTEGER NOT NULL, events INTEGER,"
+	"  PRIMARY KEY (host_id, name, time_ms)) WITHOUT ROWID;"
+	/* what earlier versions stored, rolled up */
+	"INSERT INTO series SELECT s.host_id, m.lo, m.hi, m.n, s.time_ms, s.aio_nr,"
+	"  s.aio_nr_min, s.aio_nr_max, s.aio_max_nr, s.time_ms, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0"
+	"  FROM samples s JOIN (SELECT host_id, min(seq) lo, max(seq) hi, count(*) n"
+	"  FROM samples GROUP BY host_id) m ON m.host_id = s.host_id AND s.seq = m.hi;"
+	"INSERT INTO rollup_5m SELECT g.host_id, g.b, g.n, g.lo, g.hi, g.total, l.aio_nr,"
+	"  l.time_ms, l.aio_max_nr FROM (SELECT host_id, time_ms / 300000 * 300000 AS b,"
+	"  count(*) n, min(aio_nr_min) lo, max(aio_nr_max) hi, sum(aio_nr) total,"
+	"  max(seq) mseq FROM samples GROUP BY host_id, b) g"
+	"  JOIN samples l ON l.host_id = g.host_id AND l.seq = g.mseq;"
+	"INSERT INTO rollup_1h SELECT g.host_id, g.b, g.n, g.lo, g.hi, g.total, l.aio_nr,"
+	"  l.time_ms, l.aio_max_nr FROM (SELECT host_id, time_ms / 3600000 * 3600000 AS b,"
+	"  count(*) n, min(aio_nr_min) lo, max(aio_nr_max) hi, sum(aio_nr) total,"
+	"  max(seq) mseq FROM samples GROUP BY host_id, b) g"
+	"  JOIN samples l ON l.host_id = g.host_id AND l.seq = g.mseq;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -105,7 +156,12 @@ enum stmt_id {
 	ST_LABELS_CLEAR,
 	ST_LABEL_INSERT,
 	ST_SAMPLE_INSERT,
-	ST_HOST_LATEST,
+	ST_SERIES_GET,
+	ST_SERIES_PUT,
+	ST_ROLLUP_5M,
+	ST_ROLLUP_1H,
+	ST_VM_LAST,
+	ST_VM_INSERT,
 	ST_EVENT_INSERT,
 	ST_HOST_DETAIL,
 	ST_HOST_DROPPED,
@@ -114,6 +170,17 @@ enum stmt_id {
 	ST_ROLLBACK,
 	ST_COUNT,
 };
+
+/* A closed bucket; it merges with one stored already (a report whose time
+ * went back, or a rollup made from an older schema's samples). */
+#define ROLLUP_CLOSE(table)                                                 \
+	"INSERT INTO " table " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)" \
+	" ON CONFLICT DO UPDATE SET count = count + excluded.count,"        \
+	" min = min(min, excluded.min), max = max(max, excluded.max),"      \
+	" sum = sum + excluded.sum,"                                        \
+	" last = iif(excluded.last_ms >= last_ms, excluded.last, last),"    \
+	" lim = iif(excluded.last_ms >= last_ms, excluded.lim, lim),"       \
+	" last_ms = max(last_ms, excluded.last_ms)"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_HOST_UPSERT] =
@@ -129,9 +196,17 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SAMPLE_INSERT] =
 	        "INSERT OR IGNORE INTO samples (host_id, seq, time_ms, aio_nr, aio_nr_min,"
 	        " aio_nr_max, aio_max_nr) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[ST_HOST_LATEST] = "UPDATE hosts SET last_seen_ms = max(last_seen_ms, ?2), last_seq = ?3,"
-	                   " sample_time_ms = ?4, aio_nr = ?5, aio_nr_min = ?6, aio_nr_max = ?7,"
-	                   " aio_max_nr = ?8 WHERE id = ?1 AND last_seq < ?3",
+	[ST_SERIES_GET] = "SELECT seq_first, seq_last, reports, time_ms, aio_nr, aio_nr_min,"
+	                  " aio_nr_max, aio_max_nr, raw_ms, m5_start, m5_count, m5_min, m5_max,"
+	                  " m5_sum, h1_start, h1_count, h1_min, h1_max, h1_sum"
+	                  " FROM series WHERE host_id = ?1",
+	[ST_SERIES_PUT] = "INSERT OR REPLACE INTO series VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+	                  " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+	[ST_ROLLUP_5M] = ROLLUP_CLOSE("rollup_5m"),
+	[ST_ROLLUP_1H] = ROLLUP_CLOSE("rollup_1h"),
+	[ST_VM_LAST] = "SELECT contexts, events FROM vm_usage WHERE host_id = ?1 AND name = ?2"
+	               " ORDER BY time_ms DESC LIMIT 1",
+	[ST_VM_INSERT] = "INSERT OR IGNORE INTO vm_usage VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_EVENT_INSERT] =
 	        "INSERT OR IGNORE INTO events (host_id, time_ms, kind, source, vm, disk, line, key)"
 	        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -161,6 +236,7 @@ struct server_db {
 	bool committer_done;
 	uint64_t batch_wait_us;
 	bool filling; /* the thread waits for a batch to fill */
+	uint64_t raw_keepalive_ms;
 };
 
 static int exec(sqlite3 *conn, const char *sql, char *err, size_t errlen)
@@ -258,17 +334,20 @@ out_free:
 	return r;
 }
 
-/* Each host's newest sample: its latest values and last seq. */
+void server_db_set_keepalive(struct server_db *db, uint64_t raw_keepalive_ms)
+{
+	db->raw_keepalive_ms = raw_keepalive_ms;
+}
+
+/* Each host's newest report: its latest values and last seq. */
 static int load_latest(struct server_db *db, struct server_hosts *reg)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	if (sqlite3_prepare_v2(db->conn,
-	                       "SELECT s.host_id, s.seq, s.time_ms, s.aio_nr, s.aio_nr_min,"
-	                       " s.aio_nr_max, s.aio_max_nr FROM samples s JOIN"
-	                       " (SELECT host_id, max(seq) AS seq FROM samples GROUP BY host_id) m"
-	                       " ON m.host_id = s.host_id AND m.seq = s.seq",
+	                       "SELECT host_id, seq_last, time_ms, aio_nr, aio_nr_min, aio_nr_max,"
+	                       " aio_max_nr FROM series",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -542,27 +621,187 @@ static int apply_events(struct server_db *db, struct server_db_write *w)
 	return SQLITE_OK;
 }
 
-static int apply_sample(struct server_db *db, struct server_db_write *w)
+/* A VM's usage is stored when it differs from the last row stored for it:
+ * VMs keep their AIO contexts for their lifetime. */
+static int apply_users(struct server_db *db, struct server_db_write *w)
 {
-	sqlite3_stmt *st = db->stmt[ST_SAMPLE_INSERT];
-	const Aioctl__V1__Sample *s = &w->sample;
+	const Aioctl__V1__ReportRequest *r = w->report;
 	int rc;
 
-	sqlite3_bind_int64(st, 1, w->host_id);
-	sqlite3_bind_int64(st, 2, (int64_t)w->seq);
-	sqlite3_bind_int64(st, 3, (int64_t)s->time_ms);
-	sqlite3_bind_int64(st, 4, (int64_t)s->aio_nr);
-	sqlite3_bind_int64(st, 5, (int64_t)s->aio_nr_min);
-	sqlite3_bind_int64(st, 6, (int64_t)s->aio_nr_max);
-	sqlite3_bind_int64(st, 7, (int64_t)s->aio_max_nr);
-	if ((rc = step_reset(st)) != SQLITE_OK)
+	for (size_t i = 0; i < r->n_users; i++) {
+		const Aioctl__V1__AioUser *u = r->users[i];
+		sqlite3_stmt *st = db->stmt[ST_VM_LAST];
+		bool same = false;
+
+		sqlite3_bind_int64(st, 1, w->host_id);
+		bind_text(st, 2, u->name);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			same = (uint32_t)sqlite3_column_int64(st, 0) == u->contexts &&
+			       (sqlite3_column_type(st, 1) == SQLITE_NULL) == !u->has_events &&
+			       (uint64_t)sqlite3_column_int64(st, 1) == u->events;
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (same)
+			continue;
+		st = db->stmt[ST_VM_INSERT];
+		sqlite3_bind_int64(st, 1, w->host_id);
+		bind_text(st, 2, u->name);
+		sqlite3_bind_int64(st, 3, (int64_t)w->sample.time_ms);
+		sqlite3_bind_int64(st, 4, u->contexts);
+		if (u->has_events)
+			sqlite3_bind_int64(st, 5, (int64_t)u->events);
+		if ((rc = step_reset(st)) != SQLITE_OK)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+static const int64_t tier_ms[SERVER_DB_TIERS] = { 5 * 60 * 1000, 60 * 60 * 1000 };
+
+static void bucket_add(struct server_db_bucket *b, int64_t start, const Aioctl__V1__Sample *s)
+{
+	if (!b->count) {
+		b->start = start;
+		b->min = (int64_t)s->aio_nr_min;
+		b->max = (int64_t)s->aio_nr_max;
+	}
+	b->count++;
+	b->min = (int64_t)s->aio_nr_min < b->min ? (int64_t)s->aio_nr_min : b->min;
+	b->max = (int64_t)s->aio_nr_max > b->max ? (int64_t)s->aio_nr_max : b->max;
+	b->sum += (int64_t)s->aio_nr;
+}
+
+/* Closes an open bucket into its rollup table; its last report is the
+ * host's latest (every report goes into every open bucket). */
+static int bucket_close(struct server_db *db, int tier, int64_t host_id,
+                        const struct server_db_series *sr)
+{
+	const struct server_db_bucket *b = &sr->open[tier];
+	sqlite3_stmt *st = db->stmt[tier ? ST_ROLLUP_1H : ST_ROLLUP_5M];
+
+	sqlite3_bind_int64(st, 1, host_id);
+	sqlite3_bind_int64(st, 2, b->start);
+	sqlite3_bind_int64(st, 3, b->count);
+	sqlite3_bind_int64(st, 4, b->min);
+	sqlite3_bind_int64(st, 5, b->max);
+	sqlite3_bind_int64(st, 6, b->sum);
+	sqlite3_bind_int64(st, 7, sr->aio_nr);
+	sqlite3_bind_int64(st, 8, sr->time_ms);
+	sqlite3_bind_int64(st, 9, sr->aio_max_nr);
+	return step_reset(st);
+}
+
+static int series_get(struct server_db *db, int64_t host_id, struct server_db_series *sr)
+{
+	sqlite3_stmt *st = db->stmt[ST_SERIES_GET];
+	int rc;
+
+	memset(sr, 0, sizeof(*sr));
+	sqlite3_bind_int64(st, 1, host_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		int64_t *f[] = { &sr->seq_first,     &sr->seq_last,      &sr->reports,
+			         &sr->time_ms,       &sr->aio_nr,        &sr->aio_nr_min,
+			         &sr->aio_nr_max,    &sr->aio_max_nr,    &sr->raw_ms,
+			         &sr->open[0].start, &sr->open[0].count, &sr->open[0].min,
+			         &sr->open[0].max,   &sr->open[0].sum,   &sr->open[1].start,
+			         &sr->open[1].count, &sr->open[1].min,   &sr->open[1].max,
+			         &sr->open[1].sum };
+
+		for (int i = 0; i < (int)(sizeof(f) / sizeof(f[0])); i++)
+			*f[i] = sqlite3_column_int64(st, i);
+		sr->found = true;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int series_put(struct server_db *db, int64_t host_id, const struct server_db_series *sr)
+{
+	sqlite3_stmt *st = db->stmt[ST_SERIES_PUT];
+	const int64_t v[] = { host_id,           sr->seq_first,     sr->seq_last,
+		              sr->reports,       sr->time_ms,       sr->aio_nr,
+		              sr->aio_nr_min,    sr->aio_nr_max,    sr->aio_max_nr,
+		              sr->raw_ms,        sr->open[0].start, sr->open[0].count,
+		              sr->open[0].min,   sr->open[0].max,   sr->open[0].sum,
+		              sr->open[1].start, sr->open[1].count, sr->open[1].min,
+		              sr->open[1].max,   sr->open[1].sum };
+
+	for (int i = 0; i < (int)(sizeof(v) / sizeof(v[0])); i++)
+		sqlite3_bind_int64(st, i + 1, v[i]);
+	return step_reset(st);
+}
+
+/* One acknowledged report into the history: a seq at or below the host's
+ * last is a replay. The raw tier keeps a report only when its values
+ * differ from the last one's, or a keep-alive is due; every report goes
+ * into the open 5-minute and hourly buckets, and a report in a later
+ * bucket closes the open one first. */
+static int apply_history(struct server_db *db, struct server_db_write *w)
+{
+	const Aioctl__V1__Sample *s = &w->sample;
+	int64_t t = (int64_t)s->time_ms;
+	struct server_db_series sr;
+	bool raw;
+	int rc;
+
+	if ((rc = series_get(db, w->host_id, &sr)) != SQLITE_OK)
 		return rc;
-	w->duplicate = sqlite3_changes(db->conn) == 0;
-	/* the latest values are not copied into hosts per report: a restart
-	 * reads each host's newest sample (load_latest) */
-	if (w->duplicate)
+	if (sr.found && (int64_t)w->seq <= sr.seq_last) {
+		w->duplicate = true;
 		return SQLITE_OK;
+	}
+	raw = !sr.found || (int64_t)s->aio_nr != sr.aio_nr ||
+	      (int64_t)s->aio_nr_min != sr.aio_nr_min || (int64_t)s->aio_nr_max != sr.aio_nr_max ||
+	      (int64_t)s->aio_max_nr != sr.aio_max_nr || t < sr.raw_ms ||
+	      t - sr.raw_ms >= (int64_t)db->raw_keepalive_ms;
+	for (int k = 0; k < SERVER_DB_TIERS; k++) {
+		int64_t start = t / tier_ms[k] * tier_ms[k];
+
+		if (sr.open[k].count && sr.open[k].start != start) {
+			if ((rc = bucket_close(db, k, w->host_id, &sr)) != SQLITE_OK)
+				return rc;
+			memset(&sr.open[k], 0, sizeof(sr.open[k]));
+		}
+		bucket_add(&sr.open[k], start, s);
+	}
+	if (!sr.found)
+		sr.seq_first = (int64_t)w->seq;
+	sr.seq_last = (int64_t)w->seq;
+	sr.reports++;
+	sr.time_ms = t;
+	sr.aio_nr = (int64_t)s->aio_nr;
+	sr.aio_nr_min = (int64_t)s->aio_nr_min;
+	sr.aio_nr_max = (int64_t)s->aio_nr_max;
+	sr.aio_max_nr = (int64_t)s->aio_max_nr;
+	if (raw) {
+		sqlite3_stmt *st = db->stmt[ST_SAMPLE_INSERT];
+
+		sqlite3_bind_int64(st, 1, w->host_id);
+		sqlite3_bind_int64(st, 2, (int64_t)w->seq);
+		sqlite3_bind_int64(st, 3, t);
+		sqlite3_bind_int64(st, 4, sr.aio_nr);
+		sqlite3_bind_int64(st, 5, sr.aio_nr_min);
+		sqlite3_bind_int64(st, 6, sr.aio_nr_max);
+		sqlite3_bind_int64(st, 7, sr.aio_max_nr);
+		if ((rc = step_reset(st)) != SQLITE_OK)
+			return rc;
+		sr.raw_ms = t;
+	}
+	return series_put(db, w->host_id, &sr);
+}
+
+static int apply_sample(struct server_db *db, struct server_db_write *w)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = apply_history(db, w)) != SQLITE_OK || w->duplicate)
+		return rc;
 	if (w->report && (rc = apply_events(db, w)) != SQLITE_OK)
+		return rc;
+	if (w->report && w->report->n_users && (rc = apply_users(db, w)) != SQLITE_OK)
 		return rc;
 	if (w->detail_blob) {
 		st = db->stmt[ST_HOST_DETAIL];

@@ -54,9 +54,29 @@ struct server_db_write {
 	void *arg;
 };
 
+/* The history tiers above raw: 5-minute and hourly rollups. */
+#define SERVER_DB_TIERS 2
+
+struct server_db_bucket {
+	int64_t start, count, min, max, sum;
+};
+
+/* A host's row in series: acknowledged reports, the latest values, the
+ * newest raw sample's time and the open buckets. */
+struct server_db_series {
+	bool found;
+	int64_t seq_first, seq_last, reports;
+	int64_t time_ms, aio_nr, aio_nr_min, aio_nr_max, aio_max_nr;
+	int64_t raw_ms;
+	struct server_db_bucket open[SERVER_DB_TIERS];
+};
+
 /* The schema version this server migrates databases to. */
 int server_db_schema_version(void);
 int server_db_open(const char *path, struct server_db **ret_db, char *err, size_t errlen);
+/* A report equal to the last one is kept raw only this long after the
+ * last raw sample (0: every report is kept). */
+void server_db_set_keepalive(struct server_db *db, uint64_t raw_keepalive_ms);
 /* Fills reg from the database; call before server_db_start. */
 int server_db_load_hosts(struct server_db *db, struct server_hosts *reg);
 /* The write connection, for loading state before server_db_start only. */

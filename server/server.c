@@ -160,7 +160,10 @@ int server_start(struct server *s)
 	if ((r = server_db_start(s->db, s->conf.db_queue_max, s->conf.db_batch_max,
 	                         s->conf.db_batch_wait_ms * 1000)) < 0)
 		return r;
+	server_db_set_keepalive(s->db, s->conf.raw_keepalive_ms);
 	if ((r = server_engine_start(s)) < 0)
+		return r;
+	if ((r = server_retention_start(s)) < 0)
 		return r;
 	if ((r = server_query_open(path, QUERY_QUEUE_MAX, &s->query, err, sizeof(err))) < 0) {
 		log_err("database %s", err);
@@ -184,6 +187,7 @@ void server_stop(struct server *s)
 	aio_rpc_server_close(s->admin_rpc);
 	server_metrics_stop(s);
 	server_engine_stop(s); /* answers held Watches and live queries */
+	server_retention_stop(s);
 	server_query_close(s->query);
 	s->query = NULL;
 	server_db_close(s->db);

@@ -8,6 +8,7 @@
 #include "db.h"
 #include "hosts.h"
 #include "query.h"
+#include "retention.h"
 #include "rollout.h"
 #include "rpc_server.h"
 
@@ -20,6 +21,8 @@ struct server {
 	struct server_query *query;
 	struct server_engine engine;
 	struct server_creds creds;
+	struct server_retention retention;
+	atomic_uint_fast64_t pruned_total, prune_passes;
 	struct nng_http_server *http; /* /metrics, or NULL */
 	atomic_uint_fast64_t reports_total;
 	struct aio_rpc_server *agent_rpc;

@@ -2,6 +2,7 @@
  * answered on the query thread so ingest never waits for it. */
 #include "trend.h"
 
+#include <errno.h>
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <math.h>
@@ -10,6 +11,7 @@
 
 #include "bounds.h"
 #include "clock.h"
+#include "history.h"
 #include "log.h"
 #include "names.h"
 #include "query.h"
@@ -261,7 +263,7 @@ static size_t daily_series(sqlite3_stmt *dq, int64_t host_id, uint64_t since_ms,
 
 	sqlite3_reset(dq);
 	sqlite3_bind_int64(dq, 1, host_id);
-	sqlite3_bind_int64(dq, 2, (int64_t)since_ms);
+	sqlite3_bind_int64(dq, 2, (int64_t)(since_ms - since_ms % HOUR_MS));
 	while (n < TREND_DAYS_MAX && sqlite3_step(dq) == SQLITE_ROW) {
 		aioctl__v1__sample__init(&out[n]);
 		out[n].time_ms = (uint64_t)sqlite3_column_int64(dq, 0) * DAY_MS;
@@ -296,17 +298,15 @@ static void trend_query(sqlite3 *conn, void *arg)
 		goto out_free;
 	}
 	if (sqlite3_prepare_v2(conn,
-	                       "SELECT time_ms / 3600000, max(aio_nr_max), min(aio_max_nr)"
-	                       " FROM samples WHERE host_id = ?1 AND time_ms >= ?2"
-	                       " GROUP BY 1 ORDER BY 1 LIMIT ?3",
+	                       "SELECT start_ms, max, lim FROM rollup_1h_all"
+	                       " WHERE host_id = ?1 AND start_ms >= ?2 ORDER BY start_ms LIMIT ?3",
 	                       -1, &hq, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(conn,
 	                       "SELECT count(*) FROM events WHERE host_id = ?1 AND time_ms >= ?2",
 	                       -1, &eq, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(conn,
-	                       "SELECT time_ms / 86400000, max(aio_nr_max), min(aio_max_nr)"
-	                       " FROM samples WHERE host_id = ?1 AND time_ms >= ?2"
-	                       " GROUP BY 1 ORDER BY 1",
+	                       "SELECT start_ms / 86400000, max(max), min(lim) FROM rollup_1h_all"
+	                       " WHERE host_id = ?1 AND start_ms >= ?2 GROUP BY 1 ORDER BY 1",
 	                       -1, &dq, NULL) != SQLITE_OK) {
 		aio_rpc_call_fail(j->data, AIO_INTERNAL, "cannot read history: %s",
 		                  sqlite3_errmsg(conn));
@@ -323,12 +323,25 @@ static void trend_query(sqlite3 *conn, void *arg)
 
 		sqlite3_reset(hq);
 		sqlite3_bind_int64(hq, 1, th->id);
-		sqlite3_bind_int64(hq, 2, (int64_t)j->since_ms);
+		sqlite3_bind_int64(hq, 2, (int64_t)(j->since_ms - j->since_ms % HOUR_MS));
 		sqlite3_bind_int(hq, 3, TREND_HOURS_MAX);
+		/* the hourly tier; an hour stored twice (a report whose time went
+		 * back after its hour closed) merges */
 		while (sqlite3_step(hq) == SQLITE_ROW && n < TREND_HOURS_MAX) {
-			hours[n].start_ms = (uint64_t)sqlite3_column_int64(hq, 0) * HOUR_MS;
-			hours[n].peak = (uint64_t)sqlite3_column_int64(hq, 1);
-			hours[n].limit = (uint64_t)sqlite3_column_int64(hq, 2);
+			uint64_t start = (uint64_t)sqlite3_column_int64(hq, 0);
+			uint64_t peak = (uint64_t)sqlite3_column_int64(hq, 1);
+			uint64_t lim = (uint64_t)sqlite3_column_int64(hq, 2);
+
+			if (n && hours[n - 1].start_ms == start) {
+				if (peak > hours[n - 1].peak)
+					hours[n - 1].peak = peak;
+				if (lim < hours[n - 1].limit)
+					hours[n - 1].limit = lim;
+				continue;
+			}
+			hours[n].start_ms = start;
+			hours[n].peak = peak;
+			hours[n].limit = lim;
 			n++;
 		}
 		sqlite3_reset(eq);
@@ -410,8 +423,7 @@ static const char *trend_invalid(const Aioctl__V1__TrendRequest *in)
 {
 	if (in->has_since_ms && (in->since_ms < HOUR_MS || in->since_ms > TREND_SINCE_MAX_MS))
 		return "--since: between 1h and 400d";
-	if (in->group_by && (!*in->group_by || strlen(in->group_by) > AIO_LABEL_KEY_MAX ||
-	                     !aio_text_valid(in->group_by, AIO_LABEL_KEY_MAX)))
+	if (in->group_by && (!*in->group_by || !aio_text_valid(in->group_by, AIO_LABEL_KEY_MAX)))
 		return "--group-by: a label key of up to 63 characters";
 	return server_selector_invalid(in->selector);
 }
@@ -487,32 +499,42 @@ out_oom:
 
 struct rollout_report_job {
 	uint64_t id, window_ms, now_ms;
+	uint64_t retention_ms[SERVER_TIER_COUNT];
 	Aioctl__V1__RolloutReportReply_Closure closure;
 	void *data;
 };
 
-static void window_read(sqlite3_stmt *wq, sqlite3_stmt *eq, int64_t host_id, uint64_t from,
-                        uint64_t to, Aioctl__V1__Window *w)
+/* One window as one step of the finest tier that still holds it: raw
+ * samples are exact at the window's edges, a rollup tier rounds them to
+ * its buckets. */
+static int window_read(sqlite3 *conn, const struct rollout_report_job *j, sqlite3_stmt *eq,
+                       int64_t host_id, uint64_t from, uint64_t to, Aioctl__V1__Window *w)
 {
+	struct server_history_point pt;
+	uint64_t step = 5 * 60 * 1000;
+	enum server_tier tier = SERVER_TIER_RAW;
+	size_t n = 0;
+
 	aioctl__v1__window__init(w);
-	sqlite3_reset(wq);
-	sqlite3_bind_int64(wq, 1, host_id);
-	sqlite3_bind_int64(wq, 2, (int64_t)from);
-	sqlite3_bind_int64(wq, 3, (int64_t)to);
-	if (sqlite3_step(wq) == SQLITE_ROW && sqlite3_column_int(wq, 3) > 0) {
+	if (j->retention_ms[SERVER_TIER_RAW] && from + j->retention_ms[SERVER_TIER_RAW] < j->now_ms)
+		tier = server_history_tier(j->retention_ms, j->now_ms, from, &step);
+	if (server_history_read(conn, host_id, tier, from, to, to - from, &pt, 1, &n) < 0)
+		return -EIO;
+	if (n) {
 		w->has_peak = w->has_limit = w->has_peak_utilization = true;
-		w->peak = (uint64_t)sqlite3_column_int64(wq, 0);
-		w->limit = (uint64_t)sqlite3_column_int64(wq, 1);
-		w->peak_utilization = sqlite3_column_double(wq, 2);
+		w->peak = pt.max;
+		w->limit = pt.limit;
+		w->peak_utilization = pt.limit ? (double)pt.max / (double)pt.limit : 0;
 	}
 	w->has_samples = true;
-	w->samples = (uint32_t)sqlite3_column_int(wq, 3);
+	w->samples = n ? (uint32_t)pt.count : 0;
 	sqlite3_reset(eq);
 	sqlite3_bind_int64(eq, 1, host_id);
 	sqlite3_bind_int64(eq, 2, (int64_t)from);
 	sqlite3_bind_int64(eq, 3, (int64_t)to);
 	w->has_errors = true;
 	w->errors = sqlite3_step(eq) == SQLITE_ROW ? (uint32_t)sqlite3_column_int(eq, 0) : 0;
+	return 0;
 }
 
 static char *col_dup(sqlite3_stmt *st, int col)
@@ -526,7 +548,7 @@ static void rollout_report_query(sqlite3 *conn, void *arg)
 {
 	struct rollout_report_job *j = arg;
 	Aioctl__V1__RolloutReportReply rep = AIOCTL__V1__ROLLOUT_REPORT_REPLY__INIT;
-	sqlite3_stmt *rq = NULL, *sq = NULL, *wq = NULL, *eq = NULL;
+	sqlite3_stmt *rq = NULL, *sq = NULL, *eq = NULL;
 	Aioctl__V1__RolloutHostReport *v = NULL, **pv = NULL;
 	Aioctl__V1__Window *w = NULL;
 	size_t n = 0, cap = 0;
@@ -539,12 +561,6 @@ static void rollout_report_query(sqlite3 *conn, void *arg)
 	                       " FROM rollout_steps s JOIN hosts h ON h.id = s.host_id"
 	                       " WHERE s.rollout_id = ?1 ORDER BY h.name",
 	                       -1, &sq, NULL) ||
-	    sqlite3_prepare_v2(
-	            conn,
-	            "SELECT max(aio_nr_max), min(aio_max_nr),"
-	            " max(CAST(aio_nr_max AS REAL) / max(aio_max_nr, 1)), count(*)"
-	            " FROM samples WHERE host_id = ?1 AND time_ms >= ?2 AND time_ms < ?3",
-	            -1, &wq, NULL) ||
 	    sqlite3_prepare_v2(conn,
 	                       "SELECT count(*) FROM events"
 	                       " WHERE host_id = ?1 AND time_ms >= ?2 AND time_ms < ?3",
@@ -559,7 +575,10 @@ static void rollout_report_query(sqlite3 *conn, void *arg)
 		goto out_fail;
 	}
 	rep.id = j->id;
-	rep.state = col_dup(rq, 0);
+	if (!(rep.state = col_dup(rq, 0))) {
+		aio_rpc_call_fail(j->data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
+		goto out_fail;
+	}
 	sqlite3_bind_int64(sq, 1, (int64_t)j->id);
 	while ((rc = sqlite3_step(sq)) == SQLITE_ROW && n < ROLLOUT_HOSTS_MAX) {
 		Aioctl__V1__RolloutHostReport *h;
@@ -580,6 +599,11 @@ static void rollout_report_query(sqlite3 *conn, void *arg)
 		aioctl__v1__rollout_host_report__init(h);
 		h->host = col_dup(sq, 1);
 		h->state = col_dup(sq, 2);
+		if (!h->host || !h->state) {
+			aio_rpc_call_fail(j->data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
+			n++;
+			goto out_fail;
+		}
 		rep.has_target = true;
 		rep.target = (uint64_t)sqlite3_column_int64(sq, 3);
 		if (sqlite3_column_type(sq, 4) != SQLITE_NULL) {
@@ -591,9 +615,15 @@ static void rollout_report_query(sqlite3 *conn, void *arg)
 			h->has_changed_ms = h->has_window_ms = true;
 			h->changed_ms = at;
 			h->window_ms = len;
-			window_read(wq, eq, sqlite3_column_int64(sq, 0), at - len, at, &w[2 * n]);
-			window_read(wq, eq, sqlite3_column_int64(sq, 0), at, at + len,
-			            &w[2 * n + 1]);
+			if (len && (window_read(conn, j, eq, sqlite3_column_int64(sq, 0), at - len,
+			                        at, &w[2 * n]) < 0 ||
+			            window_read(conn, j, eq, sqlite3_column_int64(sq, 0), at,
+			                        at + len, &w[2 * n + 1]) < 0)) {
+				aio_rpc_call_fail(j->data, AIO_INTERNAL, "cannot read history: %s",
+				                  sqlite3_errmsg(conn));
+				n++;
+				goto out_fail;
+			}
 		}
 		n++;
 	}
@@ -626,7 +656,6 @@ out_free:
 	free(pv);
 	sqlite3_finalize(rq);
 	sqlite3_finalize(sq);
-	sqlite3_finalize(wq);
 	sqlite3_finalize(eq);
 	free(j);
 }
@@ -649,6 +678,9 @@ void server_rollout_report(struct server *s, const Aioctl__V1__RolloutReportRequ
 	j->id = in->id;
 	j->window_ms = in->has_window_ms ? in->window_ms : ROLLOUT_WINDOW_DEFAULT_MS;
 	j->now_ms = aio_now_ms();
+	j->retention_ms[SERVER_TIER_RAW] = s->conf.raw_retention_ms;
+	j->retention_ms[SERVER_TIER_5M] = s->conf.rollup_5m_retention_ms;
+	j->retention_ms[SERVER_TIER_1H] = s->conf.rollup_1h_retention_ms;
 	j->closure = closure;
 	j->data = data;
 	if (server_query_submit(s->query, rollout_report_query, j) < 0) {

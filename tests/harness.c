@@ -133,13 +133,17 @@ static bool server_answers_or_exited(struct h_env *e, void *arg)
  * bind one first: a server that exits at start gets fresh ports, twice. */
 void h_server_start(struct h_env *e)
 {
-	const char *argv[] = { H_BIN("aio-server"), "--http-listen",  e->http_url,  "--listen",
-		               e->agent_url,        "--admin-listen", e->admin_url, "--state-dir",
-		               e->state_dir,        "--log-level",    "debug",      NULL };
+	const char *argv[12 + H_SERVER_EXTRA_MAX] = {
+		H_BIN("aio-server"), "--http-listen",  e->http_url,  "--listen",
+		e->agent_url,        "--admin-listen", e->admin_url, "--state-dir",
+		e->state_dir,        "--log-level",    "debug",
+	};
 	static char log[16 << 10];
 	char path[400];
 	FILE *f;
 
+	for (size_t i = 0; i < H_SERVER_EXTRA_MAX && e->server_extra[i]; i++)
+		argv[11 + i] = e->server_extra[i];
 	for (int attempt = 0; attempt < 3; attempt++) {
 		e->server = h_spawn(e, "server", argv);
 		cr_assert(h_wait(server_answers_or_exited, e, NULL, 10000),

@@ -8,7 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define H_PROCS_MAX 64
+#define H_PROCS_MAX        64
+#define H_SERVER_EXTRA_MAX 16
 
 struct h_env {
 	char dir[256];
@@ -19,6 +20,8 @@ struct h_env {
 	char state_dir[320];
 	pid_t server;
 	const char *aioctl_extra[12]; /* flags every aioctl call gets (TLS) */
+	/* more aio-server flags for h_server_start, NULL-terminated */
+	const char *server_extra[H_SERVER_EXTRA_MAX];
 	pid_t procs[H_PROCS_MAX];
 	size_t n_procs;
 };

@@ -290,14 +290,14 @@ Test(report, rollout_before_and_after, .timeout = 120)
 	const char *report[] = { "report", "rollout", "1", "--window", "1h", NULL };
 	const char *missing[] = { "report", "rollout", "99", NULL };
 	const char *bad[] = { "report", "rollout", "1", "--window", "0", NULL };
-	/* the host with the fewest samples before (and after) its change */
-	static char before_sql[] = "SELECT CASE WHEN count(*) < 3 THEN 0 ELSE min(c) END FROM"
-	                           " (SELECT count(*) c FROM samples GROUP BY host_id)";
+	/* the host with the fewest reports before (and intervals after) its
+	 * change */
+	static char before_sql[] = "SELECT CASE WHEN count(*) < 3 THEN 0 ELSE min(reports) END"
+	                           " FROM series";
 	static char after_sql[] =
-	        "SELECT CASE WHEN count(*) < 3 THEN 0 ELSE min(c) END FROM"
-	        " (SELECT count(*) c FROM samples s JOIN rollout_steps r ON r.host_id = s.host_id"
-	        "  WHERE r.finished_ms IS NOT NULL AND s.time_ms >= r.finished_ms"
-	        "  GROUP BY s.host_id)";
+	        "SELECT CASE WHEN count(*) < 3 THEN 0 ELSE min((s.time_ms - r.finished_ms) / 200)"
+	        " END FROM series s JOIN rollout_steps r ON r.host_id = s.host_id"
+	        " WHERE r.finished_ms IS NOT NULL";
 	json_t *rep, *h;
 	size_t i;
 
@@ -329,5 +329,79 @@ Test(report, rollout_before_and_after, .timeout = 120)
 	json_decref(rep);
 	cr_expect_eq(h_aioctl(&env, NULL, NULL, missing), 3, "no such rollout");
 	cr_expect_eq(h_aioctl(&env, NULL, NULL, bad), 64);
+	h_env_fini(&env);
+}
+
+static bool raw_pruned(struct h_env *e, void *arg)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM samples WHERE time_ms < %lld",
+	         *(long long *)arg);
+	return h_db_value(e, sql) == 0;
+}
+
+/* Ten days of history on a server that keeps raw samples two days and
+ * 5-minute rollups three: retention prunes on its own, and aioctl history
+ * answers each range from the tier that still holds it, with the same
+ * peaks the hourly rollups keep. */
+Test(report, history_tiers_and_retention, .timeout = 120)
+{
+	const char *week[] = { "history", "grow00000", "--since", "7d", "--step", "1h", NULL };
+	const char *fine[] = { "history", "grow00000", "--since", "1d", "--step", "10m", NULL };
+	const char *raw[] = { "history", "grow00000", "--since", "12h", "--step", "1m", NULL };
+	const char *old[] = { "history", "grow00000", "--since", "9d", "--step", "1m", NULL };
+	long long cutoff, hours;
+	json_t *j, *p;
+	size_t i;
+
+	h_env_init(&env);
+	env.server_extra[0] = "--raw-retention";
+	env.server_extra[1] = "2d";
+	env.server_extra[2] = "--rollup-5m-retention";
+	env.server_extra[3] = "3d";
+	env.server_extra[4] = "--prune-interval";
+	env.server_extra[5] = "200ms";
+	env.server_extra[6] = "--prune-batch";
+	env.server_extra[7] = "50";
+	h_server_start(&env);
+	backfill("grow", "growth", "rack=r1", "2");
+
+	cutoff = (long long)aio_now_ms() - 2 * DAY_MS;
+	cr_assert(h_wait(raw_pruned, &env, &cutoff, 30000), "raw samples past 2 days pruned");
+	cr_expect_gt(h_db_value(&env, "SELECT count(*) FROM samples"), 40, "the last 2 days kept");
+	cr_expect_eq(h_db_value(&env,
+	                        "SELECT count(*) FROM rollup_5m WHERE start_ms < strftime('%s',"
+	                        " 'now', '-3 days', '-1 hour') * 1000"),
+	             0, "5-minute rollups past 3 days pruned");
+	hours = h_db_value(&env, "SELECT count(*) FROM rollup_1h_all r JOIN hosts h"
+	                         " ON h.id = r.host_id WHERE h.name = 'grow00000'");
+	cr_expect_geq(hours, 10 * 24, "the hourly tier keeps all ten days: %lld hours", hours);
+
+	cr_assert_not_null(j = h_aioctl_json(&env, week));
+	cr_expect_str_eq(json_string_value(json_object_get(j, "tier")), "1h");
+	cr_expect_geq(json_array_size(json_object_get(j, "points")), 7 * 24 - 1);
+	json_array_foreach(json_object_get(j, "points"), i, p)
+	{
+		cr_expect_eq(json_integer_value(json_object_get(p, "reports")), 1,
+		             "one hourly report per hour");
+		cr_expect_eq(json_integer_value(json_object_get(p, "max")),
+		             json_integer_value(json_object_get(p, "last")));
+	}
+	json_decref(j);
+	cr_assert_not_null(j = h_aioctl_json(&env, fine));
+	cr_expect_str_eq(json_string_value(json_object_get(j, "tier")), "5m");
+	json_decref(j);
+	cr_assert_not_null(j = h_aioctl_json(&env, raw));
+	cr_expect_str_eq(json_string_value(json_object_get(j, "tier")), "raw");
+	cr_expect_geq(json_array_size(json_object_get(j, "points")), 11, "12 hourly reports");
+	json_decref(j);
+	/* a fine step over a range raw no longer holds: the 5-minute tier
+	 * does not either past 3 days, so the hourly one answers */
+	cr_assert_not_null(j = h_aioctl_json(&env, old));
+	cr_expect_str_eq(json_string_value(json_object_get(j, "tier")), "1h");
+	cr_expect_eq(json_integer_value(json_object_get(j, "step_ms")), 3600000);
+	cr_expect_geq(json_array_size(json_object_get(j, "points")), 9 * 24 - 1);
+	json_decref(j);
 	h_env_fini(&env);
 }
