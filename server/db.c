@@ -237,7 +237,16 @@ struct server_db {
 	uint64_t batch_wait_us;
 	bool filling; /* the thread waits for a batch to fill */
 	uint64_t raw_keepalive_ms;
+	/* checkpoints run on their own thread and connection, so the
+	 * writer never copies the WAL back itself */
+	pthread_t ckpt_thread;
+	bool ckpt_started, ckpt_due;
+	pthread_cond_t ckpt_wake;
+	sqlite3 *ckpt_conn;
 };
+
+/* WAL pages after which the checkpoint thread copies them back. */
+#define CHECKPOINT_PAGES 8000
 
 static int exec(sqlite3 *conn, const char *sql, char *err, size_t errlen)
 {
@@ -302,6 +311,7 @@ int server_db_open(const char *path, struct server_db **ret_db, char *err, size_
 	pthread_mutex_init(&db->lock, NULL);
 	pthread_cond_init(&db->wake, NULL);
 	pthread_cond_init(&db->done_wake, NULL);
+	pthread_cond_init(&db->ckpt_wake, NULL);
 	rc = sqlite3_open_v2(path, &db->conn,
 	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	                     NULL);
@@ -921,6 +931,64 @@ static void *db_thread(void *arg)
 	return NULL;
 }
 
+/* After each commit of the writer: wakes the checkpoint thread once the
+ * WAL holds enough pages. A checkpoint alongside a busy writer never
+ * catches up with it, and the WAL starts over only once all of it is
+ * copied: at twice the pages the writer copies the rest itself, little
+ * once the thread has done the bulk. */
+static int wal_hook(void *arg, sqlite3 *conn, const char *name, int pages)
+{
+	struct server_db *db = arg;
+
+	if (pages >= 2 * CHECKPOINT_PAGES) {
+		sqlite3_wal_checkpoint_v2(conn, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	} else if (pages >= CHECKPOINT_PAGES) {
+		pthread_mutex_lock(&db->lock);
+		db->ckpt_due = true;
+		pthread_cond_signal(&db->ckpt_wake);
+		pthread_mutex_unlock(&db->lock);
+	}
+	return SQLITE_OK;
+}
+
+/* PASSIVE: copies back what no reader still needs, alongside the writer;
+ * the writer starts the WAL over once all of it is copied. */
+static void *ckpt_thread(void *arg)
+{
+	struct server_db *db = arg;
+
+	for (;;) {
+		bool stop;
+
+		pthread_mutex_lock(&db->lock);
+		while (!db->ckpt_due && !db->committer_done)
+			pthread_cond_wait(&db->ckpt_wake, &db->lock);
+		stop = db->committer_done;
+		db->ckpt_due = false;
+		pthread_mutex_unlock(&db->lock);
+		if (stop)
+			break;
+		if (sqlite3_wal_checkpoint_v2(db->ckpt_conn, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+		                              NULL) != SQLITE_OK)
+			log_warn("database: checkpoint: %s", sqlite3_errmsg(db->ckpt_conn));
+	}
+	return NULL;
+}
+
+static int ckpt_start(struct server_db *db)
+{
+	if (sqlite3_open_v2(db->path, &db->ckpt_conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_busy_timeout(db->ckpt_conn, 5000);
+	if (pthread_create(&db->ckpt_thread, NULL, ckpt_thread, db) != 0)
+		return -EAGAIN;
+	db->ckpt_started = true;
+	sqlite3_wal_autocheckpoint(db->conn, 0);
+	sqlite3_wal_hook(db->conn, wal_hook, db);
+	return 0;
+}
+
 static void *done_thread(void *arg)
 {
 	struct server_db *db = arg;
@@ -987,6 +1055,9 @@ int server_db_start(struct server_db *db, size_t queue_max, size_t batch_max,
 		return -EAGAIN;
 	}
 	db->started = true;
+	/* without it, the writer checkpoints itself as SQLite does */
+	if (ckpt_start(db) < 0)
+		log_warn("database: no checkpoint thread: the writer checkpoints");
 	return 0;
 }
 
@@ -1106,12 +1177,20 @@ void server_db_close(struct server_db *db)
 		pthread_join(db->thread, NULL);
 		pthread_join(db->done_thread, NULL);
 	}
+	if (db->ckpt_started) {
+		pthread_mutex_lock(&db->lock);
+		pthread_cond_signal(&db->ckpt_wake); /* committer_done is set */
+		pthread_mutex_unlock(&db->lock);
+		pthread_join(db->ckpt_thread, NULL);
+	}
+	sqlite3_close(db->ckpt_conn);
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(db->stmt[i]);
 	if (db->conn)
 		sqlite3_close(db->conn);
 	pthread_cond_destroy(&db->wake);
 	pthread_cond_destroy(&db->done_wake);
+	pthread_cond_destroy(&db->ckpt_wake);
 	pthread_mutex_destroy(&db->lock);
 	free(db->path);
 	free(db);
