@@ -113,6 +113,7 @@ int cli_rollout_resume(struct cli *c, int argc, char **argv);
 int cli_rollout_abort(struct cli *c, int argc, char **argv);
 int cli_rollout_rollback(struct cli *c, int argc, char **argv);
 int cli_audit(struct cli *c, int argc, char **argv);
+int cli_alerts(struct cli *c, int argc, char **argv);
 int cli_enroll_create(struct cli *c, int argc, char **argv);
 int cli_token_create(struct cli *c, int argc, char **argv);
 int cli_token_list(struct cli *c, int argc, char **argv);

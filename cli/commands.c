@@ -41,6 +41,10 @@ const struct cli_command cli_commands[] = {
 	  "stop for good; changed hosts keep the change", "" },
 	{ "rollout", "rollback", 1, 1, cli_rollout_rollback, "ID",
 	  "restore every changed host's previous live value and file", "no-wait wait-timeout" },
+	{ "alerts", "list", 0, 0, cli_alerts, "",
+	  "alerts active now and those cleared recently, with when each started and cleared "
+	  "(also: aioctl alerts)",
+	  "since limit" },
 	{ "audit", "list", 0, 0, cli_audit, "",
 	  "who changed what, when, with what result (also: aioctl audit)", "since limit" },
 	{ "host", "revoke", 1, 1, cli_host_revoke, "HOST",

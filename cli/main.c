@@ -476,8 +476,6 @@ static int parse_options(struct cli *c, const struct cli_command *cmd, int argc,
 	return 0;
 }
 
-/* NOUN VERB, or NOUN alone for its "list" verb ("aioctl errors"); sets
- * *ret_verb_given so the caller knows whether a verb was consumed. */
 /* NOUN VERB; or NOUN alone when it has a "list" verb ("aioctl errors") or
  * just one command ("aioctl history HOST"). *ret_verb_given says whether
  * a verb was consumed. */

@@ -806,6 +806,12 @@ static void admin_rpc_audit(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__Au
 	}
 }
 
+static void admin_rpc_alerts(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__AlertsRequest *in,
+                             Aioctl__V1__AlertsReply_Closure closure, void *data)
+{
+	server_alerts_answer(aio_rpc_call_arg(data), in, closure, data);
+}
+
 Aioctl__V1__Admin_Service server_admin_service = {
 	AIOCTL__V1__ADMIN__BASE_INIT,
 	.fleet_status = admin_rpc_fleet_status,
@@ -829,4 +835,5 @@ Aioctl__V1__Admin_Service server_admin_service = {
 	.token_list = admin_rpc_token_list,
 	.token_revoke = admin_rpc_token_revoke,
 	.host_revoke = admin_rpc_host_revoke,
+	.alerts = admin_rpc_alerts,
 };

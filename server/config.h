@@ -29,6 +29,12 @@ struct server_config {
 	uint64_t vm_usage_retention_ms;
 	uint64_t prune_interval_ms;
 	uint64_t prune_batch;
+	uint64_t alert_interval_ms;
+	uint64_t alert_utilization;
+	uint64_t alert_errors;
+	uint64_t alert_silent_ms;
+	bool alert_drift;
+	uint64_t alert_rollout_stalled_ms;
 	char *http_listen;
 	char *tls_ca;
 	char *tls_cert;

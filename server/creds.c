@@ -26,21 +26,14 @@ static const struct {
 	const char *method;
 	enum server_role role;
 } method_roles[] = {
-	{ "FleetStatus", ROLE_VIEWER },
-	{ "HostShow", ROLE_VIEWER },
-	{ "History", ROLE_VIEWER },
-	{ "Errors", ROLE_VIEWER },
-	{ "RolloutGet", ROLE_VIEWER },
-	{ "RolloutList", ROLE_VIEWER },
-	{ "Trend", ROLE_VIEWER },
-	{ "Drift", ROLE_VIEWER },
-	{ "Audit", ROLE_VIEWER },
-	{ "RolloutReport", ROLE_VIEWER },
-	{ "SetLimit", ROLE_OPERATOR },
-	{ "RolloutPause", ROLE_OPERATOR },
-	{ "RolloutResume", ROLE_OPERATOR },
-	{ "RolloutAbort", ROLE_OPERATOR },
-	{ "RolloutRollback", ROLE_OPERATOR },
+	{ "FleetStatus", ROLE_VIEWER },    { "HostShow", ROLE_VIEWER },
+	{ "History", ROLE_VIEWER },        { "Errors", ROLE_VIEWER },
+	{ "RolloutGet", ROLE_VIEWER },     { "RolloutList", ROLE_VIEWER },
+	{ "Trend", ROLE_VIEWER },          { "Drift", ROLE_VIEWER },
+	{ "Audit", ROLE_VIEWER },          { "RolloutReport", ROLE_VIEWER },
+	{ "Alerts", ROLE_VIEWER },         { "SetLimit", ROLE_OPERATOR },
+	{ "RolloutPause", ROLE_OPERATOR }, { "RolloutResume", ROLE_OPERATOR },
+	{ "RolloutAbort", ROLE_OPERATOR }, { "RolloutRollback", ROLE_OPERATOR },
 	{ "Reconcile", ROLE_OPERATOR },
 };
 

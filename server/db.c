@@ -147,6 +147,13 @@ static const char *const migrations[] = {
 	"  count(*) n, min(aio_nr_min) lo, max(aio_nr_max) hi, sum(aio_nr) total,"
 	"  max(seq) mseq FROM samples GROUP BY host_id, b) g"
 	"  JOIN samples l ON l.host_id = g.host_id AND l.seq = g.mseq;",
+	/* 7: alerts, from start to clear */
+	"CREATE TABLE alerts ("
+	"  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL,"
+	"  started_ms INTEGER NOT NULL, cleared_ms INTEGER, value REAL, threshold REAL,"
+	"  message TEXT);"
+	"CREATE INDEX alerts_active ON alerts (kind, subject) WHERE cleared_ms IS NULL;"
+	"CREATE INDEX alerts_by_cleared ON alerts (cleared_ms);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1090,6 +1097,7 @@ struct exec_write {
 	char *sql;
 	char types[EXEC_ARGS_MAX + 1];
 	int64_t ints[EXEC_ARGS_MAX];
+	double reals[EXEC_ARGS_MAX];
 	char *texts[EXEC_ARGS_MAX];
 	void (*then)(void *arg, int err);
 	void *then_arg;
@@ -1106,6 +1114,8 @@ static int exec_apply(sqlite3 *conn, void *arg)
 	for (int i = 0; x->types[i]; i++) {
 		if (x->types[i] == 'i')
 			sqlite3_bind_int64(st, i + 1, x->ints[i]);
+		else if (x->types[i] == 'd')
+			sqlite3_bind_double(st, i + 1, x->reals[i]);
 		else
 			bind_text(st, i + 1, x->texts[i]);
 	}
@@ -1147,6 +1157,8 @@ int server_db_exec(struct server_db *db, void (*then)(void *arg, int err), void 
 	for (int i = 0; types[i]; i++) {
 		if (types[i] == 'i') {
 			x->ints[i] = va_arg(ap, int64_t);
+		} else if (types[i] == 'd') {
+			x->reals[i] = va_arg(ap, double);
 		} else {
 			const char *t = va_arg(ap, const char *);
 

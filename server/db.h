@@ -92,7 +92,7 @@ int server_db_write_host_fill(struct server_db_write *w, const struct server_hos
 /* Frees what w holds, then w itself. */
 void server_db_write_free(struct server_db_write *w);
 /* Queues one SQL statement with parameters typed by types ('i' int64_t,
- * 't' text or NULL); then(arg, err) runs after its batch committed or
+ * 'd' double, 't' text or NULL); then(arg, err) runs after its batch committed or
  * failed (on the database thread). Returns -EAGAIN when the queue is
  * full, -ENOMEM. */
 int server_db_exec(struct server_db *db, void (*then)(void *arg, int err), void *arg,

@@ -244,16 +244,18 @@ void server_host_add_event(struct server_host *h, const Aioctl__V1__AioEvent *ev
 		h->last_event_ms = ev->time_ms;
 }
 
-uint32_t server_host_errors_24h(const struct server_host *h, uint64_t now_ms)
+uint32_t server_host_errors_since(const struct server_host *h, uint64_t since_ms)
 {
 	uint32_t n = 0;
 
-	for (size_t i = 0; i < h->n_event_times; i++) {
-		uint64_t t = h->event_times[(h->event_times_head + i) % SERVER_EVENT_TIMES];
-
-		n += t + SERVER_DAY_MS >= now_ms;
-	}
+	for (size_t i = 0; i < h->n_event_times; i++)
+		n += h->event_times[(h->event_times_head + i) % SERVER_EVENT_TIMES] >= since_ms;
 	return n;
+}
+
+uint32_t server_host_errors_24h(const struct server_host *h, uint64_t now_ms)
+{
+	return server_host_errors_since(h, now_ms > SERVER_DAY_MS ? now_ms - SERVER_DAY_MS : 0);
 }
 
 int server_host_merge_detail(struct server_host *h, const Aioctl__V1__ReportRequest *r,

@@ -81,6 +81,8 @@ int server_hosts_set_string(char **field, const char *value);
 void server_host_add_event(struct server_host *h, const Aioctl__V1__AioEvent *ev);
 /* Events in the 24 hours before now (at most SERVER_EVENT_TIMES). */
 uint32_t server_host_errors_24h(const struct server_host *h, uint64_t now_ms);
+/* Events at or after since_ms (at most SERVER_EVENT_TIMES). */
+uint32_t server_host_errors_since(const struct server_host *h, uint64_t since_ms);
 /* Merges what a report says of users and persisted config into h's detail:
  * parts the report leaves out keep their last value. */
 int server_host_merge_detail(struct server_host *h, const Aioctl__V1__ReportRequest *r,

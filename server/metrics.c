@@ -124,6 +124,13 @@ static void server_internals(struct server *s, FILE *f)
 	family(f, "aioctl_rollouts", "gauge", "rollouts kept in memory, by state");
 	for (size_t i = 0; i < 6; i++)
 		fprintf(f, "aioctl_rollouts{state=\"%s\"} %zu\n", states[i], by_state[i]);
+	family(f, "aioctl_server_pruned_rows_total", "counter", "history rows retention removed");
+	fprintf(f, "aioctl_server_pruned_rows_total %" PRIu64 "\n",
+	        (uint64_t)atomic_load(&s->pruned_total));
+	family(f, "aioctl_alerts_active", "gauge", "alerts active now, by kind");
+	for (int k = 0; k < ALERT_KINDS; k++)
+		fprintf(f, "aioctl_alerts_active{kind=\"%s\"} %zu\n", server_alert_kind_name[k],
+		        server_alerts_active_count(s, (enum server_alert_kind)k));
 }
 
 static void metrics_cb(nng_aio *aio)

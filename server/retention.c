@@ -19,8 +19,9 @@
 /* hosts one step visits at most */
 #define STEP_HOSTS 256
 
-static const char *const kind_name[PRUNE_KINDS] = { "raw samples", "5-minute rollups",
-	                                            "hourly rollups", "VM usage", "events" };
+static const char *const kind_name[PRUNE_KINDS] = { "raw samples",    "5-minute rollups",
+	                                            "hourly rollups", "VM usage",
+	                                            "events",         "cleared alerts" };
 
 /* per host: ?1 host, ?2 cutoff, ?3 rows at most; the oldest rows first */
 static const char *const prune_sql[PRUNE_KINDS] = {
@@ -38,6 +39,8 @@ static const char *const prune_sql[PRUNE_KINDS] = {
 	/* not per host: ?1 is ignored */
 	[PRUNE_EVENTS] = "DELETE FROM events WHERE id IN (SELECT id FROM events"
 	                 " WHERE time_ms < ?2 AND ?1 = ?1 ORDER BY time_ms LIMIT ?3)",
+	[PRUNE_ALERTS] = "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts"
+	                 " WHERE cleared_ms < ?2 AND ?1 = ?1 ORDER BY cleared_ms LIMIT ?3)",
 };
 
 struct prune_step {
@@ -81,7 +84,7 @@ static int prune_apply(sqlite3 *conn, void *arg)
 
 	if ((rc = sqlite3_prepare_v2(conn, prune_sql[p->kind], -1, &del, NULL)) != SQLITE_OK)
 		return rc;
-	if (p->kind == PRUNE_EVENTS) {
+	if (p->kind == PRUNE_EVENTS || p->kind == PRUNE_ALERTS) {
 		rc = delete_some(conn, p, del, 0, p->limit, &n);
 		p->deleted = n;
 		p->finished = n < p->limit;
@@ -202,7 +205,7 @@ int server_retention_pass(struct server *s, bool (*stop)(void *arg), void *arg)
 	const uint64_t keep[PRUNE_KINDS] = {
 		[PRUNE_RAW] = c->raw_retention_ms,      [PRUNE_5M] = c->rollup_5m_retention_ms,
 		[PRUNE_1H] = c->rollup_1h_retention_ms, [PRUNE_VM] = c->vm_usage_retention_ms,
-		[PRUNE_EVENTS] = c->event_retention_ms,
+		[PRUNE_EVENTS] = c->event_retention_ms, [PRUNE_ALERTS] = c->event_retention_ms,
 	};
 	struct server_prune_stats stats = { 0 };
 	uint64_t total = 0;
@@ -238,19 +241,9 @@ static void *retention_thread(void *arg)
 	struct server_retention *rt = &s->retention;
 
 	for (;;) {
-		struct timespec ts;
-
-		/* the first pass soon after start, then one per interval */
+		/* one pass per interval, the first an interval after start */
 		pthread_mutex_lock(&rt->lock);
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += (time_t)(rt->interval_ms / 1000);
-		ts.tv_nsec += (long)(rt->interval_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		while (!rt->stopping && pthread_cond_timedwait(&rt->wake, &rt->lock, &ts) == 0)
-			;
+		aio_cond_wait_stop(&rt->wake, &rt->lock, &rt->stopping, rt->interval_ms);
 		pthread_mutex_unlock(&rt->lock);
 		if (retention_stopping(rt))
 			break;
@@ -262,14 +255,10 @@ static void *retention_thread(void *arg)
 int server_retention_start(struct server *s)
 {
 	struct server_retention *rt = &s->retention;
-	pthread_condattr_t attr;
 
 	rt->interval_ms = s->conf.prune_interval_ms;
 	pthread_mutex_init(&rt->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&rt->wake, &attr);
-	pthread_condattr_destroy(&attr);
+	aio_cond_init_monotonic(&rt->wake);
 	rt->inited = true;
 	if (pthread_create(&rt->thread, NULL, retention_thread, s) != 0)
 		return -EAGAIN;

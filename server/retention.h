@@ -9,7 +9,15 @@
 struct server;
 struct server_db;
 
-enum prune_kind { PRUNE_RAW, PRUNE_5M, PRUNE_1H, PRUNE_VM, PRUNE_EVENTS, PRUNE_KINDS };
+enum prune_kind {
+	PRUNE_RAW,
+	PRUNE_5M,
+	PRUNE_1H,
+	PRUNE_VM,
+	PRUNE_EVENTS,
+	PRUNE_ALERTS,
+	PRUNE_KINDS
+};
 
 struct server_prune_stats {
 	uint64_t deleted[PRUNE_KINDS];

@@ -1497,3 +1497,37 @@ void server_engine_live(struct server *s, uint64_t timeout_ms,
 	pthread_cond_signal(&e->wake);
 	pthread_mutex_unlock(&e->lock);
 }
+
+/* ------------------------------------------------------------ alerts */
+
+size_t server_engine_stalled(struct server *s, uint64_t now_ms, uint64_t after_ms,
+                             struct server_stall *out, size_t max)
+{
+	struct server_engine *e = &s->engine;
+	size_t n = 0;
+
+	pthread_mutex_lock(&e->lock);
+	for (struct server_rollout *ro = e->rollouts; ro && n < max; ro = ro->next) {
+		uint64_t moved = ro->created_ms;
+
+		if (!rollout_active(ro))
+			continue;
+		for (size_t i = 0; i < ro->n_steps; i++) {
+			const struct server_step *p = &ro->steps[i];
+			uint64_t t[] = { p->started_ms, p->acked_ms, p->finished_ms };
+
+			for (size_t k = 0; k < sizeof(t) / sizeof(t[0]); k++)
+				moved = t[k] > moved ? t[k] : moved;
+		}
+		if (moved + after_ms > now_ms)
+			continue;
+		out[n].id = ro->id;
+		out[n].since_ms = moved;
+		snprintf(out[n].why, sizeof(out[n].why), "%s%s%s",
+		         server_rollout_state_name(ro->state), ro->message[0] ? ": " : "",
+		         ro->message);
+		n++;
+	}
+	pthread_mutex_unlock(&e->lock);
+	return n;
+}

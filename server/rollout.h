@@ -132,6 +132,17 @@ void server_engine_rollout_op(struct server *s, uint64_t id, const char *action,
 void server_engine_rollout_list(struct server *s, uint32_t limit,
                                 Aioctl__V1__RolloutListReply_Closure closure, void *data);
 void server_engine_drift(struct server *s, Aioctl__V1__DriftReply_Closure closure, void *data);
+
+/* A rollout still under way whose steps have not moved since since_ms. */
+struct server_stall {
+	uint64_t id, since_ms;
+	char why[300]; /* its state and message */
+};
+
+/* Rollouts not finished with no step started, acknowledged or finished
+ * in the last after_ms; at most max into out. */
+size_t server_engine_stalled(struct server *s, uint64_t now_ms, uint64_t after_ms,
+                             struct server_stall *out, size_t max);
 void server_engine_live(struct server *s, uint64_t timeout_ms,
                         Aioctl__V1__FleetStatusReply_Closure closure, void *data);
 

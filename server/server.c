@@ -157,6 +157,11 @@ int server_start(struct server *s)
 		log_err_errno(r, "database %s: cannot load rollouts", path);
 		return r;
 	}
+	if ((r = server_alerts_init(s)) < 0 ||
+	    (r = server_alerts_load(s, server_db_conn(s->db))) < 0) {
+		log_err_errno(r, "database %s: cannot load alerts", path);
+		return r;
+	}
 	if ((r = server_db_start(s->db, s->conf.db_queue_max, s->conf.db_batch_max,
 	                         s->conf.db_batch_wait_ms * 1000)) < 0)
 		return r;
@@ -164,6 +169,8 @@ int server_start(struct server *s)
 	if ((r = server_engine_start(s)) < 0)
 		return r;
 	if ((r = server_retention_start(s)) < 0)
+		return r;
+	if ((r = server_alerts_start(s)) < 0)
 		return r;
 	if ((r = server_query_open(path, QUERY_QUEUE_MAX, &s->query, err, sizeof(err))) < 0) {
 		log_err("database %s", err);
@@ -186,6 +193,7 @@ void server_stop(struct server *s)
 	aio_rpc_server_close(s->agent_rpc);
 	aio_rpc_server_close(s->admin_rpc);
 	server_metrics_stop(s);
+	server_alerts_stop(s);
 	server_engine_stop(s); /* answers held Watches and live queries */
 	server_retention_stop(s);
 	server_query_close(s->query);
@@ -195,6 +203,7 @@ void server_stop(struct server *s)
 	aio_rpc_server_free(s->agent_rpc);
 	aio_rpc_server_free(s->admin_rpc);
 	server_engine_done(s);
+	server_alerts_done(s);
 	server_creds_done(&s->creds);
 	server_hosts_done(&s->hosts);
 }

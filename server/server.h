@@ -3,6 +3,7 @@
 
 #include <stdatomic.h>
 
+#include "alerts.h"
 #include "config.h"
 #include "creds.h"
 #include "db.h"
@@ -22,6 +23,7 @@ struct server {
 	struct server_engine engine;
 	struct server_creds creds;
 	struct server_retention retention;
+	struct server_alerts alerts;
 	atomic_uint_fast64_t pruned_total, prune_passes;
 	struct nng_http_server *http; /* /metrics, or NULL */
 	atomic_uint_fast64_t reports_total;

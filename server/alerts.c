@@ -1,0 +1,481 @@
+/* Alerts: every alert-interval the server checks each host and rollout
+ * against the configured thresholds. A condition that begins is an
+ * alert (logged, stored); one that ends clears it (the row gets its
+ * cleared time). Active alerts and the newest cleared ones are kept in
+ * memory for aioctl alerts and /metrics, and reloaded at start. */
+#include "alerts.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "duration.h"
+#include "log.h"
+#include "server.h"
+
+#define HOUR_MS                (3600ULL * 1000)
+/* rollouts looked at per evaluation */
+#define STALLS_MAX             64
+/* an active utilisation alert clears this many points under its threshold */
+#define UTILIZATION_HYSTERESIS 5.0
+
+const char *const server_alert_kind_name[ALERT_KINDS] = {
+	[ALERT_UTILIZATION] = "utilization",
+	[ALERT_ERRORS] = "errors",
+	[ALERT_DRIFT] = "drift",
+	[ALERT_SILENT] = "silent",
+	[ALERT_ROLLOUT_STALLED] = "rollout-stalled",
+};
+
+static int kind_parse(const char *s)
+{
+	for (int k = 0; k < ALERT_KINDS; k++)
+		if (s && strcmp(s, server_alert_kind_name[k]) == 0)
+			return k;
+	return -1;
+}
+
+/* What holds now, before it is matched against the active alerts. */
+struct cond {
+	struct server_alert a;
+	bool matched;
+};
+
+struct conds {
+	struct cond *v;
+	size_t n, cap;
+};
+
+static struct server_alert *find_active(struct server_alerts *al, enum server_alert_kind kind,
+                                        const char *subject)
+{
+	for (size_t i = 0; i < al->n_active; i++)
+		if (al->active[i].kind == kind && strcmp(al->active[i].subject, subject) == 0)
+			return &al->active[i];
+	return NULL;
+}
+
+static void cond_add(struct conds *c, enum server_alert_kind kind, const char *subject,
+                     double value, double threshold, const char *fmt, ...)
+        __attribute__((format(printf, 6, 7)));
+
+static void cond_add(struct conds *c, enum server_alert_kind kind, const char *subject,
+                     double value, double threshold, const char *fmt, ...)
+{
+	struct server_alert *a;
+	va_list ap;
+
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? c->cap * 2 : 64;
+		void *p = realloc(c->v, nc * sizeof(*c->v));
+
+		if (!p)
+			return; /* out of memory: this one waits for the next round */
+		c->v = p;
+		c->cap = nc;
+	}
+	a = &c->v[c->n].a;
+	memset(&c->v[c->n], 0, sizeof(c->v[c->n]));
+	a->kind = kind;
+	snprintf(a->subject, sizeof(a->subject), "%s", subject);
+	a->value = value;
+	a->threshold = threshold;
+	va_start(ap, fmt);
+	vsnprintf(a->message, sizeof(a->message), fmt, ap);
+	va_end(ap);
+	c->n++;
+}
+
+static void hosts_check(struct server *s, struct server_alerts *al, uint64_t now, struct conds *c)
+{
+	const struct server_config *cf = &s->conf;
+	/* a restarted server has not heard from anyone yet */
+	bool silent_ok = cf->alert_silent_ms && now >= al->start_ms + cf->alert_silent_ms;
+
+	pthread_rwlock_rdlock(&s->hosts.lock);
+	for (size_t i = 0; i < s->hosts.n; i++) {
+		const struct server_host *h = s->hosts.all[i];
+
+		if (h->revoked_ms)
+			continue;
+		if (cf->alert_utilization && h->has_sample && h->sample.aio_max_nr) {
+			double u =
+			        100.0 * (double)h->sample.aio_nr_max / (double)h->sample.aio_max_nr;
+			double at = (double)cf->alert_utilization;
+
+			pthread_mutex_lock(&al->lock);
+			if (find_active(al, ALERT_UTILIZATION, h->name))
+				at -= UTILIZATION_HYSTERESIS;
+			pthread_mutex_unlock(&al->lock);
+			if (u >= at)
+				cond_add(c, ALERT_UTILIZATION, h->name, u,
+				         (double)cf->alert_utilization,
+				         "aio-nr %" PRIu64 " of %" PRIu64 " (%.0f%%)",
+				         h->sample.aio_nr_max, h->sample.aio_max_nr, u);
+		}
+		if (cf->alert_errors) {
+			uint32_t n = server_host_errors_since(h, now > HOUR_MS ? now - HOUR_MS : 0);
+
+			if (n >= cf->alert_errors)
+				cond_add(c, ALERT_ERRORS, h->name, n, (double)cf->alert_errors,
+				         "%u AIO errors in the last hour", n);
+		}
+		if (silent_ok && h->last_seen_ms && h->last_seen_ms + cf->alert_silent_ms < now) {
+			char ago[32];
+
+			aio_duration_format((now - h->last_seen_ms) / 1000 * 1000, ago,
+			                    sizeof(ago));
+			cond_add(c, ALERT_SILENT, h->name, (double)(now - h->last_seen_ms) / 1000.0,
+			         (double)cf->alert_silent_ms / 1000.0, "no report for %s", ago);
+		}
+	}
+	pthread_rwlock_unlock(&s->hosts.lock);
+}
+
+static void drift_collect(const Aioctl__V1__DriftReply *rep, void *arg)
+{
+	struct conds *c = arg;
+
+	for (size_t i = 0; rep && i < rep->n_hosts; i++) {
+		const Aioctl__V1__HostDrift *d = rep->hosts[i];
+
+		cond_add(c, ALERT_DRIFT, d->host, (double)d->runtime, (double)d->desired,
+		         "desired %" PRIu64 " (rollout %" PRIu64 "), live %" PRIu64 ": %s",
+		         d->desired, d->rollout_id, d->runtime, d->cause ? d->cause : "");
+	}
+}
+
+static void rollouts_check(struct server *s, uint64_t now, struct conds *c)
+{
+	struct server_stall st[STALLS_MAX];
+	size_t n = server_engine_stalled(s, now, s->conf.alert_rollout_stalled_ms, st, STALLS_MAX);
+
+	for (size_t i = 0; i < n; i++) {
+		char subject[32], ago[32];
+
+		snprintf(subject, sizeof(subject), "rollout %" PRIu64, st[i].id);
+		aio_duration_format((now - st[i].since_ms) / 1000 * 1000, ago, sizeof(ago));
+		cond_add(c, ALERT_ROLLOUT_STALLED, subject, (double)(now - st[i].since_ms) / 1000.0,
+		         (double)s->conf.alert_rollout_stalled_ms / 1000.0,
+		         "no step has moved for %s (%s)", ago, st[i].why);
+	}
+}
+
+static void recent_push(struct server_alerts *al, const struct server_alert *a)
+{
+	al->recent[(al->recent_head + al->n_recent) % SERVER_ALERTS_RECENT] = *a;
+	if (al->n_recent < SERVER_ALERTS_RECENT)
+		al->n_recent++;
+	else
+		al->recent_head = (al->recent_head + 1) % SERVER_ALERTS_RECENT;
+}
+
+static void stored(void *arg, int err)
+{
+	if (err)
+		log_warn_errno(err, "alerts: not stored");
+}
+
+static void store_start(struct server *s, const struct server_alert *a)
+{
+	if (server_db_exec(s->db, stored, NULL,
+	                   "INSERT INTO alerts (kind, subject, started_ms, value, threshold,"
+	                   " message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	                   "ttiddt", server_alert_kind_name[a->kind], a->subject,
+	                   (int64_t)a->started_ms, a->value, a->threshold, a->message) < 0)
+		log_warn("alerts: database queue full: %s %s not stored",
+		         server_alert_kind_name[a->kind], a->subject);
+}
+
+static void store_clear(struct server *s, const struct server_alert *a)
+{
+	if (server_db_exec(s->db, stored, NULL,
+	                   "UPDATE alerts SET cleared_ms = ?3 WHERE kind = ?1 AND subject = ?2"
+	                   " AND cleared_ms IS NULL",
+	                   "tti", server_alert_kind_name[a->kind], a->subject,
+	                   (int64_t)a->cleared_ms) < 0)
+		log_warn("alerts: database queue full: clearing %s %s not stored",
+		         server_alert_kind_name[a->kind], a->subject);
+}
+
+void server_alerts_evaluate(struct server *s, uint64_t now)
+{
+	struct server_alerts *al = &s->alerts;
+	const struct server_config *cf = &s->conf;
+	struct conds c = { 0 };
+	size_t kept = 0;
+
+	hosts_check(s, al, now, &c);
+	if (cf->alert_drift)
+		server_engine_drift(s, drift_collect, &c);
+	if (cf->alert_rollout_stalled_ms)
+		rollouts_check(s, now, &c);
+
+	pthread_mutex_lock(&al->lock);
+	/* active ones whose condition ended clear; the others stay */
+	for (size_t i = 0; i < al->n_active; i++) {
+		struct server_alert *a = &al->active[i];
+		struct cond *m = NULL;
+
+		for (size_t k = 0; k < c.n && !m; k++)
+			if (!c.v[k].matched && c.v[k].a.kind == a->kind &&
+			    strcmp(c.v[k].a.subject, a->subject) == 0)
+				m = &c.v[k];
+		if (m) {
+			m->matched = true;
+			al->active[kept++] = *a;
+			continue;
+		}
+		a->cleared_ms = now;
+		log_info("alert cleared: %s %s", server_alert_kind_name[a->kind], a->subject);
+		store_clear(s, a);
+		recent_push(al, a);
+	}
+	al->n_active = kept;
+	/* new conditions start alerts */
+	for (size_t k = 0; k < c.n; k++) {
+		struct server_alert *a = &c.v[k].a;
+
+		if (c.v[k].matched)
+			continue;
+		if (al->n_active == al->cap_active) {
+			size_t nc = al->cap_active ? al->cap_active * 2 : 64;
+			void *p = realloc(al->active, nc * sizeof(*al->active));
+
+			if (!p)
+				break;
+			al->active = p;
+			al->cap_active = nc;
+		}
+		a->started_ms = now;
+		al->active[al->n_active++] = *a;
+		log_warn("alert: %s %s: %s", server_alert_kind_name[a->kind], a->subject,
+		         a->message);
+		store_start(s, a);
+	}
+	al->evaluations++;
+	pthread_mutex_unlock(&al->lock);
+	free(c.v);
+}
+
+size_t server_alerts_active_count(struct server *s, enum server_alert_kind kind)
+{
+	struct server_alerts *al = &s->alerts;
+	size_t n = 0;
+
+	pthread_mutex_lock(&al->lock);
+	for (size_t i = 0; i < al->n_active; i++)
+		n += al->active[i].kind == kind;
+	pthread_mutex_unlock(&al->lock);
+	return n;
+}
+
+/* ------------------------------------------------------------ loading */
+
+static void row_read(sqlite3_stmt *st, struct server_alert *a)
+{
+	const unsigned char *subject = sqlite3_column_text(st, 1);
+	const unsigned char *message = sqlite3_column_text(st, 6);
+
+	memset(a, 0, sizeof(*a));
+	a->kind = (enum server_alert_kind)kind_parse((const char *)sqlite3_column_text(st, 0));
+	snprintf(a->subject, sizeof(a->subject), "%s", subject ? (const char *)subject : "");
+	a->started_ms = (uint64_t)sqlite3_column_int64(st, 2);
+	a->cleared_ms = (uint64_t)sqlite3_column_int64(st, 3);
+	a->value = sqlite3_column_double(st, 4);
+	a->threshold = sqlite3_column_double(st, 5);
+	snprintf(a->message, sizeof(a->message), "%s", message ? (const char *)message : "");
+}
+
+int server_alerts_load(struct server *s, sqlite3 *conn)
+{
+	struct server_alerts *al = &s->alerts;
+	sqlite3_stmt *st;
+	int rc;
+
+	/* the newest cleared ones, oldest first into the ring, then the
+	 * active ones */
+	if (sqlite3_prepare_v2(
+	            conn,
+	            "SELECT * FROM (SELECT kind, subject, started_ms, cleared_ms, value,"
+	            " threshold, message, id FROM alerts WHERE cleared_ms IS NOT NULL"
+	            " ORDER BY cleared_ms DESC, id DESC LIMIT ?1) ORDER BY cleared_ms, id",
+	            -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int(st, 1, SERVER_ALERTS_RECENT);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct server_alert a;
+
+		row_read(st, &a);
+		if ((int)a.kind >= 0)
+			recent_push(al, &a);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return -EIO;
+	if (sqlite3_prepare_v2(conn,
+	                       "SELECT kind, subject, started_ms, cleared_ms, value, threshold,"
+	                       " message FROM alerts WHERE cleared_ms IS NULL ORDER BY id",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct server_alert a;
+
+		row_read(st, &a);
+		if ((int)a.kind < 0 || find_active(al, a.kind, a.subject))
+			continue;
+		if (al->n_active == al->cap_active) {
+			size_t nc = al->cap_active ? al->cap_active * 2 : 64;
+			void *p = realloc(al->active, nc * sizeof(*al->active));
+
+			if (!p) {
+				sqlite3_finalize(st);
+				return -ENOMEM;
+			}
+			al->active = p;
+			al->cap_active = nc;
+		}
+		al->active[al->n_active++] = a;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* ------------------------------------------------------------- answer */
+
+#define ALERTS_LIMIT_DEFAULT 200
+#define ALERTS_LIMIT_MAX     (SERVER_ALERTS_RECENT + 10000)
+
+static void alert_fill(Aioctl__V1__Alert *m, const struct server_alert *a)
+{
+	aioctl__v1__alert__init(m);
+	m->kind = (char *)server_alert_kind_name[a->kind];
+	m->subject = (char *)a->subject;
+	m->started_ms = a->started_ms;
+	m->has_cleared_ms = a->cleared_ms != 0;
+	m->cleared_ms = a->cleared_ms;
+	m->has_value = m->has_threshold = true;
+	m->value = a->value;
+	m->threshold = a->threshold;
+	m->message = (char *)a->message;
+}
+
+void server_alerts_answer(struct server *s, const Aioctl__V1__AlertsRequest *in,
+                          Aioctl__V1__AlertsReply_Closure closure, void *data)
+{
+	struct server_alerts *al = &s->alerts;
+	Aioctl__V1__AlertsReply rep = AIOCTL__V1__ALERTS_REPLY__INIT;
+	uint64_t since = in->has_since_ms ? in->since_ms : aio_now_ms() - 24 * HOUR_MS;
+	uint32_t limit = in->has_limit && in->limit ? in->limit : ALERTS_LIMIT_DEFAULT;
+	Aioctl__V1__Alert *v, **pv;
+	size_t n = 0;
+
+	if (limit > ALERTS_LIMIT_MAX)
+		limit = ALERTS_LIMIT_MAX;
+	pthread_mutex_lock(&al->lock);
+	v = calloc(al->n_active + al->n_recent + 1, sizeof(*v));
+	pv = calloc(al->n_active + al->n_recent + 1, sizeof(*pv));
+	if (!v || !pv) {
+		pthread_mutex_unlock(&al->lock);
+		free(v);
+		free(pv);
+		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
+		closure(NULL, data);
+		return;
+	}
+	/* active, newest first; then cleared since `since`, newest first */
+	for (size_t i = al->n_active; i-- > 0 && n < limit;)
+		alert_fill(&v[n++], &al->active[i]);
+	for (size_t i = al->n_recent; i-- > 0 && n < limit;) {
+		const struct server_alert *a =
+		        &al->recent[(al->recent_head + i) % SERVER_ALERTS_RECENT];
+
+		if (a->cleared_ms >= since)
+			alert_fill(&v[n++], a);
+	}
+	rep.has_truncated = true;
+	rep.truncated = n == limit && n < al->n_active + al->n_recent;
+	for (size_t i = 0; i < n; i++)
+		pv[i] = &v[i];
+	rep.alerts = pv;
+	rep.n_alerts = n;
+	closure(&rep, data); /* packs under the lock: the strings are the ring's */
+	pthread_mutex_unlock(&al->lock);
+	free(v);
+	free(pv);
+}
+
+/* ------------------------------------------------------------- thread */
+
+static void *alerts_thread(void *arg)
+{
+	struct server *s = arg;
+	struct server_alerts *al = &s->alerts;
+
+	for (;;) {
+		bool stop;
+
+		pthread_mutex_lock(&al->lock);
+		aio_cond_wait_stop(&al->wake, &al->lock, &al->stopping, s->conf.alert_interval_ms);
+		stop = al->stopping;
+		pthread_mutex_unlock(&al->lock);
+		if (stop)
+			break;
+		server_alerts_evaluate(s, aio_now_ms());
+	}
+	return NULL;
+}
+
+int server_alerts_init(struct server *s)
+{
+	struct server_alerts *al = &s->alerts;
+
+	memset(al, 0, sizeof(*al));
+	pthread_mutex_init(&al->lock, NULL);
+	aio_cond_init_monotonic(&al->wake);
+	al->inited = true;
+	al->start_ms = aio_now_ms();
+	al->recent = calloc(SERVER_ALERTS_RECENT, sizeof(*al->recent));
+	return al->recent ? 0 : -ENOMEM;
+}
+
+int server_alerts_start(struct server *s)
+{
+	struct server_alerts *al = &s->alerts;
+
+	if (pthread_create(&al->thread, NULL, alerts_thread, s) != 0)
+		return -EAGAIN;
+	al->started = true;
+	return 0;
+}
+
+void server_alerts_stop(struct server *s)
+{
+	struct server_alerts *al = &s->alerts;
+
+	if (!al->started)
+		return;
+	pthread_mutex_lock(&al->lock);
+	al->stopping = true;
+	pthread_cond_signal(&al->wake);
+	pthread_mutex_unlock(&al->lock);
+	pthread_join(al->thread, NULL);
+	al->started = false;
+}
+
+void server_alerts_done(struct server *s)
+{
+	struct server_alerts *al = &s->alerts;
+
+	if (!al->inited)
+		return;
+	free(al->active);
+	free(al->recent);
+	pthread_cond_destroy(&al->wake);
+	pthread_mutex_destroy(&al->lock);
+	al->inited = false;
+}
