@@ -40,23 +40,30 @@ static int kind_parse(const char *s)
 }
 
 /* What holds now, before it is matched against the active alerts. */
-struct cond {
-	struct server_alert a;
-	bool matched;
-};
-
 struct conds {
-	struct cond *v;
+	struct server_alert *v;
 	size_t n, cap;
 };
+
+/* Active alerts and conditions are kept sorted by kind, then subject, so
+ * matching them is one merge and a lookup a binary search: a fleet-wide
+ * outage makes as many alerts as hosts. */
+static int by_key(const void *a, const void *b)
+{
+	const struct server_alert *x = a, *y = b;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return strcmp(x->subject, y->subject);
+}
 
 static struct server_alert *find_active(struct server_alerts *al, enum server_alert_kind kind,
                                         const char *subject)
 {
-	for (size_t i = 0; i < al->n_active; i++)
-		if (al->active[i].kind == kind && strcmp(al->active[i].subject, subject) == 0)
-			return &al->active[i];
-	return NULL;
+	struct server_alert key = { .kind = kind };
+
+	snprintf(key.subject, sizeof(key.subject), "%s", subject);
+	return bsearch(&key, al->active, al->n_active, sizeof(*al->active), by_key);
 }
 
 static void cond_add(struct conds *c, enum server_alert_kind kind, const char *subject,
@@ -78,8 +85,8 @@ static void cond_add(struct conds *c, enum server_alert_kind kind, const char *s
 		c->v = p;
 		c->cap = nc;
 	}
-	a = &c->v[c->n].a;
-	memset(&c->v[c->n], 0, sizeof(c->v[c->n]));
+	a = &c->v[c->n];
+	memset(a, 0, sizeof(*a));
 	a->kind = kind;
 	snprintf(a->subject, sizeof(a->subject), "%s", subject);
 	a->value = value;
@@ -207,56 +214,56 @@ void server_alerts_evaluate(struct server *s, uint64_t now)
 	struct server_alerts *al = &s->alerts;
 	const struct server_config *cf = &s->conf;
 	struct conds c = { 0 };
-	size_t kept = 0;
+	struct server_alert *next;
+	size_t i = 0, k = 0, n = 0;
 
 	hosts_check(s, al, now, &c);
 	if (cf->alert_drift)
 		server_engine_drift(s, drift_collect, &c);
 	if (cf->alert_rollout_stalled_ms)
 		rollouts_check(s, now, &c);
+	qsort(c.v, c.n, sizeof(*c.v), by_key);
 
 	pthread_mutex_lock(&al->lock);
-	/* active ones whose condition ended clear; the others stay */
-	for (size_t i = 0; i < al->n_active; i++) {
-		struct server_alert *a = &al->active[i];
-		struct cond *m = NULL;
-
-		for (size_t k = 0; k < c.n && !m; k++)
-			if (!c.v[k].matched && c.v[k].a.kind == a->kind &&
-			    strcmp(c.v[k].a.subject, a->subject) == 0)
-				m = &c.v[k];
-		if (m) {
-			m->matched = true;
-			al->active[kept++] = *a;
-			continue;
-		}
-		a->cleared_ms = now;
-		log_info("alert cleared: %s %s", server_alert_kind_name[a->kind], a->subject);
-		store_clear(s, a);
-		recent_push(al, a);
+	if (!(next = calloc(al->n_active + c.n + 1, sizeof(*next)))) {
+		pthread_mutex_unlock(&al->lock);
+		free(c.v);
+		log_warn("alerts: out of memory, evaluation skipped");
+		return;
 	}
-	al->n_active = kept;
-	/* new conditions start alerts */
-	for (size_t k = 0; k < c.n; k++) {
-		struct server_alert *a = &c.v[k].a;
+	/* one merge of two sorted lists: an active alert whose condition
+	 * holds stays, one whose condition ended clears, a condition with
+	 * no alert starts one */
+	while (i < al->n_active || k < c.n) {
+		int d = i == al->n_active ? 1 : k == c.n ? -1 : by_key(&al->active[i], &c.v[k]);
 
-		if (c.v[k].matched)
-			continue;
-		if (al->n_active == al->cap_active) {
-			size_t nc = al->cap_active ? al->cap_active * 2 : 64;
-			void *p = realloc(al->active, nc * sizeof(*al->active));
+		if (d < 0) {
+			struct server_alert *a = &al->active[i++];
 
-			if (!p)
-				break;
-			al->active = p;
-			al->cap_active = nc;
+			a->cleared_ms = now;
+			log_info("alert cleared: %s %s", server_alert_kind_name[a->kind],
+			         a->subject);
+			store_clear(s, a);
+			recent_push(al, a);
+		} else if (d > 0) {
+			struct server_alert *a = &c.v[k++];
+
+			if (n && by_key(&next[n - 1], a) == 0)
+				continue; /* the same condition twice */
+			a->started_ms = now;
+			next[n++] = *a;
+			log_warn("alert: %s %s: %s", server_alert_kind_name[a->kind], a->subject,
+			         a->message);
+			store_start(s, a);
+		} else {
+			next[n++] = al->active[i++];
+			k++;
 		}
-		a->started_ms = now;
-		al->active[al->n_active++] = *a;
-		log_warn("alert: %s %s: %s", server_alert_kind_name[a->kind], a->subject,
-		         a->message);
-		store_start(s, a);
 	}
+	free(al->active);
+	al->active = next;
+	al->n_active = n;
+	al->cap_active = n;
 	al->evaluations++;
 	pthread_mutex_unlock(&al->lock);
 	free(c.v);
@@ -326,7 +333,7 @@ int server_alerts_load(struct server *s, sqlite3 *conn)
 		struct server_alert a;
 
 		row_read(st, &a);
-		if ((int)a.kind < 0 || find_active(al, a.kind, a.subject))
+		if ((int)a.kind < 0)
 			continue;
 		if (al->n_active == al->cap_active) {
 			size_t nc = al->cap_active ? al->cap_active * 2 : 64;
@@ -342,6 +349,16 @@ int server_alerts_load(struct server *s, sqlite3 *conn)
 		al->active[al->n_active++] = a;
 	}
 	sqlite3_finalize(st);
+	qsort(al->active, al->n_active, sizeof(*al->active), by_key);
+	/* one active alert per kind and subject (rows are stored one by one;
+	 * the earliest start, sorted first by id, stays) */
+	for (size_t i = 0, n = 0; i < al->n_active; i++) {
+		if (n && by_key(&al->active[n - 1], &al->active[i]) == 0)
+			continue;
+		al->active[n++] = al->active[i];
+		if (i + 1 == al->n_active)
+			al->n_active = n;
+	}
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
@@ -349,6 +366,13 @@ int server_alerts_load(struct server *s, sqlite3 *conn)
 
 #define ALERTS_LIMIT_DEFAULT 200
 #define ALERTS_LIMIT_MAX     (SERVER_ALERTS_RECENT + 10000)
+
+static int by_start_desc(const void *a, const void *b)
+{
+	const Aioctl__V1__Alert *x = a, *y = b;
+
+	return x->started_ms > y->started_ms ? -1 : x->started_ms < y->started_ms;
+}
 
 static void alert_fill(Aioctl__V1__Alert *m, const struct server_alert *a)
 {
@@ -388,9 +412,10 @@ void server_alerts_answer(struct server *s, const Aioctl__V1__AlertsRequest *in,
 		return;
 	}
 	/* active, newest first; then cleared since `since`, newest first */
-	for (size_t i = al->n_active; i-- > 0 && n < limit;)
+	for (size_t i = 0; i < al->n_active; i++)
 		alert_fill(&v[n++], &al->active[i]);
-	for (size_t i = al->n_recent; i-- > 0 && n < limit;) {
+	qsort(v, n, sizeof(*v), by_start_desc);
+	for (size_t i = al->n_recent; i-- > 0;) {
 		const struct server_alert *a =
 		        &al->recent[(al->recent_head + i) % SERVER_ALERTS_RECENT];
 
@@ -398,7 +423,9 @@ void server_alerts_answer(struct server *s, const Aioctl__V1__AlertsRequest *in,
 			alert_fill(&v[n++], a);
 	}
 	rep.has_truncated = true;
-	rep.truncated = n == limit && n < al->n_active + al->n_recent;
+	rep.truncated = n > limit;
+	if (n > limit)
+		n = limit;
 	for (size_t i = 0; i < n; i++)
 		pv[i] = &v[i];
 	rep.alerts = pv;
