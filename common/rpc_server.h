@@ -56,5 +56,11 @@ void aio_rpc_call_peer(struct aio_rpc_call *call, char *buf, size_t len);
  * protobuf_c_message_free_unpacked. Valid only inside the handler. */
 ProtobufCMessage *aio_rpc_call_take_input(struct aio_rpc_call *call);
 /* Sets the status sent when the closure is called with NULL. */
+/* Fails the call and answers it at once: closure(NULL, data). */
+#define AIO_RPC_REFUSE(data, closure, status, ...)                \
+	do {                                                      \
+		aio_rpc_call_fail((data), (status), __VA_ARGS__); \
+		(closure)(NULL, (data));                          \
+	} while (0)
 void aio_rpc_call_fail(struct aio_rpc_call *call, int status, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));

@@ -142,8 +142,7 @@ void server_fleet_status_answer(struct server *s, Aioctl__V1__FleetStatusReply_C
 	goto out_unlock;
 
 out_nomem:
-	aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
-	closure(NULL, data);
+	AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 out_unlock:
 	pthread_rwlock_unlock(&s->hosts.lock);
 	for (size_t i = 0; i < n; i++)
@@ -188,18 +187,15 @@ static void admin_rpc_host_show(Aioctl__V1__Admin_Service *svc,
 	struct server_host *h;
 
 	if (!aio_host_name_valid(in->host)) {
-		aio_rpc_call_fail(data, AIO_INVALID_ARGUMENT, "not a host name");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_INVALID_ARGUMENT, "not a host name");
 		return;
 	}
 	pthread_rwlock_rdlock(&s->hosts.lock);
 	h = server_hosts_find(&s->hosts, in->host);
 	if (!h) {
-		aio_rpc_call_fail(data, AIO_NOT_FOUND, "no host named %s", in->host);
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_NOT_FOUND, "no host named %s", in->host);
 	} else if (status_fill(&st, h, aio_now_ms()) < 0) {
-		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 	} else {
 		Aioctl__V1__AioEvent *recent[SERVER_RECENT_EVENTS];
 
@@ -261,9 +257,8 @@ static void errors_query(sqlite3 *conn, void *arg)
 	                       " AND (?3 IS NULL OR e.vm = ?3)"
 	                       " ORDER BY e.time_ms DESC, e.id DESC LIMIT ?4",
 	                       -1, &st, NULL) != SQLITE_OK) {
-		aio_rpc_call_fail(j->data, AIO_INTERNAL, "cannot read events: %s",
-		                  sqlite3_errmsg(conn));
-		j->closure(NULL, j->data);
+		AIO_RPC_REFUSE(j->data, j->closure, AIO_INTERNAL, "cannot read events: %s",
+		               sqlite3_errmsg(conn));
 		goto out_free;
 	}
 	sqlite3_bind_int64(st, 1, (int64_t)(j->in->has_since_ms ? j->in->since_ms : 0));
@@ -322,8 +317,7 @@ static void admin_rpc_errors(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__E
 
 	if ((in->host && !aio_host_name_valid(in->host)) ||
 	    (in->vm && !aio_text_valid(in->vm, AIO_VM_NAME_MAX))) {
-		aio_rpc_call_fail(data, AIO_INVALID_ARGUMENT, "not a host or VM name");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_INVALID_ARGUMENT, "not a host or VM name");
 		return;
 	}
 	if (in->host) {
@@ -332,13 +326,11 @@ static void admin_rpc_errors(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__E
 		pthread_rwlock_unlock(&s->hosts.lock);
 	}
 	if (!known) {
-		aio_rpc_call_fail(data, AIO_NOT_FOUND, "no host named %s", in->host);
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_NOT_FOUND, "no host named %s", in->host);
 		return;
 	}
 	if (!(j = calloc(1, sizeof(*j)))) {
-		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		return;
 	}
 	j->closure = closure;
@@ -347,8 +339,7 @@ static void admin_rpc_errors(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__E
 	if ((r = server_query_submit(s->query, errors_query, j)) < 0) {
 		protobuf_c_message_free_unpacked(&j->in->base, NULL);
 		free(j);
-		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
 	}
 }
 
@@ -376,8 +367,7 @@ static void admin_rpc_enroll_create(Aioctl__V1__Admin_Service *svc,
 	st = server_creds_enroll_create(s, in->host, in->has_expires_ms ? in->expires_ms : 0, token,
 	                                sizeof(token), &expires, msg, sizeof(msg));
 	if (st != AIO_OK) {
-		aio_rpc_call_fail(data, st, "%s", msg);
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, st, "%s", msg);
 		return;
 	}
 	server_audit(s, who, "enroll.create", in->host ? in->host : "(any host)", "created");
@@ -400,8 +390,7 @@ static void admin_rpc_token_create(Aioctl__V1__Admin_Service *svc,
 	st = server_creds_token_create(s, in->name, in->role, token, sizeof(token), msg,
 	                               sizeof(msg));
 	if (st != AIO_OK) {
-		aio_rpc_call_fail(data, st, "%s", msg);
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, st, "%s", msg);
 		return;
 	}
 	server_audit(s, who, "token.create", in->name, in->role);
@@ -452,8 +441,7 @@ static void admin_rpc_token_revoke(Aioctl__V1__Admin_Service *svc,
 
 	caller(data, who, sizeof(who));
 	if ((st = server_creds_token_revoke(s, in->name, msg, sizeof(msg))) != AIO_OK) {
-		aio_rpc_call_fail(data, st, "%s", msg);
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, st, "%s", msg);
 		return;
 	}
 	server_audit(s, who, "token.revoke", in->name, "revoked");
@@ -471,8 +459,7 @@ static void admin_rpc_host_revoke(Aioctl__V1__Admin_Service *svc, const Aioctl__
 
 	caller(data, who, sizeof(who));
 	if (!aio_host_name_valid(in->name)) {
-		aio_rpc_call_fail(data, AIO_INVALID_ARGUMENT, "not a host name");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_INVALID_ARGUMENT, "not a host name");
 		return;
 	}
 	pthread_rwlock_wrlock(&s->hosts.lock);
@@ -480,8 +467,7 @@ static void admin_rpc_host_revoke(Aioctl__V1__Admin_Service *svc, const Aioctl__
 		h->revoked_ms = now;
 	pthread_rwlock_unlock(&s->hosts.lock);
 	if (!h) {
-		aio_rpc_call_fail(data, AIO_NOT_FOUND, "no host named %s", in->name);
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_NOT_FOUND, "no host named %s", in->name);
 		return;
 	}
 	server_db_exec(s->db, NULL, NULL, "UPDATE hosts SET revoked_ms = ? WHERE name = ?", "it",
@@ -608,16 +594,14 @@ static void history_query(sqlite3 *conn, void *arg)
 	int r;
 
 	if (!pt || !v || !pv) {
-		aio_rpc_call_fail(j->data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
-		j->closure(NULL, j->data);
+		AIO_RPC_REFUSE(j->data, j->closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		goto out_free;
 	}
 	r = server_history_read(conn, j->host_id, j->tier, j->since_ms, j->until_ms, j->step_ms, pt,
 	                        HISTORY_POINTS_MAX, &n);
 	if (r < 0) {
-		aio_rpc_call_fail(j->data, AIO_INTERNAL, "cannot read history: %s",
-		                  sqlite3_errmsg(conn));
-		j->closure(NULL, j->data);
+		AIO_RPC_REFUSE(j->data, j->closure, AIO_INTERNAL, "cannot read history: %s",
+		               sqlite3_errmsg(conn));
 		goto out_free;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -656,8 +640,7 @@ static void admin_rpc_history(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__
 	int64_t id = 0;
 
 	if (!aio_host_name_valid(in->host)) {
-		aio_rpc_call_fail(data, AIO_INVALID_ARGUMENT, "not a host name");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_INVALID_ARGUMENT, "not a host name");
 		return;
 	}
 	pthread_rwlock_rdlock(&s->hosts.lock);
@@ -665,13 +648,11 @@ static void admin_rpc_history(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__
 		id = h->id;
 	pthread_rwlock_unlock(&s->hosts.lock);
 	if (!id) {
-		aio_rpc_call_fail(data, AIO_NOT_FOUND, "no host named %s", in->host);
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_NOT_FOUND, "no host named %s", in->host);
 		return;
 	}
 	if (!(j = calloc(1, sizeof(*j)))) {
-		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		return;
 	}
 	j->host_id = id;
@@ -679,8 +660,8 @@ static void admin_rpc_history(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__
 	j->since_ms = in->has_since_ms ? in->since_ms : j->until_ms - 24ULL * 3600 * 1000;
 	if (j->since_ms >= j->until_ms) {
 		free(j);
-		aio_rpc_call_fail(data, AIO_INVALID_ARGUMENT, "--since must come before --until");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_INVALID_ARGUMENT,
+		               "--since must come before --until");
 		return;
 	}
 	span = j->until_ms - j->since_ms;
@@ -700,8 +681,7 @@ static void admin_rpc_history(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__
 	j->data = data;
 	if (server_query_submit(s->query, history_query, j) < 0) {
 		free(j);
-		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
 	}
 }
 
@@ -747,9 +727,8 @@ static void audit_query(sqlite3 *conn, void *arg)
 	                       "SELECT time_ms, who, action, target, result FROM audit"
 	                       " WHERE time_ms >= ?1 ORDER BY id DESC LIMIT ?2",
 	                       -1, &st, NULL) != SQLITE_OK) {
-		aio_rpc_call_fail(j->data, AIO_INTERNAL, "cannot read the audit log: %s",
-		                  sqlite3_errmsg(conn));
-		j->closure(NULL, j->data);
+		AIO_RPC_REFUSE(j->data, j->closure, AIO_INTERNAL, "cannot read the audit log: %s",
+		               sqlite3_errmsg(conn));
 		goto out_free;
 	}
 	sqlite3_bind_int64(st, 1, (int64_t)j->since_ms);
@@ -789,8 +768,7 @@ static void admin_rpc_audit(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__Au
 	struct audit_job *j = calloc(1, sizeof(*j));
 
 	if (!j) {
-		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		return;
 	}
 	j->since_ms = in->has_since_ms ? in->since_ms : 0;
@@ -801,8 +779,7 @@ static void admin_rpc_audit(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__Au
 	j->data = data;
 	if (server_query_submit(s->query, audit_query, j) < 0) {
 		free(j);
-		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
 	}
 }
 

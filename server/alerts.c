@@ -407,8 +407,7 @@ void server_alerts_answer(struct server *s, const Aioctl__V1__AlertsRequest *in,
 		pthread_mutex_unlock(&al->lock);
 		free(v);
 		free(pv);
-		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		return;
 	}
 	/* active, newest first; then cleared since `since`, newest first */

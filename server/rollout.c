@@ -242,8 +242,7 @@ void server_engine_watch(struct server *s, int64_t host_id, uint64_t max_wait_ms
 	ctl = ctl_get(e, host_id);
 	if (!ctl || e->stopping) {
 		pthread_mutex_unlock(&e->lock);
-		aio_rpc_call_fail(data, AIO_UNAVAILABLE, "server is shutting down");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_UNAVAILABLE, "server is shutting down");
 		return;
 	}
 	/* one held Watch per host: a newer one replaces the older */
@@ -991,9 +990,8 @@ static void created(void *arg, int err)
 	pthread_mutex_lock(&e->lock);
 	ro = find_rollout(e, j->id);
 	if (err || !ro) {
-		aio_rpc_call_fail(j->data, AIO_UNAVAILABLE, "rollout not stored: %s",
-		                  strerror(-err));
-		j->closure(NULL, j->data);
+		AIO_RPC_REFUSE(j->data, j->closure, AIO_UNAVAILABLE, "rollout not stored: %s",
+		               strerror(-err));
 		if (ro)
 			ro->state = RO_ABORTED;
 	} else {
@@ -1136,15 +1134,13 @@ void server_engine_set_limit(struct server *s, const Aioctl__V1__SetLimitRequest
 	int r;
 
 	if ((bad = check_options(in))) {
-		aio_rpc_call_fail(data, AIO_INVALID_ARGUMENT, "%s", bad);
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_INVALID_ARGUMENT, "%s", bad);
 		return;
 	}
 	if (!(ro = calloc(1, sizeof(*ro))) ||
 	    !(ro->opts = (Aioctl__V1__SetLimitRequest *)aio_rpc_dup(&in->base))) {
 		free(ro);
-		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		return;
 	}
 	snprintf(ro->created_by, sizeof(ro->created_by), "%s", who);
@@ -1190,8 +1186,7 @@ void server_engine_set_limit(struct server *s, const Aioctl__V1__SetLimitRequest
 		pthread_mutex_unlock(&e->lock);
 		free(job);
 		server_save_submit(sv, NULL, NULL, false);
-		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		rollout_free(ro);
 		return;
 	}
@@ -1249,8 +1244,7 @@ void server_engine_set_limit(struct server *s, const Aioctl__V1__SetLimitRequest
 		rollout_msg(ro, "not stored");
 		pthread_mutex_unlock(&e->lock);
 		free(job);
-		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
 	}
 }
 
@@ -1266,8 +1260,7 @@ void server_engine_rollout_op(struct server *s, uint64_t id, const char *action,
 	ro = find_rollout(e, id);
 	if (!ro) {
 		pthread_mutex_unlock(&e->lock);
-		aio_rpc_call_fail(data, AIO_NOT_FOUND, "no rollout %" PRIu64, id);
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_NOT_FOUND, "no rollout %" PRIu64, id);
 		return;
 	}
 	if (action) {
@@ -1313,10 +1306,9 @@ void server_engine_rollout_op(struct server *s, uint64_t id, const char *action,
 		}
 		if (refuse) {
 			pthread_mutex_unlock(&e->lock);
-			aio_rpc_call_fail(data, AIO_FAILED_PRECONDITION,
-			                  "rollout %" PRIu64 " is %s: %s", id,
-			                  server_rollout_state_name(ro->state), refuse);
-			closure(NULL, data);
+			AIO_RPC_REFUSE(data, closure, AIO_FAILED_PRECONDITION,
+			               "rollout %" PRIu64 " is %s: %s", id,
+			               server_rollout_state_name(ro->state), refuse);
 			return;
 		}
 		ro->dirty = true;
@@ -1475,8 +1467,7 @@ void server_engine_live(struct server *s, uint64_t timeout_ms,
 			free(lq->answered);
 			free(lq);
 		}
-		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		return;
 	}
 	lq->closure = closure;

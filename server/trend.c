@@ -293,8 +293,7 @@ static void trend_query(sqlite3 *conn, void *arg)
 	sqlite3_stmt *hq = NULL, *eq = NULL, *dq = NULL;
 
 	if (!v || !pv || !hours || !fl || !days || !pdays || !fd || !pfd) {
-		aio_rpc_call_fail(j->data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
-		j->closure(NULL, j->data);
+		AIO_RPC_REFUSE(j->data, j->closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		goto out_free;
 	}
 	if (sqlite3_prepare_v2(conn,
@@ -308,9 +307,8 @@ static void trend_query(sqlite3 *conn, void *arg)
 	                       "SELECT start_ms / 86400000, max(max), min(lim) FROM rollup_1h_all"
 	                       " WHERE host_id = ?1 AND start_ms >= ?2 GROUP BY 1 ORDER BY 1",
 	                       -1, &dq, NULL) != SQLITE_OK) {
-		aio_rpc_call_fail(j->data, AIO_INTERNAL, "cannot read history: %s",
-		                  sqlite3_errmsg(conn));
-		j->closure(NULL, j->data);
+		AIO_RPC_REFUSE(j->data, j->closure, AIO_INTERNAL, "cannot read history: %s",
+		               sqlite3_errmsg(conn));
 		goto out_free;
 	}
 	for (size_t i = 0; i < j->n; i++) {
@@ -435,8 +433,7 @@ void server_trend(struct server *s, const Aioctl__V1__TrendRequest *in,
 	const char *why;
 
 	if ((why = trend_invalid(in))) {
-		aio_rpc_call_fail(data, AIO_INVALID_ARGUMENT, "%s", why);
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_INVALID_ARGUMENT, "%s", why);
 		return;
 	}
 	if (!(j = calloc(1, sizeof(*j))))
@@ -482,13 +479,11 @@ void server_trend(struct server *s, const Aioctl__V1__TrendRequest *in,
 	}
 	if (server_query_submit(s->query, trend_query, j) < 0) {
 		trend_job_free(j);
-		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
 	}
 	return;
 out_oom:
-	aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
-	closure(NULL, data);
+	AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 }
 
 /* ------------------------------------------------- report rollout ID */
@@ -666,13 +661,11 @@ void server_rollout_report(struct server *s, const Aioctl__V1__RolloutReportRequ
 	struct rollout_report_job *j;
 
 	if (in->has_window_ms && (in->window_ms < 60000 || in->window_ms > ROLLOUT_WINDOW_MAX_MS)) {
-		aio_rpc_call_fail(data, AIO_INVALID_ARGUMENT, "--window: between 1m and 30d");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_INVALID_ARGUMENT, "--window: between 1m and 30d");
 		return;
 	}
 	if (!(j = calloc(1, sizeof(*j)))) {
-		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		return;
 	}
 	j->id = in->id;
@@ -685,7 +678,6 @@ void server_rollout_report(struct server *s, const Aioctl__V1__RolloutReportRequ
 	j->data = data;
 	if (server_query_submit(s->query, rollout_report_query, j) < 0) {
 		free(j);
-		aio_rpc_call_fail(data, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
-		closure(NULL, data);
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
 	}
 }
