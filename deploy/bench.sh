@@ -4,13 +4,10 @@
 # (one JSON object per line) to bench-results.jsonl.
 #   deploy/bench.sh [HOSTS]        (default 10000 for the connection rows)
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
 big=${1:-10000}
+. "$(dirname "$0")/bench-lib.sh"
 out="$top/bench-results.jsonl"
 work=$(mktemp -d /tmp/aioctl-bench-XXXXXX)
-bin="$top/build-bench/bin"
-tbin="$top/build-bench/tests"
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
@@ -18,21 +15,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-./deploy/install-deps.sh
 if ! command -v prometheus-node-exporter >/dev/null; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		prometheus-node-exporter curl >/dev/null
 	systemctl stop prometheus-node-exporter 2>/dev/null || true
 fi
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build-bench -j "$(nproc)" >/dev/null
 : >"$out"
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cpu_s() { awk '{printf "%.2f", ($14+$15)/100}' "/proc/$1/stat"; }
-hwm_mb() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
-rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
-ms() { date +%s%3N; }
 row() { printf '%-34s %-40s %s\n' "$1" "$2" "$3"; }
 
 start_server() {

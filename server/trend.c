@@ -38,11 +38,39 @@
  * ahead, so the new limit does not itself run out within a quarter. */
 #define PLAN_AHEAD_DAYS   90.0
 
-static int by_peak(const void *a, const void *b)
+/* The k-th smallest peak (0-based), in linear time on average: the hours
+ * are partitioned around it (Hoare's selection), not sorted. */
+static uint64_t select_peak(struct trend_hour *h, size_t n, size_t k)
 {
-	uint64_t x = ((const struct trend_hour *)a)->peak, y = ((const struct trend_hour *)b)->peak;
+	size_t lo = 0, hi = n - 1;
 
-	return (x > y) - (x < y);
+	while (lo < hi) {
+		uint64_t pivot = h[lo + (hi - lo) / 2].peak;
+		size_t i = lo, j = hi;
+
+		while (i <= j) {
+			while (h[i].peak < pivot)
+				i++;
+			while (h[j].peak > pivot)
+				j--;
+			if (i <= j) {
+				struct trend_hour t = h[i];
+
+				h[i++] = h[j];
+				h[j] = t;
+				if (j == 0)
+					break;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			break; /* between the two: equal to the pivot */
+	}
+	return h[k].peak;
 }
 
 static uint64_t pow2_at_least(uint64_t v)
@@ -144,8 +172,7 @@ void server_trend_compute(struct trend_hour *hours, size_t n, uint64_t limit, ui
 			r->exhaustion_ms = (uint64_t)at;
 		}
 	}
-	qsort(hours, n, sizeof(*hours), by_peak);
-	r->p95 = hours[(size_t)ceil(0.95 * (double)n) - 1].peak;
+	r->p95 = select_peak(hours, n, (95 * n + 99) / 100 - 1); /* ceil(0.95 n) - 1 */
 
 	need = (double)r->peak;
 	if (r->has_growth && slope > 0) {
@@ -255,6 +282,48 @@ static void fleet_add(struct fleet_day *fl, uint64_t day0, const struct trend_ho
 	}
 }
 
+static int by_start(const void *a, const void *b)
+{
+	uint64_t x = ((const struct trend_hour *)a)->start_ms;
+	uint64_t y = ((const struct trend_hour *)b)->start_ms;
+
+	return (x > y) - (x < y);
+}
+
+/* A host's hours from the hourly tier, oldest first (TREND_HOURS_MAX at
+ * most): the closed ones in key order, then the open one, which is the
+ * newest unless a report's time went back; an hour found twice merges. */
+static size_t read_hours(sqlite3_stmt *hq, int64_t host_id, uint64_t since_ms,
+                         struct trend_hour *hours)
+{
+	size_t n = 0, k = 0;
+	bool ordered = true;
+
+	sqlite3_reset(hq);
+	sqlite3_bind_int64(hq, 1, host_id);
+	sqlite3_bind_int64(hq, 2, (int64_t)since_ms);
+	while (n < TREND_HOURS_MAX && sqlite3_step(hq) == SQLITE_ROW) {
+		hours[n].start_ms = (uint64_t)sqlite3_column_int64(hq, 0);
+		hours[n].peak = (uint64_t)sqlite3_column_int64(hq, 1);
+		hours[n].limit = (uint64_t)sqlite3_column_int64(hq, 2);
+		ordered = ordered && (!n || hours[n - 1].start_ms <= hours[n].start_ms);
+		n++;
+	}
+	if (!ordered)
+		qsort(hours, n, sizeof(*hours), by_start);
+	for (size_t i = 0; i < n; i++) {
+		if (k && hours[k - 1].start_ms == hours[i].start_ms) {
+			if (hours[i].peak > hours[k - 1].peak)
+				hours[k - 1].peak = hours[i].peak;
+			if (hours[i].limit < hours[k - 1].limit)
+				hours[k - 1].limit = hours[i].limit;
+			continue;
+		}
+		hours[k++] = hours[i];
+	}
+	return k;
+}
+
 /* A host's daily peaks and lowest limits into out (TREND_DAYS_MAX long). */
 static size_t daily_series(sqlite3_stmt *dq, int64_t host_id, uint64_t since_ms,
                            Aioctl__V1__Sample *out, Aioctl__V1__Sample **pout)
@@ -297,8 +366,10 @@ static void trend_query(sqlite3 *conn, void *arg)
 		goto out_free;
 	}
 	if (sqlite3_prepare_v2(conn,
-	                       "SELECT start_ms, max, lim FROM rollup_1h_all"
-	                       " WHERE host_id = ?1 AND start_ms >= ?2 ORDER BY start_ms LIMIT ?3",
+	                       "SELECT start_ms, max, lim FROM rollup_1h"
+	                       " WHERE host_id = ?1 AND start_ms >= ?2"
+	                       " UNION ALL SELECT h1_start, h1_max, aio_max_nr FROM series"
+	                       " WHERE host_id = ?1 AND h1_count > 0 AND h1_start >= ?2",
 	                       -1, &hq, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(conn,
 	                       "SELECT count(*) FROM events WHERE host_id = ?1 AND time_ms >= ?2",
@@ -319,29 +390,7 @@ static void trend_query(sqlite3 *conn, void *arg)
 		uint32_t errors = 0;
 		size_t n = 0;
 
-		sqlite3_reset(hq);
-		sqlite3_bind_int64(hq, 1, th->id);
-		sqlite3_bind_int64(hq, 2, (int64_t)(j->since_ms - j->since_ms % HOUR_MS));
-		sqlite3_bind_int(hq, 3, TREND_HOURS_MAX);
-		/* the hourly tier; an hour stored twice (a report whose time went
-		 * back after its hour closed) merges */
-		while (sqlite3_step(hq) == SQLITE_ROW && n < TREND_HOURS_MAX) {
-			uint64_t start = (uint64_t)sqlite3_column_int64(hq, 0);
-			uint64_t peak = (uint64_t)sqlite3_column_int64(hq, 1);
-			uint64_t lim = (uint64_t)sqlite3_column_int64(hq, 2);
-
-			if (n && hours[n - 1].start_ms == start) {
-				if (peak > hours[n - 1].peak)
-					hours[n - 1].peak = peak;
-				if (lim < hours[n - 1].limit)
-					hours[n - 1].limit = lim;
-				continue;
-			}
-			hours[n].start_ms = start;
-			hours[n].peak = peak;
-			hours[n].limit = lim;
-			n++;
-		}
+		n = read_hours(hq, th->id, j->since_ms - j->since_ms % HOUR_MS, hours);
 		sqlite3_reset(eq);
 		sqlite3_bind_int64(eq, 1, th->id);
 		sqlite3_bind_int64(eq, 2, (int64_t)j->since_ms);

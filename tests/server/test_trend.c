@@ -141,3 +141,40 @@ Test(trend, p95_and_no_samples)
 	cr_expect_str_eq(r.verdict, "unknown");
 	cr_expect_eq(r.recommended, 0);
 }
+
+static int by_value(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The p95 is selected, not sorted for: it equals the sorted answer for
+ * any length, with few or many equal peaks, in any order. */
+Test(trend, p95_selection_equals_sorting)
+{
+	static struct trend_hour h[2000];
+	static uint64_t sorted[2000];
+	unsigned seed = 7;
+
+	for (int round = 0; round < 500; round++) {
+		size_t n = 1 + (size_t)rand_r(&seed) % 2000;
+		unsigned spread = round % 3 == 0 ? 3 : round % 3 == 1 ? 100 : 1000000;
+		struct trend_result r;
+
+		for (size_t i = 0; i < n; i++)
+			sorted[i] = (uint64_t)(rand_r(&seed) % spread);
+		if (round % 5 == 0) /* already in order */
+			qsort(sorted, n, sizeof(*sorted), by_value);
+		for (size_t i = 0; i < n; i++) {
+			/* every tenth round the peaks come in descending order */
+			uint64_t v = round % 10 == 5 ? sorted[n - 1 - i] : sorted[i];
+
+			h[i] = (struct trend_hour){ NOW_MS - (n - i) * HOUR_MS, v, 1 << 30 };
+		}
+		qsort(sorted, n, sizeof(*sorted), by_value);
+		server_trend_compute(h, n, 1 << 30, 0, NOW_MS, &policy, &r);
+		cr_assert_eq(r.p95, sorted[(size_t)((95 * n + 99) / 100) - 1], "n %zu round %d", n,
+		             round);
+	}
+}
