@@ -131,7 +131,17 @@ static void hosts_check(struct server *s, struct server_alerts *al, uint64_t now
 				cond_add(c, ALERT_ERRORS, h->name, n, (double)cf->alert_errors,
 				         "%u AIO errors in the last hour", n);
 		}
-		if (silent_ok && h->last_seen_ms && h->last_seen_ms + cf->alert_silent_ms < now) {
+		if (cf->alert_silent_ms && !silent_ok) {
+			/* too early to tell: an active one stays as it is */
+			struct server_alert *a;
+
+			pthread_mutex_lock(&al->lock);
+			if ((a = find_active(al, ALERT_SILENT, h->name)))
+				cond_add(c, ALERT_SILENT, h->name, a->value, a->threshold, "%s",
+				         a->message);
+			pthread_mutex_unlock(&al->lock);
+		} else if (silent_ok && h->last_seen_ms &&
+		           h->last_seen_ms + cf->alert_silent_ms < now) {
 			char ago[32];
 
 			aio_duration_format((now - h->last_seen_ms) / 1000 * 1000, ago,
@@ -222,7 +232,8 @@ void server_alerts_evaluate(struct server *s, uint64_t now)
 		server_engine_drift(s, drift_collect, &c);
 	if (cf->alert_rollout_stalled_ms)
 		rollouts_check(s, now, &c);
-	qsort(c.v, c.n, sizeof(*c.v), by_key);
+	if (c.n)
+		qsort(c.v, c.n, sizeof(*c.v), by_key);
 
 	pthread_mutex_lock(&al->lock);
 	if (!(next = calloc(al->n_active + c.n + 1, sizeof(*next)))) {
@@ -349,7 +360,8 @@ int server_alerts_load(struct server *s, sqlite3 *conn)
 		al->active[al->n_active++] = a;
 	}
 	sqlite3_finalize(st);
-	qsort(al->active, al->n_active, sizeof(*al->active), by_key);
+	if (al->n_active)
+		qsort(al->active, al->n_active, sizeof(*al->active), by_key);
 	/* one active alert per kind and subject (rows are stored one by one;
 	 * the earliest start, sorted first by id, stays) */
 	for (size_t i = 0, n = 0; i < al->n_active; i++) {
