@@ -20,9 +20,9 @@ const struct cli_command cli_commands[] = {
 	  "AIO failures and degradations, newest first (also: aioctl errors)",
 	  "since host vm limit" },
 	{ "history", "show", 1, 1, cli_history, "HOST",
-	  "a host's aio-nr over time: min, mean, max, last, limit per step (also: aioctl "
-	  "history HOST)",
-	  "since until step" },
+	  "a host's aio-nr over time: min, mean, max, last, limit per step; with --vm, that "
+	  "VM's AIO contexts at each change (also: aioctl history HOST)",
+	  "since until step vm" },
 	{ "report", "trend", 0, 0, cli_report_trend, "",
 	  "capacity review: peak, p95, growth per day, projected exhaustion, recommended "
 	  "limit and a verdict per host, group and fleet",

@@ -32,6 +32,54 @@ static int parse_time(const char *s, uint64_t *ret_ms)
 	return 0;
 }
 
+/* history HOST --vm NAME: the VM's AIO usage, one row per change. */
+static int print_vm(struct cli *c, const char *host, const Aioctl__V1__HistoryReply *rep)
+{
+	static const char *const headers[] = { "SINCE", "CONTEXTS", "EVENTS" };
+	static const char *const csv_headers[] = { "since", "contexts", "events" };
+	struct cli_table t;
+
+	if (c->format == CLI_JSON) {
+		json_t *root = json_object(), *points = json_array();
+
+		json_object_set_new(root, "host", json_string(host));
+		json_object_set_new(root, "vm", json_string(c->vm));
+		for (size_t i = 0; i < rep->n_vm; i++) {
+			const Aioctl__V1__VmUsagePoint *p = rep->vm[i];
+			json_t *o = json_object();
+
+			json_object_set_new(o, "time", cli_time_json(p->time_ms));
+			json_object_set_new(o, "contexts", json_integer(p->contexts));
+			json_object_set_new(o, "events",
+			                    p->has_events ? json_integer((json_int_t)p->events)
+			                                  : json_null());
+			json_array_append_new(points, o);
+		}
+		json_object_set_new(root, "points", points);
+		return cli_json_print(root, stdout) < 0 ? CLI_EXIT_FAILED : 0;
+	}
+	cli_table_init(&t, c->format == CLI_CSV ? csv_headers : headers, 3);
+	for (size_t i = 0; i < rep->n_vm; i++) {
+		const Aioctl__V1__VmUsagePoint *p = rep->vm[i];
+		char when[40], ctx[16], ev[24];
+		const char *cells[3] = { when, ctx, ev };
+
+		aio_time_format_rfc3339(p->time_ms, when, sizeof(when));
+		snprintf(ctx, sizeof(ctx), "%u", p->contexts);
+		if (p->has_events)
+			snprintf(ev, sizeof(ev), "%" PRIu64, p->events);
+		else
+			snprintf(ev, sizeof(ev), "-");
+		cli_table_add(&t, cells);
+	}
+	cli_table_print(&t, c->format, stdout);
+	if (c->format == CLI_TABLE)
+		printf("\n%zu changes of %s on %s (stored when its AIO contexts change)\n",
+		       rep->n_vm, c->vm, host);
+	cli_table_done(&t);
+	return 0;
+}
+
 int cli_history(struct cli *c, int argc, char **argv)
 {
 	static const char *const headers[] = { "TIME", "MIN",        "MEAN",      "MAX",
@@ -67,8 +115,13 @@ int cli_history(struct cli *c, int argc, char **argv)
 		in.has_step_ms = true;
 		in.step_ms = c->step_ms;
 	}
+	in.vm = (char *)c->vm;
 	if ((r = cli_call(c, "History", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
+	if (c->vm) {
+		r = print_vm(c, argv[0], rep);
+		goto out_free;
+	}
 	if (c->format == CLI_JSON) {
 		json_t *root = json_object(), *points = json_array();
 

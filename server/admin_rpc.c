@@ -578,9 +578,54 @@ struct history_job {
 	int64_t host_id;
 	uint64_t since_ms, until_ms, step_ms;
 	enum server_tier tier;
+	char vm[AIO_VM_NAME_MAX + 1]; /* "" for the host's own series */
 	Aioctl__V1__HistoryReply_Closure closure;
 	void *data;
 };
+
+/* On the query thread: a VM's usage as stored, on change: the row in
+ * force at since, then each change up to until. */
+static void vm_history_query(sqlite3 *conn, struct history_job *j)
+{
+	Aioctl__V1__HistoryReply rep = AIOCTL__V1__HISTORY_REPLY__INIT;
+	Aioctl__V1__VmUsagePoint *v = calloc(HISTORY_POINTS_MAX + 1, sizeof(*v));
+	Aioctl__V1__VmUsagePoint **pv = calloc(HISTORY_POINTS_MAX + 1, sizeof(*pv));
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+
+	if (!v || !pv ||
+	    sqlite3_prepare_v2(conn,
+	                       "SELECT time_ms, contexts, events FROM vm_usage"
+	                       " WHERE host_id = ?1 AND name = ?2 AND time_ms >= coalesce((SELECT"
+	                       " max(time_ms) FROM vm_usage WHERE host_id = ?1 AND name = ?2"
+	                       " AND time_ms < ?3), ?3) AND time_ms < ?4 ORDER BY time_ms LIMIT ?5",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		AIO_RPC_REFUSE(j->data, j->closure, AIO_INTERNAL, "cannot read VM usage: %s",
+		               sqlite3_errmsg(conn));
+		goto out_free;
+	}
+	sqlite3_bind_int64(st, 1, j->host_id);
+	sqlite3_bind_text(st, 2, j->vm, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (int64_t)j->since_ms);
+	sqlite3_bind_int64(st, 4, (int64_t)j->until_ms);
+	sqlite3_bind_int(st, 5, HISTORY_POINTS_MAX);
+	while (n < HISTORY_POINTS_MAX && sqlite3_step(st) == SQLITE_ROW) {
+		aioctl__v1__vm_usage_point__init(&v[n]);
+		v[n].time_ms = (uint64_t)sqlite3_column_int64(st, 0);
+		v[n].contexts = (uint32_t)sqlite3_column_int64(st, 1);
+		v[n].has_events = sqlite3_column_type(st, 2) != SQLITE_NULL;
+		v[n].events = (uint64_t)sqlite3_column_int64(st, 2);
+		pv[n] = &v[n];
+		n++;
+	}
+	rep.vm = pv;
+	rep.n_vm = n;
+	j->closure(&rep, j->data);
+out_free:
+	sqlite3_finalize(st);
+	free(v);
+	free(pv);
+}
 
 /* On the query thread: one row per step, from the tier chosen. */
 static void history_query(sqlite3 *conn, void *arg)
@@ -593,6 +638,10 @@ static void history_query(sqlite3 *conn, void *arg)
 	size_t n = 0;
 	int r;
 
+	if (j->vm[0]) {
+		vm_history_query(conn, j);
+		goto out_free;
+	}
 	if (!pt || !v || !pv) {
 		AIO_RPC_REFUSE(j->data, j->closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		goto out_free;
@@ -643,6 +692,10 @@ static void admin_rpc_history(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__
 		AIO_RPC_REFUSE(data, closure, AIO_INVALID_ARGUMENT, "not a host name");
 		return;
 	}
+	if (in->vm && !aio_text_valid(in->vm, AIO_VM_NAME_MAX)) {
+		AIO_RPC_REFUSE(data, closure, AIO_INVALID_ARGUMENT, "--vm: not a VM name");
+		return;
+	}
 	pthread_rwlock_rdlock(&s->hosts.lock);
 	if ((h = server_hosts_find(&s->hosts, in->host)))
 		id = h->id;
@@ -656,6 +709,8 @@ static void admin_rpc_history(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__
 		return;
 	}
 	j->host_id = id;
+	if (in->vm)
+		snprintf(j->vm, sizeof(j->vm), "%s", in->vm);
 	j->until_ms = in->has_until_ms && in->until_ms ? in->until_ms : now + 1;
 	j->since_ms = in->has_since_ms ? in->since_ms : j->until_ms - 24ULL * 3600 * 1000;
 	if (j->since_ms >= j->until_ms) {

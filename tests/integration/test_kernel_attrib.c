@@ -86,6 +86,19 @@ Test(kernel_attrib, names_the_vm_holding_contexts)
 
 	cr_expect(h_wait(attributed, &env, &want, 10000),
 	          "the agent should attribute exactly %d contexts to test-vm", CONTEXTS);
+	{
+		/* the VM's usage is kept: its last change shows its contexts */
+		const char *args[] = { "history", "real", "--vm", "test-vm", NULL };
+		json_t *j = h_aioctl_json(&env, args), *pts;
+
+		cr_assert_not_null(j);
+		pts = json_object_get(j, "points");
+		cr_assert_geq(json_array_size(pts), 1);
+		cr_expect_eq(json_integer_value(json_object_get(
+		                     json_array_get(pts, json_array_size(pts) - 1), "contexts")),
+		             CONTEXTS);
+		json_decref(j);
+	}
 
 	close(release);
 	waitpid(pid, NULL, 0);
