@@ -6,8 +6,10 @@
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bounds.h"
 #include "clock.h"
@@ -345,50 +347,56 @@ static size_t daily_series(sqlite3_stmt *dq, int64_t host_id, uint64_t since_ms,
 	return n;
 }
 
-static void trend_query(sqlite3 *conn, void *arg)
-{
-	struct trend_job *j = arg;
-	Aioctl__V1__TrendReply rep = AIOCTL__V1__TREND_REPLY__INIT;
-	Aioctl__V1__HostTrend *v = calloc(j->n + 1, sizeof(*v));
-	Aioctl__V1__HostTrend **pv = calloc(j->n + 1, sizeof(*pv));
-	struct trend_hour *hours = calloc(TREND_HOURS_MAX, sizeof(*hours));
-	struct fleet_day *fl = calloc(TREND_DAYS_MAX, sizeof(*fl));
-	size_t n_series = j->series < j->n ? j->series : j->n, n_fleet = 0;
-	Aioctl__V1__Sample *days = calloc(n_series * TREND_DAYS_MAX + 1, sizeof(*days));
-	Aioctl__V1__Sample **pdays = calloc(n_series * TREND_DAYS_MAX + 1, sizeof(*pdays));
-	Aioctl__V1__FleetDay *fd = calloc(TREND_DAYS_MAX, sizeof(*fd));
-	Aioctl__V1__FleetDay **pfd = calloc(TREND_DAYS_MAX, sizeof(*pfd));
-	uint64_t day0 = j->since_ms / DAY_MS;
-	sqlite3_stmt *hq = NULL, *eq = NULL, *dq = NULL;
+/* A share of the hosts, read on its own connection: on a multi-core
+ * server two shares run at once (the reading is SQLite decoding rows). */
+struct trend_part {
+	const struct trend_job *j;
+	Aioctl__V1__HostTrend *v;
+	sqlite3 *conn;
+	size_t from, to;
+	struct fleet_day fl[TREND_DAYS_MAX];
+	bool failed;
+	char err[256];
+};
 
-	if (!v || !pv || !hours || !fl || !days || !pdays || !fd || !pfd) {
-		AIO_RPC_REFUSE(j->data, j->closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
-		goto out_free;
+/* Hosts at least this many are read in two shares. */
+#define TREND_PARALLEL_MIN 1000
+
+static void *trend_part_run(void *arg)
+{
+	struct trend_part *pt = arg;
+	const struct trend_job *j = pt->j;
+	struct trend_hour *hours = calloc(TREND_HOURS_MAX, sizeof(*hours));
+	uint64_t day0 = j->since_ms / DAY_MS;
+	sqlite3_stmt *hq = NULL, *eq = NULL;
+
+	if (!hours) {
+		pt->failed = true;
+		snprintf(pt->err, sizeof(pt->err), "server out of memory");
+		return NULL;
 	}
-	if (sqlite3_prepare_v2(conn,
+	if (sqlite3_prepare_v2(pt->conn,
 	                       "SELECT start_ms, max, lim FROM rollup_1h"
 	                       " WHERE host_id = ?1 AND start_ms >= ?2"
 	                       " UNION ALL SELECT h1_start, h1_max, aio_max_nr FROM series"
 	                       " WHERE host_id = ?1 AND h1_count > 0 AND h1_start >= ?2",
 	                       -1, &hq, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(conn,
+	    sqlite3_prepare_v2(pt->conn,
 	                       "SELECT count(*) FROM events WHERE host_id = ?1 AND time_ms >= ?2",
-	                       -1, &eq, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(conn,
-	                       "SELECT start_ms / 86400000, max(max), min(lim) FROM rollup_1h_all"
-	                       " WHERE host_id = ?1 AND start_ms >= ?2 GROUP BY 1 ORDER BY 1",
-	                       -1, &dq, NULL) != SQLITE_OK) {
-		AIO_RPC_REFUSE(j->data, j->closure, AIO_INTERNAL, "cannot read history: %s",
-		               sqlite3_errmsg(conn));
-		goto out_free;
+	                       -1, &eq, NULL) != SQLITE_OK) {
+		pt->failed = true;
+		snprintf(pt->err, sizeof(pt->err), "cannot read history: %s",
+		         sqlite3_errmsg(pt->conn));
+		goto out;
 	}
-	for (size_t i = 0; i < j->n; i++) {
+	for (size_t i = pt->from; i < pt->to; i++) {
 		const struct trend_host *th = &j->hosts[i];
 		struct trend_policy pol = { j->headroom_percent, j->horizon_ms, th->bound_min,
 			                    th->bound_max };
+		Aioctl__V1__HostTrend *v = &pt->v[i];
 		struct trend_result res;
 		uint32_t errors = 0;
-		size_t n = 0;
+		size_t n;
 
 		n = read_hours(hq, th->id, j->since_ms - j->since_ms % HOUR_MS, hours);
 		sqlite3_reset(eq);
@@ -396,31 +404,108 @@ static void trend_query(sqlite3 *conn, void *arg)
 		sqlite3_bind_int64(eq, 2, (int64_t)j->since_ms);
 		if (sqlite3_step(eq) == SQLITE_ROW)
 			errors = (uint32_t)sqlite3_column_int(eq, 0);
-		fleet_add(fl, day0, hours, n);
+		fleet_add(pt->fl, day0, hours, n);
 		server_trend_compute(hours, n, th->limit, errors, j->now_ms, &pol, &res);
 
-		aioctl__v1__host_trend__init(&v[i]);
-		v[i].host = th->name;
-		v[i].group = th->group;
-		v[i].has_limit = true;
-		v[i].limit = th->limit;
-		v[i].has_peak = v[i].has_p95 = v[i].has_peak_utilization = n > 0;
-		v[i].peak = res.peak;
-		v[i].p95 = res.p95;
-		v[i].peak_utilization = res.peak_utilization;
-		v[i].has_growth_per_day = res.has_growth;
-		v[i].growth_per_day = res.growth_per_day;
-		v[i].has_exhaustion_ms = res.has_exhaustion;
-		v[i].exhaustion_ms = res.exhaustion_ms;
-		v[i].has_errors = true;
-		v[i].errors = errors;
-		v[i].has_recommended = n > 0;
-		v[i].recommended = res.recommended;
-		v[i].verdict = (char *)res.verdict;
-		v[i].has_days = true;
-		v[i].days = res.days;
-		pv[i] = &v[i];
+		aioctl__v1__host_trend__init(v);
+		v->host = th->name;
+		v->group = th->group;
+		v->has_limit = true;
+		v->limit = th->limit;
+		v->has_peak = v->has_p95 = v->has_peak_utilization = n > 0;
+		v->peak = res.peak;
+		v->p95 = res.p95;
+		v->peak_utilization = res.peak_utilization;
+		v->has_growth_per_day = res.has_growth;
+		v->growth_per_day = res.growth_per_day;
+		v->has_exhaustion_ms = res.has_exhaustion;
+		v->exhaustion_ms = res.exhaustion_ms;
+		v->has_errors = true;
+		v->errors = errors;
+		v->has_recommended = n > 0;
+		v->recommended = res.recommended;
+		v->verdict = (char *)res.verdict;
+		v->has_days = true;
+		v->days = res.days;
 	}
+out:
+	sqlite3_finalize(hq);
+	sqlite3_finalize(eq);
+	free(hours);
+	return NULL;
+}
+
+/* A second read-only connection to the query thread's database. */
+static sqlite3 *helper_conn(sqlite3 *conn)
+{
+	const char *path = sqlite3_db_filename(conn, "main");
+	sqlite3 *c = NULL;
+
+	if (!path || sqlite3_open_v2(path, &c, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+	                     SQLITE_OK) {
+		sqlite3_close(c);
+		return NULL;
+	}
+	sqlite3_busy_timeout(c, 5000);
+	sqlite3_exec(c, "PRAGMA mmap_size = 4294967296", NULL, NULL, NULL);
+	return c;
+}
+
+static void trend_query(sqlite3 *conn, void *arg)
+{
+	struct trend_job *j = arg;
+	Aioctl__V1__TrendReply rep = AIOCTL__V1__TREND_REPLY__INIT;
+	Aioctl__V1__HostTrend *v = calloc(j->n + 1, sizeof(*v));
+	Aioctl__V1__HostTrend **pv = calloc(j->n + 1, sizeof(*pv));
+	struct trend_part *parts = calloc(2, sizeof(*parts));
+	size_t n_series = j->series < j->n ? j->series : j->n, n_fleet = 0;
+	Aioctl__V1__Sample *days = calloc(n_series * TREND_DAYS_MAX + 1, sizeof(*days));
+	Aioctl__V1__Sample **pdays = calloc(n_series * TREND_DAYS_MAX + 1, sizeof(*pdays));
+	Aioctl__V1__FleetDay *fd = calloc(TREND_DAYS_MAX, sizeof(*fd));
+	Aioctl__V1__FleetDay **pfd = calloc(TREND_DAYS_MAX, sizeof(*pfd));
+	uint64_t day0 = j->since_ms / DAY_MS;
+	sqlite3_stmt *dq = NULL;
+	pthread_t helper;
+	bool threaded = false;
+
+	if (!v || !pv || !parts || !days || !pdays || !fd || !pfd) {
+		AIO_RPC_REFUSE(j->data, j->closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
+		goto out_free;
+	}
+	if (sqlite3_prepare_v2(conn,
+	                       "SELECT start_ms / 86400000, max(max), min(lim) FROM rollup_1h_all"
+	                       " WHERE host_id = ?1 AND start_ms >= ?2 GROUP BY 1 ORDER BY 1",
+	                       -1, &dq, NULL) != SQLITE_OK) {
+		AIO_RPC_REFUSE(j->data, j->closure, AIO_INTERNAL, "cannot read history: %s",
+		               sqlite3_errmsg(conn));
+		goto out_free;
+	}
+	for (int k = 0; k < 2; k++) {
+		parts[k].j = j;
+		parts[k].v = v;
+		parts[k].conn = conn;
+	}
+	parts[0].to = parts[1].from = parts[1].to = j->n;
+	if (j->n >= TREND_PARALLEL_MIN && sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
+	    (parts[1].conn = helper_conn(conn))) {
+		parts[0].to = parts[1].from = j->n / 2;
+		threaded = pthread_create(&helper, NULL, trend_part_run, &parts[1]) == 0;
+	}
+	trend_part_run(&parts[0]);
+	if (threaded)
+		pthread_join(helper, NULL);
+	else if (parts[1].from < parts[1].to)
+		trend_part_run(&parts[1]); /* no thread: this one does it */
+	if (parts[1].conn != conn)
+		sqlite3_close(parts[1].conn);
+	for (int k = 0; k < 2; k++) {
+		if (parts[k].failed) {
+			AIO_RPC_REFUSE(j->data, j->closure, AIO_INTERNAL, "%s", parts[k].err);
+			goto out_free;
+		}
+	}
+	for (size_t i = 0; i < j->n; i++)
+		pv[i] = &v[i];
 	qsort(pv, j->n, sizeof(*pv), by_urgency);
 	for (size_t k = 0; k < n_series; k++) {
 		Aioctl__V1__Sample *out = &days[k * TREND_DAYS_MAX];
@@ -430,13 +515,18 @@ static void trend_query(sqlite3 *conn, void *arg)
 		pv[k]->daily = pout;
 	}
 	for (size_t d = 0; d < TREND_DAYS_MAX; d++) {
-		if (!fl[d].n)
+		struct fleet_day f = parts[0].fl[d];
+
+		f.sum += parts[1].fl[d].sum;
+		f.n += parts[1].fl[d].n;
+		f.max = parts[1].fl[d].max > f.max ? parts[1].fl[d].max : f.max;
+		if (!f.n)
 			continue;
 		aioctl__v1__fleet_day__init(&fd[n_fleet]);
 		fd[n_fleet].day_ms = (day0 + d) * DAY_MS;
-		fd[n_fleet].max_utilization = fl[d].max;
-		fd[n_fleet].mean_utilization = fl[d].sum / fl[d].n;
-		fd[n_fleet].hosts = fl[d].n;
+		fd[n_fleet].max_utilization = f.max;
+		fd[n_fleet].mean_utilization = f.sum / f.n;
+		fd[n_fleet].hosts = f.n;
 		pfd[n_fleet] = &fd[n_fleet];
 		n_fleet++;
 	}
@@ -452,15 +542,12 @@ static void trend_query(sqlite3 *conn, void *arg)
 	rep.horizon_ms = j->horizon_ms;
 	j->closure(&rep, j->data);
 out_free:
-	sqlite3_finalize(hq);
-	sqlite3_finalize(eq);
 	sqlite3_finalize(dq);
-	free(fl);
+	free(parts);
 	free(days);
 	free(pdays);
 	free(fd);
 	free(pfd);
-	free(hours);
 	free(v);
 	free(pv);
 	trend_job_free(j);
