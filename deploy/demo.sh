@@ -94,6 +94,9 @@ The demo keeps running. Try:
   $bin/aioctl host show hv-0042
   $bin/aioctl fleet status --output json
   echo 65000 > $demo/sysroot/hv-0042/proc/sys/fs/aio-nr   # watch it change
+  $bin/aioctl alerts                                        # 99% of the limit: an alert
+  $bin/aioctl history hv-0042 --since 1h --step 1m
+  $bin/aioctl report trend --output html > capacity.html
   $bin/aioctl fleet set --max 2097152 --hosts 'hv-*' --dry-run
   $bin/aioctl fleet set --max 2097152 --hosts 'hv-*' --soak 2s --yes
 Stop it with: deploy/demo.sh stop

@@ -161,6 +161,14 @@ Test(alerts, start_clear_and_survive_a_restart)
 	cr_expect_not_null(strstr(out, "ACTIVE"), "%s", out);
 	cr_expect_not_null(strstr(out, "drift"));
 	free(out);
+	{
+		const char *bad[] = { "alerts", "--since", "yesterday", NULL };
+		char *err = NULL;
+
+		cr_expect_eq(h_aioctl(&env, NULL, &err, bad), 64, "a bad flag is a usage error");
+		cr_expect(err && strstr(err, "--since"), "names the flag: %s", err ? err : "");
+		free(err);
+	}
 	h_env_fini(&env);
 }
 
