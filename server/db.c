@@ -137,16 +137,17 @@ static const char *const migrations[] = {
 	"  s.aio_nr_min, s.aio_nr_max, s.aio_max_nr, s.time_ms, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0"
 	"  FROM samples s JOIN (SELECT host_id, min(seq) lo, max(seq) hi, count(*) n"
 	"  FROM samples GROUP BY host_id) m ON m.host_id = s.host_id AND s.seq = m.hi;"
-	"INSERT INTO rollup_5m SELECT g.host_id, g.b, g.n, g.lo, g.hi, g.total, l.aio_nr,"
-	"  l.time_ms, l.aio_max_nr FROM (SELECT host_id, time_ms / 300000 * 300000 AS b,"
-	"  count(*) n, min(aio_nr_min) lo, max(aio_nr_max) hi, sum(aio_nr) total,"
-	"  max(seq) mseq FROM samples GROUP BY host_id, b) g"
-	"  JOIN samples l ON l.host_id = g.host_id AND l.seq = g.mseq;"
-	"INSERT INTO rollup_1h SELECT g.host_id, g.b, g.n, g.lo, g.hi, g.total, l.aio_nr,"
-	"  l.time_ms, l.aio_max_nr FROM (SELECT host_id, time_ms / 3600000 * 3600000 AS b,"
-	"  count(*) n, min(aio_nr_min) lo, max(aio_nr_max) hi, sum(aio_nr) total,"
-	"  max(seq) mseq FROM samples GROUP BY host_id, b) g"
-	"  JOIN samples l ON l.host_id = g.host_id AND l.seq = g.mseq;",
+	/* a bucket's last is its newest sample by time, as live */
+	"INSERT INTO rollup_5m SELECT host_id, b, count(*), min(aio_nr_min), max(aio_nr_max),"
+	"  sum(aio_nr), max(iif(rn = 1, aio_nr, NULL)), max(time_ms),"
+	"  max(iif(rn = 1, aio_max_nr, NULL)) FROM (SELECT *, time_ms / 300000 * 300000 AS b,"
+	"  row_number() OVER (PARTITION BY host_id, time_ms / 300000"
+	"  ORDER BY time_ms DESC, seq DESC) AS rn FROM samples) GROUP BY host_id, b;"
+	"INSERT INTO rollup_1h SELECT host_id, b, count(*), min(aio_nr_min), max(aio_nr_max),"
+	"  sum(aio_nr), max(iif(rn = 1, aio_nr, NULL)), max(time_ms),"
+	"  max(iif(rn = 1, aio_max_nr, NULL)) FROM (SELECT *, time_ms / 3600000 * 3600000 AS b,"
+	"  row_number() OVER (PARTITION BY host_id, time_ms / 3600000"
+	"  ORDER BY time_ms DESC, seq DESC) AS rn FROM samples) GROUP BY host_id, b;",
 	/* 7: alerts, from start to clear */
 	"CREATE TABLE alerts ("
 	"  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL,"

@@ -427,3 +427,70 @@ Test(history, open_buckets_survive_a_restart)
 	sqlite3_close(c);
 	server_db_close(db);
 }
+
+static void sql(sqlite3 *c, const char *s)
+{
+	char *err = NULL;
+
+	cr_assert_eq(sqlite3_exec(c, s, NULL, NULL, &err), SQLITE_OK, "%s: %s", s, err);
+}
+
+/* A database from before the tiers (schema 5: every report a raw sample)
+ * is rolled up when a newer server opens it: the rollups equal the direct
+ * computation, and each host's acknowledged seqs carry on. */
+Test(history, an_older_database_is_rolled_up)
+{
+	struct server_hosts reg;
+	struct server_db *db;
+	char err[256];
+	sqlite3 *c;
+	sqlite3_stmt *st;
+
+	generate();
+	compute_direct();
+	/* the schema as it is, every report written raw as schema 5 did,
+	 * then everything from schema 6 on removed */
+	cr_assert_eq(server_db_open(path, &db, err, sizeof(err)), 0, "%s", err);
+	server_db_close(db);
+	cr_assert_eq(sqlite3_open(path, &c), SQLITE_OK);
+	sql(c, "BEGIN");
+	sql(c, "INSERT INTO hosts (id, name, interval_ms) VALUES (1, 'hv1', 10000),"
+	       " (2, 'hv2', 37000)");
+	cr_assert_eq(
+	        sqlite3_prepare_v2(c, "INSERT OR IGNORE INTO samples VALUES (?, ?, ?, ?, ?, ?, ?)",
+	                           -1, &st, NULL),
+	        SQLITE_OK);
+	for (size_t i = 0; i < n_reps; i++) {
+		const struct report *r = &reps[i];
+		const int64_t v[] = { r->host,        (int64_t)r->seq, (int64_t)r->t,
+			              (int64_t)r->nr, (int64_t)r->mn,  (int64_t)r->mx,
+			              (int64_t)r->lim };
+
+		for (int k = 0; k < 7; k++)
+			sqlite3_bind_int64(st, k + 1, v[k]);
+		cr_assert_eq(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	sql(c, "DROP VIEW rollup_5m_all; DROP VIEW rollup_1h_all; DROP TABLE series;"
+	       " DROP TABLE rollup_5m; DROP TABLE rollup_1h; DROP TABLE vm_usage;"
+	       " DROP TABLE alerts; PRAGMA user_version = 5");
+	sql(c, "COMMIT");
+	sqlite3_close(c);
+
+	cr_assert_eq(server_db_open(path, &db, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(server_hosts_init(&reg), 0);
+	cr_assert_eq(server_db_load_hosts(db, &reg), 0);
+	cr_expect_eq(server_hosts_find(&reg, "hv2")->last_seq, reps[n_reps - 1].seq,
+	             "the newest seq carries on");
+	server_hosts_done(&reg);
+	server_db_close(db);
+	cr_assert_eq(sqlite3_open_v2(path, &c, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	for (int64_t h = 1; h <= HOSTS; h++) {
+		check_tier(c, h, 0, 0);
+		check_tier(c, h, 1, 0);
+		cr_expect_eq(value(c, "SELECT reports FROM series WHERE host_id = ?1", h),
+		             value(c, "SELECT count(*) FROM samples WHERE host_id = ?1", h));
+	}
+	sqlite3_close(c);
+}
