@@ -435,7 +435,8 @@ out:
 	return NULL;
 }
 
-/* A second read-only connection to the query thread's database. */
+/* A second read-only connection to the query thread's database, or NULL;
+ * the caller closes it. */
 static sqlite3 *helper_conn(sqlite3 *conn)
 {
 	const char *path = sqlite3_db_filename(conn, "main");
