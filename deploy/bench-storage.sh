@@ -41,8 +41,8 @@ run() {
 	stored=$(sqlite3 "$db" 'SELECT sum(reports) FROM series')
 	[ "$stored" -eq "$reports" ] || { echo "stored $stored of $reports reports" >&2; exit 1; }
 	sqlite3 -separator ' ' "$db" "SELECT
-		(SELECT count(*) FROM samples),
-		(SELECT sum(pgsize) FROM dbstat WHERE name = 'samples'),
+		(SELECT coalesce(sum(n), 0) FROM raw) + (SELECT sum(raw_n) FROM series),
+		(SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN ('raw', 'samples')),
 		(SELECT sum(pgsize) FROM dbstat WHERE name = 'rollup_5m'),
 		(SELECT sum(pgsize) FROM dbstat WHERE name = 'rollup_1h'),
 		(SELECT sum(pgsize) FROM dbstat WHERE name = 'series')" |

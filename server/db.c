@@ -10,6 +10,10 @@
 
 #include "clock.h"
 #include "log.h"
+#include "rawblock.h"
+
+/* a raw block holds at most this span of a host's samples */
+#define RAW_BLOCK_SPAN_MS (3600 * 1000)
 
 /* Schema migrations, applied in order; user_version counts those done.
  * Never edit a shipped step: append a new one. */
@@ -155,6 +159,18 @@ static const char *const migrations[] = {
 	"  message TEXT);"
 	"CREATE INDEX alerts_active ON alerts (kind, subject) WHERE cleared_ms IS NULL;"
 	"CREATE INDEX alerts_by_cleared ON alerts (cleared_ms);",
+	/* 8: raw samples packed in blocks (rawblock.h), at most one per host
+	 * and hour; the open block lives in series. Rows already in samples
+	 * stay there and are read first, until retention removes them. */
+	"CREATE TABLE raw ("
+	"  host_id INTEGER NOT NULL, first_seq INTEGER NOT NULL, first_ms INTEGER NOT NULL,"
+	"  last_ms INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL,"
+	"  PRIMARY KEY (host_id, first_seq)) WITHOUT ROWID;"
+	"ALTER TABLE series ADD COLUMN raw_seq INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE series ADD COLUMN raw_first_seq INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE series ADD COLUMN raw_first_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE series ADD COLUMN raw_n INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE series ADD COLUMN raw_open BLOB;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -163,7 +179,7 @@ enum stmt_id {
 	ST_HOST_UPSERT,
 	ST_LABELS_CLEAR,
 	ST_LABEL_INSERT,
-	ST_SAMPLE_INSERT,
+	ST_RAW_INSERT,
 	ST_SERIES_GET,
 	ST_SERIES_PUT,
 	ST_ROLLUP_5M,
@@ -201,15 +217,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 	        " boot_time_ms = ?13",
 	[ST_LABELS_CLEAR] = "DELETE FROM host_labels WHERE host_id = ?1",
 	[ST_LABEL_INSERT] = "INSERT INTO host_labels (host_id, key, value) VALUES (?1, ?2, ?3)",
-	[ST_SAMPLE_INSERT] =
-	        "INSERT OR IGNORE INTO samples (host_id, seq, time_ms, aio_nr, aio_nr_min,"
-	        " aio_nr_max, aio_max_nr) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_RAW_INSERT] = "INSERT OR REPLACE INTO raw VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_SERIES_GET] = "SELECT seq_first, seq_last, reports, time_ms, aio_nr, aio_nr_min,"
 	                  " aio_nr_max, aio_max_nr, raw_ms, m5_start, m5_count, m5_min, m5_max,"
-	                  " m5_sum, h1_start, h1_count, h1_min, h1_max, h1_sum"
+	                  " m5_sum, h1_start, h1_count, h1_min, h1_max, h1_sum, raw_seq,"
+	                  " raw_first_seq, raw_first_ms, raw_n, raw_open"
 	                  " FROM series WHERE host_id = ?1",
 	[ST_SERIES_PUT] = "INSERT OR REPLACE INTO series VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-	                  " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+	                  " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,"
+	                  " ?23, ?24, ?25)",
 	[ST_ROLLUP_5M] = ROLLUP_CLOSE("rollup_5m"),
 	[ST_ROLLUP_1H] = ROLLUP_CLOSE("rollup_1h"),
 	[ST_VM_LAST] = "SELECT contexts, events FROM vm_usage WHERE host_id = ?1 AND name = ?2"
@@ -726,8 +742,20 @@ static int series_get(struct server_db *db, int64_t host_id, struct server_db_se
 			         &sr->open[1].count, &sr->open[1].min,   &sr->open[1].max,
 			         &sr->open[1].sum };
 
-		for (int i = 0; i < (int)(sizeof(f) / sizeof(f[0])); i++)
+		int64_t *g[] = { &sr->raw_seq, &sr->raw_first_seq, &sr->raw_first_ms, &sr->raw_n };
+		int nf = (int)(sizeof(f) / sizeof(f[0])), bytes;
+
+		for (int i = 0; i < nf; i++)
 			*f[i] = sqlite3_column_int64(st, i);
+		for (int i = 0; i < 4; i++)
+			*g[i] = sqlite3_column_int64(st, nf + i);
+		bytes = sqlite3_column_bytes(st, nf + 4);
+		if (bytes > 0 && bytes <= SERVER_RAW_BLOCK_MAX) {
+			memcpy(sr->raw_open, sqlite3_column_blob(st, nf + 4), (size_t)bytes);
+			sr->raw_len = (size_t)bytes;
+		} else {
+			sr->raw_n = 0; /* none, or not ours: start a new block */
+		}
 		sr->found = true;
 	}
 	sqlite3_reset(st);
@@ -746,9 +774,73 @@ static int series_put(struct server_db *db, int64_t host_id, const struct server
 		              sr->open[1].start, sr->open[1].count, sr->open[1].min,
 		              sr->open[1].max,   sr->open[1].sum };
 
-	for (int i = 0; i < (int)(sizeof(v) / sizeof(v[0])); i++)
+	int n = (int)(sizeof(v) / sizeof(v[0]));
+
+	for (int i = 0; i < n; i++)
 		sqlite3_bind_int64(st, i + 1, v[i]);
+	sqlite3_bind_int64(st, n + 1, sr->raw_seq);
+	sqlite3_bind_int64(st, n + 2, sr->raw_first_seq);
+	sqlite3_bind_int64(st, n + 3, sr->raw_first_ms);
+	sqlite3_bind_int64(st, n + 4, sr->raw_n);
+	if (sr->raw_len)
+		sqlite3_bind_blob(st, n + 5, sr->raw_open, (int)sr->raw_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, n + 5);
 	return step_reset(st);
+}
+
+/* The open block into raw, and a new one begins. */
+static int raw_flush(struct server_db *db, int64_t host_id, struct server_db_series *sr)
+{
+	sqlite3_stmt *st = db->stmt[ST_RAW_INSERT];
+	int rc;
+
+	if (!sr->raw_n)
+		return SQLITE_OK;
+	sqlite3_bind_int64(st, 1, host_id);
+	sqlite3_bind_int64(st, 2, sr->raw_first_seq);
+	sqlite3_bind_int64(st, 3, sr->raw_first_ms);
+	sqlite3_bind_int64(st, 4, sr->raw_ms);
+	sqlite3_bind_int64(st, 5, sr->raw_n);
+	sqlite3_bind_blob(st, 6, sr->raw_open, (int)sr->raw_len, SQLITE_STATIC);
+	if ((rc = step_reset(st)) != SQLITE_OK)
+		return rc;
+	sr->raw_n = 0;
+	sr->raw_len = 0;
+	return SQLITE_OK;
+}
+
+/* Appends a raw record to the open block: one block per host and hour,
+ * and no larger than SERVER_RAW_BLOCK_MAX. The previous record is the
+ * last report (equal reports are not kept, so its values are the last
+ * record's), at raw_seq and raw_ms. */
+static int raw_append(struct server_db *db, int64_t host_id, struct server_db_series *sr,
+                      const struct server_raw *r)
+{
+	struct server_raw prev = { (uint64_t)sr->raw_seq,    (uint64_t)sr->raw_ms,
+		                   (uint64_t)sr->aio_nr,     (uint64_t)sr->aio_nr_min,
+		                   (uint64_t)sr->aio_nr_max, (uint64_t)sr->aio_max_nr };
+	uint8_t rec[SERVER_RAW_RECORD_MAX];
+	size_t len;
+	int rc;
+
+	if (sr->raw_n &&
+	    ((int64_t)r->time_ms / RAW_BLOCK_SPAN_MS != sr->raw_first_ms / RAW_BLOCK_SPAN_MS ||
+	     sr->raw_len + SERVER_RAW_RECORD_MAX > SERVER_RAW_BLOCK_MAX) &&
+	    (rc = raw_flush(db, host_id, sr)) != SQLITE_OK)
+		return rc;
+	if (!sr->raw_n) {
+		memset(&prev, 0, sizeof(prev));
+		sr->raw_first_seq = (int64_t)r->seq;
+		sr->raw_first_ms = (int64_t)r->time_ms;
+	}
+	len = server_raw_encode(&prev, r, rec);
+	memcpy(sr->raw_open + sr->raw_len, rec, len);
+	sr->raw_len += len;
+	sr->raw_n++;
+	sr->raw_seq = (int64_t)r->seq;
+	sr->raw_ms = (int64_t)r->time_ms;
+	return SQLITE_OK;
 }
 
 /* One acknowledged report into the history: a seq at or below the host's
@@ -770,7 +862,7 @@ static int apply_history(struct server_db *db, struct server_db_write *w)
 		w->duplicate = true;
 		return SQLITE_OK;
 	}
-	raw = !sr.found || (int64_t)s->aio_nr != sr.aio_nr ||
+	raw = !sr.found || !sr.raw_n || (int64_t)s->aio_nr != sr.aio_nr ||
 	      (int64_t)s->aio_nr_min != sr.aio_nr_min || (int64_t)s->aio_nr_max != sr.aio_nr_max ||
 	      (int64_t)s->aio_max_nr != sr.aio_max_nr || t < sr.raw_ms ||
 	      t - sr.raw_ms >= (int64_t)db->raw_keepalive_ms;
@@ -784,6 +876,14 @@ static int apply_history(struct server_db *db, struct server_db_write *w)
 		}
 		bucket_add(&sr.open[k], start, s);
 	}
+	if (raw) {
+		struct server_raw r = { w->seq,        s->time_ms,    s->aio_nr,
+			                s->aio_nr_min, s->aio_nr_max, s->aio_max_nr };
+
+		/* before the latest values move on: they are the previous record */
+		if ((rc = raw_append(db, w->host_id, &sr, &r)) != SQLITE_OK)
+			return rc;
+	}
 	if (!sr.found)
 		sr.seq_first = (int64_t)w->seq;
 	sr.seq_last = (int64_t)w->seq;
@@ -793,20 +893,6 @@ static int apply_history(struct server_db *db, struct server_db_write *w)
 	sr.aio_nr_min = (int64_t)s->aio_nr_min;
 	sr.aio_nr_max = (int64_t)s->aio_nr_max;
 	sr.aio_max_nr = (int64_t)s->aio_max_nr;
-	if (raw) {
-		sqlite3_stmt *st = db->stmt[ST_SAMPLE_INSERT];
-
-		sqlite3_bind_int64(st, 1, w->host_id);
-		sqlite3_bind_int64(st, 2, (int64_t)w->seq);
-		sqlite3_bind_int64(st, 3, t);
-		sqlite3_bind_int64(st, 4, sr.aio_nr);
-		sqlite3_bind_int64(st, 5, sr.aio_nr_min);
-		sqlite3_bind_int64(st, 6, sr.aio_nr_max);
-		sqlite3_bind_int64(st, 7, sr.aio_max_nr);
-		if ((rc = step_reset(st)) != SQLITE_OK)
-			return rc;
-		sr.raw_ms = t;
-	}
 	return series_put(db, w->host_id, &sr);
 }
 

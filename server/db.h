@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "aioctl.pb-c.h"
+#include "rawblock.h"
 
 struct sqlite3;
 #include "hosts.h"
@@ -69,6 +70,10 @@ struct server_db_series {
 	int64_t time_ms, aio_nr, aio_nr_min, aio_nr_max, aio_max_nr;
 	int64_t raw_ms;
 	struct server_db_bucket open[SERVER_DB_TIERS];
+	/* the newest raw record's seq (raw_ms its time); the open block */
+	int64_t raw_seq, raw_first_seq, raw_first_ms, raw_n;
+	uint8_t raw_open[SERVER_RAW_BLOCK_MAX];
+	size_t raw_len;
 };
 
 /* The schema version this server migrates databases to. */

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rawblock.h"
+
 const char *const server_tier_name[SERVER_TIER_COUNT] = { "raw", "5m", "1h" };
 
 static const uint64_t tier_bucket_ms[SERVER_TIER_COUNT] = { 0, 5 * 60 * 1000, 60 * 60 * 1000 };
@@ -61,15 +63,11 @@ static void add(struct acc *a, uint64_t t, uint64_t count, uint64_t min, uint64_
 	}
 }
 
-struct raw_row {
-	uint64_t seq, time_ms, nr, nr_min, nr_max, max_nr;
-};
-
-/* Places the reports a raw row stands for (those up to the next row, equal
- * to it): one per the agent's interval from the row's time, or spread
- * evenly when they do not fit before end_ms. The last of them is at
+/* Places the reports a raw record stands for (those up to the next one,
+ * equal to it): one per the agent's interval from the record's time, or
+ * spread evenly when they do not fit before end_ms. The last of them is at
  * last_ms when known (the host's newest report), else before end_ms. */
-static void add_raw(struct acc *a, const struct raw_row *r, uint64_t n, uint64_t end_ms,
+static void add_raw(struct acc *a, const struct server_raw *r, uint64_t n, uint64_t end_ms,
                     uint64_t last_ms, uint64_t interval_ms)
 {
 	uint64_t span = end_ms > r->time_ms ? end_ms - r->time_ms : 0;
@@ -86,24 +84,135 @@ static void add_raw(struct acc *a, const struct raw_row *r, uint64_t n, uint64_t
 			t = r->time_ms + k * interval_ms;
 		else
 			t = r->time_ms + (n > 1 ? span * k / n : 0);
-
 		if (t >= a->until)
 			break;
 		add(a, t, 1, r->nr_min, r->nr_max, (double)r->nr, r->nr, t, r->max_nr);
 	}
 }
 
+/* Raw records in seq order, each placed once the next one is known. */
+struct feed {
+	struct acc *a;
+	struct server_raw prev;
+	bool have;
+	uint64_t interval_ms;
+};
+
+static void feed(struct feed *f, const struct server_raw *cur)
+{
+	if (f->have) {
+		if (cur->seq <= f->prev.seq)
+			return; /* seen already */
+		add_raw(f->a, &f->prev, cur->seq - f->prev.seq, cur->time_ms, 0, f->interval_ms);
+	}
+	f->prev = *cur;
+	f->have = true;
+}
+
+/* Every record of a block; only its last one if last_only. */
+static int feed_block(struct feed *f, const uint8_t *data, size_t len, bool last_only)
+{
+	struct server_raw r = { 0 };
+	size_t off = 0;
+
+	while (off < len) {
+		if (server_raw_decode(data, len, &off, &r) < 0)
+			return SQLITE_CORRUPT;
+		if (!last_only)
+			feed(f, &r);
+	}
+	if (last_only && len)
+		feed(f, &r);
+	return SQLITE_OK;
+}
+
+/* Rows of the table raw samples were kept in before blocks (schema 7 and
+ * older), from the last one before since: retention empties it. */
+static int feed_legacy(sqlite3 *conn, int64_t host_id, struct feed *f)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(
+	        conn,
+	        "SELECT seq, time_ms, aio_nr, aio_nr_min, aio_nr_max, aio_max_nr"
+	        " FROM samples WHERE host_id = ?1 AND seq >= coalesce((SELECT seq"
+	        " FROM samples WHERE host_id = ?1 AND time_ms < ?2 ORDER BY seq DESC"
+	        " LIMIT 1), 0) ORDER BY seq",
+	        -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, host_id);
+	sqlite3_bind_int64(st, 2, (int64_t)f->a->since);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct server_raw r = {
+			(uint64_t)sqlite3_column_int64(st, 0),
+			(uint64_t)sqlite3_column_int64(st, 1),
+			(uint64_t)sqlite3_column_int64(st, 2),
+			(uint64_t)sqlite3_column_int64(st, 3),
+			(uint64_t)sqlite3_column_int64(st, 4),
+			(uint64_t)sqlite3_column_int64(st, 5),
+		};
+
+		feed(f, &r);
+		if (r.time_ms >= f->a->until)
+			break;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* The closed blocks: the newest one ending before since gives its last
+ * record (it may stand for reports in the range), then every block after. */
+static int feed_blocks(sqlite3 *conn, int64_t host_id, struct feed *f)
+{
+	uint8_t carry[SERVER_RAW_BLOCK_MAX];
+	size_t carry_len = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(
+	        conn, "SELECT last_ms, data FROM raw WHERE host_id = ?1 ORDER BY first_seq", -1,
+	        &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, host_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const uint8_t *data = sqlite3_column_blob(st, 1);
+		size_t len = (size_t)sqlite3_column_bytes(st, 1);
+
+		if (len > SERVER_RAW_BLOCK_MAX) {
+			rc = SQLITE_CORRUPT;
+			break;
+		}
+		if ((uint64_t)sqlite3_column_int64(st, 0) < f->a->since) {
+			memcpy(carry, data, len);
+			carry_len = len;
+			continue;
+		}
+		if (carry_len && (rc = feed_block(f, carry, carry_len, true)) != SQLITE_OK)
+			break;
+		carry_len = 0;
+		if ((rc = feed_block(f, data, len, false)) != SQLITE_OK)
+			break;
+	}
+	if (rc == SQLITE_DONE && carry_len)
+		rc = feed_block(f, carry, carry_len, true);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 static int read_raw(sqlite3 *conn, int64_t host_id, struct acc *a)
 {
-	sqlite3_stmt *st = NULL, *sr = NULL;
-	struct raw_row prev = { 0 }, cur;
-	uint64_t seq_last = 0, last_ms = 0, interval = 0;
-	bool have = false;
+	struct feed f = { .a = a };
+	sqlite3_stmt *sr = NULL;
+	uint64_t seq_last, last_ms;
 	int rc;
 
 	if ((rc = sqlite3_prepare_v2(conn,
-	                             "SELECT s.seq_last, s.time_ms, h.interval_ms FROM series s"
-	                             " LEFT JOIN hosts h ON h.id = s.host_id WHERE s.host_id = ?1",
+	                             "SELECT s.seq_last, s.time_ms, h.interval_ms, s.raw_open"
+	                             " FROM series s LEFT JOIN hosts h ON h.id = s.host_id"
+	                             " WHERE s.host_id = ?1",
 	                             -1, &sr, NULL)) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_int64(sr, 1, host_id);
@@ -113,45 +222,24 @@ static int read_raw(sqlite3 *conn, int64_t host_id, struct acc *a)
 	}
 	seq_last = (uint64_t)sqlite3_column_int64(sr, 0);
 	last_ms = (uint64_t)sqlite3_column_int64(sr, 1);
-	interval = (uint64_t)sqlite3_column_int64(sr, 2);
-	/* from the last row before the range: it may stand for reports in it */
-	rc = sqlite3_prepare_v2(
-	        conn,
-	        "SELECT seq, time_ms, aio_nr, aio_nr_min, aio_nr_max, aio_max_nr"
-	        " FROM samples WHERE host_id = ?1 AND seq >= coalesce((SELECT seq"
-	        " FROM samples WHERE host_id = ?1 AND time_ms < ?2 ORDER BY seq DESC"
-	        " LIMIT 1), 0) ORDER BY seq",
-	        -1, &st, NULL);
-	if (rc != SQLITE_OK)
+	f.interval_ms = (uint64_t)sqlite3_column_int64(sr, 2);
+	/* oldest first: the old table, the closed blocks, the open block */
+	if ((rc = feed_legacy(conn, host_id, &f)) != SQLITE_OK ||
+	    (rc = feed_blocks(conn, host_id, &f)) != SQLITE_OK)
 		goto out;
-	sqlite3_bind_int64(st, 1, host_id);
-	sqlite3_bind_int64(st, 2, (int64_t)a->since);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		cur.seq = (uint64_t)sqlite3_column_int64(st, 0);
-		cur.time_ms = (uint64_t)sqlite3_column_int64(st, 1);
-		cur.nr = (uint64_t)sqlite3_column_int64(st, 2);
-		cur.nr_min = (uint64_t)sqlite3_column_int64(st, 3);
-		cur.nr_max = (uint64_t)sqlite3_column_int64(st, 4);
-		cur.max_nr = (uint64_t)sqlite3_column_int64(st, 5);
-		if (have)
-			add_raw(a, &prev, cur.seq - prev.seq, cur.time_ms, 0, interval);
-		prev = cur;
-		have = true;
-		if (cur.time_ms >= a->until)
-			break;
-	}
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		rc = SQLITE_OK;
-	/* the newest row stands for the reports after it, up to the latest */
-	if (rc == SQLITE_OK && have && prev.time_ms < a->until && seq_last >= prev.seq) {
-		uint64_t n = seq_last - prev.seq + 1;
+	if ((size_t)sqlite3_column_bytes(sr, 3) <= SERVER_RAW_BLOCK_MAX &&
+	    (rc = feed_block(&f, sqlite3_column_blob(sr, 3), (size_t)sqlite3_column_bytes(sr, 3),
+	                     false)) != SQLITE_OK)
+		goto out;
+	/* the newest record stands for the reports after it, up to the latest */
+	if (f.have && f.prev.time_ms < a->until && seq_last >= f.prev.seq) {
+		uint64_t n = seq_last - f.prev.seq + 1;
 
-		/* n reports from prev.time_ms to last_ms inclusive */
-		add_raw(a, &prev, n, last_ms + 1, n > 1 ? last_ms : 0, interval);
+		/* n reports from its time to last_ms inclusive */
+		add_raw(a, &f.prev, n, last_ms + 1, n > 1 ? last_ms : 0, f.interval_ms);
 	}
 out:
 	sqlite3_finalize(sr);
-	sqlite3_finalize(st);
 	return rc;
 }
 

@@ -19,15 +19,20 @@
 /* hosts one step visits at most */
 #define STEP_HOSTS 256
 
-static const char *const kind_name[PRUNE_KINDS] = { "raw samples",    "5-minute rollups",
-	                                            "hourly rollups", "VM usage",
-	                                            "events",         "cleared alerts" };
+static const char *const kind_name[PRUNE_KINDS] = {
+	"raw samples", "raw blocks", "5-minute rollups", "hourly rollups",
+	"VM usage",    "events",     "cleared alerts",
+};
 
 /* per host: ?1 host, ?2 cutoff, ?3 rows at most; the oldest rows first */
 static const char *const prune_sql[PRUNE_KINDS] = {
 	/* seq order is time order: the oldest are the host's first rows */
 	[PRUNE_RAW] = "DELETE FROM samples WHERE host_id = ?1 AND time_ms < ?2 AND seq IN"
 	              " (SELECT seq FROM samples WHERE host_id = ?1 ORDER BY seq LIMIT ?3)",
+	/* blocks are in seq order too: the oldest come first */
+	[PRUNE_BLOCKS] =
+	        "DELETE FROM raw WHERE host_id = ?1 AND last_ms < ?2 AND first_seq IN"
+	        " (SELECT first_seq FROM raw WHERE host_id = ?1 ORDER BY first_seq LIMIT ?3)",
 	[PRUNE_5M] = "DELETE FROM rollup_5m WHERE host_id = ?1 AND start_ms IN (SELECT start_ms"
 	             " FROM rollup_5m WHERE host_id = ?1 AND start_ms < ?2 ORDER BY start_ms"
 	             " LIMIT ?3)",
@@ -203,9 +208,10 @@ int server_retention_pass(struct server *s, bool (*stop)(void *arg), void *arg)
 {
 	const struct server_config *c = &s->conf;
 	const uint64_t keep[PRUNE_KINDS] = {
-		[PRUNE_RAW] = c->raw_retention_ms,      [PRUNE_5M] = c->rollup_5m_retention_ms,
-		[PRUNE_1H] = c->rollup_1h_retention_ms, [PRUNE_VM] = c->vm_usage_retention_ms,
-		[PRUNE_EVENTS] = c->event_retention_ms, [PRUNE_ALERTS] = c->event_retention_ms,
+		[PRUNE_RAW] = c->raw_retention_ms,      [PRUNE_BLOCKS] = c->raw_retention_ms,
+		[PRUNE_5M] = c->rollup_5m_retention_ms, [PRUNE_1H] = c->rollup_1h_retention_ms,
+		[PRUNE_VM] = c->vm_usage_retention_ms,  [PRUNE_EVENTS] = c->event_retention_ms,
+		[PRUNE_ALERTS] = c->event_retention_ms,
 	};
 	struct server_prune_stats stats = { 0 };
 	uint64_t total = 0;

@@ -11,6 +11,7 @@ struct server_db;
 
 enum prune_kind {
 	PRUNE_RAW,
+	PRUNE_BLOCKS,
 	PRUNE_5M,
 	PRUNE_1H,
 	PRUNE_VM,
