@@ -94,7 +94,7 @@ The demo keeps running. Try:
   $bin/aioctl host show hv-0042
   $bin/aioctl fleet status --output json
   echo 65000 > $demo/sysroot/hv-0042/proc/sys/fs/aio-nr   # watch it change
-  $bin/aioctl alerts                                        # 99% of the limit: an alert
+  $bin/aioctl alerts        # hv-0042 is past 80% of its limit: an alert within 15 s
   $bin/aioctl history hv-0042 --since 1h --step 1m
   $bin/aioctl report trend --output html > capacity.html
   $bin/aioctl fleet set --max 2097152 --hosts 'hv-*' --dry-run
