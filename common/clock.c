@@ -34,30 +34,3 @@ void aio_time_format_rfc3339(uint64_t unix_ms, char *buf, size_t len)
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(buf, len, "%s.%03uZ", base, (unsigned)(unix_ms % 1000));
 }
-
-int aio_cond_init_monotonic(pthread_cond_t *cond)
-{
-	pthread_condattr_t attr;
-	int r;
-
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	r = pthread_cond_init(cond, &attr);
-	pthread_condattr_destroy(&attr);
-	return -r;
-}
-
-void aio_cond_wait_stop(pthread_cond_t *cond, pthread_mutex_t *lock, const bool *stop, uint64_t ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	while (!*stop && pthread_cond_timedwait(cond, lock, &ts) == 0)
-		;
-}

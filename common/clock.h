@@ -2,8 +2,6 @@
  * database, monotonic milliseconds for timeouts. */
 #pragma once
 
-#include <pthread.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,8 +9,3 @@ uint64_t aio_now_ms(void);
 uint64_t aio_mono_ms(void);
 /* "2026-11-26T05:18:20.123Z"; a zero time writes "never". */
 void aio_time_format_rfc3339(uint64_t unix_ms, char *buf, size_t len);
-/* A condition variable whose timed waits count on the monotonic clock. */
-int aio_cond_init_monotonic(pthread_cond_t *cond);
-/* With lock held: waits on cond (monotonic) for ms, or until *stop is
- * true when signalled. */
-void aio_cond_wait_stop(pthread_cond_t *cond, pthread_mutex_t *lock, const bool *stop, uint64_t ms);

@@ -449,23 +449,9 @@ void server_alerts_answer(struct server *s, const Aioctl__V1__AlertsRequest *in,
 
 /* ------------------------------------------------------------- thread */
 
-static void *alerts_thread(void *arg)
+static void alerts_run(void *arg)
 {
-	struct server *s = arg;
-	struct server_alerts *al = &s->alerts;
-
-	for (;;) {
-		bool stop;
-
-		pthread_mutex_lock(&al->lock);
-		aio_cond_wait_stop(&al->wake, &al->lock, &al->stopping, s->conf.alert_interval_ms);
-		stop = al->stopping;
-		pthread_mutex_unlock(&al->lock);
-		if (stop)
-			break;
-		server_alerts_evaluate(s, aio_now_ms());
-	}
-	return NULL;
+	server_alerts_evaluate(arg, aio_now_ms());
 }
 
 int server_alerts_init(struct server *s)
@@ -474,7 +460,6 @@ int server_alerts_init(struct server *s)
 
 	memset(al, 0, sizeof(*al));
 	pthread_mutex_init(&al->lock, NULL);
-	aio_cond_init_monotonic(&al->wake);
 	al->inited = true;
 	al->start_ms = aio_now_ms();
 	al->recent = calloc(SERVER_ALERTS_RECENT, sizeof(*al->recent));
@@ -483,26 +468,12 @@ int server_alerts_init(struct server *s)
 
 int server_alerts_start(struct server *s)
 {
-	struct server_alerts *al = &s->alerts;
-
-	if (pthread_create(&al->thread, NULL, alerts_thread, s) != 0)
-		return -EAGAIN;
-	al->started = true;
-	return 0;
+	return aio_periodic_start(&s->alerts.thread, s->conf.alert_interval_ms, alerts_run, s);
 }
 
 void server_alerts_stop(struct server *s)
 {
-	struct server_alerts *al = &s->alerts;
-
-	if (!al->started)
-		return;
-	pthread_mutex_lock(&al->lock);
-	al->stopping = true;
-	pthread_cond_signal(&al->wake);
-	pthread_mutex_unlock(&al->lock);
-	pthread_join(al->thread, NULL);
-	al->started = false;
+	aio_periodic_stop(&s->alerts.thread);
 }
 
 void server_alerts_done(struct server *s)
@@ -513,7 +484,6 @@ void server_alerts_done(struct server *s)
 		return;
 	free(al->active);
 	free(al->recent);
-	pthread_cond_destroy(&al->wake);
 	pthread_mutex_destroy(&al->lock);
 	al->inited = false;
 }

@@ -11,6 +11,7 @@
 
 #include "aioctl.pb-c.h"
 #include "bounds.h"
+#include "periodic.h"
 
 struct server;
 
@@ -37,10 +38,9 @@ struct server_alert {
 #define SERVER_ALERTS_RECENT 1000
 
 struct server_alerts {
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	pthread_t thread;
-	bool inited, started, stopping;
+	struct aio_periodic thread; /* evaluates every alert-interval */
+	pthread_mutex_t lock;       /* the lists below */
+	bool inited;
 	uint64_t start_ms; /* silence counts only after this much uptime */
 	struct server_alert *active;
 	size_t n_active, cap_active;

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "duration.h"
 #include "log.h"
+#include "periodic.h"
 #include "server.h"
 
 /* hosts one step visits at most */
@@ -232,60 +233,22 @@ int server_retention_pass(struct server *s, bool (*stop)(void *arg), void *arg)
 
 static bool retention_stopping(void *arg)
 {
-	struct server_retention *rt = arg;
-	bool stop;
-
-	pthread_mutex_lock(&rt->lock);
-	stop = rt->stopping;
-	pthread_mutex_unlock(&rt->lock);
-	return stop;
+	return aio_periodic_stopping(arg);
 }
 
-static void *retention_thread(void *arg)
+static void retention_run(void *arg)
 {
 	struct server *s = arg;
-	struct server_retention *rt = &s->retention;
 
-	for (;;) {
-		/* one pass per interval, the first an interval after start */
-		pthread_mutex_lock(&rt->lock);
-		aio_cond_wait_stop(&rt->wake, &rt->lock, &rt->stopping, rt->interval_ms);
-		pthread_mutex_unlock(&rt->lock);
-		if (retention_stopping(rt))
-			break;
-		server_retention_pass(s, retention_stopping, rt);
-	}
-	return NULL;
+	server_retention_pass(s, retention_stopping, &s->retention);
 }
 
 int server_retention_start(struct server *s)
 {
-	struct server_retention *rt = &s->retention;
-
-	rt->interval_ms = s->conf.prune_interval_ms;
-	pthread_mutex_init(&rt->lock, NULL);
-	aio_cond_init_monotonic(&rt->wake);
-	rt->inited = true;
-	if (pthread_create(&rt->thread, NULL, retention_thread, s) != 0)
-		return -EAGAIN;
-	rt->started = true;
-	return 0;
+	return aio_periodic_start(&s->retention, s->conf.prune_interval_ms, retention_run, s);
 }
 
 void server_retention_stop(struct server *s)
 {
-	struct server_retention *rt = &s->retention;
-
-	if (!rt->inited)
-		return;
-	if (rt->started) {
-		pthread_mutex_lock(&rt->lock);
-		rt->stopping = true;
-		pthread_cond_signal(&rt->wake);
-		pthread_mutex_unlock(&rt->lock);
-		pthread_join(rt->thread, NULL);
-	}
-	pthread_cond_destroy(&rt->wake);
-	pthread_mutex_destroy(&rt->lock);
-	rt->inited = false;
+	aio_periodic_stop(&s->retention);
 }

@@ -2,9 +2,10 @@
  * a thread of its own, once per prune-interval. */
 #pragma once
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "periodic.h"
 
 struct server;
 struct server_db;
@@ -31,14 +32,6 @@ struct server_prune_stats {
 int server_db_prune(struct server_db *db, const uint64_t keep[PRUNE_KINDS], uint64_t now,
                     uint64_t batch, bool (*stop)(void *arg), void *arg,
                     struct server_prune_stats *stats);
-
-struct server_retention {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	uint64_t interval_ms;
-	bool inited, started, stopping;
-};
 
 int server_retention_start(struct server *s);
 /* Stops between two steps; call before the database closes. */

@@ -22,7 +22,7 @@ struct server {
 	struct server_query *query;
 	struct server_engine engine;
 	struct server_creds creds;
-	struct server_retention retention;
+	struct aio_periodic retention; /* prunes each tier */
 	struct server_alerts alerts;
 	atomic_uint_fast64_t pruned_total, prune_passes;
 	struct nng_http_server *http; /* /metrics, or NULL */
