@@ -476,3 +476,36 @@ bool h_sp_oversize(const char *url, uint64_t len, int timeout_ms)
 	close(fd);
 	return false;
 }
+
+pid_t h_sim_start(struct h_env *e, const char *log, const char *const *extra)
+{
+	const char *argv[40] = { AIO_TEST_BIN_DIR "/aio-sim",
+		                 "--server",
+		                 e->agent_url,
+		                 "--admin",
+		                 e->admin_url,
+		                 "--token-file",
+		                 e->token_file };
+	size_t n = 7;
+
+	for (size_t i = 0; extra && extra[i]; i++) {
+		cr_assert_lt(n, sizeof(argv) / sizeof(argv[0]) - 1, "too many aio-sim flags");
+		argv[n++] = extra[i];
+	}
+	argv[n] = NULL;
+	return h_spawn(e, log, argv);
+}
+
+void h_sim_run(struct h_env *e, const char *log, const char *const *extra)
+{
+	pid_t pid = h_sim_start(e, log, extra);
+	int status;
+
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "aio-sim (%s.log) failed", log);
+}
+
+bool h_db_zero(struct h_env *e, void *sql)
+{
+	return h_db_value(e, sql) == 0;
+}

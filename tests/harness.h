@@ -47,6 +47,12 @@ void h_sysroot_set(const char *sysroot, uint64_t nr, uint64_t max);
 pid_t h_agent_start(struct h_env *e, const char *host, const char *sysroot, const char *interval,
                     const char *const *extra);
 
+/* Starts aio-sim against the env's server (its agent and admin URLs and
+ * token) with more flags in extra (NULL-terminated); output in DIR/log.log. */
+pid_t h_sim_start(struct h_env *e, const char *log, const char *const *extra);
+/* The same, and waits: fails the test unless aio-sim exits 0. */
+void h_sim_run(struct h_env *e, const char *log, const char *const *extra);
+
 /* Runs aioctl with --server and --token-file; returns its exit code and, if
  * asked, its stdout and stderr (caller frees). */
 int h_aioctl(struct h_env *e, char **ret_out, char **ret_err, const char *const *args);
@@ -67,6 +73,8 @@ json_t *h_aioctl_json(struct h_env *e, const char *const *args);
 pid_t h_aio_hold(const char *const *argv, int *ret_release);
 /* One number from the server's database (read-only). */
 long long h_db_value(struct h_env *e, const char *sql);
+/* For h_wait: true when the query (arg, a string) gives 0. */
+bool h_db_zero(struct h_env *e, void *sql);
 /* Speaks SP over plain TCP to url (tcp://127.0.0.1:PORT) and announces a
  * message of len bytes: true if the server closed the connection within
  * timeout_ms, as it must past its size bound. */

@@ -7,7 +7,6 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "clock.h"
 #include "harness.h"
@@ -20,44 +19,18 @@ static struct h_env env;
 
 static void backfill(const char *prefix, const char *behaviour)
 {
-	const char *argv[] = { AIO_TEST_BIN_DIR "/aio-sim",
-		               "--server",
-		               env.agent_url,
-		               "--admin",
-		               env.admin_url,
-		               "--token-file",
-		               env.token_file,
-		               "--hosts",
-		               "500",
-		               "--prefix",
-		               prefix,
-		               "--behaviour",
-		               behaviour,
-		               "--interval",
-		               "1h",
-		               "--backfill-days",
-		               "30",
-		               NULL };
-	pid_t pid = h_spawn(&env, prefix, argv);
-	int status;
+	const char *args[] = { "--hosts",         "500",     "--prefix",   prefix,
+		               "--behaviour",     behaviour, "--interval", "1h",
+		               "--backfill-days", "30",      NULL };
 
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "aio-sim %s failed", prefix);
-}
-
-static bool raw_pruned(struct h_env *e, void *arg)
-{
-	char sql[160];
-
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM raw WHERE last_ms < %lld",
-	         *(long long *)arg);
-	return h_db_value(e, sql) == 0;
+	h_sim_run(&env, prefix, args);
 }
 
 Test(capacity, thousand_hosts_thirty_days_from_rollups, .timeout = 600)
 {
 	const char *trend[] = { "report", "trend", "--since", "30d", NULL };
-	long long cutoff, t0, t1;
+	char pruned[160];
+	long long t0, t1;
 	json_t *rep, *h;
 	size_t i, growing = 0, steady = 0;
 
@@ -77,8 +50,9 @@ Test(capacity, thousand_hosts_thirty_days_from_rollups, .timeout = 600)
 	cr_assert_eq(h_db_value(&env, "SELECT sum(reports) FROM series"), HOSTS * DAYS * 24,
 	             "every report stored once");
 
-	cutoff = (long long)aio_now_ms() - 24LL * 3600 * 1000;
-	cr_assert(h_wait(raw_pruned, &env, &cutoff, 120000), "raw samples past a day pruned");
+	snprintf(pruned, sizeof(pruned), "SELECT count(*) FROM raw WHERE last_ms < %lld",
+	         (long long)aio_now_ms() - 24LL * 3600 * 1000);
+	cr_assert(h_wait(h_db_zero, &env, pruned, 120000), "raw samples past a day pruned");
 	cr_assert_lt(h_db_value(&env, "SELECT sum(n) FROM raw") +
 	                     h_db_value(&env, "SELECT sum(raw_n) FROM series"),
 	             HOSTS * 26, "a day of raw samples is left");

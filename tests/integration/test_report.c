@@ -4,7 +4,6 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -23,31 +22,11 @@ static struct h_env env;
 static void backfill(const char *prefix, const char *behaviour, const char *label,
                      const char *hosts)
 {
-	const char *argv[] = { AIO_TEST_BIN_DIR "/aio-sim",
-		               "--server",
-		               env.agent_url,
-		               "--admin",
-		               env.admin_url,
-		               "--token-file",
-		               env.token_file,
-		               "--hosts",
-		               hosts,
-		               "--prefix",
-		               prefix,
-		               "--behaviour",
-		               behaviour,
-		               "--label",
-		               label,
-		               "--interval",
-		               "1h",
-		               "--backfill-days",
-		               DAYS,
+	const char *args[] = { "--hosts", hosts, "--prefix",   prefix, "--behaviour",     behaviour,
+		               "--label", label, "--interval", "1h",   "--backfill-days", DAYS,
 		               NULL };
-	pid_t pid = h_spawn(&env, prefix, argv);
-	int status;
 
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "aio-sim %s failed", prefix);
+	h_sim_run(&env, prefix, args);
 }
 
 static json_t *host_of(json_t *report, const char *name)
@@ -271,20 +250,7 @@ static bool samples_each(struct h_env *e, void *arg)
  * around its own change. */
 Test(report, rollout_before_and_after, .timeout = 120)
 {
-	const char *sim[] = { AIO_TEST_BIN_DIR "/aio-sim",
-		              "--server",
-		              env.agent_url,
-		              "--admin",
-		              env.admin_url,
-		              "--token-file",
-		              env.token_file,
-		              "--hosts",
-		              "3",
-		              "--interval",
-		              "200ms",
-		              "--duration",
-		              "100s",
-		              NULL };
+	const char *sim[] = { "--hosts", "3", "--interval", "200ms", "--duration", "100s", NULL };
 	const char *set[] = { "fleet",   "set",  "--max",  "131072", "--canary", "0",
 		              "--batch", "100%", "--soak", "0s",     "--yes",    NULL };
 	const char *report[] = { "report", "rollout", "1", "--window", "1h", NULL };
@@ -303,7 +269,7 @@ Test(report, rollout_before_and_after, .timeout = 120)
 
 	h_env_init(&env);
 	h_server_start(&env);
-	h_spawn(&env, "sim", sim);
+	h_sim_start(&env, "sim", sim);
 	cr_assert(h_wait(samples_each, &env, before_sql, 30000), "3 hosts reported 5 times");
 	cr_assert_eq(h_aioctl(&env, NULL, NULL, set), 0, "the rollout completes");
 	cr_assert(h_wait(samples_each, &env, after_sql, 30000), "5 reports after each change");
@@ -332,15 +298,6 @@ Test(report, rollout_before_and_after, .timeout = 120)
 	h_env_fini(&env);
 }
 
-static bool raw_pruned(struct h_env *e, void *arg)
-{
-	char sql[160];
-
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM raw WHERE last_ms < %lld",
-	         *(long long *)arg);
-	return h_db_value(e, sql) == 0;
-}
-
 /* Ten days of history on a server that keeps raw samples two days and
  * 5-minute rollups three: retention prunes on its own, and aioctl history
  * answers each range from the tier that still holds it, with the same
@@ -351,7 +308,8 @@ Test(report, history_tiers_and_retention, .timeout = 120)
 	const char *fine[] = { "history", "grow00000", "--since", "1d", "--step", "10m", NULL };
 	const char *raw[] = { "history", "grow00000", "--since", "12h", "--step", "1m", NULL };
 	const char *old[] = { "history", "grow00000", "--since", "9d", "--step", "1m", NULL };
-	long long cutoff, hours;
+	char pruned[160];
+	long long hours;
 	json_t *j, *p;
 	size_t i;
 
@@ -367,8 +325,9 @@ Test(report, history_tiers_and_retention, .timeout = 120)
 	h_server_start(&env);
 	backfill("grow", "growth", "rack=r1", "2");
 
-	cutoff = (long long)aio_now_ms() - 2 * DAY_MS;
-	cr_assert(h_wait(raw_pruned, &env, &cutoff, 30000), "raw samples past 2 days pruned");
+	snprintf(pruned, sizeof(pruned), "SELECT count(*) FROM raw WHERE last_ms < %lld",
+	         (long long)aio_now_ms() - 2 * DAY_MS);
+	cr_assert(h_wait(h_db_zero, &env, pruned, 30000), "raw samples past 2 days pruned");
 	cr_expect_gt(h_db_value(&env, "SELECT sum(n) FROM raw") +
 	                     h_db_value(&env, "SELECT sum(raw_n) FROM series"),
 	             40, "the last 2 days kept");

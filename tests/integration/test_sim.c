@@ -33,20 +33,7 @@ Test(sim, two_hundred_agents_report_and_take_a_rollout, .timeout = 120)
 {
 	const char *set[] = { "fleet",   "set",  "--max",  "2097152", "--canary", "0",
 		              "--batch", "100%", "--soak", "0s",      "--yes",    NULL };
-	const char *argv[] = { AIO_TEST_BIN_DIR "/aio-sim",
-		               "--server",
-		               env.agent_url,
-		               "--admin",
-		               env.admin_url,
-		               "--token-file",
-		               env.token_file,
-		               "--hosts",
-		               "200",
-		               "--interval",
-		               "300ms",
-		               "--duration",
-		               "8s",
-		               NULL };
+	const char *args[] = { "--hosts", "200", "--interval", "300ms", "--duration", "8s", NULL };
 	char path[512], *out = NULL;
 	json_t *ro, *sim;
 	json_error_t jerr;
@@ -55,7 +42,7 @@ Test(sim, two_hundred_agents_report_and_take_a_rollout, .timeout = 120)
 
 	h_env_init(&env);
 	h_server_start(&env);
-	pid = h_spawn(&env, "sim", argv);
+	pid = h_sim_start(&env, "sim", args);
 	cr_assert(h_wait(all_reported, &env, NULL, 30000), "not every simulated agent reported");
 
 	{
