@@ -30,10 +30,13 @@ static const char *const prune_sql[PRUNE_KINDS] = {
 	/* seq order is time order: the oldest are the host's first rows */
 	[PRUNE_RAW] = "DELETE FROM samples WHERE host_id = ?1 AND time_ms < ?2 AND seq IN"
 	              " (SELECT seq FROM samples WHERE host_id = ?1 ORDER BY seq LIMIT ?3)",
-	/* blocks are in seq order too: the oldest come first */
+	/* blocks are in seq order too; the newest one ending before the cutoff
+	 * stays: its last record stands for the equal reports after it */
 	[PRUNE_BLOCKS] =
 	        "DELETE FROM raw WHERE host_id = ?1 AND last_ms < ?2 AND first_seq IN"
-	        " (SELECT first_seq FROM raw WHERE host_id = ?1 ORDER BY first_seq LIMIT ?3)",
+	        " (SELECT first_seq FROM raw WHERE host_id = ?1 ORDER BY first_seq LIMIT ?3)"
+	        " AND first_seq < (SELECT max(first_seq) FROM raw WHERE host_id = ?1"
+	        " AND last_ms < ?2)",
 	[PRUNE_5M] = "DELETE FROM rollup_5m WHERE host_id = ?1 AND start_ms IN (SELECT start_ms"
 	             " FROM rollup_5m WHERE host_id = ?1 AND start_ms < ?2 ORDER BY start_ms"
 	             " LIMIT ?3)",
