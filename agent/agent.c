@@ -309,6 +309,7 @@ static void spool_report(struct agent *a, Aioctl__V1__Sample *sample, struct rep
 		ev[i].disk = e->disk[0] ? (char *)e->disk : NULL;
 		ev[i].line = (char *)e->line;
 		ev[i].key = (char *)e->key;
+		ev[i].incident = e->incident[0] ? (char *)e->incident : NULL;
 		evp[i] = &ev[i];
 	}
 	r.events = evp;
@@ -325,6 +326,9 @@ static void spool_report(struct agent *a, Aioctl__V1__Sample *sample, struct rep
 		us[i].contexts = u->contexts;
 		us[i].has_events = true;
 		us[i].events = u->events;
+		us[i].has_events_exact = true;
+		us[i].events_exact = u->exact;
+		us[i].events_basis = (char *)u->basis;
 		usp[i] = &us[i];
 	}
 	if (p->attrib) {

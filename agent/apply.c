@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -167,6 +168,26 @@ static int restore_file(const struct agent_applier *ap, bool existed, const uint
 	return aio_file_write_atomic(ap->file_real, data, len, 0644);
 }
 
+static int make_parent(const struct agent_applier *ap)
+{
+	char dir[sizeof(ap->file_real)];
+	char *slash;
+
+	struct stat st;
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s", ap->file_real);
+	if (!(slash = strrchr(dir, '/')) || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (stat(dir, &st) == 0)
+		return 0;
+	if ((r = aio_mkdir_p(dir, 0755)) < 0)
+		return r;
+	/* as systemd-sysctl's own directories are, whatever our umask */
+	return chmod(dir, 0755) < 0 ? -errno : 0;
+}
+
 static void apply_new(struct agent_applier *ap, const Aioctl__V1__SetLimit *cmd,
                       Aioctl__V1__AckRequest *ack, Aioctl__V1__AgentStepRecord *rec)
 {
@@ -221,6 +242,13 @@ static void apply_new(struct agent_applier *ap, const Aioctl__V1__SetLimit *cmd,
 	rec->runtime_before = live;
 
 	if (cmd->persist || !cmd->has_persist) {
+		/* a minimal host has no sysctl.d yet; systemd-sysctl reads it once
+		 * it exists */
+		if ((r = make_parent(ap)) < 0) {
+			ack_fail(ack, AIO_FAILED_PRECONDITION,
+			         "cannot create the directory of %s: %s", ap->file, strerror(-r));
+			goto out_free;
+		}
 		snprintf(content, sizeof(content),
 		         "# Written by aio-agent for aioctl rollout %" PRIu64 ", step %" PRIu64
 		         ".\n# Change it with aioctl, not by hand: drift is reported.\n"

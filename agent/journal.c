@@ -12,11 +12,43 @@
 /* MESSAGE fields past this are cut by libsystemd before we see them. */
 #define DATA_THRESHOLD (64 * 1024)
 
+/* The daemons by unit, and by command for those not started as a unit
+ * (a container, a host without systemd as PID 1): journald then records
+ * no _SYSTEMD_UNIT. */
 static const char *const units[] = {
 	"_SYSTEMD_UNIT=libvirtd.service",
 	"_SYSTEMD_UNIT=virtqemud.service",
 	"_SYSTEMD_UNIT=multipathd.service",
 };
+static const char *const comms[] = {
+	"_COMM=libvirtd",
+	"_COMM=virtqemud",
+	"_COMM=multipathd",
+};
+
+static int add_matches(sd_journal *j)
+{
+	int r;
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if ((r = sd_journal_add_match(j, units[i], 0)) < 0)
+			return r;
+	if ((r = sd_journal_add_disjunction(j)) < 0)
+		return r;
+	for (size_t i = 0; i < sizeof(comms) / sizeof(comms[0]); i++)
+		if ((r = sd_journal_add_match(j, comms[i], 0)) < 0)
+			return r;
+	return 0;
+}
+
+/* A journal opened before journald made its directories sees no files and
+ * never notices them later: say "not there yet" instead. */
+static bool has_files(sd_journal *j)
+{
+	uint64_t bytes = 0;
+
+	return sd_journal_get_usage(j, &bytes) >= 0 && bytes > 0;
+}
 
 int agent_journal_open(struct agent_journal *jw, const char *sysroot, const char *cursor,
                        uint64_t backlog_ms)
@@ -36,10 +68,13 @@ int agent_journal_open(struct agent_journal *jw, const char *sysroot, const char
 		jw->j = NULL;
 		return r;
 	}
+	if (!has_files(jw->j)) {
+		r = -ENOENT;
+		goto out_close;
+	}
 	sd_journal_set_data_threshold(jw->j, DATA_THRESHOLD);
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if ((r = sd_journal_add_match(jw->j, units[i], 0)) < 0)
-			goto out_close;
+	if ((r = add_matches(jw->j)) < 0)
+		goto out_close;
 
 	if (cursor && *cursor) {
 		/* land on the cursor's entry, then consume it: reading starts after */
@@ -108,9 +143,13 @@ int agent_journal_read(struct agent_journal *jw,
 		if (sd_journal_get_data(jw->j, "MESSAGE", &data, &len) >= 0 && len > 8 &&
 		    agent_logparse_line((const char *)data + 8, len - 8, &ev) == 0) {
 			get_field(jw->j, "_SYSTEMD_UNIT", unit, sizeof(unit));
+			if (!unit[0])
+				get_field(jw->j, "_COMM", unit, sizeof(unit));
 			snprintf(ev.source, sizeof(ev.source), "journal:%s", unit);
 			snprintf(ev.key, sizeof(ev.key), "%s", cursor);
-			if (sd_journal_get_realtime_usec(jw->j, &usec) >= 0)
+			/* QEMU's time when the entry quotes QEMU: the same in
+			 * every source of one failure */
+			if (!ev.time_ms && sd_journal_get_realtime_usec(jw->j, &usec) >= 0)
 				ev.time_ms = usec / 1000;
 			if (!on_event(&ev, arg)) {
 				free(cursor);

@@ -57,17 +57,19 @@ static void find_disk(const char *s, char *buf, size_t len)
 	buf[0] = '\0';
 }
 
-/* "2024-05-01T10:00:00.123456Z" or "2024-05-01 09:59:58.101+0000" at the
- * start of a QEMU log line. */
-static uint64_t leading_time(const char *s)
+/* "2024-05-01T10:00:00.123456Z" or "2024-05-01 09:59:58.101+0000" at s.
+ * Sets *ret_len to the length of the time when asked. */
+static uint64_t time_at(const char *s, size_t *ret_len)
 {
+	const char *start = s;
 	struct tm tm = { 0 };
 	unsigned long frac = 0;
 	int n = 0, digits = 0;
 	char sep;
 	time_t t;
 
-	if (sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &sep,
+	if (!isdigit((unsigned char)*s) ||
+	    sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &sep,
 	           &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 7 ||
 	    (sep != 'T' && sep != ' '))
 		return 0;
@@ -81,18 +83,72 @@ static uint64_t leading_time(const char *s)
 			digits++;
 		}
 	}
+	if (*s == 'Z')
+		s++;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
 	t = timegm(&tm);
 	if (t < 0)
 		return 0;
+	if (ret_len)
+		*ret_len = (size_t)(s - start);
 	return (uint64_t)t * 1000 + frac;
+}
+
+/* Where QEMU's own line starts inside s: "TIME qemu-...: " as QEMU writes
+ * it with -msg timestamp=on (libvirt's default), at the start of a QEMU
+ * log line or quoted inside a libvirt error. NULL if there is none. */
+static const char *qemu_line(const char *s, size_t *ret_time_len)
+{
+	for (const char *p = s; (p = strstr(p, " qemu-")); p++) {
+		const char *t = p;
+		size_t tlen;
+
+		while (t > s && t[-1] != ' ')
+			t--;
+		if (time_at(t, &tlen) && t + tlen == p) {
+			*ret_time_len = tlen;
+			return t;
+		}
+	}
+	return NULL;
+}
+
+/* One failure reaches the agent as several lines: libvirtd's journal
+ * entries quote QEMU's line, and the per-VM log holds it too. QEMU's own
+ * time and the disk (node or image) name that failure alike in all of
+ * them. Lines without QEMU's time have no incident. */
+static void find_incident(const char *s, const struct agent_event *ev, char *buf, size_t len)
+{
+	const char *q, *img;
+	size_t tlen, n = 0;
+
+	buf[0] = '\0';
+	if (!(q = qemu_line(s, &tlen)))
+		return;
+	if (ev->disk[0])
+		img = ev->disk;
+	else if ((img = find(q, "\"filename\":\"")))
+		img += 12, n = strcspn(img, "\"");
+	else
+		img = "";
+	if (!n)
+		n = strlen(img);
+	snprintf(buf, len, "qemu@%.*s/%.*s", (int)tlen, q, (int)(n < 128 ? n : 128), img);
+}
+
+static bool falls_back(const char *s)
+{
+	return find(s, "falling back to thread pool") &&
+	       (find_ci(s, "Unable to use Linux AIO") || find_ci(s, "Unable to use native AIO"));
 }
 
 int agent_logparse_line(const char *line, size_t len, struct agent_event *ret)
 {
 	char buf[SCAN_MAX + 1];
 	Aioctl__V1__EventKind kind;
+	const char *q;
+	size_t tlen;
 
 	if (len > SCAN_MAX)
 		len = SCAN_MAX;
@@ -101,7 +157,8 @@ int agent_logparse_line(const char *line, size_t len, struct agent_event *ret)
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		buf[--len] = '\0';
 
-	if (find_ci(buf, "Unable to use Linux AIO") && find(buf, "falling back to thread pool"))
+	/* QEMU 9.0 ("Linux AIO") and 7.2 for iothreads ("native AIO") */
+	if (falls_back(buf))
 		kind = AIOCTL__V1__EVENT_KIND__EVENT_DEGRADED;
 	else if (find_ci(buf, "increase fs.aio-max-nr"))
 		kind = AIOCTL__V1__EVENT_KIND__EVENT_MULTIPATH;
@@ -114,9 +171,11 @@ int agent_logparse_line(const char *line, size_t len, struct agent_event *ret)
 
 	memset(ret, 0, sizeof(*ret));
 	ret->kind = kind;
-	ret->time_ms = leading_time(buf);
+	/* QEMU's own time when the line quotes it: the same in every source */
+	ret->time_ms = (q = qemu_line(buf, &tlen)) ? time_at(q, NULL) : time_at(buf, NULL);
 	find_vm(buf, ret->vm, sizeof(ret->vm));
 	find_disk(buf, ret->disk, sizeof(ret->disk));
+	find_incident(buf, ret, ret->incident, sizeof(ret->incident));
 	len = len < AIO_EVENT_LINE_MAX ? len : AIO_EVENT_LINE_MAX;
 	memcpy(ret->line, buf, len);
 	ret->line[len] = '\0';

@@ -3,8 +3,9 @@
  *                   disk did not open (VM start fails), in every wrapper
  *                   libvirt puts around it;
  *   hotplug failed  the same inside a blockdev-add / device_add;
- *   degraded        QEMU 9.0+: "Unable to use Linux AIO, falling back to
- *                   thread pool" (the VM runs, slower);
+ *   degraded        "falling back to thread pool": QEMU 9.0+ ("Unable to use
+ *                   Linux AIO, ...") and 7.2 for iothread contexts ("Unable to
+ *                   use native AIO, ..."); the VM runs, slower;
  *   multipath       multipathd's "Increase fs.aio-max-nr".
  * Lines that merely mention AIO or io_uring are not events. */
 #pragma once
@@ -15,13 +16,16 @@
 #include "bounds.h"
 
 struct agent_event {
-	uint64_t time_ms; /* from the line when it has a time, else 0 */
+	uint64_t time_ms; /* QEMU's time when quoted, else the line's, else 0 */
 	Aioctl__V1__EventKind kind;
 	char vm[AIO_VM_NAME_MAX + 1];      /* "" when the line does not say */
 	char disk[AIO_DISK_MAX + 1];       /* "" when the line does not say */
 	char line[AIO_EVENT_LINE_MAX + 1]; /* the raw line, cut at the bound */
 	char source[AIO_PATH_MAX + 1];     /* set by the caller */
 	char key[AIO_EVENT_KEY_MAX + 1];   /* set by the caller: de-dup key */
+	/* the failure this line tells of, the same in every source that quotes
+	 * it ("qemu@TIME/NODE"); "" when the line cannot say */
+	char incident[AIO_INCIDENT_MAX + 1];
 };
 
 /* Fills *ret (zeroed first) and returns 0 for an AIO event; -ENOENT for

@@ -48,10 +48,17 @@ static void open_journal(struct agent *a, const char *positions)
 	r = agent_journal_open(&a->journal, a->conf.sysroot,
 	                       journal_cursor_of(positions, cursor, sizeof(cursor)),
 	                       a->conf.journal_backlog_ms);
+	/* journald may start after the agent, or make its directory later:
+	 * this is tried again every poll until it works */
 	if (r < 0 && !a->journal_warned) {
-		log_warn_errno(r, "journal not readable under %s; QEMU logs still watched",
+		log_warn_errno(r,
+		               "no journal to read under %s yet; QEMU logs are watched, and the "
+		               "journal is read as soon as it appears",
 		               a->conf.sysroot);
 		a->journal_warned = true;
+	} else if (r == 0 && a->journal_warned) {
+		log_info("journal appeared under %s: reading AIO errors from it", a->conf.sysroot);
+		a->journal_warned = false;
 	}
 }
 

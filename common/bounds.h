@@ -21,3 +21,11 @@
 #define AIO_VM_NAME_MAX          128 /* a VM or process name */
 #define AIO_DISK_MAX             128 /* a disk's node name */
 #define AIO_EVENT_KEY_MAX        256 /* an event's de-duplication key */
+#define AIO_INCIDENT_MAX         192 /* an event's incident: QEMU time and disk */
+#define AIO_EVENT_SOURCES_MAX    8   /* sources merged into one incident */
+#define AIO_BASIS_MAX            95  /* how an AIO user's events were decided */
+/* QEMU (5.0 and later) asks io_setup() for this many events per context;
+ * the room that decides a VM start is counted in these */
+#define AIO_CONTEXT_EVENTS       1024
+/* the kernel's fs.aio-max-nr when nothing sets it */
+#define AIO_KERNEL_DEFAULT_MAX   65536
