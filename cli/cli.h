@@ -130,9 +130,11 @@ json_t *cli_time_json(uint64_t unix_ms);
 json_t *cli_host_json(const Aioctl__V1__HostStatus *h);
 json_t *cli_persisted_json(const Aioctl__V1__Persisted *p);
 json_t *cli_event_json(const char *host, const Aioctl__V1__AioEvent *e);
+/* Every source of an event's incident, the first first. */
+json_t *cli_event_sources_json(const Aioctl__V1__AioEvent *e);
+void cli_event_sources_text(const Aioctl__V1__AioEvent *e, char *buf, size_t len);
 json_t *cli_user_json(const Aioctl__V1__AioUser *u);
 /* fs.aio-max-nr's value when no sysctl file sets it. */
-#define CLI_KERNEL_DEFAULT_AIO_MAX_NR 65536
 uint64_t cli_reboot_value(const Aioctl__V1__Persisted *p);
 /* The value after a reboot would not be the live one. */
 bool cli_persisted_differs(const Aioctl__V1__HostStatus *h);

@@ -7,7 +7,8 @@
 #include "names.h"
 
 static const char *const headers[] = { "TIME", "HOST", "KIND", "VM", "DISK", "SOURCE" };
-static const char *const csv_headers[] = { "time", "host", "kind", "vm", "disk", "source", "line" };
+static const char *const csv_headers[] = { "time", "host",   "kind",    "vm",
+	                                   "disk", "source", "sources", "line" };
 
 int cli_errors(struct cli *c, int argc, char **argv)
 {
@@ -43,19 +44,21 @@ int cli_errors(struct cli *c, int argc, char **argv)
 		r = cli_json_print(root, stdout) < 0 ? CLI_EXIT_FAILED : 0;
 		goto out_free;
 	}
-	cli_table_init(&t, csv ? csv_headers : headers, csv ? 7 : 6);
+	cli_table_init(&t, csv ? csv_headers : headers, csv ? 8 : 6);
 	for (size_t i = 0; i < rep->n_events; i++) {
 		const Aioctl__V1__AioEvent *e = rep->events[i]->event;
-		char when[40];
-		const char *cells[7] = { when,
+		char when[40], sources[AIO_EVENT_SOURCES_MAX * (AIO_PATH_MAX + 1)];
+		const char *cells[8] = { when,
 			                 rep->events[i]->host,
 			                 aio_event_kind_name(e->kind),
 			                 e->vm ? e->vm : (csv ? "" : "-"),
 			                 e->disk ? e->disk : (csv ? "" : "-"),
-			                 e->source,
+			                 csv ? e->source : sources,
+			                 sources,
 			                 e->line ? e->line : "" };
 
 		aio_time_format_rfc3339(e->time_ms, when, sizeof(when));
+		cli_event_sources_text(e, sources, sizeof(sources));
 		cli_table_add(&t, cells);
 	}
 	cli_table_print(&t, c->format, stdout);

@@ -9,12 +9,12 @@
 
 /* One column set; people get units and ages, scripts (CSV) raw values. */
 static const char *const status_headers[] = {
-	"HOST",   "AIO-NR",  "AIO-MAX-NR", "UTIL",  "PEAK",
+	"HOST",   "AIO-NR",  "AIO-MAX-NR", "ROOM",  "UTIL",   "PEAK",
 	"REBOOT", "ERR-24H", "LAST SEEN",  "STATE", "LABELS",
 };
 static const char *const status_csv_headers[] = {
-	"host",         "aio_nr",     "aio_max_nr", "utilization", "aio_nr_max",
-	"after_reboot", "errors_24h", "last_seen",  "online",      "labels",
+	"host",         "aio_nr",     "aio_max_nr", "room",   "utilization", "aio_nr_max",
+	"after_reboot", "errors_24h", "last_seen",  "online", "labels",
 };
 
 #define N_STATUS_COLS (sizeof(status_headers) / sizeof(status_headers[0]))
@@ -27,6 +27,19 @@ static int by_utilization(const void *a, const void *b)
 
 	if (ux != uy)
 		return ux < uy ? 1 : -1;
+	return strcmp(x->host, y->host);
+}
+
+/* Least room first: the hosts where the next VM start fails soonest. */
+static int by_room(const void *a, const void *b)
+{
+	const Aioctl__V1__HostStatus *x = *(Aioctl__V1__HostStatus *const *)a;
+	const Aioctl__V1__HostStatus *y = *(Aioctl__V1__HostStatus *const *)b;
+
+	if (x->has_room_contexts != y->has_room_contexts)
+		return x->has_room_contexts ? -1 : 1;
+	if (x->room_contexts != y->room_contexts)
+		return x->room_contexts < y->room_contexts ? -1 : 1;
 	return strcmp(x->host, y->host);
 }
 
@@ -51,6 +64,17 @@ static void reboot_cell(const Aioctl__V1__HostStatus *h, bool csv, char *buf, si
 		         (unsigned long long)cli_reboot_value(h->persisted));
 }
 
+/* ROOM: further 1024-event contexts; with the largest VM seen here, how
+ * many more such VMs fit ("7 (3 VMs)"). */
+static void room_cell(const Aioctl__V1__HostStatus *h, bool csv, char *buf, size_t len)
+{
+	if (csv || !h->has_largest_vm_contexts || !h->largest_vm_contexts)
+		snprintf(buf, len, "%llu", (unsigned long long)h->room_contexts);
+	else
+		snprintf(buf, len, "%llu (%llu VMs)", (unsigned long long)h->room_contexts,
+		         (unsigned long long)(h->room_contexts / h->largest_vm_contexts));
+}
+
 static void print_rows(struct cli *c, Aioctl__V1__FleetStatusReply *rep)
 {
 	bool csv = c->format == CLI_CSV;
@@ -63,9 +87,9 @@ static void print_rows(struct cli *c, Aioctl__V1__FleetStatusReply *rep)
 	for (size_t i = 0; i < rep->n_hosts; i++) {
 		const Aioctl__V1__HostStatus *h = rep->hosts[i];
 		const Aioctl__V1__Sample *s = h->sample;
-		char nr[24], max[24], util[32], peak[24], reboot[40], errors[16], seen[48] = "";
-		char labels[512];
-		const char *cells[N_STATUS_COLS] = { h->host, none,   none, none, none,
+		char nr[24], max[24], room[48], util[32], peak[24], reboot[40], errors[16];
+		char seen[48] = "", labels[512];
+		const char *cells[N_STATUS_COLS] = { h->host, none,   none, none, none,  none,
 			                             reboot,  errors, seen, NULL, labels };
 
 		if (s) {
@@ -76,10 +100,12 @@ static void print_rows(struct cli *c, Aioctl__V1__FleetStatusReply *rep)
 				snprintf(util, sizeof(util), "%.6f", cli_utilization(s));
 			else
 				snprintf(util, sizeof(util), "%.1f%%", 100.0 * cli_utilization(s));
+			room_cell(h, csv, room, sizeof(room));
 			cells[1] = nr;
 			cells[2] = max;
-			cells[3] = util;
-			cells[4] = peak;
+			cells[3] = room;
+			cells[4] = util;
+			cells[5] = peak;
 		}
 		reboot_cell(h, csv, reboot, sizeof(reboot));
 		snprintf(errors, sizeof(errors), "%u", h->errors_24h);
@@ -88,9 +114,9 @@ static void print_rows(struct cli *c, Aioctl__V1__FleetStatusReply *rep)
 		else if (h->last_seen_ms)
 			aio_time_format_rfc3339(h->last_seen_ms, seen, sizeof(seen));
 		if (csv)
-			cells[8] = h->online ? "true" : "false";
+			cells[9] = h->online ? "true" : "false";
 		else
-			cells[8] = h->online ? "online" : "OFFLINE";
+			cells[9] = h->online ? "online" : "OFFLINE";
 		cli_labels_text(h->labels, h->n_labels, labels, sizeof(labels));
 		online += h->online;
 		differ += cli_persisted_differs(h);
@@ -144,9 +170,9 @@ int cli_fleet_status(struct cli *c, int argc, char **argv)
 	Aioctl__V1__FleetStatusReply *rep = NULL;
 	int r;
 
-	if (c->sort && strcmp(c->sort, "name") != 0 && strcmp(c->sort, "util") != 0) {
-		fprintf(stderr,
-		        "aioctl: --sort %s: not a column (use --sort name or --sort util)\n",
+	if (c->sort && strcmp(c->sort, "name") != 0 && strcmp(c->sort, "util") != 0 &&
+	    strcmp(c->sort, "room") != 0) {
+		fprintf(stderr, "aioctl: --sort %s: not a column (use --sort room, util or name)\n",
 		        c->sort);
 		return CLI_EXIT_USAGE;
 	}
@@ -164,7 +190,9 @@ int cli_fleet_status(struct cli *c, int argc, char **argv)
 		return r;
 	if (rep->n_hosts)
 		qsort(rep->hosts, rep->n_hosts, sizeof(*rep->hosts),
-		      c->sort && strcmp(c->sort, "util") == 0 ? by_utilization : by_name);
+		      !c->sort || strcmp(c->sort, "room") == 0 ? by_room
+		      : strcmp(c->sort, "util") == 0           ? by_utilization
+		                                               : by_name);
 
 	if (c->format == CLI_JSON) {
 		r = print_json(rep) < 0 ? CLI_EXIT_FAILED : 0;

@@ -77,6 +77,12 @@ json_t *cli_host_json(const Aioctl__V1__HostStatus *h)
 	json_object_set_new(o, "aio_nr_max",
 	                    s ? json_integer((json_int_t)s->aio_nr_max) : json_null());
 	json_object_set_new(o, "utilization", s ? json_real(cli_utilization(s)) : json_null());
+	json_object_set_new(o, "room",
+	                    h->has_room_contexts ? json_integer((json_int_t)h->room_contexts)
+	                                         : json_null());
+	json_object_set_new(o, "largest_vm_contexts",
+	                    h->has_largest_vm_contexts ? json_integer(h->largest_vm_contexts)
+	                                               : json_null());
 	json_object_set_new(o, "sampled_at", cli_time_json(s ? s->time_ms : 0));
 	json_object_set_new(o, "last_seen", cli_time_json(h->last_seen_ms));
 	json_object_set_new(o, "first_seen", cli_time_json(h->first_seen_ms));
@@ -101,7 +107,7 @@ json_t *cli_host_json(const Aioctl__V1__HostStatus *h)
  * kernel's default when nothing sets it. */
 uint64_t cli_reboot_value(const Aioctl__V1__Persisted *p)
 {
-	return p && p->has_value ? p->value : CLI_KERNEL_DEFAULT_AIO_MAX_NR;
+	return p && p->has_value ? p->value : AIO_KERNEL_DEFAULT_MAX;
 }
 
 bool cli_persisted_differs(const Aioctl__V1__HostStatus *h)
@@ -138,6 +144,24 @@ json_t *cli_persisted_json(const Aioctl__V1__Persisted *p)
 	return o;
 }
 
+json_t *cli_event_sources_json(const Aioctl__V1__AioEvent *e)
+{
+	json_t *a = json_array();
+
+	json_array_append_new(a, json_string(e->source));
+	for (size_t i = 0; i < e->n_sources; i++)
+		json_array_append_new(a, json_string(e->sources[i]));
+	return a;
+}
+
+void cli_event_sources_text(const Aioctl__V1__AioEvent *e, char *buf, size_t len)
+{
+	int off = snprintf(buf, len, "%s", e->source);
+
+	for (size_t i = 0; i < e->n_sources && off >= 0 && (size_t)off < len; i++)
+		off += snprintf(buf + off, len - (size_t)off, ",%s", e->sources[i]);
+}
+
 json_t *cli_event_json(const char *host, const Aioctl__V1__AioEvent *e)
 {
 	json_t *o = json_object();
@@ -149,6 +173,7 @@ json_t *cli_event_json(const char *host, const Aioctl__V1__AioEvent *e)
 	json_object_set_new(o, "vm", e->vm ? json_string(e->vm) : json_null());
 	json_object_set_new(o, "disk", e->disk ? json_string(e->disk) : json_null());
 	json_object_set_new(o, "source", json_string(e->source));
+	json_object_set_new(o, "sources", cli_event_sources_json(e));
 	json_object_set_new(o, "line", e->line ? json_string(e->line) : json_null());
 	return o;
 }
@@ -162,5 +187,8 @@ json_t *cli_user_json(const Aioctl__V1__AioUser *u)
 	json_object_set_new(o, "vm", json_boolean(u->is_vm));
 	json_object_set_new(o, "contexts", json_integer(u->contexts));
 	json_object_set_new(o, "events", json_integer((json_int_t)u->events));
+	json_object_set_new(o, "events_exact", json_boolean(u->events_exact));
+	json_object_set_new(o, "events_basis",
+	                    u->events_basis ? json_string(u->events_basis) : json_null());
 	return o;
 }

@@ -80,6 +80,15 @@ static int print_vm(struct cli *c, const char *host, const Aioctl__V1__HistoryRe
 	return 0;
 }
 
+/* A step's peak utilisation: each report against the limit it saw (an
+ * older server sends none: max over the step's last limit). */
+static double peak_util(const Aioctl__V1__Sample *s)
+{
+	if (s->has_peak_utilization)
+		return s->peak_utilization;
+	return s->aio_max_nr ? (double)s->aio_nr_max / (double)s->aio_max_nr : 0;
+}
+
 int cli_history(struct cli *c, int argc, char **argv)
 {
 	static const char *const headers[] = { "TIME", "MIN",        "MEAN",      "MAX",
@@ -139,6 +148,7 @@ int cli_history(struct cli *c, int argc, char **argv)
 			json_object_set_new(o, "last", json_integer((json_int_t)s->aio_nr));
 			json_object_set_new(o, "aio_max_nr",
 			                    json_integer((json_int_t)s->aio_max_nr));
+			json_object_set_new(o, "peak_utilization", json_real(peak_util(s)));
 			json_object_set_new(o, "reports", json_integer(s->count));
 			json_array_append_new(points, o);
 		}
@@ -151,7 +161,7 @@ int cli_history(struct cli *c, int argc, char **argv)
 		const Aioctl__V1__Sample *s = rep->samples[i];
 		char when[40], mn[24], mean[32], mx[24], last[24], lim[24], util[24], n[16];
 		const char *cells[8] = { when, mn, mean, mx, last, lim, util, n };
-		double u = s->aio_max_nr ? (double)s->aio_nr_max / (double)s->aio_max_nr : 0;
+		double u = peak_util(s);
 
 		aio_time_format_rfc3339(s->time_ms, when, sizeof(when));
 		snprintf(mn, sizeof(mn), "%" PRIu64, s->aio_nr_min);

@@ -32,7 +32,7 @@ static void print_persisted(const Aioctl__V1__HostStatus *h)
 		       cli_persisted_differs(h) ? "  (differs from the live value)" : "");
 	else
 		printf("After reboot: %d (kernel default: no sysctl file sets it)%s\n",
-		       CLI_KERNEL_DEFAULT_AIO_MAX_NR,
+		       AIO_KERNEL_DEFAULT_MAX,
 		       cli_persisted_differs(h) ? "  (differs from the live value)" : "");
 	for (size_t i = 0; i + 1 < p->n_settings; i++)
 		printf("  overridden: %s:%u sets %llu\n", p->settings[i]->file,
@@ -44,7 +44,7 @@ static void print_persisted(const Aioctl__V1__HostStatus *h)
 
 static void print_users(const Aioctl__V1__HostShowReply *rep)
 {
-	static const char *const headers[] = { "VM/PROCESS", "PID", "CONTEXTS", "EVENTS (est.)" };
+	static const char *const headers[] = { "VM/PROCESS", "PID", "CONTEXTS", "EVENTS", "HOW" };
 	struct cli_table t;
 	char when[48];
 
@@ -54,11 +54,12 @@ static void print_users(const Aioctl__V1__HostShowReply *rep)
 	}
 	cli_ago(rep->users_time_ms, aio_now_ms(), when, sizeof(when));
 	printf("\nAIO users (counted %s):\n", when);
-	cli_table_init(&t, headers, 4);
+	cli_table_init(&t, headers, 5);
 	for (size_t i = 0; i < rep->n_users; i++) {
 		const Aioctl__V1__AioUser *u = rep->users[i];
 		char name[160], pid[16], ctx[16], ev[24];
-		const char *cells[4] = { name, pid, ctx, ev };
+		const char *cells[5] = { name, pid, ctx, ev,
+			                 u->events_basis ? u->events_basis : "ring size" };
 
 		snprintf(name, sizeof(name), "%s%s", u->name, u->is_vm ? " (vm)" : "");
 		snprintf(pid, sizeof(pid), "%u", u->pid);
@@ -68,7 +69,7 @@ static void print_users(const Aioctl__V1__HostShowReply *rep)
 	}
 	{
 		char un[24];
-		const char *cells[4] = { "(unexplained)", "-", "-", un };
+		const char *cells[5] = { "(unexplained)", "-", "-", un, "aio-nr less the above" };
 
 		snprintf(un, sizeof(un), "%llu", (unsigned long long)rep->unexplained);
 		cli_table_add(&t, cells);
@@ -79,7 +80,7 @@ static void print_users(const Aioctl__V1__HostShowReply *rep)
 
 static void print_events(const Aioctl__V1__HostShowReply *rep)
 {
-	static const char *const headers[] = { "TIME", "KIND", "VM", "DISK", "SOURCE" };
+	static const char *const headers[] = { "TIME", "KIND", "VM", "DISK", "SOURCES" };
 	struct cli_table t;
 
 	if (!rep->n_recent_events) {
@@ -90,11 +91,12 @@ static void print_events(const Aioctl__V1__HostShowReply *rep)
 	cli_table_init(&t, headers, 5);
 	for (size_t i = 0; i < rep->n_recent_events; i++) {
 		const Aioctl__V1__AioEvent *e = rep->recent_events[i];
-		char when[40];
+		char when[40], sources[AIO_EVENT_SOURCES_MAX * (AIO_PATH_MAX + 1)];
 		const char *cells[5] = { when, aio_event_kind_name(e->kind), e->vm ? e->vm : "-",
-			                 e->disk ? e->disk : "-", e->source };
+			                 e->disk ? e->disk : "-", sources };
 
 		aio_time_format_rfc3339(e->time_ms, when, sizeof(when));
+		cli_event_sources_text(e, sources, sizeof(sources));
 		cli_table_add(&t, cells);
 	}
 	cli_table_print(&t, CLI_TABLE, stdout);
@@ -124,7 +126,13 @@ static void print_text(const Aioctl__V1__HostShowReply *rep)
 		       (unsigned long long)s->aio_nr, (unsigned long long)s->aio_nr_min,
 		       (unsigned long long)s->aio_nr_max);
 		printf("aio-max-nr:  %llu\n", (unsigned long long)s->aio_max_nr);
-		printf("Utilisation: %.1f%%\n", 100.0 * cli_utilization(s));
+		printf("Room:        %llu more %d-event contexts",
+		       (unsigned long long)h->room_contexts, AIO_CONTEXT_EVENTS);
+		if (h->has_largest_vm_contexts && h->largest_vm_contexts)
+			printf(": %llu more VMs like the largest here (%u contexts)",
+			       (unsigned long long)(h->room_contexts / h->largest_vm_contexts),
+			       h->largest_vm_contexts);
+		printf("\nUtilisation: %.1f%%\n", 100.0 * cli_utilization(s));
 	} else {
 		printf("aio-nr:      no report yet\n");
 	}
@@ -137,6 +145,16 @@ static void print_text(const Aioctl__V1__HostShowReply *rep)
 	print_events(rep);
 }
 
+/* The events the listed users hold: exact for QEMU of a known version. */
+static uint64_t explained(const Aioctl__V1__HostShowReply *rep)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < rep->n_users; i++)
+		sum += rep->users[i]->events;
+	return sum;
+}
+
 static json_t *host_json(const Aioctl__V1__HostShowReply *rep)
 {
 	json_t *o = cli_host_json(rep->status), *users = json_array(), *events = json_array();
@@ -146,6 +164,7 @@ static json_t *host_json(const Aioctl__V1__HostShowReply *rep)
 	for (size_t i = 0; i < rep->n_recent_events; i++)
 		json_array_append_new(events, cli_event_json(NULL, rep->recent_events[i]));
 	json_object_set_new(o, "users", users);
+	json_object_set_new(o, "explained", json_integer((json_int_t)explained(rep)));
 	json_object_set_new(o, "unexplained",
 	                    rep->has_unexplained ? json_integer((json_int_t)rep->unexplained)
 	                                         : json_null());

@@ -82,7 +82,9 @@ static const struct opt_doc global_opts[] = {
 };
 
 static const struct opt_doc command_opts[] = {
-	{ { "sort", required_argument, NULL, OPT_SORT }, "COL", "sort by name or util" },
+	{ { "sort", required_argument, NULL, OPT_SORT },
+	  "COL",
+	  "sort by room (least first), util or name" },
 	{ { "since", required_argument, NULL, OPT_SINCE },
 	  "DUR",
 	  "this far back [24h; report trend 30d]" },

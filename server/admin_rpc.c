@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aio.h"
 #include "clock.h"
 #include "history.h"
 #include "log.h"
@@ -83,8 +84,19 @@ static int status_fill(Aioctl__V1__HostStatus *st, const struct server_host *h, 
 	st->errors_24h = server_host_errors_24h(h, now);
 	st->has_dropped = h->dropped > 0;
 	st->dropped = h->dropped;
-	if (h->has_sample)
+	if (h->has_sample) {
 		st->sample = (Aioctl__V1__Sample *)&h->sample;
+		st->has_room_contexts = true;
+		st->room_contexts = aio_room_contexts(h->sample.aio_max_nr, h->sample.aio_nr);
+	}
+	for (size_t i = 0; h->detail && i < h->detail->n_users; i++) {
+		const Aioctl__V1__AioUser *u = h->detail->users[i];
+
+		if (u->is_vm && u->contexts > st->largest_vm_contexts) {
+			st->has_largest_vm_contexts = true;
+			st->largest_vm_contexts = u->contexts;
+		}
+	}
 	if (h->n_labels) {
 		Aioctl__V1__Label *l = calloc(h->n_labels, sizeof(*l));
 		Aioctl__V1__Label **lp = calloc(h->n_labels, sizeof(*lp));
@@ -251,8 +263,8 @@ static void errors_query(sqlite3 *conn, void *arg)
 	rep.events = calloc(limit, sizeof(*rep.events));
 	if (!rep.events ||
 	    sqlite3_prepare_v2(conn,
-	                       "SELECT h.name, e.time_ms, e.kind, e.source, e.vm, e.disk, e.line"
-	                       " FROM events e JOIN hosts h ON h.id = e.host_id"
+	                       "SELECT h.name, e.time_ms, e.kind, e.source, e.vm, e.disk, e.line,"
+	                       " e.sources FROM events e JOIN hosts h ON h.id = e.host_id"
 	                       " WHERE e.time_ms >= ?1 AND (?2 IS NULL OR h.name = ?2)"
 	                       " AND (?3 IS NULL OR e.vm = ?3)"
 	                       " ORDER BY e.time_ms DESC, e.id DESC LIMIT ?4",
@@ -292,6 +304,7 @@ static void errors_query(sqlite3 *conn, void *arg)
 		ev->vm = col_text(st, 4);
 		ev->disk = col_text(st, 5);
 		ev->line = col_text(st, 6);
+		server_event_sources_parse(ev, (const char *)sqlite3_column_text(st, 7));
 		he->event = ev;
 		rep.events[n++] = he;
 	}
@@ -664,6 +677,10 @@ static void history_query(sqlite3 *conn, void *arg)
 		v[i].count = pt[i].count > UINT32_MAX ? UINT32_MAX : (uint32_t)pt[i].count;
 		v[i].aio_nr = pt[i].last;
 		v[i].aio_max_nr = pt[i].limit;
+		v[i].has_peak_utilization = true;
+		v[i].peak_utilization = pt[i].umax > 0 ? (double)pt[i].umax / 1e6
+		                        : pt[i].limit  ? (double)pt[i].max / (double)pt[i].limit
+		                                       : 0;
 		pv[i] = &v[i];
 	}
 	rep.samples = pv;

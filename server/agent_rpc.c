@@ -371,12 +371,16 @@ const char *server_agent_check_report(const Aioctl__V1__ReportRequest *in, uint6
 		    !str_ok(e->vm, AIO_VM_NAME_MAX, false) ||
 		    !str_ok(e->disk, AIO_DISK_MAX, false) ||
 		    !str_ok(e->line, AIO_EVENT_LINE_MAX, false) ||
-		    !str_ok(e->key, AIO_EVENT_KEY_MAX, true))
+		    !str_ok(e->key, AIO_EVENT_KEY_MAX, true) ||
+		    !str_ok(e->incident, AIO_INCIDENT_MAX, false) || e->n_sources > 0)
 			return "event: a field is missing, too long or holds control characters";
 	}
-	for (size_t i = 0; i < in->n_users; i++)
+	for (size_t i = 0; i < in->n_users; i++) {
 		if (!str_ok(in->users[i]->name, AIO_VM_NAME_MAX, true))
 			return "AIO user name: 1 to 128 characters without control characters";
+		if (!str_ok(in->users[i]->events_basis, AIO_BASIS_MAX, false))
+			return "AIO user: events_basis too long or holds control characters";
+	}
 	if (in->persisted) {
 		if (in->persisted->n_settings > AIO_SETTINGS_MAX)
 			return "too many sysctl settings";
@@ -399,9 +403,12 @@ static void report_stored(struct server_db_write *w, int err)
 	if (!err && w->event_new) {
 		pthread_rwlock_wrlock(&p->s->hosts.lock);
 		h = server_hosts_find_id(&p->s->hosts, w->host_id);
-		for (size_t i = 0; h && i < w->report->n_events; i++)
-			if (w->event_new[i])
+		for (size_t i = 0; h && i < w->report->n_events; i++) {
+			if (w->event_new[i] == SERVER_EVENT_NEW)
 				server_host_add_event(h, w->report->events[i]);
+			else if (w->event_new[i] == SERVER_EVENT_MERGED)
+				server_host_merge_event(h, w->report->events[i]);
+		}
 		pthread_rwlock_unlock(&p->s->hosts.lock);
 	}
 	if (err) {

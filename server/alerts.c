@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aio.h"
 #include "clock.h"
 #include "duration.h"
 #include "log.h"
@@ -29,6 +30,7 @@ const char *const server_alert_kind_name[ALERT_KINDS] = {
 	[ALERT_DRIFT] = "drift",
 	[ALERT_SILENT] = "silent",
 	[ALERT_ROLLOUT_STALLED] = "rollout-stalled",
+	[ALERT_ROOM] = "room",
 };
 
 static int kind_parse(const char *s)
@@ -123,6 +125,25 @@ static void hosts_check(struct server *s, struct server_alerts *al, uint64_t now
 				         (double)cf->alert_utilization,
 				         "aio-nr %" PRIu64 " of %" PRIu64 " (%.0f%%)",
 				         h->sample.aio_nr_max, h->sample.aio_max_nr, u);
+		}
+		if (cf->alert_room && h->has_sample) {
+			/* at the interval's peak: the moment a VM start would fail */
+			uint64_t room =
+			        aio_room_contexts(h->sample.aio_max_nr, h->sample.aio_nr_max);
+			uint64_t below = cf->alert_room;
+
+			pthread_mutex_lock(&al->lock);
+			if (find_active(al, ALERT_ROOM, h->name))
+				below++; /* clears with one context more than it took */
+			pthread_mutex_unlock(&al->lock);
+			if (room < below)
+				cond_add(c, ALERT_ROOM, h->name, (double)room,
+				         (double)cf->alert_room,
+				         "room for %" PRIu64
+				         " more %d-event contexts (aio-nr %" PRIu64 " of %" PRIu64
+				         "): the next VM start may fail",
+				         room, AIO_CONTEXT_EVENTS, h->sample.aio_nr_max,
+				         h->sample.aio_max_nr);
 		}
 		if (cf->alert_errors) {
 			uint32_t n = server_host_errors_since(h, now > HOUR_MS ? now - HOUR_MS : 0);

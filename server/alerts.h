@@ -21,6 +21,7 @@ enum server_alert_kind {
 	ALERT_DRIFT,
 	ALERT_SILENT,
 	ALERT_ROLLOUT_STALLED,
+	ALERT_ROOM,
 	ALERT_KINDS,
 };
 

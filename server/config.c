@@ -52,6 +52,9 @@ static const struct aio_conf_key keys[] = {
 	    "rows one retention step deletes at most"),
 	KEY("alert-interval", AIO_CONF_DURATION, alert_interval_ms, "15s", 100, 3600000, "DUR",
 	    "how often alerts are evaluated"),
+	KEY("alert-room", AIO_CONF_UINT, alert_room, "4", 0, 1000000, "CONTEXTS",
+	    "alert when fewer 1024-event AIO contexts than this fit under a host's limit "
+	    "at its interval's peak (0: off)"),
 	KEY("alert-utilization", AIO_CONF_UINT, alert_utilization, "80", 0, 1000, "PERCENT",
 	    "alert when a host's aio-nr peak reaches this share of its limit (0: off)"),
 	KEY("alert-errors", AIO_CONF_UINT, alert_errors, "1", 0, 1000000, "N",

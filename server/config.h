@@ -31,6 +31,7 @@ struct server_config {
 	uint64_t prune_batch;
 	uint64_t alert_interval_ms;
 	uint64_t alert_utilization;
+	uint64_t alert_room;
 	uint64_t alert_errors;
 	uint64_t alert_silent_ms;
 	bool alert_drift;

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "clock.h"
+#include "history.h"
 #include "log.h"
 #include "rawblock.h"
 
@@ -171,6 +173,34 @@ static const char *const migrations[] = {
 	"ALTER TABLE series ADD COLUMN raw_first_ms INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE series ADD COLUMN raw_n INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE series ADD COLUMN raw_open BLOB;",
+	/* 9: one failure is one event: the lines that tell of it (journal
+	 * entries, the QEMU log) share an incident; the first stored keeps
+	 * its source, the others are listed in sources (one per line) */
+	"ALTER TABLE events ADD COLUMN incident TEXT;"
+	"ALTER TABLE events ADD COLUMN sources TEXT;"
+	"CREATE UNIQUE INDEX events_by_incident ON events (host_id, incident)"
+	"  WHERE incident IS NOT NULL;",
+	/* 10: each bucket's peak utilisation, from every report with the limit
+	 * it was taken under (parts per million), so a bucket that spans a
+	 * limit change keeps its real peak; older buckets get max / lim */
+	"ALTER TABLE rollup_5m ADD COLUMN umax INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE rollup_1h ADD COLUMN umax INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE rollup_5m SET umax = iif(lim > 0, max * 1000000 / lim, 0);"
+	"UPDATE rollup_1h SET umax = iif(lim > 0, max * 1000000 / lim, 0);"
+	"ALTER TABLE series ADD COLUMN m5_umax INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE series ADD COLUMN h1_umax INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE series SET m5_umax = iif(aio_max_nr > 0, m5_max * 1000000 / aio_max_nr, 0),"
+	"  h1_umax = iif(aio_max_nr > 0, h1_max * 1000000 / aio_max_nr, 0);"
+	"DROP VIEW rollup_5m_all;"
+	"DROP VIEW rollup_1h_all;"
+	"CREATE VIEW rollup_5m_all AS"
+	"  SELECT host_id, start_ms, count, min, max, sum, last, last_ms, lim, umax FROM rollup_5m"
+	"  UNION ALL SELECT host_id, m5_start, m5_count, m5_min, m5_max, m5_sum, aio_nr,"
+	"  time_ms, aio_max_nr, m5_umax FROM series WHERE m5_count > 0;"
+	"CREATE VIEW rollup_1h_all AS"
+	"  SELECT host_id, start_ms, count, min, max, sum, last, last_ms, lim, umax FROM rollup_1h"
+	"  UNION ALL SELECT host_id, h1_start, h1_count, h1_min, h1_max, h1_sum, aio_nr,"
+	"  time_ms, aio_max_nr, h1_umax FROM series WHERE h1_count > 0;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -187,6 +217,9 @@ enum stmt_id {
 	ST_VM_LAST,
 	ST_VM_INSERT,
 	ST_EVENT_INSERT,
+	ST_EVENT_BY_KEY,
+	ST_EVENT_BY_INCIDENT,
+	ST_EVENT_MERGE,
 	ST_HOST_DETAIL,
 	ST_HOST_DROPPED,
 	ST_BEGIN,
@@ -197,13 +230,14 @@ enum stmt_id {
 
 /* A closed bucket; it merges with one stored already (a report whose time
  * went back, or a rollup made from an older schema's samples). */
-#define ROLLUP_CLOSE(table)                                                 \
-	"INSERT INTO " table " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)" \
-	" ON CONFLICT DO UPDATE SET count = count + excluded.count,"        \
-	" min = min(min, excluded.min), max = max(max, excluded.max),"      \
-	" sum = sum + excluded.sum,"                                        \
-	" last = iif(excluded.last_ms >= last_ms, excluded.last, last),"    \
-	" lim = iif(excluded.last_ms >= last_ms, excluded.lim, lim),"       \
+#define ROLLUP_CLOSE(table)                                                      \
+	"INSERT INTO " table " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)" \
+	" ON CONFLICT DO UPDATE SET count = count + excluded.count,"             \
+	" umax = max(umax, excluded.umax),"                                      \
+	" min = min(min, excluded.min), max = max(max, excluded.max),"           \
+	" sum = sum + excluded.sum,"                                             \
+	" last = iif(excluded.last_ms >= last_ms, excluded.last, last),"         \
+	" lim = iif(excluded.last_ms >= last_ms, excluded.lim, lim),"            \
 	" last_ms = max(last_ms, excluded.last_ms)"
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -221,19 +255,24 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SERIES_GET] = "SELECT seq_first, seq_last, reports, time_ms, aio_nr, aio_nr_min,"
 	                  " aio_nr_max, aio_max_nr, raw_ms, m5_start, m5_count, m5_min, m5_max,"
 	                  " m5_sum, h1_start, h1_count, h1_min, h1_max, h1_sum, raw_seq,"
-	                  " raw_first_seq, raw_first_ms, raw_n, raw_open"
+	                  " raw_first_seq, raw_first_ms, raw_n, raw_open, m5_umax, h1_umax"
 	                  " FROM series WHERE host_id = ?1",
 	[ST_SERIES_PUT] = "INSERT OR REPLACE INTO series VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
 	                  " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,"
-	                  " ?23, ?24, ?25)",
+	                  " ?23, ?24, ?25, ?26, ?27)",
 	[ST_ROLLUP_5M] = ROLLUP_CLOSE("rollup_5m"),
 	[ST_ROLLUP_1H] = ROLLUP_CLOSE("rollup_1h"),
 	[ST_VM_LAST] = "SELECT contexts, events FROM vm_usage WHERE host_id = ?1 AND name = ?2"
 	               " ORDER BY time_ms DESC LIMIT 1",
 	[ST_VM_INSERT] = "INSERT OR IGNORE INTO vm_usage VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_EVENT_INSERT] =
-	        "INSERT OR IGNORE INTO events (host_id, time_ms, kind, source, vm, disk, line, key)"
-	        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	        "INSERT OR IGNORE INTO events (host_id, time_ms, kind, source, vm,"
+	        " disk, line, key, incident) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_EVENT_BY_KEY] = "SELECT 1 FROM events WHERE host_id = ?1 AND key = ?2",
+	[ST_EVENT_BY_INCIDENT] = "SELECT id, source, sources FROM events"
+	                         " WHERE host_id = ?1 AND incident = ?2",
+	[ST_EVENT_MERGE] = "UPDATE events SET vm = coalesce(vm, ?2), disk = coalesce(disk, ?3),"
+	                   " sources = coalesce(?4, sources) WHERE id = ?1",
 	[ST_HOST_DETAIL] = "UPDATE hosts SET detail = ?2 WHERE id = ?1",
 	[ST_HOST_DROPPED] = "UPDATE hosts SET dropped = max(dropped, ?2) WHERE id = ?1",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -413,7 +452,8 @@ static int load_recent_events(struct server_db *db, struct server_hosts *reg)
 
 	if (sqlite3_prepare_v2(db->conn,
 	                       "SELECT h.name, e.time_ms, e.kind, e.source, e.vm, e.disk, e.line,"
-	                       " e.key FROM events e JOIN hosts h ON h.id = e.host_id"
+	                       " e.key, e.incident, e.sources FROM events e"
+	                       " JOIN hosts h ON h.id = e.host_id"
 	                       " WHERE e.time_ms >= ?1 ORDER BY e.time_ms, e.id",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return -EIO;
@@ -432,7 +472,10 @@ static int load_recent_events(struct server_db *db, struct server_hosts *reg)
 		ev.disk = (char *)sqlite3_column_text(st, 5);
 		ev.line = (char *)sqlite3_column_text(st, 6);
 		ev.key = (char *)sqlite3_column_text(st, 7);
+		ev.incident = (char *)sqlite3_column_text(st, 8);
+		server_event_sources_parse(&ev, (const char *)sqlite3_column_text(st, 9));
 		server_host_add_event(h, &ev);
+		server_event_sources_free(&ev);
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -EIO;
@@ -625,21 +668,97 @@ static int apply_host(struct server_db *db, struct server_db_write *w)
 	return SQLITE_OK;
 }
 
-/* Stores the report's events; each event's key makes a replay harmless.
- * Marks in w->event_new the ones stored for the first time. */
+/* sources with source added (one per line), or NULL when it is there
+ * already or the list is full. Caller frees. */
+static char *sources_with(const char *first, const char *sources, const char *source)
+{
+	size_t n = 1, len = strlen(source);
+	char *out;
+
+	if (strcmp(first, source) == 0)
+		return NULL;
+	for (const char *p = sources; p && *p; n++) {
+		size_t l = strcspn(p, "\n");
+
+		if (l == len && memcmp(p, source, len) == 0)
+			return NULL;
+		p += l + (p[l] == '\n');
+	}
+	if (n >= AIO_EVENT_SOURCES_MAX)
+		return NULL;
+	if (!sources || !*sources)
+		return strdup(source);
+	if (asprintf(&out, "%s\n%s", sources, source) < 0)
+		return NULL;
+	return out;
+}
+
+/* Merges e into the stored event of its incident; *ret_found says whether
+ * there is one. */
+static int merge_event(struct server_db *db, int64_t host_id, const Aioctl__V1__AioEvent *e,
+                       bool *ret_found)
+{
+	sqlite3_stmt *st = db->stmt[ST_EVENT_BY_INCIDENT], *up = db->stmt[ST_EVENT_MERGE];
+	char *sources = NULL;
+	int64_t id;
+	int rc;
+
+	sqlite3_bind_int64(st, 1, host_id);
+	bind_text(st, 2, e->incident);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		*ret_found = false;
+		return rc == SQLITE_DONE ? SQLITE_OK : rc;
+	}
+	id = sqlite3_column_int64(st, 0);
+	sources = sources_with((const char *)sqlite3_column_text(st, 1),
+	                       (const char *)sqlite3_column_text(st, 2), e->source);
+	sqlite3_reset(st);
+	*ret_found = true;
+	sqlite3_bind_int64(up, 1, id);
+	bind_text(up, 2, e->vm);
+	bind_text(up, 3, e->disk);
+	bind_text(up, 4, sources); /* NULL: the list stays as it is */
+	rc = step_reset(up);
+	free(sources);
+	return rc;
+}
+
+/* Stores the report's events; each event's key makes a replay harmless,
+ * and lines of one incident become one event. Marks in w->event_new the
+ * ones stored for the first time (SERVER_EVENT_NEW) or merged into an
+ * earlier one (SERVER_EVENT_MERGED). */
 static int apply_events(struct server_db *db, struct server_db_write *w)
 {
 	const Aioctl__V1__ReportRequest *r = w->report;
-	sqlite3_stmt *st = db->stmt[ST_EVENT_INSERT];
+	sqlite3_stmt *st = db->stmt[ST_EVENT_INSERT], *key = db->stmt[ST_EVENT_BY_KEY];
 	int rc;
 
 	if (!r->n_events)
 		return SQLITE_OK;
-	if (!w->event_new && !(w->event_new = calloc(r->n_events, sizeof(bool))))
+	if (!w->event_new && !(w->event_new = calloc(r->n_events, sizeof(*w->event_new))))
 		return SQLITE_NOMEM;
 	for (size_t i = 0; i < r->n_events; i++) {
 		const Aioctl__V1__AioEvent *e = r->events[i];
+		bool found = false;
 
+		w->event_new[i] = SERVER_EVENT_OLD;
+		if (e->incident) {
+			sqlite3_bind_int64(key, 1, w->host_id);
+			bind_text(key, 2, e->key);
+			rc = sqlite3_step(key);
+			sqlite3_reset(key);
+			if (rc == SQLITE_ROW)
+				continue; /* this very line again: a replay */
+			if (rc != SQLITE_DONE)
+				return rc;
+			if ((rc = merge_event(db, w->host_id, e, &found)) != SQLITE_OK)
+				return rc;
+			if (found) {
+				w->event_new[i] = SERVER_EVENT_MERGED;
+				continue;
+			}
+		}
 		sqlite3_bind_int64(st, 1, w->host_id);
 		sqlite3_bind_int64(st, 2, (int64_t)e->time_ms);
 		sqlite3_bind_int(st, 3, (int)e->kind);
@@ -648,9 +767,11 @@ static int apply_events(struct server_db *db, struct server_db_write *w)
 		bind_text(st, 6, e->disk);
 		bind_text(st, 7, e->line);
 		bind_text(st, 8, e->key);
+		bind_text(st, 9, e->incident);
 		if ((rc = step_reset(st)) != SQLITE_OK)
 			return rc;
-		w->event_new[i] = sqlite3_changes(db->conn) > 0;
+		if (sqlite3_changes(db->conn) > 0)
+			w->event_new[i] = SERVER_EVENT_NEW;
 	}
 	return SQLITE_OK;
 }
@@ -703,6 +824,8 @@ static void bucket_add(struct server_db_bucket *b, int64_t start, const Aioctl__
 	b->min = (int64_t)s->aio_nr_min < b->min ? (int64_t)s->aio_nr_min : b->min;
 	b->max = (int64_t)s->aio_nr_max > b->max ? (int64_t)s->aio_nr_max : b->max;
 	b->sum += (int64_t)s->aio_nr;
+	if (server_history_util_ppm(s->aio_nr_max, s->aio_max_nr) > b->umax)
+		b->umax = server_history_util_ppm(s->aio_nr_max, s->aio_max_nr);
 }
 
 /* Closes an open bucket into its rollup table; its last report is the
@@ -722,6 +845,7 @@ static int bucket_close(struct server_db *db, int tier, int64_t host_id,
 	sqlite3_bind_int64(st, 7, sr->aio_nr);
 	sqlite3_bind_int64(st, 8, sr->time_ms);
 	sqlite3_bind_int64(st, 9, sr->aio_max_nr);
+	sqlite3_bind_int64(st, 10, b->umax);
 	return step_reset(st);
 }
 
@@ -749,6 +873,8 @@ static int series_get(struct server_db *db, int64_t host_id, struct server_db_se
 			*f[i] = sqlite3_column_int64(st, i);
 		for (int i = 0; i < 4; i++)
 			*g[i] = sqlite3_column_int64(st, nf + i);
+		sr->open[0].umax = sqlite3_column_int64(st, nf + 5);
+		sr->open[1].umax = sqlite3_column_int64(st, nf + 6);
 		bytes = sqlite3_column_bytes(st, nf + 4);
 		if (bytes > 0 && bytes <= SERVER_RAW_BLOCK_MAX) {
 			memcpy(sr->raw_open, sqlite3_column_blob(st, nf + 4), (size_t)bytes);
@@ -786,6 +912,8 @@ static int series_put(struct server_db *db, int64_t host_id, const struct server
 		sqlite3_bind_blob(st, n + 5, sr->raw_open, (int)sr->raw_len, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, n + 5);
+	sqlite3_bind_int64(st, n + 6, sr->open[0].umax);
+	sqlite3_bind_int64(st, n + 7, sr->open[1].umax);
 	return step_reset(st);
 }
 

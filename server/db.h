@@ -16,6 +16,8 @@ struct sqlite3;
 
 struct server_db;
 
+enum { SERVER_EVENT_OLD, SERVER_EVENT_NEW, SERVER_EVENT_MERGED };
+
 enum server_db_write_type {
 	SERVER_DB_WRITE_HOST,   /* upsert identity and labels */
 	SERVER_DB_WRITE_SAMPLE, /* one report interval, de-duplicated by seq */
@@ -44,9 +46,11 @@ struct server_db_write {
 	Aioctl__V1__ReportRequest *report; /* owned: its events are stored */
 	uint8_t *detail_blob;              /* owned: packed HostDetail, or NULL */
 	size_t detail_len;
-	bool duplicate;  /* set by the db: seq was already stored */
-	bool *event_new; /* set by the db: per event, stored the first time */
-	int err;         /* set by the db: the batch's result */
+	bool duplicate; /* set by the db: seq was already stored */
+	/* set by the db, per event: SERVER_EVENT_NEW when stored the first
+	 * time, _MERGED when it joined its incident's stored event */
+	unsigned char *event_new;
+	int err; /* set by the db: the batch's result */
 	/* SERVER_DB_WRITE_FN: returns an SQLite result code; arg is the
 	 * caller's, freed by its done callback */
 	int (*fn)(struct sqlite3 *conn, void *arg);
@@ -60,6 +64,7 @@ struct server_db_write {
 
 struct server_db_bucket {
 	int64_t start, count, min, max, sum;
+	int64_t umax; /* peak utilisation, ppm */
 };
 
 /* A host's row in series: acknowledged reports, the latest values, the

@@ -37,7 +37,7 @@ struct acc {
 };
 
 static void add(struct acc *a, uint64_t t, uint64_t count, uint64_t min, uint64_t max, double sum,
-                uint64_t last, uint64_t last_ms, uint64_t limit)
+                uint64_t last, uint64_t last_ms, uint64_t limit, int64_t umax)
 {
 	struct server_history_point *p;
 	size_t i;
@@ -56,6 +56,7 @@ static void add(struct acc *a, uint64_t t, uint64_t count, uint64_t min, uint64_
 	p->min = min < p->min ? min : p->min;
 	p->max = max > p->max ? max : p->max;
 	p->sum += sum;
+	p->umax = umax > p->umax ? umax : p->umax;
 	if (last_ms >= p->last_ms) {
 		p->last = last;
 		p->last_ms = last_ms;
@@ -86,7 +87,8 @@ static void add_raw(struct acc *a, const struct server_raw *r, uint64_t n, uint6
 			t = r->time_ms + (n > 1 ? span * k / n : 0);
 		if (t >= a->until)
 			break;
-		add(a, t, 1, r->nr_min, r->nr_max, (double)r->nr, r->nr, t, r->max_nr);
+		add(a, t, 1, r->nr_min, r->nr_max, (double)r->nr, r->nr, t, r->max_nr,
+		    server_history_util_ppm(r->nr_max, r->max_nr));
 	}
 }
 
@@ -246,11 +248,11 @@ out:
 static int read_rollup(sqlite3 *conn, int64_t host_id, enum server_tier tier, struct acc *a)
 {
 	static const char *const sql[SERVER_TIER_COUNT] = {
-		[SERVER_TIER_5M] = "SELECT start_ms, count, min, max, sum, last, last_ms, lim FROM"
-		                   " rollup_5m_all WHERE host_id = ?1 AND start_ms >= ?2"
+		[SERVER_TIER_5M] = "SELECT start_ms, count, min, max, sum, last, last_ms, lim, umax"
+		                   " FROM rollup_5m_all WHERE host_id = ?1 AND start_ms >= ?2"
 		                   " AND start_ms < ?3",
-		[SERVER_TIER_1H] = "SELECT start_ms, count, min, max, sum, last, last_ms, lim FROM"
-		                   " rollup_1h_all WHERE host_id = ?1 AND start_ms >= ?2"
+		[SERVER_TIER_1H] = "SELECT start_ms, count, min, max, sum, last, last_ms, lim, umax"
+		                   " FROM rollup_1h_all WHERE host_id = ?1 AND start_ms >= ?2"
 		                   " AND start_ms < ?3",
 	};
 	sqlite3_stmt *st;
@@ -265,7 +267,8 @@ static int read_rollup(sqlite3 *conn, int64_t host_id, enum server_tier tier, st
 		add(a, (uint64_t)sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
 		    (uint64_t)sqlite3_column_int64(st, 2), (uint64_t)sqlite3_column_int64(st, 3),
 		    sqlite3_column_double(st, 4), (uint64_t)sqlite3_column_int64(st, 5),
-		    (uint64_t)sqlite3_column_int64(st, 6), (uint64_t)sqlite3_column_int64(st, 7));
+		    (uint64_t)sqlite3_column_int64(st, 6), (uint64_t)sqlite3_column_int64(st, 7),
+		    sqlite3_column_int64(st, 8));
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }

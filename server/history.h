@@ -11,12 +11,26 @@ enum server_tier { SERVER_TIER_RAW, SERVER_TIER_5M, SERVER_TIER_1H, SERVER_TIER_
 
 extern const char *const server_tier_name[SERVER_TIER_COUNT];
 
+/* nr over max in parts per million (0 without a limit): how rollups keep a
+ * bucket's peak utilisation, each report against the limit it saw. */
+static inline int64_t server_history_util_ppm(uint64_t nr, uint64_t max)
+{
+	if (!max)
+		return 0;
+	if (nr < (1ULL << 44)) /* no overflow below 17.6e12 */
+		return (int64_t)(nr * 1000000 / max);
+	return (int64_t)((double)nr * 1e6 / (double)max);
+}
+
 /* One step: reports counted, min of aio_nr_min, max of aio_nr_max, sum of
- * aio_nr, and the newest report's aio_nr, time and aio-max-nr. */
+ * aio_nr, the newest report's aio_nr, time and aio-max-nr, and the peak
+ * utilisation of its reports, each against the limit it was taken under
+ * (ppm). */
 struct server_history_point {
 	uint64_t start_ms, count, min, max;
 	double sum;
 	uint64_t last, last_ms, limit;
+	int64_t umax;
 };
 
 /* The coarsest tier no coarser than *step_ms whose retention (0: for

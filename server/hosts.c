@@ -244,6 +244,82 @@ void server_host_add_event(struct server_host *h, const Aioctl__V1__AioEvent *ev
 		h->last_event_ms = ev->time_ms;
 }
 
+int server_event_sources_parse(Aioctl__V1__AioEvent *ev, const char *text)
+{
+	size_t n = 0;
+
+	ev->sources = NULL;
+	ev->n_sources = 0;
+	if (!text || !*text)
+		return 0;
+	if (!(ev->sources = calloc(AIO_EVENT_SOURCES_MAX, sizeof(*ev->sources))))
+		return -ENOMEM;
+	for (const char *p = text; *p && n < AIO_EVENT_SOURCES_MAX;) {
+		size_t l = strcspn(p, "\n");
+
+		if (l && !(ev->sources[n++] = strndup(p, l)))
+			break;
+		p += l + (p[l] == '\n');
+	}
+	ev->n_sources = n;
+	return 0;
+}
+
+void server_event_sources_free(Aioctl__V1__AioEvent *ev)
+{
+	for (size_t i = 0; i < ev->n_sources; i++)
+		free(ev->sources[i]);
+	free(ev->sources);
+	ev->sources = NULL;
+	ev->n_sources = 0;
+}
+
+static bool has_source(const Aioctl__V1__AioEvent *e, const char *source)
+{
+	if (strcmp(e->source, source) == 0)
+		return true;
+	for (size_t i = 0; i < e->n_sources; i++)
+		if (strcmp(e->sources[i], source) == 0)
+			return true;
+	return false;
+}
+
+static void set_if_empty(char **field, const char *value)
+{
+	char *copy;
+
+	if (*field && **field)
+		return;
+	if (!value || !(copy = strdup(value)))
+		return;
+	free(*field);
+	*field = copy;
+}
+
+void server_host_merge_event(struct server_host *h, const Aioctl__V1__AioEvent *ev)
+{
+	for (size_t i = 0; ev->incident && i < h->n_recent; i++) {
+		Aioctl__V1__AioEvent *e = h->recent[(h->recent_head + i) % SERVER_RECENT_EVENTS];
+		char **sources, *copy;
+
+		if (!e->incident || strcmp(e->incident, ev->incident) != 0)
+			continue;
+		set_if_empty(&e->vm, ev->vm);
+		set_if_empty(&e->disk, ev->disk);
+		if (has_source(e, ev->source) || e->n_sources + 1 >= AIO_EVENT_SOURCES_MAX)
+			return;
+		if (!(copy = strdup(ev->source)))
+			return;
+		if (!(sources = realloc(e->sources, (e->n_sources + 1) * sizeof(*sources)))) {
+			free(copy);
+			return;
+		}
+		e->sources = sources;
+		e->sources[e->n_sources++] = copy;
+		return;
+	}
+}
+
 uint32_t server_host_errors_since(const struct server_host *h, uint64_t since_ms)
 {
 	uint32_t n = 0;

@@ -79,6 +79,15 @@ int server_hosts_add_label(struct server_host *h, const char *key, const char *v
 int server_hosts_set_string(char **field, const char *value);
 /* Keeps a copy of ev among h's recent events (write lock held). */
 void server_host_add_event(struct server_host *h, const Aioctl__V1__AioEvent *ev);
+/* Sets ev's sources from the stored form (one per line; NULL or "" for
+ * none): malloc'd, freed with ev by protobuf_c_message_free_unpacked, or by
+ * server_event_sources_free for an event on the stack. */
+int server_event_sources_parse(Aioctl__V1__AioEvent *ev, const char *text);
+void server_event_sources_free(Aioctl__V1__AioEvent *ev);
+/* Merges ev into the recent event of its incident, if h still has it: the
+ * VM and disk where it had none, ev's source among its sources (write lock
+ * held). Counts nothing: one failure is one error. */
+void server_host_merge_event(struct server_host *h, const Aioctl__V1__AioEvent *ev);
 /* Events in the 24 hours before now (at most SERVER_EVENT_TIMES). */
 uint32_t server_host_errors_24h(const struct server_host *h, uint64_t now_ms);
 /* Events at or after since_ms (at most SERVER_EVENT_TIMES). */

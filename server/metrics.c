@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aio.h"
+#include "bounds.h"
 #include "clock.h"
 #include "log.h"
 #include "server.h"
@@ -34,6 +36,8 @@ static void host_metrics(struct server *s, FILE *f, uint64_t now)
 		{ "aioctl_host_drift", "1 if the live or after-reboot value left the desired one, "
 		                       "or a reboot would change the live one" },
 		{ "aioctl_host_last_seen_seconds", "Unix time of the host's last report" },
+		{ "aioctl_host_aio_room_contexts",
+		  "further 1024-event AIO contexts that fit: floor((aio-max-nr - aio-nr) / 1024)" },
 	};
 	size_t online = 0, n = 0;
 	uint64_t nr = 0, max = 0;
@@ -43,7 +47,7 @@ static void host_metrics(struct server *s, FILE *f, uint64_t now)
 		for (size_t i = 0; i < s->hosts.n; i++) {
 			const struct server_host *h = s->hosts.all[i];
 			const Aioctl__V1__Persisted *p = h->detail ? h->detail->persisted : NULL;
-			uint64_t after = p && p->has_value ? p->value : 65536;
+			uint64_t after = p && p->has_value ? p->value : AIO_KERNEL_DEFAULT_MAX;
 			double v;
 
 			switch (k) {
@@ -74,8 +78,14 @@ static void host_metrics(struct server *s, FILE *f, uint64_t now)
 				     (h->sample.aio_max_nr != h->desired ||
 				      (p && after != h->desired)));
 				break;
-			default:
+			case 6:
 				v = (double)h->last_seen_ms / 1000.0;
+				break;
+			default:
+				if (!h->has_sample)
+					continue;
+				v = (double)aio_room_contexts(h->sample.aio_max_nr,
+				                              h->sample.aio_nr);
 				break;
 			}
 			fprintf(f, "%s{host=\"%s\"} %.10g\n", names[k].name, h->name, v);

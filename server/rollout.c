@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bounds.h"
 #include "clock.h"
 #include "log.h"
 #include "names.h"
@@ -16,12 +17,11 @@
 #include "rpc_server.h"
 #include "server.h"
 
-#define TICK_MS                   100
-#define EPHEMERAL_BIT             (1ULL << 62) /* command ids for live queries */
-#define OFFLINE_TIMEOUT_DEFAULT   (24ULL * 3600 * 1000)
-#define SOAK_DEFAULT_MS           30000
-#define SOAK_GRACE_MS             2000
-#define KERNEL_DEFAULT_AIO_MAX_NR 65536
+#define TICK_MS                 100
+#define EPHEMERAL_BIT           (1ULL << 62) /* command ids for live queries */
+#define OFFLINE_TIMEOUT_DEFAULT (24ULL * 3600 * 1000)
+#define SOAK_DEFAULT_MS         30000
+#define SOAK_GRACE_MS           2000
 
 /* A live fleet status: sample_now went to every host; answered when all
  * replied or at the deadline. */
@@ -128,7 +128,7 @@ static bool persisted_value(const struct server_host *h, uint64_t *ret)
 	if (!h->detail || !h->detail->persisted)
 		return false;
 	*ret = h->detail->persisted->has_value ? h->detail->persisted->value
-	                                       : KERNEL_DEFAULT_AIO_MAX_NR;
+	                                       : AIO_KERNEL_DEFAULT_MAX;
 	return true;
 }
 
@@ -402,12 +402,12 @@ static void ack_step(struct server *s, struct server_rollout *ro, struct server_
 		p->has_persisted_before = true;
 		p->persisted_before = ack->persisted_before->has_value
 		                              ? ack->persisted_before->value
-		                              : KERNEL_DEFAULT_AIO_MAX_NR;
+		                              : AIO_KERNEL_DEFAULT_MAX;
 	}
 	has_after = ack->persisted_after != NULL;
 	if (has_after) {
 		after = ack->persisted_after->has_value ? ack->persisted_after->value
-		                                        : KERNEL_DEFAULT_AIO_MAX_NR;
+		                                        : AIO_KERNEL_DEFAULT_MAX;
 		p->has_persisted_after = true;
 		p->persisted_after = after;
 	}

@@ -26,9 +26,8 @@
 #define TREND_SINCE_DEFAULT_MS (30 * DAY_MS)
 #define TREND_SINCE_MAX_MS     (400 * DAY_MS)
 #define TREND_HOURS_MAX        (401 * 24)
-#define TREND_DAYS_MAX         402   /* 400 days touch at most 402 calendar days */
-#define TREND_SERIES_MAX       50    /* hosts whose daily peaks are sent */
-#define KERNEL_DEFAULT_LIMIT   65536 /* fs.aio-max-nr out of the box */
+#define TREND_DAYS_MAX         402 /* 400 days touch at most 402 calendar days */
+#define TREND_SERIES_MAX       50  /* hosts whose daily peaks are sent */
 
 /* Verdicts: act when AIO already failed, the peak is within 10% of the
  * limit or the limit runs out within a month; watch at 70% or a quarter. */
@@ -136,6 +135,13 @@ static bool fit_daily_peaks(const struct trend_hour *hours, size_t n, unsigned *
 	return true;
 }
 
+double server_trend_hour_util(const struct trend_hour *h)
+{
+	if (h->umax > 0)
+		return (double)h->umax / 1e6;
+	return h->limit ? (double)h->peak / (double)h->limit : 0;
+}
+
 void server_trend_compute(struct trend_hour *hours, size_t n, uint64_t limit, uint32_t errors,
                           uint64_t now_ms, const struct trend_policy *p, struct trend_result *r)
 {
@@ -148,7 +154,7 @@ void server_trend_compute(struct trend_hour *hours, size_t n, uint64_t limit, ui
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		double u = hours[i].limit ? (double)hours[i].peak / (double)hours[i].limit : 0;
+		double u = server_trend_hour_util(&hours[i]);
 
 		if (hours[i].peak > r->peak)
 			r->peak = hours[i].peak;
@@ -187,7 +193,8 @@ void server_trend_compute(struct trend_hour *hours, size_t n, uint64_t limit, ui
 	need = ceil(need * (100.0 + p->headroom_percent) / 100.0);
 	if (need > (double)(1ULL << 62))
 		need = (double)(1ULL << 62);
-	rec = pow2_at_least(need < KERNEL_DEFAULT_LIMIT ? KERNEL_DEFAULT_LIMIT : (uint64_t)need);
+	rec = pow2_at_least(need < AIO_KERNEL_DEFAULT_MAX ? AIO_KERNEL_DEFAULT_MAX
+	                                                  : (uint64_t)need);
 	if (p->bound_max && rec > p->bound_max)
 		rec = pow2_at_most(p->bound_max) >= p->bound_min ? pow2_at_most(p->bound_max)
 		                                                 : p->bound_max;
@@ -273,8 +280,8 @@ static void fleet_add(struct fleet_day *fl, uint64_t day0, const struct trend_ho
 		double u = 0;
 
 		for (; i < n && hours[i].start_ms / DAY_MS == day; i++)
-			if (hours[i].limit && (double)hours[i].peak / (double)hours[i].limit > u)
-				u = (double)hours[i].peak / (double)hours[i].limit;
+			if (server_trend_hour_util(&hours[i]) > u)
+				u = server_trend_hour_util(&hours[i]);
 		if (day < day0 || day - day0 >= TREND_DAYS_MAX)
 			continue;
 		fl[day - day0].sum += u;
@@ -308,6 +315,7 @@ static size_t read_hours(sqlite3_stmt *hq, int64_t host_id, uint64_t since_ms,
 		hours[n].start_ms = (uint64_t)sqlite3_column_int64(hq, 0);
 		hours[n].peak = (uint64_t)sqlite3_column_int64(hq, 1);
 		hours[n].limit = (uint64_t)sqlite3_column_int64(hq, 2);
+		hours[n].umax = sqlite3_column_int64(hq, 3);
 		ordered = ordered && (!n || hours[n - 1].start_ms <= hours[n].start_ms);
 		n++;
 	}
@@ -319,6 +327,8 @@ static size_t read_hours(sqlite3_stmt *hq, int64_t host_id, uint64_t since_ms,
 				hours[k - 1].peak = hours[i].peak;
 			if (hours[i].limit < hours[k - 1].limit)
 				hours[k - 1].limit = hours[i].limit;
+			if (hours[i].umax > hours[k - 1].umax)
+				hours[k - 1].umax = hours[i].umax;
 			continue;
 		}
 		hours[k++] = hours[i];
@@ -376,9 +386,9 @@ static void *trend_part_run(void *arg)
 		return NULL;
 	}
 	if (sqlite3_prepare_v2(pt->conn,
-	                       "SELECT start_ms, max, lim FROM rollup_1h"
+	                       "SELECT start_ms, max, lim, umax FROM rollup_1h"
 	                       " WHERE host_id = ?1 AND start_ms >= ?2"
-	                       " UNION ALL SELECT h1_start, h1_max, aio_max_nr FROM series"
+	                       " UNION ALL SELECT h1_start, h1_max, aio_max_nr, h1_umax FROM series"
 	                       " WHERE host_id = ?1 AND h1_count > 0 AND h1_start >= ?2",
 	                       -1, &hq, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(pt->conn,
@@ -655,8 +665,12 @@ static int window_read(sqlite3 *conn, const struct rollout_report_job *j, sqlite
 	if (n) {
 		w->has_peak = w->has_limit = w->has_peak_utilization = true;
 		w->peak = pt.max;
+		/* the limit in force at the window's end; a window that spans a
+		 * change keeps its real peak: each report counts against its own */
 		w->limit = pt.limit;
-		w->peak_utilization = pt.limit ? (double)pt.max / (double)pt.limit : 0;
+		w->peak_utilization = pt.umax > 0 ? (double)pt.umax / 1e6
+		                      : pt.limit  ? (double)pt.max / (double)pt.limit
+		                                  : 0;
 	}
 	w->has_samples = true;
 	w->samples = n ? (uint32_t)pt.count : 0;
@@ -689,7 +703,7 @@ static void rollout_report_query(sqlite3 *conn, void *arg)
 	if (sqlite3_prepare_v2(conn, "SELECT state FROM rollouts WHERE id = ?1", -1, &rq, NULL) ||
 	    sqlite3_prepare_v2(conn,
 	                       "SELECT h.id, h.name, s.state, s.target,"
-	                       " coalesce(s.finished_ms, s.acked_ms)"
+	                       " coalesce(s.acked_ms, s.finished_ms), s.runtime_before"
 	                       " FROM rollout_steps s JOIN hosts h ON h.id = s.host_id"
 	                       " WHERE s.rollout_id = ?1 ORDER BY h.name",
 	                       -1, &sq, NULL) ||
@@ -739,6 +753,8 @@ static void rollout_report_query(sqlite3 *conn, void *arg)
 		rep.has_target = true;
 		rep.target = (uint64_t)sqlite3_column_int64(sq, 3);
 		if (sqlite3_column_type(sq, 4) != SQLITE_NULL) {
+			/* the change: when the agent applied it (its ack), not the
+			 * end of the soak, which reports under the new limit precede */
 			uint64_t at = (uint64_t)sqlite3_column_int64(sq, 4);
 			uint64_t len = at < j->now_ms ? j->now_ms - at : 0;
 
@@ -755,6 +771,11 @@ static void rollout_report_query(sqlite3 *conn, void *arg)
 				                  sqlite3_errmsg(conn));
 				n++;
 				goto out_fail;
+			}
+			/* before: the limit the host had until the change */
+			if (len && sqlite3_column_type(sq, 5) != SQLITE_NULL) {
+				w[2 * n].has_limit = true;
+				w[2 * n].limit = (uint64_t)sqlite3_column_int64(sq, 5);
 			}
 		}
 		n++;

@@ -39,7 +39,10 @@ struct report {
 
 struct bucket {
 	uint64_t count, min, max, sum, last, last_ms, lim;
+	int64_t umax; /* peak utilisation, ppm, each report against its limit */
 };
+/* a database migrated from before schema 10 knows only max / lim */
+static bool umax_from_last_limit;
 
 static struct report reps[REPORTS];
 static size_t n_reps;
@@ -94,7 +97,11 @@ static void add_report(int64_t host, uint64_t seq, uint64_t t, uint64_t nr, uint
                        uint64_t mx)
 {
 	cr_assert_lt(n_reps, REPORTS);
-	reps[n_reps++] = (struct report){ host, seq, t, nr, mn, mx, 65536 };
+	/* host 2's limit doubles on day 2, inside a 5-minute bucket: buckets
+	 * across it keep their peak */
+	uint64_t lim = host == 2 && t >= T0 + DAY_MS + 12 * HOUR_MS + 2 * MIN_MS ? 131072 : 65536;
+
+	reps[n_reps++] = (struct report){ host, seq, t, nr, mn, mx, lim };
 }
 
 /* Host 1: a steady agent every 10 s, aio-nr flat for long runs with an
@@ -147,6 +154,8 @@ static void compute_direct(void)
 			b->min = r->mn < b->min ? r->mn : b->min;
 			b->max = r->mx > b->max ? r->mx : b->max;
 			b->sum += r->nr;
+			if (server_history_util_ppm(r->mx, r->lim) > b->umax)
+				b->umax = server_history_util_ppm(r->mx, r->lim);
 			if (r->t >= b->last_ms) {
 				b->last = r->nr;
 				b->last_ms = r->t;
@@ -227,9 +236,9 @@ static struct server_db *load(void)
 static void check_tier(sqlite3 *c, int64_t host, int k, uint64_t from_ms)
 {
 	static const char *const sql[2] = {
-		"SELECT start_ms, count, min, max, sum, last, last_ms, lim FROM rollup_5m_all"
+		"SELECT start_ms, count, min, max, sum, last, last_ms, lim, umax FROM rollup_5m_all"
 		" WHERE host_id = ?1 ORDER BY start_ms, last_ms",
-		"SELECT start_ms, count, min, max, sum, last, last_ms, lim FROM rollup_1h_all"
+		"SELECT start_ms, count, min, max, sum, last, last_ms, lim, umax FROM rollup_1h_all"
 		" WHERE host_id = ?1 ORDER BY start_ms, last_ms",
 	};
 	static struct bucket got[BUCKETS];
@@ -261,6 +270,8 @@ static void check_tier(sqlite3 *c, int64_t host, int k, uint64_t from_ms)
 		b->last = (uint64_t)sqlite3_column_int64(st, 5); /* rows by last_ms */
 		b->last_ms = (uint64_t)sqlite3_column_int64(st, 6);
 		b->lim = (uint64_t)sqlite3_column_int64(st, 7);
+		if (sqlite3_column_int64(st, 8) > b->umax)
+			b->umax = sqlite3_column_int64(st, 8);
 	}
 	sqlite3_finalize(st);
 	for (size_t i = 0; i < BUCKETS; i++) {
@@ -281,6 +292,14 @@ static void check_tier(sqlite3 *c, int64_t host, int k, uint64_t from_ms)
 		cr_assert_eq(g->last, d->last, "bucket %zu: last", i);
 		cr_assert_eq(g->last_ms, d->last_ms, "bucket %zu: last time", i);
 		cr_assert_eq(g->lim, d->lim);
+		if (umax_from_last_limit)
+			cr_assert_eq(g->umax, server_history_util_ppm(d->max, d->lim));
+		else
+			cr_assert_eq(g->umax, d->umax,
+			             "host %" PRId64
+			             " tier %d bucket %zu: peak utilisation %" PRId64
+			             " ppm, want %" PRId64,
+			             host, k, i, g->umax, d->umax);
 		compared++;
 	}
 	cr_assert_gt(compared, 10);
@@ -482,10 +501,13 @@ Test(history, an_older_database_is_rolled_up)
 	sqlite3_finalize(st);
 	sql(c, "DROP VIEW rollup_5m_all; DROP VIEW rollup_1h_all; DROP TABLE series;"
 	       " DROP TABLE rollup_5m; DROP TABLE rollup_1h; DROP TABLE vm_usage;"
-	       " DROP TABLE alerts; DROP TABLE raw; PRAGMA user_version = 5");
+	       " DROP TABLE alerts; DROP TABLE raw; DROP INDEX events_by_incident;"
+	       " ALTER TABLE events DROP COLUMN incident; ALTER TABLE events DROP COLUMN sources;"
+	       " PRAGMA user_version = 5");
 	sql(c, "COMMIT");
 	sqlite3_close(c);
 
+	umax_from_last_limit = true;
 	cr_assert_eq(server_db_open(path, &db, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(server_hosts_init(&reg), 0);
 	cr_assert_eq(server_db_load_hosts(db, &reg), 0);

@@ -133,7 +133,7 @@ Test(trend, p95_and_no_samples)
 	struct trend_result r;
 
 	for (size_t i = 0; i < 100; i++)
-		h[i] = (struct trend_hour){ NOW_MS - (100 - i) * HOUR_MS, 100 - i, 65536 };
+		h[i] = (struct trend_hour){ NOW_MS - (100 - i) * HOUR_MS, 100 - i, 65536, 0 };
 	server_trend_compute(h, 100, 65536, 0, NOW_MS, &policy, &r);
 	cr_expect_eq(r.p95, 95);
 	cr_expect_eq(r.peak, 100);
@@ -170,7 +170,7 @@ Test(trend, p95_selection_equals_sorting)
 			/* every tenth round the peaks come in descending order */
 			uint64_t v = round % 10 == 5 ? sorted[n - 1 - i] : sorted[i];
 
-			h[i] = (struct trend_hour){ NOW_MS - (n - i) * HOUR_MS, v, 1 << 30 };
+			h[i] = (struct trend_hour){ NOW_MS - (n - i) * HOUR_MS, v, 1 << 30, 0 };
 		}
 		qsort(sorted, n, sizeof(*sorted), by_value);
 		server_trend_compute(h, n, 1 << 30, 0, NOW_MS, &policy, &r);
