@@ -7,7 +7,8 @@ packages="build-essential cmake pkg-config clang-format
   libnng-dev libmbedtls-dev libprotobuf-c-dev protobuf-c-compiler
   libsqlite3-dev sqlite3 libsystemd-dev libinih-dev libjansson-dev
   libcriterion-dev systemd-journal-remote openssl clang libclang-rt-14-dev
-  chromium prometheus"
+  chromium prometheus jq
+  qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients"
 
 missing=""
 for p in $packages; do
