@@ -183,12 +183,20 @@ static bool finished(const char *state)
 	       !strcmp(state, "rolled-back") || !strcmp(state, "paused");
 }
 
-static int exit_for(const Aioctl__V1__Rollout *r)
+/* The exit code for how r ended; a rollback that was asked for and
+ * completed is success (1 if a host's rollback failed). */
+static int exit_for(const Aioctl__V1__Rollout *r, bool rollback_asked)
 {
 	if (!strcmp(r->state, "paused"))
 		return CLI_EXIT_PAUSED;
-	if (!strcmp(r->state, "rolled-back"))
-		return CLI_EXIT_ROLLED_BACK;
+	if (!strcmp(r->state, "rolled-back")) {
+		if (!rollback_asked)
+			return CLI_EXIT_ROLLED_BACK;
+		for (size_t i = 0; i < r->n_steps; i++)
+			if (r->steps[i]->rollback && !strcmp(r->steps[i]->rollback, "failed"))
+				return CLI_EXIT_FAILED;
+		return CLI_EXIT_OK;
+	}
 	if (!strcmp(r->state, "aborted"))
 		return CLI_EXIT_ABORTED;
 	if (!strcmp(r->state, "completed"))
@@ -239,7 +247,7 @@ static void progress_lines(const Aioctl__V1__Rollout *r, char **seen)
 	fflush(stdout);
 }
 
-static int follow(struct cli *c, uint64_t id)
+static int follow(struct cli *c, uint64_t id, bool rollback_asked)
 {
 	bool tty = isatty(STDOUT_FILENO) && c->format == CLI_TABLE;
 	uint64_t deadline = c->wait_timeout_ms ? aio_mono_ms() + c->wait_timeout_ms : 0;
@@ -283,7 +291,7 @@ static int follow(struct cli *c, uint64_t id)
 					       "with: aioctl rollout show %" PRIu64 "\n",
 					       ro->id);
 			}
-			r = done ? exit_for(ro) : CLI_EXIT_WAIT_TIMEOUT;
+			r = done ? exit_for(ro, rollback_asked) : CLI_EXIT_WAIT_TIMEOUT;
 			if (!done)
 				fprintf(stderr,
 				        "aioctl: rollout %" PRIu64
@@ -359,7 +367,7 @@ static int start(struct cli *c, const char *method, const ProtobufCMessage *real
 		return 0;
 	}
 	aioctl__v1__rollout__free_unpacked(ro, NULL);
-	return follow(c, id);
+	return follow(c, id, false);
 }
 
 int cli_fleet_set(struct cli *c, int argc, char **argv)
@@ -540,7 +548,7 @@ int cli_rollout_rollback(struct cli *c, int argc, char **argv)
 	if ((r = one(c, "RolloutRollback", argv[0])) != 0 || c->no_wait)
 		return r;
 	/* one() accepted the id already */
-	return parse_id(argv[0], &id) ? CLI_EXIT_USAGE : follow(c, id);
+	return parse_id(argv[0], &id) ? CLI_EXIT_USAGE : follow(c, id, true);
 }
 
 int cli_rollout_list(struct cli *c, int argc, char **argv)

@@ -30,3 +30,11 @@ apt-get install -y -qq --no-install-recommends $missing
 case " $missing " in
 *" prometheus "*) systemctl disable --now prometheus >/dev/null 2>&1 || true ;;
 esac
+# libvirt is here for the tests, which start their own daemons in a
+# private namespace; leave none running that this script brought
+case " $missing " in
+*" libvirt-daemon-system "*)
+	systemctl disable --now libvirtd virtlogd libvirtd.socket virtlogd.socket \
+		>/dev/null 2>&1 || true
+	;;
+esac
