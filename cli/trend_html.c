@@ -32,10 +32,10 @@ static double py(const struct chart *ch, double v)
 	return H - MB - (H - MT - MB) * (v > ch->y1 ? 1 : v / ch->y1);
 }
 
-/* A day's point: its middle, inside [since, now]. */
-static uint64_t mid_day(uint64_t day_ms, uint64_t since, uint64_t now)
+/* A day's (or an hour's: step) point: its middle, inside [since, now]. */
+static uint64_t mid_day(uint64_t day_ms, uint64_t step, uint64_t since, uint64_t now)
 {
-	uint64_t t = day_ms + DAY_MS / 2;
+	uint64_t t = day_ms + step / 2;
 
 	return t < since ? since : t > now ? now : t;
 }
@@ -92,8 +92,18 @@ static void axes(FILE *out, const struct chart *ch, const double *ys, const char
 	        ML, H - 8, a, W - MR, H - 8, b);
 }
 
+/* Each point also as a dot: one day (or hour) of data is one point, which
+ * a polyline alone does not draw. */
+static void dot(FILE *out, const char *series, double x, double y)
+{
+	fprintf(out,
+	        "<circle class=\"%s\" data-series=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\"/>\n",
+	        series, series, x, y);
+}
+
 static void fleet_chart(FILE *out, const Aioctl__V1__TrendReply *rep, uint64_t now)
 {
+	uint64_t step = rep->has_step_ms && rep->step_ms ? rep->step_ms : DAY_MS;
 	struct chart ch = { rep->since_ms, now, 1.1 };
 	static const double ys[] = { 0, 0.5, 1 };
 	static const char *const labels[] = { "0%", "50%", "100%" };
@@ -114,17 +124,23 @@ static void fleet_chart(FILE *out, const Aioctl__V1__TrendReply *rep, uint64_t n
 			const Aioctl__V1__FleetDay *d = rep->fleet[i];
 
 			fprintf(out, "%s%.1f,%.1f", i ? " " : "",
-			        px(&ch, mid_day(d->day_ms, rep->since_ms, now)),
+			        px(&ch, mid_day(d->day_ms, step, rep->since_ms, now)),
 			        py(&ch, s ? d->mean_utilization : d->max_utilization));
 		}
 		fprintf(out, "\"/>\n");
+		for (size_t i = 0; i < rep->n_fleet; i++)
+			dot(out, s ? "mean" : "peak",
+			    px(&ch, mid_day(rep->fleet[i]->day_ms, step, rep->since_ms, now)),
+			    py(&ch, s ? rep->fleet[i]->mean_utilization
+			              : rep->fleet[i]->max_utilization));
 	}
 	fprintf(out, "</svg>\n<p class=\"legend\"><span class=\"k peak\"></span> highest host "
 	             "&nbsp; <span class=\"k mean\"></span> mean over hosts, per day; 100%% is "
 	             "each host's own limit</p>\n");
 }
 
-static void host_chart(FILE *out, const Aioctl__V1__HostTrend *h, uint64_t since, uint64_t now)
+static void host_chart(FILE *out, const Aioctl__V1__HostTrend *h, uint64_t step, uint64_t since,
+                       uint64_t now)
 {
 	struct chart ch = { since, now, 1 };
 	bool forecast = h->has_growth_per_day && h->growth_per_day > 0 && h->n_daily;
@@ -137,7 +153,7 @@ static void host_chart(FILE *out, const Aioctl__V1__HostTrend *h, uint64_t since
 	if (forecast) {
 		const Aioctl__V1__Sample *last = h->daily[h->n_daily - 1];
 
-		t0 = mid_day(last->time_ms, since, now);
+		t0 = mid_day(last->time_ms, step, since, now);
 		t1 = h->has_exhaustion_ms ? h->exhaustion_ms : now + AHEAD_MAX_MS;
 		if (t1 > now + AHEAD_MAX_MS)
 			t1 = now + AHEAD_MAX_MS;
@@ -169,7 +185,7 @@ static void host_chart(FILE *out, const Aioctl__V1__HostTrend *h, uint64_t since
 		fprintf(out, "%s%.1f,%.1f %.1f,%.1f", i ? " " : "",
 		        px(&ch, d->time_ms < since ? since : d->time_ms),
 		        py(&ch, (double)d->aio_max_nr),
-		        px(&ch, d->time_ms + DAY_MS > now ? now : d->time_ms + DAY_MS),
+		        px(&ch, d->time_ms + step > now ? now : d->time_ms + step),
 		        py(&ch, (double)d->aio_max_nr));
 	}
 	if (ch.x1 > now) /* the limit as it stands, on to the forecast's end */
@@ -177,9 +193,12 @@ static void host_chart(FILE *out, const Aioctl__V1__HostTrend *h, uint64_t since
 	fprintf(out, "\"/>\n<polyline class=\"peak\" data-series=\"peak\" points=\"");
 	for (size_t i = 0; i < h->n_daily; i++)
 		fprintf(out, "%s%.1f,%.1f", i ? " " : "",
-		        px(&ch, mid_day(h->daily[i]->time_ms, since, now)),
+		        px(&ch, mid_day(h->daily[i]->time_ms, step, since, now)),
 		        py(&ch, (double)h->daily[i]->aio_nr_max));
 	fprintf(out, "\"/>\n");
+	for (size_t i = 0; i < h->n_daily; i++)
+		dot(out, "peak", px(&ch, mid_day(h->daily[i]->time_ms, step, since, now)),
+		    py(&ch, (double)h->daily[i]->aio_nr_max));
 	if (forecast)
 		fprintf(out,
 		        "<line class=\"forecast\" data-series=\"forecast\" x1=\"%.1f\" y1=\"%.1f\" "
@@ -235,6 +254,7 @@ static const char style[] =
         "polyline,line.forecast{fill:none;stroke-width:2}"
         ".peak{stroke:#b00020}.mean{stroke:#1a56db;stroke-dasharray:6 3}"
         ".limit{stroke:#111;stroke-width:1.5}.forecast{stroke:#b00020;stroke-dasharray:2 4}"
+        "circle.peak{fill:#b00020;stroke:none}circle.mean{fill:#1a56db;stroke:none}"
         ".legend .k{display:inline-block;width:2em;border-top:2px solid}"
         ".legend .k.peak{border-color:#b00020}"
         ".legend .k.mean{border-color:#1a56db;border-top-style:dashed}"
@@ -272,7 +292,9 @@ int cli_trend_html(const struct cli *c, const Aioctl__V1__TrendReply *rep, size_
 	        "trend to exhaustion</p>\n");
 	for (size_t i = 0; i < rep->n_hosts; i++)
 		if (rep->hosts[i]->n_daily) {
-			host_chart(out, rep->hosts[i], rep->since_ms, now);
+			host_chart(out, rep->hosts[i],
+			           rep->has_step_ms && rep->step_ms ? rep->step_ms : DAY_MS,
+			           rep->since_ms, now);
 			charts++;
 		}
 	if (!charts)

@@ -28,6 +28,8 @@
 #define TREND_HOURS_MAX        (401 * 24)
 #define TREND_DAYS_MAX         402 /* 400 days touch at most 402 calendar days */
 #define TREND_SERIES_MAX       50  /* hosts whose daily peaks are sent */
+/* ranges up to this long are charted by the hour (73 points at most) */
+#define TREND_HOURLY_MAX_MS    (3 * DAY_MS)
 
 /* Verdicts: act when AIO already failed, the peak is within 10% of the
  * limit or the limit runs out within a month; watch at 70% or a quarter. */
@@ -226,6 +228,9 @@ struct trend_job {
 	struct trend_host *hosts;
 	size_t n;
 	uint64_t since_ms, now_ms;
+	/* the charts' points: a day each, an hour each for a short range, so
+	 * a page about one day still draws lines */
+	uint64_t step_ms;
 	unsigned headroom_percent;
 	uint64_t horizon_ms;
 	size_t series;
@@ -272,14 +277,16 @@ struct fleet_day {
 	uint32_t n;
 };
 
-/* Adds a host's daily peak utilisation (hours oldest first) to the fleet's. */
-static void fleet_add(struct fleet_day *fl, uint64_t day0, const struct trend_hour *hours, size_t n)
+/* Adds a host's peak utilisation per step (hours oldest first) to the
+ * fleet's. */
+static void fleet_add(struct fleet_day *fl, uint64_t day0, uint64_t step,
+                      const struct trend_hour *hours, size_t n)
 {
 	for (size_t i = 0; i < n;) {
-		uint64_t day = hours[i].start_ms / DAY_MS;
+		uint64_t day = hours[i].start_ms / step;
 		double u = 0;
 
-		for (; i < n && hours[i].start_ms / DAY_MS == day; i++)
+		for (; i < n && hours[i].start_ms / step == day; i++)
 			if (server_trend_hour_util(&hours[i]) > u)
 				u = server_trend_hour_util(&hours[i]);
 		if (day < day0 || day - day0 >= TREND_DAYS_MAX)
@@ -336,8 +343,9 @@ static size_t read_hours(sqlite3_stmt *hq, int64_t host_id, uint64_t since_ms,
 	return k;
 }
 
-/* A host's daily peaks and lowest limits into out (TREND_DAYS_MAX long). */
-static size_t daily_series(sqlite3_stmt *dq, int64_t host_id, uint64_t since_ms,
+/* A host's peaks and lowest limits per step into out (TREND_DAYS_MAX
+ * long). */
+static size_t daily_series(sqlite3_stmt *dq, int64_t host_id, uint64_t since_ms, uint64_t step,
                            Aioctl__V1__Sample *out, Aioctl__V1__Sample **pout)
 {
 	size_t n = 0;
@@ -345,9 +353,10 @@ static size_t daily_series(sqlite3_stmt *dq, int64_t host_id, uint64_t since_ms,
 	sqlite3_reset(dq);
 	sqlite3_bind_int64(dq, 1, host_id);
 	sqlite3_bind_int64(dq, 2, (int64_t)(since_ms - since_ms % HOUR_MS));
+	sqlite3_bind_int64(dq, 3, (int64_t)step);
 	while (n < TREND_DAYS_MAX && sqlite3_step(dq) == SQLITE_ROW) {
 		aioctl__v1__sample__init(&out[n]);
-		out[n].time_ms = (uint64_t)sqlite3_column_int64(dq, 0) * DAY_MS;
+		out[n].time_ms = (uint64_t)sqlite3_column_int64(dq, 0) * step;
 		out[n].aio_nr = out[n].aio_nr_min = out[n].aio_nr_max =
 		        (uint64_t)sqlite3_column_int64(dq, 1);
 		out[n].aio_max_nr = (uint64_t)sqlite3_column_int64(dq, 2);
@@ -377,7 +386,7 @@ static void *trend_part_run(void *arg)
 	struct trend_part *pt = arg;
 	const struct trend_job *j = pt->j;
 	struct trend_hour *hours = calloc(TREND_HOURS_MAX, sizeof(*hours));
-	uint64_t day0 = j->since_ms / DAY_MS;
+	uint64_t day0 = j->since_ms / j->step_ms;
 	sqlite3_stmt *hq = NULL, *eq = NULL;
 
 	if (!hours) {
@@ -414,7 +423,7 @@ static void *trend_part_run(void *arg)
 		sqlite3_bind_int64(eq, 2, (int64_t)j->since_ms);
 		if (sqlite3_step(eq) == SQLITE_ROW)
 			errors = (uint32_t)sqlite3_column_int(eq, 0);
-		fleet_add(pt->fl, day0, hours, n);
+		fleet_add(pt->fl, day0, j->step_ms, hours, n);
 		server_trend_compute(hours, n, th->limit, errors, j->now_ms, &pol, &res);
 
 		aioctl__v1__host_trend__init(v);
@@ -474,7 +483,7 @@ static void trend_query(sqlite3 *conn, void *arg)
 	Aioctl__V1__Sample **pdays = calloc(n_series * TREND_DAYS_MAX + 1, sizeof(*pdays));
 	Aioctl__V1__FleetDay *fd = calloc(TREND_DAYS_MAX, sizeof(*fd));
 	Aioctl__V1__FleetDay **pfd = calloc(TREND_DAYS_MAX, sizeof(*pfd));
-	uint64_t day0 = j->since_ms / DAY_MS;
+	uint64_t day0 = j->since_ms / j->step_ms;
 	sqlite3_stmt *dq = NULL;
 	pthread_t helper;
 	bool threaded = false;
@@ -484,7 +493,7 @@ static void trend_query(sqlite3 *conn, void *arg)
 		goto out_free;
 	}
 	if (sqlite3_prepare_v2(conn,
-	                       "SELECT start_ms / 86400000, max(max), min(lim) FROM rollup_1h_all"
+	                       "SELECT start_ms / ?3, max(max), min(lim) FROM rollup_1h_all"
 	                       " WHERE host_id = ?1 AND start_ms >= ?2 GROUP BY 1 ORDER BY 1",
 	                       -1, &dq, NULL) != SQLITE_OK) {
 		AIO_RPC_REFUSE(j->data, j->closure, AIO_INTERNAL, "cannot read history: %s",
@@ -522,7 +531,8 @@ static void trend_query(sqlite3 *conn, void *arg)
 		Aioctl__V1__Sample *out = &days[k * TREND_DAYS_MAX];
 		Aioctl__V1__Sample **pout = &pdays[k * TREND_DAYS_MAX];
 
-		pv[k]->n_daily = daily_series(dq, j->hosts[pv[k] - v].id, j->since_ms, out, pout);
+		pv[k]->n_daily = daily_series(dq, j->hosts[pv[k] - v].id, j->since_ms, j->step_ms,
+		                              out, pout);
 		pv[k]->daily = pout;
 	}
 	for (size_t d = 0; d < TREND_DAYS_MAX; d++) {
@@ -534,7 +544,7 @@ static void trend_query(sqlite3 *conn, void *arg)
 		if (!f.n)
 			continue;
 		aioctl__v1__fleet_day__init(&fd[n_fleet]);
-		fd[n_fleet].day_ms = (day0 + d) * DAY_MS;
+		fd[n_fleet].day_ms = (day0 + d) * j->step_ms;
 		fd[n_fleet].max_utilization = f.max;
 		fd[n_fleet].mean_utilization = f.sum / f.n;
 		fd[n_fleet].hosts = f.n;
@@ -547,6 +557,8 @@ static void trend_query(sqlite3 *conn, void *arg)
 	rep.n_hosts = j->n;
 	rep.has_since_ms = true;
 	rep.since_ms = j->since_ms;
+	rep.has_step_ms = true;
+	rep.step_ms = j->step_ms;
 	rep.has_headroom_percent = true;
 	rep.headroom_percent = j->headroom_percent;
 	rep.has_horizon_ms = true;
@@ -587,6 +599,7 @@ void server_trend(struct server *s, const Aioctl__V1__TrendRequest *in,
 		goto out_oom;
 	j->now_ms = aio_now_ms();
 	j->since_ms = j->now_ms - (in->has_since_ms ? in->since_ms : TREND_SINCE_DEFAULT_MS);
+	j->step_ms = j->now_ms - j->since_ms <= TREND_HOURLY_MAX_MS ? HOUR_MS : DAY_MS;
 	j->headroom_percent = s->conf.trend_headroom;
 	j->horizon_ms = s->conf.trend_horizon_ms;
 	j->series = in->has_series ? in->series : 0;
