@@ -99,3 +99,20 @@ Test(attrib, estimate)
 	cr_expect_eq(agent_attrib_events(4096), 63);
 	cr_expect_eq(agent_attrib_events(69632), 1087);
 }
+
+Test(attrib, qemu_version_from_the_machine_type)
+{
+	static const char a[] = "/usr/bin/qemu-system-x86_64 -name guest=x -S -machine "
+	                        "pc-i440fx-7.2,usb=off,dump-guest-core=off -accel kvm";
+	static const char b[] = "qemu-system-x86_64 -M pc-q35-4.2 -m 64";
+	static const char c[] = "qemu-system-x86_64 -machine type=virt-10.1,gic-version=3";
+	static const char d[] = "qemu-system-x86_64 -machine pc -m 64";
+
+	cr_expect_eq(agent_attrib_machine_version(a, sizeof(a) - 1), 702);
+	cr_expect_eq(agent_attrib_machine_version(b, sizeof(b) - 1), 402);
+	cr_expect_eq(agent_attrib_machine_version(c, sizeof(c) - 1), 1001);
+	cr_expect_eq(agent_attrib_machine_version(d, sizeof(d) - 1), 0, "unversioned: unknown");
+	cr_expect_eq(agent_attrib_qemu_events(702), 1024);
+	cr_expect_eq(agent_attrib_qemu_events(500), 1024);
+	cr_expect_eq(agent_attrib_qemu_events(402), 128);
+}

@@ -1,6 +1,7 @@
 /* Every line shape the agent must recognise, and lines it must not. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "logparse.h"
@@ -136,4 +137,76 @@ Test(logparse, guest_name)
 	cr_assert_eq(agent_logparse_guest("qemu -name web1 -m 1024", 24, name, sizeof(name)), 0);
 	cr_expect_str_eq(name, "web1");
 	cr_expect_eq(agent_logparse_guest("qemu -m 1024", 12, name, sizeof(name)), -ENOENT);
+}
+
+/* The real lines Debian 12's libvirt 9.0 and QEMU 7.2 wrote (see
+ * tests/fixtures/real/README.md). */
+static const char *const real_journal_fail =
+        "internal error: qemu unexpectedly closed the monitor: 2026-12-02T13:48:00.059836Z "
+        "qemu-system-x86_64: -blockdev {\"driver\":\"file\",\"filename\":\"/var/tmp/lv/img/"
+        "vm-fail-1.img\",\"aio\":\"native\",\"node-name\":\"libvirt-1-storage\",\"cache\":{"
+        "\"direct\":true,\"no-flush\":false},\"auto-read-only\":true,\"discard\":\"unmap\"}: "
+        "Unable to use native AIO: failed to create linux AIO context: Resource temporarily "
+        "unavailable";
+static const char *const real_qemu_log_fail =
+        "2026-12-02T13:48:00.059836Z qemu-system-x86_64: -blockdev {\"driver\":\"file\","
+        "\"filename\":\"/var/tmp/lv/img/vm-fail-1.img\",\"aio\":\"native\",\"node-name\":"
+        "\"libvirt-1-storage\",\"cache\":{\"direct\":true,\"no-flush\":false},\"auto-read-only"
+        "\":true,\"discard\":\"unmap\"}: Unable to use native AIO: failed to create linux AIO "
+        "context: Resource temporarily unavailable";
+
+Test(logparse, real_journal_and_qemu_log_are_one_incident)
+{
+	char incident[sizeof(ev.incident)];
+	uint64_t t;
+
+	cr_assert_eq(parse(real_journal_fail), 0);
+	cr_expect_eq(ev.kind, AIOCTL__V1__EVENT_KIND__EVENT_FAILED);
+	cr_expect_str_eq(ev.disk, "libvirt-1-storage");
+	cr_expect_str_eq(ev.incident, "qemu@2026-12-02T13:48:00.059836Z/libvirt-1-storage");
+	cr_expect_eq(ev.time_ms, 1796219280059ULL, "QEMU's time, not the journal's");
+	snprintf(incident, sizeof(incident), "%s", ev.incident);
+	t = ev.time_ms;
+
+	cr_assert_eq(parse(real_qemu_log_fail), 0);
+	cr_expect_str_eq(ev.incident, incident, "the QEMU log line is the same incident");
+	cr_expect_eq(ev.time_ms, t);
+}
+
+Test(logparse, degraded_7_2_iothread)
+{
+	cr_assert_eq(parse("2026-12-02T13:47:37.298401Z qemu-system-x86_64: Unable to use native "
+	                   "AIO, falling back to thread pool: failed to create linux AIO context: "
+	                   "Resource temporarily unavailable"),
+	             0);
+	cr_expect_eq(ev.kind, AIOCTL__V1__EVENT_KIND__EVENT_DEGRADED,
+	             "QEMU 7.2 runs on: degraded, not failed");
+	cr_expect_str_eq(ev.incident, "qemu@2026-12-02T13:47:37.298401Z/");
+}
+
+Test(logparse, real_hotplug_has_no_incident)
+{
+	cr_assert_eq(parse("internal error: unable to execute QEMU command 'blockdev-add': Unable "
+	                   "to use native AIO: failed to create linux AIO context: Resource "
+	                   "temporarily unavailable"),
+	             0);
+	cr_expect_eq(ev.kind, AIOCTL__V1__EVENT_KIND__EVENT_HOTPLUG_FAILED);
+	cr_expect_str_eq(ev.incident, "", "no QEMU time: it stands alone");
+	cr_expect_eq(ev.time_ms, 0, "the journal's time is used");
+}
+
+Test(logparse, other_disks_other_incidents)
+{
+	char first[sizeof(ev.incident)];
+
+	cr_assert_eq(parse("2026-12-02T13:48:00.059836Z qemu-system-x86_64: -blockdev "
+	                   "{\"node-name\":\"libvirt-1-storage\"}: Unable to use native AIO: "
+	                   "failed to create linux AIO context: x"),
+	             0);
+	snprintf(first, sizeof(first), "%s", ev.incident);
+	cr_assert_eq(parse("2026-12-02T13:48:00.059836Z qemu-system-x86_64: -blockdev "
+	                   "{\"node-name\":\"libvirt-2-storage\"}: Unable to use native AIO: "
+	                   "failed to create linux AIO context: x"),
+	             0);
+	cr_expect_str_neq(ev.incident, first);
 }

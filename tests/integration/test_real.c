@@ -133,8 +133,8 @@ static void check_incidents(const char *host)
 	cr_expect_str_eq(json_string_value(json_object_get(f, "disk")), "libvirt-1-storage");
 	cr_expect(has_source(f, "journal:libvirtd"), "the journal entry is merged in");
 	cr_expect(has_source(f, "/var/log/libvirt/qemu/vm-fail.log"), "so is the QEMU log line");
-	cr_expect_str_eq(json_string_value(json_object_get(f, "time")),
-	                 "2026-12-02T13:48:00.059Z", "QEMU's own time, in every source");
+	cr_expect_str_eq(json_string_value(json_object_get(f, "time")), "2026-12-02T13:48:00.059Z",
+	                 "QEMU's own time, in every source");
 
 	cr_assert_not_null(d = event_of_kind(j, "degraded"),
 	                   "QEMU 7.2's iothread fallback is degraded, not failed");
@@ -149,8 +149,9 @@ static void check_incidents(const char *host)
 
 Test(real, one_incident_per_failure_and_restarts_repeat_none)
 {
-	const char *again[] = { "--journal-backlog", "0", "--attribution-interval", "1s",
-		                "--state-dir",       NULL, NULL };
+	const char *again[] = {
+		"--journal-backlog", "0", "--attribution-interval", "1s", "--state-dir", NULL, NULL
+	};
 	char state2[400];
 	pid_t agent;
 
@@ -322,7 +323,7 @@ static bool attributed(struct h_env *e, void *arg)
 
 		ok = vs->v[i].want_contexts
 		             ? u && json_integer_value(json_object_get(u, "contexts")) ==
-		                            vs->v[i].want_contexts
+		                               vs->v[i].want_contexts
 		             : !u;
 	}
 	json_decref(j);
