@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aio.h"
 #include "cli.h"
 #include "clock.h"
 #include "duration.h"
@@ -92,6 +93,11 @@ static json_t *host_json(const Aioctl__V1__HostTrend *h, bool grouped)
 	json_object_set_new(o, "peak",
 	                    h->has_peak ? json_integer((json_int_t)h->peak) : json_null());
 	json_object_set_new(o, "p95", h->has_p95 ? json_integer((json_int_t)h->p95) : json_null());
+	/* further 1024-event contexts under today's limit at the window's peak */
+	json_object_set_new(o, "room_at_peak",
+	                    h->has_peak
+	                            ? json_integer((json_int_t)aio_room_contexts(h->limit, h->peak))
+	                            : json_null());
 	json_object_set_new(o, "peak_utilization",
 	                    h->has_peak_utilization ? json_real(h->peak_utilization) : json_null());
 	json_object_set_new(o, "growth_per_day",
@@ -138,33 +144,34 @@ static void print_hosts(struct cli *c, const Aioctl__V1__TrendReply *rep, size_t
 {
 	static const char *const headers[] = { "HOST",   "GROUP",      "LIMIT",      "PEAK",
 		                               "P95",    "UTIL(PEAK)", "GROWTH/DAY", "EXHAUSTION",
-		                               "ERRORS", "RECOMMEND",  "VERDICT" };
+		                               "ERRORS", "RECOMMEND",  "VERDICT",    "ROOM(PEAK)" };
 	static const char *const csv_headers[] = {
 		"host",           "group",      "limit",
 		"peak",           "p95",        "peak_utilization",
 		"growth_per_day", "exhaustion", "errors",
-		"recommended",    "verdict"
+		"recommended",    "verdict",    "room_at_peak"
 	};
 	const char *const *all = c->format == CLI_CSV ? csv_headers : headers;
-	const char *hdr[11];
+	const char *hdr[12];
 	size_t nc = 0;
 	struct cli_table t;
 
 	/* the GROUP column only with --group-by */
-	for (size_t k = 0; k < 11; k++)
+	for (size_t k = 0; k < 12; k++)
 		if (k != 1 || c->group_by)
 			hdr[nc++] = all[k];
 	cli_table_init(&t, hdr, nc);
 	for (size_t i = 0; i < rep->n_hosts && i < top; i++) {
 		const Aioctl__V1__HostTrend *h = rep->hosts[i];
 		char lim[24], peak[24], p95[24], util[24], growth[32], ex[40], err[16], rec[24];
-		const char *row[11] = { h->host,   h->group ? h->group : "",
-			                lim,       peak,
-			                p95,       util,
-			                growth,    ex,
-			                err,       rec,
-			                h->verdict };
-		const char *cells[11];
+		char room[24];
+		const char *row[12] = { h->host,    h->group ? h->group : "",
+			                lim,        peak,
+			                p95,        util,
+			                growth,     ex,
+			                err,        rec,
+			                h->verdict, room };
+		const char *cells[12];
 
 		snprintf(lim, sizeof(lim), "%" PRIu64, h->limit);
 		snprintf(peak, sizeof(peak), h->has_peak ? "%" PRIu64 : "-", h->peak);
@@ -187,7 +194,12 @@ static void print_hosts(struct cli *c, const Aioctl__V1__TrendReply *rep, size_t
 			day_format(h->exhaustion_ms, ex, sizeof(ex));
 		snprintf(err, sizeof(err), "%u", h->errors);
 		snprintf(rec, sizeof(rec), h->has_recommended ? "%" PRIu64 : "-", h->recommended);
-		for (size_t k = 0, m = 0; k < 11; k++)
+		if (h->has_peak)
+			snprintf(room, sizeof(room), "%" PRIu64,
+			         aio_room_contexts(h->limit, h->peak));
+		else
+			snprintf(room, sizeof(room), "%s", c->format == CLI_CSV ? "" : "-");
+		for (size_t k = 0, m = 0; k < 12; k++)
 			if (k != 1 || c->group_by)
 				cells[m++] = row[k];
 		cli_table_add(&t, cells);

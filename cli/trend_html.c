@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "aio.h"
 #include "cli.h"
 #include "clock.h"
 #include "duration.h"
@@ -206,8 +207,11 @@ static void host_chart(FILE *out, const Aioctl__V1__HostTrend *h, uint64_t step,
 		        px(&ch, t0), py(&ch, f0), px(&ch, t1), py(&ch, f1));
 	fprintf(out, "</svg><figcaption><b>");
 	esc(out, h->host);
-	fprintf(out, "</b> (%s): peak %" PRIu64 " of %" PRIu64 " (%.1f%%)", h->verdict, h->peak,
-	        h->limit, 100 * h->peak_utilization);
+	fprintf(out,
+	        "</b> (%s): peak %" PRIu64 " of %" PRIu64 " (%.1f%%), room for %" PRIu64
+	        " more contexts at the peak",
+	        h->verdict, h->peak, h->limit, 100 * h->peak_utilization,
+	        aio_room_contexts(h->limit, h->peak));
 	if (h->has_growth_per_day)
 		fprintf(out, ", %+.0f a day", h->growth_per_day);
 	if (h->has_exhaustion_ms) {
@@ -223,7 +227,8 @@ static void host_table(FILE *out, const Aioctl__V1__TrendReply *rep, size_t top)
 {
 	fprintf(out, "<table><thead><tr><th>Host</th><th>Group</th><th>Limit</th><th>Peak</th>"
 	             "<th>P95</th><th>Util (peak)</th><th>Growth/day</th><th>Exhaustion</th>"
-	             "<th>Errors</th><th>Recommend</th><th>Verdict</th></tr></thead><tbody>\n");
+	             "<th>Errors</th><th>Recommend</th><th>Verdict</th><th>Room (peak)</th></tr>"
+	             "</thead><tbody>\n");
 	for (size_t i = 0; i < rep->n_hosts && i < top; i++) {
 		const Aioctl__V1__HostTrend *h = rep->hosts[i];
 		char ex[24] = "not within horizon";
@@ -237,9 +242,10 @@ static void host_table(FILE *out, const Aioctl__V1__TrendReply *rep, size_t top)
 		fprintf(out,
 		        "</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64
 		        "</td><td>%.1f%%</td><td>%+.0f</td><td>%s</td><td>%u</td><td>%" PRIu64
-		        "</td><td>%s</td></tr>\n",
+		        "</td><td>%s</td><td>%" PRIu64 "</td></tr>\n",
 		        h->limit, h->peak, h->p95, 100 * h->peak_utilization, h->growth_per_day, ex,
-		        h->errors, h->recommended, h->verdict);
+		        h->errors, h->recommended, h->verdict,
+		        aio_room_contexts(h->limit, h->peak));
 	}
 	fprintf(out, "</tbody></table>\n");
 }
