@@ -64,6 +64,8 @@ static struct server_alert *find_active(struct server_alerts *al, enum server_al
 {
 	struct server_alert key = { .kind = kind };
 
+	if (!al->n_active)
+		return NULL; /* bsearch must not see the NULL of an empty list */
 	snprintf(key.subject, sizeof(key.subject), "%s", subject);
 	return bsearch(&key, al->active, al->n_active, sizeof(*al->active), by_key);
 }
