@@ -108,7 +108,8 @@ wait_for 10 test -S /run/systemd/journal/socket
 virtlogd -d -p "$T/virtlogd.pid"
 libvirtd -d -p "$T/libvirtd.pid"
 wait_for 20 test -S /run/libvirt/libvirt-sock
-cat "$T/virtlogd.pid" "$T/libvirtd.pid" >>"$T/pids"
+# one pid a line: the files end without a newline
+for f in "$T/virtlogd.pid" "$T/libvirtd.pid"; do echo "$(cat "$f")"; done >>"$T/pids"
 virsh() { command virsh -c qemu:///system "$@"; }
 accel=kvm
 [ -w /dev/kvm ] || accel=qemu
@@ -205,5 +206,6 @@ room_right() {
 check "fleet status shows the room in contexts" wait_for 10 room_right
 
 for d in ok degraded hotplug; do virsh destroy "aiot-$d" >/dev/null 2>&1; done
+kill "$(cat "$T/libvirtd.pid")" "$(cat "$T/virtlogd.pid")" 2>/dev/null
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
