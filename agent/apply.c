@@ -168,11 +168,10 @@ static int restore_file(const struct agent_applier *ap, bool existed, const uint
 	return aio_file_write_atomic(ap->file_real, data, len, 0644);
 }
 
+/* The sysctl file's directory, made 0755 when the host has none. */
 static int make_parent(const struct agent_applier *ap)
 {
-	char dir[sizeof(ap->file_real)];
-	char *slash;
-
+	char dir[sizeof(ap->file_real)], *slash;
 	struct stat st;
 	int r;
 

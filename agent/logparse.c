@@ -116,25 +116,19 @@ static const char *qemu_line(const char *s, size_t *ret_time_len)
 
 /* One failure reaches the agent as several lines: libvirtd's journal
  * entries quote QEMU's line, and the per-VM log holds it too. QEMU's own
- * time and the disk (node or image) name that failure alike in all of
- * them. Lines without QEMU's time have no incident. */
-static void find_incident(const char *s, const struct agent_event *ev, char *buf, size_t len)
+ * time (q, tlen: the start of QEMU's line) and the disk, by node name or
+ * else image, name that failure alike in all of them. */
+static void find_incident(const char *q, size_t tlen, const char *disk, char *buf, size_t len)
 {
-	const char *q, *img;
-	size_t tlen, n = 0;
+	const char *img = disk;
+	size_t n = strlen(disk);
 
-	buf[0] = '\0';
-	if (!(q = qemu_line(s, &tlen)))
-		return;
-	if (ev->disk[0])
-		img = ev->disk;
-	else if ((img = find(q, "\"filename\":\"")))
-		img += 12, n = strcspn(img, "\"");
-	else
-		img = "";
-	if (!n)
-		n = strlen(img);
-	snprintf(buf, len, "qemu@%.*s/%.*s", (int)tlen, q, (int)(n < 128 ? n : 128), img);
+	if (!n && (img = find(q, "\"filename\":\""))) {
+		img += 12;
+		n = strcspn(img, "\"");
+	}
+	snprintf(buf, len, "qemu@%.*s/%.*s", (int)tlen, q, (int)(n < 128 ? n : 128),
+	         img ? img : "");
 }
 
 static bool falls_back(const char *s)
@@ -171,11 +165,16 @@ int agent_logparse_line(const char *line, size_t len, struct agent_event *ret)
 
 	memset(ret, 0, sizeof(*ret));
 	ret->kind = kind;
-	/* QEMU's own time when the line quotes it: the same in every source */
-	ret->time_ms = (q = qemu_line(buf, &tlen)) ? time_at(q, NULL) : time_at(buf, NULL);
 	find_vm(buf, ret->vm, sizeof(ret->vm));
 	find_disk(buf, ret->disk, sizeof(ret->disk));
-	find_incident(buf, ret, ret->incident, sizeof(ret->incident));
+	/* QEMU's own time when the line quotes it, the same in every source,
+	 * and then an incident; lines without it stand alone */
+	if ((q = qemu_line(buf, &tlen))) {
+		ret->time_ms = time_at(q, NULL);
+		find_incident(q, tlen, ret->disk, ret->incident, sizeof(ret->incident));
+	} else {
+		ret->time_ms = time_at(buf, NULL);
+	}
 	len = len < AIO_EVENT_LINE_MAX ? len : AIO_EVENT_LINE_MAX;
 	memcpy(ret->line, buf, len);
 	ret->line[len] = '\0';
