@@ -89,14 +89,8 @@ static int status_fill(Aioctl__V1__HostStatus *st, const struct server_host *h, 
 		st->has_room_contexts = true;
 		st->room_contexts = aio_room_contexts(h->sample.aio_max_nr, h->sample.aio_nr);
 	}
-	for (size_t i = 0; h->detail && i < h->detail->n_users; i++) {
-		const Aioctl__V1__AioUser *u = h->detail->users[i];
-
-		if (u->is_vm && u->contexts > st->largest_vm_contexts) {
-			st->has_largest_vm_contexts = true;
-			st->largest_vm_contexts = u->contexts;
-		}
-	}
+	st->has_largest_vm_contexts = h->largest_vm_contexts > 0;
+	st->largest_vm_contexts = h->largest_vm_contexts;
 	if (h->n_labels) {
 		Aioctl__V1__Label *l = calloc(h->n_labels, sizeof(*l));
 		Aioctl__V1__Label **lp = calloc(h->n_labels, sizeof(*lp));
@@ -678,9 +672,7 @@ static void history_query(sqlite3 *conn, void *arg)
 		v[i].aio_nr = pt[i].last;
 		v[i].aio_max_nr = pt[i].limit;
 		v[i].has_peak_utilization = true;
-		v[i].peak_utilization = pt[i].umax > 0 ? (double)pt[i].umax / 1e6
-		                        : pt[i].limit  ? (double)pt[i].max / (double)pt[i].limit
-		                                       : 0;
+		v[i].peak_utilization = server_history_util(pt[i].umax);
 		pv[i] = &v[i];
 	}
 	rep.samples = pv;

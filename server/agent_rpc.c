@@ -372,8 +372,11 @@ const char *server_agent_check_report(const Aioctl__V1__ReportRequest *in, uint6
 		    !str_ok(e->disk, AIO_DISK_MAX, false) ||
 		    !str_ok(e->line, AIO_EVENT_LINE_MAX, false) ||
 		    !str_ok(e->key, AIO_EVENT_KEY_MAX, true) ||
-		    !str_ok(e->incident, AIO_INCIDENT_MAX, false) || e->n_sources > 0)
+		    !str_ok(e->incident, AIO_INCIDENT_MAX, false))
 			return "event: a field is missing, too long or holds control characters";
+		/* the server lists an incident's sources; an agent sends one */
+		if (e->n_sources)
+			return "event: sources is the server's field; send source";
 	}
 	for (size_t i = 0; i < in->n_users; i++) {
 		if (!str_ok(in->users[i]->name, AIO_VM_NAME_MAX, true))

@@ -520,9 +520,10 @@ int server_db_load_hosts(struct server_db *db, struct server_hosts *reg)
 			h->sample.aio_max_nr = (uint64_t)sqlite3_column_int64(st, 13);
 		}
 		if (sqlite3_column_type(st, 14) == SQLITE_BLOB)
-			h->detail = aioctl__v1__host_detail__unpack(
-			        NULL, (size_t)sqlite3_column_bytes(st, 14),
-			        sqlite3_column_blob(st, 14));
+			server_host_set_detail(h,
+			                       aioctl__v1__host_detail__unpack(
+			                               NULL, (size_t)sqlite3_column_bytes(st, 14),
+			                               sqlite3_column_blob(st, 14)));
 		h->dropped = (uint64_t)sqlite3_column_int64(st, 15);
 		h->limit_min = (uint64_t)sqlite3_column_int64(st, 16);
 		h->limit_max = (uint64_t)sqlite3_column_int64(st, 17);

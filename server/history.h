@@ -22,6 +22,12 @@ static inline int64_t server_history_util_ppm(uint64_t nr, uint64_t max)
 	return (int64_t)((double)nr * 1e6 / (double)max);
 }
 
+/* A utilisation kept in ppm, as a ratio. */
+static inline double server_history_util(int64_t ppm)
+{
+	return (double)ppm / 1e6;
+}
+
 /* One step: reports counted, min of aio_nr_min, max of aio_nr_max, sum of
  * aio_nr, the newest report's aio_nr, time and aio-max-nr, and the peak
  * utilisation of its reports, each against the limit it was taken under

@@ -334,6 +334,18 @@ uint32_t server_host_errors_24h(const struct server_host *h, uint64_t now_ms)
 	return server_host_errors_since(h, now_ms > SERVER_DAY_MS ? now_ms - SERVER_DAY_MS : 0);
 }
 
+void server_host_set_detail(struct server_host *h, Aioctl__V1__HostDetail *detail)
+{
+	if (h->detail)
+		aioctl__v1__host_detail__free_unpacked(h->detail, NULL);
+	h->detail = detail;
+	/* worked out once per scan, not on every fleet status */
+	h->largest_vm_contexts = 0;
+	for (size_t i = 0; detail && i < detail->n_users; i++)
+		if (detail->users[i]->is_vm && detail->users[i]->contexts > h->largest_vm_contexts)
+			h->largest_vm_contexts = detail->users[i]->contexts;
+}
+
 int server_host_merge_detail(struct server_host *h, const Aioctl__V1__ReportRequest *r,
                              uint64_t now_ms)
 {
@@ -365,9 +377,7 @@ int server_host_merge_detail(struct server_host *h, const Aioctl__V1__ReportRequ
 	copy = (Aioctl__V1__HostDetail *)aio_rpc_dup(&d.base);
 	if (!copy)
 		return -ENOMEM;
-	if (old)
-		aioctl__v1__host_detail__free_unpacked(old, NULL);
-	h->detail = copy;
+	server_host_set_detail(h, copy);
 	return 0;
 }
 
@@ -391,9 +401,7 @@ int server_host_note_applied(struct server_host *h, const Aioctl__V1__AckRequest
 	d.persisted = ack->persisted_after;
 	if (!(copy = (Aioctl__V1__HostDetail *)aio_rpc_dup(&d.base)))
 		return -ENOMEM;
-	if (h->detail)
-		aioctl__v1__host_detail__free_unpacked(h->detail, NULL);
-	h->detail = copy;
+	server_host_set_detail(h, copy);
 	return 0;
 }
 

@@ -36,6 +36,7 @@ struct server_host {
 	Aioctl__V1__Sample sample;
 	uint64_t dropped;               /* reports the agent's spool dropped */
 	Aioctl__V1__HostDetail *detail; /* latest scans (owned), or NULL */
+	uint32_t largest_vm_contexts;   /* the most one VM holds in detail */
 	/* newest events (owned copies), a ring */
 	Aioctl__V1__AioEvent *recent[SERVER_RECENT_EVENTS];
 	size_t n_recent, recent_head;
@@ -92,6 +93,9 @@ void server_host_merge_event(struct server_host *h, const Aioctl__V1__AioEvent *
 uint32_t server_host_errors_24h(const struct server_host *h, uint64_t now_ms);
 /* Events at or after since_ms (at most SERVER_EVENT_TIMES). */
 uint32_t server_host_errors_since(const struct server_host *h, uint64_t since_ms);
+/* Replaces h's detail (taking detail, which may be NULL) and what is
+ * derived from it (write lock held, or h not yet shared). */
+void server_host_set_detail(struct server_host *h, Aioctl__V1__HostDetail *detail);
 /* Merges what a report says of users and persisted config into h's detail:
  * parts the report leaves out keep their last value. */
 int server_host_merge_detail(struct server_host *h, const Aioctl__V1__ReportRequest *r,

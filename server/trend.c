@@ -137,13 +137,6 @@ static bool fit_daily_peaks(const struct trend_hour *hours, size_t n, unsigned *
 	return true;
 }
 
-double server_trend_hour_util(const struct trend_hour *h)
-{
-	if (h->umax > 0)
-		return (double)h->umax / 1e6;
-	return h->limit ? (double)h->peak / (double)h->limit : 0;
-}
-
 void server_trend_compute(struct trend_hour *hours, size_t n, uint64_t limit, uint32_t errors,
                           uint64_t now_ms, const struct trend_policy *p, struct trend_result *r)
 {
@@ -156,7 +149,7 @@ void server_trend_compute(struct trend_hour *hours, size_t n, uint64_t limit, ui
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		double u = server_trend_hour_util(&hours[i]);
+		double u = server_history_util(hours[i].umax);
 
 		if (hours[i].peak > r->peak)
 			r->peak = hours[i].peak;
@@ -287,8 +280,8 @@ static void fleet_add(struct fleet_day *fl, uint64_t day0, uint64_t step,
 		double u = 0;
 
 		for (; i < n && hours[i].start_ms / step == day; i++)
-			if (server_trend_hour_util(&hours[i]) > u)
-				u = server_trend_hour_util(&hours[i]);
+			if (server_history_util(hours[i].umax) > u)
+				u = server_history_util(hours[i].umax);
 		if (day < day0 || day - day0 >= TREND_DAYS_MAX)
 			continue;
 		fl[day - day0].sum += u;
@@ -681,9 +674,7 @@ static int window_read(sqlite3 *conn, const struct rollout_report_job *j, sqlite
 		/* the limit in force at the window's end; a window that spans a
 		 * change keeps its real peak: each report counts against its own */
 		w->limit = pt.limit;
-		w->peak_utilization = pt.umax > 0 ? (double)pt.umax / 1e6
-		                      : pt.limit  ? (double)pt.max / (double)pt.limit
-		                                  : 0;
+		w->peak_utilization = server_history_util(pt.umax);
 	}
 	w->has_samples = true;
 	w->samples = n ? (uint32_t)pt.count : 0;

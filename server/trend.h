@@ -17,12 +17,9 @@ struct trend_hour {
 	uint64_t peak;
 	uint64_t limit;
 	/* the hour's peak utilisation, each report against its own limit
-	 * (ppm); 0: take peak / limit */
+	 * (ppm) */
 	int64_t umax;
 };
-
-/* An hour's peak utilisation: its reports' own, else peak over limit. */
-double server_trend_hour_util(const struct trend_hour *h);
 
 struct trend_policy {
 	unsigned headroom_percent;     /* on top of the observed peak */

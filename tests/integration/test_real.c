@@ -406,6 +406,8 @@ Test(real, qemu_contexts_per_vm_as_the_kernel_counts_them)
 	             "the VMs' events are exactly what fs.aio-nr grew by (%llu -> %llu)", before,
 	             after);
 	cr_expect_eq(json_integer_value(json_object_get(j, "explained")), sum);
+	cr_expect_eq(json_integer_value(json_object_get(j, "largest_vm_contexts")), 3,
+	             "vm-iothreads is the largest: its main loop and two iothreads");
 	json_decref(j);
 
 	for (size_t i = 0; i < vs.n; i++)

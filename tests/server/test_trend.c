@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
+#include "history.h"
 #include "trend.h"
 
 #define DAY_MS  (24ULL * 3600 * 1000)
@@ -25,6 +26,7 @@ static struct trend_hour *series(size_t days, uint64_t base, double per_day, uin
 		h[i].start_ms = t / HOUR_MS * HOUR_MS;
 		h[i].peak = base + (uint64_t)(per_day * (double)(t - origin) / (double)DAY_MS);
 		h[i].limit = limit;
+		h[i].umax = server_history_util_ppm(h[i].peak, limit);
 	}
 	*ret_origin = origin;
 	*ret_n = n;
@@ -133,7 +135,8 @@ Test(trend, p95_and_no_samples)
 	struct trend_result r;
 
 	for (size_t i = 0; i < 100; i++)
-		h[i] = (struct trend_hour){ NOW_MS - (100 - i) * HOUR_MS, 100 - i, 65536, 0 };
+		h[i] = (struct trend_hour){ NOW_MS - (100 - i) * HOUR_MS, 100 - i, 65536,
+			                    server_history_util_ppm(100 - i, 65536) };
 	server_trend_compute(h, 100, 65536, 0, NOW_MS, &policy, &r);
 	cr_expect_eq(r.p95, 95);
 	cr_expect_eq(r.peak, 100);
@@ -170,7 +173,8 @@ Test(trend, p95_selection_equals_sorting)
 			/* every tenth round the peaks come in descending order */
 			uint64_t v = round % 10 == 5 ? sorted[n - 1 - i] : sorted[i];
 
-			h[i] = (struct trend_hour){ NOW_MS - (n - i) * HOUR_MS, v, 1 << 30, 0 };
+			h[i] = (struct trend_hour){ NOW_MS - (n - i) * HOUR_MS, v, 1 << 30,
+				                    server_history_util_ppm(v, 1 << 30) };
 		}
 		qsort(sorted, n, sizeof(*sorted), by_value);
 		server_trend_compute(h, n, 1 << 30, 0, NOW_MS, &policy, &r);
