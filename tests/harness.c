@@ -359,17 +359,41 @@ void h_sh(const char *fmt, ...)
 	cr_assert(r == 0, "command failed (%d): %s", r, cmd);
 }
 
-json_t *h_fleet_host(json_t *fleet, const char *name)
+json_t *h_json_find(json_t *array, const char *key, const char *value)
 {
 	size_t i;
-	json_t *h;
+	json_t *o;
 
-	json_array_foreach(json_object_get(fleet, "hosts"), i, h)
+	json_array_foreach(array, i, o)
 	{
-		if (strcmp(json_string_value(json_object_get(h, "host")), name) == 0)
-			return h;
+		const char *v = json_string_value(json_object_get(o, key));
+
+		if (v && strcmp(v, value) == 0)
+			return o;
 	}
 	return NULL;
+}
+
+json_t *h_fleet_host(json_t *fleet, const char *name)
+{
+	return h_json_find(json_object_get(fleet, "hosts"), "host", name);
+}
+
+json_t *h_errors(struct h_env *e, const char *host)
+{
+	const char *args[] = { "errors", "--since", "36500d", "--host",
+		               host,     "--limit", "1000",   NULL };
+
+	return h_aioctl_json(e, args);
+}
+
+size_t h_n_errors(struct h_env *e, const char *host)
+{
+	json_t *j = h_errors(e, host);
+	size_t n = j ? json_array_size(json_object_get(j, "events")) : 0;
+
+	json_decref(j);
+	return n;
 }
 
 bool h_wait(bool (*cond)(struct h_env *e, void *arg), struct h_env *e, void *arg, int timeout_ms)

@@ -60,6 +60,12 @@ int h_aioctl(struct h_env *e, char **ret_out, char **ret_err, const char *const 
 json_t *h_fleet(struct h_env *e);
 /* The host object named name in a fleet document, or NULL. */
 json_t *h_fleet_host(json_t *fleet, const char *name);
+/* The first object of array whose string member key equals value, or NULL. */
+json_t *h_json_find(json_t *array, const char *key, const char *value);
+/* `aioctl errors --host HOST` over all time, parsed (NULL on failure), and
+ * how many events it lists. */
+json_t *h_errors(struct h_env *e, const char *host);
+size_t h_n_errors(struct h_env *e, const char *host);
 
 /* Path of a fixture: ../shared/fixtures/NAME beside the checkout if there,
  * else the project's own copy in tests/fixtures. */

@@ -69,26 +69,9 @@ static void qemu_append(const char *file, const char *line)
 	h_sh("printf '%%s\\n' '%s' >> '%s/var/log/libvirt/qemu/%s'", line, root, file);
 }
 
-static json_t *errors(const char *host)
-{
-	const char *args[] = { "errors", "--since", "36500d", "--host",
-		               host,     "--limit", "1000",   NULL };
-
-	return h_aioctl_json(&env, args);
-}
-
-static size_t n_errors(const char *host)
-{
-	json_t *j = errors(host);
-	size_t n = j ? json_array_size(json_object_get(j, "events")) : 0;
-
-	json_decref(j);
-	return n;
-}
-
 static bool has_n_errors(struct h_env *e, void *arg)
 {
-	return n_errors("hv1") == *(size_t *)arg;
+	return h_n_errors(&env, "hv1") == *(size_t *)arg;
 }
 
 /* How many stored events match kind/vm/disk/line part (NULL: any). */
@@ -132,9 +115,9 @@ Test(agent, journal_and_qemu_log_events_exact)
 	make_root("hv1");
 	h_agent_start(&env, "hv1", root, INTERVAL, fast);
 	cr_assert(h_wait(has_n_errors, &env, &want, 10000), "expected 4 events, have %zu",
-	          n_errors("hv1"));
+	          h_n_errors(&env, "hv1"));
 
-	j = errors("hv1");
+	j = h_errors(&env, "hv1");
 	/* the journal: three failures, the tainted and start-up lines are not events */
 	cr_expect_eq(count_matching(j, "failed", NULL, "libvirt-1-storage", NULL), 1);
 	cr_expect_eq(count_matching(j, "failed", "instance-00000a21", "libvirt-2-storage", NULL),
@@ -150,7 +133,7 @@ Test(agent, journal_and_qemu_log_events_exact)
 	journal_append("libvirtd.service", fatal);
 	want = 5;
 	cr_assert(h_wait(has_n_errors, &env, &want, 5000), "journal append not seen");
-	j = errors("hv1");
+	j = h_errors(&env, "hv1");
 	cr_expect_eq(count_matching(j, "failed", "web-7", "libvirt-9-storage", NULL), 1);
 	json_decref(j);
 }
@@ -179,7 +162,7 @@ Test(agent, qemu_log_append_rotate_truncate)
 	qemu_append("instance-00000a1f.log", "ROUND-C failed to create linux AIO context: x");
 	want = 7;
 	cr_assert(h_wait(has_n_errors, &env, &want, 5000), "rotation lost a line (have %zu)",
-	          n_errors("hv1"));
+	          h_n_errors(&env, "hv1"));
 
 	/* truncation: copytruncate-style rotation */
 	h_sh(": > '%s/var/log/libvirt/qemu/instance-00000a1f.log'", root);
@@ -193,7 +176,7 @@ Test(agent, qemu_log_append_rotate_truncate)
 	want = 9;
 	cr_assert(h_wait(has_n_errors, &env, &want, 5000), "new file not seen");
 
-	j = errors("hv1");
+	j = h_errors(&env, "hv1");
 	cr_expect_eq(count_matching(j, "degraded", "instance-00000a1f", NULL, "ROUND-A"), 1);
 	cr_expect_eq(count_matching(j, "failed", "instance-00000a1f", NULL, "ROUND-B"), 1);
 	cr_expect_eq(count_matching(j, "failed", "instance-00000a1f", NULL, "ROUND-C"), 1);
@@ -226,7 +209,7 @@ Test(agent, restart_neither_loses_nor_repeats)
 	journal_append("libvirtd.service", "AFTER failed to create linux AIO context: x");
 	want = 7;
 	cr_assert(h_wait(has_n_errors, &env, &want, 10000));
-	j = errors("hv1");
+	j = h_errors(&env, "hv1");
 	cr_expect_eq(json_array_size(json_object_get(j, "events")), 7, "nothing repeated");
 	cr_expect_eq(count_matching(j, NULL, NULL, NULL, "WHILE-DOWN"), 1);
 	cr_expect_eq(count_matching(j, "failed", "web-7", NULL, NULL), 1);

@@ -25,19 +25,6 @@ static void teardown(void)
 
 TestSuite(kernel_attrib, .init = setup, .fini = teardown, .timeout = 120);
 
-static json_t *user_named(json_t *host, const char *name)
-{
-	size_t i;
-	json_t *u;
-
-	json_array_foreach(json_object_get(host, "users"), i, u)
-	{
-		if (strcmp(json_string_value(json_object_get(u, "name")), name) == 0)
-			return u;
-	}
-	return NULL;
-}
-
 static bool attributed(struct h_env *e, void *arg)
 {
 	const char *args[] = { "host", "show", "real", NULL };
@@ -46,7 +33,7 @@ static bool attributed(struct h_env *e, void *arg)
 
 	if (!j)
 		return false;
-	u = user_named(j, "test-vm");
+	u = h_json_find(json_object_get(j, "users"), "name", "test-vm");
 	ok = u && json_integer_value(json_object_get(u, "contexts")) == *(int *)arg;
 	if (ok) {
 		json_int_t events = json_integer_value(json_object_get(u, "events"));
@@ -66,7 +53,7 @@ static bool released(struct h_env *e, void *arg)
 {
 	const char *args[] = { "host", "show", "real", NULL };
 	json_t *j = h_aioctl_json(e, args);
-	bool ok = j && !user_named(j, "test-vm");
+	bool ok = j && !h_json_find(json_object_get(j, "users"), "name", "test-vm");
 
 	json_decref(j);
 	return ok;

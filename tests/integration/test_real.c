@@ -60,36 +60,6 @@ static void make_real_root(const char *name, bool with_journal)
 	}
 }
 
-static json_t *errors(const char *host)
-{
-	const char *args[] = { "errors", "--since", "36500d", "--host",
-		               host,     "--limit", "1000",   NULL };
-
-	return h_aioctl_json(&env, args);
-}
-
-static size_t n_errors(const char *host)
-{
-	json_t *j = errors(host);
-	size_t n = j ? json_array_size(json_object_get(j, "events")) : 0;
-
-	json_decref(j);
-	return n;
-}
-
-static json_t *event_of_kind(json_t *j, const char *kind)
-{
-	size_t i;
-	json_t *e;
-
-	json_array_foreach(json_object_get(j, "events"), i, e)
-	{
-		if (strcmp(json_string_value(json_object_get(e, "kind")), kind) == 0)
-			return e;
-	}
-	return NULL;
-}
-
 static bool has_source(json_t *e, const char *source)
 {
 	size_t i;
@@ -107,12 +77,12 @@ static bool has_source(json_t *e, const char *source)
  * both its sources; so far it may still be missing one. */
 static bool incidents_complete(struct h_env *e, void *arg)
 {
-	json_t *j = errors(arg), *f;
+	json_t *j = h_errors(&env, arg), *f;
 	bool ok;
 
 	if (!j)
 		return false;
-	f = event_of_kind(j, "failed");
+	f = h_json_find(json_object_get(j, "events"), "kind", "failed");
 	ok = json_array_size(json_object_get(j, "events")) == 3 && f &&
 	     json_array_size(json_object_get(f, "sources")) == 2 &&
 	     json_is_string(json_object_get(f, "vm"));
@@ -122,12 +92,12 @@ static bool incidents_complete(struct h_env *e, void *arg)
 
 static void check_incidents(const char *host)
 {
-	json_t *j = errors(host), *f, *d, *h;
+	json_t *j = h_errors(&env, host), *f, *d, *h;
 
 	cr_assert_not_null(j);
 	cr_assert_eq(json_array_size(json_object_get(j, "events")), 3,
 	             "one event per failure: a failed start, a fallback, a failed hotplug");
-	cr_assert_not_null(f = event_of_kind(j, "failed"));
+	cr_assert_not_null(f = h_json_find(json_object_get(j, "events"), "kind", "failed"));
 	cr_expect_str_eq(json_string_value(json_object_get(f, "vm")), "vm-fail",
 	                 "the VM name comes from the QEMU log, the journal has none");
 	cr_expect_str_eq(json_string_value(json_object_get(f, "disk")), "libvirt-1-storage");
@@ -136,15 +106,66 @@ static void check_incidents(const char *host)
 	cr_expect_str_eq(json_string_value(json_object_get(f, "time")), "2026-12-02T13:48:00.059Z",
 	                 "QEMU's own time, in every source");
 
-	cr_assert_not_null(d = event_of_kind(j, "degraded"),
+	cr_assert_not_null(d = h_json_find(json_object_get(j, "events"), "kind", "degraded"),
 	                   "QEMU 7.2's iothread fallback is degraded, not failed");
 	cr_expect_str_eq(json_string_value(json_object_get(d, "vm")), "vm-degraded");
 	cr_expect_eq(json_array_size(json_object_get(d, "sources")), 1);
 
-	cr_assert_not_null(h = event_of_kind(j, "hotplug-failed"));
+	cr_assert_not_null(h = h_json_find(json_object_get(j, "events"), "kind", "hotplug-failed"));
 	cr_expect(json_is_null(json_object_get(h, "vm")), "a hotplug names no VM");
 	cr_expect(has_source(h, "journal:libvirtd"));
 	json_decref(j);
+}
+
+/* How often needle stands in DIR/NAME.log. */
+static size_t log_count(struct h_env *e, const char *name, const char *needle)
+{
+	char path[400], *text;
+	size_t len, n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.log", e->dir, name);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	text = calloc(1, 1 << 20);
+	cr_assert_not_null(text);
+	len = fread(text, 1, (1 << 20) - 1, f);
+	fclose(f);
+	text[len] = '\0';
+	for (const char *p = text; (p = strstr(p, needle)); p++)
+		n++;
+	free(text);
+	return n;
+}
+
+static bool log_says(struct h_env *e, void *arg)
+{
+	return log_count(e, "agent-hv2", arg) > 0;
+}
+
+/* Both agents of the restart test log to agent-hv1.log; each logs every
+ * event it reads ("AIO failed in ..."). */
+#define EVENT_LOGGED "]: AIO "
+
+static bool read_twice(struct h_env *e, void *arg)
+{
+	return log_count(e, "agent-hv1", EVENT_LOGGED) >= 8;
+}
+
+static long long seq_last(const char *host)
+{
+	char sql[200];
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT seq_last FROM series WHERE host_id = (SELECT id FROM hosts"
+	         " WHERE name = '%s')",
+	         host);
+	return h_db_value(&env, sql);
+}
+
+static bool reported_past(struct h_env *e, void *arg)
+{
+	return seq_last("hv1") >= *(long long *)arg;
 }
 
 Test(real, one_incident_per_failure_and_restarts_repeat_none)
@@ -159,8 +180,10 @@ Test(real, one_incident_per_failure_and_restarts_repeat_none)
 	make_real_root("hv1", true);
 	agent = h_agent_start(&env, "hv1", root, INTERVAL, fast);
 	cr_assert(h_wait(incidents_complete, &env, "hv1", 15000),
-	          "expected 3 complete incidents, have %zu events", n_errors("hv1"));
+	          "expected 3 complete incidents, have %zu events", h_n_errors(&env, "hv1"));
 	check_incidents("hv1");
+	cr_assert_eq(log_count(&env, "agent-hv1", EVENT_LOGGED), 4,
+	             "the first agent read each of the four lines once");
 
 	/* a restart that lost its positions reads everything again: the server
 	 * already has every line and every incident */
@@ -168,43 +191,21 @@ Test(real, one_incident_per_failure_and_restarts_repeat_none)
 	snprintf(state2, sizeof(state2), "%s/agent-hv1-again", env.dir);
 	again[5] = state2;
 	h_agent_start(&env, "hv1", root, INTERVAL, again);
+	cr_assert(h_wait(read_twice, &env, NULL, 10000),
+	          "the restarted agent reads the four lines again (%zu logged in all)",
+	          log_count(&env, "agent-hv1", EVENT_LOGGED));
 	{
-		/* the agent has read its logs once it has reported twice */
-		long long seq = h_db_value(&env, "SELECT seq_last FROM series WHERE host_id ="
-		                                 " (SELECT id FROM hosts WHERE name = 'hv1')");
-		char sql[200];
+		/* its next reports carry them; the one after that is stored */
+		long long want = seq_last("hv1") + 2;
 
-		snprintf(sql, sizeof(sql),
-		         "SELECT (SELECT seq_last FROM series WHERE host_id ="
-		         " (SELECT id FROM hosts WHERE name = 'hv1')) < %lld",
-		         seq + 3);
-		cr_assert(h_wait(h_db_zero, &env, sql, 10000), "the restarted agent reports");
+		cr_assert(h_wait(reported_past, &env, &want, 10000), "the restarted agent reports");
 	}
 	check_incidents("hv1");
 }
 
-static bool log_says(struct h_env *e, void *arg)
-{
-	char path[400], *text = NULL;
-	size_t len = 0;
-	FILE *f;
-	bool found;
-
-	snprintf(path, sizeof(path), "%s/agent-hv2.log", e->dir);
-	if (!(f = fopen(path, "r")))
-		return false;
-	text = calloc(1, 1 << 20);
-	len = fread(text, 1, (1 << 20) - 1, f);
-	fclose(f);
-	text[len] = '\0';
-	found = strstr(text, arg) != NULL;
-	free(text);
-	return found;
-}
-
 static bool two_events(struct h_env *e, void *arg)
 {
-	return n_errors(arg) == 2;
+	return h_n_errors(&env, arg) == 2;
 }
 
 Test(real, the_journal_appears_after_the_agent)
@@ -219,7 +220,7 @@ Test(real, the_journal_appears_after_the_agent)
 	          "the agent says it has no journal yet");
 	/* meanwhile the QEMU logs are read: the failure and the fallback */
 	cr_assert(h_wait(two_events, &env, "hv2", 10000), "the QEMU logs' two events; have %zu",
-	          n_errors("hv2"));
+	          h_n_errors(&env, "hv2"));
 
 	h_sh("mkdir -p '%s/var/log/journal'", root);
 	h_sh(JOURNAL_REMOTE " -o '%s/var/log/journal/remote.journal' '%s' 2>/dev/null", root,
@@ -227,7 +228,8 @@ Test(real, the_journal_appears_after_the_agent)
 	cr_assert(h_wait(log_says, &env, "journal appeared", 10000),
 	          "the agent says it found the journal");
 	cr_assert(h_wait(incidents_complete, &env, "hv2", 10000),
-	          "the journal's entries join their incidents; have %zu events", n_errors("hv2"));
+	          "the journal's entries join their incidents; have %zu events",
+	          h_n_errors(&env, "hv2"));
 	check_incidents("hv2");
 }
 
@@ -286,19 +288,6 @@ static unsigned long long aio_nr(void)
 	return v;
 }
 
-static json_t *user_named(json_t *host, const char *name)
-{
-	size_t i;
-	json_t *u;
-
-	json_array_foreach(json_object_get(host, "users"), i, u)
-	{
-		if (strcmp(json_string_value(json_object_get(u, "name")), name) == 0)
-			return u;
-	}
-	return NULL;
-}
-
 struct vms {
 	struct vm *v;
 	size_t n;
@@ -319,7 +308,7 @@ static bool attributed(struct h_env *e, void *arg)
 	if (!(j = h_aioctl_json(e, args)))
 		return false;
 	for (size_t i = 0; i < vs->n && ok; i++) {
-		json_t *u = user_named(j, vs->v[i].name);
+		json_t *u = h_json_find(json_object_get(j, "users"), "name", vs->v[i].name);
 
 		ok = vs->v[i].want_contexts
 		             ? u && json_integer_value(json_object_get(u, "contexts")) ==
@@ -386,7 +375,7 @@ Test(real, qemu_contexts_per_vm_as_the_kernel_counts_them)
 	j = h_aioctl_json(&env, args);
 	cr_assert_not_null(j);
 	for (size_t i = 0; i < vs.n; i++) {
-		json_t *u = user_named(j, vms[i].name);
+		json_t *u = h_json_find(json_object_get(j, "users"), "name", vms[i].name);
 
 		if (!vms[i].want_contexts)
 			continue;

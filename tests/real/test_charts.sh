@@ -6,22 +6,17 @@
 # must differ: a chart that draws nothing from one hour of data fails.
 #   test_charts.sh BIN_DIR
 set -u
+. "$(dirname "$0")/lib.sh"
 bin=${1:?usage: test_charts.sh BIN_DIR}
 [ -x /usr/bin/chromium ] || { echo "chromium missing: deploy/install-deps.sh"; exit 1; }
 w=$(mktemp -d /tmp/aioctl-charts-XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; wait; [ -n "${AIO_TEST_KEEP:-}" ] || rm -rf "$w"' EXIT
-pass=0
-fail=0
-check() {
-	local what=$1
-	shift
-	if "$@"; then pass=$((pass + 1)); echo "ok: $what"; else fail=$((fail + 1)); echo "FAIL: $what"; fi
-}
-port=$((20000 + RANDOM % 30000))
+port=$(random_port)
 "$bin/aio-server" --listen tcp://127.0.0.1:$port --admin-listen tcp://127.0.0.1:$((port + 1)) \
 	--http-listen '' --state-dir "$w/server" >"$w/server.log" 2>&1 &
 export AIOCTL_SERVER=tcp://127.0.0.1:$((port + 1)) AIOCTL_TOKEN_FILE=$w/server/admin.token
-for i in $(seq 100); do "$bin/aioctl" fleet status >/dev/null 2>&1 && break; sleep 0.1; done
+server_up() { "$bin/aioctl" fleet status >/dev/null 2>&1; }
+check "aio-server answers" wait_for 20 server_up
 for h in hv-a hv-b; do
 	mkdir -p "$w/$h/proc/sys/fs"
 	echo 30000 >"$w/$h/proc/sys/fs/aio-nr"
@@ -31,14 +26,15 @@ for h in hv-a hv-b; do
 		--interval 200ms --state-dir "$w/$h.state" --enroll-token-file "$w/$h.token" \
 		>"$w/$h.log" 2>&1 &
 done
-for i in $(seq 100); do
-	[ "$("$bin/aioctl" fleet status --output json 2>/dev/null | grep -c '"aio_nr": *30000')" -ge 2 ] ||
-		[ "$("$bin/aioctl" fleet status --output csv 2>/dev/null | grep -c ',30000,')" -ge 2 ] && break
-	sleep 0.1
-done
-# a few more reports, then the pages
+# both hosts reporting, then hv-a's new value stored: a page with a change
+reports() { # reports HOST AIO_NR
+	"$bin/aioctl" fleet status --output json >"$w/fleet.json" 2>/dev/null &&
+		jqe ".hosts[] | select(.host == \"$1\" and .aio_nr == $2)" "$w/fleet.json"
+}
+check "hv-a reports" wait_for 20 reports hv-a 30000
+check "hv-b reports" wait_for 20 reports hv-b 30000
 echo 52000 >"$w/hv-a/proc/sys/fs/aio-nr"
-sleep 1
+check "hv-a's change is stored" wait_for 20 reports hv-a 52000
 
 shot() { # shot HTML PNG
 	timeout 60 chromium --headless=new --no-sandbox --disable-gpu --hide-scrollbars \
@@ -76,5 +72,4 @@ for since in 1d 30d; do
 done
 # what a person would look at, kept with the test's output
 cp "$w"/chart-2-1d.png "$bin/../tests/chart-host-1d.png" 2>/dev/null
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+lib_summary

@@ -5,11 +5,12 @@
 # own ports, with the build tree it is given.
 #   test_demo.sh SOURCE_DIR BUILD_DIR
 set -u
+. "$(dirname "$0")/lib.sh"
 src=${1:?usage: test_demo.sh SOURCE_DIR BUILD_DIR}
 build=${2:?usage: test_demo.sh SOURCE_DIR BUILD_DIR}
 work=$(mktemp -d /tmp/aioctl-demo-XXXXXX)
 export AIOCTL_DEMO_DIR=$work/demo AIOCTL_BUILD_DIR=$build
-export AIOCTL_DEMO_PORT=$((20000 + RANDOM % 30000))
+export AIOCTL_DEMO_PORT=$(random_port)
 cleanup() {
 	"$src/deploy/demo.sh" stop >/dev/null 2>&1
 	[ -n "${AIO_TEST_KEEP:-}" ] || rm -rf "$work"
@@ -17,28 +18,6 @@ cleanup() {
 trap cleanup EXIT INT TERM HUP
 cd "$work" || exit 1
 
-pass=0
-fail=0
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then
-		pass=$((pass + 1))
-		echo "ok: $what"
-	else
-		fail=$((fail + 1))
-		echo "FAIL: $what"
-	fi
-}
-wait_for() { # wait_for SECONDS COMMAND...
-	local deadline=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -ge "$deadline" ] && return 1
-		sleep 0.2
-	done
-}
-jqe() { [ -s "$2" ] && jq -e "$1" "$2" >/dev/null; }
 
 check "deploy/demo.sh starts a server and four agents" \
 	sh -c "'$src/deploy/demo.sh' > demo.out 2>&1"
@@ -155,5 +134,4 @@ check "aioctl rollout show 1" "$b/aioctl" rollout show 1
 check "deploy/demo.sh stop" "$src/deploy/demo.sh" stop
 gone() { ! pgrep -f "$d/" >/dev/null; }
 check "  nothing left running" wait_for 10 gone
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+lib_summary

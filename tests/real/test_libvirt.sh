@@ -9,6 +9,7 @@
 #   test_libvirt.sh BIN_DIR
 # Exit 77 (skipped) without root or libvirt.
 set -u
+. "$(dirname "$0")/lib.sh"
 bin=${1:?usage: test_libvirt.sh BIN_DIR}
 [ "$(id -u)" -eq 0 ] || { echo "skipped: needs root"; exit 77; }
 for p in /usr/sbin/libvirtd /usr/sbin/virtlogd /usr/bin/virsh /lib/systemd/systemd-journald \
@@ -36,27 +37,6 @@ if [ "${AIO_IN_NS:-}" != 1 ]; then
 fi
 
 # ---------------------------------------------------------------- inside
-fail=0
-pass=0
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then
-		pass=$((pass + 1))
-		echo "ok: $what"
-	else
-		fail=$((fail + 1))
-		echo "FAIL: $what"
-	fi
-}
-wait_for() { # wait_for SECONDS COMMAND...: polls every 0.2 s
-	local deadline=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -ge "$deadline" ] && return 1
-		sleep 0.2
-	done
-}
 lower() { # room for $1 events more than now
 	echo $(($(cat /proc/sys/fs/aio-nr) + $1)) >/proc/sys/fs/aio-max-nr
 }
@@ -79,9 +59,8 @@ mount --bind "$T/sysctl" /etc/sysctl.d
 mount -t tmpfs tmpfs /run/systemd
 mount -t tmpfs tmpfs /run/log
 
-port() { echo $((20000 + RANDOM % 30000)); }
 for try in 1 2 3 4 5; do
-	A="tcp://127.0.0.1:$(port)" M="tcp://127.0.0.1:$(port)" H="http://127.0.0.1:$(port)"
+	A="tcp://127.0.0.1:$(random_port)" M="tcp://127.0.0.1:$(random_port)" H="http://127.0.0.1:$(random_port)"
 	"$bin/aio-server" --listen "$A" --admin-listen "$M" --http-listen "$H" \
 		--state-dir "$T/server" --alert-interval 500ms >"$T/server.log" 2>&1 &
 	echo $! >>"$T/pids"
@@ -90,7 +69,6 @@ for try in 1 2 3 4 5; do
 done
 aioctl() { "$bin/aioctl" "$@"; }
 # jq -e that fails on an empty or missing file too
-jqe() { [ -s "$2" ] && jq -e "$1" "$2" >/dev/null; }
 aioctl enroll create --host lv >"$T/enroll" || { echo "FAIL: no server"; exit 1; }
 
 # the agent first: no journald yet, and no journal directory with files
@@ -207,5 +185,4 @@ check "fleet status shows the room in contexts" wait_for 10 room_right
 
 for d in ok degraded hotplug; do virsh destroy "aiot-$d" >/dev/null 2>&1; done
 kill "$(cat "$T/libvirtd.pid")" "$(cat "$T/virtlogd.pid")" 2>/dev/null
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+lib_summary
