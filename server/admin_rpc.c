@@ -5,12 +5,17 @@
 #include <string.h>
 
 #include "aio.h"
+#include "audit.h"
 #include "clock.h"
+#include "drift.h"
 #include "history.h"
 #include "log.h"
 #include "names.h"
 #include "secret.h"
 #include "server.h"
+#include "status.h"
+#include "store_events.h"
+#include "store_hosts.h"
 #include "trend.h"
 
 /* Every admin call carries a token; its role must cover the method. The
@@ -44,7 +49,7 @@ int server_admin_authorize(struct aio_rpc_call *call, void *arg)
 		snprintf(what, sizeof(what), "%s", method);
 		log_warn("admin: %s refused for %s (role %s, needs %s)", method, who,
 		         server_role_name(t->role), server_role_name(need));
-		server_audit(s, who, "denied", what, server_role_name(t->role));
+		server_audit_log(s->db, who, "denied", what, server_role_name(t->role));
 		aio_rpc_call_fail(call, AIO_PERMISSION_DENIED,
 		                  "token %s (role %s) may not call %s: "
 		                  "needs %s",
@@ -54,107 +59,6 @@ int server_admin_authorize(struct aio_rpc_call *call, void *arg)
 	}
 	aio_rpc_call_set_user(call, (void *)t);
 	return AIO_OK;
-}
-
-/* HostStatus fields point into the registry: build and pack under its read
- * lock. Labels need arrays of their own, freed by status_done. */
-static int status_fill(Aioctl__V1__HostStatus *st, const struct server_host *h, uint64_t now)
-{
-	aioctl__v1__host_status__init(st);
-	st->host = h->name;
-	st->kernel = h->kernel;
-	st->agent_version = h->agent_version;
-	st->has_first_seen_ms = true;
-	st->first_seen_ms = h->first_seen_ms;
-	st->has_last_seen_ms = true;
-	st->last_seen_ms = h->last_seen_ms;
-	st->has_online = true;
-	st->online = server_host_online(h, now);
-	st->has_last_seq = true;
-	st->last_seq = h->last_seq;
-	st->has_interval_ms = true;
-	st->interval_ms = h->interval_ms;
-	st->has_counting = true;
-	st->counting = (Aioctl__V1__CountingMode)h->counting;
-	if (h->detail && h->detail->has_counting)
-		st->counting = h->detail->counting;
-	if (h->detail)
-		st->persisted = h->detail->persisted;
-	st->has_errors_24h = true;
-	st->errors_24h = server_host_errors_24h(h, now);
-	st->has_dropped = h->dropped > 0;
-	st->dropped = h->dropped;
-	if (h->has_sample) {
-		st->sample = (Aioctl__V1__Sample *)&h->sample;
-		st->has_room_contexts = true;
-		st->room_contexts = aio_room_contexts(h->sample.aio_max_nr, h->sample.aio_nr);
-	}
-	st->has_largest_vm_contexts = h->largest_vm_contexts > 0;
-	st->largest_vm_contexts = h->largest_vm_contexts;
-	if (h->n_labels) {
-		Aioctl__V1__Label *l = calloc(h->n_labels, sizeof(*l));
-		Aioctl__V1__Label **lp = calloc(h->n_labels, sizeof(*lp));
-
-		if (!l || !lp) {
-			free(l);
-			free(lp);
-			return -ENOMEM;
-		}
-		for (size_t i = 0; i < h->n_labels; i++) {
-			aioctl__v1__label__init(&l[i]);
-			l[i].key = h->labels[i].key;
-			l[i].value = h->labels[i].value;
-			lp[i] = &l[i];
-		}
-		st->labels = lp;
-		st->n_labels = h->n_labels;
-	}
-	return 0;
-}
-
-static void status_done(Aioctl__V1__HostStatus *st)
-{
-	if (st->n_labels) {
-		free(st->labels[0]);
-		free(st->labels);
-	}
-}
-
-void server_fleet_status_answer(struct server *s, Aioctl__V1__FleetStatusReply_Closure closure,
-                                void *data, char **not_answered, size_t n_not)
-{
-	Aioctl__V1__FleetStatusReply rep = AIOCTL__V1__FLEET_STATUS_REPLY__INIT;
-	Aioctl__V1__HostStatus *st = NULL, **stp = NULL;
-	uint64_t now = aio_now_ms();
-	size_t n = 0;
-
-	pthread_rwlock_rdlock(&s->hosts.lock);
-	if (s->hosts.n) {
-		st = calloc(s->hosts.n, sizeof(*st));
-		stp = calloc(s->hosts.n, sizeof(*stp));
-	}
-	if (s->hosts.n && (!st || !stp))
-		goto out_nomem;
-	for (; n < s->hosts.n; n++) {
-		if (status_fill(&st[n], s->hosts.all[n], now) < 0)
-			goto out_nomem;
-		stp[n] = &st[n];
-	}
-	rep.hosts = stp;
-	rep.n_hosts = n;
-	rep.not_answered = not_answered;
-	rep.n_not_answered = n_not;
-	closure(&rep, data);
-	goto out_unlock;
-
-out_nomem:
-	AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
-out_unlock:
-	pthread_rwlock_unlock(&s->hosts.lock);
-	for (size_t i = 0; i < n; i++)
-		status_done(&st[i]);
-	free(st);
-	free(stp);
 }
 
 #define LIVE_TIMEOUT_DEFAULT_MS 2000
@@ -177,10 +81,44 @@ static void admin_rpc_fleet_status(Aioctl__V1__Admin_Service *svc,
 			timeout = LIVE_TIMEOUT_MAX_MS;
 		if (deadline && deadline > now + 100 && deadline - now - 100 < timeout)
 			timeout = deadline - now - 100;
-		server_engine_live(s, timeout, closure, data);
+		server_push_live(&s->push, timeout, closure, data);
 		return;
 	}
-	server_fleet_status_answer(s, closure, data, NULL, 0);
+	server_status_answer(&s->hosts, closure, data, NULL, 0);
+}
+
+struct show {
+	Aioctl__V1__HostShowReply_Closure closure;
+	void *data;
+};
+
+static int show_host(const struct server_host *h, void *arg)
+{
+	struct show *sh = arg;
+	Aioctl__V1__HostShowReply rep = AIOCTL__V1__HOST_SHOW_REPLY__INIT;
+	Aioctl__V1__AioEvent *recent[SERVER_RECENT_EVENTS];
+	Aioctl__V1__HostStatus st;
+
+	if (server_status_fill(&st, h, aio_now_ms()) < 0)
+		return -ENOMEM;
+	rep.status = &st;
+	if (h->detail) {
+		rep.users = h->detail->users;
+		rep.n_users = h->detail->n_users;
+		rep.has_unexplained = h->detail->has_unexplained;
+		rep.unexplained = h->detail->unexplained;
+		rep.has_users_time_ms = h->detail->has_users_time_ms;
+		rep.users_time_ms = h->detail->users_time_ms;
+	}
+	/* newest first */
+	for (size_t i = 0; i < h->n_recent; i++)
+		recent[i] =
+		        h->recent[(h->recent_head + h->n_recent - 1 - i) % SERVER_RECENT_EVENTS];
+	rep.recent_events = recent;
+	rep.n_recent_events = h->n_recent;
+	sh->closure(&rep, sh->data);
+	server_status_done(&st);
+	return 0;
 }
 
 static void admin_rpc_host_show(Aioctl__V1__Admin_Service *svc,
@@ -188,42 +126,17 @@ static void admin_rpc_host_show(Aioctl__V1__Admin_Service *svc,
                                 Aioctl__V1__HostShowReply_Closure closure, void *data)
 {
 	struct server *s = aio_rpc_call_arg(data);
-	Aioctl__V1__HostShowReply rep = AIOCTL__V1__HOST_SHOW_REPLY__INIT;
-	Aioctl__V1__HostStatus st;
-	struct server_host *h;
+	struct show sh = { closure, data };
+	int r;
 
 	if (!aio_host_name_valid(in->host)) {
 		AIO_RPC_REFUSE(data, closure, AIO_INVALID_ARGUMENT, "not a host name");
 		return;
 	}
-	pthread_rwlock_rdlock(&s->hosts.lock);
-	h = server_hosts_find(&s->hosts, in->host);
-	if (!h) {
+	if ((r = server_hosts_read_name(&s->hosts, in->host, show_host, &sh)) == -ENOENT)
 		AIO_RPC_REFUSE(data, closure, AIO_NOT_FOUND, "no host named %s", in->host);
-	} else if (status_fill(&st, h, aio_now_ms()) < 0) {
+	else if (r < 0)
 		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
-	} else {
-		Aioctl__V1__AioEvent *recent[SERVER_RECENT_EVENTS];
-
-		rep.status = &st;
-		if (h->detail) {
-			rep.users = h->detail->users;
-			rep.n_users = h->detail->n_users;
-			rep.has_unexplained = h->detail->has_unexplained;
-			rep.unexplained = h->detail->unexplained;
-			rep.has_users_time_ms = h->detail->has_users_time_ms;
-			rep.users_time_ms = h->detail->users_time_ms;
-		}
-		/* newest first */
-		for (size_t i = 0; i < h->n_recent; i++)
-			recent[i] = h->recent[(h->recent_head + h->n_recent - 1 - i) %
-			                      SERVER_RECENT_EVENTS];
-		rep.recent_events = recent;
-		rep.n_recent_events = h->n_recent;
-		closure(&rep, data);
-		status_done(&st);
-	}
-	pthread_rwlock_unlock(&s->hosts.lock);
 }
 
 #define ERRORS_LIMIT_DEFAULT 100
@@ -231,85 +144,93 @@ static void admin_rpc_host_show(Aioctl__V1__Admin_Service *svc,
 
 struct errors_job {
 	Aioctl__V1__ErrorsRequest *in; /* taken from the call */
+	int64_t host_id;               /* 0: every host */
+	struct server_hosts *hosts;
 	Aioctl__V1__ErrorsReply_Closure closure;
 	void *data;
 };
 
-static char *col_text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
+struct errors_list {
+	struct server_hosts *hosts;
+	Aioctl__V1__HostEvent **v;
+	size_t n;
+};
 
-	return t ? strdup((const char *)t) : NULL;
+static int host_name(const struct server_host *h, void *arg)
+{
+	char **name = arg;
+
+	return (*name = strdup(h->name)) ? 0 : -ENOMEM;
 }
 
-/* On the query thread: newest events first, one past the limit to know
- * whether there were more. */
-static void errors_query(sqlite3 *conn, void *arg)
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* Each event as an owned HostEvent (protobuf-c frees it whole). */
+static int error_row(int64_t host_id, const Aioctl__V1__AioEvent *e, void *arg)
+{
+	struct errors_list *l = arg;
+	Aioctl__V1__HostEvent *he = calloc(1, sizeof(*he));
+	Aioctl__V1__AioEvent *ev = calloc(1, sizeof(*ev));
+	char *host = NULL;
+
+	if (!he || !ev || server_hosts_read_id(l->hosts, host_id, host_name, &host) == -ENOMEM) {
+		free(he);
+		free(ev);
+		return -ENOMEM;
+	}
+	aioctl__v1__host_event__init(he);
+	aioctl__v1__aio_event__init(ev);
+	he->host = host ? host : strdup("?");
+	ev->time_ms = e->time_ms;
+	ev->kind = e->kind;
+	ev->source = dup_or_null(e->source);
+	ev->vm = dup_or_null(e->vm);
+	ev->disk = dup_or_null(e->disk);
+	ev->line = dup_or_null(e->line);
+	if (e->n_sources && (ev->sources = calloc(e->n_sources, sizeof(*ev->sources))))
+		for (size_t i = 0; i < e->n_sources; i++)
+			if ((ev->sources[ev->n_sources] = strdup(e->sources[i])))
+				ev->n_sources++;
+	he->event = ev;
+	l->v[l->n++] = he;
+	return 0;
+}
+
+/* On the query thread: newest events first. */
+static void errors_query(struct server_reader *rd, void *arg)
 {
 	struct errors_job *j = arg;
 	Aioctl__V1__ErrorsReply rep = AIOCTL__V1__ERRORS_REPLY__INIT;
 	uint32_t limit = j->in->has_limit && j->in->limit ? j->in->limit : ERRORS_LIMIT_DEFAULT;
-	sqlite3_stmt *st = NULL;
-	size_t n = 0;
+	struct errors_list l = { .hosts = j->hosts };
+	bool truncated = false;
+	int r;
 
 	if (limit > ERRORS_LIMIT_MAX)
 		limit = ERRORS_LIMIT_MAX;
-	rep.events = calloc(limit, sizeof(*rep.events));
-	if (!rep.events ||
-	    sqlite3_prepare_v2(conn,
-	                       "SELECT h.name, e.time_ms, e.kind, e.source, e.vm, e.disk, e.line,"
-	                       " e.sources FROM events e JOIN hosts h ON h.id = e.host_id"
-	                       " WHERE e.time_ms >= ?1 AND (?2 IS NULL OR h.name = ?2)"
-	                       " AND (?3 IS NULL OR e.vm = ?3)"
-	                       " ORDER BY e.time_ms DESC, e.id DESC LIMIT ?4",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		AIO_RPC_REFUSE(j->data, j->closure, AIO_INTERNAL, "cannot read events: %s",
-		               sqlite3_errmsg(conn));
+	if (!(l.v = calloc(limit + 1, sizeof(*l.v)))) {
+		AIO_RPC_REFUSE(j->data, j->closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		goto out_free;
 	}
-	sqlite3_bind_int64(st, 1, (int64_t)(j->in->has_since_ms ? j->in->since_ms : 0));
-	if (j->in->host)
-		sqlite3_bind_text(st, 2, j->in->host, -1, SQLITE_STATIC);
-	if (j->in->vm)
-		sqlite3_bind_text(st, 3, j->in->vm, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (int64_t)limit + 1);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		Aioctl__V1__HostEvent *he;
-		Aioctl__V1__AioEvent *ev;
-
-		if (n == limit) {
-			rep.has_truncated = true;
-			rep.truncated = true;
-			break;
-		}
-		he = calloc(1, sizeof(*he));
-		ev = calloc(1, sizeof(*ev));
-		if (!he || !ev) {
-			free(he);
-			free(ev);
-			break;
-		}
-		aioctl__v1__host_event__init(he);
-		aioctl__v1__aio_event__init(ev);
-		he->host = col_text(st, 0);
-		ev->time_ms = (uint64_t)sqlite3_column_int64(st, 1);
-		ev->kind = (Aioctl__V1__EventKind)sqlite3_column_int(st, 2);
-		ev->source = col_text(st, 3);
-		ev->vm = col_text(st, 4);
-		ev->disk = col_text(st, 5);
-		ev->line = col_text(st, 6);
-		server_event_sources_parse(ev, (const char *)sqlite3_column_text(st, 7));
-		he->event = ev;
-		rep.events[n++] = he;
+	r = server_store_events_read(rd, j->in->has_since_ms ? j->in->since_ms : 0, j->host_id,
+	                             j->in->vm, limit, error_row, &l, &truncated);
+	if (r < 0) {
+		AIO_RPC_REFUSE(j->data, j->closure, AIO_INTERNAL, "cannot read events: %s",
+		               r == -ENOMEM ? "out of memory" : server_reader_error(rd));
+		goto out_free;
 	}
-	rep.n_events = n;
+	rep.has_truncated = truncated;
+	rep.truncated = truncated;
+	rep.events = l.v;
+	rep.n_events = l.n;
 	j->closure(&rep, j->data);
-	/* every piece was malloc'd: protobuf-c frees it the same way */
-	for (size_t i = 0; i < n; i++)
-		protobuf_c_message_free_unpacked(&rep.events[i]->base, NULL);
 out_free:
-	free(rep.events);
-	sqlite3_finalize(st);
+	for (size_t i = 0; i < l.n; i++)
+		protobuf_c_message_free_unpacked(&l.v[i]->base, NULL);
+	free(l.v);
 	protobuf_c_message_free_unpacked(&j->in->base, NULL);
 	free(j);
 }
@@ -319,7 +240,7 @@ static void admin_rpc_errors(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__E
 {
 	struct server *s = aio_rpc_call_arg(data);
 	struct errors_job *j;
-	bool known = true;
+	int64_t host_id = 0;
 	int r;
 
 	if ((in->host && !aio_host_name_valid(in->host)) ||
@@ -327,12 +248,7 @@ static void admin_rpc_errors(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__E
 		AIO_RPC_REFUSE(data, closure, AIO_INVALID_ARGUMENT, "not a host or VM name");
 		return;
 	}
-	if (in->host) {
-		pthread_rwlock_rdlock(&s->hosts.lock);
-		known = server_hosts_find(&s->hosts, in->host) != NULL;
-		pthread_rwlock_unlock(&s->hosts.lock);
-	}
-	if (!known) {
+	if (in->host && !(host_id = server_hosts_id(&s->hosts, in->host))) {
 		AIO_RPC_REFUSE(data, closure, AIO_NOT_FOUND, "no host named %s", in->host);
 		return;
 	}
@@ -342,6 +258,8 @@ static void admin_rpc_errors(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__E
 	}
 	j->closure = closure;
 	j->data = data;
+	j->host_id = host_id;
+	j->hosts = &s->hosts;
 	j->in = (Aioctl__V1__ErrorsRequest *)aio_rpc_call_take_input(data);
 	if ((r = server_query_submit(s->query, errors_query, j)) < 0) {
 		protobuf_c_message_free_unpacked(&j->in->base, NULL);
@@ -371,13 +289,15 @@ static void admin_rpc_enroll_create(Aioctl__V1__Admin_Service *svc,
 	int st;
 
 	caller(data, who, sizeof(who));
-	st = server_creds_enroll_create(s, in->host, in->has_expires_ms ? in->expires_ms : 0, token,
+	st = server_creds_enroll_create(&s->creds, in->host,
+	                                in->has_expires_ms ? in->expires_ms : 0, token,
 	                                sizeof(token), &expires, msg, sizeof(msg));
 	if (st != AIO_OK) {
 		AIO_RPC_REFUSE(data, closure, st, "%s", msg);
 		return;
 	}
-	server_audit(s, who, "enroll.create", in->host ? in->host : "(any host)", "created");
+	server_audit_log(s->db, who, "enroll.create", in->host ? in->host : "(any host)",
+	                 "created");
 	rep.token = token;
 	rep.has_expires_ms = true;
 	rep.expires_ms = expires;
@@ -394,15 +314,50 @@ static void admin_rpc_token_create(Aioctl__V1__Admin_Service *svc,
 	int st;
 
 	caller(data, who, sizeof(who));
-	st = server_creds_token_create(s, in->name, in->role, token, sizeof(token), msg,
+	st = server_creds_token_create(&s->creds, in->name, in->role, token, sizeof(token), msg,
 	                               sizeof(msg));
 	if (st != AIO_OK) {
 		AIO_RPC_REFUSE(data, closure, st, "%s", msg);
 		return;
 	}
-	server_audit(s, who, "token.create", in->name, in->role);
+	server_audit_log(s->db, who, "token.create", in->name, in->role);
 	rep.token = token;
 	closure(&rep, data);
+}
+
+struct token_list {
+	Aioctl__V1__TokenListReply_Closure closure;
+	void *data;
+};
+
+static int list_tokens(const struct server_token *const *tokens, size_t n, void *arg)
+{
+	struct token_list *l = arg;
+	Aioctl__V1__TokenListReply rep = AIOCTL__V1__TOKEN_LIST_REPLY__INIT;
+	Aioctl__V1__TokenInfo *v = calloc(n + 1, sizeof(*v));
+	Aioctl__V1__TokenInfo **pv = calloc(n + 1, sizeof(*pv));
+
+	if (!v || !pv) {
+		free(v);
+		free(pv);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		aioctl__v1__token_info__init(&v[i]);
+		v[i].name = (char *)tokens[i]->name;
+		v[i].role = (char *)server_role_name(tokens[i]->role);
+		v[i].has_created_ms = true;
+		v[i].created_ms = tokens[i]->created_ms;
+		v[i].has_revoked_ms = tokens[i]->revoked_ms != 0;
+		v[i].revoked_ms = tokens[i]->revoked_ms;
+		pv[i] = &v[i];
+	}
+	rep.tokens = pv;
+	rep.n_tokens = n;
+	l->closure(&rep, l->data);
+	free(v);
+	free(pv);
+	return 0;
 }
 
 static void admin_rpc_token_list(Aioctl__V1__Admin_Service *svc,
@@ -410,31 +365,10 @@ static void admin_rpc_token_list(Aioctl__V1__Admin_Service *svc,
                                  Aioctl__V1__TokenListReply_Closure closure, void *data)
 {
 	struct server *s = aio_rpc_call_arg(data);
-	Aioctl__V1__TokenListReply rep = AIOCTL__V1__TOKEN_LIST_REPLY__INIT;
-	Aioctl__V1__TokenInfo *v;
-	Aioctl__V1__TokenInfo **pv;
-	size_t n = 0;
+	struct token_list l = { closure, data };
 
-	pthread_mutex_lock(&s->creds.lock);
-	v = calloc(s->creds.n_tokens + 1, sizeof(*v));
-	pv = calloc(s->creds.n_tokens + 1, sizeof(*pv));
-	for (struct server_token *t = s->creds.tokens; v && pv && t; t = t->next) {
-		aioctl__v1__token_info__init(&v[n]);
-		v[n].name = t->name;
-		v[n].role = (char *)server_role_name(t->role);
-		v[n].has_created_ms = true;
-		v[n].created_ms = t->created_ms;
-		v[n].has_revoked_ms = t->revoked_ms != 0;
-		v[n].revoked_ms = t->revoked_ms;
-		pv[n] = &v[n];
-		n++;
-	}
-	rep.tokens = pv;
-	rep.n_tokens = n;
-	closure(&rep, data);
-	pthread_mutex_unlock(&s->creds.lock);
-	free(v);
-	free(pv);
+	if (server_creds_token_list(&s->creds, list_tokens, &l) < 0)
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 }
 
 static void admin_rpc_token_revoke(Aioctl__V1__Admin_Service *svc,
@@ -447,12 +381,18 @@ static void admin_rpc_token_revoke(Aioctl__V1__Admin_Service *svc,
 	int st;
 
 	caller(data, who, sizeof(who));
-	if ((st = server_creds_token_revoke(s, in->name, msg, sizeof(msg))) != AIO_OK) {
+	if ((st = server_creds_token_revoke(&s->creds, in->name, msg, sizeof(msg))) != AIO_OK) {
 		AIO_RPC_REFUSE(data, closure, st, "%s", msg);
 		return;
 	}
-	server_audit(s, who, "token.revoke", in->name, "revoked");
+	server_audit_log(s->db, who, "token.revoke", in->name, "revoked");
 	closure(&rep, data);
+}
+
+static int revoke_host(struct server_host *h, void *arg)
+{
+	h->revoked_ms = *(const uint64_t *)arg;
+	return 0;
 }
 
 static void admin_rpc_host_revoke(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__NameRequest *in,
@@ -461,7 +401,6 @@ static void admin_rpc_host_revoke(Aioctl__V1__Admin_Service *svc, const Aioctl__
 	struct server *s = aio_rpc_call_arg(data);
 	Aioctl__V1__Empty rep = AIOCTL__V1__EMPTY__INIT;
 	uint64_t now = aio_now_ms();
-	struct server_host *h;
 	char who[160];
 
 	caller(data, who, sizeof(who));
@@ -469,17 +408,15 @@ static void admin_rpc_host_revoke(Aioctl__V1__Admin_Service *svc, const Aioctl__
 		AIO_RPC_REFUSE(data, closure, AIO_INVALID_ARGUMENT, "not a host name");
 		return;
 	}
-	pthread_rwlock_wrlock(&s->hosts.lock);
-	if ((h = server_hosts_find(&s->hosts, in->name)))
-		h->revoked_ms = now;
-	pthread_rwlock_unlock(&s->hosts.lock);
-	if (!h) {
+	if (server_hosts_update_name(&s->hosts, in->name, false, revoke_host, &now) < 0) {
 		AIO_RPC_REFUSE(data, closure, AIO_NOT_FOUND, "no host named %s", in->name);
 		return;
 	}
-	server_db_exec(s->db, NULL, NULL, "UPDATE hosts SET revoked_ms = ? WHERE name = ?", "it",
-	               (int64_t)now, in->name);
-	server_audit(s, who, "host.revoke", in->name, "revoked");
+	if (server_store_hosts_revoke(s->db, in->name, now, NULL, NULL) < 0) {
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
+		return;
+	}
+	server_audit_log(s->db, who, "host.revoke", in->name, "revoked");
 	log_info("host %s revoked by %s", in->name, who);
 	closure(&rep, data);
 }
@@ -491,7 +428,8 @@ static void admin_rpc_set_limit(Aioctl__V1__Admin_Service *svc,
 	char who[160];
 
 	caller(data, who, sizeof(who));
-	server_engine_set_limit(aio_rpc_call_arg(data), in, who, closure, data);
+	server_engine_set_limit(&((struct server *)aio_rpc_call_arg(data))->engine, in, who,
+	                        closure, data);
 }
 
 static void admin_rpc_reconcile(Aioctl__V1__Admin_Service *svc,
@@ -523,59 +461,62 @@ static void admin_rpc_reconcile(Aioctl__V1__Admin_Service *svc,
 		sel.hosts_glob = in->hosts_glob;
 		req.selector = &sel;
 	}
-	server_engine_set_limit(aio_rpc_call_arg(data), &req, who, closure, data);
+	server_engine_set_limit(&((struct server *)aio_rpc_call_arg(data))->engine, &req, who,
+	                        closure, data);
 }
 
-static void rollout_op(const Aioctl__V1__RolloutRequest *in, const char *action,
+static void rollout_op(const Aioctl__V1__RolloutRequest *in, enum server_rollout_op op,
                        Aioctl__V1__Rollout_Closure closure, void *data)
 {
+	struct server *s = aio_rpc_call_arg(data);
 	char who[160];
 
 	caller(data, who, sizeof(who));
-	server_engine_rollout_op(aio_rpc_call_arg(data), in->id, action, who, closure, data);
+	server_engine_rollout_op(&s->engine, in->id, op, who, closure, data);
 }
 
 static void admin_rpc_rollout_get(Aioctl__V1__Admin_Service *svc,
                                   const Aioctl__V1__RolloutRequest *in,
                                   Aioctl__V1__Rollout_Closure closure, void *data)
 {
-	rollout_op(in, NULL, closure, data);
+	rollout_op(in, ROLLOUT_GET, closure, data);
 }
 
 static void admin_rpc_rollout_pause(Aioctl__V1__Admin_Service *svc,
                                     const Aioctl__V1__RolloutRequest *in,
                                     Aioctl__V1__Rollout_Closure closure, void *data)
 {
-	rollout_op(in, "pause", closure, data);
+	rollout_op(in, ROLLOUT_PAUSE, closure, data);
 }
 
 static void admin_rpc_rollout_resume(Aioctl__V1__Admin_Service *svc,
                                      const Aioctl__V1__RolloutRequest *in,
                                      Aioctl__V1__Rollout_Closure closure, void *data)
 {
-	rollout_op(in, "resume", closure, data);
+	rollout_op(in, ROLLOUT_RESUME, closure, data);
 }
 
 static void admin_rpc_rollout_abort(Aioctl__V1__Admin_Service *svc,
                                     const Aioctl__V1__RolloutRequest *in,
                                     Aioctl__V1__Rollout_Closure closure, void *data)
 {
-	rollout_op(in, "abort", closure, data);
+	rollout_op(in, ROLLOUT_ABORT, closure, data);
 }
 
 static void admin_rpc_rollout_rollback(Aioctl__V1__Admin_Service *svc,
                                        const Aioctl__V1__RolloutRequest *in,
                                        Aioctl__V1__Rollout_Closure closure, void *data)
 {
-	rollout_op(in, "rollback", closure, data);
+	rollout_op(in, ROLLOUT_ROLLBACK, closure, data);
 }
 
 static void admin_rpc_rollout_list(Aioctl__V1__Admin_Service *svc,
                                    const Aioctl__V1__RolloutListRequest *in,
                                    Aioctl__V1__RolloutListReply_Closure closure, void *data)
 {
-	server_engine_rollout_list(aio_rpc_call_arg(data), in->has_limit ? in->limit : 0, closure,
-	                           data);
+	struct server *s = aio_rpc_call_arg(data);
+
+	server_engine_rollout_list(&s->engine, in->has_limit ? in->limit : 0, closure, data);
 }
 
 #define HISTORY_POINTS_MAX  2000
@@ -583,6 +524,7 @@ static void admin_rpc_rollout_list(Aioctl__V1__Admin_Service *svc,
 
 struct history_job {
 	int64_t host_id;
+	uint64_t interval_ms;
 	uint64_t since_ms, until_ms, step_ms;
 	enum server_tier tier;
 	char vm[AIO_VM_NAME_MAX + 1]; /* "" for the host's own series */
@@ -592,50 +534,43 @@ struct history_job {
 
 /* On the query thread: a VM's usage as stored, on change: the row in
  * force at since, then each change up to until. */
-static void vm_history_query(sqlite3 *conn, struct history_job *j)
+static void vm_history_query(struct server_reader *rd, struct history_job *j)
 {
 	Aioctl__V1__HistoryReply rep = AIOCTL__V1__HISTORY_REPLY__INIT;
+	struct server_history_vm *pt = calloc(HISTORY_POINTS_MAX + 1, sizeof(*pt));
 	Aioctl__V1__VmUsagePoint *v = calloc(HISTORY_POINTS_MAX + 1, sizeof(*v));
 	Aioctl__V1__VmUsagePoint **pv = calloc(HISTORY_POINTS_MAX + 1, sizeof(*pv));
-	sqlite3_stmt *st = NULL;
 	size_t n = 0;
 
-	if (!v || !pv ||
-	    sqlite3_prepare_v2(conn,
-	                       "SELECT time_ms, contexts, events FROM vm_usage"
-	                       " WHERE host_id = ?1 AND name = ?2 AND time_ms >= coalesce((SELECT"
-	                       " max(time_ms) FROM vm_usage WHERE host_id = ?1 AND name = ?2"
-	                       " AND time_ms < ?3), ?3) AND time_ms < ?4 ORDER BY time_ms LIMIT ?5",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		AIO_RPC_REFUSE(j->data, j->closure, AIO_INTERNAL, "cannot read VM usage: %s",
-		               sqlite3_errmsg(conn));
+	if (!pt || !v || !pv) {
+		AIO_RPC_REFUSE(j->data, j->closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		goto out_free;
 	}
-	sqlite3_bind_int64(st, 1, j->host_id);
-	sqlite3_bind_text(st, 2, j->vm, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (int64_t)j->since_ms);
-	sqlite3_bind_int64(st, 4, (int64_t)j->until_ms);
-	sqlite3_bind_int(st, 5, HISTORY_POINTS_MAX);
-	while (n < HISTORY_POINTS_MAX && sqlite3_step(st) == SQLITE_ROW) {
-		aioctl__v1__vm_usage_point__init(&v[n]);
-		v[n].time_ms = (uint64_t)sqlite3_column_int64(st, 0);
-		v[n].contexts = (uint32_t)sqlite3_column_int64(st, 1);
-		v[n].has_events = sqlite3_column_type(st, 2) != SQLITE_NULL;
-		v[n].events = (uint64_t)sqlite3_column_int64(st, 2);
-		pv[n] = &v[n];
-		n++;
+	if (server_history_vm_read(rd, j->host_id, j->vm, j->since_ms, j->until_ms, pt,
+	                           HISTORY_POINTS_MAX, &n) < 0) {
+		AIO_RPC_REFUSE(j->data, j->closure, AIO_INTERNAL, "cannot read VM usage: %s",
+		               server_reader_error(rd));
+		goto out_free;
+	}
+	for (size_t i = 0; i < n; i++) {
+		aioctl__v1__vm_usage_point__init(&v[i]);
+		v[i].time_ms = pt[i].time_ms;
+		v[i].contexts = pt[i].contexts;
+		v[i].has_events = pt[i].has_events;
+		v[i].events = pt[i].events;
+		pv[i] = &v[i];
 	}
 	rep.vm = pv;
 	rep.n_vm = n;
 	j->closure(&rep, j->data);
 out_free:
-	sqlite3_finalize(st);
+	free(pt);
 	free(v);
 	free(pv);
 }
 
 /* On the query thread: one row per step, from the tier chosen. */
-static void history_query(sqlite3 *conn, void *arg)
+static void history_query(struct server_reader *rd, void *arg)
 {
 	struct history_job *j = arg;
 	Aioctl__V1__HistoryReply rep = AIOCTL__V1__HISTORY_REPLY__INIT;
@@ -646,18 +581,18 @@ static void history_query(sqlite3 *conn, void *arg)
 	int r;
 
 	if (j->vm[0]) {
-		vm_history_query(conn, j);
+		vm_history_query(rd, j);
 		goto out_free;
 	}
 	if (!pt || !v || !pv) {
 		AIO_RPC_REFUSE(j->data, j->closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		goto out_free;
 	}
-	r = server_history_read(conn, j->host_id, j->tier, j->since_ms, j->until_ms, j->step_ms, pt,
-	                        HISTORY_POINTS_MAX, &n);
+	r = server_history_read(rd, j->host_id, j->interval_ms, j->tier, j->since_ms, j->until_ms,
+	                        j->step_ms, pt, HISTORY_POINTS_MAX, &n);
 	if (r < 0) {
 		AIO_RPC_REFUSE(j->data, j->closure, AIO_INTERNAL, "cannot read history: %s",
-		               sqlite3_errmsg(conn));
+		               server_reader_error(rd));
 		goto out_free;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -688,14 +623,21 @@ out_free:
 	free(j);
 }
 
+static int history_host(const struct server_host *h, void *arg)
+{
+	struct history_job *j = arg;
+
+	j->host_id = h->id;
+	j->interval_ms = h->interval_ms;
+	return 0;
+}
+
 static void admin_rpc_history(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__HistoryRequest *in,
                               Aioctl__V1__HistoryReply_Closure closure, void *data)
 {
 	struct server *s = aio_rpc_call_arg(data);
 	uint64_t now = aio_now_ms(), span;
 	struct history_job *j;
-	struct server_host *h;
-	int64_t id = 0;
 
 	if (!aio_host_name_valid(in->host)) {
 		AIO_RPC_REFUSE(data, closure, AIO_INVALID_ARGUMENT, "not a host name");
@@ -705,19 +647,15 @@ static void admin_rpc_history(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__
 		AIO_RPC_REFUSE(data, closure, AIO_INVALID_ARGUMENT, "--vm: not a VM name");
 		return;
 	}
-	pthread_rwlock_rdlock(&s->hosts.lock);
-	if ((h = server_hosts_find(&s->hosts, in->host)))
-		id = h->id;
-	pthread_rwlock_unlock(&s->hosts.lock);
-	if (!id) {
-		AIO_RPC_REFUSE(data, closure, AIO_NOT_FOUND, "no host named %s", in->host);
-		return;
-	}
 	if (!(j = calloc(1, sizeof(*j)))) {
 		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		return;
 	}
-	j->host_id = id;
+	if (server_hosts_read_name(&s->hosts, in->host, history_host, j) < 0) {
+		free(j);
+		AIO_RPC_REFUSE(data, closure, AIO_NOT_FOUND, "no host named %s", in->host);
+		return;
+	}
 	if (in->vm)
 		snprintf(j->vm, sizeof(j->vm), "%s", in->vm);
 	j->until_ms = in->has_until_ms && in->until_ms ? in->until_ms : now + 1;
@@ -752,20 +690,58 @@ static void admin_rpc_history(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__
 static void admin_rpc_trend(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__TrendRequest *in,
                             Aioctl__V1__TrendReply_Closure closure, void *data)
 {
-	server_trend(aio_rpc_call_arg(data), in, closure, data);
+	struct server *s = aio_rpc_call_arg(data);
+	struct server_trend_ctx t = { &s->conf, &s->hosts, s->query };
+
+	server_trend(&t, in, closure, data);
 }
 
 static void admin_rpc_rollout_report(Aioctl__V1__Admin_Service *svc,
                                      const Aioctl__V1__RolloutReportRequest *in,
                                      Aioctl__V1__RolloutReportReply_Closure closure, void *data)
 {
-	server_rollout_report(aio_rpc_call_arg(data), in, closure, data);
+	struct server *s = aio_rpc_call_arg(data);
+	struct server_trend_ctx t = { &s->conf, &s->hosts, s->query };
+
+	server_rollout_report(&t, in, closure, data);
 }
 
 static void admin_rpc_drift(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__DriftRequest *in,
                             Aioctl__V1__DriftReply_Closure closure, void *data)
 {
-	server_engine_drift(aio_rpc_call_arg(data), closure, data);
+	struct server *s = aio_rpc_call_arg(data);
+	Aioctl__V1__DriftReply rep = AIOCTL__V1__DRIFT_REPLY__INIT;
+	Aioctl__V1__HostDrift *v = NULL, **pv = NULL;
+	struct server_drift *d;
+	size_t n;
+
+	if (server_drift_list(&s->hosts, &d, &n) < 0 || !(v = calloc(n + 1, sizeof(*v))) ||
+	    !(pv = calloc(n + 1, sizeof(*pv)))) {
+		free(v);
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		aioctl__v1__host_drift__init(&v[i]);
+		v[i].host = d[i].host;
+		v[i].has_desired = true;
+		v[i].desired = d[i].desired;
+		v[i].has_runtime = d[i].has_runtime;
+		v[i].runtime = d[i].runtime;
+		v[i].has_persisted = d[i].has_persisted;
+		v[i].persisted = d[i].persisted;
+		v[i].persisted_file = d[i].persisted_file;
+		v[i].cause = d[i].cause;
+		v[i].has_rollout_id = true;
+		v[i].rollout_id = d[i].rollout_id;
+		pv[i] = &v[i];
+	}
+	rep.hosts = pv;
+	rep.n_hosts = n;
+	closure(&rep, data);
+	server_drift_free(d, n);
+	free(v);
+	free(pv);
 }
 
 #define AUDIT_LIMIT_DEFAULT 100
@@ -778,50 +754,43 @@ struct audit_job {
 	void *data;
 };
 
-static void audit_query(sqlite3 *conn, void *arg)
+static void audit_query(struct server_reader *rd, void *arg)
 {
 	struct audit_job *j = arg;
 	Aioctl__V1__AuditReply rep = AIOCTL__V1__AUDIT_REPLY__INIT;
-	sqlite3_stmt *st = NULL;
+	Aioctl__V1__AuditEntry *v = NULL, **pv = NULL;
+	struct server_audit_entry *e = NULL;
+	bool truncated = false;
 	size_t n = 0;
+	int r;
 
-	rep.entries = calloc(j->limit, sizeof(*rep.entries));
-	if (!rep.entries ||
-	    sqlite3_prepare_v2(conn,
-	                       "SELECT time_ms, who, action, target, result FROM audit"
-	                       " WHERE time_ms >= ?1 ORDER BY id DESC LIMIT ?2",
-	                       -1, &st, NULL) != SQLITE_OK) {
+	if ((r = server_audit_read(rd, j->since_ms, j->limit, &e, &n, &truncated)) < 0) {
 		AIO_RPC_REFUSE(j->data, j->closure, AIO_INTERNAL, "cannot read the audit log: %s",
-		               sqlite3_errmsg(conn));
+		               r == -ENOMEM ? "out of memory" : server_reader_error(rd));
 		goto out_free;
 	}
-	sqlite3_bind_int64(st, 1, (int64_t)j->since_ms);
-	sqlite3_bind_int64(st, 2, (int64_t)j->limit + 1);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		Aioctl__V1__AuditEntry *a;
-
-		if (n == j->limit) {
-			rep.has_truncated = true;
-			rep.truncated = true;
-			break;
-		}
-		if (!(a = calloc(1, sizeof(*a))))
-			break;
-		aioctl__v1__audit_entry__init(a);
-		a->time_ms = (uint64_t)sqlite3_column_int64(st, 0);
-		a->who = col_text(st, 1);
-		a->action = col_text(st, 2);
-		a->target = col_text(st, 3);
-		a->result = col_text(st, 4);
-		rep.entries[n++] = a;
+	if (!(v = calloc(n + 1, sizeof(*v))) || !(pv = calloc(n + 1, sizeof(*pv)))) {
+		AIO_RPC_REFUSE(j->data, j->closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
+		goto out_free;
 	}
+	for (size_t i = 0; i < n; i++) {
+		aioctl__v1__audit_entry__init(&v[i]);
+		v[i].time_ms = e[i].time_ms;
+		v[i].who = e[i].who;
+		v[i].action = e[i].action;
+		v[i].target = e[i].target;
+		v[i].result = e[i].result;
+		pv[i] = &v[i];
+	}
+	rep.entries = pv;
 	rep.n_entries = n;
+	rep.has_truncated = truncated;
+	rep.truncated = truncated;
 	j->closure(&rep, j->data);
-	for (size_t i = 0; i < n; i++)
-		protobuf_c_message_free_unpacked(&rep.entries[i]->base, NULL);
 out_free:
-	free(rep.entries);
-	sqlite3_finalize(st);
+	server_audit_list_free(e, n);
+	free(v);
+	free(pv);
 	free(j);
 }
 
@@ -850,7 +819,9 @@ static void admin_rpc_audit(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__Au
 static void admin_rpc_alerts(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__AlertsRequest *in,
                              Aioctl__V1__AlertsReply_Closure closure, void *data)
 {
-	server_alerts_answer(aio_rpc_call_arg(data), in, closure, data);
+	struct server *s = aio_rpc_call_arg(data);
+
+	server_alerts_answer(&s->alerts, in, closure, data);
 }
 
 Aioctl__V1__Admin_Service server_admin_service = {

@@ -5,11 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "clock.h"
 #include "log.h"
 #include "names.h"
 #include "secret.h"
 #include "server.h"
+#include "store_hosts.h"
 
 /* A queued write and the call waiting for it. */
 struct pending {
@@ -55,6 +57,55 @@ static const char *store_message(int err)
 	                      : "server cannot store now; keep the data and retry";
 }
 
+struct auth {
+	const Aioctl__V1__Credentials *creds;
+	const char *hash;
+	int status;
+	bool wrong_secret;
+	char owner[AIO_HOST_NAME_MAX + 1];
+	char why[256];
+};
+
+static int auth_check(const struct server_host *h, void *arg)
+{
+	struct auth *a = arg;
+
+	a->status = AIO_OK;
+	if (!h->secret_hash[0]) {
+		a->status = AIO_UNAUTHENTICATED;
+		snprintf(a->why, sizeof(a->why),
+		         "host %s is not enrolled (aioctl enroll create, then "
+		         "aio-agent --enroll-token)",
+		         a->creds->host_id);
+	} else if (h->revoked_ms) {
+		a->status = AIO_PERMISSION_DENIED;
+		snprintf(a->why, sizeof(a->why), "host %s is revoked", a->creds->host_id);
+	} else if (!a->creds->host_secret) {
+		a->status = AIO_UNAUTHENTICATED;
+		snprintf(a->why, sizeof(a->why), "no host secret");
+	} else if (!aio_secret_equal(a->hash, h->secret_hash)) {
+		a->status = AIO_UNAUTHENTICATED;
+		a->wrong_secret = true;
+		snprintf(a->why, sizeof(a->why), "host secret not accepted");
+	}
+	return 0;
+}
+
+static int secret_owner(const struct server_host *const *all, size_t n, void *arg)
+{
+	struct auth *a = arg;
+
+	for (size_t i = 0; i < n; i++) {
+		if (aio_secret_equal(a->hash, all[i]->secret_hash)) {
+			snprintf(a->owner, sizeof(a->owner), "%s", all[i]->name);
+			a->status = AIO_PERMISSION_DENIED;
+			snprintf(a->why, sizeof(a->why), "that secret is not %s's",
+			         a->creds->host_id);
+		}
+	}
+	return 0;
+}
+
 /* Every agent call but Enroll carries the host's secret. A secret that
  * belongs to another host is an impersonation attempt: refused, logged,
  * audited. */
@@ -64,8 +115,8 @@ int server_agent_authorize(struct aio_rpc_call *call, void *arg)
 	const Aioctl__V1__Credentials *creds = aio_rpc_call_creds(call);
 	const char *method = aio_rpc_call_method(call);
 	char hash[AIO_SECRET_HASH_LEN], owner[AIO_HOST_NAME_MAX + 1] = "", why[256];
-	struct server_host *h;
-	int status = AIO_OK;
+	struct auth a = { 0 };
+	int status;
 
 	if (strcmp(method, "aioctl.v1.Agent/Enroll") == 0)
 		return AIO_OK; /* the enrollment token is checked by the handler */
@@ -75,33 +126,21 @@ int server_agent_authorize(struct aio_rpc_call *call, void *arg)
 	}
 	if (creds->host_secret)
 		aio_secret_hash(creds->host_secret, hash);
-	pthread_rwlock_rdlock(&s->hosts.lock);
-	h = server_hosts_find(&s->hosts, creds->host_id);
-	if (!h || !h->secret_hash[0]) {
-		status = AIO_UNAUTHENTICATED;
-		snprintf(why, sizeof(why),
+	a.creds = creds;
+	a.hash = hash;
+	if (server_hosts_read_name(&s->hosts, creds->host_id, auth_check, &a) == -ENOENT) {
+		a.status = AIO_UNAUTHENTICATED;
+		snprintf(a.why, sizeof(a.why),
 		         "host %s is not enrolled (aioctl enroll create, then "
 		         "aio-agent --enroll-token)",
 		         creds->host_id);
-	} else if (h->revoked_ms) {
-		status = AIO_PERMISSION_DENIED;
-		snprintf(why, sizeof(why), "host %s is revoked", creds->host_id);
-	} else if (!creds->host_secret) {
-		status = AIO_UNAUTHENTICATED;
-		snprintf(why, sizeof(why), "no host secret");
-	} else if (!aio_secret_equal(hash, h->secret_hash)) {
-		status = AIO_UNAUTHENTICATED;
-		snprintf(why, sizeof(why), "host secret not accepted");
-		for (size_t i = 0; i < s->hosts.n; i++) {
-			if (aio_secret_equal(hash, s->hosts.all[i]->secret_hash)) {
-				snprintf(owner, sizeof(owner), "%s", s->hosts.all[i]->name);
-				status = AIO_PERMISSION_DENIED;
-				snprintf(why, sizeof(why), "that secret is not %s's",
-				         creds->host_id);
-			}
-		}
 	}
-	pthread_rwlock_unlock(&s->hosts.lock);
+	/* a secret of another host: whose, for the audit log */
+	if (a.status == AIO_UNAUTHENTICATED && a.wrong_secret)
+		server_hosts_read_all(&s->hosts, secret_owner, &a);
+	status = a.status;
+	snprintf(why, sizeof(why), "%s", a.why);
+	snprintf(owner, sizeof(owner), "%s", a.owner);
 	if (status != AIO_OK) {
 		char peer[64];
 
@@ -112,7 +151,7 @@ int server_agent_authorize(struct aio_rpc_call *call, void *arg)
 			log_warn("%s from %s: host %s's secret used to speak for %s", method, peer,
 			         owner, creds->host_id);
 			snprintf(who, sizeof(who), "host %s@%s", owner, peer);
-			server_audit(s, who, "impersonation", creds->host_id, "refused");
+			server_audit_log(s->db, who, "impersonation", creds->host_id, "refused");
 		} else if (status == AIO_PERMISSION_DENIED) {
 			log_warn("%s from %s: %s", method, peer, why);
 		}
@@ -141,6 +180,22 @@ static void enrolled(void *arg, int err)
 	free(j);
 }
 
+struct enroll_host {
+	const char *hash;
+	struct server_db_write *w;
+};
+
+static int enroll_host(struct server_host *h, void *arg)
+{
+	struct enroll_host *e = arg;
+
+	snprintf(h->secret_hash, sizeof(h->secret_hash), "%s", e->hash);
+	h->revoked_ms = 0;
+	if (!h->first_seen_ms)
+		h->first_seen_ms = aio_now_ms();
+	return server_db_write_host_fill(e->w, h);
+}
+
 static void agent_rpc_enroll(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__EnrollRequest *in,
                              Aioctl__V1__EnrollReply_Closure closure, void *data)
 {
@@ -149,7 +204,7 @@ static void agent_rpc_enroll(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__E
 	struct server_db_write *w = NULL;
 	char msg[256], hash[AIO_SECRET_HASH_LEN], who[320], peer[64];
 	struct enroll_job *j;
-	struct server_host *h;
+	struct enroll_host e;
 	int status, r;
 
 	if (!aio_host_name_valid(in->host_id) || !creds->host_id ||
@@ -161,10 +216,10 @@ static void agent_rpc_enroll(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__E
 	}
 	aio_rpc_call_peer(data, peer, sizeof(peer));
 	snprintf(who, sizeof(who), "host %s@%s", in->host_id, peer);
-	if ((status = server_creds_enroll_take(s, in->token, in->host_id, msg, sizeof(msg))) !=
-	    AIO_OK) {
+	if ((status = server_creds_enroll_take(&s->creds, in->token, in->host_id, msg,
+	                                       sizeof(msg))) != AIO_OK) {
 		log_warn("enroll of %s from %s refused: %s", in->host_id, peer, msg);
-		server_audit(s, who, "host.enroll", in->host_id, msg);
+		server_audit_log(s->db, who, "host.enroll", in->host_id, msg);
 		fail(data, (ProtobufCClosure)closure, status, msg);
 		return;
 	}
@@ -180,18 +235,9 @@ static void agent_rpc_enroll(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__E
 	j->closure = (ProtobufCClosure)closure;
 	j->data = data;
 
-	pthread_rwlock_wrlock(&s->hosts.lock);
-	if (!(h = server_hosts_find(&s->hosts, in->host_id)))
-		h = server_hosts_add(&s->hosts, in->host_id, 0);
-	if (h) {
-		snprintf(h->secret_hash, sizeof(h->secret_hash), "%s", hash);
-		h->revoked_ms = 0;
-		if (!h->first_seen_ms)
-			h->first_seen_ms = aio_now_ms();
-		r = server_db_write_host_fill(w, h);
-	}
-	pthread_rwlock_unlock(&s->hosts.lock);
-	if (!h || r < 0) {
+	e.hash = hash;
+	e.w = w;
+	if (server_hosts_update_name(&s->hosts, in->host_id, true, enroll_host, &e) < 0) {
 		server_db_write_free(w);
 		free(j);
 		fail(data, (ProtobufCClosure)closure, AIO_RESOURCE_EXHAUSTED,
@@ -202,17 +248,14 @@ static void agent_rpc_enroll(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__E
 	w->done = NULL;
 	if ((r = server_db_submit(s->db, w)) < 0)
 		server_db_write_free(w);
-	if (r < 0 ||
-	    server_db_exec(s->db, enrolled, j,
-	                   "UPDATE hosts SET secret_hash = ?, revoked_ms = NULL WHERE name = ?",
-	                   "tt", hash, in->host_id) < 0) {
+	if (r < 0 || server_store_hosts_secret(s->db, in->host_id, hash, enrolled, j) < 0) {
 		free(j);
 		fail(data, (ProtobufCClosure)closure, AIO_RESOURCE_EXHAUSTED,
 		     "server busy: retry later");
 		return;
 	}
 	log_info("host %s enrolled from %s", in->host_id, peer);
-	server_audit(s, who, "host.enroll", in->host_id, "enrolled");
+	server_audit_log(s->db, who, "host.enroll", in->host_id, "enrolled");
 }
 
 const char *server_agent_check_hello(const Aioctl__V1__HelloRequest *in)
@@ -259,12 +302,45 @@ static void hello_stored(struct server_db_write *w, int err)
 	server_db_write_free(w);
 }
 
+struct hello {
+	const Aioctl__V1__HelloRequest *in;
+	struct server_db_write *w;
+	uint64_t now;
+};
+
+static int hello_host(struct server_host *h, void *arg)
+{
+	struct hello *hi = arg;
+	const Aioctl__V1__HelloRequest *in = hi->in;
+
+	if (!h->first_seen_ms)
+		log_info("host %s: first hello", in->host_id);
+	if (server_hosts_set_labels(h, in->labels, in->n_labels) < 0 ||
+	    server_hosts_set_string(&h->kernel, in->kernel) < 0 ||
+	    server_hosts_set_string(&h->agent_version, in->agent_version) < 0 ||
+	    server_hosts_set_string(&h->sysctl_file, in->sysctl_file) < 0)
+		return -ENOMEM;
+	if (in->has_interval_ms)
+		h->interval_ms = in->interval_ms;
+	h->limit_min = in->has_limit_min ? in->limit_min : 0;
+	h->limit_max = in->has_limit_max ? in->limit_max : 0;
+	h->limit_margin = in->has_limit_margin ? in->limit_margin : 0;
+	h->boot_time_ms = in->has_boot_time_ms ? in->boot_time_ms : 0;
+	if (in->has_counting)
+		h->counting = (int)in->counting;
+	if (!h->first_seen_ms)
+		h->first_seen_ms = hi->now;
+	h->last_seen_ms = hi->now;
+	hi->w->seq = h->last_seq;
+	return server_db_write_host_fill(hi->w, h);
+}
+
 static void agent_rpc_hello(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__HelloRequest *in,
                             Aioctl__V1__HelloReply_Closure closure, void *data)
 {
 	struct server *s = aio_rpc_call_arg(data);
 	const Aioctl__V1__Credentials *creds = aio_rpc_call_creds(data);
-	struct server_host *h;
+	struct hello hi;
 	struct pending *p;
 	const char *bad;
 	uint64_t now = aio_now_ms();
@@ -288,38 +364,10 @@ static void agent_rpc_hello(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__He
 		     "server out of memory");
 		return;
 	}
-	pthread_rwlock_wrlock(&s->hosts.lock);
-	h = server_hosts_find(&s->hosts, in->host_id);
-	if (!h) {
-		h = server_hosts_add(&s->hosts, in->host_id, 0);
-		if (h)
-			log_info("host %s: first hello", in->host_id);
-	}
-	if (!h || server_hosts_set_labels(h, in->labels, in->n_labels) < 0 ||
-	    server_hosts_set_string(&h->kernel, in->kernel) < 0 ||
-	    server_hosts_set_string(&h->agent_version, in->agent_version) < 0) {
-		pthread_rwlock_unlock(&s->hosts.lock);
-		server_db_write_free(&p->w);
-		fail(data, (ProtobufCClosure)closure, AIO_RESOURCE_EXHAUSTED,
-		     "server out of memory");
-		return;
-	}
-	if (in->has_interval_ms)
-		h->interval_ms = in->interval_ms;
-	h->limit_min = in->has_limit_min ? in->limit_min : 0;
-	h->limit_max = in->has_limit_max ? in->limit_max : 0;
-	h->limit_margin = in->has_limit_margin ? in->limit_margin : 0;
-	h->boot_time_ms = in->has_boot_time_ms ? in->boot_time_ms : 0;
-	server_hosts_set_string(&h->sysctl_file, in->sysctl_file);
-	if (in->has_counting)
-		h->counting = (int)in->counting;
-	if (!h->first_seen_ms)
-		h->first_seen_ms = now;
-	h->last_seen_ms = now;
-	r = server_db_write_host_fill(&p->w, h);
-	p->w.seq = h->last_seq;
-	pthread_rwlock_unlock(&s->hosts.lock);
-	if (r < 0) {
+	hi.in = in;
+	hi.w = &p->w;
+	hi.now = now;
+	if (server_hosts_update_name(&s->hosts, in->host_id, true, hello_host, &hi) < 0) {
 		server_db_write_free(&p->w);
 		fail(data, (ProtobufCClosure)closure, AIO_RESOURCE_EXHAUSTED,
 		     "server out of memory");
@@ -397,23 +445,28 @@ const char *server_agent_check_report(const Aioctl__V1__ReportRequest *in, uint6
 	return NULL;
 }
 
+/* The report's events that were stored new, or merged into their
+ * incident's, join the host's recent ones. */
+static int note_events(struct server_host *h, void *arg)
+{
+	const struct server_db_write *w = arg;
+
+	for (size_t i = 0; i < w->report->n_events; i++) {
+		if (w->event_new[i] == SERVER_EVENT_NEW)
+			server_host_add_event(h, w->report->events[i]);
+		else if (w->event_new[i] == SERVER_EVENT_MERGED)
+			server_host_merge_event(h, w->report->events[i]);
+	}
+	return 0;
+}
+
 static void report_stored(struct server_db_write *w, int err)
 {
 	struct pending *p = (struct pending *)w;
 	Aioctl__V1__ReportReply rep = AIOCTL__V1__REPORT_REPLY__INIT;
-	struct server_host *h;
 
-	if (!err && w->event_new) {
-		pthread_rwlock_wrlock(&p->s->hosts.lock);
-		h = server_hosts_find_id(&p->s->hosts, w->host_id);
-		for (size_t i = 0; h && i < w->report->n_events; i++) {
-			if (w->event_new[i] == SERVER_EVENT_NEW)
-				server_host_add_event(h, w->report->events[i]);
-			else if (w->event_new[i] == SERVER_EVENT_MERGED)
-				server_host_merge_event(h, w->report->events[i]);
-		}
-		pthread_rwlock_unlock(&p->s->hosts.lock);
-	}
+	if (!err && w->event_new)
+		server_hosts_update_id(&p->s->hosts, w->host_id, note_events, w);
 	if (err) {
 		fail(p->closure_data, p->closure, store_status(err), store_message(err));
 	} else {
@@ -426,14 +479,6 @@ static void report_stored(struct server_db_write *w, int err)
 	server_db_write_free(w);
 }
 
-/* Scalars only: a peer's unknown fields stay with its message. */
-static void copy_sample(Aioctl__V1__Sample *dst, const Aioctl__V1__Sample *src)
-{
-	*dst = *src;
-	dst->base.n_unknown_fields = 0;
-	dst->base.unknown_fields = NULL;
-}
-
 static void pack_detail(const Aioctl__V1__HostDetail *d, struct server_db_write *w)
 {
 	size_t len = aioctl__v1__host_detail__get_packed_size(d);
@@ -444,12 +489,38 @@ static void pack_detail(const Aioctl__V1__HostDetail *d, struct server_db_write 
 	w->detail_len = aioctl__v1__host_detail__pack(d, w->detail_blob);
 }
 
+struct report_host {
+	const Aioctl__V1__ReportRequest *in;
+	struct server_db_write *w;
+	uint64_t now;
+};
+
+static int report_host(struct server_host *h, void *arg)
+{
+	struct report_host *rh = arg;
+	const Aioctl__V1__ReportRequest *in = rh->in;
+
+	h->last_seen_ms = rh->now;
+	/* a replayed older report does not roll the latest values back */
+	if (in->seq > h->last_seq || !h->has_sample) {
+		h->last_seq = in->seq > h->last_seq ? in->seq : h->last_seq;
+		server_host_set_sample(h, in->sample, rh->now);
+		if (server_host_merge_detail(h, in, rh->now) == 0 && h->detail &&
+		    (in->persisted || in->has_unexplained || in->n_users))
+			pack_detail(h->detail, rh->w);
+		if (in->has_dropped)
+			h->dropped = in->dropped;
+	}
+	rh->w->host_id = h->id;
+	return 0;
+}
+
 static void agent_rpc_report(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__ReportRequest *in,
                              Aioctl__V1__ReportReply_Closure closure, void *data)
 {
 	struct server *s = aio_rpc_call_arg(data);
 	const Aioctl__V1__Credentials *creds = aio_rpc_call_creds(data);
-	struct server_host *h;
+	struct report_host rh;
 	struct pending *p;
 	const char *bad;
 	uint64_t now = aio_now_ms();
@@ -466,27 +537,10 @@ static void agent_rpc_report(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__R
 		return;
 	}
 
-	pthread_rwlock_wrlock(&s->hosts.lock);
-	h = server_hosts_find(&s->hosts, creds->host_id);
-	if (h) {
-		h->last_seen_ms = now;
-		/* a replayed older report does not roll the latest values back */
-		if (in->seq > h->last_seq || !h->has_sample) {
-			h->last_seq = in->seq > h->last_seq ? in->seq : h->last_seq;
-			/* not a reading from before the host's last change */
-			if (in->sample->time_ms >= h->applied_ms)
-				copy_sample(&h->sample, in->sample);
-			h->has_sample = true;
-			if (server_host_merge_detail(h, in, now) == 0 && h->detail &&
-			    (in->persisted || in->has_unexplained || in->n_users))
-				pack_detail(h->detail, &p->w);
-			if (in->has_dropped)
-				h->dropped = in->dropped;
-		}
-		p->w.host_id = h->id;
-	}
-	pthread_rwlock_unlock(&s->hosts.lock);
-	if (!h) {
+	rh.in = in;
+	rh.w = &p->w;
+	rh.now = now;
+	if (server_hosts_update_name(&s->hosts, creds->host_id, false, report_host, &rh) < 0) {
 		free(p);
 		fail(data, (ProtobufCClosure)closure, AIO_FAILED_PRECONDITION,
 		     "unknown host: say Hello first");
@@ -495,7 +549,9 @@ static void agent_rpc_report(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__R
 
 	p->w.type = SERVER_DB_WRITE_SAMPLE;
 	p->w.seq = in->seq;
-	copy_sample(&p->w.sample, in->sample);
+	p->w.sample = *in->sample;
+	p->w.sample.base.n_unknown_fields = 0;
+	p->w.sample.base.unknown_fields = NULL;
 	p->w.last_seen_ms = now;
 	/* the database thread stores the events after this handler returns */
 	p->w.report = (Aioctl__V1__ReportRequest *)aio_rpc_call_take_input(data);
@@ -507,18 +563,10 @@ static void agent_rpc_report(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__R
 		submit_failed(p, r);
 }
 
-/* The caller's host, known from Hello; NULL answer when unknown. */
+/* The caller's host, known from Hello; 0 when unknown. */
 static int64_t caller_host(struct server *s, void *data)
 {
-	const Aioctl__V1__Credentials *creds = aio_rpc_call_creds(data);
-	struct server_host *h;
-	int64_t id = 0;
-
-	pthread_rwlock_rdlock(&s->hosts.lock);
-	if ((h = server_hosts_find(&s->hosts, creds->host_id)))
-		id = h->id;
-	pthread_rwlock_unlock(&s->hosts.lock);
-	return id;
+	return server_hosts_id(&s->hosts, aio_rpc_call_creds(data)->host_id);
 }
 
 static void agent_rpc_watch(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__WatchRequest *in,
@@ -532,7 +580,7 @@ static void agent_rpc_watch(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__Wa
 		     "unknown host: say Hello first");
 		return;
 	}
-	server_engine_watch(s, id, in->has_max_wait_ms ? in->max_wait_ms : 0, closure, data);
+	server_push_watch(&s->push, id, in->has_max_wait_ms ? in->max_wait_ms : 0, closure, data);
 }
 
 static void agent_rpc_ack(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__AckRequest *in,
@@ -560,7 +608,7 @@ static void agent_rpc_ack(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__AckR
 		return;
 	}
 	/* acks only ever settle the caller's own commands */
-	server_engine_ack(s, id, in);
+	server_engine_ack(&s->engine, id, in);
 	closure(&rep, data);
 }
 

@@ -14,9 +14,14 @@
 
 #include "aio.h"
 #include "clock.h"
+#include "config.h"
+#include "drift.h"
 #include "duration.h"
+#include "hosts.h"
 #include "log.h"
-#include "server.h"
+#include "rollout.h"
+#include "rpc_server.h"
+#include "store_alerts.h"
 
 #define HOUR_MS                (3600ULL * 1000)
 /* rollouts looked at per evaluation */
@@ -101,15 +106,24 @@ static void cond_add(struct conds *c, enum server_alert_kind kind, const char *s
 	c->n++;
 }
 
-static void hosts_check(struct server *s, struct server_alerts *al, uint64_t now, struct conds *c)
+struct check {
+	struct server_alerts *al;
+	uint64_t now;
+	struct conds *c;
+};
+
+static int hosts_check(const struct server_host *const *all, size_t n_hosts, void *arg)
 {
-	const struct server_config *cf = &s->conf;
+	struct check *k = arg;
+	struct server_alerts *al = k->al;
+	const struct server_config *cf = al->conf;
+	struct conds *c = k->c;
+	uint64_t now = k->now;
 	/* a restarted server has not heard from anyone yet */
 	bool silent_ok = cf->alert_silent_ms && now >= al->start_ms + cf->alert_silent_ms;
 
-	pthread_rwlock_rdlock(&s->hosts.lock);
-	for (size_t i = 0; i < s->hosts.n; i++) {
-		const struct server_host *h = s->hosts.all[i];
+	for (size_t i = 0; i < n_hosts; i++) {
+		const struct server_host *h = all[i];
 
 		if (h->revoked_ms)
 			continue;
@@ -173,26 +187,30 @@ static void hosts_check(struct server *s, struct server_alerts *al, uint64_t now
 			         (double)cf->alert_silent_ms / 1000.0, "no report for %s", ago);
 		}
 	}
-	pthread_rwlock_unlock(&s->hosts.lock);
+	return 0;
 }
 
-static void drift_collect(const Aioctl__V1__DriftReply *rep, void *arg)
+static void drift_check(struct server_alerts *al, struct conds *c)
 {
-	struct conds *c = arg;
+	struct server_drift *v;
+	size_t n;
 
-	for (size_t i = 0; rep && i < rep->n_hosts; i++) {
-		const Aioctl__V1__HostDrift *d = rep->hosts[i];
-
-		cond_add(c, ALERT_DRIFT, d->host, (double)d->runtime, (double)d->desired,
-		         "desired %" PRIu64 " (rollout %" PRIu64 "), live %" PRIu64 ": %s",
-		         d->desired, d->rollout_id, d->runtime, d->cause ? d->cause : "");
+	if (server_drift_list(al->hosts, &v, &n) < 0) {
+		log_warn("alerts: out of memory, drift not checked");
+		return;
 	}
+	for (size_t i = 0; i < n; i++)
+		cond_add(c, ALERT_DRIFT, v[i].host, (double)v[i].runtime, (double)v[i].desired,
+		         "desired %" PRIu64 " (rollout %" PRIu64 "), live %" PRIu64 ": %s",
+		         v[i].desired, v[i].rollout_id, v[i].runtime, v[i].cause);
+	server_drift_free(v, n);
 }
 
-static void rollouts_check(struct server *s, uint64_t now, struct conds *c)
+static void rollouts_check(struct server_alerts *al, uint64_t now, struct conds *c)
 {
 	struct server_stall st[STALLS_MAX];
-	size_t n = server_engine_stalled(s, now, s->conf.alert_rollout_stalled_ms, st, STALLS_MAX);
+	size_t n = server_engine_stalled(al->engine, now, al->conf->alert_rollout_stalled_ms, st,
+	                                 STALLS_MAX);
 
 	for (size_t i = 0; i < n; i++) {
 		char subject[32], ago[32];
@@ -200,7 +218,7 @@ static void rollouts_check(struct server *s, uint64_t now, struct conds *c)
 		snprintf(subject, sizeof(subject), "rollout %" PRIu64, st[i].id);
 		aio_duration_format((now - st[i].since_ms) / 1000 * 1000, ago, sizeof(ago));
 		cond_add(c, ALERT_ROLLOUT_STALLED, subject, (double)(now - st[i].since_ms) / 1000.0,
-		         (double)s->conf.alert_rollout_stalled_ms / 1000.0,
+		         (double)al->conf->alert_rollout_stalled_ms / 1000.0,
 		         "no step has moved for %s (%s)", ago, st[i].why);
 	}
 }
@@ -214,47 +232,48 @@ static void recent_push(struct server_alerts *al, const struct server_alert *a)
 		al->recent_head = (al->recent_head + 1) % SERVER_ALERTS_RECENT;
 }
 
-static void stored(void *arg, int err)
+static struct server_store_alert row_of(const struct server_alert *a)
 {
-	if (err)
-		log_warn_errno(err, "alerts: not stored");
+	return (struct server_store_alert){ server_alert_kind_name[a->kind],
+		                            a->subject,
+		                            a->message,
+		                            a->started_ms,
+		                            a->cleared_ms,
+		                            a->value,
+		                            a->threshold };
 }
 
-static void store_start(struct server *s, const struct server_alert *a)
+static void store_start(struct server_alerts *al, const struct server_alert *a)
 {
-	if (server_db_exec(s->db, stored, NULL,
-	                   "INSERT INTO alerts (kind, subject, started_ms, value, threshold,"
-	                   " message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	                   "ttiddt", server_alert_kind_name[a->kind], a->subject,
-	                   (int64_t)a->started_ms, a->value, a->threshold, a->message) < 0)
+	struct server_store_alert row = row_of(a);
+
+	if (server_store_alerts_start(al->db, &row) < 0)
 		log_warn("alerts: database queue full: %s %s not stored",
 		         server_alert_kind_name[a->kind], a->subject);
 }
 
-static void store_clear(struct server *s, const struct server_alert *a)
+static void store_clear(struct server_alerts *al, const struct server_alert *a)
 {
-	if (server_db_exec(s->db, stored, NULL,
-	                   "UPDATE alerts SET cleared_ms = ?3 WHERE kind = ?1 AND subject = ?2"
-	                   " AND cleared_ms IS NULL",
-	                   "tti", server_alert_kind_name[a->kind], a->subject,
-	                   (int64_t)a->cleared_ms) < 0)
+	struct server_store_alert row = row_of(a);
+
+	if (server_store_alerts_clear(al->db, &row) < 0)
 		log_warn("alerts: database queue full: clearing %s %s not stored",
 		         server_alert_kind_name[a->kind], a->subject);
 }
 
-void server_alerts_evaluate(struct server *s, uint64_t now)
+void server_alerts_evaluate(struct server_alerts *al, uint64_t now)
 {
-	struct server_alerts *al = &s->alerts;
-	const struct server_config *cf = &s->conf;
+	const struct server_config *cf = al->conf;
 	struct conds c = { 0 };
+	struct check chk = { al, now, &c };
 	struct server_alert *next;
 	size_t i = 0, k = 0, n = 0;
 
-	hosts_check(s, al, now, &c);
+	server_hosts_read_all(al->hosts, hosts_check, &chk);
 	if (cf->alert_drift)
-		server_engine_drift(s, drift_collect, &c);
+		drift_check(al, &c);
 	if (cf->alert_rollout_stalled_ms)
-		rollouts_check(s, now, &c);
+		rollouts_check(al, now, &c);
 	if (c.n)
 		qsort(c.v, c.n, sizeof(*c.v), by_key);
 
@@ -277,7 +296,7 @@ void server_alerts_evaluate(struct server *s, uint64_t now)
 			a->cleared_ms = now;
 			log_info("alert cleared: %s %s", server_alert_kind_name[a->kind],
 			         a->subject);
-			store_clear(s, a);
+			store_clear(al, a);
 			recent_push(al, a);
 		} else if (d > 0) {
 			struct server_alert *a = &c.v[k++];
@@ -288,7 +307,7 @@ void server_alerts_evaluate(struct server *s, uint64_t now)
 			next[n++] = *a;
 			log_warn("alert: %s %s: %s", server_alert_kind_name[a->kind], a->subject,
 			         a->message);
-			store_start(s, a);
+			store_start(al, a);
 		} else {
 			next[n++] = al->active[i++];
 			k++;
@@ -303,9 +322,8 @@ void server_alerts_evaluate(struct server *s, uint64_t now)
 	free(c.v);
 }
 
-size_t server_alerts_active_count(struct server *s, enum server_alert_kind kind)
+size_t server_alerts_active_count(struct server_alerts *al, enum server_alert_kind kind)
 {
-	struct server_alerts *al = &s->alerts;
 	size_t n = 0;
 
 	pthread_mutex_lock(&al->lock);
@@ -317,72 +335,46 @@ size_t server_alerts_active_count(struct server *s, enum server_alert_kind kind)
 
 /* ------------------------------------------------------------ loading */
 
-static void row_read(sqlite3_stmt *st, struct server_alert *a)
+static int load_row(const struct server_store_alert *row, void *arg)
 {
-	const unsigned char *subject = sqlite3_column_text(st, 1);
-	const unsigned char *message = sqlite3_column_text(st, 6);
+	struct server_alerts *al = arg;
+	int kind = kind_parse(row->kind);
+	struct server_alert a = { 0 };
 
-	memset(a, 0, sizeof(*a));
-	a->kind = (enum server_alert_kind)kind_parse((const char *)sqlite3_column_text(st, 0));
-	snprintf(a->subject, sizeof(a->subject), "%s", subject ? (const char *)subject : "");
-	a->started_ms = (uint64_t)sqlite3_column_int64(st, 2);
-	a->cleared_ms = (uint64_t)sqlite3_column_int64(st, 3);
-	a->value = sqlite3_column_double(st, 4);
-	a->threshold = sqlite3_column_double(st, 5);
-	snprintf(a->message, sizeof(a->message), "%s", message ? (const char *)message : "");
+	if (kind < 0)
+		return 0; /* a kind this server no longer knows */
+	a.kind = (enum server_alert_kind)kind;
+	snprintf(a.subject, sizeof(a.subject), "%s", row->subject);
+	a.started_ms = row->started_ms;
+	a.cleared_ms = row->cleared_ms;
+	a.value = row->value;
+	a.threshold = row->threshold;
+	snprintf(a.message, sizeof(a.message), "%s", row->message);
+	if (a.cleared_ms) {
+		recent_push(al, &a);
+		return 0;
+	}
+	if (al->n_active == al->cap_active) {
+		size_t nc = al->cap_active ? al->cap_active * 2 : 64;
+		void *p = realloc(al->active, nc * sizeof(*al->active));
+
+		if (!p)
+			return -ENOMEM;
+		al->active = p;
+		al->cap_active = nc;
+	}
+	al->active[al->n_active++] = a;
+	return 0;
 }
 
-int server_alerts_load(struct server *s, sqlite3 *conn)
+int server_alerts_load(struct server_alerts *al)
 {
-	struct server_alerts *al = &s->alerts;
-	sqlite3_stmt *st;
-	int rc;
+	int r;
 
 	/* the newest cleared ones, oldest first into the ring, then the
 	 * active ones */
-	if (sqlite3_prepare_v2(
-	            conn,
-	            "SELECT * FROM (SELECT kind, subject, started_ms, cleared_ms, value,"
-	            " threshold, message, id FROM alerts WHERE cleared_ms IS NOT NULL"
-	            " ORDER BY cleared_ms DESC, id DESC LIMIT ?1) ORDER BY cleared_ms, id",
-	            -1, &st, NULL) != SQLITE_OK)
-		return -EIO;
-	sqlite3_bind_int(st, 1, SERVER_ALERTS_RECENT);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct server_alert a;
-
-		row_read(st, &a);
-		if ((int)a.kind >= 0)
-			recent_push(al, &a);
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return -EIO;
-	if (sqlite3_prepare_v2(conn,
-	                       "SELECT kind, subject, started_ms, cleared_ms, value, threshold,"
-	                       " message FROM alerts WHERE cleared_ms IS NULL ORDER BY id",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct server_alert a;
-
-		row_read(st, &a);
-		if ((int)a.kind < 0)
-			continue;
-		if (al->n_active == al->cap_active) {
-			size_t nc = al->cap_active ? al->cap_active * 2 : 64;
-			void *p = realloc(al->active, nc * sizeof(*al->active));
-
-			if (!p) {
-				sqlite3_finalize(st);
-				return -ENOMEM;
-			}
-			al->active = p;
-			al->cap_active = nc;
-		}
-		al->active[al->n_active++] = a;
-	}
-	sqlite3_finalize(st);
+	if ((r = server_store_alerts_load(al->db, SERVER_ALERTS_RECENT, load_row, al)) < 0)
+		return r;
 	if (al->n_active)
 		qsort(al->active, al->n_active, sizeof(*al->active), by_key);
 	/* one active alert per kind and subject (rows are stored one by one;
@@ -394,7 +386,7 @@ int server_alerts_load(struct server *s, sqlite3 *conn)
 		if (i + 1 == al->n_active)
 			al->n_active = n;
 	}
-	return rc == SQLITE_DONE ? 0 : -EIO;
+	return 0;
 }
 
 /* ------------------------------------------------------------- answer */
@@ -423,10 +415,9 @@ static void alert_fill(Aioctl__V1__Alert *m, const struct server_alert *a)
 	m->message = (char *)a->message;
 }
 
-void server_alerts_answer(struct server *s, const Aioctl__V1__AlertsRequest *in,
+void server_alerts_answer(struct server_alerts *al, const Aioctl__V1__AlertsRequest *in,
                           Aioctl__V1__AlertsReply_Closure closure, void *data)
 {
-	struct server_alerts *al = &s->alerts;
 	Aioctl__V1__AlertsReply rep = AIOCTL__V1__ALERTS_REPLY__INIT;
 	uint64_t since = in->has_since_ms ? in->since_ms : aio_now_ms() - 24 * HOUR_MS;
 	uint32_t limit = in->has_limit && in->limit ? in->limit : ALERTS_LIMIT_DEFAULT;
@@ -477,11 +468,15 @@ static void alerts_run(void *arg)
 	server_alerts_evaluate(arg, aio_now_ms());
 }
 
-int server_alerts_init(struct server *s)
+int server_alerts_init(struct server_alerts *al, const struct server_config *conf,
+                       struct server_hosts *hosts, struct server_engine *engine,
+                       struct server_db *db)
 {
-	struct server_alerts *al = &s->alerts;
-
 	memset(al, 0, sizeof(*al));
+	al->conf = conf;
+	al->hosts = hosts;
+	al->engine = engine;
+	al->db = db;
 	pthread_mutex_init(&al->lock, NULL);
 	al->inited = true;
 	al->start_ms = aio_now_ms();
@@ -489,20 +484,18 @@ int server_alerts_init(struct server *s)
 	return al->recent ? 0 : -ENOMEM;
 }
 
-int server_alerts_start(struct server *s)
+int server_alerts_start(struct server_alerts *al)
 {
-	return aio_periodic_start(&s->alerts.thread, s->conf.alert_interval_ms, alerts_run, s);
+	return aio_periodic_start(&al->thread, al->conf->alert_interval_ms, alerts_run, al);
 }
 
-void server_alerts_stop(struct server *s)
+void server_alerts_stop(struct server_alerts *al)
 {
-	aio_periodic_stop(&s->alerts.thread);
+	aio_periodic_stop(&al->thread);
 }
 
-void server_alerts_done(struct server *s)
+void server_alerts_done(struct server_alerts *al)
 {
-	struct server_alerts *al = &s->alerts;
-
 	if (!al->inited)
 		return;
 	free(al->active);

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,7 +12,10 @@
 #include "bounds.h"
 #include "periodic.h"
 
-struct server;
+struct server_config;
+struct server_db;
+struct server_engine;
+struct server_hosts;
 
 enum server_alert_kind {
 	ALERT_UTILIZATION,
@@ -48,17 +50,24 @@ struct server_alerts {
 	struct server_alert *recent; /* a ring of SERVER_ALERTS_RECENT */
 	size_t n_recent, recent_head;
 	uint64_t evaluations;
+	/* what it reads and where alerts go */
+	const struct server_config *conf;
+	struct server_hosts *hosts;
+	struct server_engine *engine;
+	struct server_db *db;
 };
 
-int server_alerts_init(struct server *s);
+int server_alerts_init(struct server_alerts *al, const struct server_config *conf,
+                       struct server_hosts *hosts, struct server_engine *engine,
+                       struct server_db *db);
 /* Active and recent alerts from the database, before it is started. */
-int server_alerts_load(struct server *s, sqlite3 *conn);
-int server_alerts_start(struct server *s);
-void server_alerts_stop(struct server *s);
-void server_alerts_done(struct server *s);
+int server_alerts_load(struct server_alerts *al);
+int server_alerts_start(struct server_alerts *al);
+void server_alerts_stop(struct server_alerts *al);
+void server_alerts_done(struct server_alerts *al);
 /* One evaluation (the thread runs one per alert-interval). */
-void server_alerts_evaluate(struct server *s, uint64_t now_ms);
-size_t server_alerts_active_count(struct server *s, enum server_alert_kind kind);
+void server_alerts_evaluate(struct server_alerts *al, uint64_t now_ms);
+size_t server_alerts_active_count(struct server_alerts *al, enum server_alert_kind kind);
 /* The Alerts call: active ones, then those cleared since since_ms. */
-void server_alerts_answer(struct server *s, const Aioctl__V1__AlertsRequest *in,
+void server_alerts_answer(struct server_alerts *al, const Aioctl__V1__AlertsRequest *in,
                           Aioctl__V1__AlertsReply_Closure closure, void *data);

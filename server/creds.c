@@ -1,7 +1,6 @@
 #include "creds.h"
 
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +9,7 @@
 #include "log.h"
 #include "names.h"
 #include "rpc.h"
-#include "server.h"
+#include "store_tokens.h"
 
 #define TOKEN_BYTES 32
 
@@ -99,70 +98,53 @@ static struct server_enrollment *add_enrollment(struct server_creds *c, const ch
 	return e;
 }
 
-int server_creds_load(struct server *s, const char *bootstrap_token)
+struct load {
+	struct server_creds *c;
+	bool have_admin;
+};
+
+static int load_token(const struct server_store_token *t, void *arg)
 {
-	struct server_creds *c = &s->creds;
-	sqlite3 *conn = server_db_conn(s->db);
-	char hash[AIO_SECRET_HASH_LEN];
-	bool have_admin = false;
-	sqlite3_stmt *st;
-	int rc;
+	struct load *l = arg;
+
+	l->have_admin |= strcmp(t->name, "admin") == 0;
+	if (!add_token(l->c, t->name, server_role_parse(t->role), t->hash, t->created_ms,
+	               t->revoked_ms))
+		return -ENOMEM;
+	return 0;
+}
+
+static int load_enrollment(const struct server_store_enrollment *e, void *arg)
+{
+	struct load *l = arg;
+
+	if (!add_enrollment(l->c, e->hash, e->host, e->created_ms, e->expires_ms, 0))
+		return -ENOMEM;
+	return 0;
+}
+
+int server_creds_load(struct server_creds *c, struct server_db *db, const char *bootstrap_token)
+{
+	struct load l = { c, false };
+	int r;
 
 	pthread_mutex_init(&c->lock, NULL);
-	if (sqlite3_prepare_v2(conn, "SELECT name, role, hash, created_ms, revoked_ms FROM tokens",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-
-		have_admin |= strcmp(name, "admin") == 0;
-		if (!add_token(c, name, server_role_parse((const char *)sqlite3_column_text(st, 1)),
-		               (const char *)sqlite3_column_text(st, 2),
-		               (uint64_t)sqlite3_column_int64(st, 3),
-		               (uint64_t)sqlite3_column_int64(st, 4))) {
-			sqlite3_finalize(st);
-			return -ENOMEM;
-		}
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return -EIO;
+	c->db = db;
+	if ((r = server_store_tokens_load(db, aio_now_ms(), load_token, load_enrollment, &l)) < 0)
+		return r;
 	/* the bootstrap token in STATE-DIR/admin.token is "admin", unless an
 	 * admin token of that name was made (or revoked) before */
-	if (!have_admin) {
-		uint64_t now = aio_now_ms();
+	if (!l.have_admin) {
+		char hash[AIO_SECRET_HASH_LEN];
+		struct server_store_token t = { "admin", "admin", hash, aio_now_ms(), 0 };
 
 		aio_secret_hash(bootstrap_token, hash);
-		if (sqlite3_prepare_v2(conn,
-		                       "INSERT INTO tokens (name, role, hash, created_ms)"
-		                       " VALUES ('admin', 'admin', ?1, ?2)",
-		                       -1, &st, NULL) != SQLITE_OK)
-			return -EIO;
-		sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (int64_t)now);
-		rc = sqlite3_step(st);
-		sqlite3_finalize(st);
-		if (rc != SQLITE_DONE || !add_token(c, "admin", ROLE_ADMIN, hash, now, 0))
-			return -EIO;
-	}
-
-	if (sqlite3_prepare_v2(conn,
-	                       "SELECT hash, host, created_ms, expires_ms, used_ms FROM enrollments"
-	                       " WHERE used_ms IS NULL AND expires_ms > ?1",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, (int64_t)aio_now_ms());
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!add_enrollment(c, (const char *)sqlite3_column_text(st, 0),
-		                    (const char *)sqlite3_column_text(st, 1),
-		                    (uint64_t)sqlite3_column_int64(st, 2),
-		                    (uint64_t)sqlite3_column_int64(st, 3), 0)) {
-			sqlite3_finalize(st);
+		if ((r = server_store_tokens_insert(db, &t)) < 0)
+			return r;
+		if (!add_token(c, "admin", ROLE_ADMIN, hash, t.created_ms, 0))
 			return -ENOMEM;
-		}
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -EIO;
+	return 0;
 }
 
 void server_creds_done(struct server_creds *c)
@@ -201,10 +183,9 @@ static bool token_name_valid(const char *s)
 	return s && strlen(s) <= SERVER_TOKEN_NAME_MAX && aio_host_name_valid(s);
 }
 
-int server_creds_token_create(struct server *s, const char *name, const char *role, char *ret_token,
-                              size_t len, char *msg, size_t msglen)
+int server_creds_token_create(struct server_creds *c, const char *name, const char *role,
+                              char *ret_token, size_t len, char *msg, size_t msglen)
 {
-	struct server_creds *c = &s->creds;
 	enum server_role r = server_role_parse(role);
 	char hash[AIO_SECRET_HASH_LEN];
 	uint64_t now = aio_now_ms();
@@ -234,17 +215,15 @@ int server_creds_token_create(struct server *s, const char *name, const char *ro
 		snprintf(msg, msglen, "a token named %s exists (names are never reused)", name);
 	else if (status != AIO_OK)
 		snprintf(msg, msglen, "too many tokens (limit %d)", SERVER_TOKENS_MAX);
-	else if (server_db_exec(
-	                 s->db, NULL, NULL,
-	                 "INSERT INTO tokens (name, role, hash, created_ms) VALUES (?,?,?,?)",
-	                 "ttti", name, server_role_name(r), hash, (int64_t)now) < 0)
+	else if (server_store_tokens_add(c->db,
+	                                 &(struct server_store_token){ name, server_role_name(r),
+	                                                               hash, now, 0 }) < 0)
 		log_err("token %s: not stored", name);
 	return status;
 }
 
-int server_creds_token_revoke(struct server *s, const char *name, char *msg, size_t msglen)
+int server_creds_token_revoke(struct server_creds *c, const char *name, char *msg, size_t msglen)
 {
-	struct server_creds *c = &s->creds;
 	uint64_t now = aio_now_ms();
 	bool found = false;
 
@@ -260,16 +239,14 @@ int server_creds_token_revoke(struct server *s, const char *name, char *msg, siz
 		snprintf(msg, msglen, "no live token named %s", name);
 		return AIO_NOT_FOUND;
 	}
-	server_db_exec(s->db, NULL, NULL, "UPDATE tokens SET revoked_ms = ? WHERE name = ?", "it",
-	               (int64_t)now, name);
+	server_store_tokens_revoke(c->db, name, now);
 	return AIO_OK;
 }
 
-int server_creds_enroll_create(struct server *s, const char *host, uint64_t lifetime_ms,
+int server_creds_enroll_create(struct server_creds *c, const char *host, uint64_t lifetime_ms,
                                char *ret_token, size_t len, uint64_t *ret_expires, char *msg,
                                size_t msglen)
 {
-	struct server_creds *c = &s->creds;
 	char hash[AIO_SECRET_HASH_LEN];
 	uint64_t now = aio_now_ms(),
 	         expires = now + (lifetime_ms ? lifetime_ms : SERVER_ENROLL_DEFAULT_MS);
@@ -297,18 +274,15 @@ int server_creds_enroll_create(struct server *s, const char *host, uint64_t life
 		         SERVER_ENROLLMENTS_MAX);
 		return AIO_RESOURCE_EXHAUSTED;
 	}
-	server_db_exec(
-	        s->db, NULL, NULL,
-	        "INSERT INTO enrollments (hash, host, created_ms, expires_ms) VALUES (?,?,?,?)",
-	        "ttii", hash, host ? host : "", (int64_t)now, (int64_t)expires);
+	server_store_tokens_enroll_add(
+	        c->db, &(struct server_store_enrollment){ hash, host ? host : "", now, expires });
 	*ret_expires = expires;
 	return AIO_OK;
 }
 
-int server_creds_enroll_take(struct server *s, const char *token, const char *host, char *msg,
+int server_creds_enroll_take(struct server_creds *c, const char *token, const char *host, char *msg,
                              size_t msglen)
 {
-	struct server_creds *c = &s->creds;
 	char hash[AIO_SECRET_HASH_LEN];
 	uint64_t now = aio_now_ms();
 	struct server_enrollment *found = NULL;
@@ -336,8 +310,28 @@ int server_creds_enroll_take(struct server *s, const char *token, const char *ho
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (status == AIO_OK)
-		server_db_exec(s->db, NULL, NULL,
-		               "UPDATE enrollments SET used_ms = ? WHERE hash = ?", "it",
-		               (int64_t)now, hash);
+		server_store_tokens_enroll_used(c->db, hash, now);
 	return status;
+}
+
+int server_creds_token_list(struct server_creds *c,
+                            int (*fn)(const struct server_token *const *tokens, size_t n,
+                                      void *arg),
+                            void *arg)
+{
+	const struct server_token **v;
+	size_t n = 0;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	if (!(v = calloc(c->n_tokens + 1, sizeof(*v)))) {
+		pthread_mutex_unlock(&c->lock);
+		return -ENOMEM;
+	}
+	for (const struct server_token *t = c->tokens; t; t = t->next)
+		v[n++] = t;
+	r = fn(v, n, arg);
+	pthread_mutex_unlock(&c->lock);
+	free(v);
+	return r;
 }

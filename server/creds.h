@@ -5,12 +5,13 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bounds.h"
 #include "secret.h"
 
-struct server;
+struct server_db;
 
 enum server_role { ROLE_NONE = 0, ROLE_VIEWER = 1, ROLE_OPERATOR = 2, ROLE_ADMIN = 3 };
 
@@ -40,11 +41,12 @@ struct server_creds {
 	size_t n_tokens;
 	struct server_enrollment *enrollments;
 	size_t n_enrollments;
+	struct server_db *db; /* where changes go */
 };
 
 /* Loads tokens and enrollments (before the database thread starts) and
  * makes sure the bootstrap token in admin.token is an admin token. */
-int server_creds_load(struct server *s, const char *bootstrap_token);
+int server_creds_load(struct server_creds *c, struct server_db *db, const char *bootstrap_token);
 void server_creds_done(struct server_creds *c);
 
 enum server_role server_role_parse(const char *s);
@@ -57,12 +59,17 @@ enum server_role server_role_for(const char *method);
 const struct server_token *server_creds_find_token(struct server_creds *c, const char *token);
 
 /* Admin operations; each returns an enum aio_status and writes a message. */
-int server_creds_token_create(struct server *s, const char *name, const char *role, char *ret_token,
-                              size_t len, char *msg, size_t msglen);
-int server_creds_token_revoke(struct server *s, const char *name, char *msg, size_t msglen);
-int server_creds_enroll_create(struct server *s, const char *host, uint64_t lifetime_ms,
+int server_creds_token_create(struct server_creds *c, const char *name, const char *role,
+                              char *ret_token, size_t len, char *msg, size_t msglen);
+int server_creds_token_revoke(struct server_creds *c, const char *name, char *msg, size_t msglen);
+int server_creds_enroll_create(struct server_creds *c, const char *host, uint64_t lifetime_ms,
                                char *ret_token, size_t len, uint64_t *ret_expires, char *msg,
                                size_t msglen);
+/* fn sees every token, newest first, under the credentials' lock. */
+int server_creds_token_list(struct server_creds *c,
+                            int (*fn)(const struct server_token *const *tokens, size_t n,
+                                      void *arg),
+                            void *arg);
 /* Takes an enrollment token for host: AIO_OK marks it used. */
-int server_creds_enroll_take(struct server *s, const char *token, const char *host, char *msg,
+int server_creds_enroll_take(struct server_creds *c, const char *token, const char *host, char *msg,
                              size_t msglen);

@@ -59,26 +59,13 @@ struct server_db_write {
 	void *arg;
 };
 
-/* The history tiers above raw: 5-minute and hourly rollups. */
-#define SERVER_DB_TIERS 2
-
-struct server_db_bucket {
-	int64_t start, count, min, max, sum;
-	int64_t umax; /* peak utilisation, ppm */
-};
-
-/* A host's row in series: acknowledged reports, the latest values, the
- * newest raw sample's time and the open buckets. */
-struct server_db_series {
-	bool found;
-	int64_t seq_first, seq_last, reports;
-	int64_t time_ms, aio_nr, aio_nr_min, aio_nr_max, aio_max_nr;
-	int64_t raw_ms;
-	struct server_db_bucket open[SERVER_DB_TIERS];
-	/* the newest raw record's seq (raw_ms its time); the open block */
-	int64_t raw_seq, raw_first_seq, raw_first_ms, raw_n;
-	uint8_t raw_open[SERVER_RAW_BLOCK_MAX];
-	size_t raw_len;
+/* One table owner's part of a schema version. Each owner lists its
+ * steps in ascending versions, ended by { 0, NULL }; a version's parts run
+ * in one transaction in the owners' order. Never edit a shipped step:
+ * append a new one. */
+struct server_db_migration {
+	int version;
+	const char *sql;
 };
 
 /* The schema version this server migrates databases to. */
@@ -87,10 +74,29 @@ int server_db_open(const char *path, struct server_db **ret_db, char *err, size_
 /* A report equal to the last one is kept raw only this long after the
  * last raw sample (0: every report is kept). */
 void server_db_set_keepalive(struct server_db *db, uint64_t raw_keepalive_ms);
-/* Fills reg from the database; call before server_db_start. */
+/* Fills reg from the database (hosts, their latest values and recent
+ * events); call before server_db_start. */
 int server_db_load_hosts(struct server_db *db, struct server_hosts *reg);
-/* The write connection, for loading state before server_db_start only. */
+/* The write connection: for loading state before server_db_start, and for
+ * the table owners on the database thread. */
 struct sqlite3 *server_db_conn(struct server_db *db);
+/* The write connection's statement for sql, prepared once (keyed by the
+ * string's address: pass a static array); NULL if it does not prepare,
+ * which sqlite3_bind and sqlite3_step treat as misuse. Database thread
+ * (or before start) only. */
+struct sqlite3_stmt *server_db_stmt(struct server_db *db, const char *sql);
+/* Steps st and resets it: SQLITE_OK for a row or done, else its code. */
+int server_db_step(struct sqlite3_stmt *st);
+/* Binds s, or NULL for none. */
+void server_db_bind_text(struct sqlite3_stmt *st, int i, const char *s);
+uint64_t server_db_keepalive(struct server_db *db);
+
+/* The SQLite side of a reader (query.h), for the table owners: its
+ * connection, and its statement for sql prepared once (keyed by address,
+ * reset and unbound when handed out; NULL if it does not prepare). */
+struct server_reader;
+struct sqlite3 *server_reader_conn(struct server_reader *rd);
+struct sqlite3_stmt *server_reader_stmt(struct server_reader *rd, const char *sql);
 /* batch_wait_us: under load, how long a batch may wait to fill. */
 int server_db_start(struct server_db *db, size_t queue_max, size_t batch_max,
                     uint64_t batch_wait_us);

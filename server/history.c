@@ -1,10 +1,13 @@
 #include "history.h"
 
 #include <errno.h>
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
+#include "hosts.h"
 #include "rawblock.h"
 
 const char *const server_tier_name[SERVER_TIER_COUNT] = { "raw", "5m", "1h" };
@@ -130,20 +133,18 @@ static int feed_block(struct feed *f, const uint8_t *data, size_t len, bool last
 
 /* Rows of the table raw samples were kept in before blocks (schema 7 and
  * older), from the last one before since: retention empties it. */
-static int feed_legacy(sqlite3 *conn, int64_t host_id, struct feed *f)
+static int feed_legacy(struct server_reader *rd, int64_t host_id, struct feed *f)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = sqlite3_prepare_v2(
-	        conn,
+	static const char sql[] =
 	        "SELECT seq, time_ms, aio_nr, aio_nr_min, aio_nr_max, aio_max_nr"
 	        " FROM samples WHERE host_id = ?1 AND seq >= coalesce((SELECT seq"
 	        " FROM samples WHERE host_id = ?1 AND time_ms < ?2 ORDER BY seq DESC"
-	        " LIMIT 1), 0) ORDER BY seq",
-	        -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return rc;
+	        " LIMIT 1), 0) ORDER BY seq";
+	sqlite3_stmt *st = server_reader_stmt(rd, sql);
+	int rc;
+
+	if (!st)
+		return SQLITE_ERROR;
 	sqlite3_bind_int64(st, 1, host_id);
 	sqlite3_bind_int64(st, 2, (int64_t)f->a->since);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -160,24 +161,23 @@ static int feed_legacy(sqlite3 *conn, int64_t host_id, struct feed *f)
 		if (r.time_ms >= f->a->until)
 			break;
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 /* The closed blocks: the newest one ending before since gives its last
  * record (it may stand for reports in the range), then every block after. */
-static int feed_blocks(sqlite3 *conn, int64_t host_id, struct feed *f)
+static int feed_blocks(struct server_reader *rd, int64_t host_id, struct feed *f)
 {
 	uint8_t carry[SERVER_RAW_BLOCK_MAX];
 	size_t carry_len = 0;
-	sqlite3_stmt *st;
+	static const char sql[] =
+	        "SELECT last_ms, data FROM raw WHERE host_id = ?1 ORDER BY first_seq";
+	sqlite3_stmt *st = server_reader_stmt(rd, sql);
 	int rc;
 
-	rc = sqlite3_prepare_v2(
-	        conn, "SELECT last_ms, data FROM raw WHERE host_id = ?1 ORDER BY first_seq", -1,
-	        &st, NULL);
-	if (rc != SQLITE_OK)
-		return rc;
+	if (!st)
+		return SQLITE_ERROR;
 	sqlite3_bind_int64(st, 1, host_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const uint8_t *data = sqlite3_column_blob(st, 1);
@@ -200,23 +200,21 @@ static int feed_blocks(sqlite3 *conn, int64_t host_id, struct feed *f)
 	}
 	if (rc == SQLITE_DONE && carry_len)
 		rc = feed_block(f, carry, carry_len, true);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static int read_raw(sqlite3 *conn, int64_t host_id, struct acc *a)
+static int read_raw(struct server_reader *rd, int64_t host_id, uint64_t interval_ms, struct acc *a)
 {
-	struct feed f = { .a = a };
-	sqlite3_stmt *sr = NULL;
+	static const char sql[] =
+	        "SELECT seq_last, time_ms, raw_open FROM series WHERE host_id = ?1";
+	struct feed f = { .a = a, .interval_ms = interval_ms };
+	sqlite3_stmt *sr = server_reader_stmt(rd, sql);
 	uint64_t seq_last, last_ms;
-	int rc;
+	int rc = SQLITE_ERROR;
 
-	if ((rc = sqlite3_prepare_v2(conn,
-	                             "SELECT s.seq_last, s.time_ms, h.interval_ms, s.raw_open"
-	                             " FROM series s LEFT JOIN hosts h ON h.id = s.host_id"
-	                             " WHERE s.host_id = ?1",
-	                             -1, &sr, NULL)) != SQLITE_OK)
-		goto out;
+	if (!sr)
+		return rc;
 	sqlite3_bind_int64(sr, 1, host_id);
 	if ((rc = sqlite3_step(sr)) != SQLITE_ROW) {
 		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -224,13 +222,12 @@ static int read_raw(sqlite3 *conn, int64_t host_id, struct acc *a)
 	}
 	seq_last = (uint64_t)sqlite3_column_int64(sr, 0);
 	last_ms = (uint64_t)sqlite3_column_int64(sr, 1);
-	f.interval_ms = (uint64_t)sqlite3_column_int64(sr, 2);
 	/* oldest first: the old table, the closed blocks, the open block */
-	if ((rc = feed_legacy(conn, host_id, &f)) != SQLITE_OK ||
-	    (rc = feed_blocks(conn, host_id, &f)) != SQLITE_OK)
+	if ((rc = feed_legacy(rd, host_id, &f)) != SQLITE_OK ||
+	    (rc = feed_blocks(rd, host_id, &f)) != SQLITE_OK)
 		goto out;
-	if ((size_t)sqlite3_column_bytes(sr, 3) <= SERVER_RAW_BLOCK_MAX &&
-	    (rc = feed_block(&f, sqlite3_column_blob(sr, 3), (size_t)sqlite3_column_bytes(sr, 3),
+	if ((size_t)sqlite3_column_bytes(sr, 2) <= SERVER_RAW_BLOCK_MAX &&
+	    (rc = feed_block(&f, sqlite3_column_blob(sr, 2), (size_t)sqlite3_column_bytes(sr, 2),
 	                     false)) != SQLITE_OK)
 		goto out;
 	/* the newest record stands for the reports after it, up to the latest */
@@ -241,25 +238,26 @@ static int read_raw(sqlite3 *conn, int64_t host_id, struct acc *a)
 		add_raw(a, &f.prev, n, last_ms + 1, n > 1 ? last_ms : 0, f.interval_ms);
 	}
 out:
-	sqlite3_finalize(sr);
+	sqlite3_reset(sr);
 	return rc;
 }
 
-static int read_rollup(sqlite3 *conn, int64_t host_id, enum server_tier tier, struct acc *a)
+static int read_rollup(struct server_reader *rd, int64_t host_id, enum server_tier tier,
+                       struct acc *a)
 {
-	static const char *const sql[SERVER_TIER_COUNT] = {
-		[SERVER_TIER_5M] = "SELECT start_ms, count, min, max, sum, last, last_ms, lim, umax"
-		                   " FROM rollup_5m_all WHERE host_id = ?1 AND start_ms >= ?2"
-		                   " AND start_ms < ?3",
-		[SERVER_TIER_1H] = "SELECT start_ms, count, min, max, sum, last, last_ms, lim, umax"
-		                   " FROM rollup_1h_all WHERE host_id = ?1 AND start_ms >= ?2"
-		                   " AND start_ms < ?3",
-	};
-	sqlite3_stmt *st;
+	static const char sql_5m[] =
+	        "SELECT start_ms, count, min, max, sum, last, last_ms, lim, umax"
+	        " FROM rollup_5m_all WHERE host_id = ?1 AND start_ms >= ?2"
+	        " AND start_ms < ?3";
+	static const char sql_1h[] =
+	        "SELECT start_ms, count, min, max, sum, last, last_ms, lim, umax"
+	        " FROM rollup_1h_all WHERE host_id = ?1 AND start_ms >= ?2"
+	        " AND start_ms < ?3";
+	sqlite3_stmt *st = server_reader_stmt(rd, tier == SERVER_TIER_5M ? sql_5m : sql_1h);
 	int rc;
 
-	if ((rc = sqlite3_prepare_v2(conn, sql[tier], -1, &st, NULL)) != SQLITE_OK)
-		return rc;
+	if (!st)
+		return SQLITE_ERROR;
 	sqlite3_bind_int64(st, 1, host_id);
 	sqlite3_bind_int64(st, 2, (int64_t)a->since);
 	sqlite3_bind_int64(st, 3, (int64_t)a->until);
@@ -269,13 +267,14 @@ static int read_rollup(sqlite3 *conn, int64_t host_id, enum server_tier tier, st
 		    sqlite3_column_double(st, 4), (uint64_t)sqlite3_column_int64(st, 5),
 		    (uint64_t)sqlite3_column_int64(st, 6), (uint64_t)sqlite3_column_int64(st, 7),
 		    sqlite3_column_int64(st, 8));
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-int server_history_read(sqlite3 *conn, int64_t host_id, enum server_tier tier, uint64_t since_ms,
-                        uint64_t until_ms, uint64_t step_ms, struct server_history_point *out,
-                        size_t max, size_t *ret_n)
+int server_history_read(struct server_reader *rd, int64_t host_id, uint64_t interval_ms,
+                        enum server_tier tier, uint64_t since_ms, uint64_t until_ms,
+                        uint64_t step_ms, struct server_history_point *out, size_t max,
+                        size_t *ret_n)
 {
 	struct acc a = { .step = step_ms, .since = since_ms, .until = until_ms };
 	size_t n = 0;
@@ -292,8 +291,8 @@ int server_history_read(sqlite3 *conn, int64_t host_id, enum server_tier tier, u
 		a.n = max;
 	if (!(a.p = calloc(a.n ? a.n : 1, sizeof(*a.p))))
 		return -ENOMEM;
-	rc = tier == SERVER_TIER_RAW ? read_raw(conn, host_id, &a)
-	                             : read_rollup(conn, host_id, tier, &a);
+	rc = tier == SERVER_TIER_RAW ? read_raw(rd, host_id, interval_ms, &a)
+	                             : read_rollup(rd, host_id, tier, &a);
 	if (rc != SQLITE_OK) {
 		free(a.p);
 		return -EIO;
@@ -305,6 +304,570 @@ int server_history_read(sqlite3 *conn, int64_t host_id, enum server_tier tier, u
 		out[n++].start_ms = a.first + i * step_ms;
 	}
 	free(a.p);
+	*ret_n = n;
+	return 0;
+}
+
+/* The history tables: samples (the raw tier before blocks), raw (blocks,
+ * rawblock.h), series (each host's acknowledged reports, latest values and
+ * open buckets), rollup_5m and rollup_1h (closed buckets; the _all views
+ * add the open ones), vm_usage (each VM's contexts when they change). */
+const struct server_db_migration server_history_migrations[] = {
+	{ 1, "CREATE TABLE samples ("
+	     "  host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	     "  seq INTEGER NOT NULL,"
+	     "  time_ms INTEGER NOT NULL,"
+	     "  aio_nr INTEGER NOT NULL, aio_nr_min INTEGER NOT NULL,"
+	     "  aio_nr_max INTEGER NOT NULL, aio_max_nr INTEGER NOT NULL,"
+	     "  PRIMARY KEY (host_id, seq)) WITHOUT ROWID;"
+	     "CREATE INDEX samples_by_time ON samples (host_id, time_ms);" },
+	/* every report wrote a second b-tree for this index; (host, seq)
+	 * already keeps each host's samples in time order */
+	{ 5, "DROP INDEX samples_by_time;" },
+	/* history tiers. samples becomes the raw tier, stored on change plus
+	 * a keep-alive; series holds each host's acknowledged reports, latest
+	 * values and open rollup buckets (one small row per host, so a report
+	 * rewrites a dense page, not one per tier); closed buckets go to the
+	 * rollup tables; the _all views add the open ones. */
+	{ 6,
+	  "CREATE TABLE series ("
+	  "  host_id INTEGER PRIMARY KEY,"
+	  "  seq_first INTEGER NOT NULL, seq_last INTEGER NOT NULL, reports INTEGER NOT NULL,"
+	  "  time_ms INTEGER NOT NULL, aio_nr INTEGER NOT NULL, aio_nr_min INTEGER NOT NULL,"
+	  "  aio_nr_max INTEGER NOT NULL, aio_max_nr INTEGER NOT NULL, raw_ms INTEGER NOT NULL,"
+	  "  m5_start INTEGER NOT NULL, m5_count INTEGER NOT NULL, m5_min INTEGER NOT NULL,"
+	  "  m5_max INTEGER NOT NULL, m5_sum INTEGER NOT NULL,"
+	  "  h1_start INTEGER NOT NULL, h1_count INTEGER NOT NULL, h1_min INTEGER NOT NULL,"
+	  "  h1_max INTEGER NOT NULL, h1_sum INTEGER NOT NULL);"
+	  "CREATE TABLE rollup_5m ("
+	  "  host_id INTEGER NOT NULL, start_ms INTEGER NOT NULL, count INTEGER NOT NULL,"
+	  "  min INTEGER NOT NULL, max INTEGER NOT NULL, sum INTEGER NOT NULL,"
+	  "  last INTEGER NOT NULL, last_ms INTEGER NOT NULL, lim INTEGER NOT NULL,"
+	  "  PRIMARY KEY (host_id, start_ms)) WITHOUT ROWID;"
+	  "CREATE TABLE rollup_1h ("
+	  "  host_id INTEGER NOT NULL, start_ms INTEGER NOT NULL, count INTEGER NOT NULL,"
+	  "  min INTEGER NOT NULL, max INTEGER NOT NULL, sum INTEGER NOT NULL,"
+	  "  last INTEGER NOT NULL, last_ms INTEGER NOT NULL, lim INTEGER NOT NULL,"
+	  "  PRIMARY KEY (host_id, start_ms)) WITHOUT ROWID;"
+	  "CREATE VIEW rollup_5m_all AS"
+	  "  SELECT host_id, start_ms, count, min, max, sum, last, last_ms, lim FROM rollup_5m"
+	  "  UNION ALL SELECT host_id, m5_start, m5_count, m5_min, m5_max, m5_sum, aio_nr,"
+	  "  time_ms, aio_max_nr FROM series WHERE m5_count > 0;"
+	  "CREATE VIEW rollup_1h_all AS"
+	  "  SELECT host_id, start_ms, count, min, max, sum, last, last_ms, lim FROM rollup_1h"
+	  "  UNION ALL SELECT host_id, h1_start, h1_count, h1_min, h1_max, h1_sum, aio_nr,"
+	  "  time_ms, aio_max_nr FROM series WHERE h1_count > 0;"
+	  "CREATE TABLE vm_usage ("
+	  "  host_id INTEGER NOT NULL, name TEXT NOT NULL, time_ms INTEGER NOT NULL,"
+	  "  contexts INTEGER NOT NULL, events INTEGER,"
+	  "  PRIMARY KEY (host_id, name, time_ms)) WITHOUT ROWID;"
+	  /* what earlier versions stored, rolled up */
+	  "INSERT INTO series SELECT s.host_id, m.lo, m.hi, m.n, s.time_ms, s.aio_nr,"
+	  "  s.aio_nr_min, s.aio_nr_max, s.aio_max_nr, s.time_ms, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0"
+	  "  FROM samples s JOIN (SELECT host_id, min(seq) lo, max(seq) hi, count(*) n"
+	  "  FROM samples GROUP BY host_id) m ON m.host_id = s.host_id AND s.seq = m.hi;"
+	  /* a bucket's last is its newest sample by time, as live */
+	  "INSERT INTO rollup_5m SELECT host_id, b, count(*), min(aio_nr_min), max(aio_nr_max),"
+	  "  sum(aio_nr), max(iif(rn = 1, aio_nr, NULL)), max(time_ms),"
+	  "  max(iif(rn = 1, aio_max_nr, NULL)) FROM (SELECT *, time_ms / 300000 * 300000 AS b,"
+	  "  row_number() OVER (PARTITION BY host_id, time_ms / 300000"
+	  "  ORDER BY time_ms DESC, seq DESC) AS rn FROM samples) GROUP BY host_id, b;"
+	  "INSERT INTO rollup_1h SELECT host_id, b, count(*), min(aio_nr_min), max(aio_nr_max),"
+	  "  sum(aio_nr), max(iif(rn = 1, aio_nr, NULL)), max(time_ms),"
+	  "  max(iif(rn = 1, aio_max_nr, NULL)) FROM (SELECT *, time_ms / 3600000 * 3600000 AS b,"
+	  "  row_number() OVER (PARTITION BY host_id, time_ms / 3600000"
+	  "  ORDER BY time_ms DESC, seq DESC) AS rn FROM samples) GROUP BY host_id, b;" },
+	/* raw samples packed in blocks (rawblock.h), at most one per host and
+	 * hour; the open block lives in series. Rows already in samples stay
+	 * there and are read first, until retention removes them. */
+	{ 8, "CREATE TABLE raw ("
+	     "  host_id INTEGER NOT NULL, first_seq INTEGER NOT NULL, first_ms INTEGER NOT NULL,"
+	     "  last_ms INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL,"
+	     "  PRIMARY KEY (host_id, first_seq)) WITHOUT ROWID;"
+	     "ALTER TABLE series ADD COLUMN raw_seq INTEGER NOT NULL DEFAULT 0;"
+	     "ALTER TABLE series ADD COLUMN raw_first_seq INTEGER NOT NULL DEFAULT 0;"
+	     "ALTER TABLE series ADD COLUMN raw_first_ms INTEGER NOT NULL DEFAULT 0;"
+	     "ALTER TABLE series ADD COLUMN raw_n INTEGER NOT NULL DEFAULT 0;"
+	     "ALTER TABLE series ADD COLUMN raw_open BLOB;" },
+	/* each bucket's peak utilisation, from every report with the limit it
+	 * was taken under (parts per million), so a bucket that spans a limit
+	 * change keeps its real peak; older buckets get max / lim */
+	{ 10, "ALTER TABLE rollup_5m ADD COLUMN umax INTEGER NOT NULL DEFAULT 0;"
+	      "ALTER TABLE rollup_1h ADD COLUMN umax INTEGER NOT NULL DEFAULT 0;"
+	      "UPDATE rollup_5m SET umax = iif(lim > 0, max * 1000000 / lim, 0);"
+	      "UPDATE rollup_1h SET umax = iif(lim > 0, max * 1000000 / lim, 0);"
+	      "ALTER TABLE series ADD COLUMN m5_umax INTEGER NOT NULL DEFAULT 0;"
+	      "ALTER TABLE series ADD COLUMN h1_umax INTEGER NOT NULL DEFAULT 0;"
+	      "UPDATE series SET m5_umax = iif(aio_max_nr > 0, m5_max * 1000000 / aio_max_nr, 0),"
+	      "  h1_umax = iif(aio_max_nr > 0, h1_max * 1000000 / aio_max_nr, 0);"
+	      "DROP VIEW rollup_5m_all;"
+	      "DROP VIEW rollup_1h_all;"
+	      "CREATE VIEW rollup_5m_all AS"
+	      "  SELECT host_id, start_ms, count, min, max, sum, last, last_ms, lim, umax FROM "
+	      "rollup_5m"
+	      "  UNION ALL SELECT host_id, m5_start, m5_count, m5_min, m5_max, m5_sum, aio_nr,"
+	      "  time_ms, aio_max_nr, m5_umax FROM series WHERE m5_count > 0;"
+	      "CREATE VIEW rollup_1h_all AS"
+	      "  SELECT host_id, start_ms, count, min, max, sum, last, last_ms, lim, umax FROM "
+	      "rollup_1h"
+	      "  UNION ALL SELECT host_id, h1_start, h1_count, h1_min, h1_max, h1_sum, aio_nr,"
+	      "  time_ms, aio_max_nr, h1_umax FROM series WHERE h1_count > 0;" },
+	{ 0, NULL },
+};
+
+/* --------------------------------------------------------------- writes */
+
+/* a raw block holds at most this span of a host's samples */
+#define RAW_BLOCK_SPAN_MS (3600 * 1000)
+
+/* The tiers above raw that a report is rolled into. */
+#define ROLLUP_TIERS 2
+
+struct series_bucket {
+	int64_t start, count, min, max, sum;
+	int64_t umax; /* peak utilisation, ppm */
+};
+
+/* A host's row in series: acknowledged reports, the latest values, the
+ * newest raw sample's time and the open buckets. */
+struct series_row {
+	bool found;
+	int64_t seq_first, seq_last, reports;
+	int64_t time_ms, aio_nr, aio_nr_min, aio_nr_max, aio_max_nr;
+	int64_t raw_ms;
+	struct series_bucket open[ROLLUP_TIERS];
+	/* the newest raw record's seq (raw_ms its time); the open block */
+	int64_t raw_seq, raw_first_seq, raw_first_ms, raw_n;
+	uint8_t raw_open[SERVER_RAW_BLOCK_MAX];
+	size_t raw_len;
+};
+
+/* A closed bucket; it merges with one stored already (a report whose time
+ * went back, or a rollup made from an older schema's samples). */
+#define ROLLUP_CLOSE(table)                                                      \
+	"INSERT INTO " table " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)" \
+	" ON CONFLICT DO UPDATE SET count = count + excluded.count,"             \
+	" umax = max(umax, excluded.umax),"                                      \
+	" min = min(min, excluded.min), max = max(max, excluded.max),"           \
+	" sum = sum + excluded.sum,"                                             \
+	" last = iif(excluded.last_ms >= last_ms, excluded.last, last),"         \
+	" lim = iif(excluded.last_ms >= last_ms, excluded.lim, lim),"            \
+	" last_ms = max(last_ms, excluded.last_ms)"
+
+static const char rollup_5m_sql[] = ROLLUP_CLOSE("rollup_5m");
+static const char rollup_1h_sql[] = ROLLUP_CLOSE("rollup_1h");
+static const char raw_insert_sql[] = "INSERT OR REPLACE INTO raw VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+static const char series_get_sql[] =
+        "SELECT seq_first, seq_last, reports, time_ms, aio_nr, aio_nr_min,"
+        " aio_nr_max, aio_max_nr, raw_ms, m5_start, m5_count, m5_min, m5_max,"
+        " m5_sum, h1_start, h1_count, h1_min, h1_max, h1_sum, raw_seq,"
+        " raw_first_seq, raw_first_ms, raw_n, raw_open, m5_umax, h1_umax"
+        " FROM series WHERE host_id = ?1";
+static const char series_put_sql[] =
+        "INSERT OR REPLACE INTO series VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+        " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,"
+        " ?23, ?24, ?25, ?26, ?27)";
+static const char vm_last_sql[] =
+        "SELECT contexts, events FROM vm_usage WHERE host_id = ?1 AND name = ?2"
+        " ORDER BY time_ms DESC LIMIT 1";
+static const char vm_insert_sql[] = "INSERT OR IGNORE INTO vm_usage VALUES (?1, ?2, ?3, ?4, ?5)";
+
+static const int64_t tier_ms[ROLLUP_TIERS] = { 5 * 60 * 1000, 60 * 60 * 1000 };
+
+/* Each host's newest report: its latest values and last seq. */
+int server_history_load_latest(struct server_db *db, struct server_hosts *reg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(server_db_conn(db),
+	                       "SELECT host_id, seq_last, time_ms, aio_nr, aio_nr_min, aio_nr_max,"
+	                       " aio_max_nr FROM series",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct server_host *h = server_hosts_find_id(reg, sqlite3_column_int64(st, 0));
+		uint64_t t = (uint64_t)sqlite3_column_int64(st, 2);
+
+		if (!h)
+			continue;
+		h->last_seq = (uint64_t)sqlite3_column_int64(st, 1);
+		h->has_sample = true;
+		h->sample.time_ms = t;
+		h->sample.aio_nr = (uint64_t)sqlite3_column_int64(st, 3);
+		h->sample.aio_nr_min = (uint64_t)sqlite3_column_int64(st, 4);
+		h->sample.aio_nr_max = (uint64_t)sqlite3_column_int64(st, 5);
+		h->sample.aio_max_nr = (uint64_t)sqlite3_column_int64(st, 6);
+		if (t > h->last_seen_ms)
+			h->last_seen_ms = t;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* A VM's usage is stored when it differs from the last row stored for it:
+ * VMs keep their AIO contexts for their lifetime. */
+int server_history_apply_users(struct server_db *db, const struct server_db_write *w)
+{
+	const Aioctl__V1__ReportRequest *r = w->report;
+	int rc;
+
+	for (size_t i = 0; i < r->n_users; i++) {
+		const Aioctl__V1__AioUser *u = r->users[i];
+		sqlite3_stmt *st = server_db_stmt(db, vm_last_sql);
+		bool same = false;
+
+		sqlite3_bind_int64(st, 1, w->host_id);
+		server_db_bind_text(st, 2, u->name);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			same = (uint32_t)sqlite3_column_int64(st, 0) == u->contexts &&
+			       (sqlite3_column_type(st, 1) == SQLITE_NULL) == !u->has_events &&
+			       (uint64_t)sqlite3_column_int64(st, 1) == u->events;
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (same)
+			continue;
+		st = server_db_stmt(db, vm_insert_sql);
+		sqlite3_bind_int64(st, 1, w->host_id);
+		server_db_bind_text(st, 2, u->name);
+		sqlite3_bind_int64(st, 3, (int64_t)w->sample.time_ms);
+		sqlite3_bind_int64(st, 4, u->contexts);
+		if (u->has_events)
+			sqlite3_bind_int64(st, 5, (int64_t)u->events);
+		if ((rc = server_db_step(st)) != SQLITE_OK)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+static void bucket_add(struct series_bucket *b, int64_t start, const Aioctl__V1__Sample *s)
+{
+	if (!b->count) {
+		b->start = start;
+		b->min = (int64_t)s->aio_nr_min;
+		b->max = (int64_t)s->aio_nr_max;
+	}
+	b->count++;
+	b->min = (int64_t)s->aio_nr_min < b->min ? (int64_t)s->aio_nr_min : b->min;
+	b->max = (int64_t)s->aio_nr_max > b->max ? (int64_t)s->aio_nr_max : b->max;
+	b->sum += (int64_t)s->aio_nr;
+	if (server_history_util_ppm(s->aio_nr_max, s->aio_max_nr) > b->umax)
+		b->umax = server_history_util_ppm(s->aio_nr_max, s->aio_max_nr);
+}
+
+/* Closes an open bucket into its rollup table; its last report is the
+ * host's latest (every report goes into every open bucket). */
+static int bucket_close(struct server_db *db, int tier, int64_t host_id,
+                        const struct series_row *sr)
+{
+	const struct series_bucket *b = &sr->open[tier];
+	sqlite3_stmt *st = server_db_stmt(db, tier ? rollup_1h_sql : rollup_5m_sql);
+
+	sqlite3_bind_int64(st, 1, host_id);
+	sqlite3_bind_int64(st, 2, b->start);
+	sqlite3_bind_int64(st, 3, b->count);
+	sqlite3_bind_int64(st, 4, b->min);
+	sqlite3_bind_int64(st, 5, b->max);
+	sqlite3_bind_int64(st, 6, b->sum);
+	sqlite3_bind_int64(st, 7, sr->aio_nr);
+	sqlite3_bind_int64(st, 8, sr->time_ms);
+	sqlite3_bind_int64(st, 9, sr->aio_max_nr);
+	sqlite3_bind_int64(st, 10, b->umax);
+	return server_db_step(st);
+}
+
+static int series_get(struct server_db *db, int64_t host_id, struct series_row *sr)
+{
+	sqlite3_stmt *st = server_db_stmt(db, series_get_sql);
+	int rc;
+
+	memset(sr, 0, sizeof(*sr));
+	sqlite3_bind_int64(st, 1, host_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		int64_t *f[] = { &sr->seq_first,     &sr->seq_last,      &sr->reports,
+			         &sr->time_ms,       &sr->aio_nr,        &sr->aio_nr_min,
+			         &sr->aio_nr_max,    &sr->aio_max_nr,    &sr->raw_ms,
+			         &sr->open[0].start, &sr->open[0].count, &sr->open[0].min,
+			         &sr->open[0].max,   &sr->open[0].sum,   &sr->open[1].start,
+			         &sr->open[1].count, &sr->open[1].min,   &sr->open[1].max,
+			         &sr->open[1].sum };
+
+		int64_t *g[] = { &sr->raw_seq, &sr->raw_first_seq, &sr->raw_first_ms, &sr->raw_n };
+		int nf = (int)(sizeof(f) / sizeof(f[0])), bytes;
+
+		for (int i = 0; i < nf; i++)
+			*f[i] = sqlite3_column_int64(st, i);
+		for (int i = 0; i < 4; i++)
+			*g[i] = sqlite3_column_int64(st, nf + i);
+		sr->open[0].umax = sqlite3_column_int64(st, nf + 5);
+		sr->open[1].umax = sqlite3_column_int64(st, nf + 6);
+		bytes = sqlite3_column_bytes(st, nf + 4);
+		if (bytes > 0 && bytes <= SERVER_RAW_BLOCK_MAX) {
+			memcpy(sr->raw_open, sqlite3_column_blob(st, nf + 4), (size_t)bytes);
+			sr->raw_len = (size_t)bytes;
+		} else {
+			sr->raw_n = 0; /* none, or not ours: start a new block */
+		}
+		sr->found = true;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int series_put(struct server_db *db, int64_t host_id, const struct series_row *sr)
+{
+	sqlite3_stmt *st = server_db_stmt(db, series_put_sql);
+	const int64_t v[] = { host_id,           sr->seq_first,     sr->seq_last,
+		              sr->reports,       sr->time_ms,       sr->aio_nr,
+		              sr->aio_nr_min,    sr->aio_nr_max,    sr->aio_max_nr,
+		              sr->raw_ms,        sr->open[0].start, sr->open[0].count,
+		              sr->open[0].min,   sr->open[0].max,   sr->open[0].sum,
+		              sr->open[1].start, sr->open[1].count, sr->open[1].min,
+		              sr->open[1].max,   sr->open[1].sum };
+
+	int n = (int)(sizeof(v) / sizeof(v[0]));
+
+	for (int i = 0; i < n; i++)
+		sqlite3_bind_int64(st, i + 1, v[i]);
+	sqlite3_bind_int64(st, n + 1, sr->raw_seq);
+	sqlite3_bind_int64(st, n + 2, sr->raw_first_seq);
+	sqlite3_bind_int64(st, n + 3, sr->raw_first_ms);
+	sqlite3_bind_int64(st, n + 4, sr->raw_n);
+	if (sr->raw_len)
+		sqlite3_bind_blob(st, n + 5, sr->raw_open, (int)sr->raw_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, n + 5);
+	sqlite3_bind_int64(st, n + 6, sr->open[0].umax);
+	sqlite3_bind_int64(st, n + 7, sr->open[1].umax);
+	return server_db_step(st);
+}
+
+/* The open block into raw, and a new one begins. */
+static int raw_flush(struct server_db *db, int64_t host_id, struct series_row *sr)
+{
+	sqlite3_stmt *st = server_db_stmt(db, raw_insert_sql);
+	int rc;
+
+	if (!sr->raw_n)
+		return SQLITE_OK;
+	sqlite3_bind_int64(st, 1, host_id);
+	sqlite3_bind_int64(st, 2, sr->raw_first_seq);
+	sqlite3_bind_int64(st, 3, sr->raw_first_ms);
+	sqlite3_bind_int64(st, 4, sr->raw_ms);
+	sqlite3_bind_int64(st, 5, sr->raw_n);
+	sqlite3_bind_blob(st, 6, sr->raw_open, (int)sr->raw_len, SQLITE_STATIC);
+	if ((rc = server_db_step(st)) != SQLITE_OK)
+		return rc;
+	sr->raw_n = 0;
+	sr->raw_len = 0;
+	return SQLITE_OK;
+}
+
+/* Appends a raw record to the open block: one block per host and hour,
+ * and no larger than SERVER_RAW_BLOCK_MAX. The previous record is the
+ * last report (equal reports are not kept, so its values are the last
+ * record's), at raw_seq and raw_ms. */
+static int raw_append(struct server_db *db, int64_t host_id, struct series_row *sr,
+                      const struct server_raw *r)
+{
+	struct server_raw prev = { (uint64_t)sr->raw_seq,    (uint64_t)sr->raw_ms,
+		                   (uint64_t)sr->aio_nr,     (uint64_t)sr->aio_nr_min,
+		                   (uint64_t)sr->aio_nr_max, (uint64_t)sr->aio_max_nr };
+	uint8_t rec[SERVER_RAW_RECORD_MAX];
+	size_t len;
+	int rc;
+
+	if (sr->raw_n &&
+	    ((int64_t)r->time_ms / RAW_BLOCK_SPAN_MS != sr->raw_first_ms / RAW_BLOCK_SPAN_MS ||
+	     sr->raw_len + SERVER_RAW_RECORD_MAX > SERVER_RAW_BLOCK_MAX) &&
+	    (rc = raw_flush(db, host_id, sr)) != SQLITE_OK)
+		return rc;
+	if (!sr->raw_n) {
+		memset(&prev, 0, sizeof(prev));
+		sr->raw_first_seq = (int64_t)r->seq;
+		sr->raw_first_ms = (int64_t)r->time_ms;
+	}
+	len = server_raw_encode(&prev, r, rec);
+	memcpy(sr->raw_open + sr->raw_len, rec, len);
+	sr->raw_len += len;
+	sr->raw_n++;
+	sr->raw_seq = (int64_t)r->seq;
+	sr->raw_ms = (int64_t)r->time_ms;
+	return SQLITE_OK;
+}
+
+/* One acknowledged report into the history: a seq at or below the host's
+ * last is a replay. The raw tier keeps a report only when its values
+ * differ from the last one's, or a keep-alive is due; every report goes
+ * into the open 5-minute and hourly buckets, and a report in a later
+ * bucket closes the open one first. */
+int server_history_apply(struct server_db *db, struct server_db_write *w)
+{
+	const Aioctl__V1__Sample *s = &w->sample;
+	int64_t t = (int64_t)s->time_ms;
+	struct series_row sr;
+	bool raw;
+	int rc;
+
+	if ((rc = series_get(db, w->host_id, &sr)) != SQLITE_OK)
+		return rc;
+	if (sr.found && (int64_t)w->seq <= sr.seq_last) {
+		w->duplicate = true;
+		return SQLITE_OK;
+	}
+	raw = !sr.found || !sr.raw_n || (int64_t)s->aio_nr != sr.aio_nr ||
+	      (int64_t)s->aio_nr_min != sr.aio_nr_min || (int64_t)s->aio_nr_max != sr.aio_nr_max ||
+	      (int64_t)s->aio_max_nr != sr.aio_max_nr || t < sr.raw_ms ||
+	      t - sr.raw_ms >= (int64_t)server_db_keepalive(db);
+	for (int k = 0; k < ROLLUP_TIERS; k++) {
+		int64_t start = t / tier_ms[k] * tier_ms[k];
+
+		if (sr.open[k].count && sr.open[k].start != start) {
+			if ((rc = bucket_close(db, k, w->host_id, &sr)) != SQLITE_OK)
+				return rc;
+			memset(&sr.open[k], 0, sizeof(sr.open[k]));
+		}
+		bucket_add(&sr.open[k], start, s);
+	}
+	if (raw) {
+		struct server_raw r = { w->seq,        s->time_ms,    s->aio_nr,
+			                s->aio_nr_min, s->aio_nr_max, s->aio_max_nr };
+
+		/* before the latest values move on: they are the previous record */
+		if ((rc = raw_append(db, w->host_id, &sr, &r)) != SQLITE_OK)
+			return rc;
+	}
+	if (!sr.found)
+		sr.seq_first = (int64_t)w->seq;
+	sr.seq_last = (int64_t)w->seq;
+	sr.reports++;
+	sr.time_ms = t;
+	sr.aio_nr = (int64_t)s->aio_nr;
+	sr.aio_nr_min = (int64_t)s->aio_nr_min;
+	sr.aio_nr_max = (int64_t)s->aio_nr_max;
+	sr.aio_max_nr = (int64_t)s->aio_max_nr;
+	return series_put(db, w->host_id, &sr);
+}
+
+/* ------------------------------------------------------------ retention */
+
+/* Per host ?1, cutoff ?2, at most ?3 rows; seq order is time order, so the
+ * oldest are the host's first rows. */
+const char server_history_prune_raw_sql[] =
+        "DELETE FROM samples WHERE host_id = ?1 AND time_ms < ?2 AND seq IN"
+        " (SELECT seq FROM samples WHERE host_id = ?1 ORDER BY seq LIMIT ?3)";
+/* blocks are in seq order too; the newest one ending before the cutoff
+ * stays: its last record stands for the equal reports after it */
+const char server_history_prune_blocks_sql[] =
+        "DELETE FROM raw WHERE host_id = ?1 AND last_ms < ?2 AND first_seq IN"
+        " (SELECT first_seq FROM raw WHERE host_id = ?1 ORDER BY first_seq LIMIT ?3)"
+        " AND first_seq < (SELECT max(first_seq) FROM raw WHERE host_id = ?1"
+        " AND last_ms < ?2)";
+const char server_history_prune_5m_sql[] =
+        "DELETE FROM rollup_5m WHERE host_id = ?1 AND start_ms IN (SELECT start_ms"
+        " FROM rollup_5m WHERE host_id = ?1 AND start_ms < ?2 ORDER BY start_ms LIMIT ?3)";
+const char server_history_prune_1h_sql[] =
+        "DELETE FROM rollup_1h WHERE host_id = ?1 AND start_ms IN (SELECT start_ms"
+        " FROM rollup_1h WHERE host_id = ?1 AND start_ms < ?2 ORDER BY start_ms LIMIT ?3)";
+const char server_history_prune_vm_sql[] =
+        "DELETE FROM vm_usage WHERE (host_id, name, time_ms) IN (SELECT host_id,"
+        " name, time_ms FROM vm_usage WHERE host_id = ?1 AND time_ms < ?2 LIMIT ?3)";
+/* hosts with history after ?1, at most ?2 */
+const char server_history_hosts_sql[] =
+        "SELECT host_id FROM series WHERE host_id > ?1 ORDER BY host_id LIMIT ?2";
+
+/* ---------------------------------------------------------- other reads */
+
+int server_history_vm_read(struct server_reader *rd, int64_t host_id, const char *vm,
+                           uint64_t since_ms, uint64_t until_ms, struct server_history_vm *out,
+                           size_t max, size_t *ret_n)
+{
+	static const char sql[] =
+	        "SELECT time_ms, contexts, events FROM vm_usage"
+	        " WHERE host_id = ?1 AND name = ?2 AND time_ms >= coalesce((SELECT"
+	        " max(time_ms) FROM vm_usage WHERE host_id = ?1 AND name = ?2"
+	        " AND time_ms < ?3), ?3) AND time_ms < ?4 ORDER BY time_ms LIMIT ?5";
+	sqlite3_stmt *st = server_reader_stmt(rd, sql);
+	size_t n = 0;
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, host_id);
+	sqlite3_bind_text(st, 2, vm, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (int64_t)since_ms);
+	sqlite3_bind_int64(st, 4, (int64_t)until_ms);
+	sqlite3_bind_int64(st, 5, (int64_t)max);
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		out[n].time_ms = (uint64_t)sqlite3_column_int64(st, 0);
+		out[n].contexts = (uint32_t)sqlite3_column_int64(st, 1);
+		out[n].has_events = sqlite3_column_type(st, 2) != SQLITE_NULL;
+		out[n].events = (uint64_t)sqlite3_column_int64(st, 2);
+		n++;
+	}
+	sqlite3_reset(st);
+	if (n < max && rc != SQLITE_DONE)
+		return -EIO;
+	*ret_n = n;
+	return 0;
+}
+
+int server_history_hours(struct server_reader *rd, int64_t host_id, uint64_t since_ms,
+                         struct server_history_hour *out, size_t max, size_t *ret_n)
+{
+	static const char sql[] =
+	        "SELECT start_ms, max, lim, umax FROM rollup_1h"
+	        " WHERE host_id = ?1 AND start_ms >= ?2"
+	        " UNION ALL SELECT h1_start, h1_max, aio_max_nr, h1_umax FROM series"
+	        " WHERE host_id = ?1 AND h1_count > 0 AND h1_start >= ?2";
+	sqlite3_stmt *st = server_reader_stmt(rd, sql);
+	size_t n = 0;
+	int rc = SQLITE_DONE;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, host_id);
+	sqlite3_bind_int64(st, 2, (int64_t)since_ms);
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		out[n].start_ms = (uint64_t)sqlite3_column_int64(st, 0);
+		out[n].peak = (uint64_t)sqlite3_column_int64(st, 1);
+		out[n].limit = (uint64_t)sqlite3_column_int64(st, 2);
+		out[n].umax = sqlite3_column_int64(st, 3);
+		n++;
+	}
+	sqlite3_reset(st);
+	if (n < max && rc != SQLITE_DONE)
+		return -EIO;
+	*ret_n = n;
+	return 0;
+}
+
+int server_history_steps(struct server_reader *rd, int64_t host_id, uint64_t since_ms,
+                         uint64_t step_ms, struct server_history_step *out, size_t max,
+                         size_t *ret_n)
+{
+	static const char sql[] = "SELECT start_ms / ?3, max(max), min(lim) FROM rollup_1h_all"
+	                          " WHERE host_id = ?1 AND start_ms >= ?2 GROUP BY 1 ORDER BY 1";
+	sqlite3_stmt *st = server_reader_stmt(rd, sql);
+	size_t n = 0;
+	int rc = SQLITE_DONE;
+
+	if (!st || !step_ms)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, host_id);
+	sqlite3_bind_int64(st, 2, (int64_t)since_ms);
+	sqlite3_bind_int64(st, 3, (int64_t)step_ms);
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		out[n].start_ms = (uint64_t)sqlite3_column_int64(st, 0) * step_ms;
+		out[n].peak = (uint64_t)sqlite3_column_int64(st, 1);
+		out[n].limit = (uint64_t)sqlite3_column_int64(st, 2);
+		n++;
+	}
+	sqlite3_reset(st);
+	if (n < max && rc != SQLITE_DONE)
+		return -EIO;
 	*ret_n = n;
 	return 0;
 }

@@ -87,22 +87,29 @@ struct server_host *server_hosts_find(struct server_hosts *reg, const char *name
 	}
 }
 
-struct server_host *server_hosts_find_id(struct server_hosts *reg, int64_t id)
+const struct server_host *server_hosts_find_in(const struct server_host *const *all, size_t n,
+                                               int64_t id)
 {
 	/* ids are given in order of creation, so all[] is sorted by id */
-	size_t lo = 0, hi = reg->n;
+	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
+		size_t mid = lo + (hi - lo) / 2;
 
-		if (reg->all[mid]->id == id)
-			return reg->all[mid];
-		if (reg->all[mid]->id < id)
+		if (all[mid]->id == id)
+			return all[mid];
+		if (all[mid]->id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return NULL;
+}
+
+struct server_host *server_hosts_find_id(struct server_hosts *reg, int64_t id)
+{
+	return (struct server_host *)server_hosts_find_in(
+	        (const struct server_host *const *)reg->all, reg->n, id);
 }
 
 static void index_put(struct server_host **index, size_t cap, struct server_host *h)
@@ -405,6 +412,15 @@ int server_host_note_applied(struct server_host *h, const Aioctl__V1__AckRequest
 	return 0;
 }
 
+bool server_host_persisted(const struct server_host *h, uint64_t *ret_value)
+{
+	if (!h->detail || !h->detail->persisted)
+		return false;
+	*ret_value = h->detail->persisted->has_value ? h->detail->persisted->value
+	                                             : AIO_KERNEL_DEFAULT_MAX;
+	return true;
+}
+
 bool server_host_online(const struct server_host *h, uint64_t now_ms)
 {
 	uint64_t limit = 3ULL * (h->interval_ms ? h->interval_ms : 10000);
@@ -441,4 +457,173 @@ const char *server_selector_invalid(const Aioctl__V1__Selector *sel)
 	if (sel->hosts_glob && !aio_text_valid(sel->hosts_glob, AIO_HOST_NAME_MAX))
 		return "--hosts: a glob of up to 253 characters";
 	return NULL;
+}
+
+int server_hosts_read_id(struct server_hosts *reg, int64_t id, server_host_read_fn fn, void *arg)
+{
+	const struct server_host *h;
+	int r;
+
+	pthread_rwlock_rdlock(&reg->lock);
+	h = server_hosts_find_id(reg, id);
+	r = h ? fn(h, arg) : -ENOENT;
+	pthread_rwlock_unlock(&reg->lock);
+	return r;
+}
+
+int server_hosts_read_name(struct server_hosts *reg, const char *name, server_host_read_fn fn,
+                           void *arg)
+{
+	const struct server_host *h;
+	int r;
+
+	pthread_rwlock_rdlock(&reg->lock);
+	h = server_hosts_find(reg, name);
+	r = h ? fn(h, arg) : -ENOENT;
+	pthread_rwlock_unlock(&reg->lock);
+	return r;
+}
+
+int server_hosts_update_id(struct server_hosts *reg, int64_t id, server_host_update_fn fn,
+                           void *arg)
+{
+	struct server_host *h;
+	int r;
+
+	pthread_rwlock_wrlock(&reg->lock);
+	h = server_hosts_find_id(reg, id);
+	r = h ? fn(h, arg) : -ENOENT;
+	pthread_rwlock_unlock(&reg->lock);
+	return r;
+}
+
+int server_hosts_update_name(struct server_hosts *reg, const char *name, bool create,
+                             server_host_update_fn fn, void *arg)
+{
+	struct server_host *h;
+	int r;
+
+	pthread_rwlock_wrlock(&reg->lock);
+	h = server_hosts_find(reg, name);
+	if (!h && create && !(h = server_hosts_add(reg, name, 0)))
+		r = -ENOMEM;
+	else
+		r = h ? fn(h, arg) : -ENOENT;
+	pthread_rwlock_unlock(&reg->lock);
+	return r;
+}
+
+int server_hosts_read_all(struct server_hosts *reg, server_hosts_read_fn fn, void *arg)
+{
+	int r;
+
+	pthread_rwlock_rdlock(&reg->lock);
+	r = fn((const struct server_host *const *)reg->all, reg->n, arg);
+	pthread_rwlock_unlock(&reg->lock);
+	return r;
+}
+
+int64_t server_hosts_id(struct server_hosts *reg, const char *name)
+{
+	const struct server_host *h;
+	int64_t id;
+
+	pthread_rwlock_rdlock(&reg->lock);
+	h = server_hosts_find(reg, name);
+	id = h ? h->id : 0;
+	pthread_rwlock_unlock(&reg->lock);
+	return id;
+}
+
+size_t server_hosts_count(struct server_hosts *reg)
+{
+	size_t n;
+
+	pthread_rwlock_rdlock(&reg->lock);
+	n = reg->n;
+	pthread_rwlock_unlock(&reg->lock);
+	return n;
+}
+
+size_t server_hosts_ids(struct server_hosts *reg, int64_t **ret_ids)
+{
+	int64_t *ids;
+	size_t n;
+
+	pthread_rwlock_rdlock(&reg->lock);
+	n = reg->n;
+	if ((ids = malloc((n + 1) * sizeof(*ids))))
+		for (size_t i = 0; i < n; i++)
+			ids[i] = reg->all[i]->id;
+	pthread_rwlock_unlock(&reg->lock);
+	*ret_ids = ids;
+	return ids ? n : 0;
+}
+
+/* Scalars only: a peer's unknown fields stay with its message. */
+void server_host_set_sample(struct server_host *h, const Aioctl__V1__Sample *sample,
+                            uint64_t now_ms)
+{
+	h->last_seen_ms = now_ms;
+	if (h->has_sample && sample->time_ms < h->applied_ms)
+		return;
+	h->sample = *sample;
+	h->sample.base.n_unknown_fields = 0;
+	h->sample.base.unknown_fields = NULL;
+	h->has_sample = true;
+}
+
+void server_hosts_set_sample(struct server_hosts *reg, int64_t id, const Aioctl__V1__Sample *sample,
+                             uint64_t now_ms)
+{
+	struct server_host *h;
+
+	pthread_rwlock_wrlock(&reg->lock);
+	if ((h = server_hosts_find_id(reg, id)))
+		server_host_set_sample(h, sample, now_ms);
+	pthread_rwlock_unlock(&reg->lock);
+}
+
+void server_hosts_check(struct server_hosts *reg, int64_t id, uint64_t now_ms, uint64_t target,
+                        uint64_t judged_after_ms, uint64_t events_since_ms,
+                        struct server_host_check *ret)
+{
+	const struct server_host *h;
+
+	memset(ret, 0, sizeof(*ret));
+	pthread_rwlock_rdlock(&reg->lock);
+	if ((h = server_hosts_find_id(reg, id))) {
+		ret->online = server_host_online(h, now_ms);
+		ret->changed = h->has_sample && h->sample.time_ms > judged_after_ms &&
+		               h->sample.aio_max_nr != target;
+		ret->new_error = h->last_event_ms >= events_since_ms;
+	}
+	pthread_rwlock_unlock(&reg->lock);
+}
+
+void server_hosts_set_desired(struct server_hosts *reg, int64_t id, uint64_t value,
+                              uint64_t rollout_id, uint64_t when_ms)
+{
+	struct server_host *h;
+
+	pthread_rwlock_wrlock(&reg->lock);
+	if ((h = server_hosts_find_id(reg, id))) {
+		h->has_desired = true;
+		h->desired = value;
+		if (rollout_id)
+			h->desired_rollout = rollout_id;
+		h->desired_ms = when_ms;
+	}
+	pthread_rwlock_unlock(&reg->lock);
+}
+
+void server_hosts_note_applied(struct server_hosts *reg, int64_t id,
+                               const Aioctl__V1__AckRequest *ack)
+{
+	struct server_host *h;
+
+	pthread_rwlock_wrlock(&reg->lock);
+	if ((h = server_hosts_find_id(reg, id)))
+		server_host_note_applied(h, ack);
+	pthread_rwlock_unlock(&reg->lock);
 }

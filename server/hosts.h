@@ -67,8 +67,59 @@ struct server_hosts {
 
 int server_hosts_init(struct server_hosts *reg);
 void server_hosts_done(struct server_hosts *reg);
-/* Lookup under a lock the caller holds; NULL if unknown. */
+/* The registry's lock is taken in hosts.c only: callers say what to do
+ * with a host, and fn runs under the read lock (read_*) or the write lock
+ * (update_*). They return fn's result, or -ENOENT for an unknown host
+ * (update_name with create adds it: -ENOMEM if it cannot). */
+typedef int (*server_host_read_fn)(const struct server_host *h, void *arg);
+typedef int (*server_host_update_fn)(struct server_host *h, void *arg);
+typedef int (*server_hosts_read_fn)(const struct server_host *const *all, size_t n, void *arg);
+int server_hosts_read_id(struct server_hosts *reg, int64_t id, server_host_read_fn fn, void *arg);
+int server_hosts_read_name(struct server_hosts *reg, const char *name, server_host_read_fn fn,
+                           void *arg);
+int server_hosts_update_id(struct server_hosts *reg, int64_t id, server_host_update_fn fn,
+                           void *arg);
+int server_hosts_update_name(struct server_hosts *reg, const char *name, bool create,
+                             server_host_update_fn fn, void *arg);
+/* fn sees every host, in order of creation. */
+int server_hosts_read_all(struct server_hosts *reg, server_hosts_read_fn fn, void *arg);
+/* The id of the host with this name, 0 if unknown. */
+int64_t server_hosts_id(struct server_hosts *reg, const char *name);
+size_t server_hosts_count(struct server_hosts *reg);
+/* Every host's id, in order of creation, into *ret_ids (malloc'd, the
+ * caller frees; NULL when out of memory). */
+size_t server_hosts_ids(struct server_hosts *reg, int64_t **ret_ids);
+/* A host's latest reading, unless it was taken before the host's last
+ * change (by the agent's clock); the host was seen at now_ms. */
+void server_host_set_sample(struct server_host *h, const Aioctl__V1__Sample *sample,
+                            uint64_t now_ms);
+void server_hosts_set_sample(struct server_hosts *reg, int64_t id, const Aioctl__V1__Sample *sample,
+                             uint64_t now_ms);
+
+/* What the engine asks of a step's host: online at now_ms; its latest
+ * report, taken after judged_after_ms, shows a limit other than target;
+ * it had an AIO error at or after events_since_ms. */
+struct server_host_check {
+	bool online, changed, new_error;
+};
+
+void server_hosts_check(struct server_hosts *reg, int64_t id, uint64_t now_ms, uint64_t target,
+                        uint64_t judged_after_ms, uint64_t events_since_ms,
+                        struct server_host_check *ret);
+/* The value a completed step set (rollout_id 0: the host's rollout stays,
+ * as after a rollback). */
+void server_hosts_set_desired(struct server_hosts *reg, int64_t id, uint64_t value,
+                              uint64_t rollout_id, uint64_t when_ms);
+/* server_host_note_applied for the host with this id. */
+void server_hosts_note_applied(struct server_hosts *reg, int64_t id,
+                               const Aioctl__V1__AckRequest *ack);
+
+/* Lookup under a lock the caller holds (the functions above, or a registry
+ * not yet shared); NULL if unknown. */
 struct server_host *server_hosts_find(struct server_hosts *reg, const char *name);
+/* The host with this id among all (sorted by id, as read_all gives them). */
+const struct server_host *server_hosts_find_in(const struct server_host *const *all, size_t n,
+                                               int64_t id);
 /* Lookup by database id, under a lock the caller holds; NULL if unknown. */
 struct server_host *server_hosts_find_id(struct server_hosts *reg, int64_t id);
 /* Adds a host (write lock held by the caller). id 0 assigns the next id. */
@@ -103,6 +154,9 @@ int server_host_merge_detail(struct server_host *h, const Aioctl__V1__ReportRequ
 /* What an agent's acknowledgement says is now live and persisted; reports
  * read before it (by the agent's clock) no longer change those. */
 int server_host_note_applied(struct server_host *h, const Aioctl__V1__AckRequest *ack);
+/* The value h gets after a reboot, from its latest scan: false when it has
+ * not been scanned. */
+bool server_host_persisted(const struct server_host *h, uint64_t *ret_value);
 /* Online when the last report is younger than three report intervals. */
 bool server_host_online(const struct server_host *h, uint64_t now_ms);
 /* Matches every label of sel and its name glob; a NULL sel matches all. */

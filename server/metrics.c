@@ -22,8 +22,15 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 
 /* Host names are letters, digits, '.', '-', '_': nothing to escape in a
  * label value. */
-static void host_metrics(struct server *s, FILE *f, uint64_t now)
+struct out {
+	FILE *f;
+	uint64_t now;
+};
+
+static int host_metrics(const struct server_host *const *all, size_t n_hosts, void *arg)
 {
+	FILE *f = ((struct out *)arg)->f;
+	uint64_t now = ((struct out *)arg)->now;
 	static const struct {
 		const char *name, *help;
 	} names[] = {
@@ -44,8 +51,8 @@ static void host_metrics(struct server *s, FILE *f, uint64_t now)
 
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
 		family(f, names[k].name, "gauge", names[k].help);
-		for (size_t i = 0; i < s->hosts.n; i++) {
-			const struct server_host *h = s->hosts.all[i];
+		for (size_t i = 0; i < n_hosts; i++) {
+			const struct server_host *h = all[i];
 			const Aioctl__V1__Persisted *p = h->detail ? h->detail->persisted : NULL;
 			uint64_t after = p && p->has_value ? p->value : AIO_KERNEL_DEFAULT_MAX;
 			double v;
@@ -91,8 +98,8 @@ static void host_metrics(struct server *s, FILE *f, uint64_t now)
 			fprintf(f, "%s{host=\"%s\"} %.10g\n", names[k].name, h->name, v);
 		}
 	}
-	for (size_t i = 0; i < s->hosts.n; i++) {
-		const struct server_host *h = s->hosts.all[i];
+	for (size_t i = 0; i < n_hosts; i++) {
+		const struct server_host *h = all[i];
 
 		n++;
 		online += server_host_online(h, now);
@@ -109,20 +116,14 @@ static void host_metrics(struct server *s, FILE *f, uint64_t now)
 	fprintf(f, "aioctl_fleet_aio_nr %" PRIu64 "\n", nr);
 	family(f, "aioctl_fleet_aio_max_nr", "gauge", "sum of fs.aio-max-nr over the fleet");
 	fprintf(f, "aioctl_fleet_aio_max_nr %" PRIu64 "\n", max);
+	return 0;
 }
 
 static void server_internals(struct server *s, FILE *f)
 {
-	static const char *const states[] = { "running", "paused",       "completed",
-		                              "aborted", "rolling-back", "rolled-back" };
-	size_t by_state[6] = { 0 }, watches = 0;
+	size_t by_state[RO_STATES], watches = server_push_watches(&s->push);
 
-	pthread_mutex_lock(&s->engine.lock);
-	for (struct server_rollout *ro = s->engine.rollouts; ro; ro = ro->next)
-		by_state[ro->state]++;
-	for (size_t i = 0; i < s->engine.n_ctl; i++)
-		watches += s->engine.ctl[i].watch != NULL;
-	pthread_mutex_unlock(&s->engine.lock);
+	server_engine_by_state(&s->engine, by_state);
 
 	family(f, "aioctl_server_reports_total", "counter", "reports received and stored");
 	fprintf(f, "aioctl_server_reports_total %" PRIu64 "\n",
@@ -132,15 +133,16 @@ static void server_internals(struct server *s, FILE *f)
 	family(f, "aioctl_server_db_queue", "gauge", "writes waiting for the database thread");
 	fprintf(f, "aioctl_server_db_queue %zu\n", server_db_queued(s->db));
 	family(f, "aioctl_rollouts", "gauge", "rollouts kept in memory, by state");
-	for (size_t i = 0; i < 6; i++)
-		fprintf(f, "aioctl_rollouts{state=\"%s\"} %zu\n", states[i], by_state[i]);
+	for (size_t i = 0; i < RO_STATES; i++)
+		fprintf(f, "aioctl_rollouts{state=\"%s\"} %zu\n",
+		        server_rollouts_state_name((enum server_rollout_state)i), by_state[i]);
 	family(f, "aioctl_server_pruned_rows_total", "counter", "history rows retention removed");
 	fprintf(f, "aioctl_server_pruned_rows_total %" PRIu64 "\n",
-	        (uint64_t)atomic_load(&s->pruned_total));
+	        (uint64_t)atomic_load(&s->retention.pruned_total));
 	family(f, "aioctl_alerts_active", "gauge", "alerts active now, by kind");
 	for (int k = 0; k < ALERT_KINDS; k++)
 		fprintf(f, "aioctl_alerts_active{kind=\"%s\"} %zu\n", server_alert_kind_name[k],
-		        server_alerts_active_count(s, (enum server_alert_kind)k));
+		        server_alerts_active_count(&s->alerts, (enum server_alert_kind)k));
 }
 
 static void metrics_cb(nng_aio *aio)
@@ -157,9 +159,7 @@ static void metrics_cb(nng_aio *aio)
 		nng_aio_finish(aio, NNG_ENOMEM);
 		return;
 	}
-	pthread_rwlock_rdlock(&s->hosts.lock);
-	host_metrics(s, f, aio_now_ms());
-	pthread_rwlock_unlock(&s->hosts.lock);
+	server_hosts_read_all(&s->hosts, host_metrics, &(struct out){ f, aio_now_ms() });
 	server_internals(s, f);
 	fclose(f);
 	if ((rv = nng_http_res_alloc(&res)) != 0 ||

@@ -5,10 +5,101 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "db.h"
 
 /* Bytes of the database the query thread maps (SQLite caps it at its own
  * compile-time maximum). */
 #define QUERY_MMAP_SIZE "4294967296"
+
+/* Statements a reader keeps prepared. */
+#define READER_STMTS 32
+
+struct server_reader {
+	sqlite3 *conn;
+	char *path;
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} stmt[READER_STMTS];
+};
+
+struct server_reader *server_reader_open(const char *path, char *err, size_t errlen)
+{
+	struct server_reader *rd = calloc(1, sizeof(*rd));
+
+	if (!rd || !(rd->path = strdup(path))) {
+		snprintf(err, errlen, "out of memory");
+		free(rd);
+		return NULL;
+	}
+	if (sqlite3_open_v2(path, &rd->conn, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(rd->conn));
+		server_reader_close(rd);
+		return NULL;
+	}
+	sqlite3_busy_timeout(rd->conn, 5000);
+	/* reports read months of rollups: map the file instead of a read()
+	 * per page, and keep more of it cached */
+	sqlite3_exec(rd->conn, "PRAGMA mmap_size = " QUERY_MMAP_SIZE "; PRAGMA cache_size = -65536",
+	             NULL, NULL, NULL);
+	return rd;
+}
+
+struct server_reader *server_reader_twin(struct server_reader *rd)
+{
+	char err[256];
+
+	return server_reader_open(rd->path, err, sizeof(err));
+}
+
+void server_reader_close(struct server_reader *rd)
+{
+	if (!rd)
+		return;
+	for (int i = 0; i < READER_STMTS; i++)
+		sqlite3_finalize(rd->stmt[i].st);
+	sqlite3_close(rd->conn);
+	free(rd->path);
+	free(rd);
+}
+
+sqlite3 *server_reader_conn(struct server_reader *rd)
+{
+	return rd->conn;
+}
+
+const char *server_reader_error(struct server_reader *rd)
+{
+	return sqlite3_errmsg(rd->conn);
+}
+
+sqlite3_stmt *server_reader_stmt(struct server_reader *rd, const char *sql)
+{
+	int i;
+
+	for (i = 0; i < READER_STMTS && rd->stmt[i].sql; i++) {
+		if (rd->stmt[i].sql == sql) {
+			sqlite3_reset(rd->stmt[i].st);
+			sqlite3_clear_bindings(rd->stmt[i].st);
+			return rd->stmt[i].st;
+		}
+	}
+	if (i == READER_STMTS)
+		return NULL; /* more statements than kept: raise READER_STMTS */
+	if (sqlite3_prepare_v3(rd->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &rd->stmt[i].st,
+	                       NULL) != SQLITE_OK) {
+		sqlite3_finalize(rd->stmt[i].st);
+		rd->stmt[i].st = NULL;
+		return NULL;
+	}
+	rd->stmt[i].sql = sql;
+	return rd->stmt[i].st;
+}
 
 struct job {
 	struct job *next;
@@ -17,7 +108,7 @@ struct job {
 };
 
 struct server_query {
-	sqlite3 *conn;
+	struct server_reader *rd;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -46,7 +137,7 @@ static void *query_thread(void *arg)
 		pthread_mutex_unlock(&q->lock);
 		if (!j)
 			break;
-		j->fn(q->conn, j->arg);
+		j->fn(q->rd, j->arg);
 		free(j);
 	}
 	return NULL;
@@ -63,16 +154,8 @@ int server_query_open(const char *path, size_t queue_max, struct server_query **
 	q->queue_max = queue_max;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->wake, NULL);
-	if (sqlite3_open_v2(path, &q->conn, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(q->conn));
+	if (!(q->rd = server_reader_open(path, err, errlen)))
 		goto out_free;
-	}
-	sqlite3_busy_timeout(q->conn, 5000);
-	/* reports read months of rollups: map the file instead of a read()
-	 * per page, and keep more of it cached */
-	sqlite3_exec(q->conn, "PRAGMA mmap_size = " QUERY_MMAP_SIZE "; PRAGMA cache_size = -65536",
-	             NULL, NULL, NULL);
 	if (pthread_create(&q->thread, NULL, query_thread, q) != 0) {
 		snprintf(err, errlen, "cannot start the query thread");
 		goto out_free;
@@ -81,7 +164,7 @@ int server_query_open(const char *path, size_t queue_max, struct server_query **
 	return 0;
 
 out_free:
-	sqlite3_close(q->conn);
+	server_reader_close(q->rd);
 	pthread_cond_destroy(&q->wake);
 	pthread_mutex_destroy(&q->lock);
 	free(q);
@@ -122,7 +205,7 @@ void server_query_close(struct server_query *q)
 	pthread_cond_signal(&q->wake);
 	pthread_mutex_unlock(&q->lock);
 	pthread_join(q->thread, NULL);
-	sqlite3_close(q->conn);
+	server_reader_close(q->rd);
 	pthread_cond_destroy(&q->wake);
 	pthread_mutex_destroy(&q->lock);
 	free(q);

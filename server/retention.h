@@ -6,36 +6,24 @@
 #include <stdint.h>
 
 #include "periodic.h"
+#include "store_prune.h"
 
-struct server;
+#include <stdatomic.h>
+
+struct server_config;
 struct server_db;
 
-enum prune_kind {
-	PRUNE_RAW,
-	PRUNE_BLOCKS,
-	PRUNE_5M,
-	PRUNE_1H,
-	PRUNE_VM,
-	PRUNE_EVENTS,
-	PRUNE_ALERTS,
-	PRUNE_KINDS
+struct server_retention {
+	struct aio_periodic thread; /* one pass per prune-interval */
+	const struct server_config *conf;
+	struct server_db *db;
+	atomic_uint_fast64_t pruned_total, passes;
 };
 
-struct server_prune_stats {
-	uint64_t deleted[PRUNE_KINDS];
-	unsigned steps;
-};
-
-/* Deletes what is older than now - keep[kind] (0: keep for ever), at most
- * batch rows per write through db's queue (db started); stop(arg), if
- * given, is asked between writes. Adds to *stats. */
-int server_db_prune(struct server_db *db, const uint64_t keep[PRUNE_KINDS], uint64_t now,
-                    uint64_t batch, bool (*stop)(void *arg), void *arg,
-                    struct server_prune_stats *stats);
-
-int server_retention_start(struct server *s);
+int server_retention_start(struct server_retention *rt, const struct server_config *conf,
+                           struct server_db *db);
 /* Stops between two steps; call before the database closes. */
-void server_retention_stop(struct server *s);
+void server_retention_stop(struct server_retention *rt);
 /* One pass over every tier; blocks until done, or stop(arg) says so
  * between steps. 0, -ECANCELED, or the database's error. */
-int server_retention_pass(struct server *s, bool (*stop)(void *arg), void *arg);
+int server_retention_pass(struct server_retention *rt, bool (*stop)(void *arg), void *arg);

@@ -7,47 +7,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
 #include "clock.h"
+#include "db.h"
+#include "hosts.h"
 #include "log.h"
-#include "server.h"
-
-static const char *const step_names[] = {
-	[STEP_PENDING] = "pending",     [STEP_SENT] = "sent",     [STEP_SOAKING] = "soaking",
-	[STEP_DONE] = "done",           [STEP_FAILED] = "failed", [STEP_EXPIRED] = "expired",
-	[STEP_CANCELLED] = "cancelled",
-};
-static const char *const rb_names[] = {
-	[RB_NONE] = "",     [RB_PENDING] = "pending", [RB_SENT] = "sent",
-	[RB_DONE] = "done", [RB_FAILED] = "failed",
-};
-static const char *const rollout_names[] = {
-	[RO_RUNNING] = "running",           [RO_PAUSED] = "paused",
-	[RO_COMPLETED] = "completed",       [RO_ABORTED] = "aborted",
-	[RO_ROLLING_BACK] = "rolling-back", [RO_ROLLED_BACK] = "rolled-back",
-};
-
-const char *server_step_state_name(enum server_step_state st)
-{
-	return step_names[st];
-}
-
-const char *server_rb_state_name(enum server_rb_state st)
-{
-	return rb_names[st];
-}
-
-const char *server_rollout_state_name(enum server_rollout_state st)
-{
-	return rollout_names[st];
-}
-
-static int index_of(const char *const *names, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (s && strcmp(names[i], s) == 0)
-			return (int)i;
-	return 0;
-}
+#include "rollout.h"
+#include "store_hosts.h"
 
 struct rollout_row {
 	uint64_t id;
@@ -59,30 +25,42 @@ struct rollout_row {
 	uint32_t wave, waves, failures_accepted;
 };
 
-struct desired_row {
-	int64_t host_id;
-	uint64_t value, rollout_id, when_ms;
-};
-
-struct audit_row {
-	uint64_t time_ms;
-	char *who, *action, *target, *result;
-};
-
 struct server_save {
 	struct server_db_write w; /* first: the db gets &w */
-	struct server *s;
+	struct server_db *db;
 	struct rollout_row *rollouts;
 	size_t n_rollouts;
 	struct server_step *steps; /* copies */
 	uint64_t *step_rollout;    /* rollout id of each step */
 	size_t n_steps;
-	struct desired_row *desired;
+	struct server_store_desired *desired;
 	size_t n_desired;
-	struct audit_row *audit;
+	struct server_audit_entry *audit;
 	size_t n_audit;
 	void (*then)(void *arg, int err);
 	void *then_arg;
+};
+
+const struct server_db_migration server_rollout_store_migrations[] = {
+	{ 3,
+	  "CREATE TABLE rollouts ("
+	  "  id INTEGER PRIMARY KEY, state TEXT NOT NULL, options BLOB NOT NULL,"
+	  "  created_by TEXT NOT NULL, created_ms INTEGER NOT NULL, finished_ms INTEGER,"
+	  "  offline_deadline_ms INTEGER NOT NULL, wave INTEGER NOT NULL, waves INTEGER NOT NULL,"
+	  "  failures_accepted INTEGER NOT NULL DEFAULT 0, message TEXT,"
+	  "  skipped TEXT, refused TEXT);"
+	  "CREATE TABLE rollout_steps ("
+	  "  id INTEGER PRIMARY KEY,"
+	  "  rollout_id INTEGER NOT NULL REFERENCES rollouts(id),"
+	  "  host_id INTEGER NOT NULL REFERENCES hosts(id),"
+	  "  wave INTEGER NOT NULL, target INTEGER NOT NULL, state TEXT NOT NULL,"
+	  "  rollback TEXT NOT NULL DEFAULT '',"
+	  "  runtime_before INTEGER, runtime_after INTEGER,"
+	  "  persisted_before INTEGER, persisted_after INTEGER, message TEXT,"
+	  "  started_ms INTEGER, acked_ms INTEGER, soak_until_ms INTEGER, finished_ms INTEGER,"
+	  "  offline_since_ms INTEGER);"
+	  "CREATE INDEX steps_by_rollout ON rollout_steps (rollout_id);" },
+	{ 0, NULL },
 };
 
 static void *grow(void *v, size_t n, size_t size)
@@ -90,12 +68,12 @@ static void *grow(void *v, size_t n, size_t size)
 	return realloc(v, (n + 1) * size);
 }
 
-struct server_save *server_save_new(struct server *s)
+struct server_save *server_save_new(struct server_db *db)
 {
 	struct server_save *sv = calloc(1, sizeof(*sv));
 
 	if (sv)
-		sv->s = s;
+		sv->db = db;
 	return sv;
 }
 
@@ -155,7 +133,8 @@ int server_save_desired(struct server_save *sv, int64_t host_id, uint64_t value,
 	if (!v)
 		return -ENOMEM;
 	sv->desired = v;
-	sv->desired[sv->n_desired++] = (struct desired_row){ host_id, value, rollout_id, when_ms };
+	sv->desired[sv->n_desired++] =
+	        (struct server_store_desired){ host_id, value, rollout_id, when_ms };
 	return 0;
 }
 
@@ -167,8 +146,10 @@ int server_save_audit(struct server_save *sv, const char *who, const char *actio
 	if (!v)
 		return -ENOMEM;
 	sv->audit = v;
-	sv->audit[sv->n_audit++] = (struct audit_row){ aio_now_ms(), strdup(who), strdup(action),
-		                                       dup_or_null(target), dup_or_null(result) };
+	if (server_audit_entry_set(&sv->audit[sv->n_audit], aio_now_ms(), who, action, target,
+	                           result) < 0)
+		return -ENOMEM;
+	sv->n_audit++;
 	return 0;
 }
 
@@ -181,12 +162,8 @@ static void save_free(struct server_save *sv)
 		free(sv->rollouts[i].skipped);
 		free(sv->rollouts[i].refused);
 	}
-	for (size_t i = 0; i < sv->n_audit; i++) {
-		free(sv->audit[i].who);
-		free(sv->audit[i].action);
-		free(sv->audit[i].target);
-		free(sv->audit[i].result);
-	}
+	for (size_t i = 0; i < sv->n_audit; i++)
+		server_audit_entry_done(&sv->audit[i]);
 	free(sv->rollouts);
 	free(sv->steps);
 	free(sv->step_rollout);
@@ -216,7 +193,7 @@ static int run(sqlite3_stmt *st)
 static int save_apply(sqlite3 *conn, void *arg)
 {
 	struct server_save *sv = arg;
-	sqlite3_stmt *ro = NULL, *st = NULL, *de = NULL, *au = NULL;
+	sqlite3_stmt *ro = NULL, *st = NULL;
 	int rc = SQLITE_OK;
 
 	if (sqlite3_prepare_v2(conn,
@@ -232,16 +209,7 @@ static int save_apply(sqlite3 *conn, void *arg)
 	            " persisted_before, persisted_after, message, started_ms, acked_ms,"
 	            " soak_until_ms, finished_ms, offline_since_ms)"
 	            " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
-	            -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(
-	            conn,
-	            "UPDATE hosts SET desired = ?2, desired_rollout = ?3, desired_ms = ?4"
-	            " WHERE id = ?1",
-	            -1, &de, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(conn,
-	                       "INSERT INTO audit (time_ms, who, action, target, result)"
-	                       " VALUES (?1,?2,?3,?4,?5)",
-	                       -1, &au, NULL) != SQLITE_OK) {
+	            -1, &st, NULL) != SQLITE_OK) {
 		rc = sqlite3_errcode(conn);
 		goto out_finalize;
 	}
@@ -249,7 +217,7 @@ static int save_apply(sqlite3 *conn, void *arg)
 		const struct rollout_row *r = &sv->rollouts[i];
 
 		sqlite3_bind_int64(ro, 1, (int64_t)r->id);
-		sqlite3_bind_text(ro, 2, rollout_names[r->state], -1, SQLITE_STATIC);
+		sqlite3_bind_text(ro, 2, server_rollouts_state_names[r->state], -1, SQLITE_STATIC);
 		sqlite3_bind_blob(ro, 3, r->options, (int)r->options_len, SQLITE_STATIC);
 		sqlite3_bind_text(ro, 4, r->created_by, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(ro, 5, (int64_t)r->created_ms);
@@ -271,8 +239,9 @@ static int save_apply(sqlite3 *conn, void *arg)
 		sqlite3_bind_int64(st, 3, p->host_id);
 		sqlite3_bind_int(st, 4, (int)p->wave);
 		sqlite3_bind_int64(st, 5, (int64_t)p->target);
-		sqlite3_bind_text(st, 6, step_names[p->state], -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 7, rb_names[p->rb], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, server_rollouts_step_state_names[p->state], -1,
+		                  SQLITE_STATIC);
+		sqlite3_bind_text(st, 7, server_rollouts_rb_state_names[p->rb], -1, SQLITE_STATIC);
 		bind_opt(st, 8, p->has_runtime_before, p->runtime_before);
 		bind_opt(st, 9, p->has_runtime_after, p->runtime_after);
 		bind_opt(st, 10, p->has_persisted_before, p->persisted_before);
@@ -285,28 +254,13 @@ static int save_apply(sqlite3 *conn, void *arg)
 		bind_opt(st, 17, p->offline_since_ms != 0, p->offline_since_ms);
 		rc = run(st);
 	}
-	for (size_t i = 0; i < sv->n_desired && rc == SQLITE_OK; i++) {
-		sqlite3_bind_int64(de, 1, sv->desired[i].host_id);
-		sqlite3_bind_int64(de, 2, (int64_t)sv->desired[i].value);
-		sqlite3_bind_int64(de, 3, (int64_t)sv->desired[i].rollout_id);
-		sqlite3_bind_int64(de, 4, (int64_t)sv->desired[i].when_ms);
-		rc = run(de);
-	}
-	for (size_t i = 0; i < sv->n_audit && rc == SQLITE_OK; i++) {
-		const struct audit_row *a = &sv->audit[i];
-
-		sqlite3_bind_int64(au, 1, (int64_t)a->time_ms);
-		sqlite3_bind_text(au, 2, a->who, -1, SQLITE_STATIC);
-		sqlite3_bind_text(au, 3, a->action, -1, SQLITE_STATIC);
-		sqlite3_bind_text(au, 4, a->target, -1, SQLITE_STATIC);
-		sqlite3_bind_text(au, 5, a->result, -1, SQLITE_STATIC);
-		rc = run(au);
-	}
+	if (rc == SQLITE_OK)
+		rc = server_store_hosts_desired_apply(conn, sv->desired, sv->n_desired);
+	if (rc == SQLITE_OK)
+		rc = server_audit_apply(conn, sv->audit, sv->n_audit);
 out_finalize:
 	sqlite3_finalize(ro);
 	sqlite3_finalize(st);
-	sqlite3_finalize(de);
-	sqlite3_finalize(au);
 	return rc;
 }
 
@@ -341,7 +295,7 @@ int server_save_submit(struct server_save *sv, void (*then)(void *arg, int err),
 	sv->w.arg = sv;
 	sv->w.done = save_done;
 	/* the engine's own changes must not be dropped for a full queue */
-	while ((r = server_db_submit(sv->s->db, &sv->w)) == -EAGAIN && wait) {
+	while ((r = server_db_submit(sv->db, &sv->w)) == -EAGAIN && wait) {
 		struct timespec ts = { 0, 1000 * 1000 };
 
 		nanosleep(&ts, NULL);
@@ -360,10 +314,17 @@ static char *col_dup(sqlite3_stmt *st, int i)
 	return t ? strdup((const char *)t) : NULL;
 }
 
-int server_rollout_store_load(struct server *s)
+static int step_host_name(const struct server_host *h, void *arg)
 {
-	sqlite3 *conn = server_db_conn(s->db);
-	struct server_engine *e = &s->engine;
+	struct server_step *p = arg;
+
+	snprintf(p->host, sizeof(p->host), "%s", h->name);
+	return 0;
+}
+
+int server_rollout_store_load(struct server_engine *e)
+{
+	sqlite3 *conn = server_db_conn(e->db);
 	struct server_rollout **tail = &e->rollouts;
 	sqlite3_stmt *st;
 	int rc;
@@ -383,9 +344,9 @@ int server_rollout_store_load(struct server *s)
 			return -ENOMEM;
 		}
 		ro->id = (uint64_t)sqlite3_column_int64(st, 0);
-		ro->state = (enum server_rollout_state)index_of(
-		        rollout_names, sizeof(rollout_names) / sizeof(rollout_names[0]),
-		        (const char *)sqlite3_column_text(st, 1));
+		ro->state = (enum server_rollout_state)server_rollouts_state_parse(
+		        server_rollouts_state_names, RO_STATES,
+		        (const char *)sqlite3_column_text(st, 1), RO_RUNNING);
 		ro->opts = aioctl__v1__set_limit_request__unpack(
 		        NULL, (size_t)sqlite3_column_bytes(st, 2), sqlite3_column_blob(st, 2));
 		text = col_dup(st, 3);
@@ -421,12 +382,11 @@ int server_rollout_store_load(struct server *s)
 		return -EIO;
 
 	if (sqlite3_prepare_v2(conn,
-	                       "SELECT s.id, s.rollout_id, s.host_id, h.name, s.wave, s.target,"
-	                       " s.state, s.rollback, s.runtime_before, s.runtime_after,"
-	                       " s.persisted_before, s.persisted_after, s.message, s.started_ms,"
-	                       " s.acked_ms, s.soak_until_ms, s.finished_ms, s.offline_since_ms"
-	                       " FROM rollout_steps s JOIN hosts h ON h.id = s.host_id"
-	                       " ORDER BY s.rollout_id, s.id",
+	                       "SELECT id, rollout_id, host_id, NULL, wave, target,"
+	                       " state, rollback, runtime_before, runtime_after,"
+	                       " persisted_before, persisted_after, message, started_ms,"
+	                       " acked_ms, soak_until_ms, finished_ms, offline_since_ms"
+	                       " FROM rollout_steps ORDER BY rollout_id, id",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -436,9 +396,13 @@ int server_rollout_store_load(struct server *s)
 		void *v;
 		char *text;
 
+		struct server_step one = { 0 };
+
 		while (ro && ro->id != rid)
 			ro = ro->next;
-		if (!ro)
+		/* a step of a host no longer known is left out */
+		if (!ro || server_hosts_read_id(e->hosts, sqlite3_column_int64(st, 2),
+		                                step_host_name, &one) < 0)
 			continue;
 		if (!(v = realloc(ro->steps, (ro->n_steps + 1) * sizeof(*ro->steps)))) {
 			sqlite3_finalize(st);
@@ -449,15 +413,15 @@ int server_rollout_store_load(struct server *s)
 		memset(p, 0, sizeof(*p));
 		p->id = (uint64_t)sqlite3_column_int64(st, 0);
 		p->host_id = sqlite3_column_int64(st, 2);
-		snprintf(p->host, sizeof(p->host), "%s", (const char *)sqlite3_column_text(st, 3));
+		snprintf(p->host, sizeof(p->host), "%s", one.host);
 		p->wave = (uint32_t)sqlite3_column_int(st, 4);
 		p->target = (uint64_t)sqlite3_column_int64(st, 5);
-		p->state = (enum server_step_state)index_of(
-		        step_names, sizeof(step_names) / sizeof(step_names[0]),
-		        (const char *)sqlite3_column_text(st, 6));
-		p->rb = (enum server_rb_state)index_of(rb_names,
-		                                       sizeof(rb_names) / sizeof(rb_names[0]),
-		                                       (const char *)sqlite3_column_text(st, 7));
+		p->state = (enum server_step_state)server_rollouts_state_parse(
+		        server_rollouts_step_state_names, STEP_CANCELLED + 1,
+		        (const char *)sqlite3_column_text(st, 6), STEP_PENDING);
+		p->rb = (enum server_rb_state)server_rollouts_state_parse(
+		        server_rollouts_rb_state_names, RB_FAILED + 1,
+		        (const char *)sqlite3_column_text(st, 7), RB_NONE);
 		p->has_runtime_before = sqlite3_column_type(st, 8) != SQLITE_NULL;
 		p->runtime_before = (uint64_t)sqlite3_column_int64(st, 8);
 		p->has_runtime_after = sqlite3_column_type(st, 9) != SQLITE_NULL;
@@ -479,4 +443,58 @@ int server_rollout_store_load(struct server *s)
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int server_rollout_store_read(struct server_reader *rd, uint64_t id, char **ret_state,
+                              int (*row)(const struct server_rollout_store_step *p, void *arg),
+                              void *arg)
+{
+	static const char rollout_sql[] = "SELECT state FROM rollouts WHERE id = ?1";
+	static const char steps_sql[] =
+	        "SELECT host_id, state, target, coalesce(acked_ms, finished_ms), runtime_before"
+	        " FROM rollout_steps WHERE rollout_id = ?1 ORDER BY id";
+	sqlite3_stmt *rq = server_reader_stmt(rd, rollout_sql), *sq;
+	char *state;
+	int rc, r = 0;
+
+	if (!rq)
+		return -EIO;
+	sqlite3_bind_int64(rq, 1, (int64_t)id);
+	if ((rc = sqlite3_step(rq)) != SQLITE_ROW) {
+		sqlite3_reset(rq);
+		return rc == SQLITE_DONE ? -ENOENT : -EIO;
+	}
+	state = col_dup(rq, 0);
+	sqlite3_reset(rq);
+	if (!state)
+		return -ENOMEM;
+	if (!(sq = server_reader_stmt(rd, steps_sql))) {
+		free(state);
+		return -EIO;
+	}
+	sqlite3_bind_int64(sq, 1, (int64_t)id);
+	while (r == 0 && (rc = sqlite3_step(sq)) == SQLITE_ROW) {
+		struct server_rollout_store_step p = {
+			.host_id = sqlite3_column_int64(sq, 0),
+			.state = (const char *)sqlite3_column_text(sq, 1),
+			.target = (uint64_t)sqlite3_column_int64(sq, 2),
+			.has_changed = sqlite3_column_type(sq, 3) != SQLITE_NULL,
+			.changed_ms = (uint64_t)sqlite3_column_int64(sq, 3),
+			.has_runtime_before = sqlite3_column_type(sq, 4) != SQLITE_NULL,
+			.runtime_before = (uint64_t)sqlite3_column_int64(sq, 4),
+		};
+
+		if (!p.state)
+			p.state = "";
+		r = row(&p, arg);
+	}
+	sqlite3_reset(sq);
+	if (r == 0 && rc != SQLITE_DONE)
+		r = -EIO;
+	if (r < 0) {
+		free(state);
+		return r;
+	}
+	*ret_state = state;
+	return 0;
 }

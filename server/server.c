@@ -149,16 +149,17 @@ int server_start(struct server *s)
 		return r;
 	}
 	log_info("database %s: %zu hosts", path, s->hosts.n);
-	if ((r = server_creds_load(s, s->admin_token)) < 0) {
+	if ((r = server_creds_load(&s->creds, s->db, s->admin_token)) < 0) {
 		log_err_errno(r, "database %s: cannot load credentials", path);
 		return r;
 	}
-	if ((r = server_engine_init(s)) < 0) {
+	server_push_init(&s->push, &s->hosts);
+	if ((r = server_engine_init(&s->engine, &s->hosts, &s->push, s->db)) < 0) {
 		log_err_errno(r, "database %s: cannot load rollouts", path);
 		return r;
 	}
-	if ((r = server_alerts_init(s)) < 0 ||
-	    (r = server_alerts_load(s, server_db_conn(s->db))) < 0) {
+	if ((r = server_alerts_init(&s->alerts, &s->conf, &s->hosts, &s->engine, s->db)) < 0 ||
+	    (r = server_alerts_load(&s->alerts)) < 0) {
 		log_err_errno(r, "database %s: cannot load alerts", path);
 		return r;
 	}
@@ -166,11 +167,11 @@ int server_start(struct server *s)
 	                         s->conf.db_batch_wait_ms * 1000)) < 0)
 		return r;
 	server_db_set_keepalive(s->db, s->conf.raw_keepalive_ms);
-	if ((r = server_engine_start(s)) < 0)
+	if ((r = server_engine_start(&s->engine)) < 0)
 		return r;
-	if ((r = server_retention_start(s)) < 0)
+	if ((r = server_retention_start(&s->retention, &s->conf, s->db)) < 0)
 		return r;
-	if ((r = server_alerts_start(s)) < 0)
+	if ((r = server_alerts_start(&s->alerts)) < 0)
 		return r;
 	if ((r = server_query_open(path, QUERY_QUEUE_MAX, &s->query, err, sizeof(err))) < 0) {
 		log_err("database %s", err);
@@ -193,17 +194,19 @@ void server_stop(struct server *s)
 	aio_rpc_server_close(s->agent_rpc);
 	aio_rpc_server_close(s->admin_rpc);
 	server_metrics_stop(s);
-	server_alerts_stop(s);
-	server_engine_stop(s); /* answers held Watches and live queries */
-	server_retention_stop(s);
+	server_alerts_stop(&s->alerts);
+	server_push_stop(&s->push); /* answers held Watches and live queries */
+	server_engine_stop(&s->engine);
+	server_retention_stop(&s->retention);
 	server_query_close(s->query);
 	s->query = NULL;
 	server_db_close(s->db);
 	s->db = NULL;
 	aio_rpc_server_free(s->agent_rpc);
 	aio_rpc_server_free(s->admin_rpc);
-	server_engine_done(s);
-	server_alerts_done(s);
+	server_engine_done(&s->engine);
+	server_push_done(&s->push);
+	server_alerts_done(&s->alerts);
 	server_creds_done(&s->creds);
 	server_hosts_done(&s->hosts);
 }

@@ -1,4 +1,23 @@
-/* aio-server's parts and their order of start and stop. */
+/* aio-server's parts and their order of start and stop.
+ *
+ * Threads, and what each may block on:
+ * - nng's callback threads run the RPC handlers (agent_rpc.c, admin_rpc.c)
+ *   and /metrics: they take the host registry's lock (hosts.c), the
+ *   engine's, push's, creds' and alerts' mutexes for short moments, and
+ *   queue writes and queries; they never wait for the disk.
+ * - the database thread (db.c) commits queued writes in batches; it waits
+ *   on SQLite only. Write callbacks run on its done thread, which may take
+ *   the registry's lock and answer calls.
+ * - the query thread (query.c) runs reads that go to disk, on its own
+ *   connection; trend reads may use one helper thread beside it.
+ * - the engine thread (rollout.c) ticks rollouts and push.c every 100 ms;
+ *   it takes engine, then push, then hosts, and submits its writes
+ *   outside its lock (blocking while the write queue is full).
+ * - the retention thread (retention.c) waits for each of its small steps
+ *   to commit.
+ * - the alerts thread (alerts.c) reads the registry and the engine, and
+ *   queues its writes.
+ * Lock order: engine, push, hosts; creds and alerts take no other lock. */
 #pragma once
 
 #include <stdatomic.h>
@@ -8,6 +27,7 @@
 #include "creds.h"
 #include "db.h"
 #include "hosts.h"
+#include "push.h"
 #include "query.h"
 #include "retention.h"
 #include "rollout.h"
@@ -20,11 +40,11 @@ struct server {
 	struct server_hosts hosts;
 	struct server_db *db;
 	struct server_query *query;
+	struct server_push push;
 	struct server_engine engine;
 	struct server_creds creds;
-	struct aio_periodic retention; /* prunes each tier */
+	struct server_retention retention; /* prunes each tier */
 	struct server_alerts alerts;
-	atomic_uint_fast64_t pruned_total, prune_passes;
 	struct nng_http_server *http; /* /metrics, or NULL */
 	atomic_uint_fast64_t reports_total;
 	struct aio_rpc_server *agent_rpc;
@@ -46,6 +66,3 @@ const char *server_agent_check_hello(const Aioctl__V1__HelloRequest *in);
 void server_agent_set_replay_max(uint64_t ms);
 const char *server_agent_check_report(const Aioctl__V1__ReportRequest *in, uint64_t now_ms);
 int server_admin_authorize(struct aio_rpc_call *call, void *arg);
-/* Answers a FleetStatus with every host, naming the silent ones. */
-void server_fleet_status_answer(struct server *s, Aioctl__V1__FleetStatusReply_Closure closure,
-                                void *data, char **not_answered, size_t n_not);

@@ -13,12 +13,15 @@
 
 #include "bounds.h"
 #include "clock.h"
+#include "config.h"
 #include "history.h"
+#include "hosts.h"
 #include "log.h"
 #include "names.h"
 #include "query.h"
+#include "rollout_store.h"
 #include "rpc_server.h"
-#include "server.h"
+#include "store_events.h"
 
 #define DAY_MS  (24ULL * 3600 * 1000)
 #define HOUR_MS (3600ULL * 1000)
@@ -43,7 +46,7 @@
 
 /* The k-th smallest peak (0-based), in linear time on average: the hours
  * are partitioned around it (Hoare's selection), not sorted. */
-static uint64_t select_peak(struct trend_hour *h, size_t n, size_t k)
+static uint64_t select_peak(struct server_history_hour *h, size_t n, size_t k)
 {
 	size_t lo = 0, hi = n - 1;
 
@@ -57,7 +60,7 @@ static uint64_t select_peak(struct trend_hour *h, size_t n, size_t k)
 			while (h[j].peak > pivot)
 				j--;
 			if (i <= j) {
-				struct trend_hour t = h[i];
+				struct server_history_hour t = h[i];
 
 				h[i++] = h[j];
 				h[j] = t;
@@ -97,7 +100,7 @@ static uint64_t pow2_at_most(uint64_t v)
 /* Least squares over the daily peaks, each placed at the middle of the
  * hour it happened in: the slope in events per day and the line's value
  * at x_mean (days after the first peak). */
-static bool fit_daily_peaks(const struct trend_hour *hours, size_t n, unsigned *ret_days,
+static bool fit_daily_peaks(const struct server_history_hour *hours, size_t n, unsigned *ret_days,
                             double *ret_slope, double *ret_x_mean, double *ret_y_mean,
                             uint64_t *ret_t0)
 {
@@ -137,8 +140,9 @@ static bool fit_daily_peaks(const struct trend_hour *hours, size_t n, unsigned *
 	return true;
 }
 
-void server_trend_compute(struct trend_hour *hours, size_t n, uint64_t limit, uint32_t errors,
-                          uint64_t now_ms, const struct trend_policy *p, struct trend_result *r)
+void server_trend_compute(struct server_history_hour *hours, size_t n, uint64_t limit,
+                          uint32_t errors, uint64_t now_ms, const struct trend_policy *p,
+                          struct trend_result *r)
 {
 	double x_mean = 0, y_mean = 0, slope = 0, need;
 	uint64_t t0 = 0, last_day_peak = 0, rec;
@@ -273,7 +277,7 @@ struct fleet_day {
 /* Adds a host's peak utilisation per step (hours oldest first) to the
  * fleet's. */
 static void fleet_add(struct fleet_day *fl, uint64_t day0, uint64_t step,
-                      const struct trend_hour *hours, size_t n)
+                      const struct server_history_hour *hours, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		uint64_t day = hours[i].start_ms / step;
@@ -293,8 +297,8 @@ static void fleet_add(struct fleet_day *fl, uint64_t day0, uint64_t step,
 
 static int by_start(const void *a, const void *b)
 {
-	uint64_t x = ((const struct trend_hour *)a)->start_ms;
-	uint64_t y = ((const struct trend_hour *)b)->start_ms;
+	uint64_t x = ((const struct server_history_hour *)a)->start_ms;
+	uint64_t y = ((const struct server_history_hour *)b)->start_ms;
 
 	return (x > y) - (x < y);
 }
@@ -302,23 +306,17 @@ static int by_start(const void *a, const void *b)
 /* A host's hours from the hourly tier, oldest first (TREND_HOURS_MAX at
  * most): the closed ones in key order, then the open one, which is the
  * newest unless a report's time went back; an hour found twice merges. */
-static size_t read_hours(sqlite3_stmt *hq, int64_t host_id, uint64_t since_ms,
-                         struct trend_hour *hours)
+static int read_hours(struct server_reader *rd, int64_t host_id, uint64_t since_ms,
+                      struct server_history_hour *hours, size_t *ret_n)
 {
 	size_t n = 0, k = 0;
 	bool ordered = true;
+	int r;
 
-	sqlite3_reset(hq);
-	sqlite3_bind_int64(hq, 1, host_id);
-	sqlite3_bind_int64(hq, 2, (int64_t)since_ms);
-	while (n < TREND_HOURS_MAX && sqlite3_step(hq) == SQLITE_ROW) {
-		hours[n].start_ms = (uint64_t)sqlite3_column_int64(hq, 0);
-		hours[n].peak = (uint64_t)sqlite3_column_int64(hq, 1);
-		hours[n].limit = (uint64_t)sqlite3_column_int64(hq, 2);
-		hours[n].umax = sqlite3_column_int64(hq, 3);
-		ordered = ordered && (!n || hours[n - 1].start_ms <= hours[n].start_ms);
-		n++;
-	}
+	if ((r = server_history_hours(rd, host_id, since_ms, hours, TREND_HOURS_MAX, &n)) < 0)
+		return r;
+	for (size_t i = 1; i < n && ordered; i++)
+		ordered = hours[i - 1].start_ms <= hours[i].start_ms;
 	if (!ordered)
 		qsort(hours, n, sizeof(*hours), by_start);
 	for (size_t i = 0; i < n; i++) {
@@ -333,28 +331,27 @@ static size_t read_hours(sqlite3_stmt *hq, int64_t host_id, uint64_t since_ms,
 		}
 		hours[k++] = hours[i];
 	}
-	return k;
+	*ret_n = k;
+	return 0;
 }
 
 /* A host's peaks and lowest limits per step into out (TREND_DAYS_MAX
  * long). */
-static size_t daily_series(sqlite3_stmt *dq, int64_t host_id, uint64_t since_ms, uint64_t step,
-                           Aioctl__V1__Sample *out, Aioctl__V1__Sample **pout)
+static size_t daily_series(struct server_reader *rd, int64_t host_id, uint64_t since_ms,
+                           uint64_t step, Aioctl__V1__Sample *out, Aioctl__V1__Sample **pout)
 {
+	struct server_history_step st[TREND_DAYS_MAX];
 	size_t n = 0;
 
-	sqlite3_reset(dq);
-	sqlite3_bind_int64(dq, 1, host_id);
-	sqlite3_bind_int64(dq, 2, (int64_t)(since_ms - since_ms % HOUR_MS));
-	sqlite3_bind_int64(dq, 3, (int64_t)step);
-	while (n < TREND_DAYS_MAX && sqlite3_step(dq) == SQLITE_ROW) {
-		aioctl__v1__sample__init(&out[n]);
-		out[n].time_ms = (uint64_t)sqlite3_column_int64(dq, 0) * step;
-		out[n].aio_nr = out[n].aio_nr_min = out[n].aio_nr_max =
-		        (uint64_t)sqlite3_column_int64(dq, 1);
-		out[n].aio_max_nr = (uint64_t)sqlite3_column_int64(dq, 2);
-		pout[n] = &out[n];
-		n++;
+	if (server_history_steps(rd, host_id, since_ms - since_ms % HOUR_MS, step, st,
+	                         TREND_DAYS_MAX, &n) < 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		aioctl__v1__sample__init(&out[i]);
+		out[i].time_ms = st[i].start_ms;
+		out[i].aio_nr = out[i].aio_nr_min = out[i].aio_nr_max = st[i].peak;
+		out[i].aio_max_nr = st[i].limit;
+		pout[i] = &out[i];
 	}
 	return n;
 }
@@ -364,7 +361,7 @@ static size_t daily_series(sqlite3_stmt *dq, int64_t host_id, uint64_t since_ms,
 struct trend_part {
 	const struct trend_job *j;
 	Aioctl__V1__HostTrend *v;
-	sqlite3 *conn;
+	struct server_reader *rd;
 	size_t from, to;
 	struct fleet_day fl[TREND_DAYS_MAX];
 	bool failed;
@@ -378,28 +375,13 @@ static void *trend_part_run(void *arg)
 {
 	struct trend_part *pt = arg;
 	const struct trend_job *j = pt->j;
-	struct trend_hour *hours = calloc(TREND_HOURS_MAX, sizeof(*hours));
+	struct server_history_hour *hours = calloc(TREND_HOURS_MAX, sizeof(*hours));
 	uint64_t day0 = j->since_ms / j->step_ms;
-	sqlite3_stmt *hq = NULL, *eq = NULL;
 
 	if (!hours) {
 		pt->failed = true;
 		snprintf(pt->err, sizeof(pt->err), "server out of memory");
 		return NULL;
-	}
-	if (sqlite3_prepare_v2(pt->conn,
-	                       "SELECT start_ms, max, lim, umax FROM rollup_1h"
-	                       " WHERE host_id = ?1 AND start_ms >= ?2"
-	                       " UNION ALL SELECT h1_start, h1_max, aio_max_nr, h1_umax FROM series"
-	                       " WHERE host_id = ?1 AND h1_count > 0 AND h1_start >= ?2",
-	                       -1, &hq, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(pt->conn,
-	                       "SELECT count(*) FROM events WHERE host_id = ?1 AND time_ms >= ?2",
-	                       -1, &eq, NULL) != SQLITE_OK) {
-		pt->failed = true;
-		snprintf(pt->err, sizeof(pt->err), "cannot read history: %s",
-		         sqlite3_errmsg(pt->conn));
-		goto out;
 	}
 	for (size_t i = pt->from; i < pt->to; i++) {
 		const struct trend_host *th = &j->hosts[i];
@@ -408,14 +390,16 @@ static void *trend_part_run(void *arg)
 		Aioctl__V1__HostTrend *v = &pt->v[i];
 		struct trend_result res;
 		uint32_t errors = 0;
-		size_t n;
+		size_t n = 0;
 
-		n = read_hours(hq, th->id, j->since_ms - j->since_ms % HOUR_MS, hours);
-		sqlite3_reset(eq);
-		sqlite3_bind_int64(eq, 1, th->id);
-		sqlite3_bind_int64(eq, 2, (int64_t)j->since_ms);
-		if (sqlite3_step(eq) == SQLITE_ROW)
-			errors = (uint32_t)sqlite3_column_int(eq, 0);
+		if (read_hours(pt->rd, th->id, j->since_ms - j->since_ms % HOUR_MS, hours, &n) <
+		            0 ||
+		    server_store_events_count(pt->rd, th->id, j->since_ms, 0, &errors) < 0) {
+			pt->failed = true;
+			snprintf(pt->err, sizeof(pt->err), "cannot read history: %s",
+			         server_reader_error(pt->rd));
+			break;
+		}
 		fleet_add(pt->fl, day0, j->step_ms, hours, n);
 		server_trend_compute(hours, n, th->limit, errors, j->now_ms, &pol, &res);
 
@@ -440,31 +424,11 @@ static void *trend_part_run(void *arg)
 		v->has_days = true;
 		v->days = res.days;
 	}
-out:
-	sqlite3_finalize(hq);
-	sqlite3_finalize(eq);
 	free(hours);
 	return NULL;
 }
 
-/* A second read-only connection to the query thread's database, or NULL;
- * the caller closes it. */
-static sqlite3 *helper_conn(sqlite3 *conn)
-{
-	const char *path = sqlite3_db_filename(conn, "main");
-	sqlite3 *c = NULL;
-
-	if (!path || sqlite3_open_v2(path, &c, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
-	                     SQLITE_OK) {
-		sqlite3_close(c);
-		return NULL;
-	}
-	sqlite3_busy_timeout(c, 5000);
-	sqlite3_exec(c, "PRAGMA mmap_size = 4294967296", NULL, NULL, NULL);
-	return c;
-}
-
-static void trend_query(sqlite3 *conn, void *arg)
+static void trend_query(struct server_reader *rd, void *arg)
 {
 	struct trend_job *j = arg;
 	Aioctl__V1__TrendReply rep = AIOCTL__V1__TREND_REPLY__INIT;
@@ -477,7 +441,6 @@ static void trend_query(sqlite3 *conn, void *arg)
 	Aioctl__V1__FleetDay *fd = calloc(TREND_DAYS_MAX, sizeof(*fd));
 	Aioctl__V1__FleetDay **pfd = calloc(TREND_DAYS_MAX, sizeof(*pfd));
 	uint64_t day0 = j->since_ms / j->step_ms;
-	sqlite3_stmt *dq = NULL;
 	pthread_t helper;
 	bool threaded = false;
 
@@ -485,22 +448,14 @@ static void trend_query(sqlite3 *conn, void *arg)
 		AIO_RPC_REFUSE(j->data, j->closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		goto out_free;
 	}
-	if (sqlite3_prepare_v2(conn,
-	                       "SELECT start_ms / ?3, max(max), min(lim) FROM rollup_1h_all"
-	                       " WHERE host_id = ?1 AND start_ms >= ?2 GROUP BY 1 ORDER BY 1",
-	                       -1, &dq, NULL) != SQLITE_OK) {
-		AIO_RPC_REFUSE(j->data, j->closure, AIO_INTERNAL, "cannot read history: %s",
-		               sqlite3_errmsg(conn));
-		goto out_free;
-	}
 	for (int k = 0; k < 2; k++) {
 		parts[k].j = j;
 		parts[k].v = v;
-		parts[k].conn = conn;
+		parts[k].rd = rd;
 	}
 	parts[0].to = parts[1].from = parts[1].to = j->n;
 	if (j->n >= TREND_PARALLEL_MIN && sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
-	    (parts[1].conn = helper_conn(conn))) {
+	    (parts[1].rd = server_reader_twin(rd))) {
 		parts[0].to = parts[1].from = j->n / 2;
 		threaded = pthread_create(&helper, NULL, trend_part_run, &parts[1]) == 0;
 	}
@@ -509,8 +464,8 @@ static void trend_query(sqlite3 *conn, void *arg)
 		pthread_join(helper, NULL);
 	else if (parts[1].from < parts[1].to)
 		trend_part_run(&parts[1]); /* no thread: this one does it */
-	if (parts[1].conn != conn)
-		sqlite3_close(parts[1].conn);
+	if (parts[1].rd != rd)
+		server_reader_close(parts[1].rd);
 	for (int k = 0; k < 2; k++) {
 		if (parts[k].failed) {
 			AIO_RPC_REFUSE(j->data, j->closure, AIO_INTERNAL, "%s", parts[k].err);
@@ -524,7 +479,7 @@ static void trend_query(sqlite3 *conn, void *arg)
 		Aioctl__V1__Sample *out = &days[k * TREND_DAYS_MAX];
 		Aioctl__V1__Sample **pout = &pdays[k * TREND_DAYS_MAX];
 
-		pv[k]->n_daily = daily_series(dq, j->hosts[pv[k] - v].id, j->since_ms, j->step_ms,
+		pv[k]->n_daily = daily_series(rd, j->hosts[pv[k] - v].id, j->since_ms, j->step_ms,
 		                              out, pout);
 		pv[k]->daily = pout;
 	}
@@ -558,7 +513,6 @@ static void trend_query(sqlite3 *conn, void *arg)
 	rep.horizon_ms = j->horizon_ms;
 	j->closure(&rep, j->data);
 out_free:
-	sqlite3_finalize(dq);
 	free(parts);
 	free(days);
 	free(pdays);
@@ -578,32 +532,21 @@ static const char *trend_invalid(const Aioctl__V1__TrendRequest *in)
 	return server_selector_invalid(in->selector);
 }
 
-void server_trend(struct server *s, const Aioctl__V1__TrendRequest *in,
-                  Aioctl__V1__TrendReply_Closure closure, void *data)
-{
+struct select {
 	struct trend_job *j;
-	const char *why;
+	const Aioctl__V1__TrendRequest *in;
+};
 
-	if ((why = trend_invalid(in))) {
-		AIO_RPC_REFUSE(data, closure, AIO_INVALID_ARGUMENT, "%s", why);
-		return;
-	}
-	if (!(j = calloc(1, sizeof(*j))))
-		goto out_oom;
-	j->now_ms = aio_now_ms();
-	j->since_ms = j->now_ms - (in->has_since_ms ? in->since_ms : TREND_SINCE_DEFAULT_MS);
-	j->step_ms = j->now_ms - j->since_ms <= TREND_HOURLY_MAX_MS ? HOUR_MS : DAY_MS;
-	j->headroom_percent = s->conf.trend_headroom;
-	j->horizon_ms = s->conf.trend_horizon_ms;
-	j->series = in->has_series ? in->series : 0;
-	if (j->series > TREND_SERIES_MAX)
-		j->series = TREND_SERIES_MAX;
-	j->closure = closure;
-	j->data = data;
-	pthread_rwlock_rdlock(&s->hosts.lock);
-	j->hosts = calloc(s->hosts.n + 1, sizeof(*j->hosts));
-	for (size_t i = 0; j->hosts && i < s->hosts.n; i++) {
-		const struct server_host *h = s->hosts.all[i];
+static int select_hosts(const struct server_host *const *all, size_t n, void *arg)
+{
+	struct select *sel = arg;
+	struct trend_job *j = sel->j;
+	const Aioctl__V1__TrendRequest *in = sel->in;
+
+	if (!(j->hosts = calloc(n + 1, sizeof(*j->hosts))))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct server_host *h = all[i];
 		struct trend_host *th = &j->hosts[j->n];
 		const char *group = "";
 
@@ -619,18 +562,41 @@ void server_trend(struct server *s, const Aioctl__V1__TrendRequest *in,
 		th->name = strdup(h->name);
 		th->group = strdup(group);
 		j->n++;
-		if (!th->name || !th->group) {
-			pthread_rwlock_unlock(&s->hosts.lock);
-			trend_job_free(j);
-			goto out_oom;
-		}
+		if (!th->name || !th->group)
+			return -ENOMEM;
 	}
-	pthread_rwlock_unlock(&s->hosts.lock);
-	if (!j->hosts) {
+	return 0;
+}
+
+void server_trend(const struct server_trend_ctx *t, const Aioctl__V1__TrendRequest *in,
+                  Aioctl__V1__TrendReply_Closure closure, void *data)
+{
+	struct select sel = { NULL, in };
+	struct trend_job *j;
+	const char *why;
+
+	if ((why = trend_invalid(in))) {
+		AIO_RPC_REFUSE(data, closure, AIO_INVALID_ARGUMENT, "%s", why);
+		return;
+	}
+	if (!(j = calloc(1, sizeof(*j))))
+		goto out_oom;
+	j->now_ms = aio_now_ms();
+	j->since_ms = j->now_ms - (in->has_since_ms ? in->since_ms : TREND_SINCE_DEFAULT_MS);
+	j->step_ms = j->now_ms - j->since_ms <= TREND_HOURLY_MAX_MS ? HOUR_MS : DAY_MS;
+	j->headroom_percent = t->conf->trend_headroom;
+	j->horizon_ms = t->conf->trend_horizon_ms;
+	j->series = in->has_series ? in->series : 0;
+	if (j->series > TREND_SERIES_MAX)
+		j->series = TREND_SERIES_MAX;
+	j->closure = closure;
+	j->data = data;
+	sel.j = j;
+	if (server_hosts_read_all(t->hosts, select_hosts, &sel) < 0) {
 		trend_job_free(j);
 		goto out_oom;
 	}
-	if (server_query_submit(s->query, trend_query, j) < 0) {
+	if (server_query_submit(t->query, trend_query, j) < 0) {
 		trend_job_free(j);
 		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
 	}
@@ -648,25 +614,87 @@ out_oom:
 struct rollout_report_job {
 	uint64_t id, window_ms, now_ms;
 	uint64_t retention_ms[SERVER_TIER_COUNT];
+	struct server_hosts *hosts;
 	Aioctl__V1__RolloutReportReply_Closure closure;
 	void *data;
 };
 
+/* A step as stored, with its host's name and report interval. */
+struct report_step {
+	struct server_rollout_store_step p;
+	char *host, *state;
+	uint64_t interval_ms;
+};
+
+struct report_steps {
+	struct server_hosts *hosts;
+	struct report_step *v;
+	size_t n, cap;
+};
+
+static int step_host(const struct server_host *h, void *arg)
+{
+	struct report_step *r = arg;
+
+	r->host = strdup(h->name);
+	r->interval_ms = h->interval_ms;
+	return r->host ? 0 : -ENOMEM;
+}
+
+static int collect_step(const struct server_rollout_store_step *p, void *arg)
+{
+	struct report_steps *l = arg;
+	struct report_step *r;
+	int e;
+
+	if (l->n >= ROLLOUT_HOSTS_MAX)
+		return 0;
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 64;
+		void *v = realloc(l->v, nc * sizeof(*l->v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = nc;
+	}
+	r = &l->v[l->n];
+	memset(r, 0, sizeof(*r));
+	r->p = *p;
+	if ((e = server_hosts_read_id(l->hosts, p->host_id, step_host, r)) == -ENOENT)
+		return 0; /* a host no longer known */
+	if (e < 0 || !(r->state = strdup(p->state))) {
+		free(r->host);
+		return -ENOMEM;
+	}
+	l->n++;
+	return 0;
+}
+
+static int by_host_name(const void *a, const void *b)
+{
+	return strcmp(((const struct report_step *)a)->host, ((const struct report_step *)b)->host);
+}
+
 /* One window as one step of the finest tier that still holds it: raw
  * samples are exact at the window's edges, a rollup tier rounds them to
  * its buckets. */
-static int window_read(sqlite3 *conn, const struct rollout_report_job *j, sqlite3_stmt *eq,
-                       int64_t host_id, uint64_t from, uint64_t to, Aioctl__V1__Window *w)
+static int window_read(struct server_reader *rd, const struct rollout_report_job *j,
+                       const struct report_step *r, uint64_t from, uint64_t to,
+                       Aioctl__V1__Window *w)
 {
 	struct server_history_point pt;
 	uint64_t step = 5 * 60 * 1000;
 	enum server_tier tier = SERVER_TIER_RAW;
+	uint32_t errors = 0;
 	size_t n = 0;
 
 	aioctl__v1__window__init(w);
 	if (j->retention_ms[SERVER_TIER_RAW] && from + j->retention_ms[SERVER_TIER_RAW] < j->now_ms)
 		tier = server_history_tier(j->retention_ms, j->now_ms, from, &step);
-	if (server_history_read(conn, host_id, tier, from, to, to - from, &pt, 1, &n) < 0)
+	if (server_history_read(rd, r->p.host_id, r->interval_ms, tier, from, to, to - from, &pt, 1,
+	                        &n) < 0 ||
+	    server_store_events_count(rd, r->p.host_id, from, to, &errors) < 0)
 		return -EIO;
 	if (n) {
 		w->has_peak = w->has_limit = w->has_peak_utilization = true;
@@ -678,88 +706,55 @@ static int window_read(sqlite3 *conn, const struct rollout_report_job *j, sqlite
 	}
 	w->has_samples = true;
 	w->samples = n ? (uint32_t)pt.count : 0;
-	sqlite3_reset(eq);
-	sqlite3_bind_int64(eq, 1, host_id);
-	sqlite3_bind_int64(eq, 2, (int64_t)from);
-	sqlite3_bind_int64(eq, 3, (int64_t)to);
 	w->has_errors = true;
-	w->errors = sqlite3_step(eq) == SQLITE_ROW ? (uint32_t)sqlite3_column_int(eq, 0) : 0;
+	w->errors = errors;
 	return 0;
 }
 
-static char *col_dup(sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-
-	return strdup(t ? (const char *)t : "");
-}
-
-static void rollout_report_query(sqlite3 *conn, void *arg)
+static void rollout_report_query(struct server_reader *rd, void *arg)
 {
 	struct rollout_report_job *j = arg;
 	Aioctl__V1__RolloutReportReply rep = AIOCTL__V1__ROLLOUT_REPORT_REPLY__INIT;
-	sqlite3_stmt *rq = NULL, *sq = NULL, *eq = NULL;
+	struct report_steps l = { .hosts = j->hosts };
 	Aioctl__V1__RolloutHostReport *v = NULL, **pv = NULL;
 	Aioctl__V1__Window *w = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
+	int r;
 
-	if (sqlite3_prepare_v2(conn, "SELECT state FROM rollouts WHERE id = ?1", -1, &rq, NULL) ||
-	    sqlite3_prepare_v2(conn,
-	                       "SELECT h.id, h.name, s.state, s.target,"
-	                       " coalesce(s.acked_ms, s.finished_ms), s.runtime_before"
-	                       " FROM rollout_steps s JOIN hosts h ON h.id = s.host_id"
-	                       " WHERE s.rollout_id = ?1 ORDER BY h.name",
-	                       -1, &sq, NULL) ||
-	    sqlite3_prepare_v2(conn,
-	                       "SELECT count(*) FROM events"
-	                       " WHERE host_id = ?1 AND time_ms >= ?2 AND time_ms < ?3",
-	                       -1, &eq, NULL)) {
-		aio_rpc_call_fail(j->data, AIO_INTERNAL, "cannot read history: %s",
-		                  sqlite3_errmsg(conn));
-		goto out_fail;
-	}
-	sqlite3_bind_int64(rq, 1, (int64_t)j->id);
-	if (sqlite3_step(rq) != SQLITE_ROW) {
+	r = server_rollout_store_read(rd, j->id, &rep.state, collect_step, &l);
+	if (r == -ENOENT) {
 		aio_rpc_call_fail(j->data, AIO_NOT_FOUND, "no rollout %" PRIu64, j->id);
 		goto out_fail;
 	}
+	if (r < 0) {
+		aio_rpc_call_fail(j->data, r == -ENOMEM ? AIO_RESOURCE_EXHAUSTED : AIO_INTERNAL,
+		                  "cannot read the rollout: %s",
+		                  r == -ENOMEM ? "out of memory" : server_reader_error(rd));
+		goto out_fail;
+	}
 	rep.id = j->id;
-	if (!(rep.state = col_dup(rq, 0))) {
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), by_host_name);
+	v = calloc(l.n + 1, sizeof(*v));
+	w = calloc(2 * l.n + 1, sizeof(*w));
+	pv = calloc(l.n + 1, sizeof(*pv));
+	if (!v || !w || !pv) {
 		aio_rpc_call_fail(j->data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		goto out_fail;
 	}
-	sqlite3_bind_int64(sq, 1, (int64_t)j->id);
-	while ((rc = sqlite3_step(sq)) == SQLITE_ROW && n < ROLLOUT_HOSTS_MAX) {
-		Aioctl__V1__RolloutHostReport *h;
+	for (size_t i = 0; i < l.n; i++) {
+		const struct report_step *st = &l.v[i];
+		Aioctl__V1__RolloutHostReport *h = &v[i];
 
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			void *a = realloc(v, nc * sizeof(*v)), *b;
-
-			if (!a)
-				break;
-			v = a;
-			if (!(b = realloc(w, 2 * nc * sizeof(*w))))
-				break;
-			w = b;
-			cap = nc;
-		}
-		h = &v[n];
 		aioctl__v1__rollout_host_report__init(h);
-		h->host = col_dup(sq, 1);
-		h->state = col_dup(sq, 2);
-		if (!h->host || !h->state) {
-			aio_rpc_call_fail(j->data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
-			n++;
-			goto out_fail;
-		}
+		h->host = st->host;
+		h->state = st->state;
+		pv[i] = h;
 		rep.has_target = true;
-		rep.target = (uint64_t)sqlite3_column_int64(sq, 3);
-		if (sqlite3_column_type(sq, 4) != SQLITE_NULL) {
+		rep.target = st->p.target;
+		if (st->p.has_changed) {
 			/* the change: when the agent applied it (its ack), not the
 			 * end of the soak, which reports under the new limit precede */
-			uint64_t at = (uint64_t)sqlite3_column_int64(sq, 4);
+			uint64_t at = st->p.changed_ms;
 			uint64_t len = at < j->now_ms ? j->now_ms - at : 0;
 
 			if (len > j->window_ms)
@@ -767,57 +762,44 @@ static void rollout_report_query(sqlite3 *conn, void *arg)
 			h->has_changed_ms = h->has_window_ms = true;
 			h->changed_ms = at;
 			h->window_ms = len;
-			if (len && (window_read(conn, j, eq, sqlite3_column_int64(sq, 0), at - len,
-			                        at, &w[2 * n]) < 0 ||
-			            window_read(conn, j, eq, sqlite3_column_int64(sq, 0), at,
-			                        at + len, &w[2 * n + 1]) < 0)) {
+			h->before = &w[2 * i];
+			h->after = &w[2 * i + 1];
+			aioctl__v1__window__init(h->before);
+			aioctl__v1__window__init(h->after);
+			if (len && (window_read(rd, j, st, at - len, at, h->before) < 0 ||
+			            window_read(rd, j, st, at, at + len, h->after) < 0)) {
 				aio_rpc_call_fail(j->data, AIO_INTERNAL, "cannot read history: %s",
-				                  sqlite3_errmsg(conn));
-				n++;
+				                  server_reader_error(rd));
 				goto out_fail;
 			}
 			/* before: the limit the host had until the change */
-			if (len && sqlite3_column_type(sq, 5) != SQLITE_NULL) {
-				w[2 * n].has_limit = true;
-				w[2 * n].limit = (uint64_t)sqlite3_column_int64(sq, 5);
+			if (len && st->p.has_runtime_before) {
+				h->before->has_limit = true;
+				h->before->limit = st->p.runtime_before;
 			}
-		}
-		n++;
-	}
-	if (!(pv = calloc(n + 1, sizeof(*pv)))) {
-		aio_rpc_call_fail(j->data, AIO_RESOURCE_EXHAUSTED, "server out of memory");
-		goto out_fail;
-	}
-	/* pointers into w only now: realloc may have moved it */
-	for (size_t i = 0; i < n; i++) {
-		pv[i] = &v[i];
-		if (v[i].has_changed_ms) {
-			v[i].before = &w[2 * i];
-			v[i].after = &w[2 * i + 1];
 		}
 	}
 	rep.hosts = pv;
-	rep.n_hosts = n;
+	rep.n_hosts = l.n;
 	j->closure(&rep, j->data);
 	goto out_free;
 out_fail:
 	j->closure(NULL, j->data);
 out_free:
-	for (size_t i = 0; i < n; i++) {
-		free(v[i].host);
-		free(v[i].state);
+	for (size_t i = 0; i < l.n; i++) {
+		free(l.v[i].host);
+		free(l.v[i].state);
 	}
+	free(l.v);
 	free(rep.state);
 	free(v);
 	free(w);
 	free(pv);
-	sqlite3_finalize(rq);
-	sqlite3_finalize(sq);
-	sqlite3_finalize(eq);
 	free(j);
 }
 
-void server_rollout_report(struct server *s, const Aioctl__V1__RolloutReportRequest *in,
+void server_rollout_report(const struct server_trend_ctx *t,
+                           const Aioctl__V1__RolloutReportRequest *in,
                            Aioctl__V1__RolloutReportReply_Closure closure, void *data)
 {
 	struct rollout_report_job *j;
@@ -833,12 +815,13 @@ void server_rollout_report(struct server *s, const Aioctl__V1__RolloutReportRequ
 	j->id = in->id;
 	j->window_ms = in->has_window_ms ? in->window_ms : ROLLOUT_WINDOW_DEFAULT_MS;
 	j->now_ms = aio_now_ms();
-	j->retention_ms[SERVER_TIER_RAW] = s->conf.raw_retention_ms;
-	j->retention_ms[SERVER_TIER_5M] = s->conf.rollup_5m_retention_ms;
-	j->retention_ms[SERVER_TIER_1H] = s->conf.rollup_1h_retention_ms;
+	j->retention_ms[SERVER_TIER_RAW] = t->conf->raw_retention_ms;
+	j->retention_ms[SERVER_TIER_5M] = t->conf->rollup_5m_retention_ms;
+	j->retention_ms[SERVER_TIER_1H] = t->conf->rollup_1h_retention_ms;
+	j->hosts = t->hosts;
 	j->closure = closure;
 	j->data = data;
-	if (server_query_submit(s->query, rollout_report_query, j) < 0) {
+	if (server_query_submit(t->query, rollout_report_query, j) < 0) {
 		free(j);
 		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
 	}

@@ -7,18 +7,17 @@
 #include <stdint.h>
 
 #include "aioctl.pb-c.h"
+#include "history.h"
 
-struct server;
+struct server_config;
+struct server_hosts;
+struct server_query;
 
-/* One hour of a host's history: its highest aio-nr, and the lowest limit
- * in force during it. */
-struct trend_hour {
-	uint64_t start_ms;
-	uint64_t peak;
-	uint64_t limit;
-	/* the hour's peak utilisation, each report against its own limit
-	 * (ppm) */
-	int64_t umax;
+/* What the reports read: the configuration, the hosts, the query thread. */
+struct server_trend_ctx {
+	const struct server_config *conf;
+	struct server_hosts *hosts;
+	struct server_query *query;
 };
 
 struct trend_policy {
@@ -43,12 +42,14 @@ struct trend_result {
  * reordered (p95). The recommendation is the observed peak (or, growing,
  * the fitted value 90 days ahead) plus head room, rounded up to a power of
  * two, at least the kernel's default 65536, inside the host's bounds. */
-void server_trend_compute(struct trend_hour *hours, size_t n, uint64_t limit, uint32_t errors,
-                          uint64_t now_ms, const struct trend_policy *p, struct trend_result *ret);
+void server_trend_compute(struct server_history_hour *hours, size_t n, uint64_t limit,
+                          uint32_t errors, uint64_t now_ms, const struct trend_policy *p,
+                          struct trend_result *ret);
 
 /* Each host of a rollout in equal windows before and after its change. */
-void server_rollout_report(struct server *s, const Aioctl__V1__RolloutReportRequest *in,
+void server_rollout_report(const struct server_trend_ctx *t,
+                           const Aioctl__V1__RolloutReportRequest *in,
                            Aioctl__V1__RolloutReportReply_Closure closure, void *data);
 
-void server_trend(struct server *s, const Aioctl__V1__TrendRequest *in,
+void server_trend(const struct server_trend_ctx *t, const Aioctl__V1__TrendRequest *in,
                   Aioctl__V1__TrendReply_Closure closure, void *data);

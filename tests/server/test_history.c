@@ -311,9 +311,15 @@ static void check_reader(sqlite3 *c, int64_t host, enum server_tier tier, int k,
 	static struct server_history_point pt[BUCKETS];
 	uint64_t until = T0 + DAYS * DAY_MS;
 	size_t n = 0, j = 0;
+	struct server_reader *rd;
+	char err[256];
 
-	cr_assert_eq(server_history_read(c, host, tier, from, until, tier_size[k], pt, BUCKETS, &n),
+	(void)c;
+	cr_assert(rd = server_reader_open(path, err, sizeof(err)), "%s", err);
+	cr_assert_eq(server_history_read(rd, host, host == 1 ? INTERVAL : 37000, tier, from, until,
+	                                 tier_size[k], pt, BUCKETS, &n),
 	             0);
+	server_reader_close(rd);
 	for (size_t i = (from - T0) / tier_size[k]; i < BUCKETS; i++) {
 		const struct bucket *d = &direct[host][k][i];
 

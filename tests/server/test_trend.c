@@ -13,11 +13,11 @@
 static const struct trend_policy policy = { 50, 365 * DAY_MS, 0, 0 };
 
 /* days of hourly peaks ending at NOW_MS: base + per_day * days elapsed */
-static struct trend_hour *series(size_t days, uint64_t base, double per_day, uint64_t limit,
-                                 uint64_t *ret_origin, size_t *ret_n)
+static struct server_history_hour *series(size_t days, uint64_t base, double per_day,
+                                          uint64_t limit, uint64_t *ret_origin, size_t *ret_n)
 {
 	size_t n = days * 24;
-	struct trend_hour *h = calloc(n, sizeof(*h));
+	struct server_history_hour *h = calloc(n, sizeof(*h));
 	uint64_t origin = NOW_MS - days * DAY_MS;
 
 	for (size_t i = 0; i < n; i++) {
@@ -42,7 +42,7 @@ Test(trend, linear_growth_is_projected_to_the_right_day)
 {
 	uint64_t origin, truth;
 	size_t n;
-	struct trend_hour *h = series(10, 1024, 2048, 65536, &origin, &n);
+	struct server_history_hour *h = series(10, 1024, 2048, 65536, &origin, &n);
 	struct trend_result r;
 
 	server_trend_compute(h, n, 65536, 0, NOW_MS, &policy, &r);
@@ -65,7 +65,7 @@ Test(trend, flat_host_is_not_within_horizon)
 {
 	uint64_t origin;
 	size_t n;
-	struct trend_hour *h = series(30, 5000, 0, 65536, &origin, &n);
+	struct server_history_hour *h = series(30, 5000, 0, 65536, &origin, &n);
 	struct trend_result r;
 
 	server_trend_compute(h, n, 65536, 0, NOW_MS, &policy, &r);
@@ -82,7 +82,7 @@ Test(trend, recommendation_is_a_power_of_two_over_peak_and_head_room)
 {
 	uint64_t origin;
 	size_t n;
-	struct trend_hour *h = series(3, 700000, 0, 1048576, &origin, &n);
+	struct server_history_hour *h = series(3, 700000, 0, 1048576, &origin, &n);
 	struct trend_result r;
 
 	server_trend_compute(h, n, 1048576, 0, NOW_MS, &policy, &r);
@@ -96,7 +96,7 @@ Test(trend, recommendation_stays_inside_the_hosts_bounds)
 	struct trend_policy p = { 50, 365 * DAY_MS, 65536, 1500000 };
 	uint64_t origin;
 	size_t n;
-	struct trend_hour *h = series(3, 900000, 0, 1048576, &origin, &n);
+	struct server_history_hour *h = series(3, 900000, 0, 1048576, &origin, &n);
 	struct trend_result r;
 
 	server_trend_compute(h, n, 1048576, 0, NOW_MS, &p, &r);
@@ -114,7 +114,7 @@ Test(trend, full_host_and_errors_say_act)
 {
 	uint64_t origin;
 	size_t n;
-	struct trend_hour *h = series(2, 65536, 0, 65536, &origin, &n);
+	struct server_history_hour *h = series(2, 65536, 0, 65536, &origin, &n);
 	struct trend_result r;
 
 	server_trend_compute(h, n, 65536, 0, NOW_MS, &policy, &r);
@@ -131,12 +131,12 @@ Test(trend, full_host_and_errors_say_act)
 
 Test(trend, p95_and_no_samples)
 {
-	struct trend_hour h[100];
+	struct server_history_hour h[100];
 	struct trend_result r;
 
 	for (size_t i = 0; i < 100; i++)
-		h[i] = (struct trend_hour){ NOW_MS - (100 - i) * HOUR_MS, 100 - i, 65536,
-			                    server_history_util_ppm(100 - i, 65536) };
+		h[i] = (struct server_history_hour){ NOW_MS - (100 - i) * HOUR_MS, 100 - i, 65536,
+			                             server_history_util_ppm(100 - i, 65536) };
 	server_trend_compute(h, 100, 65536, 0, NOW_MS, &policy, &r);
 	cr_expect_eq(r.p95, 95);
 	cr_expect_eq(r.peak, 100);
@@ -156,7 +156,7 @@ static int by_value(const void *a, const void *b)
  * any length, with few or many equal peaks, in any order. */
 Test(trend, p95_selection_equals_sorting)
 {
-	static struct trend_hour h[2000];
+	static struct server_history_hour h[2000];
 	static uint64_t sorted[2000];
 	unsigned seed = 7;
 
@@ -173,8 +173,8 @@ Test(trend, p95_selection_equals_sorting)
 			/* every tenth round the peaks come in descending order */
 			uint64_t v = round % 10 == 5 ? sorted[n - 1 - i] : sorted[i];
 
-			h[i] = (struct trend_hour){ NOW_MS - (n - i) * HOUR_MS, v, 1 << 30,
-				                    server_history_util_ppm(v, 1 << 30) };
+			h[i] = (struct server_history_hour){ NOW_MS - (n - i) * HOUR_MS, v, 1 << 30,
+				                             server_history_util_ppm(v, 1 << 30) };
 		}
 		qsort(sorted, n, sizeof(*sorted), by_value);
 		server_trend_compute(h, n, 1 << 30, 0, NOW_MS, &policy, &r);

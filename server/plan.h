@@ -1,0 +1,45 @@
+/* A rollout's plan: the hosts a SetLimit selects, those it skips (live and
+ * after-reboot values already at the target), those it refuses (outside
+ * the host's own bounds, or below its usage plus margin), and the waves
+ * the rest run in: canaries first, then batches of a count or a share.
+ * Pure: it reads a view of the hosts and asks a callback whether a host is
+ * still being changed by another rollout. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aioctl.pb-c.h"
+#include "bounds.h"
+#include "hosts.h"
+
+struct server_plan_step {
+	int64_t host_id;
+	char host[AIO_HOST_NAME_MAX + 1];
+	uint64_t target;
+	uint32_t wave;
+};
+
+struct server_plan {
+	struct server_plan_step *steps; /* by host name */
+	size_t n_steps;
+	uint32_t n_waves;
+	char *skipped;     /* host names, comma separated, or NULL */
+	char *refused;     /* "host: why" entries, "; " separated, or NULL */
+	uint64_t conflict; /* on -EEXIST: the rollout that holds a host */
+};
+
+/* The id of an active rollout with a step still to finish on host_id, or
+ * 0. */
+typedef uint64_t (*server_plan_conflict_fn)(int64_t host_id, void *arg);
+
+/* Why the request's options are refused (a message naming the flag), or
+ * NULL. */
+const char *server_plan_check(const Aioctl__V1__SetLimitRequest *in);
+/* Plans in over hosts (sorted by id). -EEXIST when a selected host is in
+ * another rollout and in does not supersede (ret->conflict says which),
+ * -ENOMEM. ret is filled either way; server_plan_done frees it. */
+int server_plan_make(const Aioctl__V1__SetLimitRequest *in, const struct server_host *const *hosts,
+                     size_t n, server_plan_conflict_fn conflict, void *arg,
+                     struct server_plan *ret);
+void server_plan_done(struct server_plan *p);

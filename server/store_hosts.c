@@ -1,0 +1,240 @@
+/* The hosts table and its labels: each host's identity, policy, latest
+ * scan, desired value and credentials. */
+#include "store_hosts.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hosts.h"
+
+const struct server_db_migration server_store_hosts_migrations[] = {
+	{ 1, "CREATE TABLE hosts ("
+	     "  id INTEGER PRIMARY KEY,"
+	     "  name TEXT NOT NULL UNIQUE,"
+	     "  kernel TEXT, agent_version TEXT,"
+	     "  interval_ms INTEGER NOT NULL DEFAULT 0,"
+	     "  counting INTEGER NOT NULL DEFAULT 0,"
+	     "  first_seen_ms INTEGER NOT NULL DEFAULT 0,"
+	     "  last_seen_ms INTEGER NOT NULL DEFAULT 0,"
+	     "  last_seq INTEGER NOT NULL DEFAULT 0,"
+	     "  sample_time_ms INTEGER, aio_nr INTEGER, aio_nr_min INTEGER,"
+	     "  aio_nr_max INTEGER, aio_max_nr INTEGER);"
+	     "CREATE TABLE host_labels ("
+	     "  host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	     "  key TEXT NOT NULL, value TEXT NOT NULL,"
+	     "  PRIMARY KEY (host_id, key)) WITHOUT ROWID;" },
+	/* the latest scans, spool drops */
+	{ 2, "ALTER TABLE hosts ADD COLUMN detail BLOB;"
+	     "ALTER TABLE hosts ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0;" },
+	/* each agent's own policy and file, desired values */
+	{ 3, "ALTER TABLE hosts ADD COLUMN limit_min INTEGER;"
+	     "ALTER TABLE hosts ADD COLUMN limit_max INTEGER;"
+	     "ALTER TABLE hosts ADD COLUMN limit_margin INTEGER;"
+	     "ALTER TABLE hosts ADD COLUMN sysctl_file TEXT;"
+	     "ALTER TABLE hosts ADD COLUMN boot_time_ms INTEGER;"
+	     "ALTER TABLE hosts ADD COLUMN desired INTEGER;"
+	     "ALTER TABLE hosts ADD COLUMN desired_rollout INTEGER;"
+	     "ALTER TABLE hosts ADD COLUMN desired_ms INTEGER;" },
+	/* host secrets */
+	{ 4, "ALTER TABLE hosts ADD COLUMN secret_hash TEXT;"
+	     "ALTER TABLE hosts ADD COLUMN revoked_ms INTEGER;" },
+	{ 0, NULL },
+};
+
+static const char host_upsert_sql[] =
+        "INSERT INTO hosts (id, name, kernel, agent_version, interval_ms, counting,"
+        " first_seen_ms, last_seen_ms, limit_min, limit_max, limit_margin, sysctl_file,"
+        " boot_time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+        " ON CONFLICT (id) DO UPDATE SET kernel = ?3, agent_version = ?4,"
+        " interval_ms = ?5, counting = ?6, last_seen_ms = max(last_seen_ms, ?8),"
+        " limit_min = ?9, limit_max = ?10, limit_margin = ?11, sysctl_file = ?12,"
+        " boot_time_ms = ?13";
+static const char labels_clear_sql[] = "DELETE FROM host_labels WHERE host_id = ?1";
+static const char label_insert_sql[] =
+        "INSERT INTO host_labels (host_id, key, value) VALUES (?1, ?2, ?3)";
+static const char host_detail_sql[] = "UPDATE hosts SET detail = ?2 WHERE id = ?1";
+static const char host_dropped_sql[] = "UPDATE hosts SET dropped = max(dropped, ?2) WHERE id = ?1";
+static const char desired_sql[] =
+        "UPDATE hosts SET desired = ?2, desired_rollout = ?3, desired_ms = ?4 WHERE id = ?1";
+
+int server_store_hosts_load(struct server_db *db, struct server_hosts *reg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(server_db_conn(db),
+	                       "SELECT id, name, kernel, agent_version, interval_ms, counting,"
+	                       " first_seen_ms, last_seen_ms, last_seq, sample_time_ms, aio_nr,"
+	                       " aio_nr_min, aio_nr_max, aio_max_nr, detail, dropped, limit_min,"
+	                       " limit_max, limit_margin, sysctl_file, boot_time_ms, desired,"
+	                       " desired_rollout, desired_ms, secret_hash, revoked_ms"
+	                       " FROM hosts ORDER BY id",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct server_host *h = server_hosts_add(
+		        reg, (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 0));
+
+		if (!h) {
+			sqlite3_finalize(st);
+			return -ENOMEM;
+		}
+		server_hosts_set_string(&h->kernel, (const char *)sqlite3_column_text(st, 2));
+		server_hosts_set_string(&h->agent_version,
+		                        (const char *)sqlite3_column_text(st, 3));
+		h->interval_ms = (uint32_t)sqlite3_column_int64(st, 4);
+		h->counting = sqlite3_column_int(st, 5);
+		h->first_seen_ms = (uint64_t)sqlite3_column_int64(st, 6);
+		h->last_seen_ms = (uint64_t)sqlite3_column_int64(st, 7);
+		h->last_seq = (uint64_t)sqlite3_column_int64(st, 8);
+		if (sqlite3_column_type(st, 9) != SQLITE_NULL) {
+			h->has_sample = true;
+			h->sample.time_ms = (uint64_t)sqlite3_column_int64(st, 9);
+			h->sample.aio_nr = (uint64_t)sqlite3_column_int64(st, 10);
+			h->sample.aio_nr_min = (uint64_t)sqlite3_column_int64(st, 11);
+			h->sample.aio_nr_max = (uint64_t)sqlite3_column_int64(st, 12);
+			h->sample.aio_max_nr = (uint64_t)sqlite3_column_int64(st, 13);
+		}
+		if (sqlite3_column_type(st, 14) == SQLITE_BLOB)
+			server_host_set_detail(h,
+			                       aioctl__v1__host_detail__unpack(
+			                               NULL, (size_t)sqlite3_column_bytes(st, 14),
+			                               sqlite3_column_blob(st, 14)));
+		h->dropped = (uint64_t)sqlite3_column_int64(st, 15);
+		h->limit_min = (uint64_t)sqlite3_column_int64(st, 16);
+		h->limit_max = (uint64_t)sqlite3_column_int64(st, 17);
+		h->limit_margin = (uint64_t)sqlite3_column_int64(st, 18);
+		server_hosts_set_string(&h->sysctl_file, (const char *)sqlite3_column_text(st, 19));
+		h->boot_time_ms = (uint64_t)sqlite3_column_int64(st, 20);
+		h->has_desired = sqlite3_column_type(st, 21) != SQLITE_NULL;
+		h->desired = (uint64_t)sqlite3_column_int64(st, 21);
+		h->desired_rollout = (uint64_t)sqlite3_column_int64(st, 22);
+		h->desired_ms = (uint64_t)sqlite3_column_int64(st, 23);
+		if (sqlite3_column_text(st, 24))
+			snprintf(h->secret_hash, sizeof(h->secret_hash), "%s",
+			         (const char *)sqlite3_column_text(st, 24));
+		h->revoked_ms = (uint64_t)sqlite3_column_int64(st, 25);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return -EIO;
+
+	if (sqlite3_prepare_v2(server_db_conn(db),
+	                       "SELECT host_id, key, value FROM host_labels ORDER BY host_id, key",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct server_host *h = server_hosts_find_id(reg, sqlite3_column_int64(st, 0));
+
+		if (!h)
+			continue;
+		if (server_hosts_add_label(h, (const char *)sqlite3_column_text(st, 1),
+		                           (const char *)sqlite3_column_text(st, 2)) < 0) {
+			sqlite3_finalize(st);
+			return -ENOMEM;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return -EIO;
+	return 0;
+}
+
+int server_store_hosts_apply(struct server_db *db, const struct server_db_write *w)
+{
+	sqlite3_stmt *st = server_db_stmt(db, host_upsert_sql);
+	sqlite3_stmt *clear = server_db_stmt(db, labels_clear_sql);
+	sqlite3_stmt *label = server_db_stmt(db, label_insert_sql);
+	int rc;
+
+	if (!st || !clear || !label)
+		return SQLITE_ERROR;
+	sqlite3_bind_int64(st, 1, w->host_id);
+	server_db_bind_text(st, 2, w->name);
+	server_db_bind_text(st, 3, w->kernel);
+	server_db_bind_text(st, 4, w->agent_version);
+	sqlite3_bind_int64(st, 5, w->interval_ms);
+	sqlite3_bind_int(st, 6, w->counting);
+	sqlite3_bind_int64(st, 7, (int64_t)w->first_seen_ms);
+	sqlite3_bind_int64(st, 8, (int64_t)w->last_seen_ms);
+	sqlite3_bind_int64(st, 9, (int64_t)w->limit_min);
+	sqlite3_bind_int64(st, 10, (int64_t)w->limit_max);
+	sqlite3_bind_int64(st, 11, (int64_t)w->limit_margin);
+	server_db_bind_text(st, 12, w->sysctl_file);
+	sqlite3_bind_int64(st, 13, (int64_t)w->boot_time_ms);
+	if ((rc = server_db_step(st)) != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(clear, 1, w->host_id);
+	if ((rc = server_db_step(clear)) != SQLITE_OK)
+		return rc;
+	for (size_t i = 0; i < w->n_labels; i++) {
+		sqlite3_bind_int64(label, 1, w->host_id);
+		server_db_bind_text(label, 2, w->labels[i].key);
+		server_db_bind_text(label, 3, w->labels[i].value);
+		if ((rc = server_db_step(label)) != SQLITE_OK)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+int server_store_hosts_detail(struct server_db *db, int64_t host_id, const uint8_t *blob,
+                              size_t len)
+{
+	sqlite3_stmt *st = server_db_stmt(db, host_detail_sql);
+
+	if (!st)
+		return SQLITE_ERROR;
+	sqlite3_bind_int64(st, 1, host_id);
+	sqlite3_bind_blob(st, 2, blob, (int)len, SQLITE_STATIC);
+	return server_db_step(st);
+}
+
+int server_store_hosts_dropped(struct server_db *db, int64_t host_id, uint64_t dropped)
+{
+	sqlite3_stmt *st = server_db_stmt(db, host_dropped_sql);
+
+	if (!st)
+		return SQLITE_ERROR;
+	sqlite3_bind_int64(st, 1, host_id);
+	sqlite3_bind_int64(st, 2, (int64_t)dropped);
+	return server_db_step(st);
+}
+
+int server_store_hosts_desired_apply(struct sqlite3 *conn, const struct server_store_desired *v,
+                                     size_t n)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!n)
+		return SQLITE_OK;
+	if ((rc = sqlite3_prepare_v2(conn, desired_sql, -1, &st, NULL)) != SQLITE_OK)
+		return rc;
+	for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
+		sqlite3_bind_int64(st, 1, v[i].host_id);
+		sqlite3_bind_int64(st, 2, (int64_t)v[i].value);
+		sqlite3_bind_int64(st, 3, (int64_t)v[i].rollout_id);
+		sqlite3_bind_int64(st, 4, (int64_t)v[i].when_ms);
+		rc = server_db_step(st);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int server_store_hosts_secret(struct server_db *db, const char *host, const char *hash,
+                              void (*then)(void *arg, int err), void *arg)
+{
+	return server_db_exec(db, then, arg,
+	                      "UPDATE hosts SET secret_hash = ?, revoked_ms = NULL WHERE name = ?",
+	                      "tt", hash, host);
+}
+
+int server_store_hosts_revoke(struct server_db *db, const char *host, uint64_t when_ms,
+                              void (*then)(void *arg, int err), void *arg)
+{
+	return server_db_exec(db, then, arg, "UPDATE hosts SET revoked_ms = ? WHERE name = ?", "it",
+	                      (int64_t)when_ms, host);
+}

@@ -1,0 +1,34 @@
+/* The hosts table's owner: schema, writes and reads of hosts and
+ * host_labels (SQLite). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+
+struct server_hosts;
+struct sqlite3;
+
+/* A desired value, written with the rollout step that set it. */
+struct server_store_desired {
+	int64_t host_id;
+	uint64_t value, rollout_id, when_ms;
+};
+
+extern const struct server_db_migration server_store_hosts_migrations[];
+/* Fills reg with every stored host and its labels (before the database
+ * thread starts). */
+int server_store_hosts_load(struct server_db *db, struct server_hosts *reg);
+/* On the database thread, in a batch: these return SQLite result codes. */
+int server_store_hosts_apply(struct server_db *db, const struct server_db_write *w);
+int server_store_hosts_detail(struct server_db *db, int64_t host_id, const uint8_t *blob,
+                              size_t len);
+int server_store_hosts_dropped(struct server_db *db, int64_t host_id, uint64_t dropped);
+int server_store_hosts_desired_apply(struct sqlite3 *conn, const struct server_store_desired *v,
+                                     size_t n);
+/* Queued writes (server_db_exec's contract). */
+int server_store_hosts_secret(struct server_db *db, const char *host, const char *hash,
+                              void (*then)(void *arg, int err), void *arg);
+int server_store_hosts_revoke(struct server_db *db, const char *host, uint64_t when_ms,
+                              void (*then)(void *arg, int err), void *arg);

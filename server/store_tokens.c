@@ -1,0 +1,119 @@
+#include "store_tokens.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+
+#include "log.h"
+
+const struct server_db_migration server_store_tokens_migrations[] = {
+	{ 4, "CREATE TABLE tokens ("
+	     "  name TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,"
+	     "  created_ms INTEGER NOT NULL, revoked_ms INTEGER);"
+	     "CREATE TABLE enrollments ("
+	     "  hash TEXT PRIMARY KEY, host TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+	     "  expires_ms INTEGER NOT NULL, used_ms INTEGER);" },
+	{ 0, NULL },
+};
+
+static const char insert_sql[] =
+        "INSERT INTO tokens (name, role, hash, created_ms) VALUES (?1, ?2, ?3, ?4)";
+
+static const char *text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? (const char *)t : "";
+}
+
+int server_store_tokens_load(struct server_db *db, uint64_t now_ms,
+                             int (*token)(const struct server_store_token *t, void *arg),
+                             int (*enrollment)(const struct server_store_enrollment *e, void *arg),
+                             void *arg)
+{
+	sqlite3 *conn = server_db_conn(db);
+	sqlite3_stmt *st;
+	int rc, r = 0;
+
+	if (sqlite3_prepare_v2(conn, "SELECT name, role, hash, created_ms, revoked_ms FROM tokens",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct server_store_token t = { text(st, 0), text(st, 1), text(st, 2),
+			                        (uint64_t)sqlite3_column_int64(st, 3),
+			                        (uint64_t)sqlite3_column_int64(st, 4) };
+
+		r = token(&t, arg);
+	}
+	sqlite3_finalize(st);
+	if (r < 0)
+		return r;
+	if (rc != SQLITE_DONE)
+		return -EIO;
+	if (sqlite3_prepare_v2(conn,
+	                       "SELECT hash, host, created_ms, expires_ms FROM enrollments"
+	                       " WHERE used_ms IS NULL AND expires_ms > ?1",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, (int64_t)now_ms);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct server_store_enrollment e = { text(st, 0), text(st, 1),
+			                             (uint64_t)sqlite3_column_int64(st, 2),
+			                             (uint64_t)sqlite3_column_int64(st, 3) };
+
+		r = enrollment(&e, arg);
+	}
+	sqlite3_finalize(st);
+	if (r < 0)
+		return r;
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int server_store_tokens_insert(struct server_db *db, const struct server_store_token *t)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(server_db_conn(db), insert_sql, -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, t->role, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, t->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (int64_t)t->created_ms);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static void stored(void *arg, int err)
+{
+	if (err)
+		log_err_errno(err, "credentials: %s not stored", (const char *)arg);
+}
+
+int server_store_tokens_add(struct server_db *db, const struct server_store_token *t)
+{
+	return server_db_exec(db, stored, "a token", insert_sql, "ttti", t->name, t->role, t->hash,
+	                      (int64_t)t->created_ms);
+}
+
+int server_store_tokens_revoke(struct server_db *db, const char *name, uint64_t when_ms)
+{
+	return server_db_exec(db, stored, "a revocation",
+	                      "UPDATE tokens SET revoked_ms = ? WHERE name = ?", "it",
+	                      (int64_t)when_ms, name);
+}
+
+int server_store_tokens_enroll_add(struct server_db *db, const struct server_store_enrollment *e)
+{
+	return server_db_exec(
+	        db, stored, "an enrollment token",
+	        "INSERT INTO enrollments (hash, host, created_ms, expires_ms) VALUES (?,?,?,?)",
+	        "ttii", e->hash, e->host, (int64_t)e->created_ms, (int64_t)e->expires_ms);
+}
+
+int server_store_tokens_enroll_used(struct server_db *db, const char *hash, uint64_t when_ms)
+{
+	return server_db_exec(db, stored, "an enrollment",
+	                      "UPDATE enrollments SET used_ms = ? WHERE hash = ?", "it",
+	                      (int64_t)when_ms, hash);
+}

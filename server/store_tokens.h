@@ -1,0 +1,33 @@
+/* The tokens and enrollments tables' owner (SQLite): people's tokens and
+ * one-time enrollment tokens, hashes only. */
+#pragma once
+
+#include <stdint.h>
+
+#include "db.h"
+
+struct server_store_token {
+	const char *name, *role, *hash;
+	uint64_t created_ms, revoked_ms;
+};
+
+struct server_store_enrollment {
+	const char *hash, *host; /* host "" for any */
+	uint64_t created_ms, expires_ms;
+};
+
+extern const struct server_db_migration server_store_tokens_migrations[];
+/* Before the database thread starts: calls token() for every token and
+ * enrollment() for every enrollment unused and unexpired at now_ms; a
+ * negative return from either stops the load and is returned. */
+int server_store_tokens_load(struct server_db *db, uint64_t now_ms,
+                             int (*token)(const struct server_store_token *t, void *arg),
+                             int (*enrollment)(const struct server_store_enrollment *e, void *arg),
+                             void *arg);
+/* Stores a token now (before the database thread starts). */
+int server_store_tokens_insert(struct server_db *db, const struct server_store_token *t);
+/* Queued writes (server_db_exec's contract, logged if they fail). */
+int server_store_tokens_add(struct server_db *db, const struct server_store_token *t);
+int server_store_tokens_revoke(struct server_db *db, const char *name, uint64_t when_ms);
+int server_store_tokens_enroll_add(struct server_db *db, const struct server_store_enrollment *e);
+int server_store_tokens_enroll_used(struct server_db *db, const char *hash, uint64_t when_ms);
