@@ -8,26 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit.h"
 #include "bounds.h"
 #include "clock.h"
-#include "history.h"
 #include "log.h"
-#include "rollout_store.h"
-#include "store_alerts.h"
-#include "store_events.h"
-#include "store_hosts.h"
-#include "store_tokens.h"
-
-/* Each table's owner and its schema steps, in the order a version's
- * parts run. */
-static const struct server_db_migration *const owners[] = {
-	server_store_hosts_migrations,   server_history_migrations, server_store_events_migrations,
-	server_rollout_store_migrations, server_audit_migrations,   server_store_tokens_migrations,
-	server_store_alerts_migrations,
-};
-
-#define N_OWNERS (sizeof(owners) / sizeof(owners[0]))
 
 /* Statements kept prepared on the write connection. */
 #define STMT_CACHE 64
@@ -39,6 +22,7 @@ struct server_db {
 		sqlite3_stmt *st;
 	} stmt[STMT_CACHE];
 	sqlite3_stmt *begin, *commit, *rollback;
+	server_db_apply_fn apply; /* the owners' typed writes */
 	char *path;
 
 	pthread_t thread;
@@ -67,7 +51,7 @@ struct server_db {
 /* WAL pages after which the checkpoint thread copies them back. */
 #define CHECKPOINT_PAGES 8000
 
-static int exec(sqlite3 *conn, const char *sql, char *err, size_t errlen)
+int server_db_run(sqlite3 *conn, const char *sql, char *err, size_t errlen)
 {
 	char *msg = NULL;
 
@@ -77,63 +61,6 @@ static int exec(sqlite3 *conn, const char *sql, char *err, size_t errlen)
 		return -EIO;
 	}
 	return 0;
-}
-
-static int schema_version(void)
-{
-	int v = 0;
-
-	for (size_t i = 0; i < N_OWNERS; i++)
-		for (const struct server_db_migration *m = owners[i]; m->sql; m++)
-			v = m->version > v ? m->version : v;
-	return v;
-}
-
-/* Runs every owner's part of version v, in the owners' order. */
-static int migrate_one(sqlite3 *conn, int v, char *err, size_t errlen)
-{
-	for (size_t i = 0; i < N_OWNERS; i++)
-		for (const struct server_db_migration *m = owners[i]; m->sql; m++)
-			if (m->version == v && exec(conn, m->sql, err, errlen) < 0)
-				return -EIO;
-	return 0;
-}
-
-static int migrate(sqlite3 *conn, char *err, size_t errlen)
-{
-	int version = 0, latest = schema_version();
-	sqlite3_stmt *st;
-
-	if (sqlite3_prepare_v2(conn, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-		return -EIO;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	if (version > latest) {
-		snprintf(err, errlen, "database schema version %d is newer than this server (%d)",
-		         version, latest);
-		return -EPROTO;
-	}
-	for (int v = version + 1; v <= latest; v++) {
-		char sql[64];
-
-		if (exec(conn, "BEGIN", err, errlen) < 0)
-			return -EIO;
-		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v);
-		if (migrate_one(conn, v, err, errlen) < 0 || exec(conn, sql, err, errlen) < 0) {
-			exec(conn, "ROLLBACK", NULL, 0);
-			return -EIO;
-		}
-		if (exec(conn, "COMMIT", err, errlen) < 0)
-			return -EIO;
-		log_info("database: schema migrated to version %d", v);
-	}
-	return 0;
-}
-
-int server_db_schema_version(void)
-{
-	return schema_version();
 }
 
 sqlite3_stmt *server_db_stmt(struct server_db *db, const char *sql)
@@ -178,7 +105,9 @@ uint64_t server_db_keepalive(struct server_db *db)
 	return db->raw_keepalive_ms;
 }
 
-int server_db_open(const char *path, struct server_db **ret_db, char *err, size_t errlen)
+int server_db_create(const char *path, server_db_apply_fn apply,
+                     int (*migrate)(struct sqlite3 *conn, char *err, size_t errlen),
+                     struct server_db **ret_db, char *err, size_t errlen)
 {
 	struct server_db *db = calloc(1, sizeof(*db));
 	int rc, r = -EIO;
@@ -201,13 +130,14 @@ int server_db_open(const char *path, struct server_db **ret_db, char *err, size_
 		goto out_free;
 	}
 	sqlite3_busy_timeout(db->conn, 5000);
-	if (exec(db->conn,
-	         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-	         "PRAGMA foreign_keys = ON;",
-	         err, errlen) < 0)
+	if (server_db_run(db->conn,
+	                  "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+	                  "PRAGMA foreign_keys = ON;",
+	                  err, errlen) < 0)
 		goto out_free;
 	if ((r = migrate(db->conn, err, errlen)) < 0)
 		goto out_free;
+	db->apply = apply;
 	if (!(db->begin = server_db_stmt(db, "BEGIN IMMEDIATE")) ||
 	    !(db->commit = server_db_stmt(db, "COMMIT")) ||
 	    !(db->rollback = server_db_stmt(db, "ROLLBACK"))) {
@@ -226,16 +156,6 @@ out_free:
 void server_db_set_keepalive(struct server_db *db, uint64_t raw_keepalive_ms)
 {
 	db->raw_keepalive_ms = raw_keepalive_ms;
-}
-
-int server_db_load_hosts(struct server_db *db, struct server_hosts *reg)
-{
-	int r;
-
-	if ((r = server_store_hosts_load(db, reg)) < 0 ||
-	    (r = server_history_load_latest(db, reg)) < 0)
-		return r;
-	return server_store_events_load(db, reg);
 }
 
 int server_db_write_host_fill(struct server_db_write *w, const struct server_host *h)
@@ -288,26 +208,6 @@ void server_db_write_free(struct server_db_write *w)
 	free(w);
 }
 
-/* A report: its history, events, per-VM usage and the host's scan. */
-static int apply_report(struct server_db *db, struct server_db_write *w)
-{
-	int rc;
-
-	if ((rc = server_history_apply(db, w)) != SQLITE_OK || w->duplicate)
-		return rc;
-	if (w->report && (rc = server_store_events_apply(db, w)) != SQLITE_OK)
-		return rc;
-	if (w->report && w->report->n_users &&
-	    (rc = server_history_apply_users(db, w)) != SQLITE_OK)
-		return rc;
-	if (w->detail_blob && (rc = server_store_hosts_detail(db, w->host_id, w->detail_blob,
-	                                                      w->detail_len)) != SQLITE_OK)
-		return rc;
-	if (w->report && w->report->has_dropped)
-		rc = server_store_hosts_dropped(db, w->host_id, w->report->dropped);
-	return rc;
-}
-
 static int rc_errno(int rc)
 {
 	switch (rc & 0xff) {
@@ -330,9 +230,7 @@ static int commit_batch(struct server_db *db, struct server_db_write *batch)
 	int rc = server_db_step(db->begin);
 
 	for (struct server_db_write *w = batch; w && rc == SQLITE_OK; w = w->next)
-		rc = w->type == SERVER_DB_WRITE_HOST ? server_store_hosts_apply(db, w)
-		     : w->type == SERVER_DB_WRITE_FN ? w->fn(db->conn, w->arg)
-		                                     : apply_report(db, w);
+		rc = w->type == SERVER_DB_WRITE_FN ? w->fn(db->conn, w->arg) : db->apply(db, w);
 	if (rc == SQLITE_OK)
 		rc = server_db_step(db->commit);
 	if (rc != SQLITE_OK) {

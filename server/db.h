@@ -68,15 +68,20 @@ struct server_db_migration {
 	const char *sql;
 };
 
-/* The schema version this server migrates databases to. */
-int server_db_schema_version(void);
-int server_db_open(const char *path, struct server_db **ret_db, char *err, size_t errlen);
+/* Applies a typed write (not _FN) inside a batch: an SQLite result code. */
+typedef int (*server_db_apply_fn)(struct server_db *db, struct server_db_write *w);
+/* Opens the database at path and brings its schema up with migrate (on
+ * its write connection); apply stores the typed writes. store.c gives
+ * both (server_store_open). */
+int server_db_create(const char *path, server_db_apply_fn apply,
+                     int (*migrate)(struct sqlite3 *conn, char *err, size_t errlen),
+                     struct server_db **ret_db, char *err, size_t errlen);
+/* Runs SQL text on conn: 0, or -EIO with its message in err (which may be
+ * NULL). */
+int server_db_run(struct sqlite3 *conn, const char *sql, char *err, size_t errlen);
 /* A report equal to the last one is kept raw only this long after the
  * last raw sample (0: every report is kept). */
 void server_db_set_keepalive(struct server_db *db, uint64_t raw_keepalive_ms);
-/* Fills reg from the database (hosts, their latest values and recent
- * events); call before server_db_start. */
-int server_db_load_hosts(struct server_db *db, struct server_hosts *reg);
 /* The write connection: for loading state before server_db_start, and for
  * the table owners on the database thread. */
 struct sqlite3 *server_db_conn(struct server_db *db);

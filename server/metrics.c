@@ -9,10 +9,15 @@
 #include <string.h>
 
 #include "aio.h"
+#include "alerts.h"
 #include "bounds.h"
 #include "clock.h"
+#include "db.h"
+#include "hosts.h"
 #include "log.h"
-#include "server.h"
+#include "push.h"
+#include "retention.h"
+#include "rollout.h"
 
 /* A metric family's header. */
 static void family(FILE *f, const char *name, const char *type, const char *help)
@@ -119,15 +124,15 @@ static int host_metrics(const struct server_host *const *all, size_t n_hosts, vo
 	return 0;
 }
 
-static void server_internals(struct server *s, FILE *f)
+static void server_internals(struct server_metrics *s, FILE *f)
 {
-	size_t by_state[RO_STATES], watches = server_push_watches(&s->push);
+	size_t by_state[RO_STATES], watches = server_push_watches(s->push);
 
-	server_engine_by_state(&s->engine, by_state);
+	server_engine_by_state(s->engine, by_state);
 
 	family(f, "aioctl_server_reports_total", "counter", "reports received and stored");
 	fprintf(f, "aioctl_server_reports_total %" PRIu64 "\n",
-	        (uint64_t)atomic_load(&s->reports_total));
+	        (uint64_t)atomic_load(s->reports_total));
 	family(f, "aioctl_server_connected_agents", "gauge", "agents holding a Watch now");
 	fprintf(f, "aioctl_server_connected_agents %zu\n", watches);
 	family(f, "aioctl_server_db_queue", "gauge", "writes waiting for the database thread");
@@ -138,17 +143,17 @@ static void server_internals(struct server *s, FILE *f)
 		        server_rollouts_state_name((enum server_rollout_state)i), by_state[i]);
 	family(f, "aioctl_server_pruned_rows_total", "counter", "history rows retention removed");
 	fprintf(f, "aioctl_server_pruned_rows_total %" PRIu64 "\n",
-	        (uint64_t)atomic_load(&s->retention.pruned_total));
+	        (uint64_t)atomic_load(&s->retention->pruned_total));
 	family(f, "aioctl_alerts_active", "gauge", "alerts active now, by kind");
 	for (int k = 0; k < ALERT_KINDS; k++)
 		fprintf(f, "aioctl_alerts_active{kind=\"%s\"} %zu\n", server_alert_kind_name[k],
-		        server_alerts_active_count(&s->alerts, (enum server_alert_kind)k));
+		        server_alerts_active_count(s->alerts, (enum server_alert_kind)k));
 }
 
 static void metrics_cb(nng_aio *aio)
 {
 	nng_http_handler *hh = nng_aio_get_input(aio, 1);
-	struct server *s = nng_http_handler_get_data(hh);
+	struct server_metrics *s = nng_http_handler_get_data(hh);
 	nng_http_res *res = NULL;
 	char *buf = NULL;
 	size_t len = 0;
@@ -159,7 +164,7 @@ static void metrics_cb(nng_aio *aio)
 		nng_aio_finish(aio, NNG_ENOMEM);
 		return;
 	}
-	server_hosts_read_all(&s->hosts, host_metrics, &(struct out){ f, aio_now_ms() });
+	server_hosts_read_all(s->hosts, host_metrics, &(struct out){ f, aio_now_ms() });
 	server_internals(s, f);
 	fclose(f);
 	if ((rv = nng_http_res_alloc(&res)) != 0 ||
@@ -177,7 +182,7 @@ static void metrics_cb(nng_aio *aio)
 	nng_aio_finish(aio, 0);
 }
 
-int server_metrics_start(struct server *s, const char *url)
+int server_metrics_start(struct server_metrics *s, const char *url)
 {
 	nng_http_handler *h = NULL;
 	nng_url *u = NULL;
@@ -207,7 +212,7 @@ int server_metrics_start(struct server *s, const char *url)
 	return 0;
 }
 
-void server_metrics_stop(struct server *s)
+void server_metrics_stop(struct server_metrics *s)
 {
 	if (!s->http)
 		return;

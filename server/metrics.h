@@ -3,7 +3,21 @@
  * internals. Loopback by default (http-listen). */
 #pragma once
 
-struct server;
+#include <stdatomic.h>
 
-int server_metrics_start(struct server *s, const char *url);
-void server_metrics_stop(struct server *s);
+struct nng_http_server;
+
+/* What /metrics reads: the server's parts, borrowed. */
+struct server_metrics {
+	struct server_hosts *hosts;
+	struct server_push *push;
+	struct server_engine *engine;
+	struct server_db *db;
+	struct server_alerts *alerts;
+	struct server_retention *retention;
+	atomic_uint_fast64_t *reports_total;
+	struct nng_http_server *http; /* set by start */
+};
+
+int server_metrics_start(struct server_metrics *m, const char *url);
+void server_metrics_stop(struct server_metrics *m);

@@ -396,7 +396,8 @@ int server_engine_init(struct server_engine *e, struct server_hosts *hosts,
 	e->db = db;
 	e->next_rollout_id = 1;
 	e->next_step_id = 1;
-	return server_rollout_store_load(e);
+	return server_rollout_store_load(db, hosts, &e->rollouts, &e->next_rollout_id,
+	                                 &e->next_step_id);
 }
 
 int server_engine_start(struct server_engine *e)

@@ -12,7 +12,7 @@
 #include "db.h"
 #include "hosts.h"
 #include "log.h"
-#include "rollout.h"
+#include "rollouts.h"
 #include "store_hosts.h"
 
 struct rollout_row {
@@ -322,10 +322,12 @@ static int step_host_name(const struct server_host *h, void *arg)
 	return 0;
 }
 
-int server_rollout_store_load(struct server_engine *e)
+int server_rollout_store_load(struct server_db *db, struct server_hosts *hosts,
+                              struct server_rollout **ret_list, uint64_t *next_rollout_id,
+                              uint64_t *next_step_id)
 {
-	sqlite3 *conn = server_db_conn(e->db);
-	struct server_rollout **tail = &e->rollouts;
+	sqlite3 *conn = server_db_conn(db);
+	struct server_rollout **tail = ret_list;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -372,8 +374,8 @@ int server_rollout_store_load(struct server_engine *e)
 			free(ro);
 			continue;
 		}
-		if (ro->id >= e->next_rollout_id)
-			e->next_rollout_id = ro->id + 1;
+		if (ro->id >= *next_rollout_id)
+			*next_rollout_id = ro->id + 1;
 		*tail = ro;
 		tail = &ro->next;
 	}
@@ -391,7 +393,7 @@ int server_rollout_store_load(struct server_engine *e)
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		uint64_t rid = (uint64_t)sqlite3_column_int64(st, 1);
-		struct server_rollout *ro = e->rollouts;
+		struct server_rollout *ro = *ret_list;
 		struct server_step *p;
 		void *v;
 		char *text;
@@ -401,8 +403,8 @@ int server_rollout_store_load(struct server_engine *e)
 		while (ro && ro->id != rid)
 			ro = ro->next;
 		/* a step of a host no longer known is left out */
-		if (!ro || server_hosts_read_id(e->hosts, sqlite3_column_int64(st, 2),
-		                                step_host_name, &one) < 0)
+		if (!ro || server_hosts_read_id(hosts, sqlite3_column_int64(st, 2), step_host_name,
+		                                &one) < 0)
 			continue;
 		if (!(v = realloc(ro->steps, (ro->n_steps + 1) * sizeof(*ro->steps)))) {
 			sqlite3_finalize(st);
@@ -438,8 +440,8 @@ int server_rollout_store_load(struct server_engine *e)
 		p->soak_until_ms = (uint64_t)sqlite3_column_int64(st, 15);
 		p->finished_ms = (uint64_t)sqlite3_column_int64(st, 16);
 		p->offline_since_ms = (uint64_t)sqlite3_column_int64(st, 17);
-		if (p->id >= e->next_step_id)
-			e->next_step_id = p->id + 1;
+		if (p->id >= *next_step_id)
+			*next_step_id = p->id + 1;
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -EIO;

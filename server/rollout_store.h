@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "db.h"
-#include "rollout.h"
+#include "rollouts.h"
 
 struct server_save;
 
@@ -27,8 +27,13 @@ int server_save_audit(struct server_save *sv, const char *who, const char *actio
 int server_save_submit(struct server_save *sv, void (*then)(void *arg, int err), void *arg,
                        bool wait);
 
-/* Loads rollouts and steps (before the database thread starts). */
-int server_rollout_store_load(struct server_engine *e);
+struct server_hosts;
+
+/* Loads rollouts and steps into *ret_list, newest first, and raises the
+ * next ids past theirs (before the database thread starts). */
+int server_rollout_store_load(struct server_db *db, struct server_hosts *hosts,
+                              struct server_rollout **ret_list, uint64_t *next_rollout_id,
+                              uint64_t *next_step_id);
 
 extern const struct server_db_migration server_rollout_store_migrations[];
 

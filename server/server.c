@@ -10,8 +10,8 @@
 
 #include "fileio.h"
 #include "log.h"
-#include "metrics.h"
 #include "secret.h"
+#include "store.h"
 
 /* Queries waiting for the query thread before callers are told to retry. */
 #define QUERY_QUEUE_MAX 256
@@ -140,11 +140,11 @@ int server_start(struct server *s)
 		snprintf(path, sizeof(path), "%s/server.db", s->conf.state_dir);
 	if ((r = server_hosts_init(&s->hosts)) < 0)
 		return r;
-	if ((r = server_db_open(path, &s->db, err, sizeof(err))) < 0) {
+	if ((r = server_store_open(path, &s->db, err, sizeof(err))) < 0) {
 		log_err("database %s", err);
 		return r;
 	}
-	if ((r = server_db_load_hosts(s->db, &s->hosts)) < 0) {
+	if ((r = server_store_load_hosts(s->db, &s->hosts)) < 0) {
 		log_err_errno(r, "database %s: cannot load hosts", path);
 		return r;
 	}
@@ -181,8 +181,15 @@ int server_start(struct server *s)
 	               server_agent_authorize, &s->agent_rpc);
 	if (r < 0)
 		return r;
+	s->metrics = (struct server_metrics){ .hosts = &s->hosts,
+		                              .push = &s->push,
+		                              .engine = &s->engine,
+		                              .db = s->db,
+		                              .alerts = &s->alerts,
+		                              .retention = &s->retention,
+		                              .reports_total = &s->reports_total };
 	if (s->conf.http_listen && *s->conf.http_listen &&
-	    (r = server_metrics_start(s, s->conf.http_listen)) < 0)
+	    (r = server_metrics_start(&s->metrics, s->conf.http_listen)) < 0)
 		return r;
 	return listen_one(s, "admin-listen", "aioctl", s->conf.admin_listen,
 	                  &server_admin_service.base, server_admin_authorize, &s->admin_rpc);
@@ -193,7 +200,7 @@ void server_stop(struct server *s)
 	/* stop taking requests, finish the writes (their replies fail), free */
 	aio_rpc_server_close(s->agent_rpc);
 	aio_rpc_server_close(s->admin_rpc);
-	server_metrics_stop(s);
+	server_metrics_stop(&s->metrics);
 	server_alerts_stop(&s->alerts);
 	server_push_stop(&s->push); /* answers held Watches and live queries */
 	server_engine_stop(&s->engine);

@@ -27,6 +27,7 @@
 #include "creds.h"
 #include "db.h"
 #include "hosts.h"
+#include "metrics.h"
 #include "push.h"
 #include "query.h"
 #include "retention.h"
@@ -45,7 +46,7 @@ struct server {
 	struct server_creds creds;
 	struct server_retention retention; /* prunes each tier */
 	struct server_alerts alerts;
-	struct nng_http_server *http; /* /metrics, or NULL */
+	struct server_metrics metrics; /* /metrics */
 	atomic_uint_fast64_t reports_total;
 	struct aio_rpc_server *agent_rpc;
 	struct aio_rpc_server *admin_rpc;

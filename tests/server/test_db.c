@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "store.h"
 
 static char dir[64], path[128];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -60,9 +61,9 @@ static struct server_db *open_db(struct server_hosts *reg)
 	struct server_db *db;
 	char err[256];
 
-	cr_assert_eq(server_db_open(path, &db, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(server_store_open(path, &db, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(server_hosts_init(reg), 0);
-	cr_assert_eq(server_db_load_hosts(db, reg), 0);
+	cr_assert_eq(server_store_load_hosts(db, reg), 0);
 	cr_assert_eq(server_db_start(db, 1000, 64, 0), 0);
 	return db;
 }
@@ -125,7 +126,7 @@ Test(db, store_dedupe_reload)
 	             "each changed report kept raw once");
 	cr_expect_eq(count("SELECT sum(sum) FROM rollup_5m_all"), 2 * 5050,
 	             "the replay (9999) counted nowhere: the first copy kept");
-	cr_expect_eq(count("PRAGMA user_version"), server_db_schema_version());
+	cr_expect_eq(count("PRAGMA user_version"), server_store_schema_version());
 
 	db = open_db(&reg);
 	h = server_hosts_find(&reg, "hv1");

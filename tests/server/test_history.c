@@ -16,6 +16,7 @@
 #include "db.h"
 #include "history.h"
 #include "retention.h"
+#include "store.h"
 
 #define MIN_MS   60000ULL
 #define HOUR_MS  (60 * MIN_MS)
@@ -198,9 +199,9 @@ static struct server_db *load(void)
 	char err[256];
 	int n = 0;
 
-	cr_assert_eq(server_db_open(path, &db, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(server_store_open(path, &db, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(server_hosts_init(&reg), 0);
-	cr_assert_eq(server_db_load_hosts(db, &reg), 0);
+	cr_assert_eq(server_store_load_hosts(db, &reg), 0);
 	server_db_set_keepalive(db, 5 * MIN_MS);
 	cr_assert_eq(server_db_start(db, 100000, 256, 0), 0);
 	for (int h = 1; h <= HOSTS; h++) {
@@ -483,7 +484,7 @@ Test(history, an_older_database_is_rolled_up)
 	compute_direct();
 	/* the schema as it is, every report written raw as schema 5 did,
 	 * then everything from schema 6 on removed */
-	cr_assert_eq(server_db_open(path, &db, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(server_store_open(path, &db, err, sizeof(err)), 0, "%s", err);
 	server_db_close(db);
 	cr_assert_eq(sqlite3_open(path, &c), SQLITE_OK);
 	sql(c, "BEGIN");
@@ -514,9 +515,9 @@ Test(history, an_older_database_is_rolled_up)
 	sqlite3_close(c);
 
 	umax_from_last_limit = true;
-	cr_assert_eq(server_db_open(path, &db, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(server_store_open(path, &db, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(server_hosts_init(&reg), 0);
-	cr_assert_eq(server_db_load_hosts(db, &reg), 0);
+	cr_assert_eq(server_store_load_hosts(db, &reg), 0);
 	cr_expect_eq(server_hosts_find(&reg, "hv2")->last_seq, reps[n_reps - 1].seq,
 	             "the newest seq carries on");
 	server_hosts_done(&reg);
