@@ -127,7 +127,7 @@ static int restore_positions(struct agent *a)
 		if (aio_file_read_all(path, 16 << 20, &positions, NULL) < 0)
 			positions = NULL;
 	}
-	agent_watch_open(a, positions);
+	agent_follow_open(a, positions);
 	free(positions);
 	return 0;
 }
@@ -222,207 +222,14 @@ bool agent_wait_until(struct agent *a, uint64_t at_ms)
 	return stopping;
 }
 
-/* What one report carries besides the sample; owned by the sample thread
- * while it builds the message. */
-struct report_parts {
-	struct agent_event *events;
-	size_t n_events;
-	char *positions;
-	struct agent_attrib *attrib;
-	struct agent_persist *persist;
-	Aioctl__V1__CountingMode counting;
-	uint64_t unexplained;
-	uint64_t dropped;
-};
-
-/* Takes the pending events, positions and newest scans (lock held). */
-static void take_parts(struct agent *a, struct report_parts *p, struct agent_event *spare)
-{
-	p->events = a->pending;
-	p->n_events = a->n_pending;
-	a->pending = spare;
-	a->n_pending = 0;
-	p->positions = a->positions ? strdup(a->positions) : NULL;
-	p->attrib = a->attrib;
-	p->persist = a->persist;
-	a->attrib = NULL;
-	a->persist = NULL;
-	p->counting = a->counting;
-	p->unexplained = a->unexplained;
-	p->dropped = a->spool.dropped;
-}
-
-/* Fills m from p; s and sp hold the settings (AIO_SETTINGS_MAX each). */
-static void persisted_fill(Aioctl__V1__Persisted *m, Aioctl__V1__SysctlSetting *s,
-                           Aioctl__V1__SysctlSetting **sp, const struct agent_persist *p)
-{
-	aioctl__v1__persisted__init(m);
-	m->has_value = p->has_value;
-	m->value = p->value;
-	m->file = p->has_value ? (char *)p->file : NULL;
-	for (size_t i = 0; i < p->n_settings; i++) {
-		aioctl__v1__sysctl_setting__init(&s[i]);
-		s[i].file = (char *)p->settings[i].file;
-		s[i].value = p->settings[i].value;
-		s[i].has_line = true;
-		s[i].line = p->settings[i].line;
-		sp[i] = &s[i];
-	}
-	m->settings = sp;
-	m->n_settings = p->n_settings;
-	m->has_scanned_ms = true;
-	m->scanned_ms = p->scanned_ms;
-	if (agent_persist_differs(p)) {
-		m->has_procps_value = p->procps_has_value;
-		m->procps_value = p->procps_value;
-		m->procps_file = p->procps_has_value ? (char *)p->procps_file : NULL;
-	}
-}
-
-/* Builds the report around the sample and puts it in the spool. */
-static void spool_report(struct agent *a, Aioctl__V1__Sample *sample, struct report_parts *p)
-{
-	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
-	Aioctl__V1__AioEvent *ev = calloc(p->n_events + 1, sizeof(*ev));
-	Aioctl__V1__AioEvent **evp = calloc(p->n_events + 1, sizeof(*evp));
-	size_t n_users = p->attrib ? p->attrib->n : 0;
-	Aioctl__V1__AioUser *us = calloc(n_users + 1, sizeof(*us));
-	Aioctl__V1__AioUser **usp = calloc(n_users + 1, sizeof(*usp));
-	Aioctl__V1__Persisted persisted;
-	Aioctl__V1__SysctlSetting settings[AIO_SETTINGS_MAX], *setting_ptrs[AIO_SETTINGS_MAX];
-	int err;
-
-	if (!ev || !evp || !us || !usp) {
-		log_err("out of memory: report lost");
-		goto out_free;
-	}
-	r.seq = 0; /* numbered by the spool */
-	r.sample = sample;
-	for (size_t i = 0; i < p->n_events; i++) {
-		const struct agent_event *e = &p->events[i];
-
-		aioctl__v1__aio_event__init(&ev[i]);
-		ev[i].time_ms = e->time_ms;
-		ev[i].kind = e->kind;
-		ev[i].source = (char *)e->source;
-		ev[i].vm = e->vm[0] ? (char *)e->vm : NULL;
-		ev[i].disk = e->disk[0] ? (char *)e->disk : NULL;
-		ev[i].line = (char *)e->line;
-		ev[i].key = (char *)e->key;
-		ev[i].incident = e->incident[0] ? (char *)e->incident : NULL;
-		evp[i] = &ev[i];
-	}
-	r.events = evp;
-	r.n_events = p->n_events;
-	for (size_t i = 0; i < n_users; i++) {
-		const struct agent_user *u = &p->attrib->users[i];
-
-		aioctl__v1__aio_user__init(&us[i]);
-		us[i].name = (char *)u->name;
-		us[i].has_pid = true;
-		us[i].pid = u->pid;
-		us[i].has_is_vm = true;
-		us[i].is_vm = u->is_vm;
-		us[i].contexts = u->contexts;
-		us[i].has_events = true;
-		us[i].events = u->events;
-		us[i].has_events_exact = true;
-		us[i].events_exact = u->exact;
-		us[i].events_basis = (char *)u->basis;
-		usp[i] = &us[i];
-	}
-	if (p->attrib) {
-		r.users = usp;
-		r.n_users = n_users;
-		r.has_unexplained = true;
-		r.unexplained = p->unexplained;
-		r.has_contexts = true;
-		r.contexts = p->attrib->contexts;
-	}
-	if (p->persist) {
-		persisted_fill(&persisted, settings, setting_ptrs, p->persist);
-		r.persisted = &persisted;
-	}
-	r.has_counting = true;
-	r.counting = p->counting;
-	r.has_dropped = p->dropped > 0;
-	r.dropped = p->dropped;
-
-	pthread_mutex_lock(&a->lock);
-	err = agent_spool_append(&a->spool, &r, p->positions);
-	pthread_cond_broadcast(&a->wake);
-	pthread_mutex_unlock(&a->lock);
-	if (err < 0)
-		log_err_errno(err, "cannot spool report in %s", a->spool.dir);
-
-out_free:
-	free(ev);
-	free(evp);
-	free(us);
-	free(usp);
-}
-
-static void *sample_thread(void *arg)
-{
-	struct agent *a = arg;
-	/* the first report goes out after the first reading: a new host shows
-	 * its values at once, not one interval later */
-	uint64_t next_sample = aio_mono_ms(), next_report = next_sample;
-	struct agent_event *spare = calloc(AIO_EVENTS_MAX, sizeof(*spare));
-	int last_err = 0;
-
-	if (!spare) {
-		log_err("out of memory");
-		return NULL;
-	}
-	a->sampler.start_ms = aio_now_ms();
-	while (!agent_wait_until(a, next_sample)) {
-		int r = agent_sampler_read(&a->sampler);
-
-		if (r < 0 && r != last_err)
-			log_warn_errno(r, "cannot read %s or %s", a->sampler.nr_path,
-			               a->sampler.max_path);
-		else if (r == 0 && last_err)
-			log_info("counters readable again");
-		last_err = r;
-
-		next_sample += a->conf.sample_interval_ms;
-		if (aio_mono_ms() >= next_report) {
-			Aioctl__V1__Sample sample;
-			struct report_parts parts = { 0 };
-
-			next_report += a->conf.interval_ms;
-			if (agent_sampler_take(&a->sampler, aio_now_ms(), &sample)) {
-				pthread_mutex_lock(&a->lock);
-				take_parts(a, &parts, spare);
-				pthread_mutex_unlock(&a->lock);
-				spool_report(a, &sample, &parts);
-				spare = parts.events;
-				free(parts.positions);
-				if (parts.attrib)
-					agent_attrib_done(parts.attrib);
-				free(parts.attrib);
-				free(parts.persist);
-			}
-		}
-		/* after a stall (suspend, overload) skip missed ticks, don't burst */
-		if (next_sample + a->conf.interval_ms < aio_mono_ms()) {
-			next_sample = aio_mono_ms();
-			next_report = next_sample + a->conf.interval_ms;
-		}
-	}
-	free(spare);
-	return NULL;
-}
-
 int agent_start(struct agent *a)
 {
-	void *(*const fns[])(void *) = { sample_thread, agent_report_thread, agent_watch_thread,
-		                         agent_control_thread };
+	void *(*const fns[])(void *) = { agent_report_thread, agent_send_thread,
+		                         agent_follow_thread, agent_control_thread };
 
 	/* the first report already says who holds capacity and what a reboot
 	 * would give */
-	agent_watch_scan(a);
+	agent_follow_scan(a);
 
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
 		if (pthread_create(&a->threads[i], NULL, fns[i], a) != 0) {
@@ -458,7 +265,7 @@ void agent_done(struct agent *a)
 	}
 	free(a->labels);
 	free(a->label_ptrs);
-	agent_watch_close(a);
+	agent_follow_close(a);
 	agent_spool_close(&a->spool);
 	free(a->pending);
 	free(a->positions);

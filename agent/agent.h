@@ -1,13 +1,15 @@
 /* aio-agent's parts and threads:
- *   sample  reads the counters every second and, once per interval, turns
- *           the window, the events seen and the latest scans into a report
- *           in the on-disk spool;
- *   report  sends the spool in order (Hello first and whenever the server
- *           asks), and after each acknowledgement commits the log positions
- *           stored with that report;
- *   watch   follows the journal and QEMU logs into the pending events, and
- *           scans /proc and sysctl.d every attribution interval;
- *   control holds a Watch on the server and applies the limits it sends.
+ *   report  (report.c) reads the counters every second and, once per
+ *           interval, turns the window, the events seen and the latest
+ *           scans into a report in the on-disk spool;
+ *   send    (send.c) sends the spool in order (Hello first and whenever
+ *           the server asks), and after each acknowledgement commits the
+ *           log positions stored with that report;
+ *   follow  (follow.c) follows the journal and QEMU logs into the pending
+ *           events, and scans /proc and sysctl.d every attribution
+ *           interval;
+ *   control (control.c) holds a Watch call on the server and applies the
+ *           limits it sends.
  * The lock guards what threads share: the spool, the pending events and
  * positions, and the latest scans. */
 #pragma once
@@ -50,7 +52,7 @@ struct agent {
 	Aioctl__V1__CountingMode counting;
 	uint64_t unexplained;
 
-	/* the watch thread's own */
+	/* the follow thread's own */
 	struct agent_journal journal;
 	struct agent_qemulog qemulog;
 	bool journal_warned;
@@ -69,10 +71,11 @@ void agent_done(struct agent *a);
 /* Waits until the monotonic time at_ms or a stop; true when stopping. */
 bool agent_wait_until(struct agent *a, uint64_t at_ms);
 void *agent_report_thread(void *arg);
-void *agent_watch_thread(void *arg);
+void *agent_send_thread(void *arg);
+void *agent_follow_thread(void *arg);
 void *agent_control_thread(void *arg);
 /* Opens the log sources at the positions text (NULL: first start). */
-void agent_watch_open(struct agent *a, const char *positions);
-void agent_watch_close(struct agent *a);
+void agent_follow_open(struct agent *a, const char *positions);
+void agent_follow_close(struct agent *a);
 /* Scans /proc and sysctl.d now, for the next report. */
-void agent_watch_scan(struct agent *a);
+void agent_follow_scan(struct agent *a);

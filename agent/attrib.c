@@ -24,7 +24,7 @@
 #define VERSION_MARK    "QEMU emulator version "
 
 /* Binaries already read: (dev, inode, size, mtime) to version. The scan
- * runs on the watch thread and at start, never at once, but a lock is
+ * runs on the follow thread and at start, never at once, but a lock is
  * cheap. */
 static struct exe_version {
 	dev_t dev;

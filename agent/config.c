@@ -1,4 +1,5 @@
 #include "config.h"
+#include "clock.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -18,9 +19,9 @@ static const struct aio_conf_key keys[] = {
 	    "a label for selecting hosts (repeatable)"),
 	KEY("sysroot", AIO_CONF_STRING, sysroot, "/", 0, 0, "DIR",
 	    "read /proc, /etc and logs under DIR (tests, demos)"),
-	KEY("interval", AIO_CONF_DURATION, interval_ms, "10s", 100, 3600 * 1000, "DUR",
+	KEY("interval", AIO_CONF_DURATION, interval_ms, "10s", 100, AIO_HOUR_MS, "DUR",
 	    "report interval"),
-	KEY("sample-interval", AIO_CONF_DURATION, sample_interval_ms, "1s", 100, 3600 * 1000, "DUR",
+	KEY("sample-interval", AIO_CONF_DURATION, sample_interval_ms, "1s", 100, AIO_HOUR_MS, "DUR",
 	    "how often the counters are read (at most the report interval)"),
 	KEY("state-dir", AIO_CONF_STRING, state_dir, "/var/lib/aio-agent", 0, 0, "DIR",
 	    "where the agent keeps its state"),
@@ -33,10 +34,9 @@ static const struct aio_conf_key keys[] = {
 	KEY("spool-max", AIO_CONF_SIZE, spool_max, "64MiB", 64 * 1024, 1ULL << 40, "SIZE",
 	    "disk kept for reports the server has not acknowledged"),
 	KEY("attribution-interval", AIO_CONF_DURATION, attribution_interval_ms, "30s", 1000,
-	    24 * 3600 * 1000, "DUR", "how often /proc/*/maps and sysctl.d are scanned"),
-	KEY("journal-backlog", AIO_CONF_DURATION, journal_backlog_ms, "1d", 0,
-	    3650ULL * 24 * 3600 * 1000, "DUR",
-	    "on first start, read the journal this far back (0: all of it)"),
+	    AIO_DAY_MS, "DUR", "how often /proc/*/maps and sysctl.d are scanned"),
+	KEY("journal-backlog", AIO_CONF_DURATION, journal_backlog_ms, "1d", 0, 3650ULL * AIO_DAY_MS,
+	    "DUR", "on first start, read the journal this far back (0: all of it)"),
 	KEY("limit-min", AIO_CONF_UINT, limit_min, "65536", 1, UINT32_MAX, "N",
 	    "lowest fs.aio-max-nr this host accepts, whatever the server asks"),
 	KEY("limit-max", AIO_CONF_UINT, limit_max, "16777216", 1, UINT32_MAX, "N",

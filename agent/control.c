@@ -106,7 +106,7 @@ void *agent_control_thread(void *arg)
 		if (code == AIO_CANCELLED)
 			break;
 		if (code != AIO_OK) {
-			log_debug("watch: %s: %s", aio_status_name(code), st.message);
+			log_debug("Watch call: %s: %s", aio_status_name(code), st.message);
 			if (agent_wait_until(a, aio_mono_ms() + backoff))
 				break;
 			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;

@@ -1,214 +1,202 @@
-/* The report thread: the spool to the server, in order. */
-#include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
+/* The report thread: reads the counters every second and, once per
+ * interval, builds the report (the window's sample, the events seen and
+ * the latest scans) and puts it in the on-disk spool. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
 #include "clock.h"
-#include "fileio.h"
 #include "log.h"
-#include "path.h"
 
-#define BACKOFF_MIN_MS 250
-#define BACKOFF_MAX_MS 30000
+/* What one report carries besides the sample; owned by the sample thread
+ * while it builds the message. */
+struct report_parts {
+	struct agent_event *events;
+	size_t n_events;
+	char *positions;
+	struct agent_attrib *attrib;
+	struct agent_persist *persist;
+	Aioctl__V1__CountingMode counting;
+	uint64_t unexplained;
+	uint64_t dropped;
+};
 
-/* When this host booted: Unix ms, from btime in SYSROOT/proc/stat. */
-static bool boot_time_ms(const char *sysroot, uint64_t *ret)
+/* Takes the pending events, positions and newest scans (lock held). */
+static void take_parts(struct agent *a, struct report_parts *p, struct agent_event *spare)
 {
-	char path[4200], *text = NULL, *p;
-	unsigned long long btime;
-	bool ok = false;
-
-	if (aio_path_join(sysroot, "/proc/stat", path, sizeof(path)) < 0 ||
-	    aio_file_read_all(path, 1 << 20, &text, NULL) < 0)
-		return false;
-	if ((p = strstr(text, "\nbtime ")) && sscanf(p + 7, "%llu", &btime) == 1) {
-		*ret = (uint64_t)btime * 1000;
-		ok = true;
-	}
-	free(text);
-	return ok;
+	p->events = a->pending;
+	p->n_events = a->n_pending;
+	a->pending = spare;
+	a->n_pending = 0;
+	p->positions = a->positions ? strdup(a->positions) : NULL;
+	p->attrib = a->attrib;
+	p->persist = a->persist;
+	a->attrib = NULL;
+	a->persist = NULL;
+	p->counting = a->counting;
+	p->unexplained = a->unexplained;
+	p->dropped = a->spool.dropped;
 }
 
-/* Trades the one-time enrollment token for this host's secret, kept in
- * STATE/host.secret (mode 0600) and presented from then on. */
-static int enroll(struct agent *a)
+/* Fills m from p; s and sp hold the settings (AIO_SETTINGS_MAX each). */
+static void persisted_fill(Aioctl__V1__Persisted *m, Aioctl__V1__SysctlSetting *s,
+                           Aioctl__V1__SysctlSetting **sp, const struct agent_persist *p)
 {
-	Aioctl__V1__EnrollRequest in = AIOCTL__V1__ENROLL_REQUEST__INIT;
-	Aioctl__V1__EnrollReply *out = NULL;
-	struct aio_rpc_status st;
-	char path[4200], *token = a->conf.enroll_token, *text = NULL, line[160];
-	int code, r;
-
-	if (!token && a->conf.enroll_token_file) {
-		if ((r = aio_file_read_all(a->conf.enroll_token_file, 1024, &text, NULL)) < 0) {
-			log_err_errno(r, "--enroll-token-file %s", a->conf.enroll_token_file);
-			return AIO_FAILED_PRECONDITION;
-		}
-		text[strcspn(text, "\r\n")] = '\0';
-		token = text;
+	aioctl__v1__persisted__init(m);
+	m->has_value = p->has_value;
+	m->value = p->value;
+	m->file = p->has_value ? (char *)p->file : NULL;
+	for (size_t i = 0; i < p->n_settings; i++) {
+		aioctl__v1__sysctl_setting__init(&s[i]);
+		s[i].file = (char *)p->settings[i].file;
+		s[i].value = p->settings[i].value;
+		s[i].has_line = true;
+		s[i].line = p->settings[i].line;
+		sp[i] = &s[i];
 	}
-	if (!token)
-		return AIO_UNAUTHENTICATED;
-	in.host_id = a->host_id;
-	in.token = token;
-	code = aio_rpc_invoke(a->rpc, &aioctl__v1__agent__descriptor, "Enroll", &in.base,
-	                      a->conf.call_timeout_ms, false, (ProtobufCMessage **)&out, &st);
-	free(text);
-	if (code != AIO_OK) {
-		if (code == AIO_UNAUTHENTICATED || code == AIO_PERMISSION_DENIED)
-			log_err("enrollment refused: %s (ask for a new token: aioctl enroll create "
-			        "--host %s)",
-			        st.message, a->host_id);
-		return code;
+	m->settings = sp;
+	m->n_settings = p->n_settings;
+	m->has_scanned_ms = true;
+	m->scanned_ms = p->scanned_ms;
+	if (agent_persist_differs(p)) {
+		m->has_procps_value = p->procps_has_value;
+		m->procps_value = p->procps_value;
+		m->procps_file = p->procps_has_value ? (char *)p->procps_file : NULL;
 	}
-	snprintf(path, sizeof(path), "%s/host.secret", a->conf.state_dir);
-	snprintf(line, sizeof(line), "%s\n", out->host_secret);
-	r = aio_file_write_atomic(path, line, strlen(line), 0600);
-	if (r == 0)
-		r = aio_rpc_client_set_secret(a->rpc, out->host_secret);
-	aioctl__v1__enroll_reply__free_unpacked(out, NULL);
-	if (r < 0) {
-		log_err_errno(r, "cannot keep the host secret in %s", path);
-		return AIO_INTERNAL;
-	}
-	a->has_secret = true;
-	log_info("enrolled as %s; the secret is in %s", a->host_id, path);
-	return AIO_OK;
 }
 
-static int say_hello(struct agent *a)
+/* Builds the report around the sample and puts it in the spool. */
+static void spool_report(struct agent *a, Aioctl__V1__Sample *sample, struct report_parts *p)
 {
-	Aioctl__V1__HelloRequest in = AIOCTL__V1__HELLO_REQUEST__INIT;
-	Aioctl__V1__HelloReply *out = NULL;
-	struct aio_rpc_status st;
-	int code;
+	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
+	Aioctl__V1__AioEvent *ev = calloc(p->n_events + 1, sizeof(*ev));
+	Aioctl__V1__AioEvent **evp = calloc(p->n_events + 1, sizeof(*evp));
+	size_t n_users = p->attrib ? p->attrib->n : 0;
+	Aioctl__V1__AioUser *us = calloc(n_users + 1, sizeof(*us));
+	Aioctl__V1__AioUser **usp = calloc(n_users + 1, sizeof(*usp));
+	Aioctl__V1__Persisted persisted;
+	Aioctl__V1__SysctlSetting settings[AIO_SETTINGS_MAX], *setting_ptrs[AIO_SETTINGS_MAX];
+	int err;
 
-	in.host_id = a->host_id;
-	in.labels = a->label_ptrs;
-	in.n_labels = a->n_labels;
-	in.kernel = a->kernel;
-	in.agent_version = AIO_VERSION;
-	in.has_interval_ms = true;
-	in.interval_ms = (uint32_t)a->conf.interval_ms;
-	in.has_limit_min = in.has_limit_max = in.has_limit_margin = true;
-	in.limit_min = a->conf.limit_min;
-	in.limit_max = a->conf.limit_max;
-	in.limit_margin = a->conf.limit_margin;
-	in.sysctl_file = a->conf.sysctl_file;
-	in.has_boot_time_ms = boot_time_ms(a->conf.sysroot, &in.boot_time_ms);
-	if (!a->has_secret && (code = enroll(a)) != AIO_OK)
-		return code;
-	code = aio_rpc_invoke(a->rpc, &aioctl__v1__agent__descriptor, "Hello", &in.base,
-	                      a->conf.call_timeout_ms, false, (ProtobufCMessage **)&out, &st);
-	if (code != AIO_OK) {
-		if (code == AIO_UNAUTHENTICATED || code == AIO_PERMISSION_DENIED)
-			log_warn("server refuses this agent: %s", st.message);
-		else
-			log_debug("hello: %s: %s", aio_status_name(code), st.message);
-		return code;
+	if (!ev || !evp || !us || !usp) {
+		log_err("out of memory: report lost");
+		goto out_free;
 	}
-	pthread_mutex_lock(&a->lock);
-	/* a new state dir meeting a server that knows this host: number after
-	 * what the server has, or the new reports would look like replays */
-	if (a->spool.fresh && out->last_seq >= a->spool.last_seq - a->spool.n + 1)
-		agent_spool_renumber(&a->spool, out->last_seq + 1);
-	a->spool.fresh = false;
-	pthread_mutex_unlock(&a->lock);
-	log_info("connected to %s as %s (server has reports up to %" PRIu64 ")", a->conf.server,
-	         a->host_id, out->last_seq);
-	aioctl__v1__hello_reply__free_unpacked(out, NULL);
-	return AIO_OK;
-}
+	r.seq = 0; /* numbered by the spool */
+	r.sample = sample;
+	for (size_t i = 0; i < p->n_events; i++) {
+		const struct agent_event *e = &p->events[i];
 
-static void commit_positions(struct agent *a, const char *positions)
-{
-	char path[4200];
-	int r;
+		aioctl__v1__aio_event__init(&ev[i]);
+		ev[i].time_ms = e->time_ms;
+		ev[i].kind = e->kind;
+		ev[i].source = (char *)e->source;
+		ev[i].vm = e->vm[0] ? (char *)e->vm : NULL;
+		ev[i].disk = e->disk[0] ? (char *)e->disk : NULL;
+		ev[i].line = (char *)e->line;
+		ev[i].key = (char *)e->key;
+		ev[i].incident = e->incident[0] ? (char *)e->incident : NULL;
+		evp[i] = &ev[i];
+	}
+	r.events = evp;
+	r.n_events = p->n_events;
+	for (size_t i = 0; i < n_users; i++) {
+		const struct agent_user *u = &p->attrib->users[i];
 
-	snprintf(path, sizeof(path), "%s/positions", a->conf.state_dir);
-	r = aio_file_write_atomic(path, positions, strlen(positions), 0600);
-	if (r < 0)
-		log_warn_errno(r, "cannot write %s", path);
-}
-
-/* Sends the oldest spooled report. AIO_OK: acknowledged and removed. */
-static int send_oldest(struct agent *a)
-{
-	Aioctl__V1__ReportRequest *r = NULL;
-	Aioctl__V1__ReportReply *out = NULL;
-	struct aio_rpc_status st;
-	char *positions = NULL;
-	uint64_t seq;
-	int code, err;
+		aioctl__v1__aio_user__init(&us[i]);
+		us[i].name = (char *)u->name;
+		us[i].has_pid = true;
+		us[i].pid = u->pid;
+		us[i].has_is_vm = true;
+		us[i].is_vm = u->is_vm;
+		us[i].contexts = u->contexts;
+		us[i].has_events = true;
+		us[i].events = u->events;
+		us[i].has_events_exact = true;
+		us[i].events_exact = u->exact;
+		us[i].events_basis = (char *)u->basis;
+		usp[i] = &us[i];
+	}
+	if (p->attrib) {
+		r.users = usp;
+		r.n_users = n_users;
+		r.has_unexplained = true;
+		r.unexplained = p->unexplained;
+		r.has_contexts = true;
+		r.contexts = p->attrib->contexts;
+	}
+	if (p->persist) {
+		persisted_fill(&persisted, settings, setting_ptrs, p->persist);
+		r.persisted = &persisted;
+	}
+	r.has_counting = true;
+	r.counting = p->counting;
+	r.has_dropped = p->dropped > 0;
+	r.dropped = p->dropped;
 
 	pthread_mutex_lock(&a->lock);
-	while (!a->stopping && a->spool.n == 0)
-		pthread_cond_wait(&a->wake, &a->lock);
-	err = a->stopping ? -ECANCELED : agent_spool_oldest(&a->spool, &r, &positions);
+	err = agent_spool_append(&a->spool, &r, p->positions);
+	pthread_cond_broadcast(&a->wake);
 	pthread_mutex_unlock(&a->lock);
-	if (err == -ENOENT)
-		return AIO_OK; /* only damaged entries were left: wait for more */
 	if (err < 0)
-		return AIO_CANCELLED;
+		log_err_errno(err, "cannot spool report in %s", a->spool.dir);
 
-	seq = r->seq;
-	code = aio_rpc_invoke(a->rpc, &aioctl__v1__agent__descriptor, "Report", &r->base,
-	                      a->conf.call_timeout_ms, false, (ProtobufCMessage **)&out, &st);
-	aioctl__v1__report_request__free_unpacked(r, NULL);
-	if (code == AIO_OK)
-		aioctl__v1__report_reply__free_unpacked(out, NULL);
-	else if (code == AIO_INVALID_ARGUMENT)
-		log_warn("report %" PRIu64 " refused, dropped: %s", seq, st.message);
-	else
-		log_debug("report %" PRIu64 ": %s: %s", seq, aio_status_name(code), st.message);
-
-	if (code == AIO_OK || code == AIO_INVALID_ARGUMENT) {
-		pthread_mutex_lock(&a->lock);
-		agent_spool_remove(&a->spool, seq);
-		pthread_mutex_unlock(&a->lock);
-		/* the events up to here are stored: resume after them */
-		if (positions)
-			commit_positions(a, positions);
-	}
-	free(positions);
-	return code;
+out_free:
+	free(ev);
+	free(evp);
+	free(us);
+	free(usp);
 }
 
 void *agent_report_thread(void *arg)
 {
 	struct agent *a = arg;
-	uint64_t backoff = BACKOFF_MIN_MS;
-	bool hello = false, down_logged = false;
+	/* the first report goes out after the first reading: a new host shows
+	 * its values at once, not one interval later */
+	uint64_t next_sample = aio_mono_ms(), next_report = next_sample;
+	struct agent_event *spare = calloc(AIO_EVENTS_MAX, sizeof(*spare));
+	int last_err = 0;
 
-	for (;;) {
-		int code;
-
-		code = hello ? send_oldest(a) : say_hello(a);
-		if (code == AIO_OK || code == AIO_INVALID_ARGUMENT) {
-			if (hello && down_logged)
-				log_info("server %s reachable again", a->conf.server);
-			hello = true;
-			down_logged = false;
-			backoff = BACKOFF_MIN_MS;
-			continue;
-		}
-		if (code == AIO_CANCELLED)
-			break; /* stopping */
-		if (code == AIO_FAILED_PRECONDITION || code == AIO_UNAUTHENTICATED) {
-			hello = false; /* the server forgot us: introduce ourselves again */
-			if (code == AIO_FAILED_PRECONDITION)
-				continue;
-		}
-		if (!down_logged)
-			log_warn("server %s: %s; keeping reports in %s", a->conf.server,
-			         aio_status_name(code), a->spool.dir);
-		down_logged = true;
-		if (agent_wait_until(a, aio_mono_ms() + backoff))
-			break;
-		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+	if (!spare) {
+		log_err("out of memory");
+		return NULL;
 	}
+	a->sampler.start_ms = aio_now_ms();
+	while (!agent_wait_until(a, next_sample)) {
+		int r = agent_sampler_read(&a->sampler);
+
+		if (r < 0 && r != last_err)
+			log_warn_errno(r, "cannot read %s or %s", a->sampler.nr_path,
+			               a->sampler.max_path);
+		else if (r == 0 && last_err)
+			log_info("counters readable again");
+		last_err = r;
+
+		next_sample += a->conf.sample_interval_ms;
+		if (aio_mono_ms() >= next_report) {
+			Aioctl__V1__Sample sample;
+			struct report_parts parts = { 0 };
+
+			next_report += a->conf.interval_ms;
+			if (agent_sampler_take(&a->sampler, aio_now_ms(), &sample)) {
+				pthread_mutex_lock(&a->lock);
+				take_parts(a, &parts, spare);
+				pthread_mutex_unlock(&a->lock);
+				spool_report(a, &sample, &parts);
+				spare = parts.events;
+				free(parts.positions);
+				if (parts.attrib)
+					agent_attrib_done(parts.attrib);
+				free(parts.attrib);
+				free(parts.persist);
+			}
+		}
+		/* after a stall (suspend, overload) skip missed ticks, don't burst */
+		if (next_sample + a->conf.interval_ms < aio_mono_ms()) {
+			next_sample = aio_mono_ms();
+			next_report = next_sample + a->conf.interval_ms;
+		}
+	}
+	free(spare);
 	return NULL;
 }

@@ -21,7 +21,7 @@ int cli_alerts(struct cli *c, int argc, char **argv)
 	int r;
 
 	in.has_since_ms = true;
-	in.since_ms = aio_now_ms() - (c->since_ms ? c->since_ms : 24 * 3600 * 1000);
+	in.since_ms = aio_now_ms() - (c->since_ms ? c->since_ms : AIO_DAY_MS);
 	if (c->limit) {
 		in.has_limit = true;
 		in.limit = (uint32_t)c->limit;

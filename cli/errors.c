@@ -23,7 +23,7 @@ int cli_errors(struct cli *c, int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	in.has_since_ms = true;
-	in.since_ms = c->since_ms ? aio_now_ms() - c->since_ms : aio_now_ms() - 24 * 3600 * 1000;
+	in.since_ms = c->since_ms ? aio_now_ms() - c->since_ms : aio_now_ms() - AIO_DAY_MS;
 	in.host = (char *)c->host;
 	in.vm = (char *)c->vm;
 	if (c->limit) {

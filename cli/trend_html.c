@@ -9,14 +9,13 @@
 #include "clock.h"
 #include "duration.h"
 
-#define DAY_MS       (24ULL * 3600 * 1000)
 #define W            760.0
 #define H            230.0
 #define ML           64.0 /* margins: left (the y labels), right, top, bottom */
 #define MR           16.0
 #define MT           12.0
 #define MB           28.0
-#define AHEAD_MAX_MS (180 * DAY_MS) /* forecasts drawn at most this far */
+#define AHEAD_MAX_MS (180 * AIO_DAY_MS) /* forecasts drawn at most this far */
 
 struct chart {
 	uint64_t x0, x1;
@@ -104,7 +103,7 @@ static void dot(FILE *out, const char *series, double x, double y)
 
 static void fleet_chart(FILE *out, const Aioctl__V1__TrendReply *rep, uint64_t now)
 {
-	uint64_t step = rep->has_step_ms && rep->step_ms ? rep->step_ms : DAY_MS;
+	uint64_t step = rep->has_step_ms && rep->step_ms ? rep->step_ms : AIO_DAY_MS;
 	struct chart ch = { rep->since_ms, now, 1.1 };
 	static const double ys[] = { 0, 0.5, 1 };
 	static const char *const labels[] = { "0%", "50%", "100%" };
@@ -159,9 +158,9 @@ static void host_chart(FILE *out, const Aioctl__V1__HostTrend *h, uint64_t step,
 		if (t1 > now + AHEAD_MAX_MS)
 			t1 = now + AHEAD_MAX_MS;
 		if (t1 <= t0)
-			t1 = t0 + DAY_MS;
+			t1 = t0 + AIO_DAY_MS;
 		f0 = (double)last->aio_nr_max;
-		f1 = f0 + h->growth_per_day * (double)(t1 - t0) / (double)DAY_MS;
+		f1 = f0 + h->growth_per_day * (double)(t1 - t0) / (double)AIO_DAY_MS;
 		ch.x1 = t1 > now ? t1 : now;
 		if (f1 > top)
 			top = f1;
@@ -299,7 +298,7 @@ int cli_trend_html(const struct cli *c, const Aioctl__V1__TrendReply *rep, size_
 	for (size_t i = 0; i < rep->n_hosts; i++)
 		if (rep->hosts[i]->n_daily) {
 			host_chart(out, rep->hosts[i],
-			           rep->has_step_ms && rep->step_ms ? rep->step_ms : DAY_MS,
+			           rep->has_step_ms && rep->step_ms ? rep->step_ms : AIO_DAY_MS,
 			           rep->since_ms, now);
 			charts++;
 		}

@@ -1,4 +1,5 @@
 #include "duration.h"
+#include "clock.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,8 +11,8 @@ static const struct unit {
 	uint64_t ms;
 } units[] = {
 	/* longest suffix first so "ms" is not read as "m" */
-	{ "ms", 1 },   { "d", 24ULL * 3600 * 1000 }, { "h", 3600ULL * 1000 }, { "m", 60ULL * 1000 },
-	{ "s", 1000 },
+	{ "ms", 1 },           { "d", AIO_DAY_MS }, { "h", AIO_HOUR_MS },
+	{ "m", 60ULL * 1000 }, { "s", 1000 },
 };
 
 #define N_UNITS (sizeof(units) / sizeof(units[0]))

@@ -659,7 +659,7 @@ static void admin_rpc_history(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__
 	if (in->vm)
 		snprintf(j->vm, sizeof(j->vm), "%s", in->vm);
 	j->until_ms = in->has_until_ms && in->until_ms ? in->until_ms : now + 1;
-	j->since_ms = in->has_since_ms ? in->since_ms : j->until_ms - 24ULL * 3600 * 1000;
+	j->since_ms = in->has_since_ms ? in->since_ms : j->until_ms - AIO_DAY_MS;
 	if (j->since_ms >= j->until_ms) {
 		free(j);
 		AIO_RPC_REFUSE(data, closure, AIO_INVALID_ARGUMENT,

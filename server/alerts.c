@@ -23,7 +23,6 @@
 #include "rpc_server.h"
 #include "store_alerts.h"
 
-#define HOUR_MS                (3600ULL * 1000)
 /* rollouts looked at per evaluation */
 #define STALLS_MAX             64
 /* an active utilisation alert clears this many points under its threshold */
@@ -162,7 +161,8 @@ static int hosts_check(const struct server_host *const *all, size_t n_hosts, voi
 				         h->sample.aio_max_nr);
 		}
 		if (cf->alert_errors) {
-			uint32_t n = server_host_errors_since(h, now > HOUR_MS ? now - HOUR_MS : 0);
+			uint32_t n = server_host_errors_since(
+			        h, now > AIO_HOUR_MS ? now - AIO_HOUR_MS : 0);
 
 			if (n >= cf->alert_errors)
 				cond_add(c, ALERT_ERRORS, h->name, n, (double)cf->alert_errors,
@@ -419,7 +419,7 @@ void server_alerts_answer(struct server_alerts *al, const Aioctl__V1__AlertsRequ
                           Aioctl__V1__AlertsReply_Closure closure, void *data)
 {
 	Aioctl__V1__AlertsReply rep = AIOCTL__V1__ALERTS_REPLY__INIT;
-	uint64_t since = in->has_since_ms ? in->since_ms : aio_now_ms() - 24 * HOUR_MS;
+	uint64_t since = in->has_since_ms ? in->since_ms : aio_now_ms() - 24 * AIO_HOUR_MS;
 	uint32_t limit = in->has_limit && in->limit ? in->limit : ALERTS_LIMIT_DEFAULT;
 	Aioctl__V1__Alert *v, **pv;
 	size_t n = 0;

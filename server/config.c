@@ -1,4 +1,5 @@
 #include "config.h"
+#include "clock.h"
 
 #include <stddef.h>
 
@@ -50,7 +51,7 @@ static const struct aio_conf_key keys[] = {
 	    "how often retention runs"),
 	KEY("prune-batch", AIO_CONF_UINT, prune_batch, "2000", 1, 1000000, "N",
 	    "rows one retention step deletes at most"),
-	KEY("alert-interval", AIO_CONF_DURATION, alert_interval_ms, "15s", 100, 3600000, "DUR",
+	KEY("alert-interval", AIO_CONF_DURATION, alert_interval_ms, "15s", 100, AIO_HOUR_MS, "DUR",
 	    "how often alerts are evaluated"),
 	KEY("alert-room", AIO_CONF_UINT, alert_room, "4", 0, 1000000, "CONTEXTS",
 	    "alert when fewer 1024-event AIO contexts than this fit under a host's limit "

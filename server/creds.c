@@ -256,7 +256,7 @@ int server_creds_enroll_create(struct server_creds *c, const char *host, uint64_
 		snprintf(msg, msglen, "--host: not a host name");
 		return AIO_INVALID_ARGUMENT;
 	}
-	if (lifetime_ms > 365ULL * 24 * 3600 * 1000) {
+	if (lifetime_ms > 365 * AIO_DAY_MS) {
 		snprintf(msg, msglen, "--expires: at most 365d");
 		return AIO_INVALID_ARGUMENT;
 	}

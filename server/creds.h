@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "bounds.h"
+#include "clock.h"
 #include "secret.h"
 
 struct server_db;
@@ -18,7 +19,7 @@ enum server_role { ROLE_NONE = 0, ROLE_VIEWER = 1, ROLE_OPERATOR = 2, ROLE_ADMIN
 #define SERVER_TOKEN_NAME_MAX    63
 #define SERVER_TOKENS_MAX        1000   /* people's tokens */
 #define SERVER_ENROLLMENTS_MAX   100000 /* enrollment tokens kept */
-#define SERVER_ENROLL_DEFAULT_MS (24ULL * 3600 * 1000)
+#define SERVER_ENROLL_DEFAULT_MS AIO_DAY_MS
 
 struct server_token {
 	char name[SERVER_TOKEN_NAME_MAX + 1];

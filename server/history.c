@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "db.h"
 #include "hosts.h"
 #include "rawblock.h"
@@ -418,7 +419,7 @@ const struct server_db_migration server_history_migrations[] = {
 /* --------------------------------------------------------------- writes */
 
 /* a raw block holds at most this span of a host's samples */
-#define RAW_BLOCK_SPAN_MS (3600 * 1000)
+#define RAW_BLOCK_SPAN_MS ((int64_t)AIO_HOUR_MS)
 
 /* The tiers above raw that a report is rolled into. */
 #define ROLLUP_TIERS 2

@@ -338,7 +338,7 @@ uint32_t server_host_errors_since(const struct server_host *h, uint64_t since_ms
 
 uint32_t server_host_errors_24h(const struct server_host *h, uint64_t now_ms)
 {
-	return server_host_errors_since(h, now_ms > SERVER_DAY_MS ? now_ms - SERVER_DAY_MS : 0);
+	return server_host_errors_since(h, now_ms > AIO_DAY_MS ? now_ms - AIO_DAY_MS : 0);
 }
 
 void server_host_set_detail(struct server_host *h, Aioctl__V1__HostDetail *detail)

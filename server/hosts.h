@@ -10,10 +10,10 @@
 #include <stdint.h>
 
 #include "aioctl.pb-c.h"
+#include "clock.h"
 
 #define SERVER_RECENT_EVENTS 32   /* kept per host for host show */
 #define SERVER_EVENT_TIMES   1024 /* event times kept for errors_24h */
-#define SERVER_DAY_MS        (24ULL * 3600 * 1000)
 
 struct server_label {
 	char *key;

@@ -1,4 +1,5 @@
 #include "plan.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -21,9 +22,9 @@ const char *server_plan_check(const Aioctl__V1__SetLimitRequest *in)
 		return "--batch: a count from 1, or 1% to 100%";
 	if (in->has_max_failures && in->max_failures_percent && in->max_failures > 100)
 		return "--max-failures: at most 100%";
-	if (in->has_soak_ms && in->soak_ms > 24ULL * 3600 * 1000)
+	if (in->has_soak_ms && in->soak_ms > AIO_DAY_MS)
 		return "--soak: at most 24h";
-	if (in->has_offline_timeout_ms && in->offline_timeout_ms > 30ULL * 24 * 3600 * 1000)
+	if (in->has_offline_timeout_ms && in->offline_timeout_ms > 30 * AIO_DAY_MS)
 		return "--offline-timeout: at most 30d";
 	return server_selector_invalid(in->selector);
 }

@@ -20,7 +20,7 @@
 #include "rpc_server.h"
 
 #define TICK_MS                 100
-#define OFFLINE_TIMEOUT_DEFAULT (24ULL * 3600 * 1000)
+#define OFFLINE_TIMEOUT_DEFAULT AIO_DAY_MS
 #define SOAK_DEFAULT_MS         30000
 #define SOAK_GRACE_MS           2000
 

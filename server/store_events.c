@@ -186,7 +186,7 @@ int server_store_events_load(struct server_db *db, struct server_hosts *reg)
 	                       " WHERE time_ms >= ?1 ORDER BY time_ms, id",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return -EIO;
-	sqlite3_bind_int64(st, 1, (int64_t)(aio_now_ms() - SERVER_DAY_MS));
+	sqlite3_bind_int64(st, 1, (int64_t)(aio_now_ms() - AIO_DAY_MS));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct server_host *h = server_hosts_find_id(reg, sqlite3_column_int64(st, 0));
 		Aioctl__V1__AioEvent ev = AIOCTL__V1__AIO_EVENT__INIT;

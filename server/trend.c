@@ -23,23 +23,20 @@
 #include "rpc_server.h"
 #include "store_events.h"
 
-#define DAY_MS  (24ULL * 3600 * 1000)
-#define HOUR_MS (3600ULL * 1000)
-
-#define TREND_SINCE_DEFAULT_MS (30 * DAY_MS)
-#define TREND_SINCE_MAX_MS     (400 * DAY_MS)
+#define TREND_SINCE_DEFAULT_MS (30 * AIO_DAY_MS)
+#define TREND_SINCE_MAX_MS     (400 * AIO_DAY_MS)
 #define TREND_HOURS_MAX        (401 * 24)
 #define TREND_DAYS_MAX         402 /* 400 days touch at most 402 calendar days */
 #define TREND_SERIES_MAX       50  /* hosts whose daily peaks are sent */
 /* ranges up to this long are charted by the hour (73 points at most) */
-#define TREND_HOURLY_MAX_MS    (3 * DAY_MS)
+#define TREND_HOURLY_MAX_MS    (3 * AIO_DAY_MS)
 
 /* Verdicts: act when AIO already failed, the peak is within 10% of the
  * limit or the limit runs out within a month; watch at 70% or a quarter. */
 #define ACT_UTILIZATION   0.90
 #define WATCH_UTILIZATION 0.70
-#define ACT_WITHIN_MS     (30 * DAY_MS)
-#define WATCH_WITHIN_MS   (90 * DAY_MS)
+#define ACT_WITHIN_MS     (30 * AIO_DAY_MS)
+#define WATCH_WITHIN_MS   (90 * AIO_DAY_MS)
 /* A growing host's recommendation covers where the fit puts it this far
  * ahead, so the new limit does not itself run out within a quarter. */
 #define PLAN_AHEAD_DAYS   90.0
@@ -109,16 +106,16 @@ static bool fit_daily_peaks(const struct server_history_hour *hours, size_t n, u
 	unsigned days = 0;
 
 	for (size_t i = 0; i < n;) {
-		uint64_t day = hours[i].start_ms / DAY_MS, peak = 0, at = 0;
+		uint64_t day = hours[i].start_ms / AIO_DAY_MS, peak = 0, at = 0;
 
-		for (; i < n && hours[i].start_ms / DAY_MS == day; i++)
+		for (; i < n && hours[i].start_ms / AIO_DAY_MS == day; i++)
 			if (hours[i].peak >= peak) {
 				peak = hours[i].peak;
-				at = hours[i].start_ms + HOUR_MS / 2;
+				at = hours[i].start_ms + AIO_HOUR_MS / 2;
 			}
 		if (!days)
 			t0 = at;
-		x = (double)(at - t0) / (double)DAY_MS;
+		x = (double)(at - t0) / (double)AIO_DAY_MS;
 		y = (double)peak;
 		sx += x;
 		sy += y;
@@ -159,7 +156,7 @@ void server_trend_compute(struct server_history_hour *hours, size_t n, uint64_t 
 			r->peak = hours[i].peak;
 		if (u > r->peak_utilization)
 			r->peak_utilization = u;
-		if (hours[i].start_ms / DAY_MS == hours[n - 1].start_ms / DAY_MS &&
+		if (hours[i].start_ms / AIO_DAY_MS == hours[n - 1].start_ms / AIO_DAY_MS &&
 		    hours[i].peak > last_day_peak)
 			last_day_peak = hours[i].peak;
 	}
@@ -170,7 +167,7 @@ void server_trend_compute(struct server_history_hour *hours, size_t n, uint64_t 
 		r->exhaustion_ms = now_ms;
 	} else if (r->has_growth && slope > 0 && limit) {
 		double x = x_mean + ((double)limit - y_mean) / slope;
-		double at = (double)t0 + x * (double)DAY_MS;
+		double at = (double)t0 + x * (double)AIO_DAY_MS;
 
 		if (at < (double)now_ms)
 			at = (double)now_ms;
@@ -183,7 +180,7 @@ void server_trend_compute(struct server_history_hour *hours, size_t n, uint64_t 
 
 	need = (double)r->peak;
 	if (r->has_growth && slope > 0) {
-		double ahead = y_mean + slope * ((double)(now_ms - t0) / (double)DAY_MS +
+		double ahead = y_mean + slope * ((double)(now_ms - t0) / (double)AIO_DAY_MS +
 		                                 PLAN_AHEAD_DAYS - x_mean);
 
 		if (ahead > need)
@@ -343,7 +340,7 @@ static size_t daily_series(struct server_reader *rd, int64_t host_id, uint64_t s
 	struct server_history_step st[TREND_DAYS_MAX];
 	size_t n = 0;
 
-	if (server_history_steps(rd, host_id, since_ms - since_ms % HOUR_MS, step, st,
+	if (server_history_steps(rd, host_id, since_ms - since_ms % AIO_HOUR_MS, step, st,
 	                         TREND_DAYS_MAX, &n) < 0)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
@@ -392,7 +389,7 @@ static void *trend_part_run(void *arg)
 		uint32_t errors = 0;
 		size_t n = 0;
 
-		if (read_hours(pt->rd, th->id, j->since_ms - j->since_ms % HOUR_MS, hours, &n) <
+		if (read_hours(pt->rd, th->id, j->since_ms - j->since_ms % AIO_HOUR_MS, hours, &n) <
 		            0 ||
 		    server_store_events_count(pt->rd, th->id, j->since_ms, 0, &errors) < 0) {
 			pt->failed = true;
@@ -525,7 +522,7 @@ out_free:
 
 static const char *trend_invalid(const Aioctl__V1__TrendRequest *in)
 {
-	if (in->has_since_ms && (in->since_ms < HOUR_MS || in->since_ms > TREND_SINCE_MAX_MS))
+	if (in->has_since_ms && (in->since_ms < AIO_HOUR_MS || in->since_ms > TREND_SINCE_MAX_MS))
 		return "--since: between 1h and 400d";
 	if (in->group_by && (!*in->group_by || !aio_text_valid(in->group_by, AIO_LABEL_KEY_MAX)))
 		return "--group-by: a label key of up to 63 characters";
@@ -583,7 +580,7 @@ void server_trend(const struct server_trend_ctx *t, const Aioctl__V1__TrendReque
 		goto out_oom;
 	j->now_ms = aio_now_ms();
 	j->since_ms = j->now_ms - (in->has_since_ms ? in->since_ms : TREND_SINCE_DEFAULT_MS);
-	j->step_ms = j->now_ms - j->since_ms <= TREND_HOURLY_MAX_MS ? HOUR_MS : DAY_MS;
+	j->step_ms = j->now_ms - j->since_ms <= TREND_HOURLY_MAX_MS ? AIO_HOUR_MS : AIO_DAY_MS;
 	j->headroom_percent = t->conf->trend_headroom;
 	j->horizon_ms = t->conf->trend_horizon_ms;
 	j->series = in->has_series ? in->series : 0;
@@ -607,8 +604,8 @@ out_oom:
 
 /* ------------------------------------------------- report rollout ID */
 
-#define ROLLOUT_WINDOW_DEFAULT_MS DAY_MS
-#define ROLLOUT_WINDOW_MAX_MS     (30 * DAY_MS)
+#define ROLLOUT_WINDOW_DEFAULT_MS AIO_DAY_MS
+#define ROLLOUT_WINDOW_MAX_MS     (30 * AIO_DAY_MS)
 #define ROLLOUT_HOSTS_MAX         100000
 
 struct rollout_report_job {

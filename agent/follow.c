@@ -1,4 +1,5 @@
-/* The watch thread: logs into pending events, and the periodic scans. */
+/* The follow thread: the journal and QEMU logs into pending events, and
+ * the periodic scans. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -62,17 +63,17 @@ static void open_journal(struct agent *a, const char *positions)
 	}
 }
 
-void agent_watch_open(struct agent *a, const char *positions)
+void agent_follow_open(struct agent *a, const char *positions)
 {
 	int r;
 
 	open_journal(a, positions);
 	if ((r = agent_qemulog_open(&a->qemulog, a->conf.sysroot, positions)) < 0)
-		log_warn_errno(r, "cannot watch %s", AGENT_QEMULOG_DIR);
+		log_warn_errno(r, "cannot follow %s", AGENT_QEMULOG_DIR);
 	a->positions = positions_text(a);
 }
 
-void agent_watch_close(struct agent *a)
+void agent_follow_close(struct agent *a)
 {
 	agent_journal_close(&a->journal);
 	agent_qemulog_close(&a->qemulog);
@@ -113,7 +114,7 @@ static void read_logs(struct agent *a)
 	pthread_mutex_unlock(&a->lock);
 }
 
-void agent_watch_scan(struct agent *a)
+void agent_follow_scan(struct agent *a)
 {
 	struct agent_attrib *at = calloc(1, sizeof(*at));
 	struct agent_persist *p = calloc(1, sizeof(*p));
@@ -152,7 +153,7 @@ out_free:
 	free(p);
 }
 
-void *agent_watch_thread(void *arg)
+void *agent_follow_thread(void *arg)
 {
 	struct agent *a = arg;
 	uint64_t next_scan = aio_mono_ms() + a->conf.attribution_interval_ms;
@@ -165,7 +166,7 @@ void *agent_watch_thread(void *arg)
 		uint64_t now = aio_mono_ms();
 
 		if (now >= next_scan) {
-			agent_watch_scan(a);
+			agent_follow_scan(a);
 			next_scan = now + a->conf.attribution_interval_ms;
 		}
 		read_logs(a);

@@ -1,0 +1,215 @@
+/* The send thread: Enroll and Hello, then the spool to the server, in
+ * order; after each acknowledgement, the log positions stored with it. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "clock.h"
+#include "fileio.h"
+#include "log.h"
+#include "path.h"
+
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 30000
+
+/* When this host booted: Unix ms, from btime in SYSROOT/proc/stat. */
+static bool boot_time_ms(const char *sysroot, uint64_t *ret)
+{
+	char path[4200], *text = NULL, *p;
+	unsigned long long btime;
+	bool ok = false;
+
+	if (aio_path_join(sysroot, "/proc/stat", path, sizeof(path)) < 0 ||
+	    aio_file_read_all(path, 1 << 20, &text, NULL) < 0)
+		return false;
+	if ((p = strstr(text, "\nbtime ")) && sscanf(p + 7, "%llu", &btime) == 1) {
+		*ret = (uint64_t)btime * 1000;
+		ok = true;
+	}
+	free(text);
+	return ok;
+}
+
+/* Trades the one-time enrollment token for this host's secret, kept in
+ * STATE/host.secret (mode 0600) and presented from then on. */
+static int enroll(struct agent *a)
+{
+	Aioctl__V1__EnrollRequest in = AIOCTL__V1__ENROLL_REQUEST__INIT;
+	Aioctl__V1__EnrollReply *out = NULL;
+	struct aio_rpc_status st;
+	char path[4200], *token = a->conf.enroll_token, *text = NULL, line[160];
+	int code, r;
+
+	if (!token && a->conf.enroll_token_file) {
+		if ((r = aio_file_read_all(a->conf.enroll_token_file, 1024, &text, NULL)) < 0) {
+			log_err_errno(r, "--enroll-token-file %s", a->conf.enroll_token_file);
+			return AIO_FAILED_PRECONDITION;
+		}
+		text[strcspn(text, "\r\n")] = '\0';
+		token = text;
+	}
+	if (!token)
+		return AIO_UNAUTHENTICATED;
+	in.host_id = a->host_id;
+	in.token = token;
+	code = aio_rpc_invoke(a->rpc, &aioctl__v1__agent__descriptor, "Enroll", &in.base,
+	                      a->conf.call_timeout_ms, false, (ProtobufCMessage **)&out, &st);
+	free(text);
+	if (code != AIO_OK) {
+		if (code == AIO_UNAUTHENTICATED || code == AIO_PERMISSION_DENIED)
+			log_err("enrollment refused: %s (ask for a new token: aioctl enroll create "
+			        "--host %s)",
+			        st.message, a->host_id);
+		return code;
+	}
+	snprintf(path, sizeof(path), "%s/host.secret", a->conf.state_dir);
+	snprintf(line, sizeof(line), "%s\n", out->host_secret);
+	r = aio_file_write_atomic(path, line, strlen(line), 0600);
+	if (r == 0)
+		r = aio_rpc_client_set_secret(a->rpc, out->host_secret);
+	aioctl__v1__enroll_reply__free_unpacked(out, NULL);
+	if (r < 0) {
+		log_err_errno(r, "cannot keep the host secret in %s", path);
+		return AIO_INTERNAL;
+	}
+	a->has_secret = true;
+	log_info("enrolled as %s; the secret is in %s", a->host_id, path);
+	return AIO_OK;
+}
+
+static int say_hello(struct agent *a)
+{
+	Aioctl__V1__HelloRequest in = AIOCTL__V1__HELLO_REQUEST__INIT;
+	Aioctl__V1__HelloReply *out = NULL;
+	struct aio_rpc_status st;
+	int code;
+
+	in.host_id = a->host_id;
+	in.labels = a->label_ptrs;
+	in.n_labels = a->n_labels;
+	in.kernel = a->kernel;
+	in.agent_version = AIO_VERSION;
+	in.has_interval_ms = true;
+	in.interval_ms = (uint32_t)a->conf.interval_ms;
+	in.has_limit_min = in.has_limit_max = in.has_limit_margin = true;
+	in.limit_min = a->conf.limit_min;
+	in.limit_max = a->conf.limit_max;
+	in.limit_margin = a->conf.limit_margin;
+	in.sysctl_file = a->conf.sysctl_file;
+	in.has_boot_time_ms = boot_time_ms(a->conf.sysroot, &in.boot_time_ms);
+	if (!a->has_secret && (code = enroll(a)) != AIO_OK)
+		return code;
+	code = aio_rpc_invoke(a->rpc, &aioctl__v1__agent__descriptor, "Hello", &in.base,
+	                      a->conf.call_timeout_ms, false, (ProtobufCMessage **)&out, &st);
+	if (code != AIO_OK) {
+		if (code == AIO_UNAUTHENTICATED || code == AIO_PERMISSION_DENIED)
+			log_warn("server refuses this agent: %s", st.message);
+		else
+			log_debug("hello: %s: %s", aio_status_name(code), st.message);
+		return code;
+	}
+	pthread_mutex_lock(&a->lock);
+	/* a new state dir meeting a server that knows this host: number after
+	 * what the server has, or the new reports would look like replays */
+	if (a->spool.fresh && out->last_seq >= a->spool.last_seq - a->spool.n + 1)
+		agent_spool_renumber(&a->spool, out->last_seq + 1);
+	a->spool.fresh = false;
+	pthread_mutex_unlock(&a->lock);
+	log_info("connected to %s as %s (server has reports up to %" PRIu64 ")", a->conf.server,
+	         a->host_id, out->last_seq);
+	aioctl__v1__hello_reply__free_unpacked(out, NULL);
+	return AIO_OK;
+}
+
+static void commit_positions(struct agent *a, const char *positions)
+{
+	char path[4200];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/positions", a->conf.state_dir);
+	r = aio_file_write_atomic(path, positions, strlen(positions), 0600);
+	if (r < 0)
+		log_warn_errno(r, "cannot write %s", path);
+}
+
+/* Sends the oldest spooled report. AIO_OK: acknowledged and removed. */
+static int send_oldest(struct agent *a)
+{
+	Aioctl__V1__ReportRequest *r = NULL;
+	Aioctl__V1__ReportReply *out = NULL;
+	struct aio_rpc_status st;
+	char *positions = NULL;
+	uint64_t seq;
+	int code, err;
+
+	pthread_mutex_lock(&a->lock);
+	while (!a->stopping && a->spool.n == 0)
+		pthread_cond_wait(&a->wake, &a->lock);
+	err = a->stopping ? -ECANCELED : agent_spool_oldest(&a->spool, &r, &positions);
+	pthread_mutex_unlock(&a->lock);
+	if (err == -ENOENT)
+		return AIO_OK; /* only damaged entries were left: wait for more */
+	if (err < 0)
+		return AIO_CANCELLED;
+
+	seq = r->seq;
+	code = aio_rpc_invoke(a->rpc, &aioctl__v1__agent__descriptor, "Report", &r->base,
+	                      a->conf.call_timeout_ms, false, (ProtobufCMessage **)&out, &st);
+	aioctl__v1__report_request__free_unpacked(r, NULL);
+	if (code == AIO_OK)
+		aioctl__v1__report_reply__free_unpacked(out, NULL);
+	else if (code == AIO_INVALID_ARGUMENT)
+		log_warn("report %" PRIu64 " refused, dropped: %s", seq, st.message);
+	else
+		log_debug("report %" PRIu64 ": %s: %s", seq, aio_status_name(code), st.message);
+
+	if (code == AIO_OK || code == AIO_INVALID_ARGUMENT) {
+		pthread_mutex_lock(&a->lock);
+		agent_spool_remove(&a->spool, seq);
+		pthread_mutex_unlock(&a->lock);
+		/* the events up to here are stored: resume after them */
+		if (positions)
+			commit_positions(a, positions);
+	}
+	free(positions);
+	return code;
+}
+
+void *agent_send_thread(void *arg)
+{
+	struct agent *a = arg;
+	uint64_t backoff = BACKOFF_MIN_MS;
+	bool hello = false, down_logged = false;
+
+	for (;;) {
+		int code;
+
+		code = hello ? send_oldest(a) : say_hello(a);
+		if (code == AIO_OK || code == AIO_INVALID_ARGUMENT) {
+			if (hello && down_logged)
+				log_info("server %s reachable again", a->conf.server);
+			hello = true;
+			down_logged = false;
+			backoff = BACKOFF_MIN_MS;
+			continue;
+		}
+		if (code == AIO_CANCELLED)
+			break; /* stopping */
+		if (code == AIO_FAILED_PRECONDITION || code == AIO_UNAUTHENTICATED) {
+			hello = false; /* the server forgot us: introduce ourselves again */
+			if (code == AIO_FAILED_PRECONDITION)
+				continue;
+		}
+		if (!down_logged)
+			log_warn("server %s: %s; keeping reports in %s", a->conf.server,
+			         aio_status_name(code), a->spool.dir);
+		down_logged = true;
+		if (agent_wait_until(a, aio_mono_ms() + backoff))
+			break;
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+	}
+	return NULL;
+}
