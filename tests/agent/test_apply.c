@@ -1,0 +1,191 @@
+/* Applying a limit (agent/apply.c) on a sysroot: the host's own bounds
+ * hold whatever the server asks, a file that would win at boot stops the
+ * change with nothing changed, a step delivered again is answered as
+ * before, and a rollback puts back what was there. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "fileio.h"
+#include "rpc.h"
+
+#define FILE_PATH "/etc/sysctl.d/60-aioctl.conf"
+
+static char root[64], state[128];
+static struct agent_applier ap;
+
+static void put(const char *rel, const char *text)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s%s", root, rel);
+	cr_assert_eq(aio_file_write_atomic(path, text, strlen(text), 0644), 0, "%s", path);
+}
+
+static char *get(const char *rel)
+{
+	static char buf[1024];
+	char path[256], *text = NULL;
+
+	snprintf(path, sizeof(path), "%s%s", root, rel);
+	if (aio_file_read_all(path, sizeof(buf) - 1, &text, NULL) < 0)
+		return NULL;
+	snprintf(buf, sizeof(buf), "%s", text);
+	free(text);
+	return buf;
+}
+
+static uint64_t live(void)
+{
+	return strtoull(get("/proc/sys/fs/aio-max-nr"), NULL, 10);
+}
+
+static void setup(void)
+{
+	char cmd[256];
+
+	snprintf(root, sizeof(root), "/tmp/aioctl-apply-XXXXXX");
+	cr_assert(mkdtemp(root));
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/proc/sys/fs %s/state", root, root);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(state, sizeof(state), "%s/state", root);
+	put("/proc/sys/fs/aio-max-nr", "65536\n");
+	put("/proc/sys/fs/aio-nr", "1024\n");
+	/* a minimal host: no /etc/sysctl.d at all */
+	cr_assert_eq(agent_apply_init(&ap, root, FILE_PATH, state, 65536, 4194304, 4096), 0);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(apply, .init = setup, .fini = teardown, .timeout = 10);
+
+static Aioctl__V1__AckRequest *step(uint64_t step_id, uint64_t target, bool rollback, bool force)
+{
+	Aioctl__V1__SetLimit cmd = AIOCTL__V1__SET_LIMIT__INIT;
+
+	cmd.rollout_id = 1;
+	cmd.step_id = step_id;
+	cmd.target = target;
+	cmd.has_persist = cmd.persist = true;
+	cmd.has_rollback = cmd.rollback = rollback;
+	cmd.has_force = cmd.force = force;
+	return agent_apply(&ap, step_id * 2 + rollback, &cmd);
+}
+
+static void ack_free(Aioctl__V1__AckRequest *ack)
+{
+	aioctl__v1__ack_request__free_unpacked(ack, NULL);
+}
+
+Test(apply, a_limit_within_bounds_goes_live_and_into_the_file)
+{
+	Aioctl__V1__AckRequest *ack = step(1, 1048576, false, false);
+	struct stat st;
+	char dir[256];
+
+	cr_assert_eq(ack->status, AIOCTL__V1__STATUS_CODE__OK, "%s", ack->message);
+	cr_assert_eq(ack->runtime_before, 65536);
+	cr_assert_eq(ack->runtime_after, 1048576);
+	cr_assert_not_null(ack->persisted_after);
+	cr_assert_eq(ack->persisted_after->value, 1048576);
+	cr_assert_str_eq(ack->persisted_after->file, FILE_PATH);
+	cr_assert_eq(live(), 1048576);
+	cr_assert_not_null(strstr(get(FILE_PATH), "fs.aio-max-nr = 1048576\n"));
+	snprintf(dir, sizeof(dir), "%s/etc/sysctl.d", root);
+	cr_assert_eq(stat(dir, &st), 0, "made on a host that had none");
+	cr_assert_eq(st.st_mode & 0777, 0755);
+	ack_free(ack);
+}
+
+Test(apply, the_hosts_own_bounds_hold_whatever_the_server_says)
+{
+	Aioctl__V1__AckRequest *ack = step(2, 8388608, false, true);
+
+	cr_assert_eq(ack->status, AIOCTL__V1__STATUS_CODE__PERMISSION_DENIED);
+	cr_assert_not_null(strstr(ack->message, "outside this host's bounds 65536..4194304"), "%s",
+	                   ack->message);
+	cr_assert_eq(live(), 65536, "nothing changed");
+	cr_assert_null(get(FILE_PATH));
+	ack_free(ack);
+}
+
+Test(apply, below_usage_plus_margin_only_with_force)
+{
+	Aioctl__V1__AckRequest *ack;
+
+	put("/proc/sys/fs/aio-nr", "70000\n");
+	ack = step(3, 65536, false, false);
+	cr_assert_eq(ack->status, AIOCTL__V1__STATUS_CODE__FAILED_PRECONDITION);
+	cr_assert_not_null(strstr(ack->message, "below current usage 70000 plus margin 4096"));
+	ack_free(ack);
+	ack = step(4, 65536, false, true);
+	cr_assert_eq(ack->status, AIOCTL__V1__STATUS_CODE__OK, "%s", ack->message);
+	ack_free(ack);
+}
+
+Test(apply, a_file_that_wins_at_boot_stops_the_change)
+{
+	Aioctl__V1__AckRequest *ack;
+	char dir[256];
+
+	snprintf(dir, sizeof(dir), "%s/etc/sysctl.d", root);
+	cr_assert_eq(aio_mkdir_p(dir, 0755), 0);
+	put("/etc/sysctl.d/99-local.conf", "fs.aio-max-nr = 262144\n");
+	ack = step(5, 1048576, false, false);
+	cr_assert_eq(ack->status, AIOCTL__V1__STATUS_CODE__FAILED_PRECONDITION);
+	cr_assert_not_null(strstr(ack->message, "/etc/sysctl.d/99-local.conf would win at boot"),
+	                   "%s", ack->message);
+	cr_assert_eq(live(), 65536, "the live value is untouched");
+	cr_assert_null(get(FILE_PATH), "our file is taken back");
+	ack_free(ack);
+}
+
+Test(apply, a_step_delivered_again_is_answered_as_before)
+{
+	Aioctl__V1__AckRequest *first = step(6, 131072, false, false), *again;
+
+	cr_assert_eq(first->status, AIOCTL__V1__STATUS_CODE__OK);
+	put("/proc/sys/fs/aio-max-nr", "99999\n"); /* changed by hand since */
+	again = step(6, 131072, false, false);
+	cr_assert(again->repeated_delivery);
+	cr_assert_eq(again->runtime_after, 131072, "the first answer, not a second apply");
+	cr_assert_eq(live(), 99999, "and nothing written again");
+	ack_free(first);
+	ack_free(again);
+}
+
+Test(apply, a_rollback_puts_back_the_file_and_the_live_value)
+{
+	Aioctl__V1__AckRequest *ack;
+	char dir[256];
+
+	snprintf(dir, sizeof(dir), "%s/etc/sysctl.d", root);
+	cr_assert_eq(aio_mkdir_p(dir, 0755), 0);
+	put(FILE_PATH, "# by hand\nfs.aio-max-nr = 98304\n");
+	put("/proc/sys/fs/aio-max-nr", "98304\n");
+	ack = step(7, 524288, false, false);
+	cr_assert_eq(ack->status, AIOCTL__V1__STATUS_CODE__OK, "%s", ack->message);
+	ack_free(ack);
+	cr_assert_eq(live(), 524288);
+	ack = step(7, 524288, true, false);
+	cr_assert_eq(ack->status, AIOCTL__V1__STATUS_CODE__OK, "%s", ack->message);
+	cr_assert_eq(ack->runtime_after, 98304);
+	ack_free(ack);
+	cr_assert_eq(live(), 98304);
+	cr_assert_str_eq(get(FILE_PATH), "# by hand\nfs.aio-max-nr = 98304\n");
+	/* a step that never changed the host has nothing to restore */
+	ack = step(8, 524288, true, false);
+	cr_assert_eq(ack->status, AIOCTL__V1__STATUS_CODE__OK);
+	cr_assert_not_null(strstr(ack->message, "nothing to restore"));
+	ack_free(ack);
+}
