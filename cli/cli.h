@@ -85,10 +85,12 @@ struct cli_command {
 	int (*run)(struct cli *c, int argc, char **argv);
 	const char *args;
 	const char *help;
-	const char *opts; /* command options, space separated: "sort live" */
 };
 
 extern const struct cli_command cli_commands[];
+
+/* Every command and option, to f. */
+void cli_usage(FILE *f);
 
 /* Calls an Admin method; on failure prints why and returns the exit code. */
 int cli_call(struct cli *c, const char *method, const ProtobufCMessage *in,
