@@ -89,8 +89,10 @@ struct cli_command {
 
 extern const struct cli_command cli_commands[];
 
-/* Every command and option, to f. */
+/* Every command and option, to f (help.c). */
 void cli_usage(FILE *f);
+/* A bash completion script for aioctl, to out. */
+void cli_completion_bash(FILE *out);
 
 /* Calls an Admin method; on failure prints why and returns the exit code. */
 int cli_call(struct cli *c, const char *method, const ProtobufCMessage *in,

@@ -8,47 +8,6 @@
 #include "cli.h"
 #include "flags.h"
 
-void cli_usage(FILE *f)
-{
-	fprintf(f, "Usage: aioctl [OPTIONS] NOUN VERB [ARGS]\n"
-	           "The console for a fleet's Linux AIO limits (fs.aio-max-nr).\n\nCommands:\n");
-	for (const struct cli_command *cmd = cli_commands; cmd->noun; cmd++) {
-		char head[64];
-
-		snprintf(head, sizeof(head), "%s %s %s", cmd->noun, cmd->verb, cmd->args);
-		fprintf(f, "  %-26s %s\n", head, cmd->help);
-		cli_flags_help(cmd, "      ", f);
-	}
-	fprintf(f, "  %-26s %s\n\nOptions:\n", "completion bash", "print a bash completion script");
-	cli_flags_help(NULL, "  ", f);
-	fprintf(f, "\nExit codes: 0 ok, 1 failed, 2 server unreachable or no answer in time,\n"
-	           "3 not found, 4 not authorised, 64 bad command line; rollouts: 5 paused,\n"
-	           "6 rolled back, 7 aborted, 8 still running at --wait-timeout, 9 done but\n"
-	           "for offline hosts.\n");
-}
-
-static void completion_bash(void)
-{
-	printf("_aioctl() {\n  local cur=${COMP_WORDS[COMP_CWORD]} words=\"\"\n"
-	       "  case $COMP_CWORD in\n  1) words=\"");
-	for (const struct cli_command *cmd = cli_commands; cmd->noun; cmd++)
-		if (cmd == cli_commands || strcmp(cmd->noun, cmd[-1].noun) != 0)
-			printf("%s ", cmd->noun);
-	printf("completion\" ;;\n  2) case ${COMP_WORDS[1]} in\n");
-	for (const struct cli_command *cmd = cli_commands; cmd->noun; cmd++) {
-		if (cmd != cli_commands && strcmp(cmd->noun, cmd[-1].noun) == 0)
-			continue;
-		printf("    %s) words=\"", cmd->noun);
-		for (const struct cli_command *v = cmd; v->noun && !strcmp(v->noun, cmd->noun); v++)
-			printf("%s ", v->verb);
-		printf("\" ;;\n");
-	}
-	printf("    completion) words=\"bash\" ;;\n    esac ;;\n  *) words=\"");
-	cli_flags_words(stdout);
-	printf("\" ;;\n  esac\n  COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n}\n"
-	       "complete -F _aioctl aioctl\n");
-}
-
 /* NOUN VERB; or NOUN alone when it has a "list" verb ("aioctl errors") or
  * just one command ("aioctl history HOST"). *ret_verb_given says whether
  * a verb was consumed. */
@@ -103,7 +62,7 @@ static int run(struct cli *c, int argc, char **argv)
 			fprintf(stderr, "aioctl: usage: aioctl completion bash\n");
 			return CLI_EXIT_USAGE;
 		}
-		completion_bash();
+		cli_completion_bash(stdout);
 		return 0;
 	}
 	if (!(cmd = find_command(argv[0], argc > 1 ? argv[1] : NULL, &verb_given)))
