@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "duration.h"
 #include "names.h"
+#include "states.h"
 
 #define POLL_MS   100
 #define BAR_WIDTH 30
@@ -22,7 +23,7 @@ static json_t *rollout_json(const Aioctl__V1__Rollout *r)
 	       *refused = json_array();
 
 	json_object_set_new(o, "id", json_integer((json_int_t)r->id));
-	json_object_set_new(o, "state", json_string(r->state));
+	json_object_set_new(o, "state", json_string(cli_rollout_state_name(CLI_ROLLOUT_STATE(r))));
 	json_object_set_new(o, "target", json_integer((json_int_t)r->target));
 	json_object_set_new(o, "message", r->message ? json_string(r->message) : json_null());
 	json_object_set_new(o, "created_by",
@@ -38,7 +39,8 @@ static json_t *rollout_json(const Aioctl__V1__Rollout *r)
 		json_t *st = json_object();
 
 		json_object_set_new(st, "host", json_string(p->host));
-		json_object_set_new(st, "state", json_string(p->state));
+		json_object_set_new(st, "state",
+		                    json_string(cli_step_state_name(CLI_STEP_STATE(p))));
 		json_object_set_new(st, "wave", json_integer(p->wave));
 		json_object_set_new(st, "target", json_integer((json_int_t)p->target));
 		json_object_set_new(st, "runtime_before",
@@ -59,7 +61,8 @@ static json_t *rollout_json(const Aioctl__V1__Rollout *r)
 		                            : json_null());
 		json_object_set_new(st, "message",
 		                    p->message ? json_string(p->message) : json_null());
-		json_object_set_new(st, "rollback", json_string(p->rollback ? p->rollback : ""));
+		json_object_set_new(st, "rollback",
+		                    json_string(cli_rollback_state_name(cli_rollback_state(p))));
 		json_object_set_new(st, "started",
 		                    cli_time_json(p->has_started_ms ? p->started_ms : 0));
 		json_object_set_new(st, "finished",
@@ -85,24 +88,43 @@ static struct counts count(const Aioctl__V1__Rollout *r)
 	struct counts k = { 0 };
 
 	for (size_t i = 0; i < r->n_steps; i++) {
-		const char *st = r->steps[i]->state;
-
-		if (!strcmp(st, "done"))
+		switch (CLI_STEP_STATE(r->steps[i])) {
+		case AIOCTL__V1__STEP_STATE__STEP_DONE:
 			k.done++;
-		else if (!strcmp(st, "failed"))
+			break;
+		case AIOCTL__V1__STEP_STATE__STEP_FAILED:
 			k.failed++;
-		else if (!strcmp(st, "offline"))
+			break;
+		case AIOCTL__V1__STEP_STATE__STEP_OFFLINE:
 			k.offline++;
-		else if (!strcmp(st, "expired"))
+			break;
+		case AIOCTL__V1__STEP_STATE__STEP_EXPIRED:
 			k.expired++;
-		else if (!strcmp(st, "pending") || !strcmp(st, "planned"))
+			break;
+		case AIOCTL__V1__STEP_STATE__STEP_PENDING:
+		case AIOCTL__V1__STEP_STATE__STEP_PLANNED:
 			k.pending++;
-		else if (!strcmp(st, "sent") || !strcmp(st, "soaking"))
+			break;
+		case AIOCTL__V1__STEP_STATE__STEP_SENT:
+		case AIOCTL__V1__STEP_STATE__STEP_SOAKING:
 			k.busy++;
-		if (r->steps[i]->rollback && !strcmp(r->steps[i]->rollback, "done"))
+			break;
+		default:
+			break;
+		}
+		if (cli_rollback_state(r->steps[i]) == AIOCTL__V1__ROLLBACK_STATE__ROLLBACK_DONE)
 			k.rolled_back++;
 	}
 	return k;
+}
+
+/* "done" or "failed, rollback done". */
+static void step_text(const Aioctl__V1__RolloutStep *p, char *buf, size_t len)
+{
+	const char *rb = cli_rollback_state_name(cli_rollback_state(p));
+
+	snprintf(buf, len, "%s%s%s", cli_step_state_name(CLI_STEP_STATE(p)),
+	         *rb ? ", rollback " : "", rb);
 }
 
 static void print_steps(const Aioctl__V1__Rollout *r, bool only_trouble)
@@ -118,12 +140,11 @@ static void print_steps(const Aioctl__V1__Rollout *r, bool only_trouble)
 		const char *cells[6] = { p->host, wave, state,
 			                 live,    boot, p->message ? p->message : "" };
 
-		if (only_trouble && (!strcmp(p->state, "done") || !strcmp(p->state, "planned")))
+		if (only_trouble && (CLI_STEP_STATE(p) == AIOCTL__V1__STEP_STATE__STEP_DONE ||
+		                     CLI_STEP_STATE(p) == AIOCTL__V1__STEP_STATE__STEP_PLANNED))
 			continue;
 		snprintf(wave, sizeof(wave), "%u", p->wave);
-		snprintf(state, sizeof(state), "%s%s%s", p->state,
-		         p->rollback && *p->rollback ? ", rollback " : "",
-		         p->rollback ? p->rollback : "");
+		step_text(p, state, sizeof(state));
 		if (p->has_runtime_before)
 			snprintf(live, sizeof(live), "%" PRIu64 " -> %s", p->runtime_before,
 			         p->has_runtime_after ? "" : "?");
@@ -150,7 +171,7 @@ static void print_rollout(const Aioctl__V1__Rollout *r)
 	char created[40];
 
 	aio_time_format_rfc3339(r->created_ms, created, sizeof(created));
-	printf("Rollout %" PRIu64 ": %s", r->id, r->state);
+	printf("Rollout %" PRIu64 ": %s", r->id, cli_rollout_state_name(CLI_ROLLOUT_STATE(r)));
 	if (r->target)
 		printf(", fs.aio-max-nr = %" PRIu64, r->target);
 	printf("\n  %s\n", r->message ? r->message : "");
@@ -177,31 +198,36 @@ static int get_rollout(struct cli *c, const char *method, uint64_t id, Aioctl__V
 	return cli_call(c, method, &in.base, (ProtobufCMessage **)ret);
 }
 
-static bool finished(const char *state)
+static bool finished(Aioctl__V1__RolloutState st)
 {
-	return !strcmp(state, "completed") || !strcmp(state, "aborted") ||
-	       !strcmp(state, "rolled-back") || !strcmp(state, "paused");
+	return st == AIOCTL__V1__ROLLOUT_STATE__ROLLOUT_COMPLETED ||
+	       st == AIOCTL__V1__ROLLOUT_STATE__ROLLOUT_ABORTED ||
+	       st == AIOCTL__V1__ROLLOUT_STATE__ROLLOUT_ROLLED_BACK ||
+	       st == AIOCTL__V1__ROLLOUT_STATE__ROLLOUT_PAUSED;
 }
 
 /* The exit code for how r ended; a rollback that was asked for and
  * completed is success (1 if a host's rollback failed). */
 static int exit_for(const Aioctl__V1__Rollout *r, bool rollback_asked)
 {
-	if (!strcmp(r->state, "paused"))
+	switch (CLI_ROLLOUT_STATE(r)) {
+	case AIOCTL__V1__ROLLOUT_STATE__ROLLOUT_PAUSED:
 		return CLI_EXIT_PAUSED;
-	if (!strcmp(r->state, "rolled-back")) {
+	case AIOCTL__V1__ROLLOUT_STATE__ROLLOUT_ROLLED_BACK:
 		if (!rollback_asked)
 			return CLI_EXIT_ROLLED_BACK;
 		for (size_t i = 0; i < r->n_steps; i++)
-			if (r->steps[i]->rollback && !strcmp(r->steps[i]->rollback, "failed"))
+			if (cli_rollback_state(r->steps[i]) ==
+			    AIOCTL__V1__ROLLBACK_STATE__ROLLBACK_FAILED)
 				return CLI_EXIT_FAILED;
 		return CLI_EXIT_OK;
-	}
-	if (!strcmp(r->state, "aborted"))
+	case AIOCTL__V1__ROLLOUT_STATE__ROLLOUT_ABORTED:
 		return CLI_EXIT_ABORTED;
-	if (!strcmp(r->state, "completed"))
+	case AIOCTL__V1__ROLLOUT_STATE__ROLLOUT_COMPLETED:
 		return count(r).failed ? CLI_EXIT_FAILED : CLI_EXIT_OK;
-	return CLI_EXIT_OFFLINE;
+	default:
+		return CLI_EXIT_OFFLINE;
+	}
 }
 
 /* Everything online is settled; only offline hosts remain. */
@@ -209,7 +235,8 @@ static bool only_offline_left(const Aioctl__V1__Rollout *r)
 {
 	struct counts k = count(r);
 
-	return !strcmp(r->state, "running") && k.offline && !k.busy && !k.pending;
+	return CLI_ROLLOUT_STATE(r) == AIOCTL__V1__ROLLOUT_STATE__ROLLOUT_RUNNING && k.offline &&
+	       !k.busy && !k.pending;
 }
 
 static void progress_bar(const Aioctl__V1__Rollout *r)
@@ -224,7 +251,7 @@ static void progress_bar(const Aioctl__V1__Rollout *r)
 	bar[BAR_WIDTH] = '\0';
 	printf("\rrollout %" PRIu64 " [%s] %zu/%zu done, %zu failed, %zu offline, wave %u/%u %-12s",
 	       r->id, bar, k.done, r->n_steps, k.failed, k.offline, r->wave + 1,
-	       r->waves ? r->waves : 1, r->state);
+	       r->waves ? r->waves : 1, cli_rollout_state_name(CLI_ROLLOUT_STATE(r)));
 	fflush(stdout);
 }
 
@@ -235,14 +262,12 @@ static void progress_lines(const Aioctl__V1__Rollout *r, char **seen)
 		const Aioctl__V1__RolloutStep *p = r->steps[i];
 		char now[64];
 
-		snprintf(now, sizeof(now), "%s/%s", p->state, p->rollback ? p->rollback : "");
+		step_text(p, now, sizeof(now));
 		if (seen[i] && !strcmp(seen[i], now))
 			continue;
 		free(seen[i]);
 		seen[i] = strdup(now);
-		printf("%s: %s%s%s\n", p->host, p->state,
-		       p->rollback && *p->rollback ? ", rollback " : "",
-		       p->rollback ? p->rollback : "");
+		printf("%s: %s\n", p->host, now);
 	}
 	fflush(stdout);
 }
@@ -253,7 +278,7 @@ static int follow(struct cli *c, uint64_t id, bool rollback_asked)
 	uint64_t deadline = c->wait_timeout_ms ? aio_mono_ms() + c->wait_timeout_ms : 0;
 	char **seen = NULL;
 	size_t n_seen = 0;
-	char *last_state = NULL;
+	Aioctl__V1__RolloutState last_state = AIOCTL__V1__ROLLOUT_STATE__ROLLOUT_STATE_UNKNOWN;
 	int r;
 
 	for (;;) {
@@ -270,13 +295,13 @@ static int follow(struct cli *c, uint64_t id, bool rollback_asked)
 				progress_bar(ro);
 			else if (seen && ro->n_steps == n_seen)
 				progress_lines(ro, seen);
-			if (!tty && (!last_state || strcmp(last_state, ro->state))) {
-				printf("rollout %" PRIu64 ": %s\n", ro->id, ro->state);
-				free(last_state);
-				last_state = strdup(ro->state);
+			if (!tty && last_state != CLI_ROLLOUT_STATE(ro)) {
+				last_state = CLI_ROLLOUT_STATE(ro);
+				printf("rollout %" PRIu64 ": %s\n", ro->id,
+				       cli_rollout_state_name(last_state));
 			}
 		}
-		done = finished(ro->state) || only_offline_left(ro);
+		done = finished(CLI_ROLLOUT_STATE(ro)) || only_offline_left(ro);
 		if (done || (deadline && aio_mono_ms() >= deadline)) {
 			if (tty)
 				putchar('\n');
@@ -297,7 +322,8 @@ static int follow(struct cli *c, uint64_t id, bool rollback_asked)
 				        "aioctl: rollout %" PRIu64
 				        " still %s after --wait-timeout; "
 				        "follow with: aioctl rollout show %" PRIu64 "\n",
-				        ro->id, ro->state, ro->id);
+				        ro->id, cli_rollout_state_name(CLI_ROLLOUT_STATE(ro)),
+				        ro->id);
 			aioctl__v1__rollout__free_unpacked(ro, NULL);
 			break;
 		}
@@ -307,7 +333,6 @@ static int follow(struct cli *c, uint64_t id, bool rollback_asked)
 	for (size_t i = 0; i < n_seen; i++)
 		free(seen[i]);
 	free(seen);
-	free(last_state);
 	return r;
 }
 
@@ -580,7 +605,7 @@ int cli_rollout_list(struct cli *c, int argc, char **argv)
 		const Aioctl__V1__Rollout *ro = rep->rollouts[i];
 		char id[24], target[24], waves[16], created[40];
 		const char *cells[7] = { id,
-			                 ro->state,
+			                 cli_rollout_state_name(CLI_ROLLOUT_STATE(ro)),
 			                 target,
 			                 waves,
 			                 created,
@@ -743,14 +768,16 @@ int cli_report_rollout(struct cli *c, int argc, char **argv)
 		json_t *root = json_object(), *hosts = json_array();
 
 		json_object_set_new(root, "id", json_integer((json_int_t)rep->id));
-		json_object_set_new(root, "state", json_string(rep->state ? rep->state : ""));
+		json_object_set_new(root, "state",
+		                    json_string(cli_rollout_state_name(CLI_ROLLOUT_STATE(rep))));
 		json_object_set_new(root, "target", json_integer((json_int_t)rep->target));
 		for (size_t i = 0; i < rep->n_hosts; i++) {
 			const Aioctl__V1__RolloutHostReport *h = rep->hosts[i];
 			json_t *o = json_object();
 
 			json_object_set_new(o, "host", json_string(h->host));
-			json_object_set_new(o, "state", json_string(h->state));
+			json_object_set_new(o, "state",
+			                    json_string(cli_step_state_name(CLI_STEP_STATE(h))));
 			json_object_set_new(o, "changed",
 			                    h->has_changed_ms ? cli_time_json(h->changed_ms)
 			                                      : json_null());
@@ -771,8 +798,11 @@ int cli_report_rollout(struct cli *c, int argc, char **argv)
 	for (size_t i = 0; i < rep->n_hosts; i++) {
 		const Aioctl__V1__RolloutHostReport *h = rep->hosts[i];
 		char when[40] = "-", win[32] = "-", w[6][32];
-		const char *cells[10] = { h->host, h->state, when, win,  w[0],
-			                  w[1],    w[2],     w[3], w[4], w[5] };
+		const char *cells[10] = { h->host, cli_step_state_name(CLI_STEP_STATE(h)),
+			                  when,    win,
+			                  w[0],    w[1],
+			                  w[2],    w[3],
+			                  w[4],    w[5] };
 
 		if (h->has_changed_ms)
 			aio_time_format_rfc3339(h->changed_ms, when, sizeof(when));
@@ -789,8 +819,8 @@ int cli_report_rollout(struct cli *c, int argc, char **argv)
 		printf("\nrollout %" PRIu64 " (%s) to %" PRIu64
 		       ": %zu hosts changed; AIO errors %u "
 		       "before, %u after; highest peak utilisation %.1f%% before, %.1f%% after\n",
-		       rep->id, rep->state ? rep->state : "?", rep->target, changed, err_before,
-		       err_after, 100 * u_before, 100 * u_after);
+		       rep->id, cli_rollout_state_name(CLI_ROLLOUT_STATE(rep)), rep->target,
+		       changed, err_before, err_after, 100 * u_before, 100 * u_after);
 out_free:
 	aioctl__v1__rollout_report_reply__free_unpacked(rep, NULL);
 	return r;

@@ -8,6 +8,8 @@ static void fill(Aioctl__V1__Rollout *m, const struct server_rollout *ro, bool s
 	aioctl__v1__rollout__init(m);
 	m->id = ro->id;
 	m->state = (char *)server_rollouts_state_name(ro->state);
+	m->has_state_code = true;
+	m->state_code = server_rollouts_state_code(ro->state);
 	m->has_target = true;
 	m->target = ro->opts->target;
 	m->created_by = (char *)ro->created_by;
@@ -38,6 +40,9 @@ static void fill(Aioctl__V1__Rollout *m, const struct server_rollout *ro, bool s
 				                            ? "offline"
 				                            : server_rollouts_step_state_name(
 				                                      p->state));
+				q->has_state_code = true;
+				q->state_code = server_rollouts_step_code(p->state,
+				                                          p->offline_since_ms != 0);
 				q->has_wave = true;
 				q->wave = p->wave;
 				q->has_target = true;
@@ -58,6 +63,8 @@ static void fill(Aioctl__V1__Rollout *m, const struct server_rollout *ro, bool s
 				q->has_finished_ms = p->finished_ms != 0;
 				q->finished_ms = p->finished_ms;
 				q->rollback = (char *)server_rollouts_rb_state_name(p->rb);
+				q->has_rollback_code = true;
+				q->rollback_code = server_rollouts_rb_code(p->rb);
 				pv[i] = q;
 			}
 			m->steps = pv;
@@ -128,10 +135,13 @@ void server_rollout_pack_answer(const struct server_rollout *ro, bool dry_run,
 	server_rollout_pack(&m, ro, true);
 	if (dry_run) {
 		m.state = "planned";
+		m.state_code = AIOCTL__V1__ROLLOUT_STATE__ROLLOUT_PLANNED;
 		m.has_dry_run = true;
 		m.dry_run = true;
-		for (size_t i = 0; i < m.n_steps; i++)
+		for (size_t i = 0; i < m.n_steps; i++) {
 			m.steps[i]->state = "planned";
+			m.steps[i]->state_code = AIOCTL__V1__STEP_STATE__STEP_PLANNED;
+		}
 	}
 	closure(&m, data);
 	server_rollout_pack_done(&m);

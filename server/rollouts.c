@@ -48,6 +48,48 @@ int server_rollouts_state_parse(const char *const *names, size_t n, const char *
 	return def;
 }
 
+Aioctl__V1__RolloutState server_rollouts_state_code(enum server_rollout_state st)
+{
+	static const Aioctl__V1__RolloutState codes[] = {
+		[RO_RUNNING] = AIOCTL__V1__ROLLOUT_STATE__ROLLOUT_RUNNING,
+		[RO_PAUSED] = AIOCTL__V1__ROLLOUT_STATE__ROLLOUT_PAUSED,
+		[RO_COMPLETED] = AIOCTL__V1__ROLLOUT_STATE__ROLLOUT_COMPLETED,
+		[RO_ABORTED] = AIOCTL__V1__ROLLOUT_STATE__ROLLOUT_ABORTED,
+		[RO_ROLLING_BACK] = AIOCTL__V1__ROLLOUT_STATE__ROLLOUT_ROLLING_BACK,
+		[RO_ROLLED_BACK] = AIOCTL__V1__ROLLOUT_STATE__ROLLOUT_ROLLED_BACK,
+	};
+
+	return codes[st];
+}
+
+Aioctl__V1__StepState server_rollouts_step_code(enum server_step_state st, bool offline)
+{
+	static const Aioctl__V1__StepState codes[] = {
+		[STEP_PENDING] = AIOCTL__V1__STEP_STATE__STEP_PENDING,
+		[STEP_SENT] = AIOCTL__V1__STEP_STATE__STEP_SENT,
+		[STEP_SOAKING] = AIOCTL__V1__STEP_STATE__STEP_SOAKING,
+		[STEP_DONE] = AIOCTL__V1__STEP_STATE__STEP_DONE,
+		[STEP_FAILED] = AIOCTL__V1__STEP_STATE__STEP_FAILED,
+		[STEP_EXPIRED] = AIOCTL__V1__STEP_STATE__STEP_EXPIRED,
+		[STEP_CANCELLED] = AIOCTL__V1__STEP_STATE__STEP_CANCELLED,
+	};
+
+	return st == STEP_PENDING && offline ? AIOCTL__V1__STEP_STATE__STEP_OFFLINE : codes[st];
+}
+
+Aioctl__V1__RollbackState server_rollouts_rb_code(enum server_rb_state st)
+{
+	static const Aioctl__V1__RollbackState codes[] = {
+		[RB_NONE] = AIOCTL__V1__ROLLBACK_STATE__ROLLBACK_NONE,
+		[RB_PENDING] = AIOCTL__V1__ROLLBACK_STATE__ROLLBACK_PENDING,
+		[RB_SENT] = AIOCTL__V1__ROLLBACK_STATE__ROLLBACK_SENT,
+		[RB_DONE] = AIOCTL__V1__ROLLBACK_STATE__ROLLBACK_DONE,
+		[RB_FAILED] = AIOCTL__V1__ROLLBACK_STATE__ROLLBACK_FAILED,
+	};
+
+	return codes[st];
+}
+
 struct server_rollout *server_rollouts_find(struct server_rollout *list, uint64_t id)
 {
 	for (struct server_rollout *ro = list; ro; ro = ro->next)

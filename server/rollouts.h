@@ -82,6 +82,12 @@ extern const char *const server_rollouts_step_state_names[];
 extern const char *const server_rollouts_rb_state_names[];
 extern const char *const server_rollouts_state_names[];
 
+/* The states as they cross the wire (a pending step whose host is
+ * offline is STEP_OFFLINE there). */
+Aioctl__V1__RolloutState server_rollouts_state_code(enum server_rollout_state st);
+Aioctl__V1__StepState server_rollouts_step_code(enum server_step_state st, bool offline);
+Aioctl__V1__RollbackState server_rollouts_rb_code(enum server_rb_state st);
+
 struct server_rollout *server_rollouts_find(struct server_rollout *list, uint64_t id);
 /* The step with this id and its rollout (*ret_ro), or NULL. */
 struct server_step *server_rollouts_find_step(struct server_rollout *list, uint64_t step_id,

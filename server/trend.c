@@ -20,6 +20,7 @@
 #include "names.h"
 #include "query.h"
 #include "rollout_store.h"
+#include "rollouts.h"
 #include "rpc_server.h"
 #include "store_events.h"
 
@@ -729,6 +730,10 @@ static void rollout_report_query(struct server_reader *rd, void *arg)
 		goto out_fail;
 	}
 	rep.id = j->id;
+	rep.has_state_code = true;
+	rep.state_code =
+	        server_rollouts_state_code((enum server_rollout_state)server_rollouts_state_parse(
+	                server_rollouts_state_names, RO_STATES, rep.state, RO_RUNNING));
 	if (l.n)
 		qsort(l.v, l.n, sizeof(*l.v), by_host_name);
 	v = calloc(l.n + 1, sizeof(*v));
@@ -745,6 +750,12 @@ static void rollout_report_query(struct server_reader *rd, void *arg)
 		aioctl__v1__rollout_host_report__init(h);
 		h->host = st->host;
 		h->state = st->state;
+		h->has_state_code = true;
+		h->state_code = server_rollouts_step_code(
+		        (enum server_step_state)server_rollouts_state_parse(
+		                server_rollouts_step_state_names, STEP_CANCELLED + 1, st->state,
+		                STEP_PENDING),
+		        false);
 		pv[i] = h;
 		rep.has_target = true;
 		rep.target = st->p.target;
