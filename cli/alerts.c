@@ -5,19 +5,27 @@
 #include "cli.h"
 #include "clock.h"
 
-static const char *const headers[] = {
-	"STATE", "KIND", "SUBJECT", "STARTED", "CLEARED", "MESSAGE"
+enum { STATE, KIND, SUBJECT, STARTED, STARTED_MS, CLEARED, VALUE, THRESHOLD, MESSAGE, N_COLS };
+
+static const struct cli_column cols[N_COLS] = {
+	[STATE] = { "STATE", "state", CLI_IN_ALL },
+	[KIND] = { "KIND", "kind", CLI_IN_ALL },
+	[SUBJECT] = { "SUBJECT", "subject", CLI_IN_ALL },
+	[STARTED] = { "STARTED", "started", CLI_IN_ALL },
+	[STARTED_MS] = { NULL, "started_ms", CLI_IN_JSON },
+	[CLEARED] = { "CLEARED", "cleared", CLI_IN_ALL },
+	[VALUE] = { "VALUE", "value", CLI_IN_CSV | CLI_IN_JSON },
+	[THRESHOLD] = { "THRESHOLD", "threshold", CLI_IN_CSV | CLI_IN_JSON },
+	[MESSAGE] = { "MESSAGE", "message", CLI_IN_ALL },
 };
-static const char *const csv_headers[] = { "state",   "kind",  "subject",   "started",
-	                                   "cleared", "value", "threshold", "message" };
 
 int cli_alerts(struct cli *c, int argc, char **argv)
 {
 	Aioctl__V1__AlertsRequest in = AIOCTL__V1__ALERTS_REQUEST__INIT;
 	Aioctl__V1__AlertsReply *rep = NULL;
-	bool csv = c->format == CLI_CSV;
+	struct cli_rows rows;
 	size_t active = 0;
-	struct cli_table t;
+	json_t *root;
 	int r;
 
 	in.has_since_ms = true;
@@ -28,61 +36,35 @@ int cli_alerts(struct cli *c, int argc, char **argv)
 	}
 	if ((r = cli_call(c, "Alerts", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
-	for (size_t i = 0; i < rep->n_alerts; i++)
-		active += !rep->alerts[i]->has_cleared_ms;
-	if (c->format == CLI_JSON) {
-		json_t *root = json_object(), *list = json_array();
-
-		for (size_t i = 0; i < rep->n_alerts; i++) {
-			const Aioctl__V1__Alert *a = rep->alerts[i];
-			json_t *o = json_object();
-
-			json_object_set_new(o, "state",
-			                    json_string(a->has_cleared_ms ? "cleared" : "active"));
-			json_object_set_new(o, "kind", json_string(a->kind));
-			json_object_set_new(o, "subject", json_string(a->subject));
-			json_object_set_new(o, "started", cli_time_json(a->started_ms));
-			json_object_set_new(o, "started_ms",
-			                    json_integer((json_int_t)a->started_ms));
-			json_object_set_new(o, "cleared",
-			                    a->has_cleared_ms ? cli_time_json(a->cleared_ms)
-			                                      : json_null());
-			json_object_set_new(o, "value", json_real(a->value));
-			json_object_set_new(o, "threshold", json_real(a->threshold));
-			json_object_set_new(o, "message",
-			                    json_string(a->message ? a->message : ""));
-			json_array_append_new(list, o);
-		}
-		json_object_set_new(root, "active", json_integer((json_int_t)active));
-		json_object_set_new(root, "alerts", list);
-		json_object_set_new(root, "truncated", json_boolean(rep->truncated));
-		r = cli_json_print(root, stdout) < 0 ? CLI_EXIT_FAILED : 0;
-		goto out_free;
-	}
-	cli_table_init(&t, csv ? csv_headers : headers, csv ? 8 : 6);
+	cli_rows_init(&rows, cols, N_COLS, c->format);
 	for (size_t i = 0; i < rep->n_alerts; i++) {
 		const Aioctl__V1__Alert *a = rep->alerts[i];
-		char started[40], cleared[40], value[32], threshold[32];
-		const char *state = a->has_cleared_ms ? "cleared" : "ACTIVE";
-		const char *msg = a->message ? a->message : "";
-		const char *cells[8] = { state,   a->kind,           a->subject, started,
-			                 cleared, csv ? value : msg, threshold,  msg };
+		bool cleared = a->has_cleared_ms;
 
-		aio_time_format_rfc3339(a->started_ms, started, sizeof(started));
-		if (a->has_cleared_ms)
-			aio_time_format_rfc3339(a->cleared_ms, cleared, sizeof(cleared));
-		else
-			snprintf(cleared, sizeof(cleared), csv ? "" : "-");
-		snprintf(value, sizeof(value), "%.6g", a->value);
-		snprintf(threshold, sizeof(threshold), "%.6g", a->threshold);
-		cli_table_add(&t, cells);
+		active += !cleared;
+		if (cli_rows_add(&rows) < 0)
+			break;
+		cli_cell_forms(&rows, STATE, cleared ? "cleared" : "ACTIVE", NULL,
+		               json_string(cleared ? "cleared" : "active"));
+		cli_cell_text(&rows, KIND, a->kind);
+		cli_cell_text(&rows, SUBJECT, a->subject);
+		cli_cell_time(&rows, STARTED, a->started_ms);
+		cli_cell_uint(&rows, STARTED_MS, true, a->started_ms);
+		cli_cell_time(&rows, CLEARED, cleared ? a->cleared_ms : 0);
+		cli_cell_real(&rows, VALUE, true, a->value, 2);
+		cli_cell_real(&rows, THRESHOLD, true, a->threshold, 2);
+		cli_cell_text(&rows, MESSAGE, a->message ? a->message : "");
 	}
-	cli_table_print(&t, c->format, stdout);
+	root = json_object();
+	json_object_set_new(root, "active", json_integer((json_int_t)active));
+	json_object_set_new(root, "alerts", json_array());
+	json_object_set_new(root, "truncated", json_boolean(rep->truncated));
+	if (cli_rows_print(&rows, "alerts", root, stdout) < 0)
+		r = CLI_EXIT_FAILED;
 	if (c->format == CLI_TABLE)
 		printf("\n%zu active, %zu cleared%s\n", active, rep->n_alerts - active,
 		       rep->truncated ? " (more: raise --limit)" : "");
-	cli_table_done(&t);
-out_free:
+	cli_rows_done(&rows);
 	aioctl__v1__alerts_reply__free_unpacked(rep, NULL);
 	return r;
 }

@@ -126,10 +126,8 @@ int cli_host_revoke(struct cli *c, int argc, char **argv);
 
 /* Formatting shared by commands. */
 double cli_utilization(const Aioctl__V1__Sample *s);
-void cli_ago(uint64_t then_ms, uint64_t now_ms, char *buf, size_t len);
 json_t *cli_labels_json(Aioctl__V1__Label *const *labels, size_t n);
 void cli_labels_text(Aioctl__V1__Label *const *labels, size_t n, char *buf, size_t len);
-json_t *cli_time_json(uint64_t unix_ms);
 /* The JSON object for one host, as fleet status and host show print it. */
 json_t *cli_host_json(const Aioctl__V1__HostStatus *h);
 json_t *cli_persisted_json(const Aioctl__V1__Persisted *p);

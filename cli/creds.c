@@ -80,47 +80,30 @@ int cli_token_create(struct cli *c, int argc, char **argv)
 
 int cli_token_list(struct cli *c, int argc, char **argv)
 {
-	static const char *const headers[] = { "NAME", "ROLE", "CREATED", "REVOKED" };
+	enum { NAME, ROLE, CREATED, REVOKED, N_COLS };
+	static const struct cli_column cols[N_COLS] = {
+		[NAME] = { "NAME", "name", CLI_IN_ALL },
+		[ROLE] = { "ROLE", "role", CLI_IN_ALL },
+		[CREATED] = { "CREATED", "created", CLI_IN_ALL },
+		[REVOKED] = { "REVOKED", "revoked", CLI_IN_ALL },
+	};
 	Aioctl__V1__TokenListRequest in = AIOCTL__V1__TOKEN_LIST_REQUEST__INIT;
 	Aioctl__V1__TokenListReply *rep = NULL;
-	struct cli_table t;
+	struct cli_rows rows;
 	int r;
 
 	if ((r = cli_call(c, "TokenList", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
-	if (c->format == CLI_JSON) {
-		json_t *root = json_object(), *list = json_array();
-
-		for (size_t i = 0; i < rep->n_tokens; i++) {
-			json_t *o = json_object();
-
-			json_object_set_new(o, "name", json_string(rep->tokens[i]->name));
-			json_object_set_new(o, "role", json_string(rep->tokens[i]->role));
-			json_object_set_new(o, "created",
-			                    cli_time_json(rep->tokens[i]->created_ms));
-			json_object_set_new(o, "revoked",
-			                    cli_time_json(rep->tokens[i]->revoked_ms));
-			json_array_append_new(list, o);
-		}
-		json_object_set_new(root, "tokens", list);
-		r = cli_json_print(root, stdout) < 0 ? CLI_EXIT_FAILED : 0;
-	} else {
-		cli_table_init(&t, headers, 4);
-		for (size_t i = 0; i < rep->n_tokens; i++) {
-			char created[40], revoked[40] = "-";
-			const char *cells[4] = { rep->tokens[i]->name, rep->tokens[i]->role,
-				                 created, revoked };
-
-			aio_time_format_rfc3339(rep->tokens[i]->created_ms, created,
-			                        sizeof(created));
-			if (rep->tokens[i]->revoked_ms)
-				aio_time_format_rfc3339(rep->tokens[i]->revoked_ms, revoked,
-				                        sizeof(revoked));
-			cli_table_add(&t, cells);
-		}
-		cli_table_print(&t, c->format, stdout);
-		cli_table_done(&t);
+	cli_rows_init(&rows, cols, N_COLS, c->format);
+	for (size_t i = 0; i < rep->n_tokens && cli_rows_add(&rows) == 0; i++) {
+		cli_cell_text(&rows, NAME, rep->tokens[i]->name);
+		cli_cell_text(&rows, ROLE, rep->tokens[i]->role);
+		cli_cell_time(&rows, CREATED, rep->tokens[i]->created_ms);
+		cli_cell_time(&rows, REVOKED, rep->tokens[i]->revoked_ms);
 	}
+	if (cli_rows_print(&rows, "tokens", NULL, stdout) < 0)
+		r = CLI_EXIT_FAILED;
+	cli_rows_done(&rows);
 	aioctl__v1__token_list_reply__free_unpacked(rep, NULL);
 	return r;
 }

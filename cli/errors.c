@@ -6,16 +6,26 @@
 #include "clock.h"
 #include "names.h"
 
-static const char *const headers[] = { "TIME", "HOST", "KIND", "VM", "DISK", "SOURCE" };
-static const char *const csv_headers[] = { "time", "host",   "kind",    "vm",
-	                                   "disk", "source", "sources", "line" };
+enum { TIME, HOST, KIND, VM, DISK, SOURCE, SOURCES, LINE, N_COLS };
+
+/* the table's SOURCE lists every source of the incident */
+static const struct cli_column cols[N_COLS] = {
+	[TIME] = { "TIME", "time", CLI_IN_ALL },
+	[HOST] = { "HOST", "host", CLI_IN_ALL },
+	[KIND] = { "KIND", "kind", CLI_IN_ALL },
+	[VM] = { "VM", "vm", CLI_IN_ALL },
+	[DISK] = { "DISK", "disk", CLI_IN_ALL },
+	[SOURCE] = { NULL, "source", CLI_IN_CSV | CLI_IN_JSON },
+	[SOURCES] = { "SOURCE", "sources", CLI_IN_ALL },
+	[LINE] = { NULL, "line", CLI_IN_CSV | CLI_IN_JSON },
+};
 
 int cli_errors(struct cli *c, int argc, char **argv)
 {
 	Aioctl__V1__ErrorsRequest in = AIOCTL__V1__ERRORS_REQUEST__INIT;
 	Aioctl__V1__ErrorsReply *rep = NULL;
-	bool csv = c->format == CLI_CSV;
-	struct cli_table t;
+	struct cli_rows rows;
+	json_t *root;
 	int r;
 
 	if (c->host && !aio_host_name_valid(c->host)) {
@@ -33,40 +43,30 @@ int cli_errors(struct cli *c, int argc, char **argv)
 	if ((r = cli_call(c, "Errors", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
 
-	if (c->format == CLI_JSON) {
-		json_t *root = json_object(), *events = json_array();
-
-		for (size_t i = 0; i < rep->n_events; i++)
-			json_array_append_new(events, cli_event_json(rep->events[i]->host,
-			                                             rep->events[i]->event));
-		json_object_set_new(root, "events", events);
-		json_object_set_new(root, "truncated", json_boolean(rep->truncated));
-		r = cli_json_print(root, stdout) < 0 ? CLI_EXIT_FAILED : 0;
-		goto out_free;
-	}
-	cli_table_init(&t, csv ? csv_headers : headers, csv ? 8 : 6);
-	for (size_t i = 0; i < rep->n_events; i++) {
+	cli_rows_init(&rows, cols, N_COLS, c->format);
+	for (size_t i = 0; i < rep->n_events && cli_rows_add(&rows) == 0; i++) {
 		const Aioctl__V1__AioEvent *e = rep->events[i]->event;
-		char when[40], sources[AIO_EVENT_SOURCES_MAX * (AIO_PATH_MAX + 1)];
-		const char *cells[8] = { when,
-			                 rep->events[i]->host,
-			                 aio_event_kind_name(e->kind),
-			                 e->vm ? e->vm : (csv ? "" : "-"),
-			                 e->disk ? e->disk : (csv ? "" : "-"),
-			                 csv ? e->source : sources,
-			                 sources,
-			                 e->line ? e->line : "" };
+		char sources[AIO_EVENT_SOURCES_MAX * (AIO_PATH_MAX + 1)];
 
-		aio_time_format_rfc3339(e->time_ms, when, sizeof(when));
 		cli_event_sources_text(e, sources, sizeof(sources));
-		cli_table_add(&t, cells);
+		cli_cell_time(&rows, TIME, e->time_ms);
+		cli_cell_text(&rows, HOST, rep->events[i]->host);
+		cli_cell_text(&rows, KIND, aio_event_kind_name(e->kind));
+		cli_cell_text(&rows, VM, e->vm);
+		cli_cell_text(&rows, DISK, e->disk);
+		cli_cell_text(&rows, SOURCE, e->source);
+		cli_cell_forms(&rows, SOURCES, sources, NULL, cli_event_sources_json(e));
+		cli_cell_text(&rows, LINE, e->line);
 	}
-	cli_table_print(&t, c->format, stdout);
-	if (!csv)
+	root = json_object();
+	json_object_set_new(root, "events", json_array());
+	json_object_set_new(root, "truncated", json_boolean(rep->truncated));
+	if (cli_rows_print(&rows, "events", root, stdout) < 0)
+		r = CLI_EXIT_FAILED;
+	if (c->format == CLI_TABLE)
 		printf("\n%zu event%s%s\n", rep->n_events, rep->n_events == 1 ? "" : "s",
 		       rep->truncated ? " (more matched: raise --limit or narrow --since)" : "");
-	cli_table_done(&t);
-out_free:
+	cli_rows_done(&rows);
 	aioctl__v1__errors_reply__free_unpacked(rep, NULL);
 	return r;
 }

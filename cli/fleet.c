@@ -7,17 +7,24 @@
 #include "cli.h"
 #include "clock.h"
 
-/* One column set; people get units and ages, scripts (CSV) raw values. */
-static const char *const status_headers[] = {
-	"HOST",   "AIO-NR",  "AIO-MAX-NR", "ROOM",  "UTIL",   "PEAK",
-	"REBOOT", "ERR-24H", "LAST SEEN",  "STATE", "LABELS",
-};
-static const char *const status_csv_headers[] = {
-	"host",         "aio_nr",     "aio_max_nr", "room",   "utilization", "aio_nr_max",
-	"after_reboot", "errors_24h", "last_seen",  "online", "labels",
-};
+enum { HOST, NR, MAX, ROOM, UTIL, PEAK, REBOOT, ERRORS, SEEN, STATE, LABELS, JSON, N_COLS };
 
-#define N_STATUS_COLS (sizeof(status_headers) / sizeof(status_headers[0]))
+/* People get units and ages, scripts (CSV) raw values; JSON the host
+ * object host show prints too. */
+static const struct cli_column cols[N_COLS] = {
+	[HOST] = { "HOST", "host", CLI_IN_TABLE | CLI_IN_CSV },
+	[NR] = { "AIO-NR", "aio_nr", CLI_IN_TABLE | CLI_IN_CSV },
+	[MAX] = { "AIO-MAX-NR", "aio_max_nr", CLI_IN_TABLE | CLI_IN_CSV },
+	[ROOM] = { "ROOM", "room", CLI_IN_TABLE | CLI_IN_CSV },
+	[UTIL] = { "UTIL", "utilization", CLI_IN_TABLE | CLI_IN_CSV },
+	[PEAK] = { "PEAK", "aio_nr_max", CLI_IN_TABLE | CLI_IN_CSV },
+	[REBOOT] = { "REBOOT", "after_reboot", CLI_IN_TABLE | CLI_IN_CSV },
+	[ERRORS] = { "ERR-24H", "errors_24h", CLI_IN_TABLE | CLI_IN_CSV },
+	[SEEN] = { "LAST SEEN", "last_seen", CLI_IN_TABLE | CLI_IN_CSV },
+	[STATE] = { "STATE", "online", CLI_IN_TABLE | CLI_IN_CSV },
+	[LABELS] = { "LABELS", "labels", CLI_IN_TABLE | CLI_IN_CSV },
+	[JSON] = { NULL, NULL, CLI_IN_JSON },
+};
 
 static int by_utilization(const void *a, const void *b)
 {
@@ -53,114 +60,82 @@ static int by_name(const void *a, const void *b)
 
 /* REBOOT: what fs.aio-max-nr becomes after a reboot, "same" if nothing
  * changes, "?" before the agent has scanned sysctl.d. */
-static void reboot_cell(const Aioctl__V1__HostStatus *h, bool csv, char *buf, size_t len)
+static void reboot_cell(struct cli_rows *rows, const Aioctl__V1__HostStatus *h)
 {
+	char table[32], csv[24];
+
+	snprintf(csv, sizeof(csv), "%llu", (unsigned long long)cli_reboot_value(h->persisted));
+	snprintf(table, sizeof(table), "-> %s", csv);
 	if (!h->persisted)
-		snprintf(buf, len, "%s", csv ? "" : "?");
-	else if (!csv && !cli_persisted_differs(h))
-		snprintf(buf, len, "same");
+		cli_cell_forms(rows, REBOOT, "?", "", NULL);
 	else
-		snprintf(buf, len, "%s%llu", csv ? "" : "-> ",
-		         (unsigned long long)cli_reboot_value(h->persisted));
+		cli_cell_forms(rows, REBOOT, cli_persisted_differs(h) ? table : "same", csv, NULL);
 }
 
 /* ROOM: further 1024-event contexts; with the largest VM seen here, how
  * many more such VMs fit ("7 (3 VMs)"). */
-static void room_cell(const Aioctl__V1__HostStatus *h, bool csv, char *buf, size_t len)
+static void room_cell(struct cli_rows *rows, const Aioctl__V1__HostStatus *h)
 {
-	if (csv || !h->has_largest_vm_contexts || !h->largest_vm_contexts)
-		snprintf(buf, len, "%llu", (unsigned long long)h->room_contexts);
+	char table[48], csv[24];
+
+	snprintf(csv, sizeof(csv), "%llu", (unsigned long long)h->room_contexts);
+	if (!h->has_largest_vm_contexts || !h->largest_vm_contexts)
+		snprintf(table, sizeof(table), "%s", csv);
 	else
-		snprintf(buf, len, "%llu (%llu VMs)", (unsigned long long)h->room_contexts,
+		snprintf(table, sizeof(table), "%s (%llu VMs)", csv,
 		         (unsigned long long)(h->room_contexts / h->largest_vm_contexts));
+	cli_cell_forms(rows, ROOM, table, csv, NULL);
 }
 
-static void print_rows(struct cli *c, Aioctl__V1__FleetStatusReply *rep)
+static json_t *host_json(const void *h)
 {
-	bool csv = c->format == CLI_CSV;
-	const char *none = csv ? "" : "-";
-	struct cli_table t;
+	return cli_host_json(h);
+}
+
+static int print_hosts(struct cli *c, const Aioctl__V1__FleetStatusReply *rep)
+{
 	uint64_t now = aio_now_ms();
 	size_t online = 0, differ = 0, with_errors = 0;
+	struct cli_rows rows;
+	json_t *root, *silent = json_array();
+	int r;
 
-	cli_table_init(&t, csv ? status_csv_headers : status_headers, N_STATUS_COLS);
-	for (size_t i = 0; i < rep->n_hosts; i++) {
+	cli_rows_init(&rows, cols, N_COLS, c->format);
+	for (size_t i = 0; i < rep->n_hosts && cli_rows_add(&rows) == 0; i++) {
 		const Aioctl__V1__HostStatus *h = rep->hosts[i];
 		const Aioctl__V1__Sample *s = h->sample;
-		char nr[24], max[24], room[48], util[32], peak[24], reboot[40], errors[16];
-		char seen[48] = "", labels[512];
-		const char *cells[N_STATUS_COLS] = { h->host, none,   none, none, none,  none,
-			                             reboot,  errors, seen, NULL, labels };
+		char labels[512];
 
-		if (s) {
-			snprintf(nr, sizeof(nr), "%llu", (unsigned long long)s->aio_nr);
-			snprintf(max, sizeof(max), "%llu", (unsigned long long)s->aio_max_nr);
-			snprintf(peak, sizeof(peak), "%llu", (unsigned long long)s->aio_nr_max);
-			if (csv)
-				snprintf(util, sizeof(util), "%.6f", cli_utilization(s));
-			else
-				snprintf(util, sizeof(util), "%.1f%%", 100.0 * cli_utilization(s));
-			room_cell(h, csv, room, sizeof(room));
-			cells[1] = nr;
-			cells[2] = max;
-			cells[3] = room;
-			cells[4] = util;
-			cells[5] = peak;
-		}
-		reboot_cell(h, csv, reboot, sizeof(reboot));
-		snprintf(errors, sizeof(errors), "%u", h->errors_24h);
-		if (!csv)
-			cli_ago(h->last_seen_ms, now, seen, sizeof(seen));
-		else if (h->last_seen_ms)
-			aio_time_format_rfc3339(h->last_seen_ms, seen, sizeof(seen));
-		if (csv)
-			cells[9] = h->online ? "true" : "false";
-		else
-			cells[9] = h->online ? "online" : "OFFLINE";
+		cli_cell_text(&rows, HOST, h->host);
+		cli_cell_uint(&rows, NR, s, s ? s->aio_nr : 0);
+		cli_cell_uint(&rows, MAX, s, s ? s->aio_max_nr : 0);
+		if (s)
+			room_cell(&rows, h);
+		cli_cell_ratio(&rows, UTIL, s, cli_utilization(s));
+		cli_cell_uint(&rows, PEAK, s, s ? s->aio_nr_max : 0);
+		reboot_cell(&rows, h);
+		cli_cell_uint(&rows, ERRORS, true, h->errors_24h);
+		cli_cell_ago(&rows, SEEN, h->last_seen_ms, now);
+		cli_cell_bool(&rows, STATE, h->online, "online", "OFFLINE");
 		cli_labels_text(h->labels, h->n_labels, labels, sizeof(labels));
+		cli_cell_text(&rows, LABELS, labels);
+		cli_cell_json_later(&rows, JSON, host_json, h);
 		online += h->online;
 		differ += cli_persisted_differs(h);
 		with_errors += h->errors_24h > 0;
-		cli_table_add(&t, cells);
 	}
-	cli_table_print(&t, c->format, stdout);
-	if (!csv)
+	for (size_t i = 0; i < rep->n_not_answered; i++)
+		json_array_append_new(silent, json_string(rep->not_answered[i]));
+	root = json_object();
+	json_object_set_new(root, "hosts", json_array());
+	json_object_set_new(root, "not_answered", silent);
+	r = cli_rows_print(&rows, "hosts", root, stdout);
+	cli_rows_done(&rows);
+	if (c->format == CLI_TABLE)
 		printf("\n%zu host%s, %zu online, %zu offline; %zu with AIO errors in 24h, %zu "
 		       "whose limit changes at reboot\n",
 		       rep->n_hosts, rep->n_hosts == 1 ? "" : "s", online, rep->n_hosts - online,
 		       with_errors, differ);
-	cli_table_done(&t);
-}
-
-/* The document is written host by host, each object made and encoded by
- * jansson: at 10,000 hosts one tree of 200,000 nodes costs more to build
- * and free than the rest of the command. */
-static int print_json(const Aioctl__V1__FleetStatusReply *rep)
-{
-	json_t *silent = json_array();
-	char *text;
-	int r = 0;
-
-	fputs("{\n  \"hosts\": [", stdout);
-	for (size_t i = 0; i < rep->n_hosts && r == 0; i++) {
-		json_t *h = cli_host_json(rep->hosts[i]);
-
-		text = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		json_decref(h);
-		if (!text)
-			r = -ENOMEM;
-		else
-			printf("%s\n    %s", i ? "," : "", text);
-		free(text);
-	}
-	for (size_t i = 0; i < rep->n_not_answered; i++)
-		json_array_append_new(silent, json_string(rep->not_answered[i]));
-	text = json_dumps(silent, JSON_COMPACT);
-	json_decref(silent);
-	if (!text)
-		return -ENOMEM;
-	printf("\n  ],\n  \"not_answered\": %s\n}\n", text);
-	free(text);
 	return r;
 }
 
@@ -194,10 +169,8 @@ int cli_fleet_status(struct cli *c, int argc, char **argv)
 		      : strcmp(c->sort, "util") == 0           ? by_utilization
 		                                               : by_name);
 
-	if (c->format == CLI_JSON) {
-		r = print_json(rep) < 0 ? CLI_EXIT_FAILED : 0;
-	} else {
-		print_rows(c, rep);
+	r = print_hosts(c, rep) < 0 ? CLI_EXIT_FAILED : 0;
+	{
 		if (c->format == CLI_TABLE && c->live) {
 			printf("%zu host%s did not answer in time%s", rep->n_not_answered,
 			       rep->n_not_answered == 1 ? "" : "s", rep->n_not_answered ? ":" : "");

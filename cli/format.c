@@ -13,23 +13,6 @@ double cli_utilization(const Aioctl__V1__Sample *s)
 	return (double)s->aio_nr / (double)s->aio_max_nr;
 }
 
-void cli_ago(uint64_t then_ms, uint64_t now_ms, char *buf, size_t len)
-{
-	char d[32];
-
-	if (!then_ms) {
-		snprintf(buf, len, "never");
-		return;
-	}
-	if (then_ms >= now_ms) {
-		snprintf(buf, len, "now");
-		return;
-	}
-	/* whole seconds are enough for people */
-	aio_duration_format((now_ms - then_ms) / 1000 * 1000, d, sizeof(d));
-	snprintf(buf, len, "%s ago", strcmp(d, "0s") ? d : "<1s");
-}
-
 json_t *cli_labels_json(Aioctl__V1__Label *const *labels, size_t n)
 {
 	json_t *o = json_object();
@@ -51,16 +34,6 @@ void cli_labels_text(Aioctl__V1__Label *const *labels, size_t n, char *buf, size
 			break;
 		off += (size_t)w;
 	}
-}
-
-json_t *cli_time_json(uint64_t unix_ms)
-{
-	char buf[40];
-
-	if (!unix_ms)
-		return json_null();
-	aio_time_format_rfc3339(unix_ms, buf, sizeof(buf));
-	return json_string(buf);
 }
 
 json_t *cli_host_json(const Aioctl__V1__HostStatus *h)

@@ -79,6 +79,11 @@ static json_t *rollout_json(const Aioctl__V1__Rollout *r)
 	return o;
 }
 
+static json_t *rollout_json_of(const void *r)
+{
+	return rollout_json(r);
+}
+
 struct counts {
 	size_t done, failed, offline, expired, pending, busy, rolled_back;
 };
@@ -454,59 +459,42 @@ int cli_fleet_reconcile(struct cli *c, int argc, char **argv)
 
 int cli_fleet_drift(struct cli *c, int argc, char **argv)
 {
-	static const char *const headers[] = { "HOST", "DESIRED", "LIVE", "AFTER REBOOT", "CAUSE" };
+	enum { HOST, DESIRED, LIVE, AFTER, FILE_, CAUSE, ROLLOUT, N_COLS };
+	static const struct cli_column cols[N_COLS] = {
+		[HOST] = { "HOST", "host", CLI_IN_ALL },
+		[DESIRED] = { "DESIRED", "desired", CLI_IN_ALL },
+		[LIVE] = { "LIVE", "runtime", CLI_IN_ALL },
+		[AFTER] = { "AFTER REBOOT", "persisted", CLI_IN_ALL },
+		[FILE_] = { NULL, "persisted_file", CLI_IN_CSV | CLI_IN_JSON },
+		[CAUSE] = { "CAUSE", "cause", CLI_IN_ALL },
+		[ROLLOUT] = { NULL, "rollout", CLI_IN_CSV | CLI_IN_JSON },
+	};
 	Aioctl__V1__DriftRequest in = AIOCTL__V1__DRIFT_REQUEST__INIT;
 	Aioctl__V1__DriftReply *rep = NULL;
-	struct cli_table t;
+	struct cli_rows rows;
 	int r;
 
 	if ((r = cli_call(c, "Drift", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
-	if (c->format == CLI_JSON) {
-		json_t *root = json_object(), *hosts = json_array();
-
-		for (size_t i = 0; i < rep->n_hosts; i++) {
-			const Aioctl__V1__HostDrift *d = rep->hosts[i];
-			json_t *o = json_object();
-
-			json_object_set_new(o, "host", json_string(d->host));
-			json_object_set_new(o, "desired", json_integer((json_int_t)d->desired));
-			json_object_set_new(o, "runtime",
-			                    d->has_runtime ? json_integer((json_int_t)d->runtime)
-			                                   : json_null());
-			json_object_set_new(o, "persisted",
-			                    d->has_persisted
-			                            ? json_integer((json_int_t)d->persisted)
-			                            : json_null());
-			json_object_set_new(o, "persisted_file",
-			                    d->persisted_file ? json_string(d->persisted_file)
-			                                      : json_null());
-			json_object_set_new(o, "cause", json_string(d->cause));
-			json_object_set_new(o, "rollout", json_integer((json_int_t)d->rollout_id));
-			json_array_append_new(hosts, o);
-		}
-		json_object_set_new(root, "hosts", hosts);
-		r = cli_json_print(root, stdout) < 0 ? CLI_EXIT_FAILED : 0;
-		goto out_free;
-	}
-	cli_table_init(&t, headers, 5);
-	for (size_t i = 0; i < rep->n_hosts; i++) {
+	cli_rows_init(&rows, cols, N_COLS, c->format);
+	for (size_t i = 0; i < rep->n_hosts && cli_rows_add(&rows) == 0; i++) {
 		const Aioctl__V1__HostDrift *d = rep->hosts[i];
-		char want[24], live[24], boot[24];
-		const char *cells[5] = { d->host, want, live, boot, d->cause };
 
-		snprintf(want, sizeof(want), "%" PRIu64, d->desired);
-		snprintf(live, sizeof(live), "%" PRIu64, d->runtime);
-		snprintf(boot, sizeof(boot), "%" PRIu64, d->persisted);
-		cli_table_add(&t, cells);
+		cli_cell_text(&rows, HOST, d->host);
+		cli_cell_uint(&rows, DESIRED, true, d->desired);
+		cli_cell_uint(&rows, LIVE, d->has_runtime, d->runtime);
+		cli_cell_uint(&rows, AFTER, d->has_persisted, d->persisted);
+		cli_cell_text(&rows, FILE_, d->persisted_file);
+		cli_cell_text(&rows, CAUSE, d->cause);
+		cli_cell_uint(&rows, ROLLOUT, true, d->rollout_id);
 	}
-	cli_table_print(&t, c->format, stdout);
+	if (cli_rows_print(&rows, "hosts", NULL, stdout) < 0)
+		r = CLI_EXIT_FAILED;
+	cli_rows_done(&rows);
 	if (c->format == CLI_TABLE)
 		printf("\n%zu host%s drifted from what rollouts set%s\n", rep->n_hosts,
 		       rep->n_hosts == 1 ? "" : "s",
 		       rep->n_hosts ? "; aioctl fleet reconcile puts them back" : "");
-	cli_table_done(&t);
-out_free:
 	aioctl__v1__drift_reply__free_unpacked(rep, NULL);
 	return r;
 }
@@ -578,11 +566,21 @@ int cli_rollout_rollback(struct cli *c, int argc, char **argv)
 
 int cli_rollout_list(struct cli *c, int argc, char **argv)
 {
-	static const char *const headers[] = { "ID",      "STATE", "TARGET", "WAVES",
-		                               "CREATED", "BY",    "MESSAGE" };
+	enum { ID, STATE, TARGET, WAVES, CREATED, BY, MESSAGE, JSON, N_COLS };
+	/* JSON: each rollout as rollout show prints it */
+	static const struct cli_column cols[N_COLS] = {
+		[ID] = { "ID", "id", CLI_IN_TABLE | CLI_IN_CSV },
+		[STATE] = { "STATE", "state", CLI_IN_TABLE | CLI_IN_CSV },
+		[TARGET] = { "TARGET", "target", CLI_IN_TABLE | CLI_IN_CSV },
+		[WAVES] = { "WAVES", "waves", CLI_IN_TABLE | CLI_IN_CSV },
+		[CREATED] = { "CREATED", "created", CLI_IN_TABLE | CLI_IN_CSV },
+		[BY] = { "BY", "created_by", CLI_IN_TABLE | CLI_IN_CSV },
+		[MESSAGE] = { "MESSAGE", "message", CLI_IN_TABLE | CLI_IN_CSV },
+		[JSON] = { NULL, NULL, CLI_IN_JSON },
+	};
 	Aioctl__V1__RolloutListRequest in = AIOCTL__V1__ROLLOUT_LIST_REQUEST__INIT;
 	Aioctl__V1__RolloutListReply *rep = NULL;
-	struct cli_table t;
+	struct cli_rows rows;
 	int r;
 
 	if (c->limit) {
@@ -591,49 +589,45 @@ int cli_rollout_list(struct cli *c, int argc, char **argv)
 	}
 	if ((r = cli_call(c, "RolloutList", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
-	if (c->format == CLI_JSON) {
-		json_t *root = json_object(), *list = json_array();
-
-		for (size_t i = 0; i < rep->n_rollouts; i++)
-			json_array_append_new(list, rollout_json(rep->rollouts[i]));
-		json_object_set_new(root, "rollouts", list);
-		r = cli_json_print(root, stdout) < 0 ? CLI_EXIT_FAILED : 0;
-		goto out_free;
-	}
-	cli_table_init(&t, headers, 7);
-	for (size_t i = 0; i < rep->n_rollouts; i++) {
+	cli_rows_init(&rows, cols, N_COLS, c->format);
+	for (size_t i = 0; i < rep->n_rollouts && cli_rows_add(&rows) == 0; i++) {
 		const Aioctl__V1__Rollout *ro = rep->rollouts[i];
-		char id[24], target[24], waves[16], created[40];
-		const char *cells[7] = { id,
-			                 cli_rollout_state_name(CLI_ROLLOUT_STATE(ro)),
-			                 target,
-			                 waves,
-			                 created,
-			                 ro->created_by ? ro->created_by : "",
-			                 ro->message ? ro->message : "" };
+		char target[24];
 
-		snprintf(id, sizeof(id), "%" PRIu64, ro->id);
+		cli_cell_uint(&rows, ID, true, ro->id);
+		cli_cell_text(&rows, STATE, cli_rollout_state_name(CLI_ROLLOUT_STATE(ro)));
 		if (ro->options && ro->options->reconcile)
 			snprintf(target, sizeof(target), "desired");
 		else
 			snprintf(target, sizeof(target), "%" PRIu64, ro->target);
-		snprintf(waves, sizeof(waves), "%u", ro->waves);
-		aio_time_format_rfc3339(ro->created_ms, created, sizeof(created));
-		cli_table_add(&t, cells);
+		cli_cell_text(&rows, TARGET, target);
+		cli_cell_uint(&rows, WAVES, true, ro->waves);
+		cli_cell_time(&rows, CREATED, ro->created_ms);
+		cli_cell_text(&rows, BY, ro->created_by);
+		cli_cell_text(&rows, MESSAGE, ro->message);
+		cli_cell_json_later(&rows, JSON, rollout_json_of, ro);
 	}
-	cli_table_print(&t, c->format, stdout);
-	cli_table_done(&t);
-out_free:
+	if (cli_rows_print(&rows, "rollouts", NULL, stdout) < 0)
+		r = CLI_EXIT_FAILED;
+	cli_rows_done(&rows);
 	aioctl__v1__rollout_list_reply__free_unpacked(rep, NULL);
 	return r;
 }
 
 int cli_audit(struct cli *c, int argc, char **argv)
 {
-	static const char *const headers[] = { "TIME", "WHO", "ACTION", "TARGET", "RESULT" };
+	enum { TIME, WHO, ACTION, TARGET, RESULT, N_COLS };
+	static const struct cli_column cols[N_COLS] = {
+		[TIME] = { "TIME", "time", CLI_IN_ALL },
+		[WHO] = { "WHO", "who", CLI_IN_ALL },
+		[ACTION] = { "ACTION", "action", CLI_IN_ALL },
+		[TARGET] = { "TARGET", "target", CLI_IN_ALL },
+		[RESULT] = { "RESULT", "result", CLI_IN_ALL },
+	};
 	Aioctl__V1__AuditRequest in = AIOCTL__V1__AUDIT_REQUEST__INIT;
 	Aioctl__V1__AuditReply *rep = NULL;
-	struct cli_table t;
+	struct cli_rows rows;
+	json_t *root;
 	int r;
 
 	if (c->since_ms) {
@@ -646,61 +640,41 @@ int cli_audit(struct cli *c, int argc, char **argv)
 	}
 	if ((r = cli_call(c, "Audit", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
-	if (c->format == CLI_JSON) {
-		json_t *root = json_object(), *list = json_array();
-
-		for (size_t i = 0; i < rep->n_entries; i++) {
-			const Aioctl__V1__AuditEntry *a = rep->entries[i];
-			json_t *o = json_object();
-
-			json_object_set_new(o, "time", cli_time_json(a->time_ms));
-			json_object_set_new(o, "who", json_string(a->who));
-			json_object_set_new(o, "action", json_string(a->action));
-			json_object_set_new(o, "target",
-			                    a->target ? json_string(a->target) : json_null());
-			json_object_set_new(o, "result",
-			                    a->result ? json_string(a->result) : json_null());
-			json_array_append_new(list, o);
-		}
-		json_object_set_new(root, "entries", list);
-		json_object_set_new(root, "truncated", json_boolean(rep->truncated));
-		r = cli_json_print(root, stdout) < 0 ? CLI_EXIT_FAILED : 0;
-		goto out_free;
-	}
-	cli_table_init(&t, headers, 5);
-	for (size_t i = 0; i < rep->n_entries; i++) {
+	cli_rows_init(&rows, cols, N_COLS, c->format);
+	for (size_t i = 0; i < rep->n_entries && cli_rows_add(&rows) == 0; i++) {
 		const Aioctl__V1__AuditEntry *a = rep->entries[i];
-		char when[40];
-		const char *cells[5] = { when, a->who, a->action, a->target ? a->target : "",
-			                 a->result ? a->result : "" };
 
-		aio_time_format_rfc3339(a->time_ms, when, sizeof(when));
-		cli_table_add(&t, cells);
+		cli_cell_time(&rows, TIME, a->time_ms);
+		cli_cell_text(&rows, WHO, a->who);
+		cli_cell_text(&rows, ACTION, a->action);
+		cli_cell_text(&rows, TARGET, a->target);
+		cli_cell_text(&rows, RESULT, a->result);
 	}
-	cli_table_print(&t, c->format, stdout);
-	cli_table_done(&t);
-out_free:
+	root = json_object();
+	json_object_set_new(root, "entries", json_array());
+	json_object_set_new(root, "truncated", json_boolean(rep->truncated));
+	if (cli_rows_print(&rows, "entries", root, stdout) < 0)
+		r = CLI_EXIT_FAILED;
+	cli_rows_done(&rows);
 	aioctl__v1__audit_reply__free_unpacked(rep, NULL);
 	return r;
 }
 
 /* ------------------------------------------------- report rollout ID */
 
-static void window_cells(const Aioctl__V1__Window *b, const Aioctl__V1__Window *a,
-                         enum cli_format f, char (*cells)[32])
+/* The before and after cells of two windows from column first on:
+ * limits, peak utilisations, errors. */
+static void window_cells(struct cli_rows *rows, size_t first, const Aioctl__V1__Window *b,
+                         const Aioctl__V1__Window *a)
 {
 	const Aioctl__V1__Window *w[2] = { b, a };
 
-	for (int i = 0; i < 2; i++) {
-		if (!w[i] || !w[i]->has_peak) {
-			snprintf(cells[i], 32, "-");
-			snprintf(cells[2 + i], 32, "-");
-		} else {
-			snprintf(cells[i], 32, "%" PRIu64, w[i]->limit);
-			snprintf(cells[2 + i], 32, f == CLI_CSV ? "%.6f" : "%.1f%%",
-			         (f == CLI_CSV ? 1 : 100) * w[i]->peak_utilization);
-		}
-		snprintf(cells[4 + i], 32, w[i] ? "%u" : "-", w[i] ? w[i]->errors : 0);
+	for (size_t i = 0; i < 2; i++) {
+		bool has = w[i] && w[i]->has_peak;
+
+		cli_cell_uint(rows, first + i, has, has ? w[i]->limit : 0);
+		cli_cell_ratio(rows, first + 2 + i, has, has ? w[i]->peak_utilization : 0);
+		cli_cell_uint(rows, first + 4 + i, w[i] != NULL, w[i] ? w[i]->errors : 0);
 	}
 }
 
@@ -721,26 +695,42 @@ static json_t *window_json(const Aioctl__V1__Window *w)
 
 int cli_report_rollout(struct cli *c, int argc, char **argv)
 {
-	static const char *const headers[] = { "HOST",        "STATE",        "CHANGED",
-		                               "WINDOW",      "LIMIT-BEFORE", "LIMIT-AFTER",
-		                               "UTIL-BEFORE", "UTIL-AFTER",   "ERR-BEFORE",
-		                               "ERR-AFTER" };
-	static const char *const csv_headers[] = { "host",
-		                                   "state",
-		                                   "changed",
-		                                   "window_ms",
-		                                   "limit_before",
-		                                   "limit_after",
-		                                   "peak_utilization_before",
-		                                   "peak_utilization_after",
-		                                   "errors_before",
-		                                   "errors_after" };
+	enum {
+		HOST,
+		STATE,
+		CHANGED,
+		WINDOW,
+		LIMIT_B,
+		LIMIT_A,
+		UTIL_B,
+		UTIL_A,
+		ERR_B,
+		ERR_A,
+		BEFORE,
+		AFTER,
+		N_COLS
+	};
+	static const struct cli_column cols[N_COLS] = {
+		[HOST] = { "HOST", "host", CLI_IN_ALL },
+		[STATE] = { "STATE", "state", CLI_IN_ALL },
+		[CHANGED] = { "CHANGED", "changed", CLI_IN_ALL },
+		[WINDOW] = { "WINDOW", "window_ms", CLI_IN_ALL },
+		[LIMIT_B] = { "LIMIT-BEFORE", "limit_before", CLI_IN_TABLE | CLI_IN_CSV },
+		[LIMIT_A] = { "LIMIT-AFTER", "limit_after", CLI_IN_TABLE | CLI_IN_CSV },
+		[UTIL_B] = { "UTIL-BEFORE", "peak_utilization_before", CLI_IN_TABLE | CLI_IN_CSV },
+		[UTIL_A] = { "UTIL-AFTER", "peak_utilization_after", CLI_IN_TABLE | CLI_IN_CSV },
+		[ERR_B] = { "ERR-BEFORE", "errors_before", CLI_IN_TABLE | CLI_IN_CSV },
+		[ERR_A] = { "ERR-AFTER", "errors_after", CLI_IN_TABLE | CLI_IN_CSV },
+		[BEFORE] = { NULL, "before", CLI_IN_JSON },
+		[AFTER] = { NULL, "after", CLI_IN_JSON },
+	};
 	Aioctl__V1__RolloutReportRequest in = AIOCTL__V1__ROLLOUT_REPORT_REQUEST__INIT;
 	Aioctl__V1__RolloutReportReply *rep = NULL;
 	unsigned err_before = 0, err_after = 0;
 	double u_before = 0, u_after = 0;
 	size_t changed = 0;
-	struct cli_table t;
+	struct cli_rows rows;
+	json_t *root;
 	int r;
 
 	if ((r = parse_id(argv[0], &in.id)) != 0)
@@ -764,64 +754,41 @@ int cli_report_rollout(struct cli *c, int argc, char **argv)
 		if (h->after->peak_utilization > u_after)
 			u_after = h->after->peak_utilization;
 	}
-	if (c->format == CLI_JSON) {
-		json_t *root = json_object(), *hosts = json_array();
-
-		json_object_set_new(root, "id", json_integer((json_int_t)rep->id));
-		json_object_set_new(root, "state",
-		                    json_string(cli_rollout_state_name(CLI_ROLLOUT_STATE(rep))));
-		json_object_set_new(root, "target", json_integer((json_int_t)rep->target));
-		for (size_t i = 0; i < rep->n_hosts; i++) {
-			const Aioctl__V1__RolloutHostReport *h = rep->hosts[i];
-			json_t *o = json_object();
-
-			json_object_set_new(o, "host", json_string(h->host));
-			json_object_set_new(o, "state",
-			                    json_string(cli_step_state_name(CLI_STEP_STATE(h))));
-			json_object_set_new(o, "changed",
-			                    h->has_changed_ms ? cli_time_json(h->changed_ms)
-			                                      : json_null());
-			json_object_set_new(o, "window_ms", json_integer((json_int_t)h->window_ms));
-			json_object_set_new(o, "before",
-			                    h->before ? window_json(h->before) : json_null());
-			json_object_set_new(o, "after",
-			                    h->after ? window_json(h->after) : json_null());
-			json_array_append_new(hosts, o);
-		}
-		json_object_set_new(root, "hosts", hosts);
-		json_object_set_new(root, "errors_before", json_integer(err_before));
-		json_object_set_new(root, "errors_after", json_integer(err_after));
-		r = cli_json_print(root, stdout) < 0 ? CLI_EXIT_FAILED : 0;
-		goto out_free;
-	}
-	cli_table_init(&t, c->format == CLI_CSV ? csv_headers : headers, 10);
-	for (size_t i = 0; i < rep->n_hosts; i++) {
+	cli_rows_init(&rows, cols, N_COLS, c->format);
+	for (size_t i = 0; i < rep->n_hosts && cli_rows_add(&rows) == 0; i++) {
 		const Aioctl__V1__RolloutHostReport *h = rep->hosts[i];
-		char when[40] = "-", win[32] = "-", w[6][32];
-		const char *cells[10] = { h->host, cli_step_state_name(CLI_STEP_STATE(h)),
-			                  when,    win,
-			                  w[0],    w[1],
-			                  w[2],    w[3],
-			                  w[4],    w[5] };
+		char win[32] = "", ms[24];
 
-		if (h->has_changed_ms)
-			aio_time_format_rfc3339(h->changed_ms, when, sizeof(when));
-		if (h->has_window_ms && c->format == CLI_CSV)
-			snprintf(win, sizeof(win), "%" PRIu64, h->window_ms);
-		else if (h->has_window_ms)
-			aio_duration_format(h->window_ms, win, sizeof(win));
-		window_cells(h->before, h->after, c->format, w);
-		cli_table_add(&t, cells);
+		cli_cell_text(&rows, HOST, h->host);
+		cli_cell_text(&rows, STATE, cli_step_state_name(CLI_STEP_STATE(h)));
+		cli_cell_time(&rows, CHANGED, h->has_changed_ms ? h->changed_ms : 0);
+		aio_duration_format(h->window_ms, win, sizeof(win));
+		snprintf(ms, sizeof(ms), "%" PRIu64, h->window_ms);
+		cli_cell_forms(&rows, WINDOW, h->has_window_ms ? win : NULL,
+		               h->has_window_ms ? ms : NULL,
+		               json_integer((json_int_t)h->window_ms));
+		window_cells(&rows, LIMIT_B, h->before, h->after);
+		cli_cell_forms(&rows, BEFORE, NULL, NULL,
+		               h->before ? window_json(h->before) : NULL);
+		cli_cell_forms(&rows, AFTER, NULL, NULL, h->after ? window_json(h->after) : NULL);
 	}
-	cli_table_print(&t, c->format, stdout);
-	cli_table_done(&t);
+	root = json_object();
+	json_object_set_new(root, "id", json_integer((json_int_t)rep->id));
+	json_object_set_new(root, "state",
+	                    json_string(cli_rollout_state_name(CLI_ROLLOUT_STATE(rep))));
+	json_object_set_new(root, "target", json_integer((json_int_t)rep->target));
+	json_object_set_new(root, "hosts", json_array());
+	json_object_set_new(root, "errors_before", json_integer(err_before));
+	json_object_set_new(root, "errors_after", json_integer(err_after));
+	if (cli_rows_print(&rows, "hosts", root, stdout) < 0)
+		r = CLI_EXIT_FAILED;
+	cli_rows_done(&rows);
 	if (c->format == CLI_TABLE)
 		printf("\nrollout %" PRIu64 " (%s) to %" PRIu64
 		       ": %zu hosts changed; AIO errors %u "
 		       "before, %u after; highest peak utilisation %.1f%% before, %.1f%% after\n",
 		       rep->id, cli_rollout_state_name(CLI_ROLLOUT_STATE(rep)), rep->target,
 		       changed, err_before, err_after, 100 * u_before, 100 * u_after);
-out_free:
 	aioctl__v1__rollout_report_reply__free_unpacked(rep, NULL);
 	return r;
 }
