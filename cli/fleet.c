@@ -106,6 +106,10 @@ static int print_hosts(struct cli *c, const Aioctl__V1__FleetStatusReply *rep)
 		const Aioctl__V1__Sample *s = h->sample;
 		char labels[512];
 
+		if (cli_rows_json(&rows)) {
+			cli_cell_json_later(&rows, JSON, host_json, h);
+			continue;
+		}
 		cli_cell_text(&rows, HOST, h->host);
 		cli_cell_uint(&rows, NR, s, s ? s->aio_nr : 0);
 		cli_cell_uint(&rows, MAX, s, s ? s->aio_max_nr : 0);
@@ -119,7 +123,6 @@ static int print_hosts(struct cli *c, const Aioctl__V1__FleetStatusReply *rep)
 		cli_cell_bool(&rows, STATE, h->online, "online", "OFFLINE");
 		cli_labels_text(h->labels, h->n_labels, labels, sizeof(labels));
 		cli_cell_text(&rows, LABELS, labels);
-		cli_cell_json_later(&rows, JSON, host_json, h);
 		online += h->online;
 		differ += cli_persisted_differs(h);
 		with_errors += h->errors_24h > 0;

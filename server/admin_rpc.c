@@ -40,7 +40,7 @@ int server_admin_authorize(struct aio_rpc_call *call, void *arg)
 		aio_rpc_call_fail(call, AIO_UNAUTHENTICATED, "admin token not accepted");
 		return AIO_UNAUTHENTICATED;
 	}
-	need = server_role_for(method);
+	need = server_creds_role_for(method);
 	if (t->role < need) {
 		char who[128], what[160];
 
@@ -48,13 +48,13 @@ int server_admin_authorize(struct aio_rpc_call *call, void *arg)
 		snprintf(who, sizeof(who), "%s@%s", t->name, peer);
 		snprintf(what, sizeof(what), "%s", method);
 		log_warn("admin: %s refused for %s (role %s, needs %s)", method, who,
-		         server_role_name(t->role), server_role_name(need));
-		server_audit_log(s->db, who, "denied", what, server_role_name(t->role));
+		         server_creds_role_name(t->role), server_creds_role_name(need));
+		server_audit_log(s->db, who, "denied", what, server_creds_role_name(t->role));
 		aio_rpc_call_fail(call, AIO_PERMISSION_DENIED,
 		                  "token %s (role %s) may not call %s: "
 		                  "needs %s",
-		                  t->name, server_role_name(t->role), strrchr(method, '/') + 1,
-		                  server_role_name(need));
+		                  t->name, server_creds_role_name(t->role),
+		                  strrchr(method, '/') + 1, server_creds_role_name(need));
 		return AIO_PERMISSION_DENIED;
 	}
 	aio_rpc_call_set_user(call, (void *)t);
@@ -345,7 +345,7 @@ static int list_tokens(const struct server_token *const *tokens, size_t n, void 
 	for (size_t i = 0; i < n; i++) {
 		aioctl__v1__token_info__init(&v[i]);
 		v[i].name = (char *)tokens[i]->name;
-		v[i].role = (char *)server_role_name(tokens[i]->role);
+		v[i].role = (char *)server_creds_role_name(tokens[i]->role);
 		v[i].has_created_ms = true;
 		v[i].created_ms = tokens[i]->created_ms;
 		v[i].has_revoked_ms = tokens[i]->revoked_ms != 0;
@@ -703,7 +703,7 @@ static void admin_rpc_rollout_report(Aioctl__V1__Admin_Service *svc,
 	struct server *s = aio_rpc_call_arg(data);
 	struct server_trend_ctx t = { &s->conf, &s->hosts, s->query };
 
-	server_rollout_report(&t, in, closure, data);
+	server_trend_rollout_report(&t, in, closure, data);
 }
 
 static void admin_rpc_drift(Aioctl__V1__Admin_Service *svc, const Aioctl__V1__DriftRequest *in,

@@ -36,7 +36,7 @@ static const struct {
 	{ "Reconcile", ROLE_OPERATOR },
 };
 
-enum server_role server_role_parse(const char *s)
+enum server_role server_creds_role_parse(const char *s)
 {
 	for (int r = ROLE_VIEWER; r <= ROLE_ADMIN; r++)
 		if (s && strcmp(s, role_names[r]) == 0)
@@ -44,12 +44,12 @@ enum server_role server_role_parse(const char *s)
 	return ROLE_NONE;
 }
 
-const char *server_role_name(enum server_role r)
+const char *server_creds_role_name(enum server_role r)
 {
 	return r <= ROLE_ADMIN ? role_names[r] : "?";
 }
 
-enum server_role server_role_for(const char *method)
+enum server_role server_creds_role_for(const char *method)
 {
 	const char *slash = strrchr(method, '/');
 	const char *name = slash ? slash + 1 : method;
@@ -108,7 +108,7 @@ static int load_token(const struct server_store_token *t, void *arg)
 	struct load *l = arg;
 
 	l->have_admin |= strcmp(t->name, "admin") == 0;
-	if (!add_token(l->c, t->name, server_role_parse(t->role), t->hash, t->created_ms,
+	if (!add_token(l->c, t->name, server_creds_role_parse(t->role), t->hash, t->created_ms,
 	               t->revoked_ms))
 		return -ENOMEM;
 	return 0;
@@ -186,7 +186,7 @@ static bool token_name_valid(const char *s)
 int server_creds_token_create(struct server_creds *c, const char *name, const char *role,
                               char *ret_token, size_t len, char *msg, size_t msglen)
 {
-	enum server_role r = server_role_parse(role);
+	enum server_role r = server_creds_role_parse(role);
 	char hash[AIO_SECRET_HASH_LEN];
 	uint64_t now = aio_now_ms();
 	int status = AIO_OK;
@@ -215,9 +215,9 @@ int server_creds_token_create(struct server_creds *c, const char *name, const ch
 		snprintf(msg, msglen, "a token named %s exists (names are never reused)", name);
 	else if (status != AIO_OK)
 		snprintf(msg, msglen, "too many tokens (limit %d)", SERVER_TOKENS_MAX);
-	else if (server_store_tokens_add(c->db,
-	                                 &(struct server_store_token){ name, server_role_name(r),
-	                                                               hash, now, 0 }) < 0)
+	else if (server_store_tokens_add(
+	                 c->db, &(struct server_store_token){ name, server_creds_role_name(r), hash,
+	                                                      now, 0 }) < 0)
 		log_err("token %s: not stored", name);
 	return status;
 }

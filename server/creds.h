@@ -50,10 +50,10 @@ struct server_creds {
 int server_creds_load(struct server_creds *c, struct server_db *db, const char *bootstrap_token);
 void server_creds_done(struct server_creds *c);
 
-enum server_role server_role_parse(const char *s);
-const char *server_role_name(enum server_role r);
+enum server_role server_creds_role_parse(const char *s);
+const char *server_creds_role_name(enum server_role r);
 /* The role a method of the Admin service needs. */
-enum server_role server_role_for(const char *method);
+enum server_role server_creds_role_for(const char *method);
 
 /* The live token with this plaintext, or NULL. The result stays valid for
  * the server's life (tokens are revoked, never freed). */

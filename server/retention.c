@@ -29,7 +29,7 @@ int server_retention_pass(struct server_retention *rt, bool (*stop)(void *arg), 
 	uint64_t total = 0;
 	int r;
 
-	r = server_db_prune(rt->db, keep, aio_now_ms(), c->prune_batch, stop, arg, &stats);
+	r = server_store_prune(rt->db, keep, aio_now_ms(), c->prune_batch, stop, arg, &stats);
 	for (int k = 0; k < PRUNE_KINDS; k++)
 		total += stats.deleted[k];
 	atomic_fetch_add(&rt->pruned_total, total);

@@ -148,9 +148,9 @@ static int prune_step_run(struct server_db *db, struct prune_step *p)
 	return p->err;
 }
 
-int server_db_prune(struct server_db *db, const uint64_t keep[PRUNE_KINDS], uint64_t now,
-                    uint64_t batch, bool (*stop)(void *arg), void *arg,
-                    struct server_prune_stats *stats)
+int server_store_prune(struct server_db *db, const uint64_t keep[PRUNE_KINDS], uint64_t now,
+                       uint64_t batch, bool (*stop)(void *arg), void *arg,
+                       struct server_prune_stats *stats)
 {
 	struct prune_step p;
 	int r = 0;

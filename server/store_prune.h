@@ -25,6 +25,6 @@ struct server_prune_stats {
 /* Deletes what is older than now - keep[kind] (0: keep for ever), at most
  * batch rows per write through db's queue (db started); stop(arg), if
  * given, is asked between writes. Adds to *stats. */
-int server_db_prune(struct server_db *db, const uint64_t keep[PRUNE_KINDS], uint64_t now,
-                    uint64_t batch, bool (*stop)(void *arg), void *arg,
-                    struct server_prune_stats *stats);
+int server_store_prune(struct server_db *db, const uint64_t keep[PRUNE_KINDS], uint64_t now,
+                       uint64_t batch, bool (*stop)(void *arg), void *arg,
+                       struct server_prune_stats *stats);

@@ -806,9 +806,9 @@ out_free:
 	free(j);
 }
 
-void server_rollout_report(const struct server_trend_ctx *t,
-                           const Aioctl__V1__RolloutReportRequest *in,
-                           Aioctl__V1__RolloutReportReply_Closure closure, void *data)
+void server_trend_rollout_report(const struct server_trend_ctx *t,
+                                 const Aioctl__V1__RolloutReportRequest *in,
+                                 Aioctl__V1__RolloutReportReply_Closure closure, void *data)
 {
 	struct rollout_report_job *j;
 

@@ -47,9 +47,9 @@ void server_trend_compute(struct server_history_hour *hours, size_t n, uint64_t 
                           struct trend_result *ret);
 
 /* Each host of a rollout in equal windows before and after its change. */
-void server_rollout_report(const struct server_trend_ctx *t,
-                           const Aioctl__V1__RolloutReportRequest *in,
-                           Aioctl__V1__RolloutReportReply_Closure closure, void *data);
+void server_trend_rollout_report(const struct server_trend_ctx *t,
+                                 const Aioctl__V1__RolloutReportRequest *in,
+                                 Aioctl__V1__RolloutReportReply_Closure closure, void *data);
 
 void server_trend(const struct server_trend_ctx *t, const Aioctl__V1__TrendRequest *in,
                   Aioctl__V1__TrendReply_Closure closure, void *data);

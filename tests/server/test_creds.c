@@ -74,8 +74,8 @@ Test(creds, tokens_have_roles_and_stay_revoked)
 	cr_assert_eq(server_creds_token_revoke(&c, "ops", msg, sizeof(msg)), AIO_NOT_FOUND);
 	restart();
 	cr_assert_null(server_creds_find_token(&c, token), "still revoked after a restart");
-	cr_assert_eq(server_role_for("/aioctl.v1.Admin/SetLimit"), ROLE_OPERATOR);
-	cr_assert_eq(server_role_for("/aioctl.v1.Admin/FleetStatus"), ROLE_VIEWER);
+	cr_assert_eq(server_creds_role_for("/aioctl.v1.Admin/SetLimit"), ROLE_OPERATOR);
+	cr_assert_eq(server_creds_role_for("/aioctl.v1.Admin/FleetStatus"), ROLE_VIEWER);
 }
 
 Test(creds, an_enrollment_token_is_used_once_by_its_host)

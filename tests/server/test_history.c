@@ -403,7 +403,7 @@ Test(history, rollups_equal_direct_computation_and_survive_pruning)
 	old_raw = value(c, "SELECT count(*) FROM raw WHERE last_ms < ?1", (int64_t)(now - DAY_MS)) -
 	          HOSTS; /* each host keeps the block its range starts in */
 	cr_assert_gt(old_raw, 50);
-	cr_assert_eq(server_db_prune(db, keep, now, 10, NULL, NULL, &stats), 0);
+	cr_assert_eq(server_store_prune(db, keep, now, 10, NULL, NULL, &stats), 0);
 	cr_expect_eq(stats.deleted[PRUNE_BLOCKS], (uint64_t)old_raw);
 	cr_expect_geq(stats.steps, (unsigned)(old_raw / 10), "small steps: %u", stats.steps);
 	cr_expect_eq(
@@ -421,7 +421,7 @@ Test(history, rollups_equal_direct_computation_and_survive_pruning)
 	check_reader(c, 2, SERVER_TIER_RAW, 0, now - DAY_MS);
 	/* a second pass finds nothing more */
 	memset(&stats, 0, sizeof(stats));
-	cr_assert_eq(server_db_prune(db, keep, now, 500, NULL, NULL, &stats), 0);
+	cr_assert_eq(server_store_prune(db, keep, now, 500, NULL, NULL, &stats), 0);
 	cr_expect_eq(stats.deleted[PRUNE_BLOCKS] + stats.deleted[PRUNE_5M], 0);
 
 	sqlite3_close(c);
