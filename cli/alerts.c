@@ -37,6 +37,7 @@ int cli_alerts(struct cli *c, int argc, char **argv)
 	if ((r = cli_call(c, "Alerts", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
 	cli_rows_init(&rows, cols, N_COLS, c->format);
+	cli_rows_reserve(&rows, rep->n_alerts);
 	for (size_t i = 0; i < rep->n_alerts; i++) {
 		const Aioctl__V1__Alert *a = rep->alerts[i];
 		bool cleared = a->has_cleared_ms;

@@ -95,6 +95,7 @@ int cli_token_list(struct cli *c, int argc, char **argv)
 	if ((r = cli_call(c, "TokenList", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
 	cli_rows_init(&rows, cols, N_COLS, c->format);
+	cli_rows_reserve(&rows, rep->n_tokens);
 	for (size_t i = 0; i < rep->n_tokens && cli_rows_add(&rows) == 0; i++) {
 		cli_cell_text(&rows, NAME, rep->tokens[i]->name);
 		cli_cell_text(&rows, ROLE, rep->tokens[i]->role);

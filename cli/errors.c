@@ -44,6 +44,7 @@ int cli_errors(struct cli *c, int argc, char **argv)
 		return r;
 
 	cli_rows_init(&rows, cols, N_COLS, c->format);
+	cli_rows_reserve(&rows, rep->n_events);
 	for (size_t i = 0; i < rep->n_events && cli_rows_add(&rows) == 0; i++) {
 		const Aioctl__V1__AioEvent *e = rep->events[i]->event;
 		char sources[AIO_EVENT_SOURCES_MAX * (AIO_PATH_MAX + 1)];

@@ -101,6 +101,7 @@ static int print_hosts(struct cli *c, const Aioctl__V1__FleetStatusReply *rep)
 	int r;
 
 	cli_rows_init(&rows, cols, N_COLS, c->format);
+	cli_rows_reserve(&rows, rep->n_hosts);
 	for (size_t i = 0; i < rep->n_hosts && cli_rows_add(&rows) == 0; i++) {
 		const Aioctl__V1__HostStatus *h = rep->hosts[i];
 		const Aioctl__V1__Sample *s = h->sample;

@@ -46,6 +46,7 @@ static int print_vm(struct cli *c, const char *host, const Aioctl__V1__HistoryRe
 	int r;
 
 	cli_rows_init(&rows, cols, N_COLS, c->format);
+	cli_rows_reserve(&rows, rep->n_vm);
 	for (size_t i = 0; i < rep->n_vm && cli_rows_add(&rows) == 0; i++) {
 		const Aioctl__V1__VmUsagePoint *p = rep->vm[i];
 
@@ -122,6 +123,7 @@ int cli_history(struct cli *c, int argc, char **argv)
 		goto out_free;
 	}
 	cli_rows_init(&rows, cols, N_COLS, c->format);
+	cli_rows_reserve(&rows, rep->n_samples);
 	for (size_t i = 0; i < rep->n_samples && cli_rows_add(&rows) == 0; i++) {
 		const Aioctl__V1__Sample *s = rep->samples[i];
 

@@ -160,17 +160,23 @@ void cli_rows_init(struct cli_rows *r, const struct cli_column *cols, size_t nco
 	r->format = format;
 }
 
+int cli_rows_reserve(struct cli_rows *r, size_t n)
+{
+	struct cli_cell *v;
+
+	if (n <= r->cap)
+		return 0;
+	if (!(v = realloc(r->cells, n * r->ncols * sizeof(*v))))
+		return -ENOMEM;
+	r->cells = v;
+	r->cap = n;
+	return 0;
+}
+
 int cli_rows_add(struct cli_rows *r)
 {
-	if (r->nrows == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 64;
-		struct cli_cell *v = realloc(r->cells, cap * r->ncols * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		r->cells = v;
-		r->cap = cap;
-	}
+	if (r->nrows == r->cap && cli_rows_reserve(r, r->cap ? r->cap * 2 : 64) < 0)
+		return -ENOMEM;
 	memset(&r->cells[r->nrows * r->ncols], 0, r->ncols * sizeof(*r->cells));
 	r->nrows++;
 	return 0;

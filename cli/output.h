@@ -62,6 +62,8 @@ struct cli_rows {
 
 void cli_rows_init(struct cli_rows *r, const struct cli_column *cols, size_t ncols,
                    enum cli_format format);
+/* Room for n rows, when their number is known. -ENOMEM. */
+int cli_rows_reserve(struct cli_rows *r, size_t n);
 /* Starts a row: the cell setters below fill it; unset cells are empty
  * ("-" in a table, "" in CSV, null in JSON). -ENOMEM. */
 int cli_rows_add(struct cli_rows *r);

@@ -477,6 +477,7 @@ int cli_fleet_drift(struct cli *c, int argc, char **argv)
 	if ((r = cli_call(c, "Drift", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
 	cli_rows_init(&rows, cols, N_COLS, c->format);
+	cli_rows_reserve(&rows, rep->n_hosts);
 	for (size_t i = 0; i < rep->n_hosts && cli_rows_add(&rows) == 0; i++) {
 		const Aioctl__V1__HostDrift *d = rep->hosts[i];
 
@@ -590,6 +591,7 @@ int cli_rollout_list(struct cli *c, int argc, char **argv)
 	if ((r = cli_call(c, "RolloutList", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
 	cli_rows_init(&rows, cols, N_COLS, c->format);
+	cli_rows_reserve(&rows, rep->n_rollouts);
 	for (size_t i = 0; i < rep->n_rollouts && cli_rows_add(&rows) == 0; i++) {
 		const Aioctl__V1__Rollout *ro = rep->rollouts[i];
 		char target[24];
@@ -641,6 +643,7 @@ int cli_audit(struct cli *c, int argc, char **argv)
 	if ((r = cli_call(c, "Audit", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
 	cli_rows_init(&rows, cols, N_COLS, c->format);
+	cli_rows_reserve(&rows, rep->n_entries);
 	for (size_t i = 0; i < rep->n_entries && cli_rows_add(&rows) == 0; i++) {
 		const Aioctl__V1__AuditEntry *a = rep->entries[i];
 
@@ -755,6 +758,7 @@ int cli_report_rollout(struct cli *c, int argc, char **argv)
 			u_after = h->after->peak_utilization;
 	}
 	cli_rows_init(&rows, cols, N_COLS, c->format);
+	cli_rows_reserve(&rows, rep->n_hosts);
 	for (size_t i = 0; i < rep->n_hosts && cli_rows_add(&rows) == 0; i++) {
 		const Aioctl__V1__RolloutHostReport *h = rep->hosts[i];
 		char win[32] = "", ms[24];
