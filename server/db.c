@@ -63,6 +63,61 @@ int server_db_run(sqlite3 *conn, const char *sql, char *err, size_t errlen)
 	return 0;
 }
 
+int server_db_schema_version(const struct server_db_migration *const *schema, size_t n)
+{
+	int v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		for (const struct server_db_migration *m = schema[i]; m->sql; m++)
+			v = m->version > v ? m->version : v;
+	return v;
+}
+
+/* Runs every owner's part of version v, in the owners' order. */
+static int migrate_one(sqlite3 *conn, const struct server_db_migration *const *schema, size_t n,
+                       int v, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++)
+		for (const struct server_db_migration *m = schema[i]; m->sql; m++)
+			if (m->version == v && server_db_run(conn, m->sql, err, errlen) < 0)
+				return -EIO;
+	return 0;
+}
+
+static int migrate(sqlite3 *conn, const struct server_db_migration *const *schema, size_t n,
+                   char *err, size_t errlen)
+{
+	int version = 0, latest = server_db_schema_version(schema, n);
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(conn, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > latest) {
+		snprintf(err, errlen, "database schema version %d is newer than this server (%d)",
+		         version, latest);
+		return -EPROTO;
+	}
+	for (int v = version + 1; v <= latest; v++) {
+		char sql[64];
+
+		if (server_db_run(conn, "BEGIN", err, errlen) < 0)
+			return -EIO;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v);
+		if (migrate_one(conn, schema, n, v, err, errlen) < 0 ||
+		    server_db_run(conn, sql, err, errlen) < 0) {
+			server_db_run(conn, "ROLLBACK", NULL, 0);
+			return -EIO;
+		}
+		if (server_db_run(conn, "COMMIT", err, errlen) < 0)
+			return -EIO;
+		log_info("database: schema migrated to version %d", v);
+	}
+	return 0;
+}
+
 sqlite3_stmt *server_db_stmt(struct server_db *db, const char *sql)
 {
 	size_t i;
@@ -105,9 +160,9 @@ uint64_t server_db_keepalive(struct server_db *db)
 	return db->raw_keepalive_ms;
 }
 
-int server_db_create(const char *path, server_db_apply_fn apply,
-                     int (*migrate)(struct sqlite3 *conn, char *err, size_t errlen),
-                     struct server_db **ret_db, char *err, size_t errlen)
+int server_db_create(const char *path, const struct server_db_migration *const *schema,
+                     size_t n_schema, server_db_apply_fn apply, struct server_db **ret_db,
+                     char *err, size_t errlen)
 {
 	struct server_db *db = calloc(1, sizeof(*db));
 	int rc, r = -EIO;
@@ -135,7 +190,7 @@ int server_db_create(const char *path, server_db_apply_fn apply,
 	                  "PRAGMA foreign_keys = ON;",
 	                  err, errlen) < 0)
 		goto out_free;
-	if ((r = migrate(db->conn, err, errlen)) < 0)
+	if ((r = migrate(db->conn, schema, n_schema, err, errlen)) < 0)
 		goto out_free;
 	db->apply = apply;
 	if (!(db->begin = server_db_stmt(db, "BEGIN IMMEDIATE")) ||

@@ -70,12 +70,15 @@ struct server_db_migration {
 
 /* Applies a typed write (not _FN) inside a batch: an SQLite result code. */
 typedef int (*server_db_apply_fn)(struct server_db *db, struct server_db_write *w);
-/* Opens the database at path and brings its schema up with migrate (on
- * its write connection); apply stores the typed writes. store.c gives
- * both (server_store_open). */
-int server_db_create(const char *path, server_db_apply_fn apply,
-                     int (*migrate)(struct sqlite3 *conn, char *err, size_t errlen),
-                     struct server_db **ret_db, char *err, size_t errlen);
+/* Opens the database at path and migrates it to the newest version in
+ * schema (the owners' steps, n_schema lists; each version in one
+ * transaction, the owners' parts in their order); apply stores the typed
+ * writes. store.c gives both (server_store_open). */
+int server_db_create(const char *path, const struct server_db_migration *const *schema,
+                     size_t n_schema, server_db_apply_fn apply, struct server_db **ret_db,
+                     char *err, size_t errlen);
+/* The newest version in schema. */
+int server_db_schema_version(const struct server_db_migration *const *schema, size_t n);
 /* Runs SQL text on conn: 0, or -EIO with its message in err (which may be
  * NULL). */
 int server_db_run(struct sqlite3 *conn, const char *sql, char *err, size_t errlen);
