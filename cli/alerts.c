@@ -8,15 +8,15 @@
 enum { STATE, KIND, SUBJECT, STARTED, STARTED_MS, CLEARED, VALUE, THRESHOLD, MESSAGE, N_COLS };
 
 static const struct cli_column cols[N_COLS] = {
-	[STATE] = { "STATE", "state", CLI_IN_ALL },
-	[KIND] = { "KIND", "kind", CLI_IN_ALL },
-	[SUBJECT] = { "SUBJECT", "subject", CLI_IN_ALL },
-	[STARTED] = { "STARTED", "started", CLI_IN_ALL },
-	[STARTED_MS] = { NULL, "started_ms", CLI_IN_JSON },
-	[CLEARED] = { "CLEARED", "cleared", CLI_IN_ALL },
-	[VALUE] = { "VALUE", "value", CLI_IN_CSV | CLI_IN_JSON },
-	[THRESHOLD] = { "THRESHOLD", "threshold", CLI_IN_CSV | CLI_IN_JSON },
-	[MESSAGE] = { "MESSAGE", "message", CLI_IN_ALL },
+	[STATE] = CLI_COL("STATE", "state", CLI_IN_ALL),
+	[KIND] = CLI_COL("KIND", "kind", CLI_IN_ALL),
+	[SUBJECT] = CLI_COL("SUBJECT", "subject", CLI_IN_ALL),
+	[STARTED] = CLI_COL("STARTED", "started", CLI_IN_ALL),
+	[STARTED_MS] = CLI_COL(NULL, "started_ms", CLI_IN_JSON),
+	[CLEARED] = CLI_COL("CLEARED", "cleared", CLI_IN_ALL),
+	[VALUE] = CLI_COL("VALUE", "value", CLI_IN_CSV | CLI_IN_JSON),
+	[THRESHOLD] = CLI_COL("THRESHOLD", "threshold", CLI_IN_CSV | CLI_IN_JSON),
+	[MESSAGE] = CLI_COL("MESSAGE", "message", CLI_IN_ALL),
 };
 
 int cli_alerts(struct cli *c, int argc, char **argv)

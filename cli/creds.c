@@ -82,10 +82,10 @@ int cli_token_list(struct cli *c, int argc, char **argv)
 {
 	enum { NAME, ROLE, CREATED, REVOKED, N_COLS };
 	static const struct cli_column cols[N_COLS] = {
-		[NAME] = { "NAME", "name", CLI_IN_ALL },
-		[ROLE] = { "ROLE", "role", CLI_IN_ALL },
-		[CREATED] = { "CREATED", "created", CLI_IN_ALL },
-		[REVOKED] = { "REVOKED", "revoked", CLI_IN_ALL },
+		[NAME] = CLI_COL("NAME", "name", CLI_IN_ALL),
+		[ROLE] = CLI_COL("ROLE", "role", CLI_IN_ALL),
+		[CREATED] = CLI_COL("CREATED", "created", CLI_IN_ALL),
+		[REVOKED] = CLI_COL("REVOKED", "revoked", CLI_IN_ALL),
 	};
 	Aioctl__V1__TokenListRequest in = AIOCTL__V1__TOKEN_LIST_REQUEST__INIT;
 	Aioctl__V1__TokenListReply *rep = NULL;

@@ -10,14 +10,14 @@ enum { TIME, HOST, KIND, VM, DISK, SOURCE, SOURCES, LINE, N_COLS };
 
 /* the table's SOURCE lists every source of the incident */
 static const struct cli_column cols[N_COLS] = {
-	[TIME] = { "TIME", "time", CLI_IN_ALL },
-	[HOST] = { "HOST", "host", CLI_IN_ALL },
-	[KIND] = { "KIND", "kind", CLI_IN_ALL },
-	[VM] = { "VM", "vm", CLI_IN_ALL },
-	[DISK] = { "DISK", "disk", CLI_IN_ALL },
-	[SOURCE] = { NULL, "source", CLI_IN_CSV | CLI_IN_JSON },
-	[SOURCES] = { "SOURCE", "sources", CLI_IN_ALL },
-	[LINE] = { NULL, "line", CLI_IN_CSV | CLI_IN_JSON },
+	[TIME] = CLI_COL("TIME", "time", CLI_IN_ALL),
+	[HOST] = CLI_COL("HOST", "host", CLI_IN_ALL),
+	[KIND] = CLI_COL("KIND", "kind", CLI_IN_ALL),
+	[VM] = CLI_COL("VM", "vm", CLI_IN_ALL),
+	[DISK] = CLI_COL("DISK", "disk", CLI_IN_ALL),
+	[SOURCE] = CLI_COL(NULL, "source", CLI_IN_CSV | CLI_IN_JSON),
+	[SOURCES] = CLI_COL("SOURCE", "sources", CLI_IN_ALL),
+	[LINE] = CLI_COL(NULL, "line", CLI_IN_CSV | CLI_IN_JSON),
 };
 
 int cli_errors(struct cli *c, int argc, char **argv)

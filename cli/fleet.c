@@ -12,18 +12,18 @@ enum { HOST, NR, MAX, ROOM, UTIL, PEAK, REBOOT, ERRORS, SEEN, STATE, LABELS, JSO
 /* People get units and ages, scripts (CSV) raw values; JSON the host
  * object host show prints too. */
 static const struct cli_column cols[N_COLS] = {
-	[HOST] = { "HOST", "host", CLI_IN_TABLE | CLI_IN_CSV },
-	[NR] = { "AIO-NR", "aio_nr", CLI_IN_TABLE | CLI_IN_CSV },
-	[MAX] = { "AIO-MAX-NR", "aio_max_nr", CLI_IN_TABLE | CLI_IN_CSV },
-	[ROOM] = { "ROOM", "room", CLI_IN_TABLE | CLI_IN_CSV },
-	[UTIL] = { "UTIL", "utilization", CLI_IN_TABLE | CLI_IN_CSV },
-	[PEAK] = { "PEAK", "aio_nr_max", CLI_IN_TABLE | CLI_IN_CSV },
-	[REBOOT] = { "REBOOT", "after_reboot", CLI_IN_TABLE | CLI_IN_CSV },
-	[ERRORS] = { "ERR-24H", "errors_24h", CLI_IN_TABLE | CLI_IN_CSV },
-	[SEEN] = { "LAST SEEN", "last_seen", CLI_IN_TABLE | CLI_IN_CSV },
-	[STATE] = { "STATE", "online", CLI_IN_TABLE | CLI_IN_CSV },
-	[LABELS] = { "LABELS", "labels", CLI_IN_TABLE | CLI_IN_CSV },
-	[JSON] = { NULL, NULL, CLI_IN_JSON },
+	[HOST] = CLI_COL("HOST", "host", CLI_IN_TABLE | CLI_IN_CSV),
+	[NR] = CLI_COL("AIO-NR", "aio_nr", CLI_IN_TABLE | CLI_IN_CSV),
+	[MAX] = CLI_COL("AIO-MAX-NR", "aio_max_nr", CLI_IN_TABLE | CLI_IN_CSV),
+	[ROOM] = CLI_COL("ROOM", "room", CLI_IN_TABLE | CLI_IN_CSV),
+	[UTIL] = CLI_COL("UTIL", "utilization", CLI_IN_TABLE | CLI_IN_CSV),
+	[PEAK] = CLI_COL("PEAK", "aio_nr_max", CLI_IN_TABLE | CLI_IN_CSV),
+	[REBOOT] = CLI_COL("REBOOT", "after_reboot", CLI_IN_TABLE | CLI_IN_CSV),
+	[ERRORS] = CLI_COL("ERR-24H", "errors_24h", CLI_IN_TABLE | CLI_IN_CSV),
+	[SEEN] = CLI_COL("LAST SEEN", "last_seen", CLI_IN_TABLE | CLI_IN_CSV),
+	[STATE] = CLI_COL("STATE", "online", CLI_IN_TABLE | CLI_IN_CSV),
+	[LABELS] = CLI_COL("LABELS", "labels", CLI_IN_TABLE | CLI_IN_CSV),
+	[JSON] = CLI_COL(NULL, NULL, CLI_IN_JSON),
 };
 
 static int by_utilization(const void *a, const void *b)

@@ -38,8 +38,8 @@ static int print_vm(struct cli *c, const char *host, const Aioctl__V1__HistoryRe
 	enum { TIME, CONTEXTS, EVENTS, N_COLS };
 	static const struct cli_column cols[N_COLS] = {
 		[TIME] = { "SINCE", "time", CLI_IN_ALL, "since" },
-		[CONTEXTS] = { "CONTEXTS", "contexts", CLI_IN_ALL },
-		[EVENTS] = { "EVENTS", "events", CLI_IN_ALL },
+		[CONTEXTS] = CLI_COL("CONTEXTS", "contexts", CLI_IN_ALL),
+		[EVENTS] = CLI_COL("EVENTS", "events", CLI_IN_ALL),
 	};
 	struct cli_rows rows;
 	json_t *root = json_object();
@@ -77,14 +77,14 @@ int cli_history(struct cli *c, int argc, char **argv)
 {
 	enum { TIME, MIN, MEAN, MAX, LAST, LIMIT, UTIL, REPORTS, N_COLS };
 	static const struct cli_column cols[N_COLS] = {
-		[TIME] = { "TIME", "time", CLI_IN_ALL },
-		[MIN] = { "MIN", "min", CLI_IN_ALL },
-		[MEAN] = { "MEAN", "mean", CLI_IN_ALL },
-		[MAX] = { "MAX", "max", CLI_IN_ALL },
-		[LAST] = { "LAST", "last", CLI_IN_ALL },
-		[LIMIT] = { "AIO-MAX-NR", "aio_max_nr", CLI_IN_ALL },
+		[TIME] = CLI_COL("TIME", "time", CLI_IN_ALL),
+		[MIN] = CLI_COL("MIN", "min", CLI_IN_ALL),
+		[MEAN] = CLI_COL("MEAN", "mean", CLI_IN_ALL),
+		[MAX] = CLI_COL("MAX", "max", CLI_IN_ALL),
+		[LAST] = CLI_COL("LAST", "last", CLI_IN_ALL),
+		[LIMIT] = CLI_COL("AIO-MAX-NR", "aio_max_nr", CLI_IN_ALL),
 		[UTIL] = { "UTIL(MAX)", "peak_utilization", CLI_IN_ALL, "utilization_max" },
-		[REPORTS] = { "REPORTS", "reports", CLI_IN_ALL },
+		[REPORTS] = CLI_COL("REPORTS", "reports", CLI_IN_ALL),
 	};
 	Aioctl__V1__HistoryRequest in = AIOCTL__V1__HISTORY_REQUEST__INIT;
 	Aioctl__V1__HistoryReply *rep = NULL;

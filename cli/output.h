@@ -41,6 +41,12 @@ struct cli_column {
 	const char *csv;   /* the CSV header where it is not key */
 };
 
+/* A column whose CSV header is its key. */
+#define CLI_COL(title, key, in)            \
+	{                                  \
+		(title), (key), (in), NULL \
+	}
+
 struct cli_cell {
 	size_t text;  /* table and CSV text in the rows' buffer; 0: none */
 	size_t csv;   /* CSV text where it differs; 0: text */

@@ -461,13 +461,13 @@ int cli_fleet_drift(struct cli *c, int argc, char **argv)
 {
 	enum { HOST, DESIRED, LIVE, AFTER, FILE_, CAUSE, ROLLOUT, N_COLS };
 	static const struct cli_column cols[N_COLS] = {
-		[HOST] = { "HOST", "host", CLI_IN_ALL },
-		[DESIRED] = { "DESIRED", "desired", CLI_IN_ALL },
-		[LIVE] = { "LIVE", "runtime", CLI_IN_ALL },
-		[AFTER] = { "AFTER REBOOT", "persisted", CLI_IN_ALL },
-		[FILE_] = { NULL, "persisted_file", CLI_IN_CSV | CLI_IN_JSON },
-		[CAUSE] = { "CAUSE", "cause", CLI_IN_ALL },
-		[ROLLOUT] = { NULL, "rollout", CLI_IN_CSV | CLI_IN_JSON },
+		[HOST] = CLI_COL("HOST", "host", CLI_IN_ALL),
+		[DESIRED] = CLI_COL("DESIRED", "desired", CLI_IN_ALL),
+		[LIVE] = CLI_COL("LIVE", "runtime", CLI_IN_ALL),
+		[AFTER] = CLI_COL("AFTER REBOOT", "persisted", CLI_IN_ALL),
+		[FILE_] = CLI_COL(NULL, "persisted_file", CLI_IN_CSV | CLI_IN_JSON),
+		[CAUSE] = CLI_COL("CAUSE", "cause", CLI_IN_ALL),
+		[ROLLOUT] = CLI_COL(NULL, "rollout", CLI_IN_CSV | CLI_IN_JSON),
 	};
 	Aioctl__V1__DriftRequest in = AIOCTL__V1__DRIFT_REQUEST__INIT;
 	Aioctl__V1__DriftReply *rep = NULL;
@@ -570,14 +570,14 @@ int cli_rollout_list(struct cli *c, int argc, char **argv)
 	enum { ID, STATE, TARGET, WAVES, CREATED, BY, MESSAGE, JSON, N_COLS };
 	/* JSON: each rollout as rollout show prints it */
 	static const struct cli_column cols[N_COLS] = {
-		[ID] = { "ID", "id", CLI_IN_TABLE | CLI_IN_CSV },
-		[STATE] = { "STATE", "state", CLI_IN_TABLE | CLI_IN_CSV },
-		[TARGET] = { "TARGET", "target", CLI_IN_TABLE | CLI_IN_CSV },
-		[WAVES] = { "WAVES", "waves", CLI_IN_TABLE | CLI_IN_CSV },
-		[CREATED] = { "CREATED", "created", CLI_IN_TABLE | CLI_IN_CSV },
-		[BY] = { "BY", "created_by", CLI_IN_TABLE | CLI_IN_CSV },
-		[MESSAGE] = { "MESSAGE", "message", CLI_IN_TABLE | CLI_IN_CSV },
-		[JSON] = { NULL, NULL, CLI_IN_JSON },
+		[ID] = CLI_COL("ID", "id", CLI_IN_TABLE | CLI_IN_CSV),
+		[STATE] = CLI_COL("STATE", "state", CLI_IN_TABLE | CLI_IN_CSV),
+		[TARGET] = CLI_COL("TARGET", "target", CLI_IN_TABLE | CLI_IN_CSV),
+		[WAVES] = CLI_COL("WAVES", "waves", CLI_IN_TABLE | CLI_IN_CSV),
+		[CREATED] = CLI_COL("CREATED", "created", CLI_IN_TABLE | CLI_IN_CSV),
+		[BY] = CLI_COL("BY", "created_by", CLI_IN_TABLE | CLI_IN_CSV),
+		[MESSAGE] = CLI_COL("MESSAGE", "message", CLI_IN_TABLE | CLI_IN_CSV),
+		[JSON] = CLI_COL(NULL, NULL, CLI_IN_JSON),
 	};
 	Aioctl__V1__RolloutListRequest in = AIOCTL__V1__ROLLOUT_LIST_REQUEST__INIT;
 	Aioctl__V1__RolloutListReply *rep = NULL;
@@ -620,11 +620,11 @@ int cli_audit(struct cli *c, int argc, char **argv)
 {
 	enum { TIME, WHO, ACTION, TARGET, RESULT, N_COLS };
 	static const struct cli_column cols[N_COLS] = {
-		[TIME] = { "TIME", "time", CLI_IN_ALL },
-		[WHO] = { "WHO", "who", CLI_IN_ALL },
-		[ACTION] = { "ACTION", "action", CLI_IN_ALL },
-		[TARGET] = { "TARGET", "target", CLI_IN_ALL },
-		[RESULT] = { "RESULT", "result", CLI_IN_ALL },
+		[TIME] = CLI_COL("TIME", "time", CLI_IN_ALL),
+		[WHO] = CLI_COL("WHO", "who", CLI_IN_ALL),
+		[ACTION] = CLI_COL("ACTION", "action", CLI_IN_ALL),
+		[TARGET] = CLI_COL("TARGET", "target", CLI_IN_ALL),
+		[RESULT] = CLI_COL("RESULT", "result", CLI_IN_ALL),
 	};
 	Aioctl__V1__AuditRequest in = AIOCTL__V1__AUDIT_REQUEST__INIT;
 	Aioctl__V1__AuditReply *rep = NULL;
@@ -714,18 +714,20 @@ int cli_report_rollout(struct cli *c, int argc, char **argv)
 		N_COLS
 	};
 	static const struct cli_column cols[N_COLS] = {
-		[HOST] = { "HOST", "host", CLI_IN_ALL },
-		[STATE] = { "STATE", "state", CLI_IN_ALL },
-		[CHANGED] = { "CHANGED", "changed", CLI_IN_ALL },
-		[WINDOW] = { "WINDOW", "window_ms", CLI_IN_ALL },
-		[LIMIT_B] = { "LIMIT-BEFORE", "limit_before", CLI_IN_TABLE | CLI_IN_CSV },
-		[LIMIT_A] = { "LIMIT-AFTER", "limit_after", CLI_IN_TABLE | CLI_IN_CSV },
-		[UTIL_B] = { "UTIL-BEFORE", "peak_utilization_before", CLI_IN_TABLE | CLI_IN_CSV },
-		[UTIL_A] = { "UTIL-AFTER", "peak_utilization_after", CLI_IN_TABLE | CLI_IN_CSV },
-		[ERR_B] = { "ERR-BEFORE", "errors_before", CLI_IN_TABLE | CLI_IN_CSV },
-		[ERR_A] = { "ERR-AFTER", "errors_after", CLI_IN_TABLE | CLI_IN_CSV },
-		[BEFORE] = { NULL, "before", CLI_IN_JSON },
-		[AFTER] = { NULL, "after", CLI_IN_JSON },
+		[HOST] = CLI_COL("HOST", "host", CLI_IN_ALL),
+		[STATE] = CLI_COL("STATE", "state", CLI_IN_ALL),
+		[CHANGED] = CLI_COL("CHANGED", "changed", CLI_IN_ALL),
+		[WINDOW] = CLI_COL("WINDOW", "window_ms", CLI_IN_ALL),
+		[LIMIT_B] = CLI_COL("LIMIT-BEFORE", "limit_before", CLI_IN_TABLE | CLI_IN_CSV),
+		[LIMIT_A] = CLI_COL("LIMIT-AFTER", "limit_after", CLI_IN_TABLE | CLI_IN_CSV),
+		[UTIL_B] = CLI_COL("UTIL-BEFORE", "peak_utilization_before",
+		                   CLI_IN_TABLE | CLI_IN_CSV),
+		[UTIL_A] =
+		        CLI_COL("UTIL-AFTER", "peak_utilization_after", CLI_IN_TABLE | CLI_IN_CSV),
+		[ERR_B] = CLI_COL("ERR-BEFORE", "errors_before", CLI_IN_TABLE | CLI_IN_CSV),
+		[ERR_A] = CLI_COL("ERR-AFTER", "errors_after", CLI_IN_TABLE | CLI_IN_CSV),
+		[BEFORE] = CLI_COL(NULL, "before", CLI_IN_JSON),
+		[AFTER] = CLI_COL(NULL, "after", CLI_IN_JSON),
 	};
 	Aioctl__V1__RolloutReportRequest in = AIOCTL__V1__ROLLOUT_REPORT_REQUEST__INIT;
 	Aioctl__V1__RolloutReportReply *rep = NULL;

@@ -52,10 +52,10 @@ Test(output, table_aligns_columns)
 enum { NAME, COUNT, SEEN, NOTE, N_COLS };
 
 static const struct cli_column cols[N_COLS] = {
-	[NAME] = { "NAME", "name", CLI_IN_ALL },
-	[COUNT] = { "COUNT", "count", CLI_IN_ALL },
+	[NAME] = CLI_COL("NAME", "name", CLI_IN_ALL),
+	[COUNT] = CLI_COL("COUNT", "count", CLI_IN_ALL),
 	[SEEN] = { "SEEN", "seen_at", CLI_IN_ALL, "seen" },
-	[NOTE] = { NULL, "note", CLI_IN_CSV | CLI_IN_JSON },
+	[NOTE] = CLI_COL(NULL, "note", CLI_IN_CSV | CLI_IN_JSON),
 };
 
 static char *rows_render(enum cli_format f, bool with_root)
