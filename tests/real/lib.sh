@@ -29,8 +29,29 @@ wait_for() {
 # jqe FILTER FILE: jq -e that fails on an empty or missing file too
 jqe() { [ -s "$2" ] && jq -e "$1" "$2" >/dev/null; }
 
-# a loopback port base; the caller retries when a server cannot listen
-random_port() { echo $((20000 + RANDOM % 30000)); }
+# A loopback port base below the kernel's ephemeral range (32768 and up
+# by default): other tests' outgoing connections (test_capacity opens
+# thousands) take ports from that range, and a server there may find its
+# port taken. Callers that can retry when a server cannot listen do.
+random_port() {
+	local low
+	low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	[ "$low" -gt 21000 ] || low=32768
+	echo $((20000 + RANDOM % (low - 20000 - 8)))
+}
+
+# server_started PID COMMAND...: polls until COMMAND succeeds (20 s at
+# most), and gives up at once when PID, the server, has exited (its port
+# was taken)
+server_started() {
+	local pid=$1 deadline=$(($(date +%s) + 20))
+	shift
+	until "$@"; do
+		kill -0 "$pid" 2>/dev/null || return 1
+		[ "$(date +%s)" -ge "$deadline" ] && return 1
+		sleep 0.2
+	done
+}
 
 # the closing line, and the exit status
 lib_summary() {

@@ -11,12 +11,19 @@ bin=${1:?usage: test_charts.sh BIN_DIR}
 [ -x /usr/bin/chromium ] || { echo "chromium missing: deploy/install-deps.sh"; exit 1; }
 w=$(mktemp -d /tmp/aioctl-charts-XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; wait; [ -n "${AIO_TEST_KEEP:-}" ] || rm -rf "$w"' EXIT
-port=$(random_port)
-"$bin/aio-server" --listen tcp://127.0.0.1:$port --admin-listen tcp://127.0.0.1:$((port + 1)) \
-	--http-listen '' --state-dir "$w/server" >"$w/server.log" 2>&1 &
-export AIOCTL_SERVER=tcp://127.0.0.1:$((port + 1)) AIOCTL_TOKEN_FILE=$w/server/admin.token
 server_up() { "$bin/aioctl" fleet status >/dev/null 2>&1; }
-check "aio-server answers" wait_for 20 server_up
+# on fresh ports again if another process holds them
+for _ in 1 2 3; do
+	port=$(random_port)
+	"$bin/aio-server" --listen tcp://127.0.0.1:$port --admin-listen tcp://127.0.0.1:$((port + 1)) \
+		--http-listen '' --state-dir "$w/server" >"$w/server.log" 2>&1 &
+	sp=$!
+	export AIOCTL_SERVER=tcp://127.0.0.1:$((port + 1)) AIOCTL_TOKEN_FILE=$w/server/admin.token
+	server_started $sp server_up && break
+	kill $sp 2>/dev/null
+	wait $sp 2>/dev/null
+done
+check "aio-server answers" server_up
 for h in hv-a hv-b; do
 	mkdir -p "$w/$h/proc/sys/fs"
 	echo 30000 >"$w/$h/proc/sys/fs/aio-nr"
