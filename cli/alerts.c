@@ -46,7 +46,7 @@ int cli_alerts(struct cli *c, int argc, char **argv)
 		if (cli_rows_add(&rows) < 0)
 			break;
 		cli_cell_forms(&rows, STATE, cleared ? "cleared" : "ACTIVE", NULL,
-		               json_string(cleared ? "cleared" : "active"));
+		               cli_json_text(cleared ? "cleared" : "active"));
 		cli_cell_text(&rows, KIND, a->kind);
 		cli_cell_text(&rows, SUBJECT, a->subject);
 		cli_cell_time(&rows, STARTED, a->started_ms);

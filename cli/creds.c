@@ -29,9 +29,9 @@ int cli_enroll_create(struct cli *c, int argc, char **argv)
 	if (c->format == CLI_JSON) {
 		json_t *o = json_object();
 
-		json_object_set_new(o, "token", json_string(rep->token));
-		json_object_set_new(o, "host", c->host ? json_string(c->host) : json_null());
-		json_object_set_new(o, "expires", json_string(when));
+		json_object_set_new(o, "token", cli_json_text(rep->token));
+		json_object_set_new(o, "host", c->host ? cli_json_text(c->host) : json_null());
+		json_object_set_new(o, "expires", cli_json_text(when));
 		r = cli_json_print(o, stdout) < 0 ? CLI_EXIT_FAILED : 0;
 	} else {
 		printf("%s\n", rep->token);
@@ -63,9 +63,9 @@ int cli_token_create(struct cli *c, int argc, char **argv)
 	if (c->format == CLI_JSON) {
 		json_t *o = json_object();
 
-		json_object_set_new(o, "name", json_string(c->name));
-		json_object_set_new(o, "role", json_string(c->role));
-		json_object_set_new(o, "token", json_string(rep->token));
+		json_object_set_new(o, "name", cli_json_text(c->name));
+		json_object_set_new(o, "role", cli_json_text(c->role));
+		json_object_set_new(o, "token", cli_json_text(rep->token));
 		r = cli_json_print(o, stdout) < 0 ? CLI_EXIT_FAILED : 0;
 	} else {
 		printf("%s\n", rep->token);

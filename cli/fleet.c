@@ -129,7 +129,7 @@ static int print_hosts(struct cli *c, const Aioctl__V1__FleetStatusReply *rep)
 		with_errors += h->errors_24h > 0;
 	}
 	for (size_t i = 0; i < rep->n_not_answered; i++)
-		json_array_append_new(silent, json_string(rep->not_answered[i]));
+		json_array_append_new(silent, cli_json_text(rep->not_answered[i]));
 	root = json_object();
 	json_object_set_new(root, "hosts", json_array());
 	json_object_set_new(root, "not_answered", silent);
@@ -179,7 +179,7 @@ int cli_fleet_status(struct cli *c, int argc, char **argv)
 			printf("%zu host%s did not answer in time%s", rep->n_not_answered,
 			       rep->n_not_answered == 1 ? "" : "s", rep->n_not_answered ? ":" : "");
 			for (size_t i = 0; i < rep->n_not_answered; i++)
-				printf(" %s", rep->not_answered[i]);
+				printf(" %s", cli_tty(rep->not_answered[i]));
 			putchar('\n');
 		}
 	}

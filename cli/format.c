@@ -18,7 +18,7 @@ json_t *cli_labels_json(Aioctl__V1__Label *const *labels, size_t n)
 	json_t *o = json_object();
 
 	for (size_t i = 0; i < n; i++)
-		json_object_set_new(o, labels[i]->key, json_string(labels[i]->value));
+		json_object_set_new(o, labels[i]->key, cli_json_text(labels[i]->value));
 	return o;
 }
 
@@ -41,7 +41,7 @@ json_t *cli_host_json(const Aioctl__V1__HostStatus *h)
 	const Aioctl__V1__Sample *s = h->sample;
 	json_t *o = json_object();
 
-	json_object_set_new(o, "host", json_string(h->host));
+	json_object_set_new(o, "host", cli_json_text(h->host));
 	json_object_set_new(o, "aio_nr", s ? json_integer((json_int_t)s->aio_nr) : json_null());
 	json_object_set_new(o, "aio_max_nr",
 	                    s ? json_integer((json_int_t)s->aio_max_nr) : json_null());
@@ -61,13 +61,13 @@ json_t *cli_host_json(const Aioctl__V1__HostStatus *h)
 	json_object_set_new(o, "first_seen", cli_time_json(h->first_seen_ms));
 	json_object_set_new(o, "online", json_boolean(h->online));
 	json_object_set_new(o, "labels", cli_labels_json(h->labels, h->n_labels));
-	json_object_set_new(o, "kernel", h->kernel ? json_string(h->kernel) : json_null());
+	json_object_set_new(o, "kernel", h->kernel ? cli_json_text(h->kernel) : json_null());
 	json_object_set_new(o, "agent_version",
-	                    h->agent_version ? json_string(h->agent_version) : json_null());
+	                    h->agent_version ? cli_json_text(h->agent_version) : json_null());
 	json_object_set_new(o, "interval_ms", json_integer(h->interval_ms));
 	json_object_set_new(o, "last_seq", json_integer((json_int_t)h->last_seq));
 	json_object_set_new(o, "errors_24h", json_integer(h->errors_24h));
-	json_object_set_new(o, "counting", json_string(aio_counting_name(h->counting)));
+	json_object_set_new(o, "counting", cli_json_text(aio_counting_name(h->counting)));
 	json_object_set_new(o, "persisted", cli_persisted_json(h->persisted));
 	json_object_set_new(o, "persisted_differs",
 	                    h->persisted && s ? json_boolean(cli_persisted_differs(h))
@@ -98,12 +98,12 @@ json_t *cli_persisted_json(const Aioctl__V1__Persisted *p)
 	settings = json_array();
 	json_object_set_new(o, "value",
 	                    p->has_value ? json_integer((json_int_t)p->value) : json_null());
-	json_object_set_new(o, "file", p->file ? json_string(p->file) : json_null());
+	json_object_set_new(o, "file", p->file ? cli_json_text(p->file) : json_null());
 	json_object_set_new(o, "after_reboot", json_integer((json_int_t)cli_reboot_value(p)));
 	for (size_t i = 0; i < p->n_settings; i++) {
 		json_t *st = json_object();
 
-		json_object_set_new(st, "file", json_string(p->settings[i]->file));
+		json_object_set_new(st, "file", cli_json_text(p->settings[i]->file));
 		json_object_set_new(st, "line", json_integer(p->settings[i]->line));
 		json_object_set_new(st, "value", json_integer((json_int_t)p->settings[i]->value));
 		json_array_append_new(settings, st);
@@ -113,7 +113,7 @@ json_t *cli_persisted_json(const Aioctl__V1__Persisted *p)
 	                    p->has_procps_value ? json_integer((json_int_t)p->procps_value)
 	                                        : json_null());
 	json_object_set_new(o, "procps_file",
-	                    p->procps_file ? json_string(p->procps_file) : json_null());
+	                    p->procps_file ? cli_json_text(p->procps_file) : json_null());
 	return o;
 }
 
@@ -121,9 +121,9 @@ json_t *cli_event_sources_json(const Aioctl__V1__AioEvent *e)
 {
 	json_t *a = json_array();
 
-	json_array_append_new(a, json_string(e->source));
+	json_array_append_new(a, cli_json_text(e->source));
 	for (size_t i = 0; i < e->n_sources; i++)
-		json_array_append_new(a, json_string(e->sources[i]));
+		json_array_append_new(a, cli_json_text(e->sources[i]));
 	return a;
 }
 
@@ -140,14 +140,14 @@ json_t *cli_event_json(const char *host, const Aioctl__V1__AioEvent *e)
 	json_t *o = json_object();
 
 	if (host)
-		json_object_set_new(o, "host", json_string(host));
+		json_object_set_new(o, "host", cli_json_text(host));
 	json_object_set_new(o, "time", cli_time_json(e->time_ms));
-	json_object_set_new(o, "kind", json_string(aio_event_kind_name(e->kind)));
-	json_object_set_new(o, "vm", e->vm ? json_string(e->vm) : json_null());
-	json_object_set_new(o, "disk", e->disk ? json_string(e->disk) : json_null());
-	json_object_set_new(o, "source", json_string(e->source));
+	json_object_set_new(o, "kind", cli_json_text(aio_event_kind_name(e->kind)));
+	json_object_set_new(o, "vm", e->vm ? cli_json_text(e->vm) : json_null());
+	json_object_set_new(o, "disk", e->disk ? cli_json_text(e->disk) : json_null());
+	json_object_set_new(o, "source", cli_json_text(e->source));
 	json_object_set_new(o, "sources", cli_event_sources_json(e));
-	json_object_set_new(o, "line", e->line ? json_string(e->line) : json_null());
+	json_object_set_new(o, "line", e->line ? cli_json_text(e->line) : json_null());
 	return o;
 }
 
@@ -155,13 +155,13 @@ json_t *cli_user_json(const Aioctl__V1__AioUser *u)
 {
 	json_t *o = json_object();
 
-	json_object_set_new(o, "name", json_string(u->name));
+	json_object_set_new(o, "name", cli_json_text(u->name));
 	json_object_set_new(o, "pid", json_integer(u->pid));
 	json_object_set_new(o, "vm", json_boolean(u->is_vm));
 	json_object_set_new(o, "contexts", json_integer(u->contexts));
 	json_object_set_new(o, "events", json_integer((json_int_t)u->events));
 	json_object_set_new(o, "events_exact", json_boolean(u->events_exact));
 	json_object_set_new(o, "events_basis",
-	                    u->events_basis ? json_string(u->events_basis) : json_null());
+	                    u->events_basis ? cli_json_text(u->events_basis) : json_null());
 	return o;
 }

@@ -54,8 +54,8 @@ static int print_vm(struct cli *c, const char *host, const Aioctl__V1__HistoryRe
 		cli_cell_uint(&rows, CONTEXTS, true, p->contexts);
 		cli_cell_uint(&rows, EVENTS, p->has_events, p->events);
 	}
-	json_object_set_new(root, "host", json_string(host));
-	json_object_set_new(root, "vm", json_string(c->vm));
+	json_object_set_new(root, "host", cli_json_text(host));
+	json_object_set_new(root, "vm", cli_json_text(c->vm));
 	r = cli_rows_print(&rows, "points", root, stdout);
 	cli_rows_done(&rows);
 	if (c->format == CLI_TABLE)
@@ -137,9 +137,9 @@ int cli_history(struct cli *c, int argc, char **argv)
 		cli_cell_uint(&rows, REPORTS, true, s->count);
 	}
 	root = json_object();
-	json_object_set_new(root, "host", json_string(argv[0]));
+	json_object_set_new(root, "host", cli_json_text(argv[0]));
 	json_object_set_new(root, "step_ms", json_integer((json_int_t)rep->step_ms));
-	json_object_set_new(root, "tier", json_string(rep->tier ? rep->tier : "raw"));
+	json_object_set_new(root, "tier", cli_json_text(rep->tier ? rep->tier : "raw"));
 	r = cli_rows_print(&rows, "points", root, stdout) < 0 ? CLI_EXIT_FAILED : 0;
 	cli_rows_done(&rows);
 	if (c->format == CLI_TABLE) {

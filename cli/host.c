@@ -28,18 +28,20 @@ static void print_persisted(const Aioctl__V1__HostStatus *h)
 		return;
 	}
 	if (p->has_value)
-		printf("After reboot: %llu from %s%s\n", (unsigned long long)p->value, p->file,
+		printf("After reboot: %llu from %s%s\n", (unsigned long long)p->value,
+		       cli_tty(p->file),
 		       cli_persisted_differs(h) ? "  (differs from the live value)" : "");
 	else
 		printf("After reboot: %d (kernel default: no sysctl file sets it)%s\n",
 		       AIO_KERNEL_DEFAULT_MAX,
 		       cli_persisted_differs(h) ? "  (differs from the live value)" : "");
 	for (size_t i = 0; i + 1 < p->n_settings; i++)
-		printf("  overridden: %s:%u sets %llu\n", p->settings[i]->file,
+		printf("  overridden: %s:%u sets %llu\n", cli_tty(p->settings[i]->file),
 		       p->settings[i]->line, (unsigned long long)p->settings[i]->value);
 	if (p->has_procps_value || p->procps_file)
 		printf("  procps 'sysctl --system' would end at %llu from %s\n",
-		       (unsigned long long)p->procps_value, p->procps_file ? p->procps_file : "-");
+		       (unsigned long long)p->procps_value,
+		       p->procps_file ? cli_tty(p->procps_file) : "-");
 }
 
 static void print_users(const Aioctl__V1__HostShowReply *rep)
@@ -113,13 +115,13 @@ static void print_text(const Aioctl__V1__HostShowReply *rep)
 	cli_ago(h->last_seen_ms, now, seen, sizeof(seen));
 	aio_time_format_rfc3339(h->first_seen_ms, first, sizeof(first));
 	cli_labels_text(h->labels, h->n_labels, labels, sizeof(labels));
-	printf("Host:        %s (%s)\n", h->host, h->online ? "online" : "OFFLINE");
+	printf("Host:        %s (%s)\n", cli_tty(h->host), h->online ? "online" : "OFFLINE");
 	printf("Last seen:   %s\n", seen);
 	printf("First seen:  %s\n", first);
-	printf("Labels:      %s\n", labels[0] ? labels : "-");
-	printf("Kernel:      %s\n", h->kernel ? h->kernel : "-");
-	printf("Agent:       %s, reporting every %ums\n", h->agent_version ? h->agent_version : "-",
-	       h->interval_ms);
+	printf("Labels:      %s\n", labels[0] ? cli_tty(labels) : "-");
+	printf("Kernel:      %s\n", h->kernel ? cli_tty(h->kernel) : "-");
+	printf("Agent:       %s, reporting every %ums\n",
+	       h->agent_version ? cli_tty(h->agent_version) : "-", h->interval_ms);
 	printf("Counting:    %s\n", counting_text(h->counting));
 	if (s) {
 		printf("aio-nr:      %llu (interval min %llu, max %llu)\n",

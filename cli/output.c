@@ -43,13 +43,134 @@ void cli_table_sort(struct cli_table *t, int (*cmp)(const void *, const void *))
 	qsort(t->cells, t->nrows, t->ncols * sizeof(char *), cmp);
 }
 
+/* ------------------------------------------------------------ escaping */
+
+/* The length of the UTF-8 sequence at s, 1 to 4, or 0 where s does not
+ * start one (overlong forms, surrogates and past U+10FFFF are not). */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n;
+	uint32_t c;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+	    (n == 4 && (c < 0x10000 || c > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+/* Whether s holds a byte a terminal or a JSON string must not get as it
+ * is: a control (C0, DEL), or anything past ASCII (checked further). */
+static bool plain(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p >= 0x7f)
+			return false;
+	return true;
+}
+
+void cli_term_text(const char *s, char *buf, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0, n;
+
+	for (; *p && o + 5 < len; p += n) {
+		n = utf8_len(p);
+		/* C1 controls are U+0080 to U+009F: 0xc2 0x80 to 0xc2 0x9f */
+		if (n == 0 || *p < 0x20 || *p == 0x7f || (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)) {
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", *p);
+			n = 1;
+			continue;
+		}
+		if (o + n >= len)
+			break;
+		memcpy(buf + o, p, n);
+		o += n;
+	}
+	buf[o < len ? o : len - 1] = '\0';
+}
+
+const char *cli_tty(const char *s)
+{
+	static char bufs[8][1024];
+	static unsigned next;
+	char *b = bufs[next++ % 8];
+
+	if (!s)
+		return "";
+	cli_term_text(s, b, sizeof(bufs[0]));
+	return b;
+}
+
+json_t *cli_json_text(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	json_t *j;
+	char *buf;
+	size_t o = 0, n;
+
+	if (!s)
+		return json_null();
+	if ((j = json_string(s)))
+		return j; /* jansson checks UTF-8 and escapes controls */
+	/* not UTF-8 throughout: each stray byte becomes U+FFFD */
+	if (!(buf = malloc(strlen(s) * 3 + 1)))
+		return json_null();
+	for (; *p; p += n) {
+		if (!(n = utf8_len(p))) {
+			memcpy(buf + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			n = 1;
+			continue;
+		}
+		memcpy(buf + o, p, n);
+		o += n;
+	}
+	buf[o] = '\0';
+	j = json_string(buf);
+	free(buf);
+	return j ? j : json_null();
+}
+
+/* A CSV cell a spreadsheet would run as a formula (= + - @, or a tab or
+ * CR first) unless it is a number. */
+static bool formula(const char *s)
+{
+	char *end;
+
+	if (!*s || !strchr("=+-@\t\r", *s))
+		return false;
+	strtod(s, &end);
+	return end == s || *end;
+}
+
 static void print_csv_cell(const char *s, FILE *out)
 {
+	bool neutral = formula(s);
+
 	if (!strpbrk(s, ",\"\n\r")) {
+		if (neutral)
+			fputc('\'', out);
 		fputs(s, out);
 		return;
 	}
 	fputc('"', out);
+	if (neutral)
+		fputc('\'', out);
 	for (; *s; s++) {
 		if (*s == '"')
 			fputc('"', out);
@@ -58,7 +179,7 @@ static void print_csv_cell(const char *s, FILE *out)
 	fputc('"', out);
 }
 
-void cli_table_print(const struct cli_table *t, enum cli_format f, FILE *out)
+void cli_table_print(struct cli_table *t, enum cli_format f, FILE *out)
 {
 	size_t *width;
 
@@ -82,6 +203,18 @@ void cli_table_print(const struct cli_table *t, enum cli_format f, FILE *out)
 	width = calloc(t->ncols, sizeof(*width));
 	if (!width)
 		return;
+	/* for a terminal: what a peer wrote cannot move the cursor */
+	for (size_t i = 0; i < t->nrows * t->ncols; i++) {
+		char buf[4096], *e;
+
+		if (plain(t->cells[i]))
+			continue;
+		cli_term_text(t->cells[i], buf, sizeof(buf));
+		if ((e = strdup(buf))) {
+			free(t->cells[i]);
+			t->cells[i] = e;
+		}
+	}
 	for (size_t c = 0; c < t->ncols; c++) {
 		width[c] = strlen(t->headers[c]);
 		for (size_t r = 0; r < t->nrows; r++) {
@@ -235,7 +368,12 @@ void cli_cell_forms(struct cli_rows *r, size_t col, const char *table, const cha
 
 	if (!c || r->format != CLI_JSON) {
 		json_decref(json);
-		if (c) {
+		if (c && r->format == CLI_TABLE && table && !plain(table)) {
+			char buf[4096];
+
+			cli_term_text(table, buf, sizeof(buf));
+			c->text = keep(r, buf);
+		} else if (c) {
 			c->text = keep(r, table);
 			c->csv = csv ? keep(r, csv) : 0;
 		}
@@ -266,7 +404,7 @@ void cli_cell_text(struct cli_rows *r, size_t col, const char *text)
 	if (!cell(r, col))
 		return;
 	if (cli_rows_json(r))
-		cli_cell_forms(r, col, NULL, NULL, text ? json_string(text) : NULL);
+		cli_cell_forms(r, col, NULL, NULL, text ? cli_json_text(text) : NULL);
 	else
 		cli_cell_forms(r, col, text, NULL, NULL);
 }

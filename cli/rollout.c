@@ -23,11 +23,12 @@ static json_t *rollout_json(const Aioctl__V1__Rollout *r)
 	       *refused = json_array();
 
 	json_object_set_new(o, "id", json_integer((json_int_t)r->id));
-	json_object_set_new(o, "state", json_string(cli_rollout_state_name(CLI_ROLLOUT_STATE(r))));
+	json_object_set_new(o, "state",
+	                    cli_json_text(cli_rollout_state_name(CLI_ROLLOUT_STATE(r))));
 	json_object_set_new(o, "target", json_integer((json_int_t)r->target));
-	json_object_set_new(o, "message", r->message ? json_string(r->message) : json_null());
+	json_object_set_new(o, "message", r->message ? cli_json_text(r->message) : json_null());
 	json_object_set_new(o, "created_by",
-	                    r->created_by ? json_string(r->created_by) : json_null());
+	                    r->created_by ? cli_json_text(r->created_by) : json_null());
 	json_object_set_new(o, "created", cli_time_json(r->created_ms));
 	json_object_set_new(o, "finished", cli_time_json(r->has_finished_ms ? r->finished_ms : 0));
 	json_object_set_new(o, "waves", json_integer(r->waves));
@@ -38,9 +39,9 @@ static json_t *rollout_json(const Aioctl__V1__Rollout *r)
 		const Aioctl__V1__RolloutStep *p = r->steps[i];
 		json_t *st = json_object();
 
-		json_object_set_new(st, "host", json_string(p->host));
+		json_object_set_new(st, "host", cli_json_text(p->host));
 		json_object_set_new(st, "state",
-		                    json_string(cli_step_state_name(CLI_STEP_STATE(p))));
+		                    cli_json_text(cli_step_state_name(CLI_STEP_STATE(p))));
 		json_object_set_new(st, "wave", json_integer(p->wave));
 		json_object_set_new(st, "target", json_integer((json_int_t)p->target));
 		json_object_set_new(st, "runtime_before",
@@ -60,9 +61,9 @@ static json_t *rollout_json(const Aioctl__V1__Rollout *r)
 		                            ? json_integer((json_int_t)p->persisted_after)
 		                            : json_null());
 		json_object_set_new(st, "message",
-		                    p->message ? json_string(p->message) : json_null());
+		                    p->message ? cli_json_text(p->message) : json_null());
 		json_object_set_new(st, "rollback",
-		                    json_string(cli_rollback_state_name(cli_rollback_state(p))));
+		                    cli_json_text(cli_rollback_state_name(cli_rollback_state(p))));
 		json_object_set_new(st, "started",
 		                    cli_time_json(p->has_started_ms ? p->started_ms : 0));
 		json_object_set_new(st, "finished",
@@ -70,9 +71,9 @@ static json_t *rollout_json(const Aioctl__V1__Rollout *r)
 		json_array_append_new(steps, st);
 	}
 	for (size_t i = 0; i < r->n_skipped; i++)
-		json_array_append_new(skipped, json_string(r->skipped[i]));
+		json_array_append_new(skipped, cli_json_text(r->skipped[i]));
 	for (size_t i = 0; i < r->n_refused; i++)
-		json_array_append_new(refused, json_string(r->refused[i]));
+		json_array_append_new(refused, cli_json_text(r->refused[i]));
 	json_object_set_new(o, "steps", steps);
 	json_object_set_new(o, "skipped", skipped);
 	json_object_set_new(o, "refused", refused);
@@ -179,16 +180,16 @@ static void print_rollout(const Aioctl__V1__Rollout *r)
 	printf("Rollout %" PRIu64 ": %s", r->id, cli_rollout_state_name(CLI_ROLLOUT_STATE(r)));
 	if (r->target)
 		printf(", fs.aio-max-nr = %" PRIu64, r->target);
-	printf("\n  %s\n", r->message ? r->message : "");
+	printf("\n  %s\n", cli_tty(r->message));
 	if (r->created_by)
-		printf("  created %s by %s\n", created, r->created_by);
+		printf("  created %s by %s\n", created, cli_tty(r->created_by));
 	printf("  %zu hosts in %u waves: %zu done, %zu failed, %zu in progress, %zu pending, "
 	       "%zu offline, %zu expired\n",
 	       r->n_steps, r->waves, k.done, k.failed, k.busy, k.pending, k.offline, k.expired);
 	if (r->n_skipped)
 		printf("  %zu already at the target: skipped\n", r->n_skipped);
 	for (size_t i = 0; i < r->n_refused; i++)
-		printf("  refused by its own policy: %s\n", r->refused[i]);
+		printf("  refused by its own policy: %s\n", cli_tty(r->refused[i]));
 	if (r->n_steps) {
 		putchar('\n');
 		print_steps(r, false);
@@ -272,7 +273,7 @@ static void progress_lines(const Aioctl__V1__Rollout *r, char **seen)
 			continue;
 		free(seen[i]);
 		seen[i] = strdup(now);
-		printf("%s: %s\n", p->host, now);
+		printf("%s: %s\n", cli_tty(p->host), cli_tty(now));
 	}
 	fflush(stdout);
 }
@@ -781,7 +782,7 @@ int cli_report_rollout(struct cli *c, int argc, char **argv)
 	root = json_object();
 	json_object_set_new(root, "id", json_integer((json_int_t)rep->id));
 	json_object_set_new(root, "state",
-	                    json_string(cli_rollout_state_name(CLI_ROLLOUT_STATE(rep))));
+	                    cli_json_text(cli_rollout_state_name(CLI_ROLLOUT_STATE(rep))));
 	json_object_set_new(root, "target", json_integer((json_int_t)rep->target));
 	json_object_set_new(root, "hosts", json_array());
 	json_object_set_new(root, "errors_before", json_integer(err_before));

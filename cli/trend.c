@@ -77,8 +77,8 @@ static json_t *group_json(const struct group *g)
 	json_object_set_new(o, "exhaustion",
 	                    g->has_exhaustion ? cli_time_json(g->exhaustion_ms) : json_null());
 	json_object_set_new(o, "exhaustion_host",
-	                    g->has_exhaustion ? json_string(g->exhaustion_host) : json_null());
-	json_object_set_new(o, "first", g->first ? json_string(g->first->host) : json_null());
+	                    g->has_exhaustion ? cli_json_text(g->exhaustion_host) : json_null());
+	json_object_set_new(o, "first", g->first ? cli_json_text(g->first->host) : json_null());
 	return o;
 }
 
@@ -86,9 +86,9 @@ static json_t *host_json(const Aioctl__V1__HostTrend *h, bool grouped)
 {
 	json_t *o = json_object();
 
-	json_object_set_new(o, "host", json_string(h->host));
+	json_object_set_new(o, "host", cli_json_text(h->host));
 	if (grouped)
-		json_object_set_new(o, "group", json_string(h->group ? h->group : ""));
+		json_object_set_new(o, "group", cli_json_text(h->group ? h->group : ""));
 	json_object_set_new(o, "limit", json_integer((json_int_t)h->limit));
 	json_object_set_new(o, "peak",
 	                    h->has_peak ? json_integer((json_int_t)h->peak) : json_null());
@@ -112,7 +112,7 @@ static json_t *host_json(const Aioctl__V1__HostTrend *h, bool grouped)
 	                    h->has_recommended ? json_integer((json_int_t)h->recommended)
 	                                       : json_null());
 	json_object_set_new(o, "days", json_integer(h->days));
-	json_object_set_new(o, "verdict", json_string(h->verdict));
+	json_object_set_new(o, "verdict", cli_json_text(h->verdict));
 	return o;
 }
 
@@ -133,7 +133,7 @@ static int print_json(struct cli *c, const Aioctl__V1__TrendReply *rep, const st
 
 		for (size_t i = 0; i < ng; i++)
 			json_object_set_new(groups, gs[i].name, group_json(&gs[i]));
-		json_object_set_new(root, "group_by", json_string(c->group_by));
+		json_object_set_new(root, "group_by", cli_json_text(c->group_by));
 		json_object_set_new(root, "groups", groups);
 	}
 	json_object_set_new(root, "fleet", group_json(fleet));

@@ -166,3 +166,86 @@ Test(output, an_object_cell_without_a_key_is_the_rows_object)
 	json_decref(j);
 	free(buf);
 }
+
+/* What a peer wrote, escaped for where it is shown. */
+Test(output, a_terminal_gets_no_control_from_a_peer)
+{
+	char buf[256];
+
+	cli_term_text("vm\x1b]0;owned\x07-1", buf, sizeof(buf));
+	cr_expect_str_eq(buf, "vm\\x1b]0;owned\\x07-1");
+	cli_term_text("csi\xc2\x9b"
+	              "31m del\x7f bad\xff\xfe",
+	              buf, sizeof(buf));
+	cr_expect_str_eq(buf, "csi\\xc2\\x9b31m del\\x7f bad\\xff\\xfe");
+	cli_term_text("café, 日本, ok", buf, sizeof(buf));
+	cr_expect_str_eq(buf, "café, 日本, ok", "UTF-8 text stays as it is");
+	cli_term_text("\xed\xa0\x80 surrogate, \xc0\xaf overlong", buf, sizeof(buf));
+	cr_expect_str_eq(buf, "\\xed\\xa0\\x80 surrogate, \\xc0\\xaf overlong");
+	cli_term_text("a long text cut", buf, 8);
+	cr_expect_eq(strlen(buf) < 8, true);
+}
+
+Test(output, tables_and_rows_escape_for_the_terminal)
+{
+	static const char *const headers[] = { "VM" };
+	const char *row[] = { "evil\x1b[2J" };
+	struct cli_table t;
+	struct cli_rows r;
+	char *s, *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	cli_table_init(&t, headers, 1);
+	cli_table_add(&t, row);
+	s = render(&t, CLI_TABLE);
+	cr_expect_str_eq(s, "VM\nevil\\x1b[2J\n");
+	free(s);
+	cli_table_done(&t);
+
+	out = open_memstream(&buf, &len);
+	cli_rows_init(&r, cols, N_COLS, CLI_TABLE);
+	cli_rows_add(&r);
+	cli_cell_text(&r, NAME, "hv\x9b\x1b");
+	cli_rows_print(&r, "rows", NULL, out);
+	cli_rows_done(&r);
+	fclose(out);
+	cr_expect_not_null(strstr(buf, "hv\\x9b\\x1b "), "%s", buf);
+	free(buf);
+}
+
+Test(output, csv_neutralises_formulas_but_not_numbers)
+{
+	static const char *const headers[] = { "vm", "growth" };
+	const char *a[] = { "=HYPERLINK(\"http://x\",\"y\")", "-12.5" };
+	const char *b[] = { "@SUM(A1)", "+3" };
+	const char *c[] = { "-rm -rf", "1e3" };
+	struct cli_table t;
+	char *s;
+
+	cli_table_init(&t, headers, 2);
+	cli_table_add(&t, a);
+	cli_table_add(&t, b);
+	cli_table_add(&t, c);
+	s = render(&t, CLI_CSV);
+	cr_expect_str_eq(s, "vm,growth\n"
+	                    "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",-12.5\n"
+	                    "'@SUM(A1),+3\n"
+	                    "'-rm -rf,1e3\n");
+	free(s);
+	cli_table_done(&t);
+}
+
+Test(output, json_keeps_a_field_that_is_not_utf8)
+{
+	json_t *j = cli_json_text("vm\xff-1");
+
+	cr_assert(json_is_string(j), "the field is kept");
+	cr_expect_str_eq(json_string_value(j), "vm\xef\xbf\xbd-1");
+	json_decref(j);
+	j = cli_json_text("ok \x01 control");
+	cr_expect_str_eq(json_string_value(j), "ok \x01 control", "escaped by jansson");
+	json_decref(j);
+	cr_expect(json_is_null(j = cli_json_text(NULL)));
+	json_decref(j);
+}
