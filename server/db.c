@@ -1,12 +1,15 @@
 #include "db.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bounds.h"
 #include "clock.h"
@@ -160,6 +163,27 @@ uint64_t server_db_keepalive(struct server_db *db)
 	return db->raw_keepalive_ms;
 }
 
+/* The database holds token and secret hashes: it and its -wal and -shm
+ * files are the server's alone (SQLite gives the last two the database's
+ * mode). Made 0600 before SQLite creates it, and made so if an older
+ * version left it 0644. */
+static int private_files(const char *path)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	char p[4200];
+	int fd;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return -errno;
+	close(fd);
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", path, suffix[i]);
+		if (chmod(p, 0600) < 0 && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
 int server_db_create(const char *path, const struct server_db_migration *const *schema,
                      size_t n_schema, server_db_apply_fn apply, struct server_db **ret_db,
                      char *err, size_t errlen)
@@ -176,6 +200,11 @@ int server_db_create(const char *path, const struct server_db_migration *const *
 	pthread_cond_init(&db->wake, NULL);
 	pthread_cond_init(&db->done_wake, NULL);
 	pthread_cond_init(&db->ckpt_wake, NULL);
+	if ((r = private_files(path)) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		goto out_free;
+	}
+	r = -EIO;
 	rc = sqlite3_open_v2(path, &db->conn,
 	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	                     NULL);

@@ -1,11 +1,13 @@
 /* The store on a real SQLite file: group commit, de-duplication by
  * (host, seq), reload after restart. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -231,6 +233,40 @@ Test(db, reload_keeps_everything_a_restart_needs)
 	cr_expect_str_eq(h->sysctl_file, "/etc/sysctl.d/zz-aioctl.conf");
 	cr_assert_not_null(h->detail, "the latest scans come back");
 	cr_expect_eq(h->detail->counting, AIOCTL__V1__COUNTING_MODE__COUNTING_SINGLE);
+	server_db_close(db);
+	server_hosts_done(&reg);
+}
+
+static unsigned mode_of(const char *suffix)
+{
+	char p[160];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s%s", path, suffix);
+	cr_assert_eq(stat(p, &st), 0, "%s", p);
+	return st.st_mode & 0777;
+}
+
+Test(db, the_database_and_its_wal_are_the_servers_alone)
+{
+	struct server_hosts reg;
+	struct server_db *db;
+	int fd;
+
+	db = open_db(&reg);
+	submit_sample(db, 1, 1, 100);
+	wait_done(1);
+	cr_expect_eq(mode_of(""), 0600);
+	cr_expect_eq(mode_of("-wal"), 0600, "SQLite gives the WAL the database's mode");
+	server_db_close(db);
+	server_hosts_done(&reg);
+	/* a database an older version left readable by all */
+	cr_assert_eq(chmod(path, 0644), 0);
+	fd = open(path, O_RDONLY);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	db = open_db(&reg);
+	cr_expect_eq(mode_of(""), 0600, "made private at the next start");
 	server_db_close(db);
 	server_hosts_done(&reg);
 }
