@@ -533,3 +533,24 @@ bool h_db_zero(struct h_env *e, void *sql)
 {
 	return h_db_value(e, sql) == 0;
 }
+
+const char *h_log_tail(struct h_env *e, const char *log, size_t max)
+{
+	static char buf[8192];
+	char path[700];
+	long size;
+	FILE *f;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "%s/%s.log", e->dir, log);
+	if (!(f = fopen(path, "r")))
+		return "(no log)";
+	if (max >= sizeof(buf))
+		max = sizeof(buf) - 1;
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fseek(f, size > (long)max ? size - (long)max : 0, SEEK_SET);
+	buf[fread(buf, 1, max, f)] = '\0';
+	fclose(f);
+	return buf;
+}

@@ -79,6 +79,9 @@ json_t *h_aioctl_json(struct h_env *e, const char *const *args);
 pid_t h_aio_hold(const char *const *argv, int *ret_release);
 /* One number from the server's database (read-only). */
 long long h_db_value(struct h_env *e, const char *sql);
+/* The last max bytes of a process's log (h_spawn's name: "server",
+ * "agent-HOST"), for a failure message. */
+const char *h_log_tail(struct h_env *e, const char *log, size_t max);
 /* For h_wait: true when the query (arg, a string) gives 0. */
 bool h_db_zero(struct h_env *e, void *sql);
 /* Speaks SP over plain TCP to url (tcp://127.0.0.1:PORT) and announces a
