@@ -343,8 +343,22 @@ Aioctl__V1__AckRequest *agent_apply(struct agent_applier *ap, uint64_t command_i
 {
 	Aioctl__V1__AgentStepRecord *rec = load_record(ap, cmd->step_id);
 	Aioctl__V1__AckRequest *ack;
+	char path[4200];
 	int r;
 
+	record_path(ap, cmd->step_id, path, sizeof(path));
+	/* a record there but unreadable, or without its answer: what was done
+	 * is unknown, so nothing is done again and nothing reported as done */
+	if ((!rec && access(path, F_OK) == 0) || (rec && !rec->ack)) {
+		log_err("rollout %" PRIu64 " step %" PRIu64 ": %s is damaged: refused",
+		        cmd->rollout_id, cmd->step_id, path);
+		if ((ack = new_ack(command_id)))
+			ack_fail(ack, AIO_FAILED_PRECONDITION,
+			         "the agent's record of step %" PRIu64 " (%s) is damaged; nothing was "
+			         "changed: check the host's fs.aio-max-nr and sysctl.d by hand",
+			         cmd->step_id, path);
+		goto out_free;
+	}
 	if (!cmd->rollback && rec) {
 		log_info("rollout %" PRIu64 " step %" PRIu64
 		         ": delivered again, answering as before",

@@ -189,3 +189,30 @@ Test(apply, a_rollback_puts_back_the_file_and_the_live_value)
 	cr_assert_not_null(strstr(ack->message, "nothing to restore"));
 	ack_free(ack);
 }
+
+Test(apply, a_damaged_step_record_is_refused_never_taken_as_done)
+{
+	Aioctl__V1__AckRequest *ack = step(9, 262144, false, false);
+	char rec[256];
+
+	cr_assert_eq(ack->status, AIOCTL__V1__STATUS_CODE__OK, "%s", ack->message);
+	ack_free(ack);
+	/* the record of step 9 emptied, as a full disk or a crash may leave it */
+	snprintf(rec, sizeof(rec), "%s/steps/%020d", state, 9);
+	cr_assert_eq(truncate(rec, 0), 0, "%s", rec);
+	put("/proc/sys/fs/aio-max-nr", "65536\n");
+	ack = step(9, 262144, false, false);
+	cr_assert_eq(ack->status, AIOCTL__V1__STATUS_CODE__FAILED_PRECONDITION);
+	cr_assert_not_null(strstr(ack->message, "damaged"), "%s", ack->message);
+	cr_assert_eq(live(), 65536, "not applied again");
+	ack_free(ack);
+	ack = step(9, 262144, true, false);
+	cr_assert_eq(ack->status, AIOCTL__V1__STATUS_CODE__FAILED_PRECONDITION,
+	             "a rollback of it is not reported as done");
+	ack_free(ack);
+	/* garbage instead of a record */
+	put("/state/steps/00000000000000000010", "not a record at all");
+	ack = step(10, 262144, true, false);
+	cr_assert_eq(ack->status, AIOCTL__V1__STATUS_CODE__FAILED_PRECONDITION);
+	ack_free(ack);
+}
