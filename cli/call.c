@@ -39,6 +39,7 @@ static int connect_server(struct cli *c)
 		return r;
 	o.url = c->server;
 	o.wait_connect = true;
+	o.connect_timeout_ms = c->timeout_ms; /* --timeout covers connecting too */
 	/* a fleet status of 10,000 hosts is a few MB; this bound is ours */
 	o.recv_max = CLI_RECV_MAX;
 	o.admin_token = token;

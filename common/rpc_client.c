@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "clock.h"
 #include "duration.h"
@@ -43,6 +44,66 @@ static void set_status(struct aio_rpc_status *st, int code, const char *fmt, ...
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
+}
+
+/* A connection attempt that may wait no longer than its deadline: nng's
+ * blocking dial has no timeout of its own (a silent peer holds the SP or
+ * TLS handshake for many seconds), so it runs on a thread and closing the
+ * socket at the deadline aborts it. */
+struct dial {
+	nng_dialer dialer;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+	int rv;
+};
+
+static void *dial_thread(void *arg)
+{
+	struct dial *d = arg;
+	int rv = nng_dialer_start(d->dialer, 0);
+
+	pthread_mutex_lock(&d->lock);
+	d->rv = rv;
+	d->done = true;
+	pthread_cond_signal(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+/* nng_dialer_start, bounded by timeout_ms (0: nng's own time): NNG_ETIMEDOUT
+ * when it passed, the socket then closed. */
+static int dial_within(nng_socket sock, nng_dialer dialer, uint64_t timeout_ms)
+{
+	struct dial d = { .dialer = dialer };
+	struct timespec ts;
+	pthread_t t;
+	int rv;
+
+	if (!timeout_ms)
+		return nng_dialer_start(dialer, 0);
+	pthread_mutex_init(&d.lock, NULL);
+	pthread_cond_init(&d.cond, NULL);
+	if (pthread_create(&t, NULL, dial_thread, &d) != 0)
+		return nng_dialer_start(dialer, 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(timeout_ms / 1000);
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&d.lock);
+	while (!d.done && pthread_cond_timedwait(&d.cond, &d.lock, &ts) == 0)
+		;
+	rv = d.done ? d.rv : NNG_ETIMEDOUT;
+	pthread_mutex_unlock(&d.lock);
+	if (rv == NNG_ETIMEDOUT && !d.done)
+		nng_close(sock); /* aborts the dial */
+	pthread_join(t, NULL);
+	pthread_cond_destroy(&d.cond);
+	pthread_mutex_destroy(&d.lock);
+	return rv;
 }
 
 int aio_rpc_client_open(const struct aio_rpc_client_opts *opts, struct aio_rpc_client **ret,
@@ -94,7 +155,18 @@ int aio_rpc_client_open(const struct aio_rpc_client_opts *opts, struct aio_rpc_c
 			goto out_close;
 		}
 	}
-	rv = nng_dialer_start(c->dialer, opts->wait_connect ? 0 : NNG_FLAG_NONBLOCK);
+	if (opts->wait_connect)
+		rv = dial_within(c->sock, c->dialer, opts->connect_timeout_ms);
+	else
+		rv = nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK);
+	if (rv == NNG_ETIMEDOUT && opts->connect_timeout_ms) {
+		char d[32];
+
+		aio_duration_format(opts->connect_timeout_ms, d, sizeof(d));
+		snprintf(err, errlen, "cannot reach %s: no answer within %s", opts->url, d);
+		r = -ETIMEDOUT;
+		goto out_free; /* the socket is closed */
+	}
 	if (rv != 0) {
 		snprintf(err, errlen, "cannot reach %s: %s", opts->url, nng_strerror(rv));
 		r = aio_rpc_errno(rv);

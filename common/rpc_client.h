@@ -12,9 +12,10 @@ struct aio_rpc_client;
 
 struct aio_rpc_client_opts {
 	const char *url;
-	size_t recv_max;           /* 0: AIO_RPC_RECV_MAX_DEFAULT */
-	bool wait_connect;         /* connect now and fail if refused (CLI) */
-	uint64_t reconnect_min_ms; /* back-off between connection attempts */
+	size_t recv_max;             /* 0: AIO_RPC_RECV_MAX_DEFAULT */
+	bool wait_connect;           /* connect now and fail if refused (CLI) */
+	uint64_t connect_timeout_ms; /* with wait_connect: at most this long; 0 nng's */
+	uint64_t reconnect_min_ms;   /* back-off between connection attempts */
 	uint64_t reconnect_max_ms;
 	const char *admin_token;
 	const char *host_id;

@@ -1,14 +1,19 @@
 /* The walking skeleton end to end: real aio-server, aio-agents on temporary
  * sysroots and aioctl, all on loopback. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "aioctl.pb-c.h"
+#include "clock.h"
 #include "harness.h"
 
 #define INTERVAL    "1s"
@@ -186,6 +191,34 @@ Test(fleet, cli_exit_codes)
 	cr_expect(strstr(err, gone.admin_url), "names the URL: %s", err);
 	free(err);
 	h_env_fini(&gone);
+}
+
+/* A listener that takes connections and says nothing (a hung server, a
+ * firewall that swallows the handshake): --timeout covers connecting. */
+Test(fleet, timeout_covers_a_silent_server)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	char url[64], *err = NULL;
+	const char *args[] = { "--server", url,     "--token-file", "/dev/null", "--timeout",
+		               "1s",       "fleet", "status",       NULL };
+	uint64_t t0;
+	int code;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(fd, 8), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%u", ntohs(sa.sin_port));
+	t0 = aio_mono_ms();
+	code = h_aioctl(&env, NULL, &err, args);
+	cr_expect_eq(code, 2, "%s", err);
+	cr_expect_lt(aio_mono_ms() - t0, 5000, "gave up after %llu ms",
+	             (unsigned long long)(aio_mono_ms() - t0));
+	cr_expect(strstr(err, "no answer within 1s"), "%s", err);
+	free(err);
+	close(fd);
 }
 
 /* One raw request on the agent port; returns the reply status or -1. */
