@@ -354,7 +354,8 @@ Aioctl__V1__AckRequest *agent_apply(struct agent_applier *ap, uint64_t command_i
 		        cmd->rollout_id, cmd->step_id, path);
 		if ((ack = new_ack(command_id)))
 			ack_fail(ack, AIO_FAILED_PRECONDITION,
-			         "the agent's record of step %" PRIu64 " (%s) is damaged; nothing was "
+			         "the agent's record of step %" PRIu64
+			         " (%s) is damaged; nothing was "
 			         "changed: check the host's fs.aio-max-nr and sysctl.d by hand",
 			         cmd->step_id, path);
 		goto out_free;
