@@ -73,6 +73,9 @@ static const struct aio_conf_key keys[] = {
 	    "CA that signs client certificates"),
 	KEY("tls-cert", AIO_CONF_STRING, tls_cert, NULL, 0, 0, "FILE", "server certificate (PEM)"),
 	KEY("tls-key", AIO_CONF_STRING, tls_key, NULL, 0, 0, "FILE", "server key (PEM)"),
+	KEY("initialize", AIO_CONF_BOOL, initialize, "no", 0, 0, "",
+	    "start an empty fleet although STATE-DIR says a server ran here and its database is "
+	    "missing or empty (every host enrolls again)"),
 	KEY("insecure", AIO_CONF_BOOL, insecure, "no", 0, 0, "",
 	    "allow plain tcp:// on addresses other than loopback"),
 };

@@ -41,6 +41,7 @@ struct server_config {
 	char *tls_cert;
 	char *tls_key;
 	bool insecure;
+	bool initialize;
 };
 
 extern const struct aio_conf_spec server_config_spec;

@@ -119,6 +119,26 @@ static int listen_one(struct server *s, const char *what, const char *who, const
 	return 0;
 }
 
+/* A state dir with an admin token held a server: a missing or empty
+ * database there is a lost one (a disk swapped, a file removed), and
+ * starting anyway would begin an empty fleet, every token and host gone. */
+static int check_lost_db(const struct server_config *c, const char *db_path)
+{
+	char token[4200];
+	struct stat st;
+
+	snprintf(token, sizeof(token), "%s/admin.token", c->state_dir);
+	if (c->initialize || access(token, F_OK) != 0)
+		return 0;
+	if (stat(db_path, &st) == 0 && st.st_size > 0)
+		return 0;
+	log_err("database %s is %s, but %s says a server ran here: restore the database "
+	        "from a backup, or start with --initialize for an empty fleet (every host "
+	        "then enrolls again)",
+	        db_path, stat(db_path, &st) == 0 ? "empty" : "missing", token);
+	return -ENOENT;
+}
+
 int server_start(struct server *s)
 {
 	char path[4096], err[512];
@@ -129,15 +149,17 @@ int server_start(struct server *s)
 		log_err_errno(r, "state dir %s", s->conf.state_dir);
 		return r;
 	}
+	if (s->conf.db)
+		snprintf(path, sizeof(path), "%s", s->conf.db);
+	else
+		snprintf(path, sizeof(path), "%s/server.db", s->conf.state_dir);
+	if ((r = check_lost_db(&s->conf, path)) < 0)
+		return r;
 	if ((r = server_token_load(s->conf.state_dir, s->admin_token, sizeof(s->admin_token), err,
 	                           sizeof(err))) < 0) {
 		log_err("%s", err);
 		return r;
 	}
-	if (s->conf.db)
-		snprintf(path, sizeof(path), "%s", s->conf.db);
-	else
-		snprintf(path, sizeof(path), "%s/server.db", s->conf.state_dir);
 	if ((r = server_hosts_init(&s->hosts)) < 0)
 		return r;
 	if ((r = server_store_open(path, &s->db, err, sizeof(err))) < 0) {

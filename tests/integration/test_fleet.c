@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "aioctl.pb-c.h"
@@ -267,6 +268,52 @@ Test(fleet, garbage_and_oversize_leave_others_served)
 	h_sysroot_set(root, 2, 65536);
 	cr_expect(h_wait(host_is, &env, &later, 5000));
 	cr_expect(h_alive(env.server));
+}
+
+static bool server_up(struct h_env *e, void *arg)
+{
+	const char *args[] = { "fleet", "status", NULL };
+
+	(void)arg;
+	return h_aioctl(e, NULL, NULL, args) == 0;
+}
+
+static bool exited(struct h_env *e, void *arg)
+{
+	int *status = arg;
+	pid_t pid = waitpid(e->server, status, WNOHANG);
+
+	return pid == e->server;
+}
+
+/* A lost database beside a state dir that held a server is not an empty
+ * fleet: the server refuses until told to start one. */
+Test(fleet, a_lost_database_is_not_an_empty_fleet)
+{
+	const char *init_argv[] = {
+		H_BIN("aio-server"), "--http-listen",  env.http_url,  "--listen",
+		env.agent_url,       "--admin-listen", env.admin_url, "--state-dir",
+		env.state_dir,       "--initialize",   NULL
+	};
+	const char *const *plain = init_argv;
+	const char *argv[16];
+	char db[600];
+	int status = 0;
+
+	h_server_start(&env);
+	cr_assert_eq(h_stop(&env, env.server), 0);
+	snprintf(db, sizeof(db), "%s/server.db", env.state_dir);
+	h_sh("rm -f '%s-wal' '%s-shm' && : > '%s'", db, db, db);
+	for (size_t i = 0; i < 9; i++)
+		argv[i] = plain[i];
+	argv[9] = NULL;
+	env.server = h_spawn(&env, "server-lost", argv);
+	cr_assert(h_wait(exited, &env, &status, 10000), "the server refuses to start");
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+	cr_expect(strstr(h_log_tail(&env, "server-lost", 2000), "--initialize"), "%s",
+	          h_log_tail(&env, "server-lost", 2000));
+	env.server = h_spawn(&env, "server-init", init_argv);
+	cr_expect(h_wait(server_up, &env, NULL, 10000), "--initialize starts an empty fleet");
 }
 
 Test(fleet, agent_rides_out_a_server_restart)
