@@ -18,6 +18,10 @@
 /* how far in the past a sample may be (spool replay) and the future */
 #define AIO_SAMPLE_PAST_MAX_MS   (31ULL * 24 * 3600 * 1000)
 #define AIO_SAMPLE_FUTURE_MAX_MS (5ULL * 60 * 1000)
+/* fs.aio-nr and fs.aio-max-nr a report may carry: far past any kernel's
+ * (an unsigned long, set to millions at most), and low enough that sums
+ * and rollups over a fleet of them never overflow */
+#define AIO_COUNTER_MAX          (1ULL << 40)
 #define AIO_VM_NAME_MAX          128 /* a VM or process name */
 #define AIO_DISK_MAX             128 /* a disk's node name */
 #define AIO_EVENT_KEY_MAX        256 /* an event's de-duplication key */

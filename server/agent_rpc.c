@@ -404,6 +404,8 @@ const char *server_agent_check_report(const Aioctl__V1__ReportRequest *in, uint6
 	if (smp->aio_nr_min > smp->aio_nr_max || smp->aio_nr < smp->aio_nr_min ||
 	    smp->aio_nr > smp->aio_nr_max)
 		return "sample: aio_nr must lie between aio_nr_min and aio_nr_max";
+	if (smp->aio_nr_max > AIO_COUNTER_MAX || smp->aio_max_nr > AIO_COUNTER_MAX)
+		return "sample: aio-nr and aio-max-nr at most 2^40";
 	if (in->seq == 0)
 		return "seq starts at 1";
 	if (in->n_users > AIO_USERS_MAX)
@@ -593,6 +595,13 @@ static void agent_rpc_ack(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__AckR
 	if (!id) {
 		fail(data, (ProtobufCClosure)closure, AIO_FAILED_PRECONDITION,
 		     "unknown host: say Hello first");
+		return;
+	}
+	if (in->sample &&
+	    (in->sample->aio_nr > AIO_COUNTER_MAX || in->sample->aio_nr_max > AIO_COUNTER_MAX ||
+	     in->sample->aio_max_nr > AIO_COUNTER_MAX)) {
+		fail(data, (ProtobufCClosure)closure, AIO_INVALID_ARGUMENT,
+		     "ack: sample: aio-nr and aio-max-nr at most 2^40");
 		return;
 	}
 	if (in->sample && in->sample->time_ms > aio_now_ms() + AIO_SAMPLE_FUTURE_MAX_MS) {

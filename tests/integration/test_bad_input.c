@@ -187,6 +187,18 @@ static void c_min_above_max(struct buf *b)
 	envelope(b, "aioctl.v1.Agent/Report", &r.base, true, false);
 }
 
+/* values whose sums and rollups would overflow (2^63 printed negative) */
+static void c_huge_counters(struct buf *b)
+{
+	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
+
+	r.seq = seq++;
+	r.sample = sample_now();
+	r.sample->aio_nr = r.sample->aio_nr_min = r.sample->aio_nr_max = 1ULL << 63;
+	r.sample->aio_max_nr = UINT64_MAX;
+	envelope(b, "aioctl.v1.Agent/Report", &r.base, true, false);
+}
+
 static void c_seq_zero(struct buf *b)
 {
 	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
@@ -323,6 +335,7 @@ static const struct bad_case {
 	{ "sample a day in the future", false, AIO_INVALID_ARGUMENT, c_future },
 	{ "sample 40 days old", false, AIO_INVALID_ARGUMENT, c_ancient },
 	{ "min above max", false, AIO_INVALID_ARGUMENT, c_min_above_max },
+	{ "aio-nr 2^63, aio-max-nr 2^64 - 1", false, AIO_INVALID_ARGUMENT, c_huge_counters },
 	{ "seq 0", false, AIO_INVALID_ARGUMENT, c_seq_zero },
 	{ "control characters in an event", false, AIO_INVALID_ARGUMENT, c_control_chars },
 	{ "label value with '='", false, AIO_INVALID_ARGUMENT, c_bad_label },
