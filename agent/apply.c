@@ -1,5 +1,6 @@
 #include "apply.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -77,6 +78,37 @@ static int save_record(const struct agent_applier *ap, uint64_t step,
 	r = aio_file_write_atomic(path, buf, len, 0600);
 	free(buf);
 	return r;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int is_record(const struct dirent *d)
+{
+	return strlen(d->d_name) == 20 && strspn(d->d_name, "0123456789") == 20;
+}
+
+/* Keeps the newest AGENT_STEPS_KEPT records (names sort as step ids): a
+ * server, broken or not, cannot fill the disk with them. A step older than
+ * those is long finished; delivered again, it would apply again. */
+static void prune_records(const struct agent_applier *ap)
+{
+	struct dirent **v = NULL;
+	int n = scandir(ap->steps_dir, &v, is_record, by_name);
+
+	for (int i = 0; i < n; i++) {
+		if (i < n - AGENT_STEPS_KEPT) {
+			char path[4400];
+
+			snprintf(path, sizeof(path), "%s/%s", ap->steps_dir, v[i]->d_name);
+			if (unlink(path) < 0 && errno != ENOENT)
+				log_warn("cannot remove %s: %s", path, strerror(errno));
+		}
+		free(v[i]);
+	}
+	free(v);
 }
 
 static Aioctl__V1__AckRequest *new_ack(uint64_t command_id)
@@ -404,6 +436,7 @@ Aioctl__V1__AckRequest *agent_apply(struct agent_applier *ap, uint64_t command_i
 	if (!rec->ack || (r = save_record(ap, cmd->step_id, rec)) < 0)
 		log_err("step %" PRIu64 ": cannot record the result; a repeat would apply again",
 		        cmd->step_id);
+	prune_records(ap);
 
 out_free:
 	if (rec)

@@ -13,6 +13,9 @@
 
 #include "aioctl.pb-c.h"
 
+/* Step records kept in STATE/steps (each at most 256 KiB). */
+#define AGENT_STEPS_KEPT 512
+
 struct agent_applier {
 	char sysroot[4096];
 	char file[1024];      /* the agent's sysctl.d file, as on the host */

@@ -216,3 +216,23 @@ Test(apply, a_damaged_step_record_is_refused_never_taken_as_done)
 	cr_assert_eq(ack->status, AIOCTL__V1__STATUS_CODE__FAILED_PRECONDITION);
 	ack_free(ack);
 }
+
+Test(apply, step_records_are_kept_within_a_bound, .timeout = 60)
+{
+	char dir[256], cmd[320], last[300];
+	FILE *p;
+	int n = 0;
+
+	for (uint64_t id = 1; id <= AGENT_STEPS_KEPT + 20; id++)
+		ack_free(step(id, 131072 + (id % 2) * 65536, false, true));
+	snprintf(dir, sizeof(dir), "%s/steps", state);
+	snprintf(cmd, sizeof(cmd), "ls %s | wc -l", dir);
+	cr_assert((p = popen(cmd, "r")));
+	cr_assert_eq(fscanf(p, "%d", &n), 1);
+	pclose(p);
+	cr_expect_eq(n, AGENT_STEPS_KEPT, "a server cannot fill the disk with them");
+	snprintf(last, sizeof(last), "%s/%020d", dir, AGENT_STEPS_KEPT + 20);
+	cr_expect_eq(access(last, F_OK), 0, "the newest stays");
+	snprintf(last, sizeof(last), "%s/%020d", dir, 1);
+	cr_expect_neq(access(last, F_OK), 0, "the oldest went");
+}
