@@ -81,7 +81,20 @@ static void admin_rpc_fleet_status(Aioctl__V1__Admin_Service *svc,
 			timeout = LIVE_TIMEOUT_MAX_MS;
 		if (deadline && deadline > now + 100 && deadline - now - 100 < timeout)
 			timeout = deadline - now - 100;
-		server_push_live(&s->push, timeout, closure, data);
+		const struct server_token *t = aio_rpc_call_user(data);
+		int r = server_push_live(&s->push, t ? t->name : "", timeout, closure, data);
+
+		if (r == -EBUSY)
+			AIO_RPC_REFUSE(
+			        data, closure, AIO_RESOURCE_EXHAUSTED,
+			        "too many live fleet status calls at once (%d per token, %d in "
+			        "all): wait for one to finish",
+			        SERVER_PUSH_LIVE_PER_OWNER, SERVER_PUSH_LIVE_MAX);
+		else if (r == -ESHUTDOWN)
+			AIO_RPC_REFUSE(data, closure, AIO_UNAVAILABLE, "server is shutting down");
+		else if (r < 0)
+			AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED,
+			               "server out of memory");
 		return;
 	}
 	server_status_answer(&s->hosts, closure, data, NULL, 0);

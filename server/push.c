@@ -1,6 +1,7 @@
 #include "push.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ struct server_live {
 	bool *answered;
 	size_t n;
 	uint64_t first_id; /* command ids first_id .. first_id + n - 1 */
+	char owner[SERVER_PUSH_OWNER_MAX + 1];
 	struct server_live *next;
 };
 
@@ -225,24 +227,33 @@ bool server_push_ack(struct server_push *p, int64_t host_id, const Aioctl__V1__A
 	return live;
 }
 
-void server_push_live(struct server_push *p, uint64_t timeout_ms,
-                      Aioctl__V1__FleetStatusReply_Closure closure, void *data)
+int server_push_live(struct server_push *p, const char *owner, uint64_t timeout_ms,
+                     Aioctl__V1__FleetStatusReply_Closure closure, void *data)
 {
 	struct server_live *lq = calloc(1, sizeof(*lq));
 	uint64_t now = aio_now_ms();
-	size_t n = 0;
+	size_t n = 0, mine = 0, all = 0;
 
 	if (lq) {
 		n = server_hosts_ids(p->hosts, &lq->hosts);
 		lq->n = n;
 		lq->answered = calloc(n + 1, sizeof(*lq->answered));
+		snprintf(lq->owner, sizeof(lq->owner), "%s", owner ? owner : "");
 	}
 	pthread_mutex_lock(&p->lock);
-	if (!lq || !lq->hosts || !lq->answered || p->stopping) {
+	for (struct server_live *q = p->live; lq && q; q = q->next) {
+		all++;
+		mine += strcmp(q->owner, lq->owner) == 0;
+	}
+	if (!lq || !lq->hosts || !lq->answered || p->stopping ||
+	    mine >= SERVER_PUSH_LIVE_PER_OWNER || all >= SERVER_PUSH_LIVE_MAX) {
+		int r = !lq || !lq->hosts || !lq->answered ? -ENOMEM
+		        : p->stopping                      ? -ESHUTDOWN
+		                                           : -EBUSY;
+
 		pthread_mutex_unlock(&p->lock);
 		live_free(lq);
-		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
-		return;
+		return r;
 	}
 	lq->closure = closure;
 	lq->data = data;
@@ -260,6 +271,7 @@ void server_push_live(struct server_push *p, uint64_t timeout_ms,
 	lq->next = p->live;
 	p->live = lq;
 	pthread_mutex_unlock(&p->lock);
+	return 0;
 }
 
 void server_push_tick(struct server_push *p, uint64_t now_ms)

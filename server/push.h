@@ -16,6 +16,12 @@
 #define SERVER_PUSH_WATCH_MAX_MS 60000 /* longest a Watch is held */
 #define SERVER_PUSH_RESEND_MS    10000 /* an unacknowledged command goes again */
 
+/* Live queries in flight: per credential, and in all. Each holds a
+ * command on every host's queue until answered or late. */
+#define SERVER_PUSH_LIVE_PER_OWNER 2
+#define SERVER_PUSH_LIVE_MAX       16
+#define SERVER_PUSH_OWNER_MAX      63
+
 /* A command id with this bit set is a live query's, never a step's. */
 #define SERVER_PUSH_EPHEMERAL_BIT (1ULL << 62)
 
@@ -58,9 +64,12 @@ int server_push_send(struct server_push *p, int64_t host_id, const struct server
  * kept here (true); false: the command was a rollout step's. */
 bool server_push_ack(struct server_push *p, int64_t host_id, const Aioctl__V1__AckRequest *ack);
 /* Asks every host for a sample now; closure gets the fleet status once all
- * answered or after timeout_ms, naming those that did not. */
-void server_push_live(struct server_push *p, uint64_t timeout_ms,
-                      Aioctl__V1__FleetStatusReply_Closure closure, void *data);
+ * answered or after timeout_ms, naming those that did not. owner names
+ * the credential asking. 0; -EBUSY past SERVER_PUSH_LIVE_PER_OWNER for
+ * owner or SERVER_PUSH_LIVE_MAX in all, -ESHUTDOWN, -ENOMEM: closure is
+ * then not called (the caller answers). */
+int server_push_live(struct server_push *p, const char *owner, uint64_t timeout_ms,
+                     Aioctl__V1__FleetStatusReply_Closure closure, void *data);
 /* Resends what is due, answers Watches past their time and live queries
  * that are complete or late. */
 void server_push_tick(struct server_push *p, uint64_t now_ms);

@@ -182,7 +182,7 @@ Test(push, a_live_query_names_the_hosts_that_did_not_answer)
 
 	server_push_watch(&push, 1, 30000, watch_answered, &w1);
 	server_push_watch(&push, 2, 30000, watch_answered, &w2);
-	server_push_live(&push, 2000, status_answered, &st);
+	cr_assert_eq(server_push_live(&push, "ops", 2000, status_answered, &st), 0);
 	cr_assert_eq(w1.calls, 1);
 	cr_assert(w1.sample_now[0], "each host is asked for a sample now");
 	cr_assert(w2.sample_now[0]);
@@ -216,7 +216,7 @@ Test(push, a_live_query_answered_by_all_returns_at_once)
 
 	for (int h = 0; h < 2; h++)
 		server_push_watch(&push, h + 1, 30000, watch_answered, &w[h]);
-	server_push_live(&push, 60000, status_answered, &st);
+	cr_assert_eq(server_push_live(&push, "ops", 60000, status_answered, &st), 0);
 	sample.time_ms = now;
 	for (int h = 0; h < 2; h++) {
 		ack.command_id = w[h].ids[0];
@@ -227,4 +227,28 @@ Test(push, a_live_query_answered_by_all_returns_at_once)
 	cr_assert_eq(st.calls, 1);
 	cr_assert_eq(st.n_silent, 0);
 	server_push_stop(&push);
+}
+
+Test(push, live_queries_are_bounded_per_credential)
+{
+	struct status st[SERVER_PUSH_LIVE_MAX + 2];
+	int accepted = 0;
+
+	memset(st, 0, sizeof(st));
+	for (int i = 0; i < SERVER_PUSH_LIVE_PER_OWNER; i++)
+		cr_assert_eq(server_push_live(&push, "viewer", 60000, status_answered, &st[i]), 0);
+	cr_expect_eq(server_push_live(&push, "viewer", 60000, status_answered, &st[9]), -EBUSY,
+	             "one token cannot hold more");
+	cr_expect_eq(st[9].calls, 0, "a refused one is not answered here");
+	for (int i = 0; i < SERVER_PUSH_LIVE_MAX + 1; i++) {
+		char owner[16];
+
+		snprintf(owner, sizeof(owner), "t%d", i);
+		accepted += server_push_live(&push, owner, 60000, status_answered,
+		                             &st[i % (SERVER_PUSH_LIVE_MAX + 2)]) == 0;
+	}
+	cr_expect_eq(accepted, SERVER_PUSH_LIVE_MAX - SERVER_PUSH_LIVE_PER_OWNER,
+	             "and all of them");
+	server_push_stop(&push); /* answers them all */
+	cr_expect_eq(st[0].calls >= 1, true);
 }
