@@ -1,5 +1,7 @@
 /* The Admin service: what aioctl calls. Every call carries the admin token. */
 #include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,57 @@
 #include "store_hosts.h"
 #include "trend.h"
 
+/* Refusals a caller repeats are written once per window: a flood of denied
+ * calls (thousands a second) must not become as many audit rows and log
+ * lines. The first of a window is written; the next one after it says how
+ * many were not. */
+#define DENIALS_KEPT     64
+#define DENIAL_WINDOW_MS 10000
+
+static struct {
+	char key[192];
+	uint64_t since_ms, count;
+} denials[DENIALS_KEPT];
+static size_t denials_next;
+static pthread_mutex_t denials_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Whether this refusal (key: who and what) is to be written now; if so,
+ * *ret_more is how many like it were not since the last one written. */
+static bool denial_written(const char *key, uint64_t now, uint64_t *ret_more)
+{
+	bool write = true;
+	size_t i;
+
+	pthread_mutex_lock(&denials_lock);
+	for (i = 0; i < DENIALS_KEPT && strcmp(denials[i].key, key); i++)
+		;
+	if (i == DENIALS_KEPT) {
+		i = denials_next++ % DENIALS_KEPT; /* the oldest slot */
+		snprintf(denials[i].key, sizeof(denials[i].key), "%s", key);
+		denials[i].since_ms = 0;
+		denials[i].count = 0;
+	}
+	if (denials[i].since_ms && now < denials[i].since_ms + DENIAL_WINDOW_MS) {
+		denials[i].count++;
+		write = false;
+	} else {
+		*ret_more = denials[i].count;
+		denials[i].since_ms = now;
+		denials[i].count = 0;
+	}
+	pthread_mutex_unlock(&denials_lock);
+	return write;
+}
+
+/* The address of a peer "ADDR:PORT", without the port: one caller's
+ * connections share it. */
+static void peer_address(const char *peer, char *buf, size_t len)
+{
+	const char *colon = strrchr(peer, ':');
+
+	snprintf(buf, len, "%.*s", colon ? (int)(colon - peer) : (int)strlen(peer), peer);
+}
+
 /* Every admin call carries a token; its role must cover the method. The
  * token is left on the call for the audit log. */
 int server_admin_authorize(struct aio_rpc_call *call, void *arg)
@@ -35,8 +88,15 @@ int server_admin_authorize(struct aio_rpc_call *call, void *arg)
 		return AIO_UNAUTHENTICATED;
 	}
 	if (!(t = server_creds_find_token(&s->creds, creds->admin_token))) {
+		char key[192], addr[64];
+		uint64_t more = 0;
+
 		aio_rpc_call_peer(call, peer, sizeof(peer));
-		log_warn("admin: %s from %s refused: token not accepted", method, peer);
+		peer_address(peer, addr, sizeof(addr));
+		snprintf(key, sizeof(key), "bad token@%s", addr);
+		if (denial_written(key, aio_now_ms(), &more))
+			log_warn("admin: %s from %s refused: token not accepted%s", method, peer,
+			         more ? " (and more from there since)" : "");
 		aio_rpc_call_fail(call, AIO_UNAUTHENTICATED, "admin token not accepted");
 		return AIO_UNAUTHENTICATED;
 	}
@@ -44,12 +104,27 @@ int server_admin_authorize(struct aio_rpc_call *call, void *arg)
 	if (t->role < need) {
 		char who[128], what[160];
 
+		char key[192], addr[64], result[96];
+		uint64_t more = 0;
+
 		aio_rpc_call_peer(call, peer, sizeof(peer));
+		peer_address(peer, addr, sizeof(addr));
 		snprintf(who, sizeof(who), "%s@%s", t->name, peer);
 		snprintf(what, sizeof(what), "%s", method);
-		log_warn("admin: %s refused for %s (role %s, needs %s)", method, who,
-		         server_creds_role_name(t->role), server_creds_role_name(need));
-		server_audit_log(s->db, who, "denied", what, server_creds_role_name(t->role));
+		snprintf(key, sizeof(key), "%s@%s %s", t->name, addr, method);
+		if (denial_written(key, aio_now_ms(), &more)) {
+			if (more)
+				snprintf(result, sizeof(result),
+				         "%s (and %" PRIu64 " more refused)",
+				         server_creds_role_name(t->role), more);
+			else
+				snprintf(result, sizeof(result), "%s",
+				         server_creds_role_name(t->role));
+			log_warn("admin: %s refused for %s (role %s, needs %s)%s", method, who,
+			         server_creds_role_name(t->role), server_creds_role_name(need),
+			         more ? " again: the others of the last 10 s not logged" : "");
+			server_audit_log(s->db, who, "denied", what, result);
+		}
 		aio_rpc_call_fail(call, AIO_PERMISSION_DENIED,
 		                  "token %s (role %s) may not call %s: "
 		                  "needs %s",

@@ -255,6 +255,23 @@ Test(security, roles)
 	free(oper);
 }
 
+/* A flood of denied calls is one audit row per caller, method and 10 s. */
+Test(security, repeated_denials_are_written_once)
+{
+	const char *set[] = { "fleet", "set", "--max", "2097152", "--dry-run", NULL };
+	char *viewer;
+
+	h_server_start(&env);
+	viewer = make_token("carol", "viewer");
+	for (int i = 0; i < 20; i++)
+		cr_expect_eq(as(viewer, set, NULL), 4, "each call is still refused");
+	cr_assert_eq(h_stop(&env, env.server), 0); /* commits what is queued */
+	cr_expect_eq(h_db_value(&env, "SELECT count(*) FROM audit WHERE action = 'denied'"
+	                              " AND who LIKE 'carol@%'"),
+	             1);
+	free(viewer);
+}
+
 /* ------------------------------------------------------------------ TLS */
 
 static void make_certs(const char *sub, const char *server_name)
