@@ -163,12 +163,16 @@ static int send_oldest(struct agent *a)
 		aioctl__v1__report_reply__free_unpacked(out, NULL);
 	else if (code == AIO_INVALID_ARGUMENT)
 		log_warn("report %" PRIu64 " refused, dropped: %s", seq, st.message);
+	else if (code == AIO_UNAVAILABLE)
+		log_info("report %" PRIu64 ": %s", seq, st.message);
 	else
 		log_debug("report %" PRIu64 ": %s: %s", seq, aio_status_name(code), st.message);
 
 	if (code == AIO_OK || code == AIO_INVALID_ARGUMENT) {
 		pthread_mutex_lock(&a->lock);
 		agent_spool_remove(&a->spool, seq);
+		if (code == AIO_INVALID_ARGUMENT)
+			agent_spool_count_dropped(&a->spool); /* never an uncounted drop */
 		pthread_mutex_unlock(&a->lock);
 		/* the events up to here are stored: resume after them */
 		if (positions)

@@ -243,6 +243,12 @@ int agent_spool_newest_positions(struct agent_spool *sp, char **ret_positions)
 	return -ENOENT;
 }
 
+void agent_spool_count_dropped(struct agent_spool *sp)
+{
+	sp->dropped++;
+	save_counter(sp, "dropped", sp->dropped);
+}
+
 int agent_spool_remove(struct agent_spool *sp, uint64_t seq)
 {
 	char path[4400];

@@ -45,4 +45,7 @@ int agent_spool_newest_positions(struct agent_spool *sp, char **ret_positions);
 int agent_spool_remove(struct agent_spool *sp, uint64_t seq);
 /* Renumbers every report from first on (used once, when a fresh state dir
  * meets a server that already has reports from this host). */
+/* One more report lost (refused by the server as unreadable): counted in
+ * dropped, which every report carries. */
+void agent_spool_count_dropped(struct agent_spool *sp);
 int agent_spool_renumber(struct agent_spool *sp, uint64_t first);

@@ -2,6 +2,8 @@
  * registry and queue a database write; the reply goes out from the database
  * thread once the write committed, so an OK means "stored". */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -528,6 +530,18 @@ static void agent_rpc_report(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__R
 	uint64_t now = aio_now_ms();
 	int r;
 
+	/* the agent's clock is ahead: its report is good, only not yet; it
+	 * keeps it and sends it again, where a refusal would drop it */
+	if (in->sample && in->sample->time_ms > now + AIO_SAMPLE_FUTURE_MAX_MS) {
+		char msg[200];
+
+		snprintf(msg, sizeof(msg),
+		         "sample time is %" PRIu64 " s ahead of the server's clock: the report is "
+		         "kept and sent again (check the agent's clock)",
+		         (in->sample->time_ms - now) / 1000);
+		fail(data, (ProtobufCClosure)closure, AIO_UNAVAILABLE, msg);
+		return;
+	}
 	if ((bad = server_agent_check_report(in, now))) {
 		fail(data, (ProtobufCClosure)closure, AIO_INVALID_ARGUMENT, bad);
 		return;

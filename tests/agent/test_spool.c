@@ -143,3 +143,14 @@ Test(spool, renumber_after_server)
 	cr_expect_eq(append(3, NULL), 103);
 	cr_expect_not(sp.fresh);
 }
+
+Test(spool, a_report_the_server_refused_is_counted)
+{
+	cr_assert_eq(agent_spool_open(&sp, dir, 1 << 20), 0);
+	cr_assert_eq(sp.dropped, 0);
+	agent_spool_count_dropped(&sp);
+	agent_spool_close(&sp);
+	cr_assert_eq(agent_spool_open(&sp, dir, 1 << 20), 0);
+	cr_expect_eq(sp.dropped, 1, "kept across a restart, and sent with every report");
+	agent_spool_close(&sp);
+}

@@ -332,7 +332,8 @@ static const struct bad_case {
 	{ "257 events in a report", false, AIO_INVALID_ARGUMENT, c_many_events },
 	{ "4097 AIO users in a report", false, AIO_INVALID_ARGUMENT, c_many_users },
 	{ "one label repeated 50,000 times", false, AIO_INVALID_ARGUMENT, c_repeated_labels },
-	{ "sample a day in the future", false, AIO_INVALID_ARGUMENT, c_future },
+	/* kept by the agent and sent again, not refused and dropped */
+	{ "sample a day in the future", false, AIO_UNAVAILABLE, c_future },
 	{ "sample 40 days old", false, AIO_INVALID_ARGUMENT, c_ancient },
 	{ "min above max", false, AIO_INVALID_ARGUMENT, c_min_above_max },
 	{ "aio-nr 2^63, aio-max-nr 2^64 - 1", false, AIO_INVALID_ARGUMENT, c_huge_counters },
