@@ -366,30 +366,79 @@ static void caller(void *data, char *buf, size_t len)
 	snprintf(buf, len, "%s@%s", t ? t->name : "?", peer);
 }
 
+/* A credential change answered once it is stored (with its audit entry):
+ * a token shown but lost would work nowhere, a revocation lost would let
+ * the token in again after a restart. */
+struct cred_job {
+	ProtobufCClosure closure;
+	void *data;
+	char token[80];
+	uint64_t expires_ms;
+	enum { JOB_ENROLL, JOB_TOKEN, JOB_EMPTY } kind;
+};
+
+static void cred_stored(void *arg, int err)
+{
+	struct cred_job *j = arg;
+
+	if (err) {
+		aio_rpc_call_fail(j->data,
+		                  err == -ENOSPC ? AIO_RESOURCE_EXHAUSTED : AIO_UNAVAILABLE,
+		                  "not stored (%s): nothing was changed; retry", strerror(-err));
+		j->closure(NULL, j->data);
+	} else if (j->kind == JOB_ENROLL) {
+		Aioctl__V1__EnrollCreateReply rep = AIOCTL__V1__ENROLL_CREATE_REPLY__INIT;
+
+		rep.token = j->token;
+		rep.has_expires_ms = true;
+		rep.expires_ms = j->expires_ms;
+		j->closure(&rep.base, j->data);
+	} else if (j->kind == JOB_TOKEN) {
+		Aioctl__V1__TokenCreateReply rep = AIOCTL__V1__TOKEN_CREATE_REPLY__INIT;
+
+		rep.token = j->token;
+		j->closure(&rep.base, j->data);
+	} else {
+		Aioctl__V1__Empty rep = AIOCTL__V1__EMPTY__INIT;
+
+		j->closure(&rep.base, j->data);
+	}
+	free(j);
+}
+
+static struct cred_job *cred_job(ProtobufCClosure closure, void *data, int kind)
+{
+	struct cred_job *j = calloc(1, sizeof(*j));
+
+	if (j) {
+		j->closure = closure;
+		j->data = data;
+		j->kind = kind;
+	}
+	return j;
+}
+
 static void admin_rpc_enroll_create(Aioctl__V1__Admin_Service *svc,
                                     const Aioctl__V1__EnrollCreateRequest *in,
                                     Aioctl__V1__EnrollCreateReply_Closure closure, void *data)
 {
 	struct server *s = aio_rpc_call_arg(data);
-	Aioctl__V1__EnrollCreateReply rep = AIOCTL__V1__ENROLL_CREATE_REPLY__INIT;
-	char token[80], msg[256], who[160];
-	uint64_t expires = 0;
+	struct cred_job *j = cred_job((ProtobufCClosure)closure, data, JOB_ENROLL);
+	char msg[256], who[160];
 	int st;
 
-	caller(data, who, sizeof(who));
-	st = server_creds_enroll_create(&s->creds, in->host,
-	                                in->has_expires_ms ? in->expires_ms : 0, token,
-	                                sizeof(token), &expires, msg, sizeof(msg));
-	if (st != AIO_OK) {
-		AIO_RPC_REFUSE(data, closure, st, "%s", msg);
+	if (!j) {
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		return;
 	}
-	server_audit_log(s->db, who, "enroll.create", in->host ? in->host : "(any host)",
-	                 "created");
-	rep.token = token;
-	rep.has_expires_ms = true;
-	rep.expires_ms = expires;
-	closure(&rep, data);
+	caller(data, who, sizeof(who));
+	st = server_creds_enroll_create(
+	        &s->creds, in->host, in->has_expires_ms ? in->expires_ms : 0, who, j->token,
+	        sizeof(j->token), &j->expires_ms, msg, sizeof(msg), cred_stored, j);
+	if (st != AIO_OK) {
+		free(j);
+		AIO_RPC_REFUSE(data, closure, st, "%s", msg);
+	}
 }
 
 static void admin_rpc_token_create(Aioctl__V1__Admin_Service *svc,
@@ -397,20 +446,21 @@ static void admin_rpc_token_create(Aioctl__V1__Admin_Service *svc,
                                    Aioctl__V1__TokenCreateReply_Closure closure, void *data)
 {
 	struct server *s = aio_rpc_call_arg(data);
-	Aioctl__V1__TokenCreateReply rep = AIOCTL__V1__TOKEN_CREATE_REPLY__INIT;
-	char token[80], msg[256], who[160];
+	struct cred_job *j = cred_job((ProtobufCClosure)closure, data, JOB_TOKEN);
+	char msg[256], who[160];
 	int st;
 
-	caller(data, who, sizeof(who));
-	st = server_creds_token_create(&s->creds, in->name, in->role, token, sizeof(token), msg,
-	                               sizeof(msg));
-	if (st != AIO_OK) {
-		AIO_RPC_REFUSE(data, closure, st, "%s", msg);
+	if (!j) {
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		return;
 	}
-	server_audit_log(s->db, who, "token.create", in->name, in->role);
-	rep.token = token;
-	closure(&rep, data);
+	caller(data, who, sizeof(who));
+	st = server_creds_token_create(&s->creds, in->name, in->role, who, j->token,
+	                               sizeof(j->token), msg, sizeof(msg), cred_stored, j);
+	if (st != AIO_OK) {
+		free(j);
+		AIO_RPC_REFUSE(data, closure, st, "%s", msg);
+	}
 }
 
 struct token_list {
@@ -464,17 +514,20 @@ static void admin_rpc_token_revoke(Aioctl__V1__Admin_Service *svc,
                                    Aioctl__V1__Empty_Closure closure, void *data)
 {
 	struct server *s = aio_rpc_call_arg(data);
-	Aioctl__V1__Empty rep = AIOCTL__V1__EMPTY__INIT;
+	struct cred_job *j = cred_job((ProtobufCClosure)closure, data, JOB_EMPTY);
 	char msg[256], who[160];
 	int st;
 
-	caller(data, who, sizeof(who));
-	if ((st = server_creds_token_revoke(&s->creds, in->name, msg, sizeof(msg))) != AIO_OK) {
-		AIO_RPC_REFUSE(data, closure, st, "%s", msg);
+	if (!j) {
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
 		return;
 	}
-	server_audit_log(s->db, who, "token.revoke", in->name, "revoked");
-	closure(&rep, data);
+	caller(data, who, sizeof(who));
+	st = server_creds_token_revoke(&s->creds, in->name, who, msg, sizeof(msg), cred_stored, j);
+	if (st != AIO_OK) {
+		free(j);
+		AIO_RPC_REFUSE(data, closure, st, "%s", msg);
+	}
 }
 
 static int revoke_host(struct server_host *h, void *arg)
@@ -487,7 +540,7 @@ static void admin_rpc_host_revoke(Aioctl__V1__Admin_Service *svc, const Aioctl__
                                   Aioctl__V1__Empty_Closure closure, void *data)
 {
 	struct server *s = aio_rpc_call_arg(data);
-	Aioctl__V1__Empty rep = AIOCTL__V1__EMPTY__INIT;
+	struct cred_job *j = NULL;
 	uint64_t now = aio_now_ms();
 	char who[160];
 
@@ -500,13 +553,15 @@ static void admin_rpc_host_revoke(Aioctl__V1__Admin_Service *svc, const Aioctl__
 		AIO_RPC_REFUSE(data, closure, AIO_NOT_FOUND, "no host named %s", in->name);
 		return;
 	}
-	if (server_store_hosts_revoke(s->db, in->name, now, NULL, NULL) < 0) {
-		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server busy: retry later");
+	if (!(j = cred_job((ProtobufCClosure)closure, data, JOB_EMPTY)) ||
+	    server_store_hosts_revoke(s->db, in->name, now, who, cred_stored, j) < 0) {
+		free(j);
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED,
+		               "server busy: refused until the server restarts, but not stored; "
+		               "retry");
 		return;
 	}
-	server_audit_log(s->db, who, "host.revoke", in->name, "revoked");
 	log_info("host %s revoked by %s", in->name, who);
-	closure(&rep, data);
 }
 
 static void admin_rpc_set_limit(Aioctl__V1__Admin_Service *svc,

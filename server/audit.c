@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,4 +142,34 @@ int server_audit_read(struct server_reader *rd, uint64_t since_ms, uint32_t limi
 	*ret_n = n;
 	*ret_truncated = truncated;
 	return 0;
+}
+
+static int apply_one(sqlite3 *conn, void *arg)
+{
+	return server_audit_apply(conn, arg, 1);
+}
+
+static void free_one(void *arg)
+{
+	if (arg)
+		server_audit_entry_done(arg);
+	free(arg);
+}
+
+int server_audit_exec(struct server_db *db, const char *who, const char *action, const char *target,
+                      const char *result, void (*then)(void *arg, int err), void *arg,
+                      const char *sql, const char *types, ...)
+{
+	struct server_audit_entry *e = calloc(1, sizeof(*e));
+	va_list ap;
+	int r;
+
+	if (!e || server_audit_entry_set(e, aio_now_ms(), who, action, target, result) < 0) {
+		free(e);
+		return -ENOMEM;
+	}
+	va_start(ap, types);
+	r = server_db_vexec(db, apply_one, e, free_one, then, arg, sql, types, ap);
+	va_end(ap);
+	return r;
 }

@@ -21,6 +21,14 @@ struct server_audit_entry {
  * (queue full: the entry is logged as lost), -ENOMEM. */
 int server_audit_log(struct server_db *db, const char *who, const char *action, const char *target,
                      const char *result);
+/* A change and its audit entry in one transaction: sql with its
+ * arguments (server_db_exec's types), then the entry; then(arg, err)
+ * after the commit or failure, so the caller confirms only what is
+ * stored. 0, or a negative errno when it cannot be queued (then is not
+ * called). */
+int server_audit_exec(struct server_db *db, const char *who, const char *action, const char *target,
+                      const char *result, void (*then)(void *arg, int err), void *arg,
+                      const char *sql, const char *types, ...);
 /* Fills e with copies (now as its time); server_audit_entry_done frees. */
 int server_audit_entry_set(struct server_audit_entry *e, uint64_t now_ms, const char *who,
                            const char *action, const char *target, const char *result);

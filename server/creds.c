@@ -183,21 +183,70 @@ static bool token_name_valid(const char *s)
 	return s && strlen(s) <= SERVER_TOKEN_NAME_MAX && aio_host_name_valid(s);
 }
 
+/* A credential change on its way to disk: on failure it is undone in
+ * memory as far as it can be (a token made is revoked, an enrollment token
+ * spent), then the caller hears. */
+struct pending_cred {
+	struct server_creds *c;
+	struct server_token *token;
+	struct server_enrollment *enrollment;
+	void (*then)(void *arg, int err);
+	void *arg;
+};
+
+static void cred_stored(void *arg, int err)
+{
+	struct pending_cred *p = arg;
+
+	if (err) {
+		pthread_mutex_lock(&p->c->lock);
+		if (p->token && !p->token->revoked_ms)
+			p->token->revoked_ms = aio_now_ms();
+		if (p->enrollment && !p->enrollment->used_ms)
+			p->enrollment->used_ms = aio_now_ms();
+		pthread_mutex_unlock(&p->c->lock);
+	}
+	if (p->then)
+		p->then(p->arg, err);
+	free(p);
+}
+
+static struct pending_cred *pending_new(struct server_creds *c, void (*then)(void *arg, int err),
+                                        void *arg)
+{
+	struct pending_cred *p = calloc(1, sizeof(*p));
+
+	if (p) {
+		p->c = c;
+		p->then = then;
+		p->arg = arg;
+	}
+	return p;
+}
+
 int server_creds_token_create(struct server_creds *c, const char *name, const char *role,
-                              char *ret_token, size_t len, char *msg, size_t msglen)
+                              const char *who, char *ret_token, size_t len, char *msg,
+                              size_t msglen, void (*then)(void *arg, int err), void *arg)
 {
 	enum server_role r = server_creds_role_parse(role);
+	struct pending_cred *p = pending_new(c, then, arg);
 	char hash[AIO_SECRET_HASH_LEN];
 	uint64_t now = aio_now_ms();
 	int status = AIO_OK;
 
+	if (!p) {
+		snprintf(msg, msglen, "server out of memory");
+		return AIO_RESOURCE_EXHAUSTED;
+	}
 	if (!token_name_valid(name) || r == ROLE_NONE) {
+		free(p);
 		snprintf(msg, msglen,
 		         "a token needs a name (letters, digits, '.', '-', '_') and "
 		         "a role: viewer, operator or admin");
 		return AIO_INVALID_ARGUMENT;
 	}
 	if (aio_secret_hex(ret_token, len, TOKEN_BYTES) < 0) {
+		free(p);
 		snprintf(msg, msglen, "no randomness");
 		return AIO_INTERNAL;
 	}
@@ -208,25 +257,34 @@ int server_creds_token_create(struct server_creds *c, const char *name, const ch
 			status = AIO_ALREADY_EXISTS;
 	if (status == AIO_OK && c->n_tokens >= SERVER_TOKENS_MAX)
 		status = AIO_RESOURCE_EXHAUSTED;
-	if (status == AIO_OK && !add_token(c, name, r, hash, now, 0))
+	if (status == AIO_OK && !(p->token = add_token(c, name, r, hash, now, 0)))
 		status = AIO_RESOURCE_EXHAUSTED;
 	pthread_mutex_unlock(&c->lock);
 	if (status == AIO_ALREADY_EXISTS)
 		snprintf(msg, msglen, "a token named %s exists (names are never reused)", name);
 	else if (status != AIO_OK)
 		snprintf(msg, msglen, "too many tokens (limit %d)", SERVER_TOKENS_MAX);
-	else if (server_store_tokens_add(
-	                 c->db, &(struct server_store_token){ name, server_creds_role_name(r), hash,
-	                                                      now, 0 }) < 0)
-		log_err("token %s: not stored", name);
+	else if (server_store_tokens_add(c->db,
+	                                 &(struct server_store_token){
+	                                         name, server_creds_role_name(r), hash, now, 0 },
+	                                 who, cred_stored, p) < 0) {
+		p->then = NULL; /* undone; the caller hears from the return */
+		cred_stored(p, -EAGAIN);
+		snprintf(msg, msglen, "server busy: the token was not stored; retry later");
+		return AIO_RESOURCE_EXHAUSTED;
+	}
+	if (status != AIO_OK)
+		free(p);
 	return status;
 }
 
-int server_creds_token_revoke(struct server_creds *c, const char *name, char *msg, size_t msglen)
+int server_creds_token_revoke(struct server_creds *c, const char *name, const char *who, char *msg,
+                              size_t msglen, void (*then)(void *arg, int err), void *arg)
 {
 	uint64_t now = aio_now_ms();
 	bool found = false;
 
+	/* refused in memory at once, whatever the disk does */
 	pthread_mutex_lock(&c->lock);
 	for (struct server_token *t = c->tokens; t; t = t->next) {
 		if (strcmp(t->name, name) == 0 && !t->revoked_ms) {
@@ -239,18 +297,24 @@ int server_creds_token_revoke(struct server_creds *c, const char *name, char *ms
 		snprintf(msg, msglen, "no live token named %s", name);
 		return AIO_NOT_FOUND;
 	}
-	server_store_tokens_revoke(c->db, name, now);
+	if (server_store_tokens_revoke(c->db, name, now, who, then, arg) < 0) {
+		snprintf(msg, msglen,
+		         "server busy: refused until the server restarts, but not stored; retry");
+		return AIO_RESOURCE_EXHAUSTED;
+	}
 	return AIO_OK;
 }
 
 int server_creds_enroll_create(struct server_creds *c, const char *host, uint64_t lifetime_ms,
-                               char *ret_token, size_t len, uint64_t *ret_expires, char *msg,
-                               size_t msglen)
+                               const char *who, char *ret_token, size_t len, uint64_t *ret_expires,
+                               char *msg, size_t msglen, void (*then)(void *arg, int err),
+                               void *arg)
 {
 	char hash[AIO_SECRET_HASH_LEN];
 	uint64_t now = aio_now_ms(),
 	         expires = now + (lifetime_ms ? lifetime_ms : SERVER_ENROLL_DEFAULT_MS);
 	struct server_enrollment *e = NULL;
+	struct pending_cred *p;
 
 	if (host && *host && !aio_host_name_valid(host)) {
 		snprintf(msg, msglen, "--host: not a host name");
@@ -274,9 +338,22 @@ int server_creds_enroll_create(struct server_creds *c, const char *host, uint64_
 		         SERVER_ENROLLMENTS_MAX);
 		return AIO_RESOURCE_EXHAUSTED;
 	}
-	server_store_tokens_enroll_add(
-	        c->db, &(struct server_store_enrollment){ hash, host ? host : "", now, expires });
+	if (!(p = pending_new(c, then, arg))) {
+		snprintf(msg, msglen, "server out of memory");
+		e->used_ms = now;
+		return AIO_RESOURCE_EXHAUSTED;
+	}
+	p->enrollment = e;
 	*ret_expires = expires;
+	if (server_store_tokens_enroll_add(
+	            c->db,
+	            &(struct server_store_enrollment){ hash, host ? host : "", now, expires }, who,
+	            cred_stored, p) < 0) {
+		p->then = NULL; /* undone; the caller hears from the return */
+		cred_stored(p, -EAGAIN);
+		snprintf(msg, msglen, "server busy: the token was not stored; retry later");
+		return AIO_RESOURCE_EXHAUSTED;
+	}
 	return AIO_OK;
 }
 

@@ -59,13 +59,21 @@ enum server_role server_creds_role_for(const char *method);
  * the server's life (tokens are revoked, never freed). */
 const struct server_token *server_creds_find_token(struct server_creds *c, const char *token);
 
-/* Admin operations; each returns an enum aio_status and writes a message. */
+/* Admin operations: each returns an enum aio_status and writes a message.
+ * With AIO_OK the change is in memory and on its way to disk with its
+ * audit entry (who); then(arg, err) says whether it was stored (a token
+ * or enrollment token not stored is unusable). Otherwise then is not
+ * called. */
 int server_creds_token_create(struct server_creds *c, const char *name, const char *role,
-                              char *ret_token, size_t len, char *msg, size_t msglen);
-int server_creds_token_revoke(struct server_creds *c, const char *name, char *msg, size_t msglen);
+                              const char *who, char *ret_token, size_t len, char *msg,
+                              size_t msglen, void (*then)(void *arg, int err), void *arg);
+/* Refused at once in memory; stored as the others. */
+int server_creds_token_revoke(struct server_creds *c, const char *name, const char *who, char *msg,
+                              size_t msglen, void (*then)(void *arg, int err), void *arg);
 int server_creds_enroll_create(struct server_creds *c, const char *host, uint64_t lifetime_ms,
-                               char *ret_token, size_t len, uint64_t *ret_expires, char *msg,
-                               size_t msglen);
+                               const char *who, char *ret_token, size_t len, uint64_t *ret_expires,
+                               char *msg, size_t msglen, void (*then)(void *arg, int err),
+                               void *arg);
 /* fn sees every token, newest first, under the credentials' lock. */
 int server_creds_token_list(struct server_creds *c,
                             int (*fn)(const struct server_token *const *tokens, size_t n,

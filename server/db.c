@@ -555,6 +555,10 @@ struct exec_write {
 	char *texts[EXEC_ARGS_MAX];
 	void (*then)(void *arg, int err);
 	void *then_arg;
+	/* run after the statement, in its transaction; freed by also_free */
+	int (*also)(sqlite3 *conn, void *arg);
+	void *also_arg;
+	void (*also_free)(void *arg);
 };
 
 static int exec_apply(sqlite3 *conn, void *arg)
@@ -575,11 +579,15 @@ static int exec_apply(sqlite3 *conn, void *arg)
 	}
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return rc;
+	return x->also ? x->also(conn, x->also_arg) : SQLITE_OK;
 }
 
 static void exec_free(struct exec_write *x)
 {
+	if (x->also_free)
+		x->also_free(x->also_arg);
 	for (int i = 0; i < EXEC_ARGS_MAX; i++)
 		free(x->texts[i]);
 	free(x->sql);
@@ -595,19 +603,20 @@ static void exec_done(struct server_db_write *w, int err)
 	exec_free(x);
 }
 
-int server_db_exec(struct server_db *db, void (*then)(void *arg, int err), void *arg,
-                   const char *sql, const char *types, ...)
+int server_db_vexec(struct server_db *db, int (*also)(struct sqlite3 *conn, void *arg),
+                    void *also_arg, void (*also_free)(void *arg), void (*then)(void *arg, int err),
+                    void *arg, const char *sql, const char *types, va_list ap)
 {
 	struct exec_write *x = calloc(1, sizeof(*x));
-	va_list ap;
 	int r;
 
 	if (!x || strlen(types) > EXEC_ARGS_MAX || !(x->sql = strdup(sql))) {
 		free(x);
+		if (also_free)
+			also_free(also_arg);
 		return -ENOMEM;
 	}
 	snprintf(x->types, sizeof(x->types), "%s", types);
-	va_start(ap, types);
 	for (int i = 0; types[i]; i++) {
 		if (types[i] == 'i') {
 			x->ints[i] = va_arg(ap, int64_t);
@@ -619,15 +628,29 @@ int server_db_exec(struct server_db *db, void (*then)(void *arg, int err), void 
 			x->texts[i] = t ? strdup(t) : NULL;
 		}
 	}
-	va_end(ap);
 	x->w.type = SERVER_DB_WRITE_FN;
 	x->w.fn = exec_apply;
 	x->w.arg = x;
 	x->w.done = exec_done;
 	x->then = then;
 	x->then_arg = arg;
+	x->also = also;
+	x->also_arg = also_arg;
+	x->also_free = also_free;
 	if ((r = server_db_submit(db, &x->w)) < 0)
 		exec_free(x);
+	return r;
+}
+
+int server_db_exec(struct server_db *db, void (*then)(void *arg, int err), void *arg,
+                   const char *sql, const char *types, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, types);
+	r = server_db_vexec(db, NULL, NULL, NULL, then, arg, sql, types, ap);
+	va_end(ap);
 	return r;
 }
 

@@ -4,6 +4,7 @@
  * never wait for the disk and replies mean "stored". */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -121,6 +122,12 @@ void server_db_write_free(struct server_db_write *w);
  * full, -ENOMEM. */
 int server_db_exec(struct server_db *db, void (*then)(void *arg, int err), void *arg,
                    const char *sql, const char *types, ...);
+/* server_db_exec with its arguments in ap, and also(conn, also_arg) run
+ * after the statement in the same transaction (also_free(also_arg) when
+ * done, or at once if it cannot be queued). */
+int server_db_vexec(struct server_db *db, int (*also)(struct sqlite3 *conn, void *arg),
+                    void *also_arg, void (*also_free)(void *arg), void (*then)(void *arg, int err),
+                    void *arg, const char *sql, const char *types, va_list ap);
 /* Writes waiting for the database thread. */
 size_t server_db_queued(struct server_db *db);
 /* Commits what is queued, stops the thread, closes the database. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "hosts.h"
 
 const struct server_db_migration server_store_hosts_migrations[] = {
@@ -233,8 +234,9 @@ int server_store_hosts_secret(struct server_db *db, const char *host, const char
 }
 
 int server_store_hosts_revoke(struct server_db *db, const char *host, uint64_t when_ms,
-                              void (*then)(void *arg, int err), void *arg)
+                              const char *who, void (*then)(void *arg, int err), void *arg)
 {
-	return server_db_exec(db, then, arg, "UPDATE hosts SET revoked_ms = ? WHERE name = ?", "it",
-	                      (int64_t)when_ms, host);
+	return server_audit_exec(db, who, "host.revoke", host, "revoked", then, arg,
+	                         "UPDATE hosts SET revoked_ms = ? WHERE name = ?", "it",
+	                         (int64_t)when_ms, host);
 }

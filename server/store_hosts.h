@@ -30,5 +30,6 @@ int server_store_hosts_desired_apply(struct sqlite3 *conn, const struct server_s
 /* Queued writes (server_db_exec's contract). */
 int server_store_hosts_secret(struct server_db *db, const char *host, const char *hash,
                               void (*then)(void *arg, int err), void *arg);
+/* With its audit entry (who did it) in the same transaction. */
 int server_store_hosts_revoke(struct server_db *db, const char *host, uint64_t when_ms,
-                              void (*then)(void *arg, int err), void *arg);
+                              const char *who, void (*then)(void *arg, int err), void *arg);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <sqlite3.h>
 
+#include "audit.h"
 #include "log.h"
 
 const struct server_db_migration server_store_tokens_migrations[] = {
@@ -84,31 +85,34 @@ int server_store_tokens_insert(struct server_db *db, const struct server_store_t
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+int server_store_tokens_add(struct server_db *db, const struct server_store_token *t,
+                            const char *who, void (*then)(void *arg, int err), void *arg)
+{
+	return server_audit_exec(db, who, "token.create", t->name, t->role, then, arg, insert_sql,
+	                         "ttti", t->name, t->role, t->hash, (int64_t)t->created_ms);
+}
+
+int server_store_tokens_revoke(struct server_db *db, const char *name, uint64_t when_ms,
+                               const char *who, void (*then)(void *arg, int err), void *arg)
+{
+	return server_audit_exec(db, who, "token.revoke", name, "revoked", then, arg,
+	                         "UPDATE tokens SET revoked_ms = ? WHERE name = ?", "it",
+	                         (int64_t)when_ms, name);
+}
+
+int server_store_tokens_enroll_add(struct server_db *db, const struct server_store_enrollment *e,
+                                   const char *who, void (*then)(void *arg, int err), void *arg)
+{
+	return server_audit_exec(
+	        db, who, "enroll.create", *e->host ? e->host : "(any host)", "created", then, arg,
+	        "INSERT INTO enrollments (hash, host, created_ms, expires_ms) VALUES (?,?,?,?)",
+	        "ttii", e->hash, e->host, (int64_t)e->created_ms, (int64_t)e->expires_ms);
+}
+
 static void stored(void *arg, int err)
 {
 	if (err)
 		log_err_errno(err, "credentials: %s not stored", (const char *)arg);
-}
-
-int server_store_tokens_add(struct server_db *db, const struct server_store_token *t)
-{
-	return server_db_exec(db, stored, "a token", insert_sql, "ttti", t->name, t->role, t->hash,
-	                      (int64_t)t->created_ms);
-}
-
-int server_store_tokens_revoke(struct server_db *db, const char *name, uint64_t when_ms)
-{
-	return server_db_exec(db, stored, "a revocation",
-	                      "UPDATE tokens SET revoked_ms = ? WHERE name = ?", "it",
-	                      (int64_t)when_ms, name);
-}
-
-int server_store_tokens_enroll_add(struct server_db *db, const struct server_store_enrollment *e)
-{
-	return server_db_exec(
-	        db, stored, "an enrollment token",
-	        "INSERT INTO enrollments (hash, host, created_ms, expires_ms) VALUES (?,?,?,?)",
-	        "ttii", e->hash, e->host, (int64_t)e->created_ms, (int64_t)e->expires_ms);
 }
 
 int server_store_tokens_enroll_used(struct server_db *db, const char *hash, uint64_t when_ms)

@@ -26,8 +26,14 @@ int server_store_tokens_load(struct server_db *db, uint64_t now_ms,
                              void *arg);
 /* Stores a token now (before the database thread starts). */
 int server_store_tokens_insert(struct server_db *db, const struct server_store_token *t);
-/* Queued writes (server_db_exec's contract, logged if they fail). */
-int server_store_tokens_add(struct server_db *db, const struct server_store_token *t);
-int server_store_tokens_revoke(struct server_db *db, const char *name, uint64_t when_ms);
-int server_store_tokens_enroll_add(struct server_db *db, const struct server_store_enrollment *e);
+/* Queued writes, each with its audit entry (who did it) in the same
+ * transaction: then(arg, err) after the commit or failure; a negative
+ * errno when it cannot be queued (then not called). */
+int server_store_tokens_add(struct server_db *db, const struct server_store_token *t,
+                            const char *who, void (*then)(void *arg, int err), void *arg);
+int server_store_tokens_revoke(struct server_db *db, const char *name, uint64_t when_ms,
+                               const char *who, void (*then)(void *arg, int err), void *arg);
+int server_store_tokens_enroll_add(struct server_db *db, const struct server_store_enrollment *e,
+                                   const char *who, void (*then)(void *arg, int err), void *arg);
+/* Queued, logged if it fails: the agent has its secret by then. */
 int server_store_tokens_enroll_used(struct server_db *db, const char *hash, uint64_t when_ms);

@@ -214,6 +214,14 @@ static int as(const char *token, const char *const *args, char **ret_err)
 	return code;
 }
 
+static bool server_answers_again(struct h_env *e, void *arg)
+{
+	const char *args[] = { "fleet", "status", NULL };
+
+	(void)arg;
+	return h_aioctl(e, NULL, NULL, args) == 0;
+}
+
 static char *make_token(const char *name, const char *role)
 {
 	const char *args[] = { "token", "create", "--name", name, "--role", role, NULL };
@@ -253,6 +261,53 @@ Test(security, roles)
 	cr_expect(audit_has("token.create", "operator"), "the audit names what was made");
 	free(viewer);
 	free(oper);
+}
+
+/* A credential change is confirmed only once stored: with the database
+ * refusing every change to tokens (as a full disk would), token create
+ * prints no token and token revoke says it was not stored. */
+Test(security, credentials_are_confirmed_only_when_stored)
+{
+	const char *server_argv[] = {
+		H_BIN("aio-server"), "--http-listen", env.http_url,  "--listen",    env.agent_url,
+		"--admin-listen",    env.admin_url,   "--state-dir", env.state_dir, NULL
+	};
+	const char *create[] = { "token", "create", "--name", "dave", "--role", "viewer", NULL };
+	const char *revoke[] = { "token", "revoke", "erin", NULL };
+	const char *enroll[] = { "enroll", "create", "--host", "hv9", NULL };
+	char *erin, *out = NULL, *err = NULL;
+
+	h_server_start(&env);
+	erin = make_token("erin", "viewer");
+	cr_assert_eq(h_stop(&env, env.server), 0);
+	h_sh("sqlite3 '%s/server.db' \"CREATE TRIGGER full_tokens BEFORE INSERT ON tokens BEGIN"
+	     " SELECT RAISE(ABORT, 'database or disk is full'); END;"
+	     " CREATE TRIGGER full_revokes BEFORE UPDATE ON tokens BEGIN"
+	     " SELECT RAISE(ABORT, 'database or disk is full'); END;"
+	     " CREATE TRIGGER full_enrollments BEFORE INSERT ON enrollments BEGIN"
+	     " SELECT RAISE(ABORT, 'database or disk is full'); END;\"",
+	     env.state_dir);
+	env.server = h_spawn(&env, "server-full", server_argv);
+	cr_assert(h_wait(server_answers_again, &env, NULL, 10000));
+
+	cr_expect_neq(h_aioctl(&env, &out, &err, create), 0, "not stored: not confirmed");
+	cr_expect(!out || !*out, "no token shown: %s", out ? out : "");
+	cr_expect(strstr(err, "not stored"), "%s", err);
+	free(out);
+	free(err);
+	err = NULL;
+	cr_expect_neq(h_aioctl(&env, NULL, &err, revoke), 0);
+	cr_expect(strstr(err, "not stored"), "%s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(as(erin, (const char *const[]){ "fleet", "status", NULL }, NULL), 4,
+	             "a revocation not stored still refuses the token until a restart");
+	out = NULL;
+	cr_expect_neq(h_aioctl(&env, &out, &err, enroll), 0);
+	cr_expect(!out || !*out, "no enrollment token shown");
+	free(out);
+	free(err);
+	free(erin);
 }
 
 /* A flood of denied calls is one audit row per caller, method and 10 s. */

@@ -11,6 +11,17 @@
 
 static struct fixture f;
 static struct server_creds c;
+static int n_stored, n_failed;
+
+/* the database thread's word on each change */
+static void stored(void *arg, int err)
+{
+	(void)arg;
+	if (err)
+		n_failed++;
+	else
+		n_stored++;
+}
 
 static void load(void)
 {
@@ -56,23 +67,27 @@ Test(creds, tokens_have_roles_and_stay_revoked)
 {
 	char token[80], msg[256];
 
-	cr_assert_eq(server_creds_token_create(&c, "viewer1", "viewer", token, sizeof(token), msg,
-	                                       sizeof(msg)),
+	cr_assert_eq(server_creds_token_create(&c, "viewer1", "viewer", "test", token,
+	                                       sizeof(token), msg, sizeof(msg), stored, NULL),
 	             AIO_OK, "%s", msg);
 	cr_assert_eq(server_creds_find_token(&c, token)->role, ROLE_VIEWER);
-	cr_assert_eq(server_creds_token_create(&c, "viewer1", "admin", token, sizeof(token), msg,
-	                                       sizeof(msg)),
+	cr_assert_eq(server_creds_token_create(&c, "viewer1", "admin", "test", token, sizeof(token),
+	                                       msg, sizeof(msg), stored, NULL),
 	             AIO_ALREADY_EXISTS);
-	cr_assert_eq(
-	        server_creds_token_create(&c, "x", "root", token, sizeof(token), msg, sizeof(msg)),
-	        AIO_INVALID_ARGUMENT, "roles are viewer, operator, admin");
-	cr_assert_eq(server_creds_token_create(&c, "ops", "operator", token, sizeof(token), msg,
-	                                       sizeof(msg)),
+	cr_assert_eq(server_creds_token_create(&c, "x", "root", "test", token, sizeof(token), msg,
+	                                       sizeof(msg), stored, NULL),
+	             AIO_INVALID_ARGUMENT, "roles are viewer, operator, admin");
+	cr_assert_eq(server_creds_token_create(&c, "ops", "operator", "test", token, sizeof(token),
+	                                       msg, sizeof(msg), stored, NULL),
 	             AIO_OK);
-	cr_assert_eq(server_creds_token_revoke(&c, "ops", msg, sizeof(msg)), AIO_OK);
+	cr_assert_eq(server_creds_token_revoke(&c, "ops", "test", msg, sizeof(msg), stored, NULL),
+	             AIO_OK);
 	cr_assert_null(server_creds_find_token(&c, token), "revoked: no longer accepted");
-	cr_assert_eq(server_creds_token_revoke(&c, "ops", msg, sizeof(msg)), AIO_NOT_FOUND);
+	cr_assert_eq(server_creds_token_revoke(&c, "ops", "test", msg, sizeof(msg), stored, NULL),
+	             AIO_NOT_FOUND);
 	restart();
+	cr_expect_eq(n_stored, 3, "two tokens and a revocation, each confirmed once stored");
+	cr_expect_eq(n_failed, 0);
 	cr_assert_null(server_creds_find_token(&c, token), "still revoked after a restart");
 	cr_assert_eq(server_creds_role_for("/aioctl.v1.Admin/SetLimit"), ROLE_OPERATOR);
 	cr_assert_eq(server_creds_role_for("/aioctl.v1.Admin/FleetStatus"), ROLE_VIEWER);
@@ -83,8 +98,8 @@ Test(creds, an_enrollment_token_is_used_once_by_its_host)
 	char token[80], msg[256];
 	uint64_t expires;
 
-	cr_assert_eq(server_creds_enroll_create(&c, "hv1", 0, token, sizeof(token), &expires, msg,
-	                                        sizeof(msg)),
+	cr_assert_eq(server_creds_enroll_create(&c, "hv1", 0, "test", token, sizeof(token),
+	                                        &expires, msg, sizeof(msg), stored, NULL),
 	             AIO_OK);
 	cr_assert_eq(server_creds_enroll_take(&c, token, "hv2", msg, sizeof(msg)),
 	             AIO_PERMISSION_DENIED);
@@ -105,8 +120,8 @@ Test(creds, an_unused_enrollment_token_survives_a_restart)
 	char token[80], msg[256];
 	uint64_t expires;
 
-	cr_assert_eq(server_creds_enroll_create(&c, NULL, 0, token, sizeof(token), &expires, msg,
-	                                        sizeof(msg)),
+	cr_assert_eq(server_creds_enroll_create(&c, NULL, 0, "test", token, sizeof(token), &expires,
+	                                        msg, sizeof(msg), stored, NULL),
 	             AIO_OK);
 	restart();
 	cr_assert_eq(server_creds_enroll_take(&c, token, "any-host", msg, sizeof(msg)), AIO_OK,
