@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "clock.h"
 #include "fileio.h"
 #include "log.h"
@@ -49,17 +50,39 @@ static void record_path(const struct agent_applier *ap, uint64_t step, char *buf
 	snprintf(buf, len, "%s/%020" PRIu64, ap->steps_dir, step);
 }
 
-static Aioctl__V1__AgentStepRecord *load_record(const struct agent_applier *ap, uint64_t step)
+Aioctl__V1__AgentStepRecord *agent_apply_record_parse(const uint8_t *data, size_t len)
+{
+	Aioctl__V1__AgentStepRecord *rec = aioctl__v1__agent_step_record__unpack(NULL, len, data);
+
+	/* only what this agent writes: an answer, a value it could have read
+	 * and a file it could have kept */
+	if (rec && (!rec->ack || rec->file_before.len > FILE_BEFORE_MAX ||
+	            (rec->ack->status == AIOCTL__V1__STATUS_CODE__OK &&
+	             (!rec->has_runtime_before || rec->runtime_before == 0 ||
+	              rec->runtime_before > AIO_COUNTER_MAX)))) {
+		aioctl__v1__agent_step_record__free_unpacked(rec, NULL);
+		rec = NULL;
+	}
+	return rec;
+}
+
+/* The record of step, or NULL: *ret_damaged tells a damaged one from none. */
+static Aioctl__V1__AgentStepRecord *load_record(const struct agent_applier *ap, uint64_t step,
+                                                bool *ret_damaged)
 {
 	char path[4200], *data = NULL;
 	Aioctl__V1__AgentStepRecord *rec;
 	size_t len;
+	int r;
 
 	record_path(ap, step, path, sizeof(path));
-	if (aio_file_read_all(path, RECORD_MAX, &data, &len) < 0)
+	if ((r = aio_file_read_all(path, RECORD_MAX, &data, &len)) < 0) {
+		*ret_damaged = r != -ENOENT;
 		return NULL;
-	rec = aioctl__v1__agent_step_record__unpack(NULL, len, (uint8_t *)data);
+	}
+	rec = agent_apply_record_parse((uint8_t *)data, len);
 	free(data);
+	*ret_damaged = !rec;
 	return rec;
 }
 
@@ -373,15 +396,17 @@ static Aioctl__V1__AckRequest *again(const Aioctl__V1__AckRequest *stored, uint6
 Aioctl__V1__AckRequest *agent_apply(struct agent_applier *ap, uint64_t command_id,
                                     const Aioctl__V1__SetLimit *cmd)
 {
-	Aioctl__V1__AgentStepRecord *rec = load_record(ap, cmd->step_id);
+	Aioctl__V1__AgentStepRecord *rec;
 	Aioctl__V1__AckRequest *ack;
 	char path[4200];
+	bool damaged;
 	int r;
 
+	rec = load_record(ap, cmd->step_id, &damaged);
 	record_path(ap, cmd->step_id, path, sizeof(path));
-	/* a record there but unreadable, or without its answer: what was done
-	 * is unknown, so nothing is done again and nothing reported as done */
-	if ((!rec && access(path, F_OK) == 0) || (rec && !rec->ack)) {
+	/* a record there but unreadable, or not one this agent wrote: what was
+	 * done is unknown, so nothing is done again and nothing reported done */
+	if (damaged) {
 		log_err("rollout %" PRIu64 " step %" PRIu64 ": %s is damaged: refused",
 		        cmd->rollout_id, cmd->step_id, path);
 		if ((ack = new_ack(command_id)))

@@ -28,6 +28,9 @@ struct agent_applier {
 
 int agent_apply_init(struct agent_applier *ap, const char *sysroot, const char *file,
                      const char *state_dir, uint64_t min, uint64_t max, uint64_t margin);
+/* A step record's bytes as stored in STATE/steps, or NULL when damaged
+ * (caller frees with aioctl__v1__agent_step_record__free_unpacked). */
+Aioctl__V1__AgentStepRecord *agent_apply_record_parse(const uint8_t *data, size_t len);
 /* Carries out cmd and returns the acknowledgement to send (caller frees
  * with aioctl__v1__ack_request__free_unpacked). */
 Aioctl__V1__AckRequest *agent_apply(struct agent_applier *ap, uint64_t command_id,

@@ -11,9 +11,31 @@
 #include "fileio.h"
 #include "log.h"
 
-#define MAGIC     "aiospool1 "
+/* An entry: "aiospool2 PLEN SUM\n", PLEN bytes of positions, the packed
+ * report. SUM is FNV-1a 64 over both, seeded with the entry's seq, so a
+ * flipped byte, a cut or a file under another entry's name is seen.
+ * Entries of the first format ("aiospool1 PLEN\n", no sum) are still read. */
+#define MAGIC1    "aiospool1 "
+#define MAGIC2    "aiospool2 "
+#define MAGIC_LEN 10
 /* A spooled report is a packed message plus positions; larger is corrupt. */
 #define ENTRY_MAX (8 << 20)
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static uint64_t entry_sum(uint64_t seq, uint64_t plen, const uint8_t *body, size_t len)
+{
+	uint64_t h = fnv1a(0xcbf29ce484222325ULL, &seq, sizeof(seq));
+
+	return fnv1a(fnv1a(h, &plen, sizeof(plen)), body, len);
+}
 
 static void entry_path(const struct agent_spool *sp, uint64_t seq, char *buf, size_t len)
 {
@@ -140,22 +162,24 @@ static int write_entry(struct agent_spool *sp, const Aioctl__V1__ReportRequest *
 	size_t rlen = protobuf_c_message_get_packed_size(&r->base);
 	char header[64], path[4400];
 	size_t hlen;
-	uint8_t *buf;
+	uint8_t *mem, *buf;
 	int err;
 
-	hlen = (size_t)snprintf(header, sizeof(header), MAGIC "%zu\n", plen);
-	if (hlen + plen + rlen > ENTRY_MAX)
+	if (plen + rlen > ENTRY_MAX - sizeof(header))
 		return -EMSGSIZE;
-	buf = malloc(hlen + plen + rlen);
-	if (!buf)
+	if (!(mem = malloc(sizeof(header) + plen + rlen)))
 		return -ENOMEM;
-	memcpy(buf, header, hlen);
+	buf = mem + sizeof(header); /* the header goes in front */
 	if (plen)
-		memcpy(buf + hlen, positions, plen);
-	protobuf_c_message_pack(&r->base, buf + hlen + plen);
+		memcpy(buf, positions, plen);
+	protobuf_c_message_pack(&r->base, buf + plen);
+	hlen = (size_t)snprintf(header, sizeof(header), MAGIC2 "%zu %016" PRIx64 "\n", plen,
+	                        entry_sum(r->seq, plen, buf, plen + rlen));
+	buf -= hlen;
+	memcpy(buf, header, hlen);
 	entry_path(sp, r->seq, path, sizeof(path));
 	err = aio_file_write_atomic(path, buf, hlen + plen + rlen, 0600);
-	free(buf);
+	free(mem);
 	*ret_size = hlen + plen + rlen;
 	return err;
 }
@@ -182,41 +206,71 @@ int agent_spool_append(struct agent_spool *sp, Aioctl__V1__ReportRequest *r, con
 	return 0;
 }
 
+int agent_spool_parse(const char *text, size_t len, uint64_t seq,
+                      Aioctl__V1__ReportRequest **ret_report, char **ret_positions)
+{
+	const char *nl = len > MAGIC_LEN ? memchr(text, '\n', len) : NULL;
+	bool v2 = nl && memcmp(text, MAGIC2, MAGIC_LEN) == 0;
+	unsigned long long plen = 0, sum = 0;
+	char header[64], canon[64];
+	const uint8_t *body;
+	size_t hlen, off;
+
+	if (!nl || (!v2 && memcmp(text, MAGIC1, MAGIC_LEN) != 0) ||
+	    (hlen = (size_t)(nl - text) - MAGIC_LEN) >= sizeof(header))
+		return -EBADMSG;
+	memcpy(header, text + MAGIC_LEN, hlen);
+	header[hlen] = '\0';
+	if (v2 ? sscanf(header, "%20llu %16llx", &plen, &sum) != 2
+	       : sscanf(header, "%20llu", &plen) != 1)
+		return -EBADMSG;
+	/* one spelling only: the header is covered by no sum of its own */
+	if (v2)
+		snprintf(canon, sizeof(canon), "%llu %016llx", plen, sum);
+	else
+		snprintf(canon, sizeof(canon), "%llu", plen);
+	off = (size_t)(nl - text) + 1;
+	body = (const uint8_t *)text + off;
+	if (strcmp(header, canon) != 0 || plen > len - off ||
+	    (v2 && entry_sum(seq, plen, body, len - off) != sum))
+		return -EBADMSG;
+	if (ret_report) {
+		Aioctl__V1__ReportRequest *r =
+		        aioctl__v1__report_request__unpack(NULL, len - off - plen, body + plen);
+
+		/* the seq inside must be the entry's own: the ack removes by it */
+		if (!r || r->seq != seq) {
+			if (r)
+				aioctl__v1__report_request__free_unpacked(r, NULL);
+			return -EBADMSG;
+		}
+		*ret_report = r;
+	}
+	if (ret_positions) {
+		if (!(*ret_positions = strndup((const char *)body, plen))) {
+			if (ret_report) {
+				aioctl__v1__report_request__free_unpacked(*ret_report, NULL);
+				*ret_report = NULL;
+			}
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 static int read_entry(struct agent_spool *sp, uint64_t seq, Aioctl__V1__ReportRequest **ret_report,
                       char **ret_positions)
 {
-	char path[4400], *text = NULL, *nl, *end;
-	size_t len, plen, off;
+	char path[4400], *text = NULL;
+	size_t len;
 	int r;
 
 	entry_path(sp, seq, path, sizeof(path));
 	if ((r = aio_file_read_all(path, ENTRY_MAX, &text, &len)) < 0)
 		return r;
-	if (len < strlen(MAGIC) || memcmp(text, MAGIC, strlen(MAGIC)) != 0 ||
-	    !(nl = memchr(text, '\n', len)))
-		goto out_corrupt;
-	plen = strtoul(text + strlen(MAGIC), &end, 10);
-	off = (size_t)(nl - text) + 1;
-	if (end != nl || plen > len - off)
-		goto out_corrupt;
-	if (ret_report) {
-		*ret_report = aioctl__v1__report_request__unpack(NULL, len - off - plen,
-		                                                 (uint8_t *)text + off + plen);
-		if (!*ret_report)
-			goto out_corrupt;
-	}
-	if (ret_positions) {
-		memmove(text, text + off, plen);
-		text[plen] = '\0';
-		*ret_positions = text;
-		return 0;
-	}
+	r = agent_spool_parse(text, len, seq, ret_report, ret_positions);
 	free(text);
-	return 0;
-
-out_corrupt:
-	free(text);
-	return -EBADMSG;
+	return r;
 }
 
 int agent_spool_oldest(struct agent_spool *sp, Aioctl__V1__ReportRequest **ret_report,

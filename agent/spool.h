@@ -41,11 +41,16 @@ int agent_spool_oldest(struct agent_spool *sp, Aioctl__V1__ReportRequest **ret_r
                        char **ret_positions);
 /* The positions stored with the newest report; -ENOENT if empty. */
 int agent_spool_newest_positions(struct agent_spool *sp, char **ret_positions);
+/* Reads the text of entry seq (as in its file): its report, whose seq must
+ * be seq, and its positions (NUL-terminated; either may be NULL). -EBADMSG
+ * when damaged. */
+int agent_spool_parse(const char *text, size_t len, uint64_t seq,
+                      Aioctl__V1__ReportRequest **ret_report, char **ret_positions);
 /* Removes the report seq (acknowledged). */
 int agent_spool_remove(struct agent_spool *sp, uint64_t seq);
-/* Renumbers every report from first on (used once, when a fresh state dir
- * meets a server that already has reports from this host). */
 /* One more report lost (refused by the server as unreadable): counted in
  * dropped, which every report carries. */
 void agent_spool_count_dropped(struct agent_spool *sp);
+/* Renumbers every report from first on (used once, when a fresh state dir
+ * meets a server that already has reports from this host). */
 int agent_spool_renumber(struct agent_spool *sp, uint64_t first);

@@ -217,6 +217,36 @@ Test(apply, a_damaged_step_record_is_refused_never_taken_as_done)
 	ack_free(ack);
 }
 
+/* A record that decodes but that this agent cannot have written: a
+ * rollback of it would write whatever value it holds. */
+Test(apply, a_record_with_an_impossible_value_is_refused)
+{
+	Aioctl__V1__AgentStepRecord rec = AIOCTL__V1__AGENT_STEP_RECORD__INIT;
+	Aioctl__V1__AckRequest done = AIOCTL__V1__ACK_REQUEST__INIT, *ack;
+	Aioctl__V1__AgentStepRecord *ok;
+	uint8_t buf[256];
+	char path[256];
+	size_t len;
+
+	done.status = AIOCTL__V1__STATUS_CODE__OK;
+	rec.ack = &done;
+	rec.has_runtime_before = true;
+	rec.runtime_before = 1ULL << 62;
+	len = aioctl__v1__agent_step_record__pack(&rec, buf);
+	snprintf(path, sizeof(path), "%s/steps/%020d", state, 11);
+	cr_assert_eq(aio_file_write_atomic(path, buf, len, 0600), 0);
+	cr_expect_null(agent_apply_record_parse(buf, len));
+	ack = step(11, 262144, true, false);
+	cr_expect_eq(ack->status, AIOCTL__V1__STATUS_CODE__FAILED_PRECONDITION, "%s", ack->message);
+	ack_free(ack);
+	cr_expect_eq(live(), 65536, "nothing written");
+	rec.runtime_before = 65536;
+	len = aioctl__v1__agent_step_record__pack(&rec, buf);
+	ok = agent_apply_record_parse(buf, len);
+	cr_expect_not_null(ok, "a value this agent could have read is taken");
+	aioctl__v1__agent_step_record__free_unpacked(ok, NULL);
+}
+
 Test(apply, step_records_are_kept_within_a_bound, .timeout = 60)
 {
 	char dir[256], cmd[320], last[300];

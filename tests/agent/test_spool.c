@@ -154,3 +154,97 @@ Test(spool, a_report_the_server_refused_is_counted)
 	cr_expect_eq(sp.dropped, 1, "kept across a restart, and sent with every report");
 	agent_spool_close(&sp);
 }
+
+static char *entry_text(uint64_t seq, size_t *ret_len)
+{
+	char path[256], *text;
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/spool/%020llu.report", dir, (unsigned long long)seq);
+	cr_assert((f = fopen(path, "re")));
+	cr_assert(fseek(f, 0, SEEK_END) == 0);
+	len = (size_t)ftell(f);
+	rewind(f);
+	cr_assert((text = malloc(len)));
+	cr_assert_eq(fread(text, 1, len, f), len);
+	fclose(f);
+	*ret_len = len;
+	return text;
+}
+
+Test(spool, every_flipped_byte_is_seen)
+{
+	Aioctl__V1__ReportRequest *r = NULL;
+	char *text, *pos = NULL;
+	size_t len;
+
+	cr_assert_eq(agent_spool_open(&sp, dir, 1 << 20), 0);
+	append(123456, "journal s=abc;i=1f\n");
+	text = entry_text(1, &len);
+	cr_assert_eq(agent_spool_parse(text, len, 1, &r, &pos), 0);
+	cr_expect_eq(r->sample->aio_nr, 123456);
+	aioctl__v1__report_request__free_unpacked(r, NULL);
+	free(pos);
+	cr_expect_eq(agent_spool_parse(text, len, 2, &r, NULL), -EBADMSG,
+	             "an entry under another entry's name");
+	cr_expect_eq(agent_spool_parse(text, len - 1, 1, &r, NULL), -EBADMSG, "a cut entry");
+	for (size_t i = 0; i < len; i++)
+		for (int bit = 0; bit < 8; bit++) {
+			text[i] ^= (char)(1 << bit);
+			cr_expect_eq(agent_spool_parse(text, len, 1, &r, &pos), -EBADMSG,
+			             "bit %d of byte %zu flipped, not seen", bit, i);
+			text[i] ^= (char)(1 << bit);
+		}
+	free(text);
+}
+
+/* The seq inside a damaged entry once decided which entry an ack removed:
+ * the entry was sent for ever and another one deleted. */
+Test(spool, a_damaged_seq_never_removes_another_entry)
+{
+	Aioctl__V1__ReportRequest *r = NULL;
+	char path[256], *text;
+	uint64_t nr;
+	size_t len;
+	char *pos;
+	FILE *f;
+
+	cr_assert_eq(agent_spool_open(&sp, dir, 1 << 20), 0);
+	append(1, NULL);
+	append(2, NULL);
+	/* entry 1 rewritten, validly summed, with entry 2's seq inside */
+	text = entry_text(2, &len);
+	snprintf(path, sizeof(path), "%s/spool/%020d.report", dir, 1);
+	cr_assert((f = fopen(path, "we")));
+	cr_assert_eq(fwrite(text, 1, len, f), len);
+	fclose(f);
+	free(text);
+	cr_expect_eq(oldest(&nr, &pos), 2, "entry 1 is not entry 2");
+	free(pos);
+	cr_expect_eq(sp.dropped, 1, "counted, and so reported");
+	cr_expect_eq(sp.n, 1);
+	cr_expect_eq(agent_spool_oldest(&sp, &r, NULL), 0);
+	cr_expect_eq(r->seq, 2);
+	aioctl__v1__report_request__free_unpacked(r, NULL);
+}
+
+Test(spool, entries_of_the_first_format_are_read)
+{
+	Aioctl__V1__ReportRequest in = AIOCTL__V1__REPORT_REQUEST__INIT, *r = NULL;
+	Aioctl__V1__Sample s = AIOCTL__V1__SAMPLE__INIT;
+	uint8_t packed[64];
+	char text[128], *pos = NULL;
+	size_t plen, len;
+
+	in.seq = 7;
+	in.sample = &s;
+	plen = aioctl__v1__report_request__pack(&in, packed);
+	len = (size_t)snprintf(text, sizeof(text), "aiospool1 3\nabc");
+	memcpy(text + len, packed, plen);
+	cr_assert_eq(agent_spool_parse(text, len + plen, 7, &r, &pos), 0);
+	cr_expect_eq(r->seq, 7);
+	cr_expect_str_eq(pos, "abc");
+	aioctl__v1__report_request__free_unpacked(r, NULL);
+	free(pos);
+}
