@@ -7,6 +7,7 @@
 #include "agent.h"
 #include "clock.h"
 #include "log.h"
+#include "names.h"
 
 /* What one report carries besides the sample; owned by the sample thread
  * while it builds the message. */
@@ -36,6 +37,37 @@ static void take_parts(struct agent *a, struct report_parts *p, struct agent_eve
 	p->counting = a->counting;
 	p->unexplained = a->unexplained;
 	p->dropped = a->spool.dropped;
+}
+
+/* The report's text as the server will store and show it: a control
+ * character or a byte that is not UTF-8 (a process can set its own argv, a
+ * log line holds what QEMU quoted) is sent as \xNN, so no field is refused
+ * and nothing vanishes. */
+static void escape_parts(struct report_parts *p)
+{
+	for (size_t i = 0; i < p->n_events; i++) {
+		struct agent_event *e = &p->events[i];
+
+		aio_text_escape_in_place(e->vm, sizeof(e->vm));
+		aio_text_escape_in_place(e->disk, sizeof(e->disk));
+		aio_text_escape_in_place(e->line, sizeof(e->line));
+		aio_text_escape_in_place(e->source, sizeof(e->source));
+		aio_text_escape_in_place(e->key, sizeof(e->key));
+		aio_text_escape_in_place(e->incident, sizeof(e->incident));
+	}
+	for (size_t i = 0; p->attrib && i < p->attrib->n; i++) {
+		struct agent_user *u = &p->attrib->users[i];
+
+		aio_text_escape_in_place(u->name, sizeof(u->name));
+		aio_text_escape_in_place(u->basis, sizeof(u->basis));
+	}
+	if (p->persist) {
+		aio_text_escape_in_place(p->persist->file, sizeof(p->persist->file));
+		aio_text_escape_in_place(p->persist->procps_file, sizeof(p->persist->procps_file));
+		for (size_t i = 0; i < p->persist->n_settings; i++)
+			aio_text_escape_in_place(p->persist->settings[i].file,
+			                         sizeof(p->persist->settings[i].file));
+	}
 }
 
 /* Fills m from p; s and sp hold the settings (AIO_SETTINGS_MAX each). */
@@ -82,6 +114,7 @@ static void spool_report(struct agent *a, Aioctl__V1__Sample *sample, struct rep
 		log_err("out of memory: report lost");
 		goto out_free;
 	}
+	escape_parts(p);
 	r.seq = 0; /* numbered by the spool */
 	r.sample = sample;
 	for (size_t i = 0; i < p->n_events; i++) {

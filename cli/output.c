@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "duration.h"
+#include "names.h"
 
 void cli_table_init(struct cli_table *t, const char *const *headers, size_t ncols)
 {
@@ -45,34 +46,6 @@ void cli_table_sort(struct cli_table *t, int (*cmp)(const void *, const void *))
 
 /* ------------------------------------------------------------ escaping */
 
-/* The length of the UTF-8 sequence at s, 1 to 4, or 0 where s does not
- * start one (overlong forms, surrogates and past U+10FFFF are not). */
-static size_t utf8_len(const unsigned char *s)
-{
-	size_t n;
-	uint32_t c;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, c = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, c = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, c = s[0] & 0x07;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
-	    (n == 4 && (c < 0x10000 || c > 0x10ffff)))
-		return 0;
-	return n;
-}
-
 /* Whether s holds a byte a terminal or a JSON string must not get as it
  * is: a control (C0, DEL), or anything past ASCII (checked further). */
 static bool plain(const char *s)
@@ -83,27 +56,6 @@ static bool plain(const char *s)
 	return true;
 }
 
-void cli_term_text(const char *s, char *buf, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t o = 0, n;
-
-	for (; *p && o + 5 < len; p += n) {
-		n = utf8_len(p);
-		/* C1 controls are U+0080 to U+009F: 0xc2 0x80 to 0xc2 0x9f */
-		if (n == 0 || *p < 0x20 || *p == 0x7f || (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)) {
-			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", *p);
-			n = 1;
-			continue;
-		}
-		if (o + n >= len)
-			break;
-		memcpy(buf + o, p, n);
-		o += n;
-	}
-	buf[o < len ? o : len - 1] = '\0';
-}
-
 const char *cli_tty(const char *s)
 {
 	static char bufs[8][1024];
@@ -112,7 +64,7 @@ const char *cli_tty(const char *s)
 
 	if (!s)
 		return "";
-	cli_term_text(s, b, sizeof(bufs[0]));
+	aio_text_escape(s, b, sizeof(bufs[0]));
 	return b;
 }
 
@@ -131,7 +83,7 @@ json_t *cli_json_text(const char *s)
 	if (!(buf = malloc(strlen(s) * 3 + 1)))
 		return json_null();
 	for (; *p; p += n) {
-		if (!(n = utf8_len(p))) {
+		if (!(n = aio_utf8_len(p))) {
 			memcpy(buf + o, "\xef\xbf\xbd", 3);
 			o += 3;
 			n = 1;
@@ -209,7 +161,7 @@ void cli_table_print(struct cli_table *t, enum cli_format f, FILE *out)
 
 		if (plain(t->cells[i]))
 			continue;
-		cli_term_text(t->cells[i], buf, sizeof(buf));
+		aio_text_escape(t->cells[i], buf, sizeof(buf));
 		if ((e = strdup(buf))) {
 			free(t->cells[i]);
 			t->cells[i] = e;
@@ -371,7 +323,7 @@ void cli_cell_forms(struct cli_rows *r, size_t col, const char *table, const cha
 		if (c && r->format == CLI_TABLE && table && !plain(table)) {
 			char buf[4096];
 
-			cli_term_text(table, buf, sizeof(buf));
+			aio_text_escape(table, buf, sizeof(buf));
 			c->text = keep(r, buf);
 		} else if (c) {
 			c->text = keep(r, table);

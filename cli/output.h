@@ -25,7 +25,7 @@ void cli_table_init(struct cli_table *t, const char *const *headers, size_t ncol
 int cli_table_add(struct cli_table *t, const char *const *cells);
 /* Sorts rows by cmp on whole rows (arrays of ncols cells). */
 void cli_table_sort(struct cli_table *t, int (*cmp)(const void *, const void *));
-/* A table's cells go to a terminal escaped (cli_term_text), to CSV with
+/* A table's cells go to a terminal escaped (aio_text_escape), to CSV with
  * formulas neutralised. */
 void cli_table_print(struct cli_table *t, enum cli_format f, FILE *out);
 void cli_table_done(struct cli_table *t);
@@ -105,11 +105,7 @@ void cli_rows_done(struct cli_rows *r);
  * not be made otherwise). */
 bool cli_rows_json(const struct cli_rows *r);
 
-/* s for a terminal into buf (cut at len): C0 and C1 controls, DEL and
- * bytes that are not UTF-8 as \xNN, so what a peer wrote (a VM name, a log
- * line) cannot move the cursor or retitle the window. */
-void cli_term_text(const char *s, char *buf, size_t len);
-/* cli_term_text of s for one printf: in one of 8 rotating buffers (the
+/* aio_text_escape of s for one printf: in one of 8 rotating buffers (the
  * ninth call reuses the first); "" for NULL. */
 const char *cli_tty(const char *s);
 /* s as a JSON string, bytes that are not UTF-8 as U+FFFD (jansson would

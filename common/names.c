@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -66,4 +67,102 @@ int aio_label_parse(const char *s, char *key, size_t key_len, char *value, size_
 	if (!aio_label_key_valid(key) || !aio_label_value_valid(value))
 		return -EINVAL;
 	return 0;
+}
+
+size_t aio_utf8_len(const unsigned char *s)
+{
+	size_t n;
+	uint32_t c;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+	    (n == 4 && (c < 0x10000 || c > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+/* The length of the character at p that may be shown as it is, or 0 for a
+ * byte that must not: not UTF-8, a C0 control, DEL or a C1 control
+ * (U+0080 to U+009F: 0xc2 0x80 to 0xc2 0x9f). */
+static size_t shown_len(const unsigned char *p)
+{
+	size_t n = aio_utf8_len(p);
+
+	if (n == 0 || *p < 0x20 || *p == 0x7f || (n == 2 && p[0] == 0xc2 && p[1] < 0xa0))
+		return 0;
+	return n;
+}
+
+void aio_text_escape(const char *s, char *buf, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0, n;
+
+	for (; *p && o + 5 < len; p += n) {
+		if (!(n = shown_len(p))) {
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", *p);
+			n = 1;
+			continue;
+		}
+		if (o + n >= len)
+			break;
+		memcpy(buf + o, p, n);
+		o += n;
+	}
+	buf[o < len ? o : len - 1] = '\0';
+}
+
+bool aio_text_escape_in_place(char *buf, size_t size)
+{
+	const unsigned char *p = (const unsigned char *)buf;
+	char tmp[4096];
+	size_t n;
+
+	for (; *p; p += n)
+		if (!(n = shown_len(p)))
+			break;
+	if (!*p)
+		return false;
+	if (size > sizeof(tmp))
+		size = sizeof(tmp);
+	aio_text_escape(buf, tmp, size);
+	memcpy(buf, tmp, strlen(tmp) + 1);
+	return true;
+}
+
+bool aio_text_clean(char *s, size_t max)
+{
+	unsigned char *p = (unsigned char *)s, *end = p + max;
+	bool changed = false;
+	size_t n;
+
+	if (!s)
+		return false;
+	for (; *p; p += n) {
+		if (!(n = aio_utf8_len(p)))
+			n = 1;
+		if (n > (size_t)(end - p)) {
+			*p = '\0'; /* cut at a whole character */
+			return true;
+		}
+		if (!shown_len(p) && *p != '\t') {
+			memset(p, '?', n);
+			changed = true;
+		}
+	}
+	return changed;
 }

@@ -16,3 +16,19 @@ bool aio_label_value_valid(const char *s);
 int aio_label_parse(const char *s, char *key, size_t key_len, char *value, size_t value_len);
 /* Bounded printable text (kernel release, versions, file names). */
 bool aio_text_valid(const char *s, size_t max);
+
+/* The length of the UTF-8 sequence at s, 1 to 4, or 0 where s does not
+ * start one (overlong forms, surrogates and past U+10FFFF are not). */
+size_t aio_utf8_len(const unsigned char *s);
+/* s into buf (cut at len, at a whole character): C0 and C1 controls, DEL
+ * and bytes that are not UTF-8 as \xNN, so what anyone wrote (a VM name, a
+ * log line) cannot move a terminal's cursor, break a JSON string or a
+ * database's text. */
+void aio_text_escape(const char *s, char *buf, size_t len);
+/* aio_text_escape of the string in buf (size bytes, at most 4096),
+ * written back; false when it needed none. */
+bool aio_text_escape_in_place(char *buf, size_t size);
+/* In place, for text a peer sent: every byte aio_text_escape would
+ * escape, except a tab, becomes '?', and s is cut to max bytes at a whole
+ * character; true if anything changed. NULL: false. */
+bool aio_text_clean(char *s, size_t max);

@@ -382,23 +382,91 @@ static void agent_rpc_hello(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__He
 		submit_failed(p, r);
 }
 
-/* Bounded, no control characters (tabs allowed); NULL only if optional. */
-static bool str_ok(const char *s, size_t max, bool required)
+/* n text fields of a host's message were cleaned: counted for /metrics,
+ * logged at most once a minute. */
+static void note_cleaned(struct server *s, const char *host, size_t n)
+{
+	static _Atomic uint64_t next_log_ms;
+	uint64_t now = aio_mono_ms(), next = atomic_load(&next_log_ms);
+
+	atomic_fetch_add(&s->fields_cleaned_total, n);
+	if (now >= next && atomic_compare_exchange_strong(&next_log_ms, &next, now + 60000))
+		log_warn("%s sent %zu text fields holding control characters, bytes that are not "
+		         "UTF-8 or too long; stored cleaned (aioctl_server_fields_cleaned_total; "
+		         "logged once a minute)",
+		         host, n);
+}
+
+/* A text field a peer sent, cleaned in place (aio_text_clean); *n counts
+ * the fields changed. False for a required field that is empty. */
+static bool clean(char *s, size_t max, bool required, size_t *n)
+{
+	if (aio_text_clean(s, max))
+		(*n)++;
+	return !required || (s && *s);
+}
+
+/* Drops item i of an array of n unpacked messages (a field that was
+ * required and is missing). */
+static void drop_item(void **v, size_t *n, size_t i)
+{
+	protobuf_c_message_free_unpacked(v[i], NULL);
+	memmove(v + i, v + i + 1, (*n - i - 1) * sizeof(*v));
+	(*n)--;
+}
+
+/* Every text field of in made safe to store and show: a VM name set
+ * through argv or a log line holding a control character or a byte that is
+ * not UTF-8 costs that field its bytes, never the report its samples. An
+ * event without its key or source, or an AIO user without a name, is the
+ * one item dropped. Returns the fields changed or dropped. */
+static size_t clean_report(Aioctl__V1__ReportRequest *in)
 {
 	size_t n = 0;
 
-	if (!s)
-		return !required;
-	for (; s[n]; n++)
-		if (n >= max || ((unsigned char)s[n] < 0x20 && s[n] != '\t'))
-			return false;
-	return !required || n > 0;
+	for (size_t i = 0; i < in->n_events; i++) {
+		Aioctl__V1__AioEvent *e = in->events[i];
+		bool ok = clean(e->source, AIO_PATH_MAX, true, &n);
+
+		ok &= clean(e->key, AIO_EVENT_KEY_MAX, true, &n);
+		clean(e->vm, AIO_VM_NAME_MAX, false, &n);
+		clean(e->disk, AIO_DISK_MAX, false, &n);
+		clean(e->line, AIO_EVENT_LINE_MAX, false, &n);
+		clean(e->incident, AIO_INCIDENT_MAX, false, &n);
+		if (!ok) {
+			drop_item((void **)in->events, &in->n_events, i--);
+			n++;
+		}
+	}
+	for (size_t i = 0; i < in->n_users; i++) {
+		bool ok = clean(in->users[i]->name, AIO_VM_NAME_MAX, true, &n);
+
+		clean(in->users[i]->events_basis, AIO_BASIS_MAX, false, &n);
+		if (!ok) {
+			drop_item((void **)in->users, &in->n_users, i--);
+			n++;
+		}
+	}
+	if (in->persisted) {
+		Aioctl__V1__Persisted *p = in->persisted;
+
+		clean(p->file, AIO_PATH_MAX, false, &n);
+		clean(p->procps_file, AIO_PATH_MAX, false, &n);
+		for (size_t i = 0; i < p->n_settings; i++)
+			if (!clean(p->settings[i]->file, AIO_PATH_MAX, true, &n)) {
+				drop_item((void **)p->settings, &p->n_settings, i--);
+				n++;
+			}
+	}
+	return n;
 }
 
-const char *server_agent_check_report(const Aioctl__V1__ReportRequest *in, uint64_t now)
+const char *server_agent_check_report(Aioctl__V1__ReportRequest *in, uint64_t now,
+                                      size_t *ret_cleaned)
 {
 	const Aioctl__V1__Sample *smp = in->sample;
 
+	*ret_cleaned = 0;
 	if (smp->time_ms > now + AIO_SAMPLE_FUTURE_MAX_MS)
 		return "sample time is in the future (check the agent's clock)";
 	if (smp->time_ms + replay_max_ms < now)
@@ -414,38 +482,16 @@ const char *server_agent_check_report(const Aioctl__V1__ReportRequest *in, uint6
 		return "too many AIO users in one report";
 	if (in->n_events > AIO_EVENTS_MAX)
 		return "too many events in one report";
+	if (in->persisted && in->persisted->n_settings > AIO_SETTINGS_MAX)
+		return "too many sysctl settings";
 	for (size_t i = 0; i < in->n_events; i++) {
-		const Aioctl__V1__AioEvent *e = in->events[i];
-
-		if (e->time_ms > now + AIO_SAMPLE_FUTURE_MAX_MS)
+		if (in->events[i]->time_ms > now + AIO_SAMPLE_FUTURE_MAX_MS)
 			return "event time is in the future";
-		if (!str_ok(e->source, AIO_PATH_MAX, true) ||
-		    !str_ok(e->vm, AIO_VM_NAME_MAX, false) ||
-		    !str_ok(e->disk, AIO_DISK_MAX, false) ||
-		    !str_ok(e->line, AIO_EVENT_LINE_MAX, false) ||
-		    !str_ok(e->key, AIO_EVENT_KEY_MAX, true) ||
-		    !str_ok(e->incident, AIO_INCIDENT_MAX, false))
-			return "event: a field is missing, too long or holds control characters";
 		/* the server lists an incident's sources; an agent sends one */
-		if (e->n_sources)
+		if (in->events[i]->n_sources)
 			return "event: sources is the server's field; send source";
 	}
-	for (size_t i = 0; i < in->n_users; i++) {
-		if (!str_ok(in->users[i]->name, AIO_VM_NAME_MAX, true))
-			return "AIO user name: 1 to 128 characters without control characters";
-		if (!str_ok(in->users[i]->events_basis, AIO_BASIS_MAX, false))
-			return "AIO user: events_basis too long or holds control characters";
-	}
-	if (in->persisted) {
-		if (in->persisted->n_settings > AIO_SETTINGS_MAX)
-			return "too many sysctl settings";
-		if (!str_ok(in->persisted->file, AIO_PATH_MAX, false) ||
-		    !str_ok(in->persisted->procps_file, AIO_PATH_MAX, false))
-			return "persisted: file name too long";
-		for (size_t i = 0; i < in->persisted->n_settings; i++)
-			if (!str_ok(in->persisted->settings[i]->file, AIO_PATH_MAX, true))
-				return "persisted: file name too long";
-	}
+	*ret_cleaned = clean_report(in);
 	return NULL;
 }
 
@@ -528,6 +574,7 @@ static void agent_rpc_report(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__R
 	struct pending *p;
 	const char *bad;
 	uint64_t now = aio_now_ms();
+	size_t cleaned;
 	int r;
 
 	/* the agent's clock is ahead: its report is good, only not yet; it
@@ -542,10 +589,12 @@ static void agent_rpc_report(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__R
 		fail(data, (ProtobufCClosure)closure, AIO_UNAVAILABLE, msg);
 		return;
 	}
-	if ((bad = server_agent_check_report(in, now))) {
+	if ((bad = server_agent_check_report((Aioctl__V1__ReportRequest *)in, now, &cleaned))) {
 		fail(data, (ProtobufCClosure)closure, AIO_INVALID_ARGUMENT, bad);
 		return;
 	}
+	if (cleaned)
+		note_cleaned(s, creds->host_id, cleaned);
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		fail(data, (ProtobufCClosure)closure, AIO_RESOURCE_EXHAUSTED,
@@ -623,12 +672,18 @@ static void agent_rpc_ack(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__AckR
 		     "ack: sample time is in the future (check the agent's clock)");
 		return;
 	}
-	if (!str_ok(in->message, AIO_RPC_STATUS_MESSAGE_MAX, false) ||
-	    (in->persisted_before && !str_ok(in->persisted_before->file, AIO_PATH_MAX, false)) ||
-	    (in->persisted_after && !str_ok(in->persisted_after->file, AIO_PATH_MAX, false))) {
-		fail(data, (ProtobufCClosure)closure, AIO_INVALID_ARGUMENT,
-		     "ack: a text field is too long or holds control characters");
-		return;
+	/* an ack refused is a step's result lost: its text is cleaned */
+	{
+		Aioctl__V1__AckRequest *ack = (Aioctl__V1__AckRequest *)in;
+		size_t cleaned = 0;
+
+		clean(ack->message, AIO_RPC_STATUS_MESSAGE_MAX, false, &cleaned);
+		if (ack->persisted_before)
+			clean(ack->persisted_before->file, AIO_PATH_MAX, false, &cleaned);
+		if (ack->persisted_after)
+			clean(ack->persisted_after->file, AIO_PATH_MAX, false, &cleaned);
+		if (cleaned)
+			note_cleaned(s, aio_rpc_call_creds(data)->host_id, cleaned);
 	}
 	/* acks only ever settle the caller's own commands */
 	server_engine_ack(&s->engine, id, in);

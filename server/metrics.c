@@ -133,6 +133,10 @@ static void server_internals(struct server_metrics *s, FILE *f)
 	family(f, "aioctl_server_reports_total", "counter", "reports received and stored");
 	fprintf(f, "aioctl_server_reports_total %" PRIu64 "\n",
 	        (uint64_t)atomic_load(s->reports_total));
+	family(f, "aioctl_server_fields_cleaned_total", "counter",
+	       "text fields of agents' messages stored cleaned (controls, not UTF-8, too long)");
+	fprintf(f, "aioctl_server_fields_cleaned_total %" PRIu64 "\n",
+	        (uint64_t)atomic_load(s->fields_cleaned_total));
 	family(f, "aioctl_server_connected_agents", "gauge", "agents holding a Watch now");
 	fprintf(f, "aioctl_server_connected_agents %zu\n", watches);
 	family(f, "aioctl_server_db_queue", "gauge", "writes waiting for the database thread");

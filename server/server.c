@@ -209,7 +209,8 @@ int server_start(struct server *s)
 		                              .db = s->db,
 		                              .alerts = &s->alerts,
 		                              .retention = &s->retention,
-		                              .reports_total = &s->reports_total };
+		                              .reports_total = &s->reports_total,
+		                              .fields_cleaned_total = &s->fields_cleaned_total };
 	if (s->conf.http_listen && *s->conf.http_listen &&
 	    (r = server_metrics_start(&s->metrics, s->conf.http_listen)) < 0)
 		return r;

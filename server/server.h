@@ -48,6 +48,7 @@ struct server {
 	struct server_alerts alerts;
 	struct server_metrics metrics; /* /metrics */
 	atomic_uint_fast64_t reports_total;
+	atomic_uint_fast64_t fields_cleaned_total; /* text fields agents sent cleaned */
 	struct aio_rpc_server *agent_rpc;
 	struct aio_rpc_server *admin_rpc;
 	char admin_token[SERVER_TOKEN_BYTES * 2 + 1];
@@ -65,5 +66,8 @@ int server_agent_authorize(struct aio_rpc_call *call, void *arg);
 /* What is wrong with an agent's message, or NULL: every bound checked. */
 const char *server_agent_check_hello(const Aioctl__V1__HelloRequest *in);
 void server_agent_set_replay_max(uint64_t ms);
-const char *server_agent_check_report(const Aioctl__V1__ReportRequest *in, uint64_t now_ms);
+/* Refuses a report that cannot be stored (NULL if it can) and cleans its
+ * text fields in place, *ret_cleaned counting what it changed. */
+const char *server_agent_check_report(Aioctl__V1__ReportRequest *in, uint64_t now_ms,
+                                      size_t *ret_cleaned);
 int server_admin_authorize(struct aio_rpc_call *call, void *arg);

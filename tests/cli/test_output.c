@@ -167,25 +167,6 @@ Test(output, an_object_cell_without_a_key_is_the_rows_object)
 	free(buf);
 }
 
-/* What a peer wrote, escaped for where it is shown. */
-Test(output, a_terminal_gets_no_control_from_a_peer)
-{
-	char buf[256];
-
-	cli_term_text("vm\x1b]0;owned\x07-1", buf, sizeof(buf));
-	cr_expect_str_eq(buf, "vm\\x1b]0;owned\\x07-1");
-	cli_term_text("csi\xc2\x9b"
-	              "31m del\x7f bad\xff\xfe",
-	              buf, sizeof(buf));
-	cr_expect_str_eq(buf, "csi\\xc2\\x9b31m del\\x7f bad\\xff\\xfe");
-	cli_term_text("café, 日本, ok", buf, sizeof(buf));
-	cr_expect_str_eq(buf, "café, 日本, ok", "UTF-8 text stays as it is");
-	cli_term_text("\xed\xa0\x80 surrogate, \xc0\xaf overlong", buf, sizeof(buf));
-	cr_expect_str_eq(buf, "\\xed\\xa0\\x80 surrogate, \\xc0\\xaf overlong");
-	cli_term_text("a long text cut", buf, 8);
-	cr_expect_eq(strlen(buf) < 8, true);
-}
-
 Test(output, tables_and_rows_escape_for_the_terminal)
 {
 	static const char *const headers[] = { "VM" };

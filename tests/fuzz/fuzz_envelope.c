@@ -14,6 +14,7 @@ static void payload(const ProtobufCServiceDescriptor *svc, const Aioctl__V1__Req
 	size_t n = strlen(svc->name);
 	const ProtobufCMethodDescriptor *m;
 	ProtobufCMessage *in;
+	size_t cleaned;
 
 	if (strncmp(req->method, svc->name, n) != 0 || req->method[n] != '/')
 		return;
@@ -25,7 +26,8 @@ static void payload(const ProtobufCServiceDescriptor *svc, const Aioctl__V1__Req
 	if (m->input == &aioctl__v1__hello_request__descriptor)
 		server_agent_check_hello((Aioctl__V1__HelloRequest *)in);
 	else if (m->input == &aioctl__v1__report_request__descriptor)
-		server_agent_check_report((Aioctl__V1__ReportRequest *)in, 1700000000000ULL);
+		server_agent_check_report((Aioctl__V1__ReportRequest *)in, 1700000000000ULL,
+		                          &cleaned);
 	protobuf_c_message_free_unpacked(in, NULL);
 }
 

@@ -208,19 +208,45 @@ static void c_seq_zero(struct buf *b)
 	envelope(b, "aioctl.v1.Agent/Report", &r.base, true, false);
 }
 
-static void c_control_chars(struct buf *b)
+/* A report with one event from source with key. */
+static void report_event(struct buf *b, const char *source, const char *key)
 {
 	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
 	static Aioctl__V1__AioEvent ev, *evs[1] = { &ev };
 
 	aioctl__v1__aio_event__init(&ev);
-	ev.time_ms = 1;
-	ev.source = "journal:\x1b[2Jlibvirtd";
-	ev.key = "k";
+	ev.time_ms = aio_now_ms();
+	ev.source = (char *)source;
+	ev.key = (char *)key;
 	r.seq = seq++;
 	r.sample = sample_now();
 	r.events = evs;
 	r.n_events = 1;
+	envelope(b, "aioctl.v1.Agent/Report", &r.base, true, false);
+}
+
+static void c_control_chars(struct buf *b)
+{
+	report_event(b, "journal:\x1b[2Jlibvirtd", "k");
+}
+
+static void c_event_without_key(struct buf *b)
+{
+	report_event(b, "journal", "");
+}
+
+static void c_bad_utf8_user(struct buf *b)
+{
+	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
+	static Aioctl__V1__AioUser u, *us[1] = { &u };
+
+	aioctl__v1__aio_user__init(&u);
+	u.name = "vm-\xff\xfe\x07";
+	u.contexts = 1;
+	r.seq = seq++;
+	r.sample = sample_now();
+	r.users = us;
+	r.n_users = 1;
 	envelope(b, "aioctl.v1.Agent/Report", &r.base, true, false);
 }
 
@@ -338,7 +364,11 @@ static const struct bad_case {
 	{ "min above max", false, AIO_INVALID_ARGUMENT, c_min_above_max },
 	{ "aio-nr 2^63, aio-max-nr 2^64 - 1", false, AIO_INVALID_ARGUMENT, c_huge_counters },
 	{ "seq 0", false, AIO_INVALID_ARGUMENT, c_seq_zero },
-	{ "control characters in an event", false, AIO_INVALID_ARGUMENT, c_control_chars },
+	/* a bad text field is cleaned or its one item dropped, never the
+	 * report with its sample: names come from argv, lines from logs */
+	{ "control characters in an event", false, AIO_OK, c_control_chars },
+	{ "an AIO user's name not UTF-8", false, AIO_OK, c_bad_utf8_user },
+	{ "an event without its key", false, AIO_OK, c_event_without_key },
 	{ "label value with '='", false, AIO_INVALID_ARGUMENT, c_bad_label },
 	{ "unknown method", false, AIO_UNIMPLEMENTED, c_unknown_method },
 	{ "admin method on the agent port", false, AIO_UNIMPLEMENTED,
@@ -448,6 +478,21 @@ Test(bad_input, each_refused_and_the_server_carries_on, .timeout = 120)
 		             cases[i].name);
 	}
 	cr_expect(h_alive(env.server));
+	{
+		const char *errs[] = { "errors", "--host", "hv1", NULL },
+		           *show[] = { "host", "show", "hv1", NULL };
+		json_t *j = h_aioctl_json(&env, errs), *k = h_aioctl_json(&env, show);
+
+		cr_assert_not_null(j);
+		cr_expect_not_null(
+		        h_json_find(json_object_get(j, "events"), "source", "journal:?[2Jlibvirtd"),
+		        "the event is stored, its control character as '?'");
+		cr_assert_not_null(k);
+		cr_expect_not_null(h_json_find(json_object_get(k, "users"), "name", "vm-???"),
+		                   "the AIO user is stored with its name cleaned");
+		json_decref(j);
+		json_decref(k);
+	}
 	free(admin_token);
 	h_env_fini(&env);
 }

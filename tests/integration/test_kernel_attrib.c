@@ -91,3 +91,40 @@ Test(kernel_attrib, names_the_vm_holding_contexts)
 	waitpid(pid, NULL, 0);
 	cr_expect(h_wait(released, &env, NULL, 10000), "test-vm gone once its process exits");
 }
+
+static bool named(struct h_env *e, void *arg)
+{
+	const char *args[] = { "host", "show", "real", NULL };
+	json_t *j = h_aioctl_json(e, args);
+	bool ok = j && h_json_find(json_object_get(j, "users"), "name", arg);
+
+	json_decref(j);
+	return ok;
+}
+
+/* Any local user can set argv: a VM name with a terminal control and a
+ * byte that is not UTF-8 once made the server refuse the whole report and
+ * the agent drop it, samples and events with it, uncounted. */
+Test(kernel_attrib, a_name_with_control_bytes_is_escaped_not_lost)
+{
+	const char *argv[] = { AIO_TEST_BIN_DIR "/aio-hold",        "1024", "1", "-name",
+		               "guest=evil\x1b]0;owned\x07\xff-vm", NULL };
+	const char *fast[] = { "--attribution-interval", "1s", NULL };
+	const char *show[] = { "host", "show", "real", NULL };
+	json_t *j;
+	int release;
+	pid_t pid;
+
+	h_server_start(&env);
+	h_agent_start(&env, "real", "/", "300ms", fast);
+	pid = h_aio_hold(argv, &release);
+	cr_expect(h_wait(named, &env, "evil\\x1b]0;owned\\x07\\xff-vm", 10000),
+	          "the agent sends the name escaped, and the server keeps it");
+	j = h_aioctl_json(&env, show);
+	cr_assert_not_null(j);
+	cr_expect_eq(json_integer_value(json_object_get(j, "dropped_reports")), 0,
+	             "no report dropped");
+	json_decref(j);
+	close(release);
+	waitpid(pid, NULL, 0);
+}
