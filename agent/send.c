@@ -112,10 +112,18 @@ static int say_hello(struct agent *a)
 		return code;
 	}
 	pthread_mutex_lock(&a->lock);
-	/* a new state dir meeting a server that knows this host: number after
-	 * what the server has, or the new reports would look like replays */
-	if (a->spool.fresh && out->last_seq >= a->spool.last_seq - a->spool.n + 1)
+	/* a new state dir meeting a server that knows this host, or one
+	 * restored from a copy (the server has reports this agent never
+	 * numbered): number after what the server has, or the new reports
+	 * would be taken for replays and discarded */
+	if (a->spool.fresh || out->last_seq > a->spool.last_seq) {
+		if (out->last_seq > a->spool.last_seq && !a->spool.fresh)
+			log_warn("the server has reports up to %" PRIu64 ", this agent numbered up "
+			         "to %" PRIu64 " (state restored from a copy?): numbering after "
+			         "the server's",
+			         out->last_seq, a->spool.last_seq);
 		agent_spool_renumber(&a->spool, out->last_seq + 1);
+	}
 	a->spool.fresh = false;
 	pthread_mutex_unlock(&a->lock);
 	log_info("connected to %s as %s (server has reports up to %" PRIu64 ")", a->conf.server,

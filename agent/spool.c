@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "fileio.h"
 #include "log.h"
 
@@ -133,6 +134,14 @@ int agent_spool_open(struct agent_spool *sp, const char *state_dir, uint64_t max
 		sp->last_seq = sp->v[sp->n - 1].seq;
 	sp->dropped = load_counter(sp, "dropped", &found_dropped);
 	sp->fresh = !found_seq && sp->n == 0;
+	if (sp->last_seq >= AIO_SEQ_MAX) {
+		/* no agent counts this far: the state is damaged; the reports
+		 * kept are numbered after the server's once it answers */
+		log_err("spool: seq %" PRIu64 " is past 2^62: damaged state in %s; numbering "
+		        "after the server's last report",
+		        sp->last_seq, state_dir);
+		sp->fresh = true;
+	}
 	return 0;
 }
 

@@ -27,7 +27,7 @@ struct agent_spool {
 	uint64_t bytes, max_bytes;
 	uint64_t last_seq; /* last number given out */
 	uint64_t dropped;  /* reports dropped for space, ever */
-	bool fresh;        /* no state found at open: numbers may restart */
+	bool fresh; /* no state found at open, or a damaged count: numbers follow the server's */
 };
 
 int agent_spool_open(struct agent_spool *sp, const char *state_dir, uint64_t max_bytes);

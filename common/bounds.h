@@ -22,6 +22,9 @@
  * (an unsigned long, set to millions at most), and low enough that sums
  * and rollups over a fleet of them never overflow */
 #define AIO_COUNTER_MAX          (1ULL << 40)
+/* a report's seq: a billion years of reports a second, and never near
+ * the sign bit of the database's 64-bit integers */
+#define AIO_SEQ_MAX              (1ULL << 62)
 #define AIO_VM_NAME_MAX          128 /* a VM or process name */
 #define AIO_DISK_MAX             128 /* a disk's node name */
 #define AIO_EVENT_KEY_MAX        256 /* an event's de-duplication key */

@@ -478,6 +478,9 @@ const char *server_agent_check_report(Aioctl__V1__ReportRequest *in, uint64_t no
 		return "sample: aio-nr and aio-max-nr at most 2^40";
 	if (in->seq == 0)
 		return "seq starts at 1";
+	if (in->seq > AIO_SEQ_MAX)
+		return "seq past 2^62: the agent's state is damaged (restarted, it numbers after "
+		       "the server's last report)";
 	if (in->n_users > AIO_USERS_MAX)
 		return "too many AIO users in one report";
 	if (in->n_events > AIO_EVENTS_MAX)

@@ -714,7 +714,9 @@ int server_history_apply(struct server_db *db, struct server_db_write *w)
 
 	if ((rc = series_get(db, w->host_id, &sr)) != SQLITE_OK)
 		return rc;
-	if (sr.found && (int64_t)w->seq <= sr.seq_last) {
+	/* seqs are at most AIO_SEQ_MAX (checked with the report): stored as
+	 * SQLite's signed integers, compared unsigned */
+	if (sr.found && w->seq <= (uint64_t)sr.seq_last) {
 		w->duplicate = true;
 		return SQLITE_OK;
 	}

@@ -248,3 +248,22 @@ Test(spool, entries_of_the_first_format_are_read)
 	aioctl__v1__report_request__free_unpacked(r, NULL);
 	free(pos);
 }
+
+/* A seq counter restored or damaged near 2^63 once froze the host's
+ * history (a signed compare took every report for a replay). */
+Test(spool, a_seq_past_the_bound_numbers_after_the_server)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/seq", dir);
+	cr_assert((f = fopen(path, "we")));
+	fprintf(f, "%llu\n", (1ULL << 63) - 5);
+	fclose(f);
+	cr_assert_eq(agent_spool_open(&sp, dir, 1 << 20), 0);
+	cr_expect(sp.fresh, "damaged: the server's numbering decides");
+	append(1, NULL);
+	cr_assert_eq(agent_spool_renumber(&sp, 42), 0);
+	cr_expect_eq(sp.last_seq, 42);
+	cr_expect_not(sp.fresh);
+}

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "harness.h"
 
 #define JOURNAL_REMOTE "/lib/systemd/systemd-journal-remote"
@@ -294,6 +295,48 @@ Test(agent, spool_keeps_every_report_through_an_outage)
 		json_decref(j);
 	}
 	cr_expect_eq(h_db_value(&env, "SELECT count(*) FROM events WHERE line LIKE '%IN-GAP%'"), 1);
+}
+
+static bool stored_past(struct h_env *e, void *arg)
+{
+	return h_db_value(e, "SELECT seq_last FROM series") > *(long long *)arg;
+}
+
+/* A state dir restored from a copy numbers from where the copy stopped:
+ * the server, which has those seqs, took every new report for a replay and
+ * discarded it until the numbers caught up, although Hello told the agent
+ * its last seq. */
+Test(agent, a_restored_state_dir_numbers_after_the_server)
+{
+	long long seq = 3, copied, last;
+	uint64_t started;
+	pid_t agent;
+
+	h_server_start(&env);
+	make_root("hv1");
+	agent = h_agent_start(&env, "hv1", root, INTERVAL, fast);
+	cr_assert(h_wait(seq_at_least, &env, &seq, 10000));
+	cr_assert_eq(h_stop(&env, agent), 0);
+	h_sh("cp -a '%s/agent-hv1' '%s/agent-copy'", env.dir, env.dir);
+	copied = h_db_value(&env, "SELECT seq_last FROM series");
+	agent = h_agent_start(&env, "hv1", root, INTERVAL, fast);
+	seq = copied + 12; /* 12 intervals of reports the copy does not know */
+	cr_assert(h_wait(stored_past, &env, &seq, 15000));
+	cr_assert_eq(h_stop(&env, agent), 0);
+
+	/* the older copy back in place */
+	h_sh("rm -rf '%s/agent-hv1' && mv '%s/agent-copy' '%s/agent-hv1'", env.dir, env.dir,
+	     env.dir);
+	last = h_db_value(&env, "SELECT seq_last FROM series");
+	started = aio_now_ms();
+	h_agent_start(&env, "hv1", root, INTERVAL, fast);
+	cr_assert(h_wait(stored_past, &env, &last, 15000), "reports stored after the restore");
+	/* its first report was stored, not only those made 12 intervals on */
+	cr_expect_lt(h_db_value(&env, "SELECT time_ms FROM series") - (long long)started, 1800,
+	             "the restored agent's first reports were discarded; its log ends:\n%s",
+	             h_log_tail(&env, "agent-hv1", 2000));
+	cr_expect_eq(h_db_value(&env, "SELECT seq_last - seq_first + 1 - reports FROM series"), 0,
+	             "no report missing, none twice");
 }
 
 Test(agent, persisted_value_and_its_files)

@@ -225,6 +225,15 @@ static void report_event(struct buf *b, const char *source, const char *key)
 	envelope(b, "aioctl.v1.Agent/Report", &r.base, true, false);
 }
 
+static void c_seq_huge(struct buf *b)
+{
+	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
+
+	r.seq = (1ULL << 63) + 1; /* negative in a signed compare */
+	r.sample = sample_now();
+	envelope(b, "aioctl.v1.Agent/Report", &r.base, true, false);
+}
+
 static void c_control_chars(struct buf *b)
 {
 	report_event(b, "journal:\x1b[2Jlibvirtd", "k");
@@ -364,6 +373,7 @@ static const struct bad_case {
 	{ "min above max", false, AIO_INVALID_ARGUMENT, c_min_above_max },
 	{ "aio-nr 2^63, aio-max-nr 2^64 - 1", false, AIO_INVALID_ARGUMENT, c_huge_counters },
 	{ "seq 0", false, AIO_INVALID_ARGUMENT, c_seq_zero },
+	{ "seq 2^63 + 1", false, AIO_INVALID_ARGUMENT, c_seq_huge },
 	/* a bad text field is cleaned or its one item dropped, never the
 	 * report with its sample: names come from argv, lines from logs */
 	{ "control characters in an event", false, AIO_OK, c_control_chars },
