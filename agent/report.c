@@ -97,6 +97,23 @@ static void persisted_fill(Aioctl__V1__Persisted *m, Aioctl__V1__SysctlSetting *
 	}
 }
 
+/* The events of a report the spool could not keep go first into the next
+ * one (lock held): the log positions are past them already. The lost
+ * sample is counted by the spool. */
+static void give_back_events(struct agent *a, const struct report_parts *p)
+{
+	size_t keep = p->n_events, room = AIO_EVENTS_MAX - a->n_pending;
+
+	if (keep > room) {
+		log_warn("%zu AIO events lost with a report that could not be spooled",
+		         keep - room);
+		keep = room;
+	}
+	memmove(a->pending + keep, a->pending, a->n_pending * sizeof(*a->pending));
+	memcpy(a->pending, p->events, keep * sizeof(*a->pending));
+	a->n_pending += keep;
+}
+
 /* Builds the report around the sample and puts it in the spool. */
 static void spool_report(struct agent *a, Aioctl__V1__Sample *sample, struct report_parts *p)
 {
@@ -168,11 +185,10 @@ static void spool_report(struct agent *a, Aioctl__V1__Sample *sample, struct rep
 	r.dropped = p->dropped;
 
 	pthread_mutex_lock(&a->lock);
-	err = agent_spool_append(&a->spool, &r, p->positions);
+	if ((err = agent_spool_append(&a->spool, &r, p->positions)) < 0)
+		give_back_events(a, p);
 	pthread_cond_broadcast(&a->wake);
 	pthread_mutex_unlock(&a->lock);
-	if (err < 0)
-		log_err_errno(err, "cannot spool report in %s", a->spool.dir);
 
 out_free:
 	free(ev);

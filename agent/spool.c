@@ -68,15 +68,28 @@ static int push_entry(struct agent_spool *sp, uint64_t seq, uint64_t size)
 	return 0;
 }
 
-static void save_counter(const struct agent_spool *sp, const char *name, uint64_t v)
+/* A full or read-only state dir is logged when it starts and when it
+ * ends, not at every report. */
+static void note_write(struct agent_spool *sp, int err)
+{
+	if (err < 0 && !sp->write_failing)
+		log_err_errno(err,
+		              "cannot write the spool in %s: reports made until it is writable "
+		              "again are counted as dropped; their events wait",
+		              sp->dir);
+	else if (err == 0 && sp->write_failing)
+		log_info("%s writable again; %" PRIu64 " reports dropped so far", sp->state_dir,
+		         sp->dropped);
+	sp->write_failing = err < 0;
+}
+
+static int save_counter(struct agent_spool *sp, const char *name, uint64_t v)
 {
 	char path[4200], text[32];
-	int r;
 
 	snprintf(path, sizeof(path), "%s/%s", sp->state_dir, name);
 	snprintf(text, sizeof(text), "%" PRIu64 "\n", v);
-	if ((r = aio_file_write_atomic(path, text, strlen(text), 0600)) < 0)
-		log_warn_errno(r, "cannot write %s", path);
+	return aio_file_write_atomic(path, text, strlen(text), 0600);
 }
 
 static uint64_t load_counter(const struct agent_spool *sp, const char *name, bool *ret_found)
@@ -198,10 +211,17 @@ int agent_spool_append(struct agent_spool *sp, Aioctl__V1__ReportRequest *r, con
 	uint64_t size, dropped = sp->dropped;
 	int err;
 
-	r->seq = sp->last_seq + 1;
-	if ((err = write_entry(sp, r, positions, &size)) < 0)
+	/* a report that cannot be kept is counted and its number skipped: the
+	 * server sees a gap that the count explains */
+	r->seq = ++sp->last_seq;
+	err = write_entry(sp, r, positions, &size);
+	note_write(sp, err);
+	if (err < 0) {
+		sp->dropped++;
+		save_counter(sp, "dropped", sp->dropped);
 		return err;
-	sp->last_seq = r->seq;
+	}
+	/* if this fails the count is behind; Hello puts it right */
 	save_counter(sp, "seq", sp->last_seq);
 	if ((err = push_entry(sp, r->seq, size)) < 0)
 		return err;

@@ -28,12 +28,15 @@ struct agent_spool {
 	uint64_t last_seq; /* last number given out */
 	uint64_t dropped;  /* reports dropped for space, ever */
 	bool fresh; /* no state found at open, or a damaged count: numbers follow the server's */
+	bool write_failing; /* the state dir is full or read-only (logged once) */
 };
 
 int agent_spool_open(struct agent_spool *sp, const char *state_dir, uint64_t max_bytes);
 void agent_spool_close(struct agent_spool *sp);
 /* Numbers r (sets r->seq), stores it with positions, drops the oldest
- * reports past the bound. */
+ * reports past the bound. When r cannot be written (a full or read-only
+ * state dir) it is counted in dropped and its number skipped; the error is
+ * returned and logged when such failures start and end. */
 int agent_spool_append(struct agent_spool *sp, Aioctl__V1__ReportRequest *r, const char *positions);
 /* The oldest report and its positions; the caller frees both
  * (aioctl__v1__report_request__free_unpacked, free). -ENOENT if empty. */

@@ -3,10 +3,14 @@
  * report, persisted config, and attribution on the real kernel. Real
  * binaries on loopback; journal files made by systemd-journal-remote. */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,8 +29,12 @@ static void setup(void)
 	h_env_init(&env);
 }
 
+static char mounted[400]; /* a tmpfs of the test's, in its own namespace */
+
 static void teardown(void)
 {
+	if (mounted[0])
+		umount2(mounted, MNT_DETACH);
 	h_env_fini(&env);
 }
 
@@ -337,6 +345,78 @@ Test(agent, a_restored_state_dir_numbers_after_the_server)
 	             h_log_tail(&env, "agent-hv1", 2000));
 	cr_expect_eq(h_db_value(&env, "SELECT seq_last - seq_first + 1 - reports FROM series"), 0,
 	             "no report missing, none twice");
+}
+
+static bool log_says(struct h_env *e, void *arg)
+{
+	return strstr(h_log_tail(e, "agent-hv1", 4000), arg) != NULL;
+}
+
+static bool dropped_at_least(struct h_env *e, void *arg)
+{
+	json_t *fleet = h_fleet(e), *h;
+	bool ok;
+
+	if (!fleet)
+		return false;
+	h = h_fleet_host(fleet, "hv1");
+	ok = h && json_integer_value(json_object_get(h, "dropped_reports")) >= *(long long *)arg;
+	json_decref(fleet);
+	return ok;
+}
+
+/* A state dir that fills up or turns read-only once lost reports without a
+ * gap or a count, and the events they carried. A small tmpfs of its own,
+ * in a mount namespace of this test's. */
+Test(agent, a_full_or_read_only_state_dir_loses_nothing_uncounted)
+{
+	char *state = mounted;
+	long long seq = 3, dropped;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root for a mount namespace");
+	cr_assert_eq(unshare(CLONE_NEWNS), 0, "%s", strerror(errno));
+	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	snprintf(state, sizeof(mounted), "%s/agent-hv1", env.dir);
+	cr_assert_eq(mkdir(state, 0700), 0);
+	if (mount("tmpfs", state, "tmpfs", 0, "size=512k,mode=0700") < 0) {
+		state[0] = '\0';
+		cr_assert_fail("mount tmpfs: %s", strerror(errno));
+	}
+
+	h_server_start(&env);
+	make_root("hv1");
+	h_agent_start(&env, "hv1", root, INTERVAL, fast);
+	cr_assert(h_wait(seq_at_least, &env, &seq, 10000));
+
+	/* full: a few reports cannot be kept; an event arrives meanwhile */
+	h_sh("dd if=/dev/zero of='%s/filler' bs=4k 2>/dev/null; true", state);
+	cr_assert(h_wait(log_says, &env, "No space left on device", 5000));
+	qemu_append("instance-00000a1f.log", "WHILE-FULL failed to create linux AIO context: x");
+	cr_assert(h_wait(log_says, &env, "AIO failed", 5000));
+	h_sh("rm -f '%s/filler'", state);
+	dropped = 1;
+	cr_assert(h_wait(dropped_at_least, &env, &dropped, 10000),
+	          "the server learns the count; the agent's log ends:\n%s",
+	          h_log_tail(&env, "agent-hv1", 2000));
+
+	/* read-only, then writable again */
+	dropped = h_db_value(&env, "SELECT dropped FROM hosts");
+	cr_assert_eq(mount(NULL, state, NULL, MS_REMOUNT | MS_RDONLY, "size=512k"), 0);
+	cr_assert(h_wait(log_says, &env, "Read-only file system", 5000));
+	cr_assert_eq(mount(NULL, state, NULL, MS_REMOUNT, "size=512k"), 0);
+	dropped++;
+	cr_assert(h_wait(dropped_at_least, &env, &dropped, 10000));
+
+	seq = h_db_value(&env, "SELECT seq_last FROM series") + 2;
+	cr_assert(h_wait(seq_at_least, &env, &seq, 10000));
+	cr_expect_eq(h_db_value(&env,
+	                        "SELECT (SELECT seq_last - seq_first + 1 - reports FROM series)"
+	                        " - (SELECT dropped FROM hosts)"),
+	             0, "every report missing from the server is counted as dropped");
+	cr_expect_eq(h_db_value(&env, "SELECT count(*) FROM events WHERE line LIKE '%WHILE-FULL%'"),
+	             1, "the event of a report that could not be kept arrived with the next");
+	cr_expect(h_alive(env.server));
 }
 
 Test(agent, persisted_value_and_its_files)
