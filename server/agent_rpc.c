@@ -185,12 +185,23 @@ static void enrolled(void *arg, int err)
 struct enroll_host {
 	const char *hash;
 	struct server_db_write *w;
+	char old[AIO_SECRET_HASH_LEN]; /* the secret's hash it replaces, "" if none */
+	uint64_t revoked_ms;
 };
+
+/* Whether host has an identity (a secret, or one revoked). */
+static int host_known(const struct server_host *h, void *arg)
+{
+	*(bool *)arg = h->secret_hash[0] || h->revoked_ms;
+	return 0;
+}
 
 static int enroll_host(struct server_host *h, void *arg)
 {
 	struct enroll_host *e = arg;
 
+	snprintf(e->old, sizeof(e->old), "%s", h->secret_hash);
+	e->revoked_ms = h->revoked_ms;
 	snprintf(h->secret_hash, sizeof(h->secret_hash), "%s", e->hash);
 	h->revoked_ms = 0;
 	if (!h->first_seen_ms)
@@ -204,9 +215,10 @@ static void agent_rpc_enroll(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__E
 	struct server *s = aio_rpc_call_arg(data);
 	const Aioctl__V1__Credentials *creds = aio_rpc_call_creds(data);
 	struct server_db_write *w = NULL;
-	char msg[256], hash[AIO_SECRET_HASH_LEN], who[320], peer[64];
+	char msg[256], hash[AIO_SECRET_HASH_LEN], who[320], peer[64], what[160];
 	struct enroll_job *j;
-	struct enroll_host e;
+	struct enroll_host e = { 0 };
+	bool known = false;
 	int status, r;
 
 	if (!aio_host_name_valid(in->host_id) || !creds->host_id ||
@@ -218,7 +230,8 @@ static void agent_rpc_enroll(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__E
 	}
 	aio_rpc_call_peer(data, peer, sizeof(peer));
 	snprintf(who, sizeof(who), "host %s@%s", in->host_id, peer);
-	if ((status = server_creds_enroll_take(&s->creds, in->token, in->host_id, msg,
+	server_hosts_read_name(&s->hosts, in->host_id, host_known, &known);
+	if ((status = server_creds_enroll_take(&s->creds, in->token, in->host_id, known, msg,
 	                                       sizeof(msg))) != AIO_OK) {
 		log_warn("enroll of %s from %s refused: %s", in->host_id, peer, msg);
 		server_audit_log(s->db, who, "host.enroll", in->host_id, msg);
@@ -256,8 +269,14 @@ static void agent_rpc_enroll(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__E
 		     "server busy: retry later");
 		return;
 	}
-	log_info("host %s enrolled from %s", in->host_id, peer);
-	server_audit_log(s->db, who, "host.enroll", in->host_id, "enrolled");
+	/* old and new identity by their hashes' first 12 digits */
+	if (e.old[0] || e.revoked_ms)
+		snprintf(what, sizeof(what), "re-enrolled: secret %.12s%s replaced by %.12s",
+		         e.old[0] ? e.old : "(none)", e.revoked_ms ? " (revoked)" : "", hash);
+	else
+		snprintf(what, sizeof(what), "enrolled: secret %.12s", hash);
+	log_info("host %s %s from %s", in->host_id, what, peer);
+	server_audit_log(s->db, who, "host.enroll", in->host_id, what);
 }
 
 const char *server_agent_check_hello(const Aioctl__V1__HelloRequest *in)

@@ -357,8 +357,8 @@ int server_creds_enroll_create(struct server_creds *c, const char *host, uint64_
 	return AIO_OK;
 }
 
-int server_creds_enroll_take(struct server_creds *c, const char *token, const char *host, char *msg,
-                             size_t msglen)
+int server_creds_enroll_take(struct server_creds *c, const char *token, const char *host,
+                             bool known, char *msg, size_t msglen)
 {
 	char hash[AIO_SECRET_HASH_LEN];
 	uint64_t now = aio_now_ms();
@@ -381,6 +381,13 @@ int server_creds_enroll_take(struct server_creds *c, const char *token, const ch
 		status = AIO_PERMISSION_DENIED;
 	} else if (found->host[0] && strcmp(found->host, host) != 0) {
 		snprintf(msg, msglen, "enrollment token is for host %s", found->host);
+		status = AIO_PERMISSION_DENIED;
+	} else if (!found->host[0] && known) {
+		/* not used up: it can still enroll a new host */
+		snprintf(msg, msglen,
+		         "host %s is enrolled already (or revoked); a token for any host enrolls "
+		         "new hosts only: to replace its identity, aioctl enroll create --host %s",
+		         host, host);
 		status = AIO_PERMISSION_DENIED;
 	} else {
 		found->used_ms = now;

@@ -79,6 +79,8 @@ int server_creds_token_list(struct server_creds *c,
                             int (*fn)(const struct server_token *const *tokens, size_t n,
                                       void *arg),
                             void *arg);
-/* Takes an enrollment token for host: AIO_OK marks it used. */
-int server_creds_enroll_take(struct server_creds *c, const char *token, const char *host, char *msg,
-                             size_t msglen);
+/* Takes an enrollment token for host: AIO_OK marks it used. A host that is
+ * known (enrolled or revoked) takes only a token made for it by name: an
+ * any-host token cannot take a host's identity. */
+int server_creds_enroll_take(struct server_creds *c, const char *token, const char *host,
+                             bool known, char *msg, size_t msglen);

@@ -43,14 +43,16 @@ static struct aio_rpc_client *agent_client(const char *host, const char *secret)
 	return c;
 }
 
+/* A token for host, or for any host when host is NULL. */
 static char *enroll_token(const char *host, const char *expires)
 {
 	const char *with_host[] = {
 		"enroll", "create", "--host", host, "--expires", expires, NULL
 	};
+	const char *any[] = { "enroll", "create", "--expires", expires, NULL };
 	char *out = NULL;
 
-	cr_assert_eq(h_aioctl(&env, &out, NULL, with_host), 0);
+	cr_assert_eq(h_aioctl(&env, &out, NULL, host ? with_host : any), 0);
 	out[strcspn(out, "\n")] = '\0';
 	return out;
 }
@@ -193,6 +195,45 @@ Test(security, enrollment_tokens_and_host_secrets)
 	free(t2);
 	free(expired);
 	free(other);
+}
+
+/* A token made without --host once enrolled a host that had an identity
+ * again: the real agent was locked out and its name taken. */
+Test(security, a_token_for_any_host_takes_no_known_host)
+{
+	char s1[128], s1b[128], s3[128], tmp[128];
+	const char *revoke[] = { "host", "revoke", "hv3", NULL };
+	char *scoped, *any, *again;
+	struct aio_rpc_client *c;
+
+	h_server_start(&env);
+	scoped = enroll_token("hv1", "1h");
+	any = enroll_token(NULL, "1h");
+	cr_assert_eq(enroll("hv1", scoped, s1, sizeof(s1)), AIO_OK);
+	cr_expect_eq(enroll("hv1", any, tmp, sizeof(tmp)), AIO_PERMISSION_DENIED,
+	             "an enrolled host is not enrolled again by a token for any host");
+	c = agent_client("hv1", s1);
+	cr_expect_eq(hello(c, "hv1"), AIO_OK, "the real agent keeps its identity");
+	aio_rpc_client_free(c);
+	cr_expect_eq(enroll("hv3", any, s3, sizeof(s3)), AIO_OK,
+	             "the refusal did not use the token up: a new host takes it");
+	cr_assert_eq(h_aioctl(&env, NULL, NULL, revoke), 0);
+	free(any);
+	any = enroll_token(NULL, "1h");
+	cr_expect_eq(enroll("hv3", any, tmp, sizeof(tmp)), AIO_PERMISSION_DENIED,
+	             "nor a revoked one");
+
+	/* a replacement an admin asks for, by name: the old secret stops */
+	again = enroll_token("hv1", "1h");
+	cr_assert_eq(enroll("hv1", again, s1b, sizeof(s1b)), AIO_OK);
+	c = agent_client("hv1", s1);
+	cr_expect_eq(good_report(c), AIO_UNAUTHENTICATED, "the replaced secret no longer works");
+	aio_rpc_client_free(c);
+	cr_expect(audit_has("host.enroll", "re-enrolled: secret"), "old and new are audited");
+	cr_expect(audit_has("host.enroll", "enrolled already"), "the refusal is audited");
+	free(scoped);
+	free(any);
+	free(again);
 }
 
 /* --------------------------------------------------------------- roles */

@@ -101,17 +101,17 @@ Test(creds, an_enrollment_token_is_used_once_by_its_host)
 	cr_assert_eq(server_creds_enroll_create(&c, "hv1", 0, "test", token, sizeof(token),
 	                                        &expires, msg, sizeof(msg), stored, NULL),
 	             AIO_OK);
-	cr_assert_eq(server_creds_enroll_take(&c, token, "hv2", msg, sizeof(msg)),
+	cr_assert_eq(server_creds_enroll_take(&c, token, "hv2", false, msg, sizeof(msg)),
 	             AIO_PERMISSION_DENIED);
 	cr_assert_str_eq(msg, "enrollment token is for host hv1");
-	cr_assert_eq(server_creds_enroll_take(&c, token, "hv1", msg, sizeof(msg)), AIO_OK);
-	cr_assert_eq(server_creds_enroll_take(&c, token, "hv1", msg, sizeof(msg)),
+	cr_assert_eq(server_creds_enroll_take(&c, token, "hv1", false, msg, sizeof(msg)), AIO_OK);
+	cr_assert_eq(server_creds_enroll_take(&c, token, "hv1", false, msg, sizeof(msg)),
 	             AIO_PERMISSION_DENIED);
 	cr_assert_str_eq(msg, "enrollment token already used");
-	cr_assert_eq(server_creds_enroll_take(&c, "0000", "hv1", msg, sizeof(msg)),
+	cr_assert_eq(server_creds_enroll_take(&c, "0000", "hv1", false, msg, sizeof(msg)),
 	             AIO_UNAUTHENTICATED);
 	restart();
-	cr_assert_eq(server_creds_enroll_take(&c, token, "hv1", msg, sizeof(msg)),
+	cr_assert_eq(server_creds_enroll_take(&c, token, "hv1", false, msg, sizeof(msg)),
 	             AIO_UNAUTHENTICATED, "a used token is not loaded again");
 }
 
@@ -124,6 +124,8 @@ Test(creds, an_unused_enrollment_token_survives_a_restart)
 	                                        msg, sizeof(msg), stored, NULL),
 	             AIO_OK);
 	restart();
-	cr_assert_eq(server_creds_enroll_take(&c, token, "any-host", msg, sizeof(msg)), AIO_OK,
-	             "%s", msg);
+	cr_assert_eq(server_creds_enroll_take(&c, token, "hv1", true, msg, sizeof(msg)),
+	             AIO_PERMISSION_DENIED, "a token for any host takes no known host");
+	cr_assert_eq(server_creds_enroll_take(&c, token, "any-host", false, msg, sizeof(msg)),
+	             AIO_OK, "%s", msg);
 }
