@@ -1,7 +1,10 @@
 #!/bin/sh
-# Makes a small CA and the certificates for mutual TLS with openssl:
+# Makes two small CAs and the certificates for mutual TLS with openssl:
 #   deploy/make-certs.sh DIR SERVER-NAME [HOST...]
-# DIR/ca.pem, ca.key     the CA (keep ca.key offline)
+# DIR/ca.pem, ca.key     the CA of the server and the agents (keep ca.key
+#                        offline); everyone verifies the server with ca.pem
+# DIR/admin-ca.pem, .key the CA of aioctl's certificates (the server's
+#                        admin-tls-ca): an agent's certificate is not one
 # DIR/server.pem, .key   aio-server, for SERVER-NAME (and 127.0.0.1)
 # DIR/admin.pem, .key    a client certificate for aioctl
 # DIR/HOST.pem, .key     one per agent
@@ -18,21 +21,27 @@ cd "$dir"
 
 key() { openssl ecparam -name prime256v1 -genkey -noout -out "$1.key"; }
 
-# sign NAME CN EXT: a certificate for NAME.key signed by the CA
+# sign NAME CN EXT [CA]: a certificate for NAME.key signed by CA (ca)
 sign() {
+	ca=${4:-ca}
 	printf '%s\n' "$3" > "$1.ext"
 	openssl req -new -key "$1.key" -subj "/CN=$2" -out "$1.csr"
-	openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial \
+	openssl x509 -req -in "$1.csr" -CA "$ca.pem" -CAkey "$ca.key" -CAcreateserial \
 		-days "$days" -sha256 -extfile "$1.ext" -out "$1.pem" 2>/dev/null
 	rm -f "$1.csr" "$1.ext"
 }
 
-if [ ! -f ca.key ]; then
-	key ca
-	openssl req -x509 -new -key ca.key -subj "/CN=aioctl CA" -days "$days" -sha256 \
+# make_ca NAME CN
+make_ca() {
+	[ -f "$1.key" ] && return
+	key "$1"
+	openssl req -x509 -new -key "$1.key" -subj "/CN=$2" -days "$days" -sha256 \
 		-addext "basicConstraints=critical,CA:true" \
-		-addext "keyUsage=critical,keyCertSign,cRLSign" -out ca.pem
-fi
+		-addext "keyUsage=critical,keyCertSign,cRLSign" -out "$1.pem"
+}
+
+make_ca ca "aioctl CA"
+make_ca admin-ca "aioctl admin CA"
 key server
 sign server "$server" "basicConstraints=CA:false
 keyUsage=critical,digitalSignature,keyAgreement
@@ -41,7 +50,7 @@ subjectAltName=DNS:$server,IP:127.0.0.1,IP:::1"
 key admin
 sign admin admin "basicConstraints=CA:false
 keyUsage=critical,digitalSignature,keyAgreement
-extendedKeyUsage=clientAuth"
+extendedKeyUsage=clientAuth" admin-ca
 for host in "$@"; do
 	key "$host"
 	sign "$host" "$host" "basicConstraints=CA:false
@@ -49,4 +58,4 @@ keyUsage=critical,digitalSignature,keyAgreement
 extendedKeyUsage=clientAuth"
 done
 chmod 644 ./*.pem
-echo "certificates in $dir: ca.pem server.pem admin.pem $*"
+echo "certificates in $dir: ca.pem admin-ca.pem server.pem admin.pem $*"

@@ -70,7 +70,10 @@ static const struct aio_conf_key keys[] = {
 	KEY("http-listen", AIO_CONF_STRING, http_listen, "http://127.0.0.1:7702", 0, 0, "URL",
 	    "serve /metrics here ('' to turn it off)"),
 	KEY("tls-ca", AIO_CONF_STRING, tls_ca, NULL, 0, 0, "FILE",
-	    "CA that signs client certificates"),
+	    "CA that signs client certificates (the agents')"),
+	KEY("admin-tls-ca", AIO_CONF_STRING, admin_tls_ca, NULL, 0, 0, "FILE",
+	    "CA that signs aioctl's certificates on the admin listener (default: tls-ca, and then "
+	    "an agent's certificate passes TLS there too)"),
 	KEY("tls-cert", AIO_CONF_STRING, tls_cert, NULL, 0, 0, "FILE", "server certificate (PEM)"),
 	KEY("tls-key", AIO_CONF_STRING, tls_key, NULL, 0, 0, "FILE", "server key (PEM)"),
 	KEY("initialize", AIO_CONF_BOOL, initialize, "no", 0, 0, "",

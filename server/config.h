@@ -38,6 +38,7 @@ struct server_config {
 	uint64_t alert_rollout_stalled_ms;
 	char *http_listen;
 	char *tls_ca;
+	char *admin_tls_ca; /* NULL: tls_ca */
 	char *tls_cert;
 	char *tls_key;
 	bool insecure;

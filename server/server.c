@@ -94,7 +94,8 @@ static int check_plain(const struct server_config *c, const char *what, const ch
 }
 
 static int listen_one(struct server *s, const char *what, const char *who, const char *url,
-                      ProtobufCService *svc, aio_rpc_auth_fn auth, struct aio_rpc_server **ret)
+                      const char *ca, ProtobufCService *svc, aio_rpc_auth_fn auth,
+                      struct aio_rpc_server **ret)
 {
 	struct aio_rpc_server_opts o = {
 		.url = url,
@@ -103,7 +104,7 @@ static int listen_one(struct server *s, const char *what, const char *who, const
 		.arg = s,
 		.recv_max = s->conf.max_message_size,
 		.pool = (unsigned)s->conf.rpc_pool,
-		.tls = { s->conf.tls_ca, s->conf.tls_cert, s->conf.tls_key, NULL },
+		.tls = { ca, s->conf.tls_cert, s->conf.tls_key, NULL },
 	};
 	char err[512];
 	int r;
@@ -142,6 +143,7 @@ static int check_lost_db(const struct server_config *c, const char *db_path)
 int server_start(struct server *s)
 {
 	char path[4096], err[512];
+	const char *admin_ca;
 	int r;
 
 	server_agent_set_replay_max(s->conf.replay_max_ms);
@@ -199,8 +201,8 @@ int server_start(struct server *s)
 		log_err("database %s", err);
 		return r;
 	}
-	r = listen_one(s, "listen", "agents", s->conf.listen, &server_agent_service.base,
-	               server_agent_authorize, &s->agent_rpc);
+	r = listen_one(s, "listen", "agents", s->conf.listen, s->conf.tls_ca,
+	               &server_agent_service.base, server_agent_authorize, &s->agent_rpc);
 	if (r < 0)
 		return r;
 	s->metrics = (struct server_metrics){ .hosts = &s->hosts,
@@ -214,7 +216,17 @@ int server_start(struct server *s)
 	if (s->conf.http_listen && *s->conf.http_listen &&
 	    (r = server_metrics_start(&s->metrics, s->conf.http_listen)) < 0)
 		return r;
-	return listen_one(s, "admin-listen", "aioctl", s->conf.admin_listen,
+	/* nng 1.5 cannot tell which certificate a peer showed, so a host's
+	 * certificate cannot be bound to its name: the listeners trust
+	 * different CAs instead (and a host proves its name by its secret) */
+	admin_ca = s->conf.admin_tls_ca ? s->conf.admin_tls_ca : s->conf.tls_ca;
+	if (!strncmp(s->conf.listen, "tls+", 4) && !strncmp(s->conf.admin_listen, "tls+", 4) &&
+	    s->conf.tls_ca && admin_ca && !strcmp(admin_ca, s->conf.tls_ca))
+		log_warn("the admin listener trusts the agents' CA (%s): an agent's certificate "
+		         "passes TLS there, leaving only the admin token; set admin-tls-ca to a CA "
+		         "of aioctl's own (deploy/make-certs.sh makes one)",
+		         s->conf.tls_ca);
+	return listen_one(s, "admin-listen", "aioctl", s->conf.admin_listen, admin_ca,
 	                  &server_admin_service.base, server_admin_authorize, &s->admin_rpc);
 }
 
