@@ -20,8 +20,16 @@ const struct server_db_migration server_audit_migrations[] = {
 	     "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
 	     "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;" },
+	/* retention: an entry may leave once it is a day old, never sooner */
+	{ 11, "DROP TRIGGER audit_no_delete;"
+	      "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+	      "  WHEN old.time_ms > CAST(strftime('%s', 'now') AS INTEGER) * 1000 - 86400000"
+	      "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;" },
 	{ 0, NULL },
 };
+
+const char server_audit_prune_sql[] = "DELETE FROM audit WHERE id IN (SELECT id FROM audit"
+                                      " WHERE time_ms < ?2 AND ?1 = ?1 ORDER BY id LIMIT ?3)";
 
 static const char *const insert_sql = "INSERT INTO audit (time_ms, who, action, target, result)"
                                       " VALUES (?1, ?2, ?3, ?4, ?5)";

@@ -45,3 +45,6 @@ void server_audit_list_free(struct server_audit_entry *v, size_t n);
 int server_audit_apply(struct sqlite3 *conn, const struct server_audit_entry *v, size_t n);
 /* The audit table's schema steps (db.c runs them in order). */
 extern const struct server_db_migration server_audit_migrations[];
+/* Retention's delete (?2 the cutoff, ?3 at most so many rows; ?1 unused):
+ * the database refuses it for an entry younger than a day. */
+extern const char server_audit_prune_sql[];

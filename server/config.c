@@ -45,6 +45,10 @@ static const struct aio_conf_key keys[] = {
 	    3650ULL * 86400000, "DUR", "keep hourly rollups this long (0: for ever)"),
 	KEY("event-retention", AIO_CONF_DURATION, event_retention_ms, "365d", 0, 3650ULL * 86400000,
 	    "DUR", "keep AIO error events this long (0: for ever)"),
+	KEY("audit-retention", AIO_CONF_DURATION, audit_retention_ms, "730d", 0, 3650ULL * 86400000,
+	    "DUR",
+	    "keep audit entries this long, a day at least (0: for ever); the database refuses to "
+	    "remove a younger one"),
 	KEY("vm-usage-retention", AIO_CONF_DURATION, vm_usage_retention_ms, "90d", 0,
 	    3650ULL * 86400000, "DUR", "keep per-VM usage changes this long (0: for ever)"),
 	KEY("prune-interval", AIO_CONF_DURATION, prune_interval_ms, "10m", 100, 86400000, "DUR",

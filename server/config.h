@@ -26,6 +26,7 @@ struct server_config {
 	uint64_t rollup_5m_retention_ms;
 	uint64_t rollup_1h_retention_ms;
 	uint64_t event_retention_ms;
+	uint64_t audit_retention_ms;
 	uint64_t vm_usage_retention_ms;
 	uint64_t prune_interval_ms;
 	uint64_t prune_batch;

@@ -20,10 +20,17 @@ int server_retention_pass(struct server_retention *rt, bool (*stop)(void *arg), 
 {
 	const struct server_config *c = rt->conf;
 	const uint64_t keep[PRUNE_KINDS] = {
-		[PRUNE_RAW] = c->raw_retention_ms,      [PRUNE_BLOCKS] = c->raw_retention_ms,
-		[PRUNE_5M] = c->rollup_5m_retention_ms, [PRUNE_1H] = c->rollup_1h_retention_ms,
-		[PRUNE_VM] = c->vm_usage_retention_ms,  [PRUNE_EVENTS] = c->event_retention_ms,
+		[PRUNE_RAW] = c->raw_retention_ms,
+		[PRUNE_BLOCKS] = c->raw_retention_ms,
+		[PRUNE_5M] = c->rollup_5m_retention_ms,
+		[PRUNE_1H] = c->rollup_1h_retention_ms,
+		[PRUNE_VM] = c->vm_usage_retention_ms,
+		[PRUNE_EVENTS] = c->event_retention_ms,
 		[PRUNE_ALERTS] = c->event_retention_ms,
+		/* the database keeps every entry for a day at least */
+		[PRUNE_AUDIT] = c->audit_retention_ms && c->audit_retention_ms < AIO_DAY_MS
+		                        ? AIO_DAY_MS
+		                        : c->audit_retention_ms,
 	};
 	struct server_prune_stats stats = { 0 };
 	uint64_t total = 0;

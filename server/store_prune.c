@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "db.h"
 #include "duration.h"
 #include "history.h"
@@ -22,7 +23,7 @@
 
 static const char *const kind_name[PRUNE_KINDS] = {
 	"raw samples", "raw blocks", "5-minute rollups", "hourly rollups",
-	"VM usage",    "events",     "cleared alerts",
+	"VM usage",    "events",     "cleared alerts",   "audit entries",
 };
 
 /* Each kind's statement, from the table's owner: per host ?1, the cutoff
@@ -36,6 +37,7 @@ static const char *const prune_sql[PRUNE_KINDS] = {
 	[PRUNE_VM] = server_history_prune_vm_sql,
 	[PRUNE_EVENTS] = server_store_events_prune_sql,
 	[PRUNE_ALERTS] = server_store_alerts_prune_sql,
+	[PRUNE_AUDIT] = server_audit_prune_sql,
 };
 
 struct prune_step {
@@ -79,7 +81,7 @@ static int prune_apply(sqlite3 *conn, void *arg)
 
 	if ((rc = sqlite3_prepare_v2(conn, prune_sql[p->kind], -1, &del, NULL)) != SQLITE_OK)
 		return rc;
-	if (p->kind == PRUNE_EVENTS || p->kind == PRUNE_ALERTS) {
+	if (p->kind == PRUNE_EVENTS || p->kind == PRUNE_ALERTS || p->kind == PRUNE_AUDIT) {
 		rc = delete_some(conn, p, del, 0, p->limit, &n);
 		p->deleted = n;
 		p->finished = n < p->limit;

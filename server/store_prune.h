@@ -14,6 +14,7 @@ enum prune_kind {
 	PRUNE_VM,
 	PRUNE_EVENTS,
 	PRUNE_ALERTS,
+	PRUNE_AUDIT,
 	PRUNE_KINDS
 };
 

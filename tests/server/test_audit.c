@@ -2,11 +2,14 @@
  * engine's rows, read newest first within a bound, and never changed. */
 #include <criterion/criterion.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "audit.h"
+#include "clock.h"
 #include "fixture.h"
 #include "rollout_store.h"
+#include "store_prune.h"
 
 static struct fixture f;
 
@@ -87,5 +90,44 @@ Test(audit, the_log_is_append_only)
 	              SQLITE_OK);
 	cr_assert_neq(sqlite3_exec(c, "DELETE FROM audit", NULL, NULL, NULL), SQLITE_OK);
 	cr_assert_str_eq(sqlite3_errmsg(c), "the audit log is append-only");
+	sqlite3_close(c);
+}
+
+/* Thousands of denied calls once wrote as many entries for ever: the log
+ * now has a retention, and stays append-only within a day. */
+Test(audit, retention_removes_old_entries_only)
+{
+	struct server_prune_stats stats = { 0 };
+	uint64_t keep[PRUNE_KINDS] = { 0 }, now = aio_now_ms();
+	struct server_audit_entry *v;
+	char sql[256];
+	bool truncated;
+	sqlite3 *c;
+	size_t n;
+
+	cr_assert_eq(server_audit_log(f.db, "alice", "host.revoke", "hv1", "revoked"), 0);
+	fixture_close(&f);
+	cr_assert_eq(sqlite3_open(f.path, &c), SQLITE_OK);
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO audit (time_ms, who, action) VALUES (%llu, 'alice', 'token.create')",
+	         (unsigned long long)(now - 40 * AIO_DAY_MS));
+	cr_assert_eq(sqlite3_exec(c, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(c);
+	fixture_reopen(&f);
+	cr_assert_eq(server_db_start(f.db, 1000, 64, 0), 0);
+
+	keep[PRUNE_AUDIT] = 30 * AIO_DAY_MS;
+	cr_assert_eq(server_store_prune(f.db, keep, now, 100, NULL, NULL, &stats), 0);
+	cr_expect_eq(stats.deleted[PRUNE_AUDIT], 1);
+	read_all(10, &v, &n, &truncated);
+	cr_assert_eq(n, 1);
+	cr_expect_str_eq(v[0].action, "host.revoke", "the recent entry stays");
+	server_audit_list_free(v, n);
+
+	/* and the database itself refuses to remove a young one */
+	fixture_close(&f);
+	cr_assert_eq(sqlite3_open(f.path, &c), SQLITE_OK);
+	cr_assert_neq(sqlite3_exec(c, "DELETE FROM audit", NULL, NULL, NULL), SQLITE_OK);
+	cr_expect_str_eq(sqlite3_errmsg(c), "the audit log is append-only");
 	sqlite3_close(c);
 }
