@@ -25,6 +25,7 @@ struct aio_rpc_server {
 	aio_rpc_auth_fn authorize;
 	void *arg;
 	unsigned pool;
+	struct aio_pipes *pipes; /* the connections: a cap, an idle timeout */
 
 	pthread_mutex_t lock;
 	pthread_cond_t drained;
@@ -200,6 +201,7 @@ static nng_msg *build_reply(struct aio_rpc_call *call, int status, const char *m
 
 static void call_send(struct aio_rpc_call *call, nng_msg *msg)
 {
+	aio_pipes_call_end(call->srv->pipes, call->pipe);
 	if (!msg) {
 		/* nothing can be sent: out of memory. Drop the request. */
 		call_recycle(call);
@@ -286,6 +288,7 @@ static void dispatch(struct aio_rpc_call *call, nng_msg *msg)
 	call->req =
 	        aioctl__v1__request__unpack(&call->budget.a, nng_msg_len(msg), nng_msg_body(msg));
 	call->pipe = nng_msg_get_pipe(msg);
+	aio_pipes_call_begin(srv->pipes, call->pipe);
 	nng_msg_free(msg);
 	if (!call->req) {
 		reply_now(call, AIO_INVALID_ARGUMENT,
@@ -405,6 +408,12 @@ int aio_rpc_server_start(const struct aio_rpc_server_opts *opts, struct aio_rpc_
 	}
 	nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ,
 	                    opts->recv_max ? opts->recv_max : AIO_RPC_RECV_MAX_DEFAULT);
+	if ((r = aio_pipes_start(srv->sock, opts->name ? opts->name : opts->url,
+	                         opts->max_connections, opts->idle_ms, &srv->pipes)) < 0) {
+		snprintf(err, errlen, "%s: cannot watch its connections: %s", opts->url,
+		         strerror(-r));
+		goto out_close;
+	}
 	if ((rv = nng_listener_create(&srv->listener, srv->sock, opts->url)) != 0) {
 		snprintf(err, errlen, "%s: %s", opts->url, nng_strerror(rv));
 		r = aio_rpc_errno(rv);
@@ -432,6 +441,7 @@ int aio_rpc_server_start(const struct aio_rpc_server_opts *opts, struct aio_rpc_
 
 out_close:
 	nng_close(srv->sock);
+	aio_pipes_free(srv->pipes);
 out_free:
 	pthread_cond_destroy(&srv->drained);
 	pthread_mutex_destroy(&srv->lock);
@@ -475,9 +485,15 @@ void aio_rpc_server_free(struct aio_rpc_server *srv)
 	while (srv->n_live > 0)
 		pthread_cond_wait(&srv->drained, &srv->lock);
 	pthread_mutex_unlock(&srv->lock);
+	aio_pipes_free(srv->pipes);
 	pthread_cond_destroy(&srv->drained);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);
+}
+
+struct aio_pipes *aio_rpc_server_pipes(struct aio_rpc_server *srv)
+{
+	return srv->pipes;
 }
 
 void *aio_rpc_call_arg(struct aio_rpc_call *call)

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "pipes.h"
 #include "rpc.h"
 #include "tls.h"
 
@@ -28,6 +29,9 @@ struct aio_rpc_server_opts {
 	size_t recv_max;           /* 0: AIO_RPC_RECV_MAX_DEFAULT */
 	unsigned pool;             /* contexts waiting for requests; 0: 16 */
 	struct aio_tls_opts tls;   /* used for tls+tcp:// */
+	const char *name;          /* in the log ("agents"); NULL: the URL */
+	size_t max_connections;    /* open at once; 0: no cap */
+	uint64_t idle_ms;          /* close a connection with no call for this long; 0: never */
 };
 
 int aio_rpc_server_start(const struct aio_rpc_server_opts *opts, struct aio_rpc_server **ret_srv,
@@ -36,6 +40,8 @@ int aio_rpc_server_start(const struct aio_rpc_server_opts *opts, struct aio_rpc_
 void aio_rpc_server_close(struct aio_rpc_server *srv);
 /* Closes, then waits until every held call was answered, and frees. */
 void aio_rpc_server_free(struct aio_rpc_server *srv);
+/* Its connections (counts for /metrics). */
+struct aio_pipes *aio_rpc_server_pipes(struct aio_rpc_server *srv);
 /* The port a tcp:// listener bound (useful with port 0). */
 int aio_rpc_server_port(struct aio_rpc_server *srv);
 

@@ -15,6 +15,8 @@ struct server_config {
 	int log_level;
 	uint64_t max_message_size;
 	uint64_t rpc_pool;
+	uint64_t max_connections, max_admin_connections;
+	uint64_t idle_timeout_ms;
 	uint64_t db_queue_max;
 	uint64_t db_batch_max;
 	uint64_t db_batch_wait_ms;

@@ -15,6 +15,7 @@
 #include "db.h"
 #include "hosts.h"
 #include "log.h"
+#include "pipes.h"
 #include "push.h"
 #include "retention.h"
 #include "rollout.h"
@@ -137,6 +138,31 @@ static void server_internals(struct server_metrics *s, FILE *f)
 	       "text fields of agents' messages stored cleaned (controls, not UTF-8, too long)");
 	fprintf(f, "aioctl_server_fields_cleaned_total %" PRIu64 "\n",
 	        (uint64_t)atomic_load(s->fields_cleaned_total));
+	{
+		const char *name[2] = { "agents", "admin" };
+		struct aio_pipes_counts c[2];
+
+		aio_pipes_counts(s->agent_pipes, &c[0]);
+		aio_pipes_counts(s->admin_pipes, &c[1]);
+		family(f, "aioctl_server_connections", "gauge", "connections open, by listener");
+		for (int i = 0; i < 2; i++)
+			fprintf(f, "aioctl_server_connections{listener=\"%s\"} %zu\n", name[i],
+			        c[i].open);
+		family(f, "aioctl_server_connections_refused_total", "counter",
+		       "connections closed at once at the listener's cap (max-connections)");
+		for (int i = 0; i < 2; i++)
+			fprintf(f,
+			        "aioctl_server_connections_refused_total{listener=\"%s\"} %" PRIu64
+			        "\n",
+			        name[i], c[i].refused);
+		family(f, "aioctl_server_connections_idle_closed_total", "counter",
+		       "connections closed after idle-timeout without a call");
+		for (int i = 0; i < 2; i++)
+			fprintf(f,
+			        "aioctl_server_connections_idle_closed_total{listener=\"%s\"} "
+			        "%" PRIu64 "\n",
+			        name[i], c[i].idled);
+	}
 	family(f, "aioctl_server_connected_agents", "gauge", "agents holding a Watch now");
 	fprintf(f, "aioctl_server_connected_agents %zu\n", watches);
 	family(f, "aioctl_server_db_queue", "gauge", "writes waiting for the database thread");

@@ -2,9 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -93,9 +95,30 @@ static int check_plain(const struct server_config *c, const char *what, const ch
 	return 0;
 }
 
+/* The agents' cap, within the descriptors the process may open: the
+ * admin listener, the database and the rest keep room. */
+static size_t agent_connections(const struct server_config *c)
+{
+	uint64_t room, want = c->max_connections;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return (size_t)want;
+	room = rl.rlim_cur > c->max_admin_connections + 256
+	               ? rl.rlim_cur - c->max_admin_connections - 256
+	               : 1;
+	if (want > room) {
+		log_warn("max-connections %" PRIu64 " is past what %" PRIu64 " descriptors allow "
+		         "beside the admin listener: %" PRIu64 " (raise LimitNOFILE)",
+		         want, (uint64_t)rl.rlim_cur, room);
+		want = room;
+	}
+	return (size_t)want;
+}
+
 static int listen_one(struct server *s, const char *what, const char *who, const char *url,
-                      const char *ca, ProtobufCService *svc, aio_rpc_auth_fn auth,
-                      struct aio_rpc_server **ret)
+                      const char *ca, size_t max_connections, ProtobufCService *svc,
+                      aio_rpc_auth_fn auth, struct aio_rpc_server **ret)
 {
 	struct aio_rpc_server_opts o = {
 		.url = url,
@@ -105,6 +128,9 @@ static int listen_one(struct server *s, const char *what, const char *who, const
 		.recv_max = s->conf.max_message_size,
 		.pool = (unsigned)s->conf.rpc_pool,
 		.tls = { ca, s->conf.tls_cert, s->conf.tls_key, NULL },
+		.name = who,
+		.max_connections = max_connections,
+		.idle_ms = s->conf.idle_timeout_ms,
 	};
 	char err[512];
 	int r;
@@ -201,20 +227,9 @@ int server_start(struct server *s)
 		log_err("database %s", err);
 		return r;
 	}
-	r = listen_one(s, "listen", "agents", s->conf.listen, s->conf.tls_ca,
-	               &server_agent_service.base, server_agent_authorize, &s->agent_rpc);
-	if (r < 0)
-		return r;
-	s->metrics = (struct server_metrics){ .hosts = &s->hosts,
-		                              .push = &s->push,
-		                              .engine = &s->engine,
-		                              .db = s->db,
-		                              .alerts = &s->alerts,
-		                              .retention = &s->retention,
-		                              .reports_total = &s->reports_total,
-		                              .fields_cleaned_total = &s->fields_cleaned_total };
-	if (s->conf.http_listen && *s->conf.http_listen &&
-	    (r = server_metrics_start(&s->metrics, s->conf.http_listen)) < 0)
+	if ((r = listen_one(s, "listen", "agents", s->conf.listen, s->conf.tls_ca,
+	                    agent_connections(&s->conf), &server_agent_service.base,
+	                    server_agent_authorize, &s->agent_rpc)) < 0)
 		return r;
 	/* nng 1.5 cannot tell which certificate a peer showed, so a host's
 	 * certificate cannot be bound to its name: the listeners trust
@@ -226,8 +241,26 @@ int server_start(struct server *s)
 		         "passes TLS there, leaving only the admin token; set admin-tls-ca to a CA "
 		         "of aioctl's own (deploy/make-certs.sh makes one)",
 		         s->conf.tls_ca);
-	return listen_one(s, "admin-listen", "aioctl", s->conf.admin_listen, admin_ca,
-	                  &server_admin_service.base, server_admin_authorize, &s->admin_rpc);
+	if ((r = listen_one(s, "admin-listen", "aioctl", s->conf.admin_listen, admin_ca,
+	                    s->conf.max_admin_connections, &server_admin_service.base,
+	                    server_admin_authorize, &s->admin_rpc)) < 0)
+		return r;
+	s->metrics = (struct server_metrics){
+		.hosts = &s->hosts,
+		.push = &s->push,
+		.engine = &s->engine,
+		.db = s->db,
+		.alerts = &s->alerts,
+		.retention = &s->retention,
+		.reports_total = &s->reports_total,
+		.fields_cleaned_total = &s->fields_cleaned_total,
+		.agent_pipes = aio_rpc_server_pipes(s->agent_rpc),
+		.admin_pipes = aio_rpc_server_pipes(s->admin_rpc),
+	};
+	if (s->conf.http_listen && *s->conf.http_listen &&
+	    (r = server_metrics_start(&s->metrics, s->conf.http_listen)) < 0)
+		return r;
+	return 0;
 }
 
 void server_stop(struct server *s)

@@ -1,12 +1,16 @@
 /* Nobody unauthenticated near the kernel: mutual TLS, enrollment, host
  * secrets, roles, and a table of bad input against the real server. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -528,6 +532,78 @@ Test(security, mutual_tls)
 	h_sysroot_make(&env, "hv1", 5, 65536, root, sizeof(root));
 	h_agent_start(&env, "hv1", root, "300ms", agent_tls);
 	cr_expect(h_wait(reported_5, &env, NULL, 10000), "the TLS agent never reported");
+}
+
+/* A TCP connection to url that speaks nng's handshake as a REQ socket,
+ * then nothing; -1 if it cannot connect. */
+static int silent_peer(const char *url)
+{
+	static const unsigned char sp_req[8] = { 0, 'S', 'P', 0, 0x00, 0x30, 0, 0 };
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = 0;
+
+	cr_assert(sscanf(url, "tcp://127.0.0.1:%d", &port) == 1, "%s", url);
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, sp_req, sizeof(sp_req)) != sizeof(sp_req)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Whether the server closed fd within ms. */
+static bool closed_within(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t deadline = h_mono_ms() + (uint64_t)ms;
+	char buf[64];
+
+	while (h_mono_ms() < deadline) {
+		if (poll(&p, 1, (int)(deadline - h_mono_ms())) <= 0)
+			return false;
+		if (read(fd, buf, sizeof(buf)) <= 0)
+			return true; /* the server's 8-byte handshake comes first */
+	}
+	return false;
+}
+
+/* 20,000 silent connections once took every descriptor, locking out
+ * aioctl and reconnecting agents, with nothing logged. */
+Test(security, connections_are_capped_and_idle_ones_closed)
+{
+	enum { PEERS = 12, CAP = 5 };
+	int fds[PEERS], refused = 0, idle = 0;
+	bool gone[PEERS];
+
+	env.server_extra[0] = "--max-connections";
+	env.server_extra[1] = "5";
+	env.server_extra[2] = "--idle-timeout";
+	env.server_extra[3] = "2s";
+	h_server_start(&env);
+	for (int i = 0; i < PEERS; i++)
+		cr_assert_geq(fds[i] = silent_peer(env.agent_url), 0);
+	for (int i = 0; i < PEERS; i++)
+		refused += gone[i] = closed_within(fds[i], 100);
+	cr_expect_eq(refused, PEERS - CAP, "past the cap a connection is closed at once");
+	cr_expect(strstr(h_log_tail(&env, "server", 8000), "the cap (max-connections)"),
+	          "the cap is logged");
+	{
+		const char *args[] = { "fleet", "status", NULL };
+
+		cr_expect_eq(h_aioctl(&env, NULL, NULL, args), 0,
+		             "the admin listener has room of its own");
+	}
+	for (int i = 0; i < PEERS; i++)
+		idle += !gone[i] && closed_within(fds[i], 4000);
+	cr_expect_eq(idle, CAP, "a connection without a call is closed after idle-timeout");
+	for (int i = 0; i < PEERS; i++)
+		close(fds[i]);
+	fds[0] = silent_peer(env.agent_url);
+	cr_expect_not(closed_within(fds[0], 200), "below the cap again, a connection is taken");
+	close(fds[0]);
 }
 
 Test(security, plain_tcp_off_loopback_refused)
