@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -47,6 +48,7 @@ struct server_db {
 	 * writer never copies the WAL back itself */
 	pthread_t ckpt_thread;
 	bool ckpt_started, ckpt_due;
+	uint64_t failed_batches, next_fail_log_ms; /* database thread */
 	pthread_cond_t ckpt_wake;
 	sqlite3 *ckpt_conn;
 };
@@ -307,6 +309,56 @@ static int rc_errno(int rc)
 	}
 }
 
+const char *server_db_cause(sqlite3 *conn, int rc, char *buf, size_t len)
+{
+	const char *msg = conn ? sqlite3_errmsg(conn) : NULL;
+	int sys = conn ? sqlite3_system_errno(conn) : 0;
+	size_t n;
+
+	if (rc == SQLITE_OK && conn)
+		rc = sqlite3_extended_errcode(conn);
+	n = (size_t)snprintf(buf, len, "%s", sqlite3_errstr(rc));
+	if (msg && n < len && strcmp(msg, sqlite3_errstr(rc)) && strcmp(msg, "not an error"))
+		n += (size_t)snprintf(buf + n, len - n, ": %s", msg);
+	if (sys && n < len && (rc & 0xff) != SQLITE_CONSTRAINT)
+		snprintf(buf + n, len - n, " (%s)", strerror(sys));
+	return buf;
+}
+
+int server_db_failed(sqlite3 *conn, int rc, const char *what)
+{
+	char cause[512];
+
+	log_err("database: %s: %s", what, server_db_cause(conn, rc, cause, sizeof(cause)));
+	return rc_errno(rc) ? rc_errno(rc) : -EIO;
+}
+
+/* A batch that fails is logged when failures start, then at most once in
+ * 10 s with their count, and when batches are stored again: a full disk
+ * does not write a line per batch. */
+static void note_commit(struct server_db *db, int rc)
+{
+	uint64_t now = aio_mono_ms();
+	char cause[512];
+
+	if (rc == SQLITE_OK) {
+		if (db->failed_batches)
+			log_info("database: batches stored again, after %" PRIu64 " that failed",
+			         db->failed_batches);
+		db->failed_batches = 0;
+		return;
+	}
+	if (db->failed_batches++ && now < db->next_fail_log_ms)
+		return;
+	log_err("database: %s not stored: %s", db->failed_batches == 1 ? "a batch" : "batches",
+	        server_db_cause(db->conn, rc, cause, sizeof(cause)));
+	if (db->failed_batches > 1)
+		log_err("database: %" PRIu64 " batches failed so far; senders keep their data and "
+		        "retry (logged once in 10 s)",
+		        db->failed_batches);
+	db->next_fail_log_ms = now + 10000;
+}
+
 /* One transaction for the whole batch; on failure every write in it fails
  * and its sender keeps the data to send again. */
 static int commit_batch(struct server_db *db, struct server_db_write *batch)
@@ -317,11 +369,9 @@ static int commit_batch(struct server_db *db, struct server_db_write *batch)
 		rc = w->type == SERVER_DB_WRITE_FN ? w->fn(db->conn, w->arg) : db->apply(db, w);
 	if (rc == SQLITE_OK)
 		rc = server_db_step(db->commit);
-	if (rc != SQLITE_OK) {
-		log_err("database: batch not stored: %s", sqlite3_errmsg(db->conn));
-		if (!sqlite3_get_autocommit(db->conn))
-			server_db_step(db->rollback);
-	}
+	note_commit(db, rc);
+	if (rc != SQLITE_OK && !sqlite3_get_autocommit(db->conn))
+		server_db_step(db->rollback);
 	return rc_errno(rc);
 }
 

@@ -94,6 +94,13 @@ struct sqlite3 *server_db_conn(struct server_db *db);
  * which sqlite3_bind and sqlite3_step treat as misuse. Database thread
  * (or before start) only. */
 struct sqlite3_stmt *server_db_stmt(struct server_db *db, const char *sql);
+/* What went wrong, for a person: SQLite's words for rc, its message when
+ * it says more, and the system's error ("database or disk is full: No
+ * space left on device"), never "not an error". */
+const char *server_db_cause(struct sqlite3 *conn, int rc, char *buf, size_t len);
+/* Logs "database: what: cause" and returns rc as a negative errno
+ * (-ENOSPC, -EBUSY, -EIO). */
+int server_db_failed(struct sqlite3 *conn, int rc, const char *what);
 /* Steps st and resets it: SQLITE_OK for a row or done, else its code. */
 int server_db_step(struct sqlite3_stmt *st);
 /* Binds s, or NULL for none. */

@@ -63,18 +63,20 @@ static const char desired_sql[] =
 
 int server_store_hosts_load(struct server_db *db, struct server_hosts *reg)
 {
+	sqlite3 *conn = server_db_conn(db);
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(server_db_conn(db),
-	                       "SELECT id, name, kernel, agent_version, interval_ms, counting,"
-	                       " first_seen_ms, last_seen_ms, last_seq, sample_time_ms, aio_nr,"
-	                       " aio_nr_min, aio_nr_max, aio_max_nr, detail, dropped, limit_min,"
-	                       " limit_max, limit_margin, sysctl_file, boot_time_ms, desired,"
-	                       " desired_rollout, desired_ms, secret_hash, revoked_ms"
-	                       " FROM hosts ORDER BY id",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return -EIO;
+	if ((rc = sqlite3_prepare_v2(
+	             conn,
+	             "SELECT id, name, kernel, agent_version, interval_ms, counting,"
+	             " first_seen_ms, last_seen_ms, last_seq, sample_time_ms, aio_nr,"
+	             " aio_nr_min, aio_nr_max, aio_max_nr, detail, dropped, limit_min,"
+	             " limit_max, limit_margin, sysctl_file, boot_time_ms, desired,"
+	             " desired_rollout, desired_ms, secret_hash, revoked_ms"
+	             " FROM hosts ORDER BY id",
+	             -1, &st, NULL)) != SQLITE_OK)
+		return server_db_failed(conn, rc, "loading hosts");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct server_host *h = server_hosts_add(
 		        reg, (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 0));
@@ -119,14 +121,17 @@ int server_store_hosts_load(struct server_db *db, struct server_hosts *reg)
 			         (const char *)sqlite3_column_text(st, 24));
 		h->revoked_ms = (uint64_t)sqlite3_column_int64(st, 25);
 	}
+	if (rc != SQLITE_DONE) {
+		rc = server_db_failed(conn, rc, "loading hosts");
+		sqlite3_finalize(st);
+		return rc;
+	}
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return -EIO;
 
-	if (sqlite3_prepare_v2(server_db_conn(db),
-	                       "SELECT host_id, key, value FROM host_labels ORDER BY host_id, key",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return -EIO;
+	if ((rc = sqlite3_prepare_v2(
+	             conn, "SELECT host_id, key, value FROM host_labels ORDER BY host_id, key", -1,
+	             &st, NULL)) != SQLITE_OK)
+		return server_db_failed(conn, rc, "loading host labels");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct server_host *h = server_hosts_find_id(reg, sqlite3_column_int64(st, 0));
 
@@ -138,9 +143,12 @@ int server_store_hosts_load(struct server_db *db, struct server_hosts *reg)
 			return -ENOMEM;
 		}
 	}
+	if (rc != SQLITE_DONE) {
+		rc = server_db_failed(conn, rc, "loading host labels");
+		sqlite3_finalize(st);
+		return rc;
+	}
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return -EIO;
 	return 0;
 }
 

@@ -35,9 +35,10 @@ int server_store_tokens_load(struct server_db *db, uint64_t now_ms,
 	sqlite3_stmt *st;
 	int rc, r = 0;
 
-	if (sqlite3_prepare_v2(conn, "SELECT name, role, hash, created_ms, revoked_ms FROM tokens",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return -EIO;
+	if ((rc = sqlite3_prepare_v2(conn,
+	                             "SELECT name, role, hash, created_ms, revoked_ms FROM tokens",
+	                             -1, &st, NULL)) != SQLITE_OK)
+		return server_db_failed(conn, rc, "loading tokens");
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct server_store_token t = { text(st, 0), text(st, 1), text(st, 2),
 			                        (uint64_t)sqlite3_column_int64(st, 3),
@@ -45,16 +46,16 @@ int server_store_tokens_load(struct server_db *db, uint64_t now_ms,
 
 		r = token(&t, arg);
 	}
-	sqlite3_finalize(st);
+	if (r == 0 && rc != SQLITE_DONE)
+		r = server_db_failed(conn, rc, "loading tokens");
+	sqlite3_finalize(st); /* after the message: it resets it */
 	if (r < 0)
 		return r;
-	if (rc != SQLITE_DONE)
-		return -EIO;
-	if (sqlite3_prepare_v2(conn,
-	                       "SELECT hash, host, created_ms, expires_ms FROM enrollments"
-	                       " WHERE used_ms IS NULL AND expires_ms > ?1",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return -EIO;
+	if ((rc = sqlite3_prepare_v2(conn,
+	                             "SELECT hash, host, created_ms, expires_ms FROM enrollments"
+	                             " WHERE used_ms IS NULL AND expires_ms > ?1",
+	                             -1, &st, NULL)) != SQLITE_OK)
+		return server_db_failed(conn, rc, "loading enrollment tokens");
 	sqlite3_bind_int64(st, 1, (int64_t)now_ms);
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct server_store_enrollment e = { text(st, 0), text(st, 1),
@@ -63,10 +64,10 @@ int server_store_tokens_load(struct server_db *db, uint64_t now_ms,
 
 		r = enrollment(&e, arg);
 	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = server_db_failed(conn, rc, "loading enrollment tokens");
 	sqlite3_finalize(st);
-	if (r < 0)
-		return r;
-	return rc == SQLITE_DONE ? 0 : -EIO;
+	return r;
 }
 
 int server_store_tokens_insert(struct server_db *db, const struct server_store_token *t)

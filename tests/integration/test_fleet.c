@@ -2,13 +2,16 @@
  * sysroots and aioctl, all on loopback. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +24,7 @@
 #define INTERVAL_MS 1000
 
 static struct h_env env;
+static char mounted[400]; /* a tmpfs of the test's, in its own namespace */
 
 static void setup(void)
 {
@@ -29,7 +33,14 @@ static void setup(void)
 
 static void teardown(void)
 {
+	if (mounted[0])
+		umount2(mounted, MNT_DETACH);
 	h_env_fini(&env);
+}
+
+static bool log_has(struct h_env *e, void *arg)
+{
+	return strstr(h_log_tail(e, "server", 8000), arg) != NULL;
 }
 
 TestSuite(fleet, .init = setup, .fini = teardown, .timeout = 120);
@@ -314,6 +325,73 @@ Test(fleet, a_lost_database_is_not_an_empty_fleet)
 	          h_log_tail(&env, "server-lost", 2000));
 	env.server = h_spawn(&env, "server-init", init_argv);
 	cr_expect(h_wait(server_up, &env, NULL, 10000), "--initialize starts an empty fleet");
+}
+
+/* A damaged database once said "Input/output error" (or "not an error")
+ * while loading credentials: the log names the real cause. */
+Test(fleet, a_damaged_database_names_its_cause)
+{
+	const char *argv[] = {
+		H_BIN("aio-server"), "--http-listen", env.http_url,  "--listen",    env.agent_url,
+		"--admin-listen",    env.admin_url,   "--state-dir", env.state_dir, NULL
+	};
+	const char *log;
+	int status = 0;
+
+	h_server_start(&env);
+	cr_assert_eq(h_stop(&env, env.server), 0);
+	h_sh("sqlite3 '%s/server.db' 'DROP TABLE tokens'", env.state_dir);
+	env.server = h_spawn(&env, "server-damaged", argv);
+	cr_assert(h_wait(exited, &env, &status, 10000), "the server refuses to start");
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+	log = h_log_tail(&env, "server-damaged", 4000);
+	cr_expect(strstr(log, "no such table: tokens"), "the cause is named:\n%s", log);
+	cr_expect_not(strstr(log, "not an error"), "%s", log);
+}
+
+static bool stored_again(struct h_env *e, void *arg)
+{
+	return strstr(h_log_tail(e, "server", 8000), "batches stored again") != NULL;
+}
+
+/* A full disk under the server once logged 50 lines a second. A tmpfs of
+ * the test's own, in its own mount namespace, filled up. */
+Test(fleet, a_full_disk_is_logged_once_not_per_batch)
+{
+	char *state = mounted, root[300];
+	struct expect a = { "hv1", 10, 65536, true }, b = { "hv1", 30, 65536, true };
+	const char *log, *p;
+	int lines = 0;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root for a mount namespace");
+	cr_assert_eq(unshare(CLONE_NEWNS), 0);
+	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	snprintf(state, sizeof(mounted), "%s", env.state_dir);
+	h_sh("mkdir -p '%s'", state);
+	if (mount("tmpfs", state, "tmpfs", 0, "size=4m,mode=0700") < 0) {
+		state[0] = '\0';
+		cr_assert_fail("mount tmpfs: %s", strerror(errno));
+	}
+
+	h_server_start(&env);
+	h_sysroot_make(&env, "hv1", 10, 65536, root, sizeof(root));
+	h_agent_start(&env, "hv1", root, "100ms", NULL);
+	cr_assert(h_wait(host_is, &env, &a, 10000));
+	h_sh("dd if=/dev/zero of='%s/filler' bs=64k 2>/dev/null; true", state);
+	h_sysroot_set(root, 30, 65536);
+	cr_assert(h_wait(log_has, &env, "not stored", 10000), "%s",
+	          h_log_tail(&env, "server", 2000));
+	/* some 30 reports (one a batch) fail while the disk stays full */
+	usleep(3000 * 1000);
+	h_sh("rm -f '%s/filler'", state);
+	cr_assert(h_wait(stored_again, &env, NULL, 15000), "%s", h_log_tail(&env, "server", 2000));
+	cr_expect(h_wait(host_is, &env, &b, 10000), "the agent kept what failed and sent it again");
+	log = h_log_tail(&env, "server", 16000);
+	for (p = log; (p = strstr(p, "not stored")); p++)
+		lines++;
+	cr_expect_leq(lines, 3, "%d lines for one full disk:\n%s", lines, log);
+	cr_expect(strstr(log, "full"), "the cause is named:\n%s", log);
 }
 
 Test(fleet, agent_rides_out_a_server_restart)
