@@ -109,6 +109,11 @@ static int say_hello(struct agent *a)
 			log_warn("server refuses this agent: %s", st.message);
 		else
 			log_debug("hello: %s: %s", aio_status_name(code), st.message);
+		/* the server does not know this secret (the host was removed, or
+		 * its database replaced): a token given enrolls it again */
+		if (code == AIO_UNAUTHENTICATED &&
+		    (a->conf.enroll_token || a->conf.enroll_token_file))
+			a->has_secret = false;
 		return code;
 	}
 	pthread_mutex_lock(&a->lock);

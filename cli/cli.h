@@ -123,6 +123,7 @@ int cli_token_create(struct cli *c, int argc, char **argv);
 int cli_token_list(struct cli *c, int argc, char **argv);
 int cli_token_revoke(struct cli *c, int argc, char **argv);
 int cli_host_revoke(struct cli *c, int argc, char **argv);
+int cli_host_remove(struct cli *c, int argc, char **argv);
 
 /* Formatting shared by commands. */
 double cli_utilization(const Aioctl__V1__Sample *s);

@@ -40,6 +40,9 @@ const struct cli_command cli_commands[] = {
 	  "who changed what, when, with what result (also: aioctl audit)" },
 	{ "host", "revoke", 1, 1, cli_host_revoke, "HOST",
 	  "refuse this host's agent from now on (until it enrolls again)" },
+	{ "host", "remove", 1, 1, cli_host_remove, "HOST",
+	  "forget a decommissioned host: its history, events and alerts go (it enrolls again "
+	  "as a new host)" },
 	{ "enroll", "create", 0, 0, cli_enroll_create, "",
 	  "a one-time token an agent trades for its host secret" },
 	{ "token", "create", 0, 0, cli_token_create, "",

@@ -129,6 +129,25 @@ int cli_token_revoke(struct cli *c, int argc, char **argv)
 	return by_name(c, "TokenRevoke", argv[0], "revoked: it is refused from now on");
 }
 
+int cli_host_remove(struct cli *c, int argc, char **argv)
+{
+	Aioctl__V1__HostRemoveRequest in = AIOCTL__V1__HOST_REMOVE_REQUEST__INIT;
+	ProtobufCMessage *rep = NULL;
+	int r;
+
+	in.name = argv[0];
+	in.has_force = c->force;
+	in.force = c->force;
+	if ((r = cli_call(c, "HostRemove", &in.base, &rep)) != 0)
+		return r;
+	protobuf_c_message_free_unpacked(rep, NULL);
+	if (c->format == CLI_TABLE)
+		printf("%s removed: its history, events and alerts are gone; a new enrollment "
+		       "brings it back as a new host\n",
+		       argv[0]);
+	return 0;
+}
+
 int cli_host_revoke(struct cli *c, int argc, char **argv)
 {
 	return by_name(c, "HostRevoke", argv[0],

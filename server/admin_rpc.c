@@ -16,6 +16,7 @@
 #include "secret.h"
 #include "server.h"
 #include "status.h"
+#include "store.h"
 #include "store_events.h"
 #include "store_hosts.h"
 #include "trend.h"
@@ -564,6 +565,100 @@ static void admin_rpc_host_revoke(Aioctl__V1__Admin_Service *svc, const Aioctl__
 	log_info("host %s revoked by %s", in->name, who);
 }
 
+/* ------------------------------------------------------- host removal */
+
+struct removal_job {
+	Aioctl__V1__Empty_Closure closure;
+	void *data;
+	struct server *s;
+	int64_t id;
+	char name[AIO_HOST_NAME_MAX + 1];
+	char who[160];
+};
+
+/* After the commit: the registry forgets it, so its memory goes too. */
+static void host_removed(void *arg, int err)
+{
+	struct removal_job *j = arg;
+	Aioctl__V1__Empty rep = AIOCTL__V1__EMPTY__INIT;
+
+	if (err) {
+		AIO_RPC_REFUSE(j->data, j->closure,
+		               err == -ENOSPC ? AIO_RESOURCE_EXHAUSTED : AIO_UNAVAILABLE,
+		               "not stored (%s): nothing was removed; retry", strerror(-err));
+	} else {
+		server_hosts_remove(&j->s->hosts, j->id);
+		log_info("host %s removed by %s", j->name, j->who);
+		j->closure(&rep, j->data);
+	}
+	free(j);
+}
+
+struct removal_check {
+	int64_t id;
+	bool online;
+	uint64_t last_seen_ms;
+};
+
+static int check_removal(const struct server_host *h, void *arg)
+{
+	struct removal_check *c = arg;
+
+	c->id = h->id;
+	c->online = server_host_online(h, aio_now_ms());
+	c->last_seen_ms = h->last_seen_ms;
+	return 0;
+}
+
+static void admin_rpc_host_remove(Aioctl__V1__Admin_Service *svc,
+                                  const Aioctl__V1__HostRemoveRequest *in,
+                                  Aioctl__V1__Empty_Closure closure, void *data)
+{
+	struct server *s = aio_rpc_call_arg(data);
+	struct removal_check c = { 0 };
+	struct removal_job *j;
+	uint64_t rollout;
+
+	if (!aio_host_name_valid(in->name)) {
+		AIO_RPC_REFUSE(data, closure, AIO_INVALID_ARGUMENT, "not a host name");
+		return;
+	}
+	if (server_hosts_read_name(&s->hosts, in->name, check_removal, &c) < 0) {
+		AIO_RPC_REFUSE(data, closure, AIO_NOT_FOUND, "no host named %s", in->name);
+		return;
+	}
+	if (c.online && !in->force) {
+		AIO_RPC_REFUSE(data, closure, AIO_FAILED_PRECONDITION,
+		               "%s reported %" PRIu64
+		               " s ago: stop its agent (or revoke it) first, "
+		               "or --force (an agent still running cannot report again without "
+		               "a new enrollment)",
+		               in->name, (aio_now_ms() - c.last_seen_ms) / 1000);
+		return;
+	}
+	if ((rollout = server_engine_holding(&s->engine, c.id))) {
+		AIO_RPC_REFUSE(data, closure, AIO_FAILED_PRECONDITION,
+		               "%s has a step in rollout %" PRIu64 ", which is under way: let it "
+		               "finish, or abort it first",
+		               in->name, rollout);
+		return;
+	}
+	if (!(j = calloc(1, sizeof(*j)))) {
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
+		return;
+	}
+	j->closure = closure;
+	j->data = data;
+	j->s = s;
+	j->id = c.id;
+	snprintf(j->name, sizeof(j->name), "%s", in->name);
+	caller(data, j->who, sizeof(j->who));
+	if (server_store_remove_host(s->db, c.id, in->name, j->who, host_removed, j) < 0) {
+		free(j);
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server busy: retry");
+	}
+}
+
 static void admin_rpc_set_limit(Aioctl__V1__Admin_Service *svc,
                                 const Aioctl__V1__SetLimitRequest *in,
                                 Aioctl__V1__Rollout_Closure closure, void *data)
@@ -990,5 +1085,6 @@ Aioctl__V1__Admin_Service server_admin_service = {
 	.token_list = admin_rpc_token_list,
 	.token_revoke = admin_rpc_token_revoke,
 	.host_revoke = admin_rpc_host_revoke,
+	.host_remove = admin_rpc_host_remove,
 	.alerts = admin_rpc_alerts,
 };

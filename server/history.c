@@ -777,6 +777,15 @@ const char server_history_prune_1h_sql[] =
 const char server_history_prune_vm_sql[] =
         "DELETE FROM vm_usage WHERE (host_id, name, time_ms) IN (SELECT host_id,"
         " name, time_ms FROM vm_usage WHERE host_id = ?1 AND time_ms < ?2 LIMIT ?3)";
+const char *const server_history_forget_sql[] = {
+	"DELETE FROM samples WHERE host_id = ?1",
+	"DELETE FROM raw WHERE host_id = ?1",
+	"DELETE FROM series WHERE host_id = ?1",
+	"DELETE FROM rollup_5m WHERE host_id = ?1",
+	"DELETE FROM rollup_1h WHERE host_id = ?1",
+	"DELETE FROM vm_usage WHERE host_id = ?1",
+	NULL,
+};
 /* hosts with history after ?1, at most ?2 */
 const char server_history_hosts_sql[] =
         "SELECT host_id FROM series WHERE host_id > ?1 ORDER BY host_id LIMIT ?2";

@@ -76,6 +76,8 @@ extern const char server_history_prune_blocks_sql[];
 extern const char server_history_prune_5m_sql[];
 extern const char server_history_prune_1h_sql[];
 extern const char server_history_prune_vm_sql[];
+/* A removed host's history, every tier (?1 its id); NULL-terminated. */
+extern const char *const server_history_forget_sql[];
 /* The hosts with history after ?1 (an id), at most ?2. */
 extern const char server_history_hosts_sql[];
 

@@ -171,6 +171,35 @@ struct server_host *server_hosts_add(struct server_hosts *reg, const char *name,
 	return h;
 }
 
+int server_hosts_remove(struct server_hosts *reg, int64_t id)
+{
+	struct server_host *h;
+	size_t i;
+
+	pthread_rwlock_wrlock(&reg->lock);
+	if (!(h = server_hosts_find_id(reg, id))) {
+		pthread_rwlock_unlock(&reg->lock);
+		return -ENOENT;
+	}
+	for (i = 0; reg->all[i] != h; i++)
+		;
+	memmove(reg->all + i, reg->all + i + 1, (reg->n - i - 1) * sizeof(*reg->all));
+	reg->n--;
+	/* open addressing: the index is made again without it */
+	memset(reg->index, 0, reg->index_cap * sizeof(*reg->index));
+	for (i = 0; i < reg->n; i++)
+		index_put(reg->index, reg->index_cap, reg->all[i]);
+	pthread_rwlock_unlock(&reg->lock);
+	host_free(h);
+	return 0;
+}
+
+void server_hosts_ids_from(struct server_hosts *reg, int64_t next_id)
+{
+	if (next_id > reg->next_id)
+		reg->next_id = next_id;
+}
+
 int server_hosts_set_string(char **field, const char *value)
 {
 	char *copy = NULL;

@@ -85,6 +85,11 @@ int server_hosts_update_name(struct server_hosts *reg, const char *name, bool cr
 int server_hosts_read_all(struct server_hosts *reg, server_hosts_read_fn fn, void *arg);
 /* The id of the host with this name, 0 if unknown. */
 int64_t server_hosts_id(struct server_hosts *reg, const char *name);
+/* Forgets host id and frees it (a decommissioned host); -ENOENT. */
+int server_hosts_remove(struct server_hosts *reg, int64_t id);
+/* New hosts get ids from next_id on at least (ids of removed hosts stay
+ * taken); before the server starts serving. */
+void server_hosts_ids_from(struct server_hosts *reg, int64_t next_id);
 size_t server_hosts_count(struct server_hosts *reg);
 /* Every host's id, in order of creation, into *ret_ids (malloc'd, the
  * caller frees; NULL when out of memory). */

@@ -739,6 +739,16 @@ size_t server_engine_stalled(struct server_engine *e, uint64_t now_ms, uint64_t 
 	return n;
 }
 
+uint64_t server_engine_holding(struct server_engine *e, int64_t host_id)
+{
+	uint64_t id;
+
+	pthread_mutex_lock(&e->lock);
+	id = server_rollouts_holding(e->rollouts, host_id);
+	pthread_mutex_unlock(&e->lock);
+	return id;
+}
+
 void server_engine_by_state(struct server_engine *e, size_t ret_counts[RO_STATES])
 {
 	memset(ret_counts, 0, RO_STATES * sizeof(*ret_counts));

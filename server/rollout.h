@@ -68,4 +68,6 @@ void server_engine_rollout_list(struct server_engine *e, uint32_t limit,
 size_t server_engine_stalled(struct server_engine *e, uint64_t now_ms, uint64_t after_ms,
                              struct server_stall *out, size_t max);
 /* Rollouts kept in memory, by state. */
+/* A rollout under way with a step still to finish on host_id, or 0. */
+uint64_t server_engine_holding(struct server_engine *e, int64_t host_id);
 void server_engine_by_state(struct server_engine *e, size_t ret_counts[RO_STATES]);

@@ -1,8 +1,12 @@
 #include "store.h"
 
+#include <errno.h>
 #include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "audit.h"
+#include "clock.h"
 #include "history.h"
 #include "rollout_store.h"
 #include "store_alerts.h"
@@ -63,4 +67,93 @@ int server_store_load_hosts(struct server_db *db, struct server_hosts *reg)
 	    (r = server_history_load_latest(db, reg)) < 0)
 		return r;
 	return server_store_events_load(db, reg);
+}
+
+/* A host removed: every owner's rows for it and the audit entry, one
+ * transaction. */
+struct removal {
+	struct server_db_write w; /* first */
+	int64_t id;
+	char *name;
+	uint64_t when_ms;
+	struct server_audit_entry audit;
+	void (*then)(void *arg, int err);
+	void *then_arg;
+};
+
+static int run_forget(sqlite3 *conn, const char *sql, const struct removal *r)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v2(conn, sql, -1, &st, NULL)) != SQLITE_OK)
+		return rc;
+	/* each statement names the parameters it uses */
+	if (sqlite3_bind_parameter_index(st, "?1"))
+		sqlite3_bind_int64(st, 1, r->id);
+	if (sqlite3_bind_parameter_index(st, "?2"))
+		sqlite3_bind_text(st, 2, r->name, -1, SQLITE_STATIC);
+	if (sqlite3_bind_parameter_index(st, "?3"))
+		sqlite3_bind_int64(st, 3, (int64_t)r->when_ms);
+	rc = server_db_step(st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int removal_apply(sqlite3 *conn, void *arg)
+{
+	const char *const *lists[] = { server_history_forget_sql, server_store_hosts_forget_sql };
+	const char *single[] = { server_store_events_forget_sql, server_store_alerts_forget_sql };
+	struct removal *r = arg;
+	int rc = SQLITE_OK;
+
+	for (size_t i = 0; i < sizeof(single) / sizeof(single[0]) && rc == SQLITE_OK; i++)
+		rc = run_forget(conn, single[i], r);
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		for (const char *const *sql = lists[i]; *sql && rc == SQLITE_OK; sql++)
+			rc = run_forget(conn, *sql, r);
+	return rc == SQLITE_OK ? server_audit_apply(conn, &r->audit, 1) : rc;
+}
+
+static void removal_free(struct removal *r)
+{
+	server_audit_entry_done(&r->audit);
+	free(r->name);
+	free(r);
+}
+
+static void removal_done(struct server_db_write *w, int err)
+{
+	struct removal *r = (struct removal *)w;
+
+	if (r->then)
+		r->then(r->then_arg, err);
+	removal_free(r);
+}
+
+int server_store_remove_host(struct server_db *db, int64_t id, const char *name, const char *who,
+                             void (*then)(void *arg, int err), void *arg)
+{
+	struct removal *r = calloc(1, sizeof(*r));
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	r->id = id;
+	r->when_ms = aio_now_ms();
+	r->then = then;
+	r->then_arg = arg;
+	if (!(r->name = strdup(name)) ||
+	    server_audit_entry_set(&r->audit, r->when_ms, who, "host.remove", name,
+	                           "removed: its history, events and alerts deleted") < 0) {
+		removal_free(r);
+		return -ENOMEM;
+	}
+	r->w.type = SERVER_DB_WRITE_FN;
+	r->w.fn = removal_apply;
+	r->w.arg = r;
+	r->w.done = removal_done;
+	if ((err = server_db_submit(db, &r->w)) < 0)
+		removal_free(r);
+	return err;
 }

@@ -30,5 +30,11 @@ extern const size_t server_store_n_schema;
 /* Applies a SERVER_DB_WRITE_HOST or _SAMPLE write inside a batch: an
  * SQLite result code. */
 int server_store_apply(struct server_db *db, struct server_db_write *w);
+/* Removes host id (name) from the storage, with an audit entry naming who,
+ * in one transaction: its history, events, alerts and labels go; its row
+ * stays, marked and renamed, for the rollout steps that name it. then(arg,
+ * err) runs after the commit; a negative return: nothing was queued. */
+int server_store_remove_host(struct server_db *db, int64_t id, const char *name, const char *who,
+                             void (*then)(void *arg, int err), void *arg);
 /* Hosts, their latest values and recent events into reg. */
 int server_store_load_hosts(struct server_db *db, struct server_hosts *reg);

@@ -97,6 +97,7 @@ int server_store_alerts_clear(struct server_db *db, const struct server_store_al
 }
 
 /* Retention: alerts cleared before ?2, at most ?3 (?1 unused). */
+const char server_store_alerts_forget_sql[] = "DELETE FROM alerts WHERE subject = ?2";
 const char server_store_alerts_prune_sql[] =
         "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts"
         " WHERE cleared_ms < ?2 AND ?1 = ?1 ORDER BY cleared_ms LIMIT ?3)";

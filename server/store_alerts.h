@@ -25,3 +25,5 @@ int server_store_alerts_start(struct server_db *db, const struct server_store_al
 int server_store_alerts_clear(struct server_db *db, const struct server_store_alert *a);
 /* Retention: alerts cleared before ?2, at most ?3 (?1 unused). */
 extern const char server_store_alerts_prune_sql[];
+/* A removed host's alerts (?2 its name, their subject). */
+extern const char server_store_alerts_forget_sql[];

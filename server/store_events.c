@@ -202,6 +202,7 @@ int server_store_events_load(struct server_db *db, struct server_hosts *reg)
 }
 
 /* Retention: events before ?2, at most ?3 (?1, a host elsewhere, unused). */
+const char server_store_events_forget_sql[] = "DELETE FROM events WHERE host_id = ?1";
 const char server_store_events_prune_sql[] =
         "DELETE FROM events WHERE id IN (SELECT id FROM events"
         " WHERE time_ms < ?2 AND ?1 = ?1 ORDER BY time_ms LIMIT ?3)";

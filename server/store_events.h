@@ -21,6 +21,8 @@ int server_store_events_load(struct server_db *db, struct server_hosts *reg);
 int server_store_events_apply(struct server_db *db, struct server_db_write *w);
 /* Retention: events before ?2, at most ?3 (?1 unused). */
 extern const char server_store_events_prune_sql[];
+/* A removed host's events (?1 its id). */
+extern const char server_store_events_forget_sql[];
 
 struct server_reader;
 

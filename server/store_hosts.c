@@ -42,6 +42,8 @@ const struct server_db_migration server_store_hosts_migrations[] = {
 	/* host secrets */
 	{ 4, "ALTER TABLE hosts ADD COLUMN secret_hash TEXT;"
 	     "ALTER TABLE hosts ADD COLUMN revoked_ms INTEGER;" },
+	/* removed hosts: a row kept for the rollout steps that name it */
+	{ 12, "ALTER TABLE hosts ADD COLUMN removed_ms INTEGER NOT NULL DEFAULT 0;" },
 	{ 0, NULL },
 };
 
@@ -74,7 +76,7 @@ int server_store_hosts_load(struct server_db *db, struct server_hosts *reg)
 	             " aio_nr_min, aio_nr_max, aio_max_nr, detail, dropped, limit_min,"
 	             " limit_max, limit_margin, sysctl_file, boot_time_ms, desired,"
 	             " desired_rollout, desired_ms, secret_hash, revoked_ms"
-	             " FROM hosts ORDER BY id",
+	             " FROM hosts WHERE removed_ms = 0 ORDER BY id",
 	             -1, &st, NULL)) != SQLITE_OK)
 		return server_db_failed(conn, rc, "loading hosts");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -126,6 +128,13 @@ int server_store_hosts_load(struct server_db *db, struct server_hosts *reg)
 		sqlite3_finalize(st);
 		return rc;
 	}
+	sqlite3_finalize(st);
+	/* a removed host's id is never given again */
+	if ((rc = sqlite3_prepare_v2(conn, "SELECT coalesce(max(id), 0) FROM hosts", -1, &st,
+	                             NULL)) != SQLITE_OK)
+		return server_db_failed(conn, rc, "loading hosts");
+	if (sqlite3_step(st) == SQLITE_ROW)
+		server_hosts_ids_from(reg, sqlite3_column_int64(st, 0) + 1);
 	sqlite3_finalize(st);
 
 	if ((rc = sqlite3_prepare_v2(
@@ -240,6 +249,15 @@ int server_store_hosts_secret(struct server_db *db, const char *host, const char
 	                      "UPDATE hosts SET secret_hash = ?, revoked_ms = NULL WHERE name = ?",
 	                      "tt", hash, host);
 }
+
+const char *const server_store_hosts_forget_sql[] = {
+	"DELETE FROM host_labels WHERE host_id = ?1",
+	/* the row stays for the rollout steps that name it, under a name no
+	 * host can have, so the name can enroll again as a new host */
+	"UPDATE hosts SET removed_ms = ?3, name = 'removed:' || id || ':' || name,"
+	" secret_hash = NULL, detail = NULL WHERE id = ?1",
+	NULL,
+};
 
 int server_store_hosts_revoke(struct server_db *db, const char *host, uint64_t when_ms,
                               const char *who, void (*then)(void *arg, int err), void *arg)

@@ -30,6 +30,9 @@ int server_store_hosts_desired_apply(struct sqlite3 *conn, const struct server_s
 /* Queued writes (server_db_exec's contract). */
 int server_store_hosts_secret(struct server_db *db, const char *host, const char *hash,
                               void (*then)(void *arg, int err), void *arg);
+/* A removed host (?1 its id, ?3 when): its labels go, its row is marked;
+ * NULL-terminated. */
+extern const char *const server_store_hosts_forget_sql[];
 /* With its audit entry (who did it) in the same transaction. */
 int server_store_hosts_revoke(struct server_db *db, const char *host, uint64_t when_ms,
                               const char *who, void (*then)(void *arg, int err), void *arg);

@@ -394,6 +394,72 @@ Test(fleet, a_full_disk_is_logged_once_not_per_batch)
 	cr_expect(strstr(log, "full"), "the cause is named:\n%s", log);
 }
 
+static bool in_fleet(struct h_env *e, void *arg)
+{
+	json_t *fleet = h_fleet(e);
+	bool found = fleet && h_fleet_host(fleet, arg);
+
+	json_decref(fleet);
+	return found;
+}
+
+/* A decommissioned host could never be removed and cost memory for ever. */
+Test(fleet, host_remove_forgets_a_decommissioned_host)
+{
+	const char *server_argv[] = {
+		H_BIN("aio-server"), "--http-listen", env.http_url,  "--listen",    env.agent_url,
+		"--admin-listen",    env.admin_url,   "--state-dir", env.state_dir, NULL
+	};
+	const char *rm[] = { "host", "remove", "hv1", NULL };
+	const char *show[] = { "host", "show", "hv1", NULL };
+	struct expect a = { "hv1", 10, 65536, true }, gone = { "hv1", 10, 65536, false };
+	struct expect b = { "hv2", 20, 65536, true };
+	char root1[300], root2[300], *err = NULL;
+	long long id;
+	pid_t agent;
+
+	h_server_start(&env);
+	h_sysroot_make(&env, "hv1", 10, 65536, root1, sizeof(root1));
+	h_sysroot_make(&env, "hv2", 20, 65536, root2, sizeof(root2));
+	agent = h_agent_start(&env, "hv1", root1, "100ms", NULL);
+	h_agent_start(&env, "hv2", root2, "100ms", NULL);
+	cr_assert(h_wait(host_is, &env, &a, 10000));
+	cr_assert(h_wait(host_is, &env, &b, 10000));
+	id = h_db_value(&env, "SELECT id FROM hosts WHERE name = 'hv1'");
+
+	cr_expect_eq(h_aioctl(&env, NULL, &err, rm), 1, "a host that reports is not removed");
+	cr_expect(err && strstr(err, "--force"), "%s", err ? err : "");
+	free(err);
+	cr_assert_eq(h_stop(&env, agent), 0);
+	cr_assert(h_wait(host_is, &env, &gone, 10000), "hv1 offline");
+	cr_assert_eq(h_aioctl(&env, NULL, NULL, rm), 0);
+	cr_expect_not(in_fleet(&env, "hv1"));
+	cr_expect(in_fleet(&env, "hv2"), "the others stay");
+	cr_expect_neq(h_aioctl(&env, NULL, NULL, show), 0, "host show: no such host");
+	cr_expect_eq(h_db_value(&env,
+	                        "SELECT (SELECT count(*) FROM samples WHERE host_id = (SELECT"
+	                        " id FROM hosts WHERE name LIKE 'removed:%'))"
+	                        " + (SELECT count(*) FROM series WHERE host_id = (SELECT id"
+	                        " FROM hosts WHERE name LIKE 'removed:%'))"
+	                        " + (SELECT count(*) FROM rollup_5m WHERE host_id = (SELECT id"
+	                        " FROM hosts WHERE name LIKE 'removed:%'))"),
+	             0, "its history is gone");
+	cr_expect_eq(h_db_value(&env, "SELECT count(*) FROM audit WHERE action = 'host.remove'"
+	                              " AND target = 'hv1'"),
+	             1, "audited");
+
+	/* still gone after a restart; enrolled again, it is a new host */
+	cr_assert_eq(h_stop(&env, env.server), 0);
+	env.server = h_spawn(&env, "server2", server_argv);
+	cr_assert(h_wait(in_fleet, &env, "hv2", 10000));
+	cr_expect_not(in_fleet(&env, "hv1"));
+	h_agent_start(&env, "hv1", root1, "100ms", NULL);
+	cr_expect(h_wait(host_is, &env, &a, 15000), "a new enrollment brings it back: %s",
+	          h_log_tail(&env, "agent-hv1", 1500));
+	cr_expect_gt(h_db_value(&env, "SELECT id FROM hosts WHERE name = 'hv1'"), id,
+	             "as a new host");
+}
+
 Test(fleet, agent_rides_out_a_server_restart)
 {
 	const char *server_argv[] = {

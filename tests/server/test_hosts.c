@@ -43,6 +43,28 @@ Test(hosts, many_hosts_are_found_by_name_and_id)
 	free(ids);
 }
 
+Test(hosts, a_removed_host_is_gone_and_its_id_never_comes_back)
+{
+	char name[32];
+
+	for (int i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "hv%03d", i);
+		cr_assert(server_hosts_add(&reg, name, 0));
+	}
+	cr_assert_eq(server_hosts_remove(&reg, 42), 0);
+	cr_assert_eq(server_hosts_remove(&reg, 42), -ENOENT);
+	cr_expect_eq(server_hosts_count(&reg), 99);
+	cr_expect_eq(server_hosts_id(&reg, "hv041"), 0, "not found by name");
+	cr_expect_null(server_hosts_find_id(&reg, 42), "nor by id");
+	for (int i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "hv%03d", i);
+		if (i != 41)
+			cr_expect_eq(server_hosts_id(&reg, name), i + 1, "%s still there", name);
+	}
+	server_hosts_ids_from(&reg, 500); /* ids the database has seen */
+	cr_expect_eq(server_hosts_add(&reg, "hv041", 0)->id, 500, "a new host, a new id");
+}
+
 static int bump(struct server_host *h, void *arg)
 {
 	h->dropped += *(int *)arg;
