@@ -2,9 +2,11 @@
  * starts an alert, its end clears it (with hysteresis where it has one),
  * and active alerts are loaded again after a restart. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alerts.h"
+#include "bounds.h"
 #include "clock.h"
 #include "config.h"
 #include "fixture.h"
@@ -105,4 +107,21 @@ Test(server_alerts, active_alerts_come_back_after_a_restart)
 	fixture_reopen(&f);
 	start();
 	cr_assert_eq(server_alerts_active_count(&al, ALERT_UTILIZATION), 1);
+}
+
+/* bsearch(NULL, 0) on an empty list, and sums of counters at their bound,
+ * once aborted the sanitizer build: the ASan+UBSan run goes through both. */
+Test(server_alerts, an_empty_fleet_and_counters_at_their_bound)
+{
+	server_alerts_evaluate(&al, aio_now_ms());
+	cr_expect_eq(server_alerts_active_count(&al, ALERT_ROOM), 0, "nothing, and no crash");
+	for (int i = 0; i < 64; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "big%d", i);
+		host(name, AIO_COUNTER_MAX, AIO_COUNTER_MAX);
+	}
+	server_alerts_evaluate(&al, aio_now_ms());
+	cr_expect_eq(server_alerts_active_count(&al, ALERT_UTILIZATION), 64);
+	cr_expect_eq(server_alerts_active_count(&al, ALERT_ROOM), 64);
 }
