@@ -36,44 +36,43 @@ struct aio_rpc_server {
 
 enum call_state { CALL_RECV, CALL_SEND };
 
-/* What unpacking one envelope may allocate. The envelope is read before
+/* What unpacking an envelope may allocate. It is read before
  * the caller is known, and protobuf-c keeps every unknown field: 1 MiB of
  * them cost 20 MiB, and 64 such peers took a server to 1 GiB. A real
- * envelope needs its size once (the payload's copy) and a little more. */
+ * envelope needs its size once (the payload's copy) and a little more.
+ * The blocks are malloc's own, so what was unpacked is freed as usual. */
 struct budget {
 	ProtobufCAllocator a;
 	size_t left;
 };
 
 #define BUDGET_SLACK   (64 * 1024)
-#define CHUNK_HEADER   16 /* keeps malloc's alignment */
 #define CHUNK_OVERHEAD 32 /* what malloc spends besides: counted too */
 
 static void *budget_alloc(void *data, size_t size)
 {
 	struct budget *b = data;
-	size_t cost = size + CHUNK_HEADER + CHUNK_OVERHEAD;
-	unsigned char *p;
 
-	if (cost > b->left || !(p = malloc(size + CHUNK_HEADER)))
+	if (size + CHUNK_OVERHEAD > b->left)
 		return NULL;
-	memcpy(p, &cost, sizeof(cost));
-	b->left -= cost;
-	return p + CHUNK_HEADER;
+	b->left -= size + CHUNK_OVERHEAD;
+	return malloc(size);
 }
 
 static void budget_free(void *data, void *ptr)
 {
-	struct budget *b = data;
-	unsigned char *p = ptr;
-	size_t cost;
+	(void)data;
+	free(ptr);
+}
 
-	if (!p)
-		return;
-	p -= CHUNK_HEADER;
-	memcpy(&cost, p, sizeof(cost));
-	b->left += cost;
-	free(p);
+/* protobuf-c's unpack of len bytes within a budget of their size. */
+static ProtobufCMessage *unpack_bounded(const ProtobufCMessageDescriptor *d, size_t len,
+                                        const uint8_t *data)
+{
+	struct budget b = { { budget_alloc, budget_free, NULL }, len + BUDGET_SLACK };
+
+	b.a.allocator_data = &b;
+	return protobuf_c_message_unpack(d, &b.a, len, data);
 }
 
 struct aio_rpc_call {
@@ -83,8 +82,7 @@ struct aio_rpc_call {
 	enum call_state state;
 
 	/* the request being served; guarded by srv->lock where noted */
-	Aioctl__V1__Request *req; /* allocated from budget */
-	struct budget budget;
+	Aioctl__V1__Request *req;
 	uint64_t request_id;
 	int status;
 	char message[AIO_RPC_STATUS_MESSAGE_MAX];
@@ -107,7 +105,7 @@ static void call_retire(struct aio_rpc_call *call)
 	nng_ctx_close(call->ctx);
 	nng_aio_reap(call->aio);
 	if (call->req)
-		aioctl__v1__request__free_unpacked(call->req, &call->budget.a);
+		aioctl__v1__request__free_unpacked(call->req, NULL);
 	free(call);
 	pthread_mutex_lock(&srv->lock);
 	if (--srv->n_live == 0)
@@ -152,7 +150,7 @@ static void call_recycle(struct aio_rpc_call *call)
 	bool retire;
 
 	if (call->req) {
-		aioctl__v1__request__free_unpacked(call->req, &call->budget.a);
+		aioctl__v1__request__free_unpacked(call->req, NULL);
 		call->req = NULL;
 	}
 	call->request_id = 0;
@@ -283,10 +281,8 @@ static void dispatch(struct aio_rpc_call *call, nng_msg *msg)
 	nng_msg *stash;
 	int status;
 
-	call->budget.a = (ProtobufCAllocator){ budget_alloc, budget_free, &call->budget };
-	call->budget.left = nng_msg_len(msg) + BUDGET_SLACK;
-	call->req =
-	        aioctl__v1__request__unpack(&call->budget.a, nng_msg_len(msg), nng_msg_body(msg));
+	call->req = (Aioctl__V1__Request *)unpack_bounded(&aioctl__v1__request__descriptor,
+	                                                  nng_msg_len(msg), nng_msg_body(msg));
 	call->pipe = nng_msg_get_pipe(msg);
 	aio_pipes_call_begin(srv->pipes, call->pipe);
 	nng_msg_free(msg);
@@ -326,6 +322,8 @@ static void dispatch(struct aio_rpc_call *call, nng_msg *msg)
 		call_send(call, build_reply(call, status, call->message, NULL));
 		return;
 	}
+	/* after authorize: a known caller's payload may be many small
+	 * messages, several times its packed size in memory */
 	in = protobuf_c_message_unpack(m->input, NULL, call->req->payload.len,
 	                               call->req->payload.data);
 	if (!in) {
