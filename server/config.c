@@ -21,9 +21,10 @@ static const struct aio_conf_key keys[] = {
 	    "error, warning, info or debug"),
 	KEY("max-message-size", AIO_CONF_SIZE, max_message_size, "1MiB", 4096, 64 << 20, "SIZE",
 	    "largest request accepted"),
-	KEY("max-connections", AIO_CONF_UINT, max_connections, "150000", 1, 10000000, "N",
+	KEY("max-connections", AIO_CONF_UINT, max_connections, "0", 0, 10000000, "N",
 	    "agent connections open at once (each holds a descriptor; past the cap a new one is "
-	    "closed and logged); room is kept for the admin listener"),
+	    "closed and logged); 0: what the descriptor limit allows, with room kept for the "
+	    "admin listener"),
 	KEY("max-admin-connections", AIO_CONF_UINT, max_admin_connections, "256", 1, 100000, "N",
 	    "aioctl connections open at once"),
 	KEY("idle-timeout", AIO_CONF_DURATION, idle_timeout_ms, "2m", 1000, AIO_DAY_MS, "DUR",

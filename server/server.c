@@ -99,21 +99,19 @@ static int check_plain(const struct server_config *c, const char *what, const ch
  * admin listener, the database and the rest keep room. */
 static size_t agent_connections(const struct server_config *c)
 {
-	uint64_t room, want = c->max_connections;
+	uint64_t room = c->max_connections;
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
-		return (size_t)want;
-	room = rl.rlim_cur > c->max_admin_connections + 256
-	               ? rl.rlim_cur - c->max_admin_connections - 256
-	               : 1;
-	if (want > room) {
-		log_warn("max-connections %" PRIu64 " is past what %" PRIu64 " descriptors allow "
-		         "beside the admin listener: %" PRIu64 " (raise LimitNOFILE)",
-		         want, (uint64_t)rl.rlim_cur, room);
-		want = room;
-	}
-	return (size_t)want;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		room = rl.rlim_cur > c->max_admin_connections + 256
+		               ? rl.rlim_cur - c->max_admin_connections - 256
+		               : 1;
+	if (!c->max_connections || c->max_connections <= room)
+		return (size_t)(c->max_connections ? c->max_connections : room);
+	log_warn("max-connections %" PRIu64 " is past what %" PRIu64 " descriptors allow beside "
+	         "the admin listener: %" PRIu64 " (raise LimitNOFILE)",
+	         c->max_connections, (uint64_t)rl.rlim_cur, room);
+	return (size_t)room;
 }
 
 static int listen_one(struct server *s, const char *what, const char *who, const char *url,
