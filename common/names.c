@@ -146,7 +146,7 @@ bool aio_text_escape_in_place(char *buf, size_t size)
 
 bool aio_text_clean(char *s, size_t max)
 {
-	unsigned char *p = (unsigned char *)s, *end = p + max;
+	unsigned char *p = (unsigned char *)s;
 	bool changed = false;
 	size_t n;
 
@@ -155,7 +155,7 @@ bool aio_text_clean(char *s, size_t max)
 	for (; *p; p += n) {
 		if (!(n = aio_utf8_len(p)))
 			n = 1;
-		if (n > (size_t)(end - p)) {
+		if ((size_t)(p - (unsigned char *)s) + n > max) {
 			*p = '\0'; /* cut at a whole character */
 			return true;
 		}
