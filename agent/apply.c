@@ -303,11 +303,21 @@ static void apply_new(struct agent_applier *ap, const Aioctl__V1__SetLimit *cmd,
 			         "cannot create the directory of %s: %s", ap->file, strerror(-r));
 			goto out_free;
 		}
-		snprintf(content, sizeof(content),
-		         "# Written by aio-agent for aioctl rollout %" PRIu64 ", step %" PRIu64
-		         ".\n# Change it with aioctl, not by hand: drift is reported.\n"
-		         "fs.aio-max-nr = %" PRIu64 "\n",
-		         cmd->rollout_id, cmd->step_id, cmd->target);
+		if (cmd->step_id & AGENT_GUARD_STEP)
+			snprintf(
+			        content, sizeof(content),
+			        "# Written by aio-agent's guard (libvirt's qemu hook) to let a "
+			        "domain "
+			        "start.\n# Change it with aioctl, not by hand: drift is reported.\n"
+			        "fs.aio-max-nr = %" PRIu64 "\n",
+			        cmd->target);
+		else
+			snprintf(content, sizeof(content),
+			         "# Written by aio-agent for aioctl rollout %" PRIu64
+			         ", step %" PRIu64
+			         ".\n# Change it with aioctl, not by hand: drift is reported.\n"
+			         "fs.aio-max-nr = %" PRIu64 "\n",
+			         cmd->rollout_id, cmd->step_id, cmd->target);
 		if ((r = aio_file_write_atomic(ap->file_real, content, strlen(content), 0644)) <
 		    0) {
 			ack_fail(ack, AIO_FAILED_PRECONDITION, "cannot write %s: %s", ap->file,

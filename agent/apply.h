@@ -13,6 +13,8 @@
 
 #include "aioctl.pb-c.h"
 
+/* The guard's own steps (guard.c) have this bit in their id. */
+#define AGENT_GUARD_STEP (1ULL << 63)
 /* Step records kept in STATE/steps (each at most 256 KiB). */
 #define AGENT_STEPS_KEPT 512
 

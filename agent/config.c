@@ -51,6 +51,11 @@ static const struct aio_conf_key keys[] = {
 	    "read the enrollment token from FILE"),
 	KEY("watch-max", AIO_CONF_DURATION, watch_max_ms, "30s", 1000, 600 * 1000, "DUR",
 	    "how long the server may hold a Watch before answering"),
+	KEY("guard", AIO_CONF_STRING, guard, "raise", 0, 0, "POLICY",
+	    "libvirt's qemu hook (aio-agent guard) when a domain's AIO demand does not fit: raise "
+	    "(within limit-max), refuse, warn or off"),
+	KEY("guard-reservation", AIO_CONF_DURATION, guard_reservation_ms, "2m", 1000, AIO_HOUR_MS,
+	    "DUR", "how long a start the guard let through keeps its room reserved"),
 	KEY("tls-ca", AIO_CONF_STRING, tls_ca, NULL, 0, 0, "FILE", "CA that signed the server"),
 	KEY("tls-cert", AIO_CONF_STRING, tls_cert, NULL, 0, 0, "FILE", "this agent's certificate"),
 	KEY("tls-key", AIO_CONF_STRING, tls_key, NULL, 0, 0, "FILE", "this agent's key"),

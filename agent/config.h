@@ -32,6 +32,8 @@ struct agent_config {
 	char *tls_cert;
 	char *tls_key;
 	char *tls_server_name;
+	char *guard;                   /* raise, refuse, warn, off (guard.h) */
+	uint64_t guard_reservation_ms; /* how long a start's room stays reserved */
 };
 
 extern const struct aio_conf_spec agent_config_spec;

@@ -5,9 +5,43 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent.h"
+#include "guard.h"
 #include "log.h"
+
+#define AGENT_CONF_DEFAULT "/etc/aioctl/agent.conf"
+
+/* aio-agent guard [--config FILE] NAME OP SUBOP [EXTRA]: libvirt's qemu
+ * hook (guard.h), with the agent's config (AGENT_CONF_DEFAULT if there). */
+static int guard(int argc, char **argv)
+{
+	struct agent_config conf;
+	char err[512], *args[3] = { argv[0], "--config", AGENT_CONF_DEFAULT };
+	int n = access(AGENT_CONF_DEFAULT, R_OK) == 0 ? 3 : 1, r;
+
+	argv += 2;
+	argc -= 2;
+	if (argc >= 2 && !strcmp(argv[0], "--config")) {
+		args[2] = argv[1];
+		n = 3;
+		argv += 2;
+		argc -= 2;
+	}
+	memset(&conf, 0, sizeof(conf));
+	if (aio_conf_load(&agent_config_spec, &conf, n, args, err, sizeof(err)) < 0) {
+		/* a broken config never blocks a VM start */
+		fprintf(stderr, "aio-guard: %s; the start goes on\n", err);
+		aio_conf_done(&agent_config_spec, &conf);
+		return 0;
+	}
+	/* libvirt shows the hook's stderr: the guard's one line, and errors */
+	aio_log_init("aio-guard", AIO_LOG_ERR);
+	r = agent_guard_main(&conf, argc, argv, stdin, stderr);
+	aio_conf_done(&agent_config_spec, &conf);
+	return r;
+}
 
 int main(int argc, char **argv)
 {
@@ -18,6 +52,8 @@ int main(int argc, char **argv)
 
 	/* a small daemon: one malloc arena, not one per thread */
 	mallopt(M_ARENA_MAX, 1);
+	if (argc >= 2 && !strcmp(argv[1], "guard"))
+		return guard(argc, argv);
 	memset(&a, 0, sizeof(a));
 	r = aio_conf_load(&agent_config_spec, &a.conf, argc, argv, err, sizeof(err));
 	if (r == AIO_CONF_EXIT)

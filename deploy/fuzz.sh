@@ -13,7 +13,7 @@ cmake -S . -B "$dir" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DAIO_FUZ
 	-DAIO_SANITIZE=ON -DAIO_TESTS=OFF -DAIO_WERROR=ON >/dev/null
 cmake --build "$dir" -j "$(nproc)"
 status=0
-for t in envelope logparse sysctl conf duration spool steps; do
+for t in envelope logparse sysctl conf duration spool steps domain; do
 	work=$(mktemp -d)
 	echo "== fuzz_$t for ${seconds}s"
 	if ! (cd "$work" && "$top/$dir/tests/fuzz/fuzz_$t" -max_total_time="$seconds" \

@@ -1,0 +1,112 @@
+/* The qemu hook as libvirt runs it: the installed script (built from
+ * deploy/libvirt-hook-qemu.in) with NAME OPERATION SUB-OPERATION EXTRA and
+ * the domain XML on stdin, running the real aio-agent guard on a sysroot. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "harness.h"
+
+static struct h_env env;
+static char root[300], conf[400];
+
+static void setup(void)
+{
+	FILE *f;
+
+	h_env_init(&env);
+	h_sysroot_make(&env, "hv1", 64512, 65536, root, sizeof(root)); /* room for 1 */
+	snprintf(conf, sizeof(conf), "%s/agent.conf", env.dir);
+	cr_assert((f = fopen(conf, "w")));
+	fprintf(f, "sysroot = %s\nstate-dir = %s/state\nguard = refuse\n", root, env.dir);
+	fclose(f);
+}
+
+static void teardown(void)
+{
+	h_env_fini(&env);
+}
+
+TestSuite(hook, .init = setup, .fini = teardown, .timeout = 30);
+
+/* Runs the hook script for op with a fixture's XML, as libvirt does;
+ * its exit status, stderr in *ret_err (malloc'd). */
+static int run(const char *script, const char *op, const char *xml, char **ret_err)
+{
+	char cmd[2048], out[400];
+	int status;
+
+	snprintf(out, sizeof(out), "%s/hook.err", env.dir);
+	snprintf(cmd, sizeof(cmd),
+	         "AIOCTL_AGENT='%s' AIOCTL_AGENT_CONF='%s' '%s' vm1 %s begin - "
+	         "< '%s/tests/fixtures/domains/%s' 2> '%s'",
+	         H_BIN("aio-agent"), conf, script, op, AIO_SOURCE_DIR, xml, out);
+	status = system(cmd);
+	cr_assert(WIFEXITED(status), "%s", cmd);
+	cr_assert_eq(aio_file_read_all(out, 1 << 16, ret_err, NULL), 0);
+	return WEXITSTATUS(status);
+}
+
+/* The hook linked into a qemu.d directory, as the README says. */
+static int hook(const char *op, const char *xml, char **ret_err)
+{
+	char link[400];
+
+	snprintf(link, sizeof(link), "%s/qemu.d/10-aioctl-guard", env.dir);
+	if (access(link, X_OK) != 0)
+		h_sh("mkdir -p '%s/qemu.d' && ln -s '%s/../libvirt-hook-qemu' '%s'", env.dir,
+		     AIO_BIN_DIR, link);
+	return run(link, op, xml, ret_err);
+}
+
+Test(hook, refuses_a_start_that_does_not_fit_with_one_line)
+{
+	char *err = NULL;
+
+	cr_expect_eq(hook("prepare", "iothreads.xml", &err), 1, "3 contexts, room for 1");
+	cr_expect(strstr(err, "aio-guard: domain iothreads needs 3 AIO contexts"), "%s", err);
+	cr_expect(strstr(err, "sysctl -w fs.aio-max-nr="), "%s", err);
+	cr_expect_eq(strchr(err, '\n') - err + 1, (long)strlen(err), "one line: %s", err);
+	free(err);
+	cr_expect_eq(hook("prepare", "main-loop-native.xml", &err), 0, "1 context fits: %s", err);
+	free(err);
+	cr_expect_eq(hook("started", "iothreads.xml", &err), 0, "not the guard's moment");
+	cr_expect_str_eq(err, "");
+	free(err);
+	cr_expect_eq(hook("prepare", "mixed-io.xml", &err), 0, "no native AIO");
+	free(err);
+}
+
+/* A host with one qemu hook script calls the guard first, as the README
+ * shows, and its own work still gets the XML. */
+Test(hook, chained_from_a_hook_a_host_already_has)
+{
+	char script[400], *err = NULL, *seen = NULL, path[400];
+	FILE *f;
+
+	snprintf(script, sizeof(script), "%s/qemu", env.dir);
+	snprintf(path, sizeof(path), "%s/seen.xml", env.dir);
+	cr_assert((f = fopen(script, "w")));
+	fprintf(f,
+	        "#!/bin/sh\nPATH='%s':$PATH\n"
+	        "xml=$(cat); printf '%%s' \"$xml\" | aio-agent guard --config "
+	        "\"$AIOCTL_AGENT_CONF\" "
+	        "\"$@\" || exit 1\n"
+	        "printf '%%s' \"$xml\" > '%s'\n",
+	        AIO_BIN_DIR, path);
+	fclose(f);
+	cr_assert_eq(chmod(script, 0755), 0);
+	cr_expect_eq(run(script, "prepare", "iothreads.xml", &err), 1, "the guard refuses");
+	cr_expect(strstr(err, "needs 3 AIO contexts"), "%s", err);
+	free(err);
+	cr_expect_eq(run(script, "prepare", "main-loop-native.xml", &err), 0, "%s", err);
+	free(err);
+	cr_assert_eq(aio_file_read_all(path, 1 << 20, &seen, NULL), 0);
+	cr_expect(strstr(seen, "<name>main-loop-native</name>"), "the host's own hook got the XML");
+	free(seen);
+}
