@@ -20,6 +20,7 @@
 #include "apply.h"
 #include "attrib.h"
 #include "config.h"
+#include "guard.h"
 #include "journal.h"
 #include "persist.h"
 #include "qemulog.h"
@@ -55,6 +56,7 @@ struct agent {
 	/* the follow thread's own */
 	struct agent_journal journal;
 	struct agent_qemulog qemulog;
+	char guard_pos[AGENT_GUARD_EVENT_NAME + 1]; /* the guard's last decision read */
 	bool journal_warned;
 
 	pthread_t threads[4];
@@ -77,5 +79,8 @@ void *agent_control_thread(void *arg);
 /* Opens the log sources at the positions text (NULL: first start). */
 void agent_follow_open(struct agent *a, const char *positions);
 void agent_follow_close(struct agent *a);
+/* The positions of a report the server stored: what is behind them can
+ * go (the guard's decisions). */
+void agent_follow_committed(struct agent *a, const char *positions);
 /* Scans /proc and sysctl.d now, for the next report. */
 void agent_follow_scan(struct agent *a);

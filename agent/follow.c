@@ -25,20 +25,31 @@ static char *positions_text(struct agent *a)
 		return NULL;
 	if (a->journal.cursor[0])
 		fprintf(f, "journal %s\n", a->journal.cursor);
+	if (a->guard_pos[0])
+		fprintf(f, "guard %s\n", a->guard_pos);
 	agent_qemulog_positions(&a->qemulog, f);
 	fclose(f);
 	return buf;
 }
 
-static const char *journal_cursor_of(const char *positions, char *buf, size_t len)
+/* The value of the line "KEY VALUE" in positions, or NULL. */
+static const char *position_of(const char *positions, const char *key, char *buf, size_t len)
 {
-	const char *p = positions ? strstr(positions, "journal ") : NULL;
+	size_t klen = strlen(key);
+	const char *p = positions;
 
-	if (!p || (p != positions && p[-1] != '\n'))
+	while (p && (p = strstr(p, key)) && ((p != positions && p[-1] != '\n') || p[klen] != ' '))
+		p += klen;
+	if (!p)
 		return NULL;
-	p += 8;
+	p += klen + 1;
 	snprintf(buf, len, "%.*s", (int)strcspn(p, "\n"), p);
 	return buf;
+}
+
+static const char *journal_cursor_of(const char *positions, char *buf, size_t len)
+{
+	return position_of(positions, "journal", buf, len);
 }
 
 static void open_journal(struct agent *a, const char *positions)
@@ -70,7 +81,17 @@ void agent_follow_open(struct agent *a, const char *positions)
 	open_journal(a, positions);
 	if ((r = agent_qemulog_open(&a->qemulog, a->conf.sysroot, positions)) < 0)
 		log_warn_errno(r, "cannot follow %s", AGENT_QEMULOG_DIR);
+	if (!position_of(positions, "guard", a->guard_pos, sizeof(a->guard_pos)))
+		a->guard_pos[0] = '\0';
 	a->positions = positions_text(a);
+}
+
+void agent_follow_committed(struct agent *a, const char *positions)
+{
+	char upto[AGENT_GUARD_EVENT_NAME + 1];
+
+	if (position_of(positions, "guard", upto, sizeof(upto)))
+		agent_guard_events_trim(a->conf.state_dir, upto);
 }
 
 void agent_follow_close(struct agent *a)
@@ -105,6 +126,7 @@ static void read_logs(struct agent *a)
 	if (a->journal.j)
 		agent_journal_read(&a->journal, push_event, a);
 	agent_qemulog_read(&a->qemulog, push_event, a);
+	agent_guard_events_read(a->conf.state_dir, a->guard_pos, push_event, a, a->guard_pos);
 	positions = positions_text(a);
 	if (!positions)
 		return;

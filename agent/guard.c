@@ -223,6 +223,113 @@ static int decide_locked(const struct agent_config *conf, enum agent_guard_polic
 	return 0;
 }
 
+/* ------------------------------------------------- decisions reported */
+
+#define EVENTS_MAGIC "aioguard1"
+
+static int events_dir(const char *state_dir, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%s/guard-events", state_dir) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+static void record(const struct agent_config *conf, const struct agent_guard_result *g)
+{
+	static const int kind[] = {
+		[GUARD_RAISED] = AIOCTL__V1__EVENT_KIND__EVENT_GUARD_RAISED,
+		[GUARD_WARNED] = AIOCTL__V1__EVENT_KIND__EVENT_GUARD_WARNED,
+		[GUARD_REFUSED] = AIOCTL__V1__EVENT_KIND__EVENT_GUARD_REFUSED,
+	};
+	char dir[4200], path[4300], text[AIO_VM_NAME_MAX + 1200];
+	int n, r;
+
+	if (events_dir(conf->state_dir, dir, sizeof(dir)) < 0 || aio_mkdir_p(dir, 0700) < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/%020" PRIu64 "-%08d", dir, aio_now_ms(),
+	         (int)getpid() % 100000000);
+	n = snprintf(text, sizeof(text), EVENTS_MAGIC " %d\n%s\n%s\n", kind[g->verdict],
+	             g->demand.domain, g->message);
+	if ((r = aio_file_write_atomic(path, text, (size_t)n, 0600)) < 0)
+		fprintf(stderr, "aio-guard: %s: %s (this decision is not reported)\n", path,
+		        strerror(-r));
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int is_event(const struct dirent *d)
+{
+	return strlen(d->d_name) == AGENT_GUARD_EVENT_NAME && d->d_name[20] == '-';
+}
+
+void agent_guard_events_read(const char *state_dir, const char *after,
+                             bool (*fn)(const struct agent_event *ev, void *arg), void *arg,
+                             char *last)
+{
+	struct dirent **v = NULL;
+	char dir[4200];
+	bool more = true;
+	int n;
+
+	if (events_dir(state_dir, dir, sizeof(dir)) < 0 ||
+	    (n = scandir(dir, &v, is_event, by_name)) < 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		char path[4500], *text = NULL, *domain, *message;
+		struct agent_event ev;
+		int kind;
+
+		if (more && strcmp(v[i]->d_name, after) > 0) {
+			snprintf(path, sizeof(path), "%s/%s", dir, v[i]->d_name);
+			if (aio_file_read_all(path, 8192, &text, NULL) == 0 &&
+			    sscanf(text, EVENTS_MAGIC " %d", &kind) == 1 &&
+			    (domain = strchr(text, '\n')) && (message = strchr(++domain, '\n'))) {
+				*message++ = '\0';
+				message[strcspn(message, "\n")] = '\0';
+				memset(&ev, 0, sizeof(ev));
+				ev.time_ms = strtoull(v[i]->d_name, NULL, 10);
+				ev.kind = (Aioctl__V1__EventKind)kind;
+				snprintf(ev.vm, sizeof(ev.vm), "%s", domain);
+				snprintf(ev.line, sizeof(ev.line), "%s", message);
+				snprintf(ev.source, sizeof(ev.source), "aio-guard");
+				snprintf(ev.key, sizeof(ev.key), "guard:%.*s",
+				         AGENT_GUARD_EVENT_NAME, v[i]->d_name);
+				if ((more = fn(&ev, arg)))
+					snprintf(last, AGENT_GUARD_EVENT_NAME + 1, "%.*s",
+					         AGENT_GUARD_EVENT_NAME, v[i]->d_name);
+			} else if (text || errno != ENOENT) {
+				/* damaged: it can never be reported */
+				unlink(path);
+			}
+			free(text);
+		}
+		free(v[i]);
+	}
+	free(v);
+}
+
+void agent_guard_events_trim(const char *state_dir, const char *upto)
+{
+	struct dirent **v = NULL;
+	char dir[4200], path[4500];
+	int n;
+
+	if (!upto[0] || events_dir(state_dir, dir, sizeof(dir)) < 0 ||
+	    (n = scandir(dir, &v, is_event, by_name)) < 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		if (strcmp(v[i]->d_name, upto) <= 0) {
+			snprintf(path, sizeof(path), "%s/%s", dir, v[i]->d_name);
+			unlink(path);
+		}
+		free(v[i]);
+	}
+	free(v);
+}
+
+/* ---------------------------------------------------------- deciding */
+
 int agent_guard_decide(const struct agent_config *conf, enum agent_guard_policy policy,
                        const char *xml, size_t len, struct agent_guard_result *g)
 {
@@ -250,7 +357,18 @@ int agent_guard_decide(const struct agent_config *conf, enum agent_guard_policy 
 		;
 	r = decide_locked(conf, policy, dir, g);
 	close(fd);
+	if (r == 0 && g->verdict != GUARD_PASSED)
+		record(conf, g);
 	return r;
+}
+
+void agent_guard_release(const struct agent_config *conf, const char *domain)
+{
+	char dir[4200], path[4400];
+
+	snprintf(dir, sizeof(dir), "%s/guard", conf->state_dir);
+	if (reservation_path(dir, domain, path, sizeof(path)) == 0)
+		unlink(path);
 }
 
 int agent_guard_main(const struct agent_config *conf, int argc, char **argv, FILE *in, FILE *err)
@@ -261,8 +379,13 @@ int agent_guard_main(const struct agent_config *conf, int argc, char **argv, FIL
 	size_t len = 0, cap = 0;
 	int r;
 
+	/* a domain that stopped, or whose start failed, holds no room */
+	if (argc >= 2 && (!strcmp(argv[1], "stopped") || !strcmp(argv[1], "release"))) {
+		agent_guard_release(conf, argv[0]);
+		return 0;
+	}
 	if (argc < 3 || strcmp(argv[1], "prepare") || strcmp(argv[2], "begin"))
-		return 0; /* started, release, migrate, ...: not the guard's moment */
+		return 0; /* started, migrate, ...: not the guard's moment */
 	if (agent_guard_policy_parse(conf->guard, &policy) < 0) {
 		fprintf(err,
 		        "aio-guard: guard = %s: use raise, refuse, warn or off; the start goes "

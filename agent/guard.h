@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "demand.h"
+#include "logparse.h"
 
 enum agent_guard_policy { GUARD_OFF, GUARD_WARN, GUARD_REFUSE, GUARD_RAISE };
 
@@ -40,12 +41,28 @@ struct agent_guard_result {
 	char message[1024];         /* one line, for libvirt */
 };
 
+/* A decision other than a pass is kept for the agent to report: one file
+ * in STATE/guard-events, named by its time (AGENT_GUARD_EVENT_NAME bytes,
+ * so names sort by time), read by the agent's follower and removed once
+ * the report carrying it is stored. */
+#define AGENT_GUARD_EVENT_NAME 29
+
 int agent_guard_policy_parse(const char *s, enum agent_guard_policy *ret);
+/* The decisions kept after the one named after ("" for all), oldest
+ * first, as events to fn (false: stop, it is full); *last (at least
+ * AGENT_GUARD_EVENT_NAME + 1 bytes) becomes the last one given. */
+void agent_guard_events_read(const char *state_dir, const char *after,
+                             bool (*fn)(const struct agent_event *ev, void *arg), void *arg,
+                             char *last);
+/* Removes the decisions up to and including upto (reported, stored). */
+void agent_guard_events_trim(const char *state_dir, const char *upto);
 /* Decides for one start: xml is the domain's, conf the agent's. Returns 0
  * with *ret filled; a negative errno when the guard itself failed (bad
  * XML, unreadable counters, no state dir), with ret->message saying why. */
 int agent_guard_decide(const struct agent_config *conf, enum agent_guard_policy policy,
                        const char *xml, size_t len, struct agent_guard_result *ret);
+/* Drops domain's reservation: it stopped, or its start failed. */
+void agent_guard_release(const struct agent_config *conf, const char *domain);
 /* The hook: argv is NAME OP SUBOP [EXTRA] as libvirt gives them, in the
  * XML on stdin. Returns the exit status (message on err). */
 int agent_guard_main(const struct agent_config *conf, int argc, char **argv, FILE *in, FILE *err);

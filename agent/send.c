@@ -146,6 +146,8 @@ static void commit_positions(struct agent *a, const char *positions)
 	r = aio_file_write_atomic(path, positions, strlen(positions), 0600);
 	if (r < 0)
 		log_warn_errno(r, "cannot write %s", path);
+	else
+		agent_follow_committed(a, positions);
 }
 
 /* Sends the oldest spooled report. AIO_OK: acknowledged and removed. */

@@ -45,9 +45,22 @@ const char *aio_event_kind_name(int kind)
 		return "degraded";
 	case AIOCTL__V1__EVENT_KIND__EVENT_MULTIPATH:
 		return "multipath";
+	case AIOCTL__V1__EVENT_KIND__EVENT_GUARD_RAISED:
+		return "guard-raised";
+	case AIOCTL__V1__EVENT_KIND__EVENT_GUARD_REFUSED:
+		return "guard-refused";
+	case AIOCTL__V1__EVENT_KIND__EVENT_GUARD_WARNED:
+		return "guard-warned";
 	default:
 		return "unknown";
 	}
+}
+
+bool aio_event_is_error(int kind)
+{
+	/* what the guard let through, or made room for, did not fail */
+	return kind != AIOCTL__V1__EVENT_KIND__EVENT_GUARD_RAISED &&
+	       kind != AIOCTL__V1__EVENT_KIND__EVENT_GUARD_WARNED;
 }
 
 const char *aio_counting_name(int mode)

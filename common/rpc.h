@@ -4,6 +4,7 @@
 
 #include <nng/nng.h>
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "aioctl.pb-c.h"
@@ -36,8 +37,12 @@ enum aio_status {
 
 /* "UNAUTHENTICATED"; unknown numbers give "STATUS_<n>" in a static buffer. */
 const char *aio_status_name(int status);
-/* "failed", "hotplug-failed", "degraded", "multipath" or "unknown". */
+/* "failed", "hotplug-failed", "degraded", "multipath", "guard-raised",
+ * "guard-refused", "guard-warned" or "unknown". */
 const char *aio_event_kind_name(int kind);
+/* Whether an event of kind is an AIO error (counted in errors, alerts and
+ * trends): all but the guard's raised and warned. */
+bool aio_event_is_error(int kind);
 /* "single", "double" or "unknown". */
 const char *aio_counting_name(int mode);
 /* Packs m into a new nng message; the caller owns it (nng_msg_free). */

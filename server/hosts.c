@@ -268,6 +268,8 @@ void server_host_add_event(struct server_host *h, const Aioctl__V1__AioEvent *ev
 		}
 		h->recent[slot] = copy;
 	}
+	if (!aio_event_is_error(ev->kind))
+		return; /* listed, not counted as an error */
 	if (!h->event_times && !(h->event_times = calloc(SERVER_EVENT_TIMES, sizeof(uint64_t))))
 		return;
 	slot = (h->event_times_head + h->n_event_times) % SERVER_EVENT_TIMES;

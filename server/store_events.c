@@ -250,8 +250,10 @@ int server_store_events_read(struct server_reader *rd, uint64_t since_ms, int64_
 int server_store_events_count(struct server_reader *rd, int64_t host_id, uint64_t from_ms,
                               uint64_t until_ms, uint32_t *ret_n)
 {
-	static const char sql[] = "SELECT count(*) FROM events"
-	                          " WHERE host_id = ?1 AND time_ms >= ?2 AND time_ms < ?3";
+	/* errors only: the guard's raised (5) and warned (7) did not fail
+	 * (aio_event_is_error) */
+	static const char sql[] = "SELECT count(*) FROM events WHERE host_id = ?1"
+	                          " AND time_ms >= ?2 AND time_ms < ?3 AND kind NOT IN (5, 7)";
 	sqlite3_stmt *st = server_reader_stmt(rd, sql);
 	int rc;
 

@@ -109,6 +109,11 @@ Test(guard, a_start_that_fits_passes_and_reserves_its_room)
 	cr_expect_eq(decide(GUARD_REFUSE, "vm1", 3, &g), GUARD_PASSED,
 	             "vm1 tried again: its own reservation does not count against it");
 	cr_expect_eq(decide(GUARD_REFUSE, "vm3", 2, &g), GUARD_PASSED);
+	cr_expect_eq(decide(GUARD_REFUSE, "vm6", 1, &g), GUARD_REFUSED, "vm1 and vm3 hold it all");
+	agent_guard_release(&conf, "vm3"); /* libvirt: vm3 stopped */
+	cr_expect_eq(decide(GUARD_REFUSE, "vm6", 1, &g), GUARD_PASSED, "%s", g.message);
+	agent_guard_release(&conf, "vm6");
+	cr_expect_eq(decide(GUARD_REFUSE, "vm3", 2, &g), GUARD_PASSED);
 	/* vm1's and vm3's contexts appear: the reservations go */
 	put("/proc/sys/fs/aio-nr", "65536\n");
 	cr_expect_eq(decide(GUARD_REFUSE, "vm4", 1, &g), GUARD_REFUSED, "no room at all now");
@@ -211,4 +216,43 @@ Test(guard, starts_at_once_do_not_pass_on_the_same_room)
 		passed += WEXITSTATUS(status) == 0;
 	}
 	cr_expect_eq(passed, 2, "exactly two of four pass");
+}
+
+static bool collect(const struct agent_event *ev, void *arg)
+{
+	struct agent_event *v = arg;
+
+	for (int i = 0; i < 4; i++)
+		if (!v[i].key[0]) {
+			v[i] = *ev;
+			return true;
+		}
+	return false;
+}
+
+/* What the guard decided, other than a pass, is kept for the agent to
+ * report, read once, and removed when the report is stored. */
+Test(guard, decisions_are_kept_for_the_agent)
+{
+	struct agent_event v[4] = { 0 };
+	struct agent_guard_result g;
+	char last[AGENT_GUARD_EVENT_NAME + 1] = "";
+
+	cr_expect_eq(decide(GUARD_REFUSE, "vm1", 1, &g), GUARD_PASSED, "a pass is not kept");
+	put("/proc/sys/fs/aio-nr", "65536\n");
+	cr_expect_eq(decide(GUARD_REFUSE, "vm2", 2, &g), GUARD_REFUSED);
+	agent_guard_events_read(state, "", collect, v, last);
+	cr_assert_eq(v[0].kind, AIOCTL__V1__EVENT_KIND__EVENT_GUARD_REFUSED);
+	cr_expect_str_eq(v[0].vm, "vm2");
+	cr_expect_str_eq(v[0].source, "aio-guard");
+	cr_expect(strstr(v[0].line, "needs 2 AIO contexts"), "%s", v[0].line);
+	cr_expect_eq(strncmp(v[0].key, "guard:", 6), 0);
+	cr_expect_str_neq(last, "");
+	cr_expect_str_eq(v[1].key, "", "one decision, one event");
+	memset(v, 0, sizeof(v));
+	agent_guard_events_read(state, last, collect, v, last);
+	cr_expect_str_eq(v[0].key, "", "read once");
+	agent_guard_events_trim(state, last);
+	agent_guard_events_read(state, "", collect, v, last);
+	cr_expect_str_eq(v[0].key, "", "and gone once stored");
 }

@@ -110,3 +110,57 @@ Test(hook, chained_from_a_hook_a_host_already_has)
 	cr_expect(strstr(seen, "<name>main-loop-native</name>"), "the host's own hook got the XML");
 	free(seen);
 }
+
+struct kinds {
+	int refused, raised;
+	long long errors;
+};
+
+static bool reported(struct h_env *e, void *arg)
+{
+	const char *args[] = { "errors", "--host", "hv1", NULL };
+	json_t *j = h_aioctl_json(e, args), *ev, *fleet, *h;
+	struct kinds *want = arg, got = { 0, 0, -1 };
+	size_t i;
+
+	json_array_foreach(json_object_get(j, "events"), i, ev)
+	{
+		const char *k = json_string_value(json_object_get(ev, "kind"));
+		const char *vm = json_string_value(json_object_get(ev, "vm"));
+
+		if (k && vm && !strcmp(vm, "iothreads")) {
+			got.refused += !strcmp(k, "guard-refused");
+			got.raised += !strcmp(k, "guard-raised");
+		}
+	}
+	json_decref(j);
+	if ((fleet = h_fleet(e)) && (h = h_fleet_host(fleet, "hv1")))
+		got.errors = json_integer_value(json_object_get(h, "errors_24h"));
+	json_decref(fleet);
+	return got.refused == want->refused && got.raised == want->raised &&
+	       got.errors == want->errors;
+}
+
+/* The guard's decisions reach the fleet through the agent: a refusal is
+ * an AIO error of its host, a raise is listed and is not. */
+Test(hook, decisions_reach_the_fleet)
+{
+	struct kinds refused = { 1, 0, 1 }, raised = { 1, 1, 1 };
+	char *err = NULL;
+	FILE *f;
+
+	cr_assert((f = fopen(conf, "w")));
+	fprintf(f, "sysroot = %s\nstate-dir = %s/agent-hv1\nguard = refuse\n", root, env.dir);
+	fclose(f);
+	h_server_start(&env);
+	h_agent_start(&env, "hv1", root, "200ms", NULL);
+	cr_expect_eq(hook("prepare", "iothreads.xml", &err), 1, "%s", err);
+	free(err);
+	cr_expect(h_wait(reported, &env, &refused, 10000), "guard-refused, one AIO error");
+	cr_assert((f = fopen(conf, "w")));
+	fprintf(f, "sysroot = %s\nstate-dir = %s/agent-hv1\nguard = raise\n", root, env.dir);
+	fclose(f);
+	cr_expect_eq(hook("prepare", "iothreads.xml", &err), 0, "%s", err);
+	free(err);
+	cr_expect(h_wait(reported, &env, &raised, 10000), "guard-raised listed, not an error");
+}

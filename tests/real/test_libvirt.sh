@@ -71,6 +71,21 @@ aioctl() { "$bin/aioctl" "$@"; }
 # jq -e that fails on an empty or missing file too
 aioctl enroll create --host lv >"$T/enroll" || { echo "FAIL: no server"; exit 1; }
 
+# the guard, as the README installs it, in this namespace's copy of
+# /etc/libvirt (libvirtd finds its hooks when it starts); off until its
+# part: the failures below are QEMU's own. It shares the agent's state dir,
+# which reports its decisions.
+mkdir -p /etc/libvirt/hooks/qemu.d
+guard_conf() { # POLICY
+	printf 'sysroot = /\nstate-dir = %s\nguard = %s\nlimit-min = 1024\nlimit-max = %s\n' \
+		"$T/agent" "$1" $((AIO_ORIG_MAX > 1048576 ? AIO_ORIG_MAX : 1048576)) >"$T/guard.conf"
+}
+guard_conf off
+sed -e "s|@AIO_AGENT_PATH@|$bin/aio-agent|" -e "s|@AIO_HOOK_PATH@|hook|" \
+	-e "s|/etc/aioctl/agent.conf|$T/guard.conf|" "$(dirname "$0")/../../deploy/libvirt-hook-qemu.in" \
+	>/etc/libvirt/hooks/qemu.d/10-aioctl-guard
+chmod 0755 /etc/libvirt/hooks/qemu.d/10-aioctl-guard
+
 # the agent first: no journald yet, and no journal directory with files
 "$bin/aio-agent" --server "$A" --host-id lv --sysroot / --interval 300ms \
 	--attribution-interval 1s --journal-backlog 0 --state-dir "$T/agent" \
@@ -184,5 +199,66 @@ room_right() {
 check "fleet status shows the room in contexts" wait_for 10 room_right
 
 for d in ok degraded hotplug; do virsh destroy "aiot-$d" >/dev/null 2>&1; done
+
+# the guard: room for one context, a domain that needs two (the main loop
+# and an iothread; QEMU 7.2 would start it degraded)
+dom aiot-two 1 native native:1 >"$T/aiot-two.xml"
+for i in 1 2 3 4; do dom "aiot-one$i" 0 native >"$T/aiot-one$i.xml"; done
+for d in two one1 one2 one3 one4; do virsh define "$T/aiot-$d.xml" >/dev/null; done
+running() { virsh domstate "$1" 2>/dev/null | grep -q running; }
+guard_conf refuse
+lower 1536
+virsh start aiot-two >"$T/two.out" 2>&1
+restore_max
+check "refuse: virsh start shows the guard's line" \
+	grep -q "aio-guard: domain aiot-two needs 2 AIO contexts (2048 events); this host has room for 1" \
+	"$T/two.out"
+# (the bracket keeps pgrep from finding its own command line)
+check "refuse: QEMU never ran" sh -c "! pgrep -f 'gues[t]=aiot-two' >/dev/null"
+
+guard_conf raise
+lower 1536
+lowered=$(cat /proc/sys/fs/aio-max-nr)
+virsh start aiot-two >"$T/two.out" 2>&1
+raised=$(cat /proc/sys/fs/aio-max-nr)
+check "raise: it starts" running aiot-two
+check "raise: fs.aio-max-nr raised ($lowered -> $raised), to a power of two" \
+	test "$raised" -gt "$lowered" -a $((raised & (raised - 1))) = 0
+check "raise: and kept for the next boot" grep -q "^fs.aio-max-nr = $raised\$" /etc/sysctl.d/zz-aioctl.conf
+check "raise: no fallback in QEMU's log" \
+	sh -c "! grep -q 'falling back' /var/log/libvirt/qemu/aiot-two.log"
+virsh destroy aiot-two >/dev/null 2>&1
+restore_max
+
+# four starts at once, room for two: exactly two start, two are refused
+# by the guard, and none fails inside QEMU
+guard_conf refuse
+wait_for 10 sh -c "! pgrep -f 'gues[t]=aiot-two' >/dev/null"
+lower 2560
+starts=""
+for i in 1 2 3 4; do
+	virsh start "aiot-one$i" >"$T/one$i.out" 2>&1 &
+	starts="$starts $!"
+done
+# shellcheck disable=SC2086
+wait $starts
+restore_max
+started=0 refused=0
+for i in 1 2 3 4; do
+	running "aiot-one$i" && started=$((started + 1))
+	grep -q "aio-guard: domain aiot-one$i needs 1 AIO context" "$T/one$i.out" && refused=$((refused + 1))
+done
+check "four at once, room for two: two start ($started)" test "$started" = 2
+check "and two are refused by the guard ($refused)" test "$refused" = 2
+check "none fails inside QEMU" sh -c "! grep -l 'Unable to use native AIO' \
+	/var/log/libvirt/qemu/aiot-one*.log 2>/dev/null | grep -q ."
+for i in 1 2 3 4; do virsh destroy "aiot-one$i" >/dev/null 2>&1; done
+guard_events() {
+	aioctl errors --host lv --output json >"$T/guard.json" 2>/dev/null &&
+		[ "$(jq '[.events[] | select(.kind == "guard-refused")] | length' "$T/guard.json")" = 3 ] &&
+		jqe '.events[] | select(.kind == "guard-raised" and .vm == "aiot-two")' "$T/guard.json"
+}
+check "the server lists the guard's decisions: one raise, three refusals" wait_for 15 guard_events
+
 kill "$(cat "$T/libvirtd.pid")" "$(cat "$T/virtlogd.pid")" 2>/dev/null
 lib_summary
