@@ -246,8 +246,8 @@ static void record(const struct agent_config *conf, const struct agent_guard_res
 		return;
 	snprintf(path, sizeof(path), "%s/%020" PRIu64 "-%08d", dir, aio_now_ms(),
 	         (int)getpid() % 100000000);
-	n = snprintf(text, sizeof(text), EVENTS_MAGIC " %d\n%s\n%s\n", kind[g->verdict],
-	             g->demand.domain, g->message);
+	n = snprintf(text, sizeof(text), EVENTS_MAGIC " %d %u\n%s\n%s\n", kind[g->verdict],
+	             g->demand.contexts, g->demand.domain, g->message);
 	if ((r = aio_file_write_atomic(path, text, (size_t)n, 0600)) < 0)
 		fprintf(stderr, "aio-guard: %s: %s (this decision is not reported)\n", path,
 		        strerror(-r));
@@ -278,18 +278,24 @@ void agent_guard_events_read(const char *state_dir, const char *after,
 	for (int i = 0; i < n; i++) {
 		char path[4500], *text = NULL, *domain, *message;
 		struct agent_event ev;
+		unsigned contexts = 0;
 		int kind;
 
 		if (more && strcmp(v[i]->d_name, after) > 0) {
 			snprintf(path, sizeof(path), "%s/%s", dir, v[i]->d_name);
 			if (aio_file_read_all(path, 8192, &text, NULL) == 0 &&
-			    sscanf(text, EVENTS_MAGIC " %d", &kind) == 1 &&
+			    sscanf(text, EVENTS_MAGIC " %d %u", &kind, &contexts) >= 1 &&
+			    kind >= AIOCTL__V1__EVENT_KIND__EVENT_GUARD_RAISED &&
+			    kind <= AIOCTL__V1__EVENT_KIND__EVENT_GUARD_WARNED &&
 			    (domain = strchr(text, '\n')) && (message = strchr(++domain, '\n'))) {
 				*message++ = '\0';
 				message[strcspn(message, "\n")] = '\0';
 				memset(&ev, 0, sizeof(ev));
 				ev.time_ms = strtoull(v[i]->d_name, NULL, 10);
 				ev.kind = (Aioctl__V1__EventKind)kind;
+				ev.contexts = contexts < AIO_DOMAIN_CONTEXTS_MAX
+				                      ? contexts
+				                      : AIO_DOMAIN_CONTEXTS_MAX;
 				snprintf(ev.vm, sizeof(ev.vm), "%s", domain);
 				snprintf(ev.line, sizeof(ev.line), "%s", message);
 				snprintf(ev.source, sizeof(ev.source), "aio-guard");

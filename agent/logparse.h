@@ -26,6 +26,7 @@ struct agent_event {
 	/* the failure this line tells of, the same in every source that quotes
 	 * it ("qemu@TIME/NODE"); "" when the line cannot say */
 	char incident[AIO_INCIDENT_MAX + 1];
+	uint32_t contexts; /* the guard's: the domain's demand; 0 otherwise */
 };
 
 /* Fills *ret (zeroed first) and returns 0 for an AIO event; -ENOENT for

@@ -146,6 +146,8 @@ static void spool_report(struct agent *a, Aioctl__V1__Sample *sample, struct rep
 		ev[i].line = (char *)e->line;
 		ev[i].key = (char *)e->key;
 		ev[i].incident = e->incident[0] ? (char *)e->incident : NULL;
+		ev[i].has_contexts = e->contexts > 0;
+		ev[i].contexts = e->contexts;
 		evp[i] = &ev[i];
 	}
 	r.events = evp;

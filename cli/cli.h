@@ -127,6 +127,9 @@ int cli_host_remove(struct cli *c, int argc, char **argv);
 
 /* Formatting shared by commands. */
 double cli_utilization(const Aioctl__V1__Sample *s);
+/* The contexts of the largest VM this host runs or the guard saw asking
+ * to start, whichever is more; 0 when neither is known. */
+uint32_t cli_largest_demand(const Aioctl__V1__HostStatus *h);
 json_t *cli_labels_json(Aioctl__V1__Label *const *labels, size_t n);
 void cli_labels_text(Aioctl__V1__Label *const *labels, size_t n, char *buf, size_t len);
 /* The JSON object for one host, as fleet status and host show print it. */

@@ -72,18 +72,19 @@ static void reboot_cell(struct cli_rows *rows, const Aioctl__V1__HostStatus *h)
 		cli_cell_forms(rows, REBOOT, cli_persisted_differs(h) ? table : "same", csv, NULL);
 }
 
-/* ROOM: further 1024-event contexts; with the largest VM seen here, how
- * many more such VMs fit ("7 (3 VMs)"). */
+/* ROOM: further 1024-event contexts; with the largest VM running here or
+ * asking the guard to start, how many more such VMs fit ("7 (3 VMs)"). */
 static void room_cell(struct cli_rows *rows, const Aioctl__V1__HostStatus *h)
 {
+	uint32_t largest = cli_largest_demand(h);
 	char table[48], csv[24];
 
 	snprintf(csv, sizeof(csv), "%llu", (unsigned long long)h->room_contexts);
-	if (!h->has_largest_vm_contexts || !h->largest_vm_contexts)
+	if (!largest)
 		snprintf(table, sizeof(table), "%s", csv);
 	else
 		snprintf(table, sizeof(table), "%s (%llu VMs)", csv,
-		         (unsigned long long)(h->room_contexts / h->largest_vm_contexts));
+		         (unsigned long long)(h->room_contexts / largest));
 	cli_cell_forms(rows, ROOM, table, csv, NULL);
 }
 

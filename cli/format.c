@@ -13,6 +13,14 @@ double cli_utilization(const Aioctl__V1__Sample *s)
 	return (double)s->aio_nr / (double)s->aio_max_nr;
 }
 
+uint32_t cli_largest_demand(const Aioctl__V1__HostStatus *h)
+{
+	uint32_t vm = h->has_largest_vm_contexts ? h->largest_vm_contexts : 0;
+	uint32_t demand = h->has_largest_demand_contexts ? h->largest_demand_contexts : 0;
+
+	return vm > demand ? vm : demand;
+}
+
 json_t *cli_labels_json(Aioctl__V1__Label *const *labels, size_t n)
 {
 	json_t *o = json_object();
@@ -56,6 +64,10 @@ json_t *cli_host_json(const Aioctl__V1__HostStatus *h)
 	json_object_set_new(o, "largest_vm_contexts",
 	                    h->has_largest_vm_contexts ? json_integer(h->largest_vm_contexts)
 	                                               : json_null());
+	json_object_set_new(o, "largest_demand_contexts",
+	                    h->has_largest_demand_contexts
+	                            ? json_integer(h->largest_demand_contexts)
+	                            : json_null());
 	json_object_set_new(o, "sampled_at", cli_time_json(s ? s->time_ms : 0));
 	json_object_set_new(o, "last_seen", cli_time_json(h->last_seen_ms));
 	json_object_set_new(o, "first_seen", cli_time_json(h->first_seen_ms));

@@ -130,10 +130,14 @@ static void print_text(const Aioctl__V1__HostShowReply *rep)
 		printf("aio-max-nr:  %llu\n", (unsigned long long)s->aio_max_nr);
 		printf("Room:        %llu more %d-event contexts",
 		       (unsigned long long)h->room_contexts, AIO_CONTEXT_EVENTS);
-		if (h->has_largest_vm_contexts && h->largest_vm_contexts)
+		if (cli_largest_demand(h))
 			printf(": %llu more VMs like the largest here (%u contexts)",
-			       (unsigned long long)(h->room_contexts / h->largest_vm_contexts),
-			       h->largest_vm_contexts);
+			       (unsigned long long)(h->room_contexts / cli_largest_demand(h)),
+			       cli_largest_demand(h));
+		if (h->has_largest_demand_contexts && h->largest_demand_contexts)
+			printf("\nGuard:       the largest domain that asked to start wanted %u "
+			       "contexts",
+			       h->largest_demand_contexts);
 		printf("\nUtilisation: %.1f%%\n", 100.0 * cli_utilization(s));
 	} else {
 		printf("aio-nr:      no report yet\n");

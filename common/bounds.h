@@ -30,7 +30,9 @@
 #define AIO_EVENT_KEY_MAX        256 /* an event's de-duplication key */
 #define AIO_INCIDENT_MAX         192 /* an event's incident: QEMU time and disk */
 #define AIO_EVENT_SOURCES_MAX    8   /* sources merged into one incident */
-#define AIO_BASIS_MAX            95  /* how an AIO user's events were decided */
+/* a domain's AIO demand in contexts (main loop and iothreads) */
+#define AIO_DOMAIN_CONTEXTS_MAX  1025
+#define AIO_BASIS_MAX            95 /* how an AIO user's events were decided */
 /* QEMU (5.0 and later) asks io_setup() for this many events per context;
  * the room that decides a VM start is counted in these */
 #define AIO_CONTEXT_EVENTS       1024

@@ -452,6 +452,10 @@ static size_t clean_report(Aioctl__V1__ReportRequest *in)
 		clean(e->disk, AIO_DISK_MAX, false, &n);
 		clean(e->line, AIO_EVENT_LINE_MAX, false, &n);
 		clean(e->incident, AIO_INCIDENT_MAX, false, &n);
+		if (e->has_contexts && e->contexts > AIO_DOMAIN_CONTEXTS_MAX) {
+			e->has_contexts = false; /* no domain asks this much */
+			n++;
+		}
 		if (!ok) {
 			drop_item((void **)in->events, &in->n_events, i--);
 			n++;
@@ -537,8 +541,16 @@ static void report_stored(struct server_db_write *w, int err)
 	struct pending *p = (struct pending *)w;
 	Aioctl__V1__ReportReply rep = AIOCTL__V1__REPORT_REPLY__INIT;
 
-	if (!err && w->event_new)
+	if (!err && w->event_new) {
 		server_hosts_update_id(&p->s->hosts, w->host_id, note_events, w);
+		for (size_t i = 0; i < w->report->n_events; i++) {
+			int k = w->report->events[i]->kind -
+			        AIOCTL__V1__EVENT_KIND__EVENT_GUARD_RAISED;
+
+			if (w->event_new[i] == SERVER_EVENT_NEW && k >= 0 && k < 3)
+				atomic_fetch_add(&p->s->guard_total[k], 1);
+		}
+	}
 	if (err) {
 		fail(p->closure_data, p->closure, store_status(err), store_message(err));
 	} else {

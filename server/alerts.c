@@ -35,6 +35,7 @@ const char *const server_alert_kind_name[ALERT_KINDS] = {
 	[ALERT_SILENT] = "silent",
 	[ALERT_ROLLOUT_STALLED] = "rollout-stalled",
 	[ALERT_ROOM] = "room",
+	[ALERT_GUARD] = "guard",
 };
 
 static int kind_parse(const char *s)
@@ -167,6 +168,18 @@ static int hosts_check(const struct server_host *const *all, size_t n_hosts, voi
 			if (n >= cf->alert_errors)
 				cond_add(c, ALERT_ERRORS, h->name, n, (double)cf->alert_errors,
 				         "%u AIO errors in the last hour", n);
+		}
+		if (cf->alert_guard && h->n_guard_times) {
+			uint32_t g[3];
+
+			server_host_guard_since(h, now > AIO_HOUR_MS ? now - AIO_HOUR_MS : 0, g);
+			if (g[0] + g[1] + g[2] >= cf->alert_guard)
+				cond_add(c, ALERT_GUARD, h->name, g[0] + g[1] + g[2],
+				         (double)cf->alert_guard,
+				         "in the last hour the guard refused %u VM starts, raised "
+				         "the "
+				         "limit for %u and let %u start without room",
+				         g[1], g[0], g[2]);
 		}
 		if (cf->alert_silent_ms && !silent_ok) {
 			/* too early to tell: an active one stays as it is */

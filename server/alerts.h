@@ -24,6 +24,7 @@ enum server_alert_kind {
 	ALERT_SILENT,
 	ALERT_ROLLOUT_STALLED,
 	ALERT_ROOM,
+	ALERT_GUARD,
 	ALERT_KINDS,
 };
 

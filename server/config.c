@@ -73,6 +73,9 @@ static const struct aio_conf_key keys[] = {
 	    "alert when a host's aio-nr peak reaches this share of its limit (0: off)"),
 	KEY("alert-errors", AIO_CONF_UINT, alert_errors, "1", 0, 1000000, "N",
 	    "alert when a host logs this many AIO errors within an hour (0: off)"),
+	KEY("alert-guard", AIO_CONF_UINT, alert_guard, "1", 0, 1000000, "N",
+	    "alert when the guard refuses, raises for or warns of this many VM starts on a "
+	    "host within an hour (0: off)"),
 	KEY("alert-silent", AIO_CONF_DURATION, alert_silent_ms, "5m", 0, 30ULL * 86400000, "DUR",
 	    "alert when a host has not reported for this long (0: off)"),
 	KEY("alert-drift", AIO_CONF_BOOL, alert_drift, "yes", 0, 0, "",

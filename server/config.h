@@ -36,6 +36,7 @@ struct server_config {
 	uint64_t alert_utilization;
 	uint64_t alert_room;
 	uint64_t alert_errors;
+	uint64_t alert_guard;
 	uint64_t alert_silent_ms;
 	bool alert_drift;
 	uint64_t alert_rollout_stalled_ms;

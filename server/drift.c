@@ -20,13 +20,21 @@ bool server_drift_host(const struct server_host *h, struct server_drift *ret)
 	memset(ret, 0, sizeof(*ret));
 	if (live_off && h->boot_time_ms > h->desired_ms && h->sample.aio_max_nr == after)
 		snprintf(c, SERVER_DRIFT_CAUSE_MAX, "a reboot lost a live-only change");
+	else if (live_off && h->guard_raised_ms > h->desired_ms)
+		snprintf(c, SERVER_DRIFT_CAUSE_MAX,
+		         "raised by the guard to let a domain start (aioctl errors --host %s)",
+		         h->name);
 	else if (live_off)
 		snprintf(c, SERVER_DRIFT_CAUSE_MAX, "live value changed by hand (sysctl -w?)");
 	len = strlen(c);
 	if (boot_off) {
 		const char *sep = len ? "; " : "";
 
-		if (p && p->file && h->sysctl_file && strcmp(p->file, h->sysctl_file) == 0)
+		if (p && p->file && h->sysctl_file && strcmp(p->file, h->sysctl_file) == 0 &&
+		    h->guard_raised_ms > h->desired_ms)
+			snprintf(c + len, SERVER_DRIFT_CAUSE_MAX - len,
+			         "%sthe guard kept its raise in the agent's file %s", sep, p->file);
+		else if (p && p->file && h->sysctl_file && strcmp(p->file, h->sysctl_file) == 0)
 			snprintf(c + len, SERVER_DRIFT_CAUSE_MAX - len,
 			         "%sthe agent's file %s was edited by hand", sep, p->file);
 		else if (p && p->file)

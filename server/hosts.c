@@ -56,6 +56,7 @@ static void host_free(struct server_host *h)
 	if (h->detail)
 		aioctl__v1__host_detail__free_unpacked(h->detail, NULL);
 	free(h->event_times);
+	free(h->guard_times);
 	free(h->name);
 	free(h->kernel);
 	free(h->agent_version);
@@ -268,6 +269,23 @@ void server_host_add_event(struct server_host *h, const Aioctl__V1__AioEvent *ev
 		}
 		h->recent[slot] = copy;
 	}
+	if (ev->kind == AIOCTL__V1__EVENT_KIND__EVENT_GUARD_RAISED &&
+	    ev->time_ms > h->guard_raised_ms)
+		h->guard_raised_ms = ev->time_ms;
+	if (ev->has_contexts && ev->contexts > h->largest_demand_contexts)
+		h->largest_demand_contexts = ev->contexts;
+	if (ev->kind >= AIOCTL__V1__EVENT_KIND__EVENT_GUARD_RAISED &&
+	    ev->kind <= AIOCTL__V1__EVENT_KIND__EVENT_GUARD_WARNED &&
+	    (h->guard_times ||
+	     (h->guard_times = calloc(SERVER_GUARD_TIMES, sizeof(*h->guard_times))))) {
+		slot = (h->guard_times_head + h->n_guard_times) % SERVER_GUARD_TIMES;
+		if (h->n_guard_times == SERVER_GUARD_TIMES)
+			h->guard_times_head = (h->guard_times_head + 1) % SERVER_GUARD_TIMES;
+		else
+			h->n_guard_times++;
+		h->guard_times[slot].time_ms = ev->time_ms;
+		h->guard_times[slot].kind = ev->kind - AIOCTL__V1__EVENT_KIND__EVENT_GUARD_RAISED;
+	}
 	if (!aio_event_is_error(ev->kind))
 		return; /* listed, not counted as an error */
 	if (!h->event_times && !(h->event_times = calloc(SERVER_EVENT_TIMES, sizeof(uint64_t))))
@@ -365,6 +383,18 @@ uint32_t server_host_errors_since(const struct server_host *h, uint64_t since_ms
 	for (size_t i = 0; i < h->n_event_times; i++)
 		n += h->event_times[(h->event_times_head + i) % SERVER_EVENT_TIMES] >= since_ms;
 	return n;
+}
+
+void server_host_guard_since(const struct server_host *h, uint64_t since_ms, uint32_t n[3])
+{
+	n[0] = n[1] = n[2] = 0;
+	for (size_t i = 0; i < h->n_guard_times; i++) {
+		const struct server_guard_time *g =
+		        &h->guard_times[(h->guard_times_head + i) % SERVER_GUARD_TIMES];
+
+		if (g->time_ms >= since_ms)
+			n[g->kind]++;
+	}
 }
 
 uint32_t server_host_errors_24h(const struct server_host *h, uint64_t now_ms)

@@ -14,6 +14,7 @@
 
 #define SERVER_RECENT_EVENTS 32   /* kept per host for host show */
 #define SERVER_EVENT_TIMES   1024 /* event times kept for errors_24h */
+#define SERVER_GUARD_TIMES   64   /* the guard's newest decisions kept */
 
 struct server_label {
 	char *key;
@@ -43,7 +44,16 @@ struct server_host {
 	/* times of the newest events, a ring, allocated at the first event */
 	uint64_t *event_times;
 	size_t n_event_times, event_times_head;
-	uint64_t last_event_ms; /* the newest event's time */
+	uint64_t last_event_ms;           /* the newest event's time */
+	uint64_t guard_raised_ms;         /* the newest guard-raised event's time */
+	uint32_t largest_demand_contexts; /* the largest domain the guard saw */
+	/* the guard's decisions: time, kind (raised, refused, warned: 0..2); a
+	 * ring, allocated at the first */
+	struct server_guard_time {
+		uint64_t time_ms;
+		int kind;
+	} * guard_times;
+	size_t n_guard_times, guard_times_head;
 	/* from Hello: the agent's own policy and file, and the boot time */
 	uint64_t limit_min, limit_max, limit_margin;
 	char *sysctl_file;
@@ -149,6 +159,9 @@ void server_host_merge_event(struct server_host *h, const Aioctl__V1__AioEvent *
 uint32_t server_host_errors_24h(const struct server_host *h, uint64_t now_ms);
 /* Events at or after since_ms (at most SERVER_EVENT_TIMES). */
 uint32_t server_host_errors_since(const struct server_host *h, uint64_t since_ms);
+/* The guard's decisions at or after since_ms, by kind: raised, refused,
+ * warned (at most SERVER_GUARD_TIMES in all). */
+void server_host_guard_since(const struct server_host *h, uint64_t since_ms, uint32_t n[3]);
 /* Replaces h's detail (taking detail, which may be NULL) and what is
  * derived from it (write lock held, or h not yet shared). */
 void server_host_set_detail(struct server_host *h, Aioctl__V1__HostDetail *detail);

@@ -163,6 +163,16 @@ static void server_internals(struct server_metrics *s, FILE *f)
 			        "%" PRIu64 "\n",
 			        name[i], c[i].idled);
 	}
+	{
+		static const char *const decision[3] = { "raised", "refused", "warned" };
+
+		family(f, "aioctl_guard_decisions_total", "counter",
+		       "the guard's decisions the agents reported (libvirt's qemu hook), by "
+		       "decision");
+		for (int i = 0; i < 3; i++)
+			fprintf(f, "aioctl_guard_decisions_total{decision=\"%s\"} %" PRIu64 "\n",
+			        decision[i], (uint64_t)atomic_load(&s->guard_total[i]));
+	}
 	family(f, "aioctl_server_connected_agents", "gauge", "agents holding a Watch now");
 	fprintf(f, "aioctl_server_connected_agents %zu\n", watches);
 	family(f, "aioctl_server_db_queue", "gauge", "writes waiting for the database thread");

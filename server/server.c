@@ -252,6 +252,7 @@ int server_start(struct server *s)
 		.retention = &s->retention,
 		.reports_total = &s->reports_total,
 		.fields_cleaned_total = &s->fields_cleaned_total,
+		.guard_total = s->guard_total,
 		.agent_pipes = aio_rpc_server_pipes(s->agent_rpc),
 		.admin_pipes = aio_rpc_server_pipes(s->admin_rpc),
 	};

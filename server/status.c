@@ -42,6 +42,8 @@ int server_status_fill(Aioctl__V1__HostStatus *st, const struct server_host *h, 
 	}
 	st->has_largest_vm_contexts = h->largest_vm_contexts > 0;
 	st->largest_vm_contexts = h->largest_vm_contexts;
+	st->has_largest_demand_contexts = h->largest_demand_contexts > 0;
+	st->largest_demand_contexts = h->largest_demand_contexts;
 	if (h->n_labels) {
 		Aioctl__V1__Label *l = calloc(h->n_labels, sizeof(*l));
 		Aioctl__V1__Label **lp = calloc(h->n_labels, sizeof(*lp));

@@ -30,12 +30,15 @@ const struct server_db_migration server_store_events_migrations[] = {
 	     "ALTER TABLE events ADD COLUMN sources TEXT;"
 	     "CREATE UNIQUE INDEX events_by_incident ON events (host_id, incident)"
 	     "  WHERE incident IS NOT NULL;" },
+	/* the guard's events: the domain's demand */
+	{ 13, "ALTER TABLE events ADD COLUMN contexts INTEGER;" },
 	{ 0, NULL },
 };
 
 static const char event_insert_sql[] =
         "INSERT OR IGNORE INTO events (host_id, time_ms, kind, source, vm,"
-        " disk, line, key, incident) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+        " disk, line, key, incident, contexts)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 static const char event_by_key_sql[] = "SELECT 1 FROM events WHERE host_id = ?1 AND key = ?2";
 static const char event_by_incident_sql[] = "SELECT id, source, sources FROM events"
                                             " WHERE host_id = ?1 AND incident = ?2";
@@ -149,6 +152,10 @@ int server_store_events_apply(struct server_db *db, struct server_db_write *w)
 		server_db_bind_text(st, 7, e->line);
 		server_db_bind_text(st, 8, e->key);
 		server_db_bind_text(st, 9, e->incident);
+		if (e->has_contexts)
+			sqlite3_bind_int64(st, 10, e->contexts);
+		else
+			sqlite3_bind_null(st, 10);
 		if ((rc = server_db_step(st)) != SQLITE_OK)
 			return rc;
 		if (sqlite3_changes(server_db_conn(db)) > 0)
@@ -159,7 +166,8 @@ int server_store_events_apply(struct server_db *db, struct server_db_write *w)
 
 /* A row of EVENT_COLUMNS as an event whose strings are the statement's;
  * its sources are malloc'd (server_event_sources_free). */
-#define EVENT_COLUMNS "host_id, time_ms, kind, source, vm, disk, line, key, incident, sources"
+#define EVENT_COLUMNS \
+	"host_id, time_ms, kind, source, vm, disk, line, key, incident, sources, contexts"
 
 static int event_read(sqlite3_stmt *st, Aioctl__V1__AioEvent *ev)
 {
@@ -171,6 +179,8 @@ static int event_read(sqlite3_stmt *st, Aioctl__V1__AioEvent *ev)
 	ev->line = (char *)sqlite3_column_text(st, 6);
 	ev->key = (char *)sqlite3_column_text(st, 7);
 	ev->incident = (char *)sqlite3_column_text(st, 8);
+	ev->has_contexts = sqlite3_column_type(st, 10) != SQLITE_NULL;
+	ev->contexts = (uint32_t)sqlite3_column_int64(st, 10);
 	return server_event_sources_parse(ev, (const char *)sqlite3_column_text(st, 9));
 }
 

@@ -79,6 +79,9 @@ json_t *h_aioctl_json(struct h_env *e, const char *const *args);
 pid_t h_aio_hold(const char *const *argv, int *ret_release);
 /* One number from the server's database (read-only). */
 long long h_db_value(struct h_env *e, const char *sql);
+/* GET path from the server's http-listen (/metrics); the body, malloc'd;
+ * asserts a 200. */
+char *h_http_get(struct h_env *e, const char *path);
 /* The last max bytes of a process's log (h_spawn's name: "server",
  * "agent-HOST"), for a failure message. */
 const char *h_log_tail(struct h_env *e, const char *log, size_t max);

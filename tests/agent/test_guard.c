@@ -245,6 +245,7 @@ Test(guard, decisions_are_kept_for_the_agent)
 	cr_assert_eq(v[0].kind, AIOCTL__V1__EVENT_KIND__EVENT_GUARD_REFUSED);
 	cr_expect_str_eq(v[0].vm, "vm2");
 	cr_expect_str_eq(v[0].source, "aio-guard");
+	cr_expect_eq(v[0].contexts, 2, "the domain's demand travels with it");
 	cr_expect(strstr(v[0].line, "needs 2 AIO contexts"), "%s", v[0].line);
 	cr_expect_eq(strncmp(v[0].key, "guard:", 6), 0);
 	cr_expect_str_neq(last, "");

@@ -141,8 +141,27 @@ static bool reported(struct h_env *e, void *arg)
 	       got.errors == want->errors;
 }
 
+static bool guard_alert(struct h_env *e, void *arg)
+{
+	const char *args[] = { "alerts", NULL };
+	json_t *j = h_aioctl_json(e, args), *a;
+	bool found = false;
+	size_t i;
+
+	(void)arg;
+	json_array_foreach(json_object_get(j, "alerts"), i, a)
+	{
+		found |= !strcmp(json_string_value(json_object_get(a, "kind")), "guard") &&
+		         !strcmp(json_string_value(json_object_get(a, "subject")), "hv1") &&
+		         !strcmp(json_string_value(json_object_get(a, "state")), "active");
+	}
+	json_decref(j);
+	return found;
+}
+
 /* The guard's decisions reach the fleet through the agent: a refusal is
- * an AIO error of its host, a raise is listed and is not. */
+ * an AIO error of its host, a raise is listed and is not; either is an
+ * alert. */
 Test(hook, decisions_reach_the_fleet)
 {
 	struct kinds refused = { 1, 0, 1 }, raised = { 1, 1, 1 };
@@ -152,6 +171,8 @@ Test(hook, decisions_reach_the_fleet)
 	cr_assert((f = fopen(conf, "w")));
 	fprintf(f, "sysroot = %s\nstate-dir = %s/agent-hv1\nguard = refuse\n", root, env.dir);
 	fclose(f);
+	env.server_extra[0] = "--alert-interval";
+	env.server_extra[1] = "100ms";
 	h_server_start(&env);
 	h_agent_start(&env, "hv1", root, "200ms", NULL);
 	cr_expect_eq(hook("prepare", "iothreads.xml", &err), 1, "%s", err);
@@ -163,4 +184,23 @@ Test(hook, decisions_reach_the_fleet)
 	cr_expect_eq(hook("prepare", "iothreads.xml", &err), 0, "%s", err);
 	free(err);
 	cr_expect(h_wait(reported, &env, &raised, 10000), "guard-raised listed, not an error");
+	{
+		const char *show[] = { "host", "show", "hv1", NULL };
+		json_t *fleet = h_fleet(&env);
+		json_t *h = h_fleet_host(fleet, "hv1");
+
+		cr_expect_eq(json_integer_value(json_object_get(h, "largest_demand_contexts")), 3,
+		             "the largest domain that asked to start");
+		json_decref(fleet);
+		cr_expect_eq(h_aioctl(&env, &err, NULL, show), 0);
+		cr_expect(
+		        strstr(err, "Guard:       the largest domain that asked to start wanted 3"),
+		        "%s", err);
+		free(err);
+	}
+	cr_expect(h_wait(guard_alert, &env, NULL, 10000), "a guard alert for hv1");
+	err = h_http_get(&env, "/metrics");
+	cr_expect(strstr(err, "aioctl_guard_decisions_total{decision=\"refused\"} 1\n"), "%s", err);
+	cr_expect(strstr(err, "aioctl_guard_decisions_total{decision=\"raised\"} 1\n"), "%s", err);
+	free(err);
 }

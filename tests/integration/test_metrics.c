@@ -14,30 +14,9 @@
 
 static struct h_env env;
 
-/* GET path from the server's /metrics listener; the body, malloc'd. */
 static char *http_get(const char *path)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	char req[256], *buf = malloc(1 << 20), *body;
-	size_t len = 0;
-	ssize_t n;
-	int fd, port = atoi(strrchr(env.http_url, ':') + 1);
-
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert(fd >= 0 && buf);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
-	cr_assert(write(fd, req, strlen(req)) == (ssize_t)strlen(req));
-	while ((n = read(fd, buf + len, (1 << 20) - 1 - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	buf[len] = '\0';
-	cr_assert(strstr(buf, " 200 "), "not a 200: %.200s", buf);
-	cr_assert((body = strstr(buf, "\r\n\r\n")));
-	memmove(buf, body + 4, strlen(body + 4) + 1);
-	return buf;
+	return h_http_get(&env, path);
 }
 
 static bool metric_name(const char *s, size_t n)

@@ -27,6 +27,7 @@ static void setup(void)
 	memset(&conf, 0, sizeof(conf));
 	conf.alert_utilization = 90;
 	conf.alert_room = 4;
+	conf.alert_guard = 1;
 	fixture_open(&f);
 	start();
 }
@@ -73,6 +74,40 @@ Test(server_alerts, room_for_too_few_contexts)
 	host("roomy", 1024, 65536);
 	server_alerts_evaluate(&al, aio_now_ms());
 	cr_assert_eq(server_alerts_active_count(&al, ALERT_ROOM), 1);
+}
+
+static void guard_event(struct server_host *h, Aioctl__V1__EventKind kind, uint64_t time_ms)
+{
+	Aioctl__V1__AioEvent ev = AIOCTL__V1__AIO_EVENT__INIT;
+
+	ev.kind = kind;
+	ev.time_ms = time_ms;
+	ev.vm = "vm1";
+	ev.has_contexts = true;
+	ev.contexts = 2;
+	server_host_add_event(h, &ev);
+}
+
+/* A guard decision of the last hour is an alert, a raise as much as a
+ * refusal; an hour later it clears. */
+Test(server_alerts, the_guard_s_decisions)
+{
+	struct server_host *h = host("hv1", 1024, 65536);
+	uint64_t now = aio_now_ms();
+
+	guard_event(h, AIOCTL__V1__EVENT_KIND__EVENT_GUARD_RAISED, now - 1000);
+	guard_event(h, AIOCTL__V1__EVENT_KIND__EVENT_GUARD_REFUSED, now - 500);
+	guard_event(h, AIOCTL__V1__EVENT_KIND__EVENT_GUARD_REFUSED, now - 2 * AIO_HOUR_MS);
+	host("hv2", 1024, 65536);
+	server_alerts_evaluate(&al, now);
+	cr_assert_eq(server_alerts_active_count(&al, ALERT_GUARD), 1);
+	cr_expect_eq(server_alerts_active_count(&al, ALERT_ERRORS), 0, "alert-errors is off here");
+	pthread_mutex_lock(&al.lock);
+	cr_expect(strstr(al.active[0].message, "refused 1 VM starts, raised the limit for 1"), "%s",
+	          al.active[0].message);
+	pthread_mutex_unlock(&al.lock);
+	server_alerts_evaluate(&al, now + AIO_HOUR_MS);
+	cr_assert_eq(server_alerts_active_count(&al, ALERT_GUARD), 0, "cleared an hour later");
 }
 
 Test(server_alerts, revoked_hosts_raise_nothing)

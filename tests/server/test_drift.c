@@ -103,6 +103,29 @@ Test(drift, the_agents_own_file_edited_by_hand)
 	free(d.persisted_file);
 }
 
+/* The guard raised the limit to let a domain start: its own cause, not a
+ * change by hand. */
+Test(drift, a_raise_by_the_guard_is_named)
+{
+	struct server_host *h =
+	        host("guarded", 131072, 262144, 262144, "/etc/sysctl.d/60-aioctl.conf");
+	Aioctl__V1__AioEvent ev = AIOCTL__V1__AIO_EVENT__INIT;
+	struct server_drift d;
+
+	ev.time_ms = 5000; /* after the rollout's change */
+	ev.kind = AIOCTL__V1__EVENT_KIND__EVENT_GUARD_RAISED;
+	ev.source = "aio-guard";
+	ev.key = "guard:1";
+	server_host_add_event(h, &ev);
+	d = one(h);
+	cr_assert_not_null(strstr(d.cause, "raised by the guard to let a domain start"), "%s",
+	                   d.cause);
+	cr_assert_not_null(strstr(d.cause, "the guard kept its raise in the agent's file"), "%s",
+	                   d.cause);
+	cr_assert_eq(server_host_errors_24h(h, 6000), 0, "a raise is not an error");
+	free(d.persisted_file);
+}
+
 Test(drift, no_file_means_the_kernel_default_after_a_reboot)
 {
 	struct server_drift d = one(host("bare", 131072, 131072, 0, NULL));

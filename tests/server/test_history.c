@@ -510,7 +510,8 @@ Test(history, an_older_database_is_rolled_up)
 	       " DROP TABLE rollup_5m; DROP TABLE rollup_1h; DROP TABLE vm_usage;"
 	       " DROP TABLE alerts; DROP TABLE raw; DROP INDEX events_by_incident;"
 	       " ALTER TABLE events DROP COLUMN incident; ALTER TABLE events DROP COLUMN sources;"
-	       " ALTER TABLE hosts DROP COLUMN removed_ms; PRAGMA user_version = 5");
+	       " ALTER TABLE hosts DROP COLUMN removed_ms; ALTER TABLE events DROP COLUMN contexts;"
+	       " PRAGMA user_version = 5");
 	sql(c, "COMMIT");
 	sqlite3_close(c);
 
