@@ -11,6 +11,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 bin=${1:?usage: test_libvirt.sh BIN_DIR}
+bin=$(cd "$bin" && pwd) || exit 1 # the hook and namespaces need it absolute
 [ "$(id -u)" -eq 0 ] || { echo "skipped: needs root"; exit 77; }
 for p in /usr/sbin/libvirtd /usr/sbin/virtlogd /usr/bin/virsh /lib/systemd/systemd-journald \
 	/usr/bin/qemu-system-x86_64; do
@@ -259,6 +260,16 @@ guard_events() {
 		jqe '.events[] | select(.kind == "guard-raised" and .vm == "aiot-two")' "$T/guard.json"
 }
 check "the server lists the guard's decisions: one raise, three refusals" wait_for 15 guard_events
+largest_demand() {
+	aioctl fleet status --output json |
+		jq -e '.hosts[] | select(.host == "lv" and .largest_demand_contexts == 2)' >/dev/null
+}
+check "fleet status knows the largest domain that asked to start (2 contexts)" largest_demand
+guard_alert() {
+	aioctl alerts --output json 2>/dev/null |
+		jq -e '.alerts[] | select(.kind == "guard" and .subject == "lv" and .state == "active")' >/dev/null
+}
+check "and alerts on the guard's decisions" wait_for 10 guard_alert
 
 kill "$(cat "$T/libvirtd.pid")" "$(cat "$T/virtlogd.pid")" 2>/dev/null
 lib_summary
