@@ -15,6 +15,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "apply.h"
@@ -39,6 +40,7 @@ struct agent {
 	struct aio_rpc_client *rpc;
 	bool has_secret; /* STATE/host.secret exists */
 	struct agent_sampler sampler;
+	_Atomic uint64_t sampled_ms;  /* the sampling loop's last turn (mono) */
 	struct agent_applier applier; /* the control thread's */
 
 	pthread_mutex_t lock;

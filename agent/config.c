@@ -63,10 +63,15 @@ static const struct aio_conf_key keys[] = {
 	    "name in the server's certificate"),
 };
 
+/* the keys SIGHUP changes while running; the rest need a restart (the
+ * guard reads the file at every call) */
+static const char *const live_keys[] = { "log-level", NULL };
+
 const struct aio_conf_spec agent_config_spec = {
 	.prog = "aio-agent",
 	.summary = "Samples this hypervisor's AIO counters and reports them to aio-server.",
 	.keys = keys,
 	.n_keys = sizeof(keys) / sizeof(keys[0]),
 	.default_file = "/etc/aioctl/agent.conf",
+	.live = live_keys,
 };

@@ -1,5 +1,6 @@
 /* aio-agent: samples this hypervisor's AIO counters and reports them. */
 #include <errno.h>
+#include <inttypes.h>
 #include <malloc.h>
 #include <nng/nng.h>
 #include <signal.h>
@@ -8,8 +9,10 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "clock.h"
 #include "guard.h"
 #include "log.h"
+#include "service.h"
 
 #define AGENT_CONF_DEFAULT "/etc/aioctl/agent.conf"
 
@@ -43,10 +46,40 @@ static int guard(int argc, char **argv)
 	return r;
 }
 
+struct main_ctx {
+	struct agent *a;
+	int argc;
+	char **argv;
+};
+
+/* The sampling loop turns every sample-interval; one that has not turned
+ * for the watchdog's interval besides is stuck. */
+static bool healthy(void *arg, uint64_t within_ms, char *why, size_t len)
+{
+	struct main_ctx *m = arg;
+	uint64_t age = aio_mono_ms() - atomic_load(&m->a->sampled_ms);
+
+	if (age < within_ms + m->a->conf.sample_interval_ms)
+		return true;
+	snprintf(why, len, "no sample for %" PRIu64 " ms", age);
+	return false;
+}
+
+static void reload(void *arg)
+{
+	struct main_ctx *m = arg;
+
+	if (aio_conf_reload(&agent_config_spec, &m->a->conf, sizeof(m->a->conf), m->argc,
+	                    m->argv) >= 0)
+		aio_log_set_level(m->a->conf.log_level);
+}
+
 int main(int argc, char **argv)
 {
 	struct agent a;
-	char err[512];
+	struct main_ctx m = { &a, argc, argv };
+	struct aio_service svc = { healthy, reload, &m };
+	char err[512], status[300];
 	sigset_t sigs;
 	int r, sig = 0;
 
@@ -65,20 +98,20 @@ int main(int argc, char **argv)
 	}
 	aio_log_init("aio-agent", a.conf.log_level);
 
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGPIPE);
+	aio_service_sigset(&sigs);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	r = agent_init(&a);
-	if (r == 0)
-		r = agent_start(&a);
 	if (r == 0) {
-		do
-			sigwait(&sigs, &sig);
-		while (sig == SIGPIPE);
+		atomic_store(&a.sampled_ms, aio_mono_ms());
+		r = agent_start(&a);
+	}
+	if (r == 0) {
+		snprintf(status, sizeof(status), "reporting to %s as %s", a.conf.server, a.host_id);
+		aio_service_ready(status);
+		sig = aio_service_run(&svc);
 		log_info("stopping (%s)", strsignal(sig));
+		aio_service_stopping();
 		agent_stop(&a);
 	}
 	agent_done(&a);

@@ -1,6 +1,7 @@
 /* The report thread: reads the counters every second and, once per
  * interval, builds the report (the window's sample, the events seen and
  * the latest scans) and puts it in the on-disk spool. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,6 +217,7 @@ void *agent_report_thread(void *arg)
 	while (!agent_wait_until(a, next_sample)) {
 		int r = agent_sampler_read(&a->sampler);
 
+		atomic_store(&a->sampled_ms, aio_mono_ms());
 		if (r < 0 && r != last_err)
 			log_warn_errno(r, "cannot read %s or %s", a->sampler.nr_path,
 			               a->sampler.max_path);

@@ -243,6 +243,96 @@ void aio_conf_done(const struct aio_conf_spec *spec, void *conf)
 	}
 }
 
+static bool is_live(const struct aio_conf_spec *spec, const struct aio_conf_key *k)
+{
+	for (const char *const *p = spec->live; p && *p; p++)
+		if (!strcmp(*p, k->name))
+			return true;
+	return false;
+}
+
+static bool same_value(const struct aio_conf_key *k, const void *a, const void *b)
+{
+	switch (k->type) {
+	case AIO_CONF_STRING: {
+		const char *x = *(char *const *)a, *y = *(char *const *)b;
+
+		return x == y || (x && y && !strcmp(x, y));
+	}
+	case AIO_CONF_LIST: {
+		const struct aio_strv *x = a, *y = b;
+
+		if (x->n != y->n)
+			return false;
+		for (size_t i = 0; i < x->n; i++)
+			if (strcmp(x->v[i], y->v[i]))
+				return false;
+		return true;
+	}
+	case AIO_CONF_BOOL:
+		return *(const bool *)a == *(const bool *)b;
+	case AIO_CONF_LOGLEVEL:
+		return *(const int *)a == *(const int *)b;
+	default:
+		return *(const uint64_t *)a == *(const uint64_t *)b;
+	}
+}
+
+/* Stores a live scalar where other threads read it. */
+static void take_value(const struct aio_conf_key *k, void *to, const void *from)
+{
+	switch (k->type) {
+	case AIO_CONF_BOOL:
+		__atomic_store_n((bool *)to, *(const bool *)from, __ATOMIC_RELAXED);
+		break;
+	case AIO_CONF_LOGLEVEL:
+		__atomic_store_n((int *)to, *(const int *)from, __ATOMIC_RELAXED);
+		break;
+	case AIO_CONF_UINT:
+	case AIO_CONF_DURATION:
+	case AIO_CONF_SIZE:
+		__atomic_store_n((uint64_t *)to, *(const uint64_t *)from, __ATOMIC_RELAXED);
+		break;
+	default:
+		break; /* strings and lists are never live */
+	}
+}
+
+int aio_conf_reload(const struct aio_conf_spec *spec, void *conf, size_t size, int argc,
+                    char **argv)
+{
+	void *next = calloc(1, size);
+	char err[512];
+	int r, taken = 0;
+
+	if (!next)
+		return -ENOMEM;
+	r = aio_conf_load(spec, next, argc, argv, err, sizeof(err));
+	if (r < 0) {
+		log_err("reload: %s; nothing changed", err);
+		aio_conf_done(spec, next);
+		free(next);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < spec->n_keys; i++) {
+		const struct aio_conf_key *k = &spec->keys[i];
+		void *to = (char *)conf + k->offset, *from = (char *)next + k->offset;
+
+		if (same_value(k, to, from))
+			continue;
+		if (is_live(spec, k) && k->type != AIO_CONF_STRING && k->type != AIO_CONF_LIST) {
+			take_value(k, to, from);
+			log_info("reload: %s changed, in effect now", k->name);
+			taken++;
+		} else {
+			log_warn("reload: %s changed: takes effect after a restart", k->name);
+		}
+	}
+	aio_conf_done(spec, next);
+	free(next);
+	return taken;
+}
+
 static const struct aio_conf_key *find_key(const struct aio_conf_spec *spec, const char *name)
 {
 	for (size_t i = 0; i < spec->n_keys; i++)

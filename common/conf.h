@@ -39,6 +39,9 @@ struct aio_conf_spec {
 	const struct aio_conf_key *keys;
 	size_t n_keys;
 	const char *default_file; /* read if present and no --config is given */
+	/* the keys a reload (SIGHUP) changes while running, NULL-terminated;
+	 * scalars only: the threads read them without a lock */
+	const char *const *live;
 };
 
 /* Returned by aio_conf_load after --help or --version was printed. */
@@ -59,6 +62,12 @@ int aio_conf_load_file(const struct aio_conf_spec *spec, void *conf, const char 
 int aio_conf_load_fp(const struct aio_conf_spec *spec, void *conf, FILE *f, const char *name,
                      char *err, size_t errlen);
 void aio_conf_defaults(const struct aio_conf_spec *spec, void *conf);
+/* SIGHUP: loads the file and argv again into a scratch copy of conf (size
+ * bytes), takes the live keys that changed and logs each change, saying
+ * which need a restart. A config that does not load changes nothing (the
+ * error is logged). Returns the live keys changed, or -EINVAL. */
+int aio_conf_reload(const struct aio_conf_spec *spec, void *conf, size_t size, int argc,
+                    char **argv);
 /* Frees what conf holds; conf itself is the caller's. */
 void aio_conf_done(const struct aio_conf_spec *spec, void *conf);
 void aio_conf_usage(const struct aio_conf_spec *spec, FILE *f);

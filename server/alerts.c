@@ -38,6 +38,12 @@ const char *const server_alert_kind_name[ALERT_KINDS] = {
 	[ALERT_GUARD] = "guard",
 };
 
+/* The host an alert is about; NULL for a rollout's. */
+static const char *alert_host(const struct server_alert *a)
+{
+	return a->kind == ALERT_ROLLOUT_STALLED ? NULL : a->subject;
+}
+
 static int kind_parse(const char *s)
 {
 	for (int k = 0; k < ALERT_KINDS; k++)
@@ -307,8 +313,13 @@ void server_alerts_evaluate(struct server_alerts *al, uint64_t now)
 			struct server_alert *a = &al->active[i++];
 
 			a->cleared_ms = now;
-			log_info("alert cleared: %s %s", server_alert_kind_name[a->kind],
-			         a->subject);
+			aio_log_with(AIO_LOG_INFO,
+			             &(struct aio_log_fields){
+			                     .message_id = AIO_MSGID_ALERT_CLEARED,
+			                     .host = alert_host(a),
+			                     .alert = server_alert_kind_name[a->kind] },
+			             "alert cleared: %s %s", server_alert_kind_name[a->kind],
+			             a->subject);
 			store_clear(al, a);
 			recent_push(al, a);
 		} else if (d > 0) {
@@ -318,8 +329,13 @@ void server_alerts_evaluate(struct server_alerts *al, uint64_t now)
 				continue; /* the same condition twice */
 			a->started_ms = now;
 			next[n++] = *a;
-			log_warn("alert: %s %s: %s", server_alert_kind_name[a->kind], a->subject,
-			         a->message);
+			aio_log_with(AIO_LOG_WARN,
+			             &(struct aio_log_fields){
+			                     .message_id = AIO_MSGID_ALERT_START,
+			                     .host = alert_host(a),
+			                     .alert = server_alert_kind_name[a->kind] },
+			             "alert: %s %s: %s", server_alert_kind_name[a->kind],
+			             a->subject, a->message);
 			store_start(al, a);
 		} else {
 			next[n++] = al->active[i++];

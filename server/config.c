@@ -99,10 +99,21 @@ static const struct aio_conf_key keys[] = {
 	    "allow plain tcp:// on addresses other than loopback"),
 };
 
+/* the keys SIGHUP changes while running; the rest need a restart */
+static const char *const live_keys[] = {
+	"log-level",           "raw-retention",   "rollup-5m-retention",
+	"rollup-1h-retention", "event-retention", "audit-retention",
+	"vm-usage-retention",  "prune-batch",     "alert-room",
+	"alert-utilization",   "alert-errors",    "alert-guard",
+	"alert-silent",        "alert-drift",     "alert-rollout-stalled",
+	"trend-headroom",      "trend-horizon",   NULL,
+};
+
 const struct aio_conf_spec server_config_spec = {
 	.prog = "aio-server",
 	.summary = "Keeps the fleet's AIO history and runs limit rollouts.",
 	.keys = keys,
 	.n_keys = sizeof(keys) / sizeof(keys[0]),
 	.default_file = "/etc/aioctl/server.conf",
+	.live = live_keys,
 };

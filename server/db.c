@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ struct server_db {
 	pthread_t ckpt_thread;
 	bool ckpt_started, ckpt_due;
 	uint64_t failed_batches, next_fail_log_ms; /* database thread */
+	_Atomic uint64_t batch_since_ms;           /* the batch in hand's start (mono), or 0 */
 	pthread_cond_t ckpt_wake;
 	sqlite3 *ckpt_conn;
 };
@@ -158,6 +160,13 @@ void server_db_bind_text(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, i);
+}
+
+uint64_t server_db_batch_age_ms(struct server_db *db)
+{
+	uint64_t since = atomic_load(&db->batch_since_ms);
+
+	return since ? aio_mono_ms() - since : 0;
 }
 
 uint64_t server_db_keepalive(struct server_db *db)
@@ -424,7 +433,9 @@ static void *db_thread(void *arg)
 		pthread_mutex_unlock(&db->lock);
 
 		busy = n > 1;
+		atomic_store(&db->batch_since_ms, aio_mono_ms());
 		err = commit_batch(db, batch);
+		atomic_store(&db->batch_since_ms, 0);
 		/* replies go out from another thread: this one commits the next
 		 * batch meanwhile */
 		for (w = batch; w; w = w->next)

@@ -106,6 +106,9 @@ int server_db_step(struct sqlite3_stmt *st);
 /* Binds s, or NULL for none. */
 void server_db_bind_text(struct sqlite3_stmt *st, int i, const char *s);
 uint64_t server_db_keepalive(struct server_db *db);
+/* How long the database thread has been in its current batch; 0 when idle
+ * (the watchdog's question). */
+uint64_t server_db_batch_age_ms(struct server_db *db);
 
 /* The SQLite side of a reader (query.h), for the table owners: its
  * connection, and its statement for sql prepared once (keyed by address,

@@ -1,17 +1,49 @@
 /* aio-server: receives agents' reports, keeps history, runs rollouts. */
+#include <inttypes.h>
 #include <nng/nng.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 
+#include "db.h"
 #include "log.h"
 #include "server.h"
+#include "service.h"
+
+struct main_ctx {
+	struct server *s;
+	int argc;
+	char **argv;
+};
+
+/* Every write goes through the database thread: one stuck in a batch for
+ * the watchdog's whole interval means nothing is stored. */
+static bool healthy(void *arg, uint64_t within_ms, char *why, size_t len)
+{
+	struct main_ctx *m = arg;
+	uint64_t age = server_db_batch_age_ms(m->s->db);
+
+	if (age < within_ms)
+		return true;
+	snprintf(why, len, "the database thread has been in one batch for %" PRIu64 " ms", age);
+	return false;
+}
+
+static void reload(void *arg)
+{
+	struct main_ctx *m = arg;
+	if (aio_conf_reload(&server_config_spec, &m->s->conf, sizeof(m->s->conf), m->argc,
+	                    m->argv) >= 0)
+		aio_log_set_level(m->s->conf.log_level);
+}
 
 int main(int argc, char **argv)
 {
 	struct server s;
-	char err[512];
+	struct main_ctx m = { &s, argc, argv };
+	struct aio_service svc = { healthy, reload, &m };
+	char err[512], status[128];
 	sigset_t sigs;
 	struct rlimit rl;
 	int r, sig = 0;
@@ -32,20 +64,19 @@ int main(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 
-	/* signals are taken by sigwait below, not by whatever thread runs */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGPIPE);
+	/* signals are taken by the main loop below, not by whatever thread runs */
+	aio_service_sigset(&sigs);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	r = server_start(&s);
 	if (r == 0) {
 		log_info("aio-server %s ready", AIO_VERSION);
-		do
-			sigwait(&sigs, &sig);
-		while (sig == SIGPIPE);
+		snprintf(status, sizeof(status), "agents on %s, aioctl on %s", s.conf.listen,
+		         s.conf.admin_listen);
+		aio_service_ready(status);
+		sig = aio_service_run(&svc);
 		log_info("stopping (%s)", strsignal(sig));
+		aio_service_stopping();
 	}
 	server_stop(&s);
 	aio_conf_done(&server_config_spec, &s.conf);

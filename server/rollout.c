@@ -36,11 +36,23 @@ static struct server_save *pending(struct server_engine *e)
 	return e->pending;
 }
 
-static void audit_into(struct server_save *sv, const char *who, const char *action,
+/* An audit entry of rollout id; what happens to a whole rollout is also
+ * a journal entry (AIO_MSGID_ROLLOUT) for whoever follows rollouts there. */
+static void audit_into(struct server_save *sv, uint64_t id, const char *who, const char *action,
                        const char *target, const char *result)
 {
 	if (sv)
 		server_save_audit(sv, who, action, target, result);
+	if (!strncmp(action, "rollout.", 8)) {
+		struct aio_log_fields f = { .message_id = AIO_MSGID_ROLLOUT, .rollout = id };
+		char prefix[40];
+		int n = snprintf(prefix, sizeof(prefix), "rollout %" PRIu64 ": ", id);
+
+		if (!strncmp(result, prefix, (size_t)n))
+			result += n; /* a creation's detail names it already */
+		aio_log_with(AIO_LOG_INFO, &f, "rollout %" PRIu64 ": %s by %s: %s", id, action + 8,
+		             who, result);
+	}
 }
 
 /* What a tick needs of a step's host: reports after the apply (plus a
@@ -100,7 +112,7 @@ static void step_done(struct server_engine *e, struct server_save *sv, struct se
 	if (sv)
 		server_save_desired(sv, p->host_id, p->target, ro->id, now);
 	snprintf(result, sizeof(result), "done: %" PRIu64, p->target);
-	audit_into(sv, ro->created_by, "step.apply", p->host, result);
+	audit_into(sv, ro->id, ro->created_by, "step.apply", p->host, result);
 }
 
 static void step_failed(struct server_save *sv, struct server_rollout *ro, struct server_step *p,
@@ -112,8 +124,12 @@ static void step_failed(struct server_save *sv, struct server_rollout *ro, struc
 	p->finished_ms = now;
 	server_rollouts_step_msg(p, "%s", why);
 	snprintf(result, sizeof(result), "failed: %s", why);
-	audit_into(sv, ro->created_by, "step.apply", p->host, result);
-	log_warn("rollout %" PRIu64 ": %s failed: %s", ro->id, p->host, why);
+	audit_into(sv, ro->id, ro->created_by, "step.apply", p->host, result);
+	aio_log_with(AIO_LOG_WARN,
+	             &(struct aio_log_fields){ .message_id = AIO_MSGID_STEP_FAILED,
+	                                       .host = p->host,
+	                                       .rollout = ro->id },
+	             "rollout %" PRIu64 ": %s failed: %s", ro->id, p->host, why);
 }
 
 static void ack_step(struct server_engine *e, struct server_rollout *ro, struct server_step *p,
@@ -137,7 +153,7 @@ static void ack_step(struct server_engine *e, struct server_rollout *ro, struct 
 		}
 		server_rollouts_step_msg(p, "rolled back%s%s", ack->message ? ": " : "",
 		                         ack->message ? ack->message : "");
-		audit_into(sv, ro->created_by, "step.rollback", p->host,
+		audit_into(sv, ro->id, ro->created_by, "step.rollback", p->host,
 		           p->rb == RB_DONE ? "done" : ack->message);
 		goto out_save;
 	}
@@ -230,7 +246,7 @@ static void start_rollback(struct server_rollout *ro, struct server_save *sv, co
 	}
 	ro->state = RO_ROLLING_BACK;
 	server_rollouts_msg(ro, "rolling back: %s", why);
-	audit_into(sv, ro->created_by, "rollout.rollback", NULL, why);
+	audit_into(sv, ro->id, ro->created_by, "rollout.rollback", NULL, why);
 }
 
 /* Advances one rollout; returns true if anything changed. */
@@ -257,7 +273,8 @@ static void tick_rollout(struct server_engine *e, struct server_rollout *ro, str
 			ro->state = RO_ROLLED_BACK;
 			ro->finished_ms = now;
 			server_rollouts_msg(ro, "rolled back");
-			audit_into(sv, ro->created_by, "rollout.finish", NULL, "rolled-back");
+			audit_into(sv, ro->id, ro->created_by, "rollout.finish", NULL,
+			           "rolled-back");
 		}
 		return;
 	}
@@ -278,7 +295,8 @@ static void tick_rollout(struct server_engine *e, struct server_rollout *ro, str
 				p->state = STEP_EXPIRED;
 				p->finished_ms = now;
 				server_rollouts_step_msg(p, "offline until the deadline");
-				audit_into(sv, ro->created_by, "step.apply", p->host, "expired");
+				audit_into(sv, ro->id, ro->created_by, "step.apply", p->host,
+				           "expired");
 			} else if (!p->offline_since_ms) {
 				p->offline_since_ms = now;
 				server_rollouts_step_msg(p, "offline: applied when it returns");
@@ -313,7 +331,7 @@ static void tick_rollout(struct server_engine *e, struct server_rollout *ro, str
 		} else {
 			ro->state = RO_PAUSED;
 			server_rollouts_msg(ro, "paused: %s", why);
-			audit_into(sv, ro->created_by, "rollout.pause", NULL, why);
+			audit_into(sv, ro->id, ro->created_by, "rollout.pause", NULL, why);
 		}
 		ro->dirty = true;
 		return;
@@ -329,7 +347,7 @@ static void tick_rollout(struct server_engine *e, struct server_rollout *ro, str
 		ro->finished_ms = now;
 		if (ro->state == RO_COMPLETED)
 			server_rollouts_msg(ro, "completed: %u failed", failed);
-		audit_into(sv, ro->created_by, "rollout.finish", NULL,
+		audit_into(sv, ro->id, ro->created_by, "rollout.finish", NULL,
 		           server_rollouts_state_name(ro->state));
 		ro->dirty = true;
 	}
@@ -599,7 +617,7 @@ void server_engine_set_limit(struct server_engine *e, const Aioctl__V1__SetLimit
 		}
 		o->state = RO_ABORTED;
 		server_rollouts_msg(o, "superseded by rollout %" PRIu64, e->next_rollout_id);
-		audit_into(sv, who, "rollout.abort", NULL, o->message);
+		audit_into(sv, o->id, who, "rollout.abort", NULL, o->message);
 		server_save_rollout(sv, o, false);
 	}
 	ro->id = e->next_rollout_id++;
@@ -620,8 +638,7 @@ void server_engine_set_limit(struct server_engine *e, const Aioctl__V1__SetLimit
 	else
 		snprintf(detail, sizeof(detail), "rollout %" PRIu64 ": max %" PRIu64 ", %zu hosts",
 		         ro->id, in->target, ro->n_steps);
-	audit_into(sv, who, "rollout.create", NULL, detail);
-	log_info("%s by %s", detail, who);
+	audit_into(sv, ro->id, who, "rollout.create", NULL, detail);
 	job->e = e;
 	job->id = ro->id;
 	job->closure = closure;
@@ -710,7 +727,10 @@ void server_engine_rollout_op(struct server_engine *e, uint64_t id, enum server_
 			char what[64];
 
 			snprintf(what, sizeof(what), "rollout.%s", op_name[op]);
-			server_save_audit(sv, who, what, NULL, ro->message);
+			if (op == ROLLOUT_ROLLBACK) /* start_rollback logged it */
+				server_save_audit(sv, who, what, NULL, ro->message);
+			else
+				audit_into(sv, ro->id, who, what, NULL, ro->message);
 		}
 		pthread_cond_signal(&e->wake);
 	}

@@ -35,8 +35,10 @@ static const struct aio_conf_key keys[] = {
 	  "v" },
 };
 
-static const struct aio_conf_spec spec = { "test", "a test", keys, sizeof(keys) / sizeof(keys[0]),
-	                                   NULL };
+static const char *const live[] = { "count", "log-level", "server", NULL };
+static const struct aio_conf_spec spec = {
+	"test", "a test", keys, sizeof(keys) / sizeof(keys[0]), NULL, live,
+};
 
 static char file[64];
 static struct test_conf conf;
@@ -106,6 +108,28 @@ Test(conf, file_then_flags_win)
 	cr_assert_eq(conf.labels.n, 2);
 	cr_expect_str_eq(conf.labels.v[0], "a=1");
 	cr_expect_str_eq(conf.labels.v[1], "b=2");
+}
+
+/* SIGHUP: the live keys that changed are taken, the others wait for a
+ * restart (a string is never swapped under a running thread), flags still
+ * win, and a config that no longer loads changes nothing. */
+Test(conf, reload_takes_live_keys_only)
+{
+	const char *argv[] = { "test", "--config", file, "--size", "8KiB", NULL };
+
+	write_file("server = tcp://b:2\ncount = 3\ninterval = 500ms\n");
+	cr_assert_eq(load(5, argv), 0, "%s", err);
+	write_file(
+	        "server = tcp://c:3\ncount = 9\ninterval = 2s\nsize = 1MiB\nlog-level = debug\n");
+	cr_expect_eq(aio_conf_reload(&spec, &conf, sizeof(conf), 5, (char **)argv), 2);
+	cr_expect_eq(conf.count, 9, "live: taken");
+	cr_expect_eq(conf.level, AIO_LOG_DEBUG, "live: taken");
+	cr_expect_eq(conf.interval_ms, 500, "not live: after a restart");
+	cr_expect_str_eq(conf.server, "tcp://b:2", "a string stays until a restart");
+	cr_expect_eq(conf.size, 8192, "the flag still wins");
+	write_file("count = 1000\n");
+	cr_expect_eq(aio_conf_reload(&spec, &conf, sizeof(conf), 5, (char **)argv), -EINVAL);
+	cr_expect_eq(conf.count, 9, "a bad file changes nothing");
 }
 
 Test(conf, unknown_key_names_file_and_line)

@@ -1,0 +1,78 @@
+#include "service.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include "clock.h"
+#include "log.h"
+
+void aio_service_ready(const char *status)
+{
+	sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+}
+
+void aio_service_stopping(void)
+{
+	sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+}
+
+void aio_service_sigset(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGPIPE);
+}
+
+static void reload(const struct aio_service *svc)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* systemd 253 and later match the reload by this time */
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64,
+	           (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+	log_info("SIGHUP: reading the config again");
+	if (svc->reload)
+		svc->reload(svc->arg);
+	sd_notify(0, "READY=1");
+}
+
+int aio_service_run(const struct aio_service *svc)
+{
+	uint64_t wd_us = 0, every_ms = 0;
+	bool unwell = false;
+	sigset_t set;
+
+	aio_service_sigset(&set);
+	if (sd_watchdog_enabled(0, &wd_us) > 0 && wd_us >= 2000)
+		every_ms = wd_us / 2000;
+	for (;;) {
+		struct timespec ts = { (time_t)(every_ms / 1000),
+			               (long)(every_ms % 1000) * 1000000 };
+		char why[256] = "";
+		int sig = every_ms ? sigtimedwait(&set, NULL, &ts) : sigwaitinfo(&set, NULL);
+
+		if (sig == SIGINT || sig == SIGTERM)
+			return sig;
+		if (sig == SIGHUP) {
+			reload(svc);
+		} else if (sig < 0 && errno == EAGAIN) {
+			if (!svc->healthy ||
+			    svc->healthy(svc->arg, wd_us / 1000, why, sizeof(why))) {
+				sd_notify(0, "WATCHDOG=1");
+				if (unwell)
+					log_info("well again: pinging the watchdog");
+				unwell = false;
+			} else if (!unwell) {
+				log_err("not pinging the watchdog: %s", why);
+				unwell = true;
+			}
+		}
+	}
+}
