@@ -89,8 +89,10 @@ int main(int argc, char **argv)
 		return guard(argc, argv);
 	memset(&a, 0, sizeof(a));
 	r = aio_conf_load(&agent_config_spec, &a.conf, argc, argv, err, sizeof(err));
-	if (r == AIO_CONF_EXIT)
+	if (r == AIO_CONF_EXIT) {
+		aio_conf_done(&agent_config_spec, &a.conf);
 		return 0;
+	}
 	if (r < 0) {
 		fprintf(stderr, "aio-agent: %s\n", err);
 		aio_conf_done(&agent_config_spec, &a.conf);

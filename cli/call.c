@@ -32,12 +32,14 @@ static int read_token(struct cli *c, char **ret_token)
 static int connect_server(struct cli *c)
 {
 	struct aio_rpc_client_opts o = { 0 };
-	char err[512], *token = NULL;
+	char err[512], url[600], *token = NULL;
 	int r;
 
-	if ((r = read_token(c, &token)) != 0)
+	if ((r = cli_context_apply(c)) != 0 || (r = read_token(c, &token)) != 0)
 		return r;
-	o.url = c->server;
+	/* "127.0.0.1:7701" and "aio.example.net:7701" mean tcp:// */
+	snprintf(url, sizeof(url), "%s%s", strstr(c->server, "://") ? "" : "tcp://", c->server);
+	o.url = url;
 	o.wait_connect = true;
 	o.connect_timeout_ms = c->timeout_ms; /* --timeout covers connecting too */
 	/* a fleet status of 10,000 hosts is a few MB; this bound is ours */

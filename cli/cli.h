@@ -27,9 +27,14 @@ enum cli_exit {
 #define CLI_DEFAULT_SERVER     "tcp://127.0.0.1:7701"
 #define CLI_RECV_MAX           (64 << 20) /* largest reply aioctl accepts */
 #define CLI_DEFAULT_TOKEN_FILE "/var/lib/aio-server/admin.token"
+#define CLI_CONTEXT_NAME_MAX   63
 
 struct cli {
 	const char *server;
+	bool server_given;   /* by --server or AIOCTL_SERVER */
+	const char *context; /* --context, or the config file's own */
+	char context_buf[CLI_CONTEXT_NAME_MAX + 1];
+	char *owned[6]; /* values taken from the config file */
 	const char *token_file;
 	bool token_file_explicit;
 	enum cli_format format;
@@ -37,9 +42,14 @@ struct cli {
 	bool timeout_given;
 	struct aio_tls_opts tls;
 	struct aio_rpc_client *rpc;
+	bool no_headers;
+	uint64_t watch_ms; /* --watch: redraw every watch_ms; 0: once */
 	/* command options */
 	const char *sort;
-	uint64_t since_ms; /* a duration back from now; 0: none given */
+	bool reverse;
+	uint64_t since_ms;      /* a duration back from now; 0: none given */
+	uint64_t since_at_ms;   /* the same as a time */
+	bool since_is_duration; /* written as one: history takes it back from --until */
 	const char *host;
 	const char *vm;
 	const char *until;
@@ -57,7 +67,7 @@ struct cli {
 	bool batch_percent, max_failures_percent;
 	uint64_t soak_ms, offline_timeout_ms, wait_timeout_ms;
 	const char *on_failure;
-	bool force, dry_run, yes, no_wait, supersede;
+	bool force, dry_run, yes, no_wait, supersede, allow_lower;
 	/* enroll, token */
 	uint64_t expires_ms;
 	const char *name;
@@ -85,14 +95,25 @@ struct cli_command {
 	int (*run)(struct cli *c, int argc, char **argv);
 	const char *args;
 	const char *help;
+	const char *examples; /* "aioctl ..." lines for its help, '\n'-separated */
 };
 
 extern const struct cli_command cli_commands[];
+extern const char cli_csv_commands[];
 
 /* Every command and option, to f (help.c). */
 void cli_usage(FILE *f);
+/* A noun's verbs; false if there is no such noun. */
+bool cli_noun_usage(const char *noun, FILE *f);
+/* One command: its usage, options (its own, then the global ones) and
+ * examples. */
+void cli_command_usage(const struct cli_command *cmd, FILE *f);
 /* A bash completion script for aioctl, to out. */
 void cli_completion_bash(FILE *out);
+
+/* The client config's context (context.c) for what no flag or variable
+ * gave; 0, or an exit code after saying why. */
+int cli_context_apply(struct cli *c);
 
 /* Calls an Admin method; on failure prints why and returns the exit code. */
 int cli_call(struct cli *c, const char *method, const ProtobufCMessage *in,
@@ -124,6 +145,11 @@ int cli_token_list(struct cli *c, int argc, char **argv);
 int cli_token_revoke(struct cli *c, int argc, char **argv);
 int cli_host_revoke(struct cli *c, int argc, char **argv);
 int cli_host_remove(struct cli *c, int argc, char **argv);
+
+/* A --since or --until value (times.c: durations back from now_ms, today,
+ * yesterday, dates, RFC 3339 with any offset) as ms since the epoch (a
+ * duration past it: the epoch); 0 or -EINVAL. */
+int cli_time_parse(const char *s, uint64_t now_ms, uint64_t *ret_ms);
 
 /* Formatting shared by commands. */
 double cli_utilization(const Aioctl__V1__Sample *s);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "conf.h"
 #include "duration.h"
 
@@ -19,8 +20,11 @@
 
 const struct cli_flag cli_flags[] = {
 	/* global */
-	{ "server", 0, FLAG_TEXT, FIELD(server), 0, 0, 0, 0, "URL", "tcp://127.0.0.1:7701",
-	  "aio-server admin URL [$AIOCTL_SERVER or " CLI_DEFAULT_SERVER "]", NULL },
+	{ "context", 0, FLAG_TEXT, FIELD(context), 0, 0, 1, CLI_CONTEXT_NAME_MAX, "NAME", "prod",
+	  "a server from ~/.config/aioctl/config ($AIOCTL_CONFIG)", NULL },
+	{ "server", 0, FLAG_TEXT, FIELD(server), AT(server_given), 0, 0, 0, "URL",
+	  "tcp://127.0.0.1:7701", "aio-server admin URL [$AIOCTL_SERVER or " CLI_DEFAULT_SERVER "]",
+	  NULL },
 	{ "token-file", 0, FLAG_TEXT, FIELD(token_file), AT(token_file_explicit), 0, 0, 0, "FILE",
 	  "/var/lib/aio-server/admin.token",
 	  "admin token [$AIOCTL_TOKEN_FILE or " CLI_DEFAULT_TOKEN_FILE "]", NULL },
@@ -36,18 +40,27 @@ const struct cli_flag cli_flags[] = {
 	  "client key", NULL },
 	{ "tls-server-name", 0, FLAG_TEXT, FIELD(tls.server_name), 0, 0, 0, 0, "NAME", "aio-server",
 	  "name in the server's certificate", NULL },
+	{ "no-headers", 0, FLAG_SWITCH, FIELD(no_headers), 0, 0, 0, 0, "", "",
+	  "tables and CSV: no header line", NULL },
 	{ "help", 'h', FLAG_HELP, 0, 0, 0, 0, 0, "", "", "show help", NULL },
 	{ "version", 0, FLAG_VERSION, 0, 0, 0, 0, 0, "", "", "show the version", NULL },
 	/* reading */
 	{ "sort", 0, FLAG_TEXT, FIELD(sort), 0, 0, 0, 16, "COL", "util",
-	  "sort by room (least first), util or name", "fleet.status" },
+	  "sort by room (least first), util, nr, max, seen (longest silent first) or name",
+	  "fleet.status" },
+	{ "reverse", 'r', FLAG_SWITCH, FIELD(reverse), 0, 0, 0, 0, "", "", "the other way round",
+	  "fleet.status" },
+	{ "watch", 'w', FLAG_WATCH, FIELD(watch_ms), 0, 0, 100, 0, "[DUR]", "5s",
+	  "show it again every DUR [2s] until interrupted (redrawn on a terminal)",
+	  "fleet.status rollout.show alerts.list" },
 	{ "live", 0, FLAG_SWITCH, FIELD(live), 0, 0, 0, 0, "", "",
 	  "ask every agent for a fresh sample now", "fleet.status" },
-	{ "since", 0, FLAG_DURATION, FIELD(since_ms), 0, 0, 1, 0, "DUR", "7d",
-	  "this far back [24h; report trend 30d]",
+	{ "since", 0, FLAG_SINCE, FIELD(since_ms), 0, 0, 1, 0, "TIME", "7d",
+	  "from this time (2026-12-01, today, 2026-12-01T05:00:00+01:00) or this long ago "
+	  "(90min, 1w) [24h; report trend 30d]",
 	  "errors.list history.show report.trend alerts.list audit.list" },
 	{ "until", 0, FLAG_TEXT, FIELD(until), 0, 0, 0, 64, "TIME", "2h",
-	  "up to this time (2026-11-26T05:00:00Z) or this long ago (2h) [now]", "history.show" },
+	  "up to this time (as --since takes it) or this long ago (2h) [now]", "history.show" },
 	{ "step", 0, FLAG_DURATION, FIELD(step_ms), 0, 0, 1, 0, "DUR", "5m",
 	  "one row per DUR [range/200]", "history.show" },
 	{ "host", 0, FLAG_TEXT, FIELD(host), 0, 0, 0, AIO_HOST_NAME_MAX, "HOST", "hv1",
@@ -65,10 +78,12 @@ const struct cli_flag cli_flags[] = {
 	/* rollouts */
 	{ "max", 0, FLAG_UINT, FIELD(max), AT(has_max), 0, 1, UINT32_MAX, "N", "2097152",
 	  "the new fs.aio-max-nr", "fleet.set" },
-	{ "select", 0, FLAG_LIST, FIELD(select), 0, AT(n_select), 0, SELECT_MAX, "K=V", "rack=a",
-	  "only hosts with this label (repeatable: all must match)", "fleet.set report.trend" },
-	{ "hosts", 0, FLAG_TEXT, FIELD(hosts_glob), 0, 0, 0, AIO_HOST_NAME_MAX, "GLOB", "hv-*",
-	  "only hosts whose name matches", ROLLOUT_CMDS " report.trend" },
+	{ "select", 'l', FLAG_LIST, FIELD(select), 0, AT(n_select), 0, SELECT_MAX, "K=V", "rack=a",
+	  "only hosts with this label (repeatable: all must match)",
+	  "fleet.set report.trend fleet.status" },
+	{ "hosts", 0, FLAG_TEXT, FIELD(hosts_glob), 0, 0, 0, AIO_HOSTS_GLOB_MAX, "GLOB[,GLOB]",
+	  "hv-1*,hv-20", "only hosts whose name matches one of these globs",
+	  ROLLOUT_CMDS " report.trend fleet.status" },
 	{ "canary", 0, FLAG_COUNT, FIELD(canary), AT(has_canary), 0, 0, 100000, "N", "1",
 	  "hosts in the first wave [1]", "fleet.set" },
 	{ "batch", 0, FLAG_COUNT, FIELD(batch), AT(has_batch), AT(batch_percent), 1, 100000, "N|P%",
@@ -88,7 +103,9 @@ const struct cli_flag cli_flags[] = {
 	  "allow a limit below current usage; host remove: even a host that reported lately",
 	  "fleet.set host.remove" },
 	{ "dry-run", 0, FLAG_SWITCH, FIELD(dry_run), 0, 0, 0, 0, "", "",
-	  "show the plan, change nothing", ROLLOUT_CMDS },
+	  "show the plan, each host's before and after, change nothing", ROLLOUT_CMDS },
+	{ "allow-lower", 0, FLAG_SWITCH, FIELD(allow_lower), 0, 0, 0, 0, "", "",
+	  "allow a rollout that lowers a host's live or after-reboot limit", ROLLOUT_CMDS },
 	{ "yes", 0, FLAG_SWITCH, FIELD(yes), 0, 0, 0, 0, "", "", "do not ask", ROLLOUT_CMDS },
 	{ "no-wait", 0, FLAG_SWITCH, FIELD(no_wait), 0, 0, 0, 0, "", "",
 	  "print the rollout id and exit", ROLLOUT_CMDS " rollout.rollback" },
@@ -237,6 +254,32 @@ static int set(struct cli *c, const struct cli_flag *f, const char *arg)
 		((const char **)at(c, f->field))[(*n)++] = arg;
 		break;
 	}
+	case FLAG_SINCE: {
+		uint64_t now = aio_now_ms(), t;
+
+		if (cli_time_parse(arg, now, &t) < 0 || t >= now) {
+			fprintf(stderr,
+			        "aioctl: --%s %s: not a time in the past (examples: --%s 90min, "
+			        "1w, today, 2026-12-01, 2026-12-01T05:00:00Z)\n",
+			        f->name, arg, f->name);
+			return CLI_EXIT_USAGE;
+		}
+		*(uint64_t *)at(c, f->field) = now - t;
+		c->since_at_ms = t;
+		c->since_is_duration = aio_duration_parse(arg, &v) == 0;
+		break;
+	}
+	case FLAG_WATCH:
+		v = 2000;
+		if (arg && (aio_duration_parse(arg, &v) < 0 || v < f->min)) {
+			fprintf(stderr,
+			        "aioctl: --%s %s: not a duration of 100ms or more (example: --%s "
+			        "%s)\n",
+			        f->name, arg, f->name, f->example);
+			return CLI_EXIT_USAGE;
+		}
+		*(uint64_t *)at(c, f->field) = v;
+		break;
 	case FLAG_HELP:
 	case FLAG_VERSION:
 		break;
@@ -260,14 +303,20 @@ int cli_flags_parse(struct cli *c, const struct cli_command *cmd, int argc, char
 		const struct cli_flag *f = &cli_flags[i];
 		bool arg =
 		        f->type != FLAG_SWITCH && f->type != FLAG_HELP && f->type != FLAG_VERSION;
+		bool optional = f->type == FLAG_WATCH;
 
 		if (!cli_flag_for(f, cmd))
 			continue;
-		opts[n++] = (struct option){ f->name, arg ? required_argument : no_argument, NULL,
-			                     0x100 + (int)i };
+		opts[n++] = (struct option){ f->name,
+			                     optional ? optional_argument
+			                     : arg    ? required_argument
+			                              : no_argument,
+			                     NULL, 0x100 + (int)i };
 		if (f->short_name) {
 			shorts[ns++] = f->short_name;
 			if (arg)
+				shorts[ns++] = ':';
+			if (optional)
 				shorts[ns++] = ':';
 		}
 	}
@@ -297,20 +346,27 @@ int cli_flags_parse(struct cli *c, const struct cli_command *cmd, int argc, char
 			return CLI_EXIT_USAGE;
 		}
 		if (f->type == FLAG_HELP) {
-			cli_usage(stdout);
+			if (cmd)
+				cli_command_usage(cmd, stdout);
+			else
+				cli_usage(stdout);
 			return -1;
 		}
 		if (f->type == FLAG_VERSION) {
 			printf("aioctl %s\n", AIO_VERSION);
 			return -1;
 		}
+		/* "--watch 5s" as well as "--watch=5s": a duration after it is its */
+		if (f->type == FLAG_WATCH && !optarg && optind < argc &&
+		    aio_duration_parse(argv[optind], &(uint64_t){ 0 }) == 0)
+			optarg = argv[optind++];
 		if ((r = set(c, f, optarg)) != 0)
 			return r;
 	}
 	return 0;
 }
 
-void cli_flags_help(const struct cli_command *cmd, const char *indent, FILE *out)
+void cli_flags_help(const struct cli_command *cmd, const char *indent, int width, FILE *out)
 {
 	for (size_t i = 0; i < cli_n_flags; i++) {
 		const struct cli_flag *f = &cli_flags[i];
@@ -323,7 +379,7 @@ void cli_flags_help(const struct cli_command *cmd, const char *indent, FILE *out
 			         f->metavar);
 		else
 			snprintf(head, sizeof(head), "--%s %s", f->name, f->metavar);
-		fprintf(out, "%s%-*s %s\n", indent, cmd ? 22 : 26, head, f->help);
+		fprintf(out, "%s%-*s %s\n", indent, width, head, f->help);
 	}
 }
 

@@ -19,6 +19,8 @@ enum cli_flag_type {
 	FLAG_COUNT,    /* uint32_t within min..max, or a percentage (extra) */
 	FLAG_FORMAT,   /* enum cli_format */
 	FLAG_LIST,     /* up to max texts, repeatable; extra counts them */
+	FLAG_WATCH,    /* uint64_t ms: an optional duration after it [2s] */
+	FLAG_SINCE,    /* uint64_t ms back from now: a duration or a time */
 	FLAG_HELP,
 	FLAG_VERSION,
 };
@@ -47,6 +49,6 @@ bool cli_flag_for(const struct cli_flag *flag, const struct cli_command *cmd);
 int cli_flags_parse(struct cli *c, const struct cli_command *cmd, int argc, char **argv,
                     bool stop_at_arg);
 /* "  --name ARG   help" lines for cmd's flags (NULL: the global ones). */
-void cli_flags_help(const struct cli_command *cmd, const char *indent, FILE *out);
+void cli_flags_help(const struct cli_command *cmd, const char *indent, int width, FILE *out);
 /* Every flag name, "--name" each, space separated. */
 void cli_flags_words(FILE *out);

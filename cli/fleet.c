@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "clock.h"
+#include "names.h"
 
 enum { HOST, NR, MAX, ROOM, UTIL, PEAK, REBOOT, ERRORS, SEEN, STATE, LABELS, JSON, N_COLS };
 
@@ -58,6 +59,66 @@ static int by_name(const void *a, const void *b)
 	return strcmp(x->host, y->host);
 }
 
+/* A sample's value, hosts without a sample last, then by name. */
+#define BY_SAMPLE(fn, field, desc)                                                       \
+	static int fn(const void *a, const void *b)                                      \
+	{                                                                                \
+		const Aioctl__V1__HostStatus *x = *(Aioctl__V1__HostStatus *const *)a;   \
+		const Aioctl__V1__HostStatus *y = *(Aioctl__V1__HostStatus *const *)b;   \
+                                                                                         \
+		if (!x->sample != !y->sample)                                            \
+			return x->sample ? -1 : 1;                                       \
+		if (x->sample && x->sample->field != y->sample->field)                   \
+			return (x->sample->field < y->sample->field) == (desc) ? 1 : -1; \
+		return strcmp(x->host, y->host);                                         \
+	}
+BY_SAMPLE(by_nr, aio_nr, true)
+BY_SAMPLE(by_max, aio_max_nr, true)
+
+/* Longest silent first: the hosts to look at. */
+static int by_seen(const void *a, const void *b)
+{
+	const Aioctl__V1__HostStatus *x = *(Aioctl__V1__HostStatus *const *)a;
+	const Aioctl__V1__HostStatus *y = *(Aioctl__V1__HostStatus *const *)b;
+
+	if (x->last_seen_ms != y->last_seen_ms)
+		return x->last_seen_ms < y->last_seen_ms ? -1 : 1;
+	return strcmp(x->host, y->host);
+}
+
+static const struct {
+	const char *name;
+	int (*cmp)(const void *, const void *);
+} sorts[] = {
+	{ "room", by_room }, { "util", by_utilization }, { "nr", by_nr },
+	{ "max", by_max },   { "seen", by_seen },        { "name", by_name },
+};
+
+static int (*sort_cmp)(const void *, const void *);
+
+static int reversed(const void *a, const void *b)
+{
+	return sort_cmp(b, a);
+}
+
+/* Whether h is one --select and --hosts pick. */
+static bool selected(const struct cli *c, const struct cli_selector *sel,
+                     const Aioctl__V1__HostStatus *h)
+{
+	if (c->hosts_glob && !aio_glob_list_match(c->hosts_glob, h->host))
+		return false;
+	for (size_t i = 0; i < sel->sel.n_labels; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < h->n_labels && !found; j++)
+			found = !strcmp(h->labels[j]->key, sel->labels[i].key) &&
+			        !strcmp(h->labels[j]->value, sel->labels[i].value);
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
 /* REBOOT: what fs.aio-max-nr becomes after a reboot, "same" if nothing
  * changes, "?" before the agent has scanned sysctl.d. */
 static void reboot_cell(struct cli_rows *rows, const Aioctl__V1__HostStatus *h)
@@ -93,7 +154,8 @@ static json_t *host_json(const void *h)
 	return cli_host_json(h);
 }
 
-static int print_hosts(struct cli *c, const Aioctl__V1__FleetStatusReply *rep)
+static int print_hosts(struct cli *c, const Aioctl__V1__FleetStatusReply *rep,
+                       Aioctl__V1__HostStatus *const *hosts, size_t n_hosts)
 {
 	uint64_t now = aio_now_ms();
 	size_t online = 0, differ = 0, with_errors = 0;
@@ -102,9 +164,9 @@ static int print_hosts(struct cli *c, const Aioctl__V1__FleetStatusReply *rep)
 	int r;
 
 	cli_rows_init(&rows, cols, N_COLS, c->format);
-	cli_rows_reserve(&rows, rep->n_hosts);
-	for (size_t i = 0; i < rep->n_hosts && cli_rows_add(&rows) == 0; i++) {
-		const Aioctl__V1__HostStatus *h = rep->hosts[i];
+	cli_rows_reserve(&rows, n_hosts);
+	for (size_t i = 0; i < n_hosts && cli_rows_add(&rows) == 0; i++) {
+		const Aioctl__V1__HostStatus *h = hosts[i];
 		const Aioctl__V1__Sample *s = h->sample;
 		char labels[512];
 
@@ -139,8 +201,8 @@ static int print_hosts(struct cli *c, const Aioctl__V1__FleetStatusReply *rep)
 	if (c->format == CLI_TABLE)
 		printf("\n%zu host%s, %zu online, %zu offline; %zu with AIO errors in 24h, %zu "
 		       "whose limit changes at reboot\n",
-		       rep->n_hosts, rep->n_hosts == 1 ? "" : "s", online, rep->n_hosts - online,
-		       with_errors, differ);
+		       n_hosts, n_hosts == 1 ? "" : "s", online, n_hosts - online, with_errors,
+		       differ);
 	return r;
 }
 
@@ -148,14 +210,23 @@ int cli_fleet_status(struct cli *c, int argc, char **argv)
 {
 	Aioctl__V1__FleetStatusRequest in = AIOCTL__V1__FLEET_STATUS_REQUEST__INIT;
 	Aioctl__V1__FleetStatusReply *rep = NULL;
+	Aioctl__V1__HostStatus **hosts;
+	struct cli_selector sel;
+	size_t n = 0;
 	int r;
 
-	if (c->sort && strcmp(c->sort, "name") != 0 && strcmp(c->sort, "util") != 0 &&
-	    strcmp(c->sort, "room") != 0) {
-		fprintf(stderr, "aioctl: --sort %s: not a column (use --sort room, util or name)\n",
+	sort_cmp = by_room; /* least room first: where the next start fails */
+	for (size_t i = 0; c->sort && i < sizeof(sorts) / sizeof(sorts[0]); i++)
+		if (!strcmp(c->sort, sorts[i].name))
+			sort_cmp = sorts[i].cmp;
+	if (c->sort && (sort_cmp == by_room) != !strcmp(c->sort, "room")) {
+		fprintf(stderr,
+		        "aioctl: --sort %s: not a column (use room, util, nr, max, seen or name)\n",
 		        c->sort);
 		return CLI_EXIT_USAGE;
 	}
+	if (cli_selector(c, &sel) < 0)
+		return CLI_EXIT_USAGE;
 	if (c->live) {
 		/* the server answers with what came back a little before the
 		 * deadline, so the reply itself is in time */
@@ -168,13 +239,27 @@ int cli_fleet_status(struct cli *c, int argc, char **argv)
 	}
 	if ((r = cli_call(c, "FleetStatus", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
-	if (rep->n_hosts)
-		qsort(rep->hosts, rep->n_hosts, sizeof(*rep->hosts),
-		      !c->sort || strcmp(c->sort, "room") == 0 ? by_room
-		      : strcmp(c->sort, "util") == 0           ? by_utilization
-		                                               : by_name);
+	if (!(hosts = calloc(rep->n_hosts + 1, sizeof(*hosts)))) {
+		aioctl__v1__fleet_status_reply__free_unpacked(rep, NULL);
+		fprintf(stderr, "aioctl: out of memory\n");
+		return CLI_EXIT_FAILED;
+	}
+	for (size_t i = 0; i < rep->n_hosts; i++)
+		if (selected(c, &sel, rep->hosts[i]))
+			hosts[n++] = rep->hosts[i];
+	if (!n && (c->n_select || c->hosts_glob)) {
+		fprintf(stderr, "aioctl: no host matches%s%s%s (%zu hosts in the fleet)\n",
+		        c->hosts_glob ? " --hosts " : "", c->hosts_glob ? c->hosts_glob : "",
+		        c->n_select ? " and --select" : "", rep->n_hosts);
+		free(hosts);
+		aioctl__v1__fleet_status_reply__free_unpacked(rep, NULL);
+		return CLI_EXIT_NOT_FOUND;
+	}
+	if (n)
+		qsort(hosts, n, sizeof(*hosts), c->reverse ? reversed : sort_cmp);
 
-	r = print_hosts(c, rep) < 0 ? CLI_EXIT_FAILED : 0;
+	r = print_hosts(c, rep, hosts, n) < 0 ? CLI_EXIT_FAILED : 0;
+	free(hosts);
 	{
 		if (c->format == CLI_TABLE && c->live) {
 			printf("%zu host%s did not answer in time%s", rep->n_not_answered,

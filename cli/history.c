@@ -11,27 +11,6 @@
 #include "names.h"
 
 /* "2026-11-26T05:00:00Z", or a duration back from now ("2h"). */
-static int parse_time(const char *s, uint64_t *ret_ms)
-{
-	struct tm tm = { 0 };
-	uint64_t ago;
-	const char *end;
-	time_t t;
-
-	if (aio_duration_parse(s, &ago) == 0) {
-		*ret_ms = aio_now_ms() - ago;
-		return 0;
-	}
-	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!end || (*end && strcmp(end, "Z") != 0))
-		return -1;
-	t = timegm(&tm);
-	if (t < 0)
-		return -1;
-	*ret_ms = (uint64_t)t * 1000;
-	return 0;
-}
-
 /* history HOST --vm NAME: the VM's AIO usage, one row per change. */
 static int print_vm(struct cli *c, const char *host, const Aioctl__V1__HistoryReply *rep)
 {
@@ -98,10 +77,10 @@ int cli_history(struct cli *c, int argc, char **argv)
 	}
 	in.host = argv[0];
 	if (c->until) {
-		if (parse_time(c->until, &in.until_ms) < 0) {
+		if (cli_time_parse(c->until, aio_now_ms(), &in.until_ms) < 0) {
 			fprintf(stderr,
-			        "aioctl: --until %s: not a time (examples: "
-			        "2026-11-26T05:00:00Z, 2h)\n",
+			        "aioctl: --until %s: not a time (examples: 2h, yesterday, "
+			        "2026-11-26, 2026-11-26T05:00:00Z)\n",
 			        c->until);
 			return CLI_EXIT_USAGE;
 		}
@@ -109,7 +88,9 @@ int cli_history(struct cli *c, int argc, char **argv)
 	}
 	if (c->since_ms) {
 		in.has_since_ms = true;
-		in.since_ms = (in.has_until_ms ? in.until_ms : aio_now_ms()) - c->since_ms;
+		in.since_ms = !c->since_is_duration ? c->since_at_ms
+		              : in.has_until_ms     ? in.until_ms - c->since_ms
+		                                    : c->since_at_ms;
 	}
 	if (c->step_ms) {
 		in.has_step_ms = true;

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "flags.h"
@@ -35,12 +37,59 @@ static const struct cli_command *find_command(const char *noun, const char *verb
 		*ret_verb_given = false;
 		return fallback;
 	}
+	if (n_verbs && !verb)
+		return NULL; /* the caller lists the verbs */
 	if (!n_verbs)
 		fprintf(stderr, "aioctl: unknown command '%s' (see aioctl --help)\n", noun);
 	else
 		fprintf(stderr, "aioctl: '%s %s' is not a command (see aioctl --help)\n", noun,
 		        verb ? verb : "");
 	return NULL;
+}
+
+/* Whether cmd is one of cli_csv_commands. */
+static bool prints_rows(const struct cli_command *cmd)
+{
+	char name[64];
+	size_t n = (size_t)snprintf(name, sizeof(name), "%s.%s", cmd->noun, cmd->verb);
+
+	for (const char *p = cli_csv_commands; *p; p += strcspn(p, " "), p += *p == ' ')
+		if (strcspn(p, " ") == n && !strncmp(p, name, n))
+			return true;
+	return false;
+}
+
+/* --watch: the command again every c->watch_ms until interrupted; on a
+ * terminal each time redrawn in place under a header, otherwise appended
+ * (a JSON document or a table per turn). A server that went away is said
+ * and tried again; a command that cannot work (not found, denied) stops. */
+static int watch(struct cli *c, const struct cli_command *cmd, int argc, char **argv)
+{
+	bool tty = isatty(STDOUT_FILENO);
+
+	for (unsigned turn = 0;; turn++) {
+		struct timespec ts = { (time_t)(c->watch_ms / 1000),
+			               (long)(c->watch_ms % 1000) * 1000000 };
+		char stamp[32];
+		time_t now = time(NULL);
+		struct tm tm;
+		int r;
+
+		if (tty) {
+			localtime_r(&now, &tm);
+			strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+			printf("\033[H\033[2JEvery %.1fs: aioctl %s %s%*s%s\n\n",
+			       (double)c->watch_ms / 1000.0, cmd->noun, cmd->verb, 8, "", stamp);
+		} else if (turn && c->format == CLI_TABLE) {
+			putchar('\n');
+		}
+		r = cmd->run(c, argc, argv);
+		fflush(stdout);
+		if (r == CLI_EXIT_USAGE || r == CLI_EXIT_NOT_FOUND || r == CLI_EXIT_DENIED)
+			return r;
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
 }
 
 static int run(struct cli *c, int argc, char **argv)
@@ -57,6 +106,24 @@ static int run(struct cli *c, int argc, char **argv)
 		cli_usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
+	if (strcmp(argv[0], "help") == 0) {
+		bool given;
+
+		cmd = NULL;
+		if (argc == 1) {
+			cli_usage(stdout);
+			return 0;
+		}
+		if (argc == 2 && cli_noun_usage(argv[1], stdout))
+			return 0;
+		if (argc == 3 && (cmd = find_command(argv[1], argv[2], &given)) && given) {
+			cli_command_usage(cmd, stdout);
+			return 0;
+		}
+		if (argc > 3 || !cmd)
+			fprintf(stderr, "aioctl: usage: aioctl help [NOUN [VERB]]\n");
+		return CLI_EXIT_USAGE;
+	}
 	if (strcmp(argv[0], "completion") == 0) {
 		if (argc != 2 || strcmp(argv[1], "bash") != 0) {
 			fprintf(stderr, "aioctl: usage: aioctl completion bash\n");
@@ -65,13 +132,23 @@ static int run(struct cli *c, int argc, char **argv)
 		cli_completion_bash(stdout);
 		return 0;
 	}
-	if (!(cmd = find_command(argv[0], argc > 1 ? argv[1] : NULL, &verb_given)))
+	if (!(cmd = find_command(argv[0], argc > 1 ? argv[1] : NULL, &verb_given))) {
+		/* "aioctl fleet": the noun's verbs */
+		if (argc == 1 && cli_noun_usage(argv[0], stdout))
+			return 0;
 		return CLI_EXIT_USAGE;
+	}
 	/* the noun or verb stands where getopt expects the program name */
 	skip = verb_given ? 1 : 0;
 	if ((r = cli_flags_parse(c, cmd, argc - skip, argv + skip, false)) != 0)
 		return r < 0 ? 0 : r;
 	nargs = argc - skip - optind;
+	if (c->format == CLI_CSV && !prints_rows(cmd)) {
+		fprintf(stderr,
+		        "aioctl: %s %s: no CSV output, it prints no rows (use --output json)\n",
+		        cmd->noun, cmd->verb);
+		return CLI_EXIT_USAGE;
+	}
 	if (c->format == CLI_HTML && cmd->run != cli_report_trend) {
 		fprintf(stderr, "aioctl: --output html: only for report trend\n");
 		return CLI_EXIT_USAGE;
@@ -81,6 +158,9 @@ static int run(struct cli *c, int argc, char **argv)
 		        cmd->args);
 		return CLI_EXIT_USAGE;
 	}
+	cli_no_headers = c->no_headers;
+	if (c->watch_ms)
+		return watch(c, cmd, nargs, argv + skip + optind);
 	return cmd->run(c, nargs, argv + skip + optind);
 }
 
@@ -91,6 +171,7 @@ int main(int argc, char **argv)
 	int r;
 
 	c.server = (env = getenv("AIOCTL_SERVER")) && *env ? env : CLI_DEFAULT_SERVER;
+	c.server_given = env && *env;
 	c.token_file = CLI_DEFAULT_TOKEN_FILE;
 	if ((env = getenv("AIOCTL_TOKEN_FILE")) && *env) {
 		c.token_file = env;
@@ -99,6 +180,8 @@ int main(int argc, char **argv)
 	c.timeout_ms = 10000;
 	r = run(&c, argc, argv);
 	aio_rpc_client_free(c.rpc);
+	for (size_t i = 0; i < sizeof(c.owned) / sizeof(c.owned[0]); i++)
+		free(c.owned[i]);
 	/* no nng_fini(): after a failed TLS handshake nng 1.5 may still be
 	 * tearing the connection down on its own threads, and finishing the
 	 * library under them panics ("pthread_mutex_lock: Invalid argument",

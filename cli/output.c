@@ -9,6 +9,8 @@
 #include "duration.h"
 #include "names.h"
 
+bool cli_no_headers;
+
 void cli_table_init(struct cli_table *t, const char *const *headers, size_t ncols)
 {
 	memset(t, 0, sizeof(*t));
@@ -136,12 +138,13 @@ void cli_table_print(struct cli_table *t, enum cli_format f, FILE *out)
 	size_t *width;
 
 	if (f == CLI_CSV) {
-		for (size_t c = 0; c < t->ncols; c++) {
+		for (size_t c = 0; !cli_no_headers && c < t->ncols; c++) {
 			if (c)
 				fputc(',', out);
 			print_csv_cell(t->headers[c], out);
 		}
-		fputc('\n', out);
+		if (!cli_no_headers)
+			fputc('\n', out);
 		for (size_t r = 0; r < t->nrows; r++) {
 			for (size_t c = 0; c < t->ncols; c++) {
 				if (c)
@@ -176,7 +179,7 @@ void cli_table_print(struct cli_table *t, enum cli_format f, FILE *out)
 				width[c] = w;
 		}
 	}
-	for (size_t r = 0; r <= t->nrows; r++) {
+	for (size_t r = cli_no_headers ? 1 : 0; r <= t->nrows; r++) {
 		for (size_t c = 0; c < t->ncols; c++) {
 			const char *s = r == 0 ? t->headers[c] : t->cells[(r - 1) * t->ncols + c];
 
@@ -480,7 +483,7 @@ static void print_text(const struct cli_rows *r, FILE *out)
 			width[c] = w > width[c] ? w : width[c];
 		}
 	}
-	for (size_t i = 0; i <= r->nrows; i++) {
+	for (size_t i = cli_no_headers ? 1 : 0; i <= r->nrows; i++) {
 		bool first = true;
 
 		for (size_t c = 0; c < r->ncols; c++) {

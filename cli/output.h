@@ -20,6 +20,9 @@ struct cli_table {
 	size_t nrows, cap;
 };
 
+/* --no-headers: tables and CSV print their rows only */
+extern bool cli_no_headers;
+
 void cli_table_init(struct cli_table *t, const char *const *headers, size_t ncols);
 /* Appends a row of ncols printf-formatted cells, given as strings. */
 int cli_table_add(struct cli_table *t, const char *const *cells);

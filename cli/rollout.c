@@ -439,6 +439,8 @@ int cli_fleet_set(struct cli *c, int argc, char **argv)
 	in.force = c->force;
 	in.has_supersede = c->supersede;
 	in.supersede = c->supersede;
+	in.has_allow_lower = c->allow_lower;
+	in.allow_lower = c->allow_lower;
 	dry = in;
 	dry.has_dry_run = true;
 	dry.dry_run = true;
@@ -452,6 +454,8 @@ int cli_fleet_reconcile(struct cli *c, int argc, char **argv)
 	in.hosts_glob = (char *)c->hosts_glob;
 	in.has_supersede = c->supersede;
 	in.supersede = c->supersede;
+	in.has_allow_lower = c->allow_lower;
+	in.allow_lower = c->allow_lower;
 	dry = in;
 	dry.has_dry_run = true;
 	dry.dry_run = true;

@@ -2,8 +2,9 @@
  * use and respected by the agent when it builds messages. */
 #pragma once
 
-#define AIO_HOST_NAME_MAX        253 /* a DNS name */
-#define AIO_LABELS_MAX           32  /* labels per host */
+#define AIO_HOST_NAME_MAX        253  /* a DNS name */
+#define AIO_HOSTS_GLOB_MAX       1024 /* --hosts: globs, comma-separated */
+#define AIO_LABELS_MAX           32   /* labels per host */
 #define AIO_LABEL_KEY_MAX        63
 #define AIO_LABEL_VALUE_MAX      255
 #define AIO_KERNEL_MAX           128

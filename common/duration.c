@@ -17,6 +17,12 @@ static const struct unit {
 
 #define N_UNITS (sizeof(units) / sizeof(units[0]))
 
+/* read, never written: "90min" as journalctl takes it, weeks */
+static const struct unit aliases[] = {
+	{ "min", 60ULL * 1000 },
+	{ "w", 7 * AIO_DAY_MS },
+};
+
 int aio_duration_parse(const char *s, uint64_t *ret_ms)
 {
 	uint64_t total = 0;
@@ -38,12 +44,12 @@ int aio_duration_parse(const char *s, uint64_t *ret_ms)
 				return -ERANGE;
 			n = n * 10 + (uint64_t)(*s++ - '0');
 		}
-		for (size_t i = 0; i < N_UNITS; i++) {
-			if (strncmp(s, units[i].suffix, strlen(units[i].suffix)) == 0) {
+		for (size_t i = 0; !u && i < sizeof(aliases) / sizeof(aliases[0]); i++)
+			if (strncmp(s, aliases[i].suffix, strlen(aliases[i].suffix)) == 0)
+				u = &aliases[i];
+		for (size_t i = 0; !u && i < N_UNITS; i++)
+			if (strncmp(s, units[i].suffix, strlen(units[i].suffix)) == 0)
 				u = &units[i];
-				break;
-			}
-		}
 		if (!u)
 			return -EINVAL;
 		s += strlen(u->suffix);

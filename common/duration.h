@@ -1,5 +1,6 @@
-/* Durations as people write them: "500ms", "10s", "5m", "24h", "30d",
- * sums of those ("1h30m"), and a bare "0". Milliseconds inside. */
+/* Durations as people write them: "500ms", "10s", "5m" or "90min", "24h",
+ * "30d", "1w", sums of those ("1h30m"), and a bare "0". Milliseconds
+ * inside. */
 #pragma once
 
 #include <stddef.h>

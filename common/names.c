@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -165,4 +166,23 @@ bool aio_text_clean(char *s, size_t max)
 		}
 	}
 	return changed;
+}
+
+bool aio_glob_list_match(const char *list, const char *name)
+{
+	char glob[AIO_HOSTS_GLOB_MAX + 1];
+
+	for (const char *p = list;; p++) {
+		size_t n = strcspn(p, ",");
+
+		if (n && n <= AIO_HOSTS_GLOB_MAX) {
+			memcpy(glob, p, n);
+			glob[n] = '\0';
+			if (fnmatch(glob, name, 0) == 0)
+				return true;
+		}
+		p += n;
+		if (!*p)
+			return false;
+	}
 }

@@ -14,6 +14,9 @@ bool aio_label_key_valid(const char *s);
 bool aio_label_value_valid(const char *s);
 /* Splits "KEY=VALUE" into the buffers; -EINVAL if either part is invalid. */
 int aio_label_parse(const char *s, char *key, size_t key_len, char *value, size_t value_len);
+/* Whether name matches one of the comma-separated shell globs in list
+ * ("hv-1*,db-?"); an empty glob matches nothing. */
+bool aio_glob_list_match(const char *list, const char *name);
 /* Bounded printable text (kernel release, versions, file names). */
 bool aio_text_valid(const char *s, size_t max);
 

@@ -126,11 +126,9 @@ int server_admin_authorize(struct aio_rpc_call *call, void *arg)
 			         more ? " again: the others of the last 10 s not logged" : "");
 			server_audit_log(s->db, who, "denied", what, result);
 		}
-		aio_rpc_call_fail(call, AIO_PERMISSION_DENIED,
-		                  "token %s (role %s) may not call %s: "
-		                  "needs %s",
-		                  t->name, server_creds_role_name(t->role),
-		                  strrchr(method, '/') + 1, server_creds_role_name(need));
+		aio_rpc_call_fail(call, AIO_PERMISSION_DENIED, "%s %s may not %s: needs %s",
+		                  server_creds_role_name(t->role), t->name,
+		                  server_creds_action(method), server_creds_role_name(need));
 		return AIO_PERMISSION_DENIED;
 	}
 	aio_rpc_call_set_user(call, (void *)t);
@@ -687,6 +685,8 @@ static void admin_rpc_reconcile(Aioctl__V1__Admin_Service *svc,
 	req.dry_run = in->dry_run;
 	req.has_supersede = in->has_supersede;
 	req.supersede = in->supersede;
+	req.has_allow_lower = in->has_allow_lower;
+	req.allow_lower = in->allow_lower;
 	req.has_soak_ms = true;
 	req.soak_ms = 0;
 	req.has_canary = true;

@@ -20,21 +20,56 @@ static const char *const role_names[] = {
 	[ROLE_ADMIN] = "admin",
 };
 
-/* What each Admin method needs; anything not listed needs admin. */
+/* What each Admin method needs, and what a refusal says a person may not
+ * do; anything not listed needs admin. */
 static const struct {
 	const char *method;
 	enum server_role role;
+	const char *action;
 } method_roles[] = {
-	{ "FleetStatus", ROLE_VIEWER },    { "HostShow", ROLE_VIEWER },
-	{ "History", ROLE_VIEWER },        { "Errors", ROLE_VIEWER },
-	{ "RolloutGet", ROLE_VIEWER },     { "RolloutList", ROLE_VIEWER },
-	{ "Trend", ROLE_VIEWER },          { "Drift", ROLE_VIEWER },
-	{ "Audit", ROLE_VIEWER },          { "RolloutReport", ROLE_VIEWER },
-	{ "Alerts", ROLE_VIEWER },         { "SetLimit", ROLE_OPERATOR },
-	{ "RolloutPause", ROLE_OPERATOR }, { "RolloutResume", ROLE_OPERATOR },
-	{ "RolloutAbort", ROLE_OPERATOR }, { "RolloutRollback", ROLE_OPERATOR },
-	{ "Reconcile", ROLE_OPERATOR },
+	{ "FleetStatus", ROLE_VIEWER, "see the fleet" },
+	{ "HostShow", ROLE_VIEWER, "see hosts" },
+	{ "History", ROLE_VIEWER, "see history" },
+	{ "Errors", ROLE_VIEWER, "see AIO errors" },
+	{ "RolloutGet", ROLE_VIEWER, "see rollouts" },
+	{ "RolloutList", ROLE_VIEWER, "list rollouts" },
+	{ "Trend", ROLE_VIEWER, "see trend reports" },
+	{ "Drift", ROLE_VIEWER, "see drift" },
+	{ "Audit", ROLE_VIEWER, "read the audit log" },
+	{ "RolloutReport", ROLE_VIEWER, "see rollout reports" },
+	{ "Alerts", ROLE_VIEWER, "see alerts" },
+	{ "SetLimit", ROLE_OPERATOR, "start rollouts" },
+	{ "RolloutPause", ROLE_OPERATOR, "pause rollouts" },
+	{ "RolloutResume", ROLE_OPERATOR, "resume rollouts" },
+	{ "RolloutAbort", ROLE_OPERATOR, "abort rollouts" },
+	{ "RolloutRollback", ROLE_OPERATOR, "roll rollouts back" },
+	{ "Reconcile", ROLE_OPERATOR, "reconcile drifted hosts" },
+	{ "EnrollCreate", ROLE_ADMIN, "enroll hosts" },
+	{ "TokenCreate", ROLE_ADMIN, "create tokens" },
+	{ "TokenList", ROLE_ADMIN, "list tokens" },
+	{ "TokenRevoke", ROLE_ADMIN, "revoke tokens" },
+	{ "HostRevoke", ROLE_ADMIN, "revoke hosts" },
+	{ "HostRemove", ROLE_ADMIN, "remove hosts" },
 };
+
+/* The row of method ("/aioctl.v1.Admin/SetLimit" or "SetLimit"), or -1. */
+static int method_row(const char *method)
+{
+	const char *slash = strrchr(method, '/');
+	const char *name = slash ? slash + 1 : method;
+
+	for (size_t i = 0; i < sizeof(method_roles) / sizeof(method_roles[0]); i++)
+		if (strcmp(method_roles[i].method, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *server_creds_action(const char *method)
+{
+	int i = method_row(method);
+
+	return i < 0 ? "call this method" : method_roles[i].action;
+}
 
 enum server_role server_creds_role_parse(const char *s)
 {
@@ -51,13 +86,9 @@ const char *server_creds_role_name(enum server_role r)
 
 enum server_role server_creds_role_for(const char *method)
 {
-	const char *slash = strrchr(method, '/');
-	const char *name = slash ? slash + 1 : method;
+	int i = method_row(method);
 
-	for (size_t i = 0; i < sizeof(method_roles) / sizeof(method_roles[0]); i++)
-		if (strcmp(method_roles[i].method, name) == 0)
-			return method_roles[i].role;
-	return ROLE_ADMIN;
+	return i < 0 ? ROLE_ADMIN : method_roles[i].role;
 }
 
 static struct server_token *add_token(struct server_creds *c, const char *name,

@@ -54,6 +54,8 @@ enum server_role server_creds_role_parse(const char *s);
 const char *server_creds_role_name(enum server_role r);
 /* The role a method of the Admin service needs. */
 enum server_role server_creds_role_for(const char *method);
+/* What the method does, as a refusal says it ("start rollouts"). */
+const char *server_creds_action(const char *method);
 
 /* The live token with this plaintext, or NULL. The result stays valid for
  * the server's life (tokens are revoked, never freed). */

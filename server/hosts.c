@@ -5,7 +5,6 @@
 #include "rpc.h"
 
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -495,7 +494,7 @@ bool server_host_selected(const struct server_host *h, const Aioctl__V1__Selecto
 {
 	if (!sel)
 		return true;
-	if (sel->hosts_glob && fnmatch(sel->hosts_glob, h->name, 0) != 0)
+	if (sel->hosts_glob && !aio_glob_list_match(sel->hosts_glob, h->name))
 		return false;
 	for (size_t i = 0; i < sel->n_labels; i++) {
 		bool found = false;
@@ -515,7 +514,7 @@ const char *server_selector_invalid(const Aioctl__V1__Selector *sel)
 		return NULL;
 	if (sel->n_labels > AIO_LABELS_MAX)
 		return "too many --select labels";
-	if (sel->hosts_glob && !aio_text_valid(sel->hosts_glob, AIO_HOST_NAME_MAX))
+	if (sel->hosts_glob && !aio_text_valid(sel->hosts_glob, AIO_HOSTS_GLOB_MAX))
 		return "--hosts: a glob of up to 253 characters";
 	return NULL;
 }

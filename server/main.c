@@ -50,8 +50,10 @@ int main(int argc, char **argv)
 
 	memset(&s, 0, sizeof(s));
 	r = aio_conf_load(&server_config_spec, &s.conf, argc, argv, err, sizeof(err));
-	if (r == AIO_CONF_EXIT)
+	if (r == AIO_CONF_EXIT) {
+		aio_conf_done(&server_config_spec, &s.conf);
 		return 0;
+	}
 	if (r < 0) {
 		fprintf(stderr, "aio-server: %s\n", err);
 		aio_conf_done(&server_config_spec, &s.conf);

@@ -146,6 +146,12 @@ int server_plan_make(const Aioctl__V1__SetLimitRequest *o, const struct server_h
 		st->host_id = h->id;
 		snprintf(st->host, sizeof(st->host), "%s", h->name);
 		st->target = target;
+		st->has_live = h->has_sample;
+		st->live = h->sample.aio_max_nr;
+		st->has_after = server_host_persisted(h, &st->after);
+		st->lowers = (st->has_live && target < st->live) ||
+		             (st->has_after && target < st->after);
+		p->n_lower += st->lowers;
 	}
 	if (p->n_steps)
 		qsort(p->steps, p->n_steps, sizeof(*p->steps), by_host);
@@ -161,4 +167,31 @@ void server_plan_done(struct server_plan *p)
 	free(p->skipped);
 	free(p->refused);
 	memset(p, 0, sizeof(*p));
+}
+
+void server_plan_preview(const struct server_plan_step *q, struct server_step *p)
+{
+	p->has_runtime_before = q->has_live;
+	p->runtime_before = q->live;
+	p->has_persisted_before = q->has_after;
+	p->persisted_before = q->after;
+	p->has_runtime_after = p->has_persisted_after = true;
+	p->runtime_after = p->persisted_after = q->target;
+	if (q->lowers)
+		server_rollouts_step_msg(p, "LOWERS the limit (--allow-lower)");
+}
+
+void server_plan_lower_example(const struct server_plan *p, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; i < p->n_steps; i++) {
+		const struct server_plan_step *q = &p->steps[i];
+
+		if (q->lowers) {
+			snprintf(buf, len, "%s: %" PRIu64 " -> %" PRIu64, q->host,
+			         q->has_live && q->live > q->target ? q->live : q->after,
+			         q->target);
+			return;
+		}
+	}
 }

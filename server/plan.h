@@ -12,12 +12,17 @@
 #include "aioctl.pb-c.h"
 #include "bounds.h"
 #include "hosts.h"
+#include "rollouts.h"
 
 struct server_plan_step {
 	int64_t host_id;
 	char host[AIO_HOST_NAME_MAX + 1];
 	uint64_t target;
 	uint32_t wave;
+	/* what the host has now, live and after a reboot (if known) */
+	bool has_live, has_after;
+	uint64_t live, after;
+	bool lowers; /* the target is below either */
 };
 
 struct server_plan {
@@ -26,6 +31,7 @@ struct server_plan {
 	uint32_t n_waves;
 	char *skipped;     /* host names, comma separated, or NULL */
 	char *refused;     /* "host: why" entries, "; " separated, or NULL */
+	size_t n_lower;    /* steps that lower a host's limit */
 	uint64_t conflict; /* on -EEXIST: the rollout that holds a host */
 };
 
@@ -43,3 +49,8 @@ int server_plan_make(const Aioctl__V1__SetLimitRequest *in, const struct server_
                      size_t n, server_plan_conflict_fn conflict, void *arg,
                      struct server_plan *ret);
 void server_plan_done(struct server_plan *p);
+/* A dry run's step: the host's values before and after, and a word when
+ * it lowers them. */
+void server_plan_preview(const struct server_plan_step *q, struct server_step *p);
+/* "host: 262144 -> 131072" for the first step that lowers a limit, or "". */
+void server_plan_lower_example(const struct server_plan *p, char *buf, size_t len);

@@ -36,23 +36,13 @@ static struct server_save *pending(struct server_engine *e)
 	return e->pending;
 }
 
-/* An audit entry of rollout id; what happens to a whole rollout is also
- * a journal entry (AIO_MSGID_ROLLOUT) for whoever follows rollouts there. */
+/* An audit entry of rollout id, and its journal entry. */
 static void audit_into(struct server_save *sv, uint64_t id, const char *who, const char *action,
                        const char *target, const char *result)
 {
 	if (sv)
 		server_save_audit(sv, who, action, target, result);
-	if (!strncmp(action, "rollout.", 8)) {
-		struct aio_log_fields f = { .message_id = AIO_MSGID_ROLLOUT, .rollout = id };
-		char prefix[40];
-		int n = snprintf(prefix, sizeof(prefix), "rollout %" PRIu64 ": ", id);
-
-		if (!strncmp(result, prefix, (size_t)n))
-			result += n; /* a creation's detail names it already */
-		aio_log_with(AIO_LOG_INFO, &f, "rollout %" PRIu64 ": %s by %s: %s", id, action + 8,
-		             who, result);
-	}
+	server_rollouts_log(id, who, action, result);
 }
 
 /* What a tick needs of a step's host: reports after the apply (plus a
@@ -521,14 +511,19 @@ static int plan(struct server_engine *e, struct server_rollout *ro, uint64_t *re
 	}
 	for (size_t i = 0; i < pl.n_steps; i++) {
 		struct server_step *p = &ro->steps[i];
+		const struct server_plan_step *q = &pl.steps[i];
 
-		p->host_id = pl.steps[i].host_id;
-		snprintf(p->host, sizeof(p->host), "%s", pl.steps[i].host);
-		p->target = pl.steps[i].target;
-		p->wave = pl.steps[i].wave;
+		p->host_id = q->host_id;
+		snprintf(p->host, sizeof(p->host), "%s", q->host);
+		p->target = q->target;
+		p->wave = q->wave;
 		p->state = STEP_PENDING;
 		p->dirty = true;
+		if (ro->opts->has_dry_run && ro->opts->dry_run)
+			server_plan_preview(q, p);
 	}
+	ro->n_lower = pl.n_lower;
+	server_plan_lower_example(&pl, ro->lower_example, sizeof(ro->lower_example));
 	ro->n_steps = pl.n_steps;
 	ro->n_waves = pl.n_waves;
 	ro->skipped = pl.skipped;
@@ -580,13 +575,29 @@ void server_engine_set_limit(struct server_engine *e, const Aioctl__V1__SetLimit
 		return;
 	}
 	if (in->has_dry_run && in->dry_run) {
-		server_rollouts_msg(ro, "dry run: %zu hosts in %u waves", ro->n_steps, ro->n_waves);
+		server_rollouts_msg(
+		        ro, "dry run: %zu hosts in %u waves%s", ro->n_steps, ro->n_waves,
+		        !ro->n_lower ? ""
+		        : in->has_allow_lower && in->allow_lower
+		                ? "; it LOWERS some hosts' limit (--allow-lower given)"
+		                : "; it LOWERS some hosts' limit: it needs --allow-lower");
 		server_rollout_pack_answer(ro, true, closure, data);
 		pthread_mutex_unlock(&e->lock);
 		server_rollouts_free(ro);
 		return;
 	}
 
+	if (ro->n_lower && !(in->has_allow_lower && in->allow_lower)) {
+		pthread_mutex_unlock(&e->lock);
+		aio_rpc_call_fail(data, AIO_FAILED_PRECONDITION,
+		                  "this lowers fs.aio-max-nr on %zu host%s (%s%s): look at "
+		                  "--dry-run, then add --allow-lower",
+		                  ro->n_lower, ro->n_lower == 1 ? "" : "s", ro->lower_example,
+		                  ro->n_lower > 1 ? ", ..." : "");
+		closure(NULL, data);
+		server_rollouts_free(ro);
+		return;
+	}
 	sv = server_save_new(e->db);
 	job = calloc(1, sizeof(*job));
 	if (!sv || !job) {

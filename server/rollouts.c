@@ -1,9 +1,12 @@
 #include "rollouts.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "log.h"
 
 const char *const server_rollouts_step_state_names[] = {
 	[STEP_PENDING] = "pending",     [STEP_SENT] = "sent",
@@ -218,4 +221,18 @@ void server_rollouts_free(struct server_rollout *ro)
 	free(ro->refused);
 	free(ro->steps);
 	free(ro);
+}
+
+void server_rollouts_log(uint64_t id, const char *who, const char *action, const char *result)
+{
+	struct aio_log_fields f = { .message_id = AIO_MSGID_ROLLOUT, .rollout = id };
+	char prefix[40];
+	int n = snprintf(prefix, sizeof(prefix), "rollout %" PRIu64 ": ", id);
+
+	if (strncmp(action, "rollout.", 8) != 0)
+		return;
+	if (!strncmp(result, prefix, (size_t)n))
+		result += n; /* a creation's detail names it already */
+	aio_log_with(AIO_LOG_INFO, &f, "rollout %" PRIu64 ": %s by %s: %s", id, action + 8, who,
+	             result);
 }

@@ -57,8 +57,10 @@ struct server_rollout {
 	uint32_t failures_accepted; /* failures a resume took note of */
 	bool committed;             /* the plan is on disk: steps may start */
 	char message[256];
-	char *skipped; /* host names, comma separated */
-	char *refused; /* "host: why" entries, "; " separated */
+	char *skipped;                              /* host names, comma separated */
+	char *refused;                              /* "host: why" entries, "; " separated */
+	size_t n_lower;                             /* planned steps that lower a host's limit */
+	char lower_example[AIO_HOST_NAME_MAX + 48]; /* "host: 262144 -> 131072" */
 	struct server_step *steps;
 	size_t n_steps;
 	bool dirty;
@@ -108,3 +110,7 @@ void server_rollouts_prune(struct server_rollout **list);
 size_t server_rollouts_stalled(const struct server_rollout *list, uint64_t now_ms,
                                uint64_t after_ms, struct server_stall *out, size_t max);
 void server_rollouts_free(struct server_rollout *ro);
+
+/* What happens to a whole rollout (an audit action "rollout.*") is also a
+ * journal entry (AIO_MSGID_ROLLOUT) for whoever follows rollouts there. */
+void server_rollouts_log(uint64_t id, const char *who, const char *action, const char *result);

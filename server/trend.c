@@ -3,7 +3,6 @@
 #include "trend.h"
 
 #include <errno.h>
-#include <fnmatch.h>
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>

@@ -109,7 +109,7 @@ Test(flags, help_shows_each_commands_flags_from_the_table)
 	size_t len = 0;
 	FILE *out = open_memstream(&buf, &len);
 
-	cli_flags_help(command("report", "rollout"), "  ", out);
+	cli_flags_help(command("report", "rollout"), "  ", 22, out);
 	fclose(out);
 	cr_assert_not_null(strstr(buf, "--window DUR"));
 	cr_assert_null(strstr(buf, "--max"), "%s", buf);

@@ -179,8 +179,9 @@ Test(rollout, failure_pauses_then_resume_and_abort)
 	const char *show[] = { "rollout", "show", "1", NULL };
 	const char *resume[] = { "rollout", "resume", "1", NULL };
 	const char *abort_[] = { "rollout", "abort", "2", NULL };
-	const char *set2[] = { "fleet",    "set", "--max",   "1048576", "--yes",     "--soak", "5s",
-		               "--canary", "1",   "--batch", "1",       "--no-wait", NULL };
+	const char *set2[] = { "fleet",   "set",    "--max",     "1048576",  "--allow-lower",
+		               "--yes",   "--soak", "5s",        "--canary", "1",
+		               "--batch", "1",      "--no-wait", NULL };
 	json_t *ro, *st;
 	int n = 5;
 
@@ -388,10 +389,11 @@ Test(rollout, dry_run_conflicts_drift_reconcile)
 	const char *slow[] = { "fleet",  "set",       "--max",    "2097152", "--yes",
 		               "--soak", "60s",       "--canary", "1",       "--batch",
 		               "1",      "--no-wait", NULL };
-	const char *again[] = { "fleet",  "set", "--max",   "1048576", "--yes",
-		                "--soak", "0s",  "--batch", "100%",    NULL };
-	const char *supersede[] = { "fleet", "set",     "--max", "1048576",     "--yes", "--soak",
-		                    "0s",    "--batch", "100%",  "--supersede", NULL };
+	const char *again[] = { "fleet",         "set",   "--max",  "1048576",
+		                "--allow-lower", "--yes", "--soak", "0s",
+		                "--batch",       "100%",  NULL };
+	const char *supersede[] = { "fleet",  "set", "--max",   "1048576", "--allow-lower", "--yes",
+		                    "--soak", "0s",  "--batch", "100%",    "--supersede",   NULL };
 	const char *list[] = { "rollout", "list", NULL };
 	const char *drift[] = { "fleet", "drift", NULL };
 	const char *reconcile[] = { "fleet", "reconcile", "--yes", NULL };
@@ -420,7 +422,8 @@ Test(rollout, dry_run_conflicts_drift_reconcile)
 	cr_assert_eq(aioctl_json(&ro, slow), 0);
 	json_decref(ro);
 	{
-		const char *argv[] = { "fleet", "set", "--max", "1048576", "--yes", NULL };
+		const char *argv[] = { "fleet",         "set",   "--max", "1048576",
+			               "--allow-lower", "--yes", NULL };
 
 		cr_expect_eq(h_aioctl(&env, NULL, &err, argv), 1);
 		cr_expect(strstr(err, "rollout 1"), "%s", err);

@@ -290,7 +290,7 @@ Test(security, roles)
 	oper = make_token("bob", "operator");
 	cr_expect_eq(as(viewer, status, NULL), 0, "a viewer reads");
 	cr_expect_eq(as(viewer, set, &err), 4, "a viewer may not start rollouts");
-	cr_expect(strstr(err, "needs operator"), "%s", err);
+	cr_expect(strstr(err, "viewer alice may not start rollouts: needs operator"), "%s", err);
 	free(err);
 	cr_expect_eq(as(oper, set, NULL), 0, "an operator may");
 	cr_expect_eq(as(oper, mint, NULL), 4, "an operator may not make tokens");
