@@ -120,6 +120,13 @@ check "and nothing changed" [ "$(cat "$T/db-1/proc/sys/fs/aio-max-nr")" = 131072
 aioctl fleet set --max 98304 --allow-lower --yes --soak 0s >/dev/null 2>&1
 check "with --allow-lower it runs: db-1 now 98304" [ "$(cat "$T/db-1/proc/sys/fs/aio-max-nr")" = 98304 ]
 
+aioctl rollout show 1 -w 200ms >"$T/watch-ro.txt" 2>&1 &
+watcher=$!
+echo $watcher >>"$T/pids"
+check "rollout show -w 200ms: shown again and again" \
+	wait_for 10 sh -c "[ \$(grep -c '^Rollout 1:' '$T/watch-ro.txt') -ge 2 ]"
+kill $watcher
+
 # roles in the operator's words
 aioctl token create --name alice --role viewer >"$T/alice.token" 2>/dev/null
 AIOCTL_TOKEN_FILE=$T/alice.token "$bin/aioctl" fleet set --max 262144 --yes 2>"$T/err"
