@@ -271,6 +271,8 @@ void server_host_add_event(struct server_host *h, const Aioctl__V1__AioEvent *ev
 	if (ev->kind == AIOCTL__V1__EVENT_KIND__EVENT_GUARD_RAISED &&
 	    ev->time_ms > h->guard_raised_ms)
 		h->guard_raised_ms = ev->time_ms;
+	if ((unsigned)ev->kind < sizeof(h->events_by_kind) / sizeof(h->events_by_kind[0]))
+		h->events_by_kind[ev->kind]++;
 	if (ev->has_contexts && ev->contexts > h->largest_demand_contexts)
 		h->largest_demand_contexts = ev->contexts;
 	if (ev->kind >= AIOCTL__V1__EVENT_KIND__EVENT_GUARD_RAISED &&

@@ -47,6 +47,9 @@ struct server_host {
 	uint64_t last_event_ms;           /* the newest event's time */
 	uint64_t guard_raised_ms;         /* the newest guard-raised event's time */
 	uint32_t largest_demand_contexts; /* the largest domain the guard saw */
+	/* events by kind (EventKind 0..7) since the server started, with the
+	 * last day's loaded at start: /metrics' counters */
+	uint32_t events_by_kind[8];
 	/* the guard's decisions: time, kind (raised, refused, warned: 0..2); a
 	 * ring, allocated at the first */
 	struct server_guard_time {

@@ -19,6 +19,10 @@
 #include "push.h"
 #include "retention.h"
 #include "rollout.h"
+#include "rpc.h"
+
+/* /readyz fails when the database thread is this long in one batch */
+#define READY_BATCH_MAX_MS 30000
 
 /* A metric family's header. */
 static void family(FILE *f, const char *name, const char *type, const char *help)
@@ -32,6 +36,59 @@ struct out {
 	FILE *f;
 	uint64_t now;
 };
+
+/* s as a label value: backslash, quote and newline escaped; what is not
+ * printable ASCII or UTF-8 was cleaned when the agent's report came. */
+static void label_value(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+/* A label key as a Prometheus label name: [a-zA-Z_][a-zA-Z0-9_]*, other
+ * bytes as '_'; the names this metric has already get "label_" first. */
+static void label_name(FILE *f, const char *key)
+{
+	if (!strcmp(key, "host") || !strcmp(key, "kernel") || !strcmp(key, "agent_version") ||
+	    !strncmp(key, "__", 2) || (*key >= '0' && *key <= '9'))
+		fputs("label_", f);
+	for (; *key; key++)
+		fputc((*key >= 'a' && *key <= 'z') || (*key >= 'A' && *key <= 'Z') ||
+		                      (*key >= '0' && *key <= '9') || *key == '_'
+		              ? *key
+		              : '_',
+		      f);
+}
+
+/* aioctl_host_info{host, its labels, kernel, agent_version} 1: to join on. */
+static void host_info(FILE *f, const struct server_host *const *all, size_t n_hosts)
+{
+	family(f, "aioctl_host_info", "gauge",
+	       "1 per host, with its labels, kernel and agent version, to join on host");
+	for (size_t i = 0; i < n_hosts; i++) {
+		const struct server_host *h = all[i];
+
+		fprintf(f, "aioctl_host_info{host=\"%s\"", h->name);
+		for (size_t j = 0; j < h->n_labels; j++) {
+			fputc(',', f);
+			label_name(f, h->labels[j].key);
+			fputs("=\"", f);
+			label_value(f, h->labels[j].value);
+			fputc('"', f);
+		}
+		fputs(",kernel=\"", f);
+		label_value(f, h->kernel);
+		fputs("\",agent_version=\"", f);
+		label_value(f, h->agent_version);
+		fputs("\"} 1\n", f);
+	}
+}
 
 static int host_metrics(const struct server_host *const *all, size_t n_hosts, void *arg)
 {
@@ -51,6 +108,12 @@ static int host_metrics(const struct server_host *const *all, size_t n_hosts, vo
 		{ "aioctl_host_last_seen_seconds", "Unix time of the host's last report" },
 		{ "aioctl_host_aio_room_contexts",
 		  "further 1024-event AIO contexts that fit: floor((aio-max-nr - aio-nr) / 1024)" },
+		{ "aioctl_host_aio_nr_peak",
+		  "the highest fs.aio-nr the agent sampled in its last report's interval" },
+		{ "aioctl_host_utilization_ratio",
+		  "aio-nr / aio-max-nr (may pass 1 on kernels that count twice)" },
+		{ "aioctl_host_last_seen_timestamp_seconds",
+		  "Unix time of the host's last report" },
 	};
 	size_t online = 0, n = 0;
 	uint64_t nr = 0, max = 0;
@@ -92,7 +155,18 @@ static int host_metrics(const struct server_host *const *all, size_t n_hosts, vo
 				      (p && after != h->desired)));
 				break;
 			case 6:
+			case 10:
 				v = (double)h->last_seen_ms / 1000.0;
+				break;
+			case 8:
+				if (!h->has_sample)
+					continue;
+				v = (double)h->sample.aio_nr_max;
+				break;
+			case 9:
+				if (!h->has_sample || !h->sample.aio_max_nr)
+					continue;
+				v = (double)h->sample.aio_nr / (double)h->sample.aio_max_nr;
 				break;
 			default:
 				if (!h->has_sample)
@@ -104,6 +178,18 @@ static int host_metrics(const struct server_host *const *all, size_t n_hosts, vo
 			fprintf(f, "%s{host=\"%s\"} %.10g\n", names[k].name, h->name, v);
 		}
 	}
+	host_info(f, all, n_hosts);
+	family(f, "aioctl_host_aio_events_total", "counter",
+	       "AIO events by kind (errors, fallbacks, the guard's decisions) since the server "
+	       "started, with the last day's stored ones");
+	for (size_t i = 0; i < n_hosts; i++)
+		for (int k = 1; k < 8; k++)
+			if (all[i]->events_by_kind[k])
+				fprintf(f,
+				        "aioctl_host_aio_events_total{host=\"%s\",kind=\"%s\"} "
+				        "%u\n",
+				        all[i]->name, aio_event_kind_name(k),
+				        all[i]->events_by_kind[k]);
 	for (size_t i = 0; i < n_hosts; i++) {
 		const struct server_host *h = all[i];
 
@@ -131,6 +217,8 @@ static void server_internals(struct server_metrics *s, FILE *f)
 
 	server_engine_by_state(s->engine, by_state);
 
+	family(f, "aioctl_build_info", "gauge", "1, with the server's version");
+	fprintf(f, "aioctl_build_info{version=\"%s\"} 1\n", AIO_VERSION);
 	family(f, "aioctl_server_reports_total", "counter", "reports received and stored");
 	fprintf(f, "aioctl_server_reports_total %" PRIu64 "\n",
 	        (uint64_t)atomic_load(s->reports_total));
@@ -222,9 +310,66 @@ static void metrics_cb(nng_aio *aio)
 	nng_aio_finish(aio, 0);
 }
 
-int server_metrics_start(struct server_metrics *s, const char *url)
+/* /readyz: 200 while the database thread takes writes, 503 with why. */
+static void readyz_cb(nng_aio *aio)
+{
+	nng_http_handler *hh = nng_aio_get_input(aio, 1);
+	struct server_metrics *s = nng_http_handler_get_data(hh);
+	uint64_t age = server_db_batch_age_ms(s->db);
+	nng_http_res *res = NULL;
+	char body[128];
+	int rv;
+
+	if (age < READY_BATCH_MAX_MS)
+		snprintf(body, sizeof(body), "ready\n");
+	else
+		snprintf(body, sizeof(body),
+		         "not ready: the database thread has been in one batch for %" PRIu64
+		         " ms\n",
+		         age);
+	if ((rv = nng_http_res_alloc(&res)) != 0 ||
+	    (rv = nng_http_res_set_status(res, age < READY_BATCH_MAX_MS ? 200 : 503)) != 0 ||
+	    (rv = nng_http_res_set_header(res, "Content-Type", "text/plain; charset=utf-8")) != 0 ||
+	    (rv = nng_http_res_copy_data(res, body, strlen(body))) != 0) {
+		if (res)
+			nng_http_res_free(res);
+		nng_aio_finish(aio, rv);
+		return;
+	}
+	nng_aio_set_output(aio, 0, res);
+	nng_aio_finish(aio, 0);
+}
+
+static const char index_page[] =
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>aio-server</title></head>\n"
+        "<body><h1>aio-server " AIO_VERSION "</h1>\n<ul><li><a href=\"metrics\">/metrics</a> "
+        "(Prometheus)</li>\n<li><a href=\"healthz\">/healthz</a></li>\n"
+        "<li><a href=\"readyz\">/readyz</a></li></ul></body></html>\n";
+static const char healthz_body[] = "ok\n";
+
+/* nng's handler for path: cb with s, or a static body of type. */
+static int add_handler(struct server_metrics *s, const char *path, void (*cb)(nng_aio *),
+                       const char *body, const char *type)
 {
 	nng_http_handler *h = NULL;
+	int rv;
+
+	/* a static handler keeps its body where the data would go */
+	if (cb)
+		rv = nng_http_handler_alloc(&h, path, cb);
+	else
+		rv = nng_http_handler_alloc_static(&h, path, body, strlen(body), type);
+	if (rv == 0 && (rv = nng_http_handler_set_method(h, "GET")) == 0 &&
+	    (!cb || (rv = nng_http_handler_set_data(h, s, NULL)) == 0) &&
+	    (rv = nng_http_server_add_handler(s->http, h)) == 0)
+		return 0;
+	if (h)
+		nng_http_handler_free(h);
+	return rv;
+}
+
+int server_metrics_start(struct server_metrics *s, const char *url)
+{
 	nng_url *u = NULL;
 	int rv;
 
@@ -233,15 +378,15 @@ int server_metrics_start(struct server_metrics *s, const char *url)
 		return -EINVAL;
 	}
 	if ((rv = nng_http_server_hold(&s->http, u)) != 0 ||
-	    (rv = nng_http_handler_alloc(&h, "/metrics", metrics_cb)) != 0 ||
-	    (rv = nng_http_handler_set_method(h, "GET")) != 0 ||
-	    (rv = nng_http_handler_set_data(h, s, NULL)) != 0 ||
-	    (rv = nng_http_server_add_handler(s->http, h)) != 0) {
+	    (rv = add_handler(s, "/metrics", metrics_cb, NULL, NULL)) != 0 ||
+	    (rv = add_handler(s, "/readyz", readyz_cb, NULL, NULL)) != 0 ||
+	    (rv = add_handler(s, "/healthz", NULL, healthz_body, "text/plain; charset=utf-8")) !=
+	            0 ||
+	    (rv = add_handler(s, "/", NULL, index_page, "text/html; charset=utf-8")) != 0) {
 		log_err("--http-listen %s: %s", url, nng_strerror(rv));
 		nng_url_free(u);
 		return -EINVAL;
 	}
-	h = NULL;
 	if ((rv = nng_http_server_start(s->http)) != 0) {
 		log_err("--http-listen %s: %s", url, nng_strerror(rv));
 		nng_url_free(u);

@@ -124,7 +124,9 @@ Test(metrics, prometheus_text_matching_fleet_status, .timeout = 60)
 	h_server_start(&env);
 	h_sysroot_make(&env, "hv1", 1000, 65536, r1, sizeof(r1));
 	h_sysroot_make(&env, "hv2", 30000, 1048576, r2, sizeof(r2));
-	h_agent_start(&env, "hv1", r1, "300ms", NULL);
+	h_agent_start(
+	        &env, "hv1", r1, "300ms",
+	        (const char *[]){ "--label", "rack=r1", "--label", "odd.key-x=a\"b\\c", NULL });
 	h_agent_start(&env, "hv2", r2, "300ms", NULL);
 	cr_assert(h_wait(both_reported, &env, NULL, 10000));
 	cr_assert(h_wait(both_watching, &env, NULL, 10000), "agents hold their Watch");
@@ -141,11 +143,32 @@ Test(metrics, prometheus_text_matching_fleet_status, .timeout = 60)
 	cr_expect_eq(value_of(text, "aioctl_fleet_aio_nr "), 31000);
 	cr_expect_geq(value_of(text, "aioctl_server_reports_total "), 2);
 	cr_expect_eq(value_of(text, "aioctl_server_connected_agents "), 2);
+	/* the names that fit the Prometheus stack, beside the old ones */
+	cr_expect_eq(value_of(text, "aioctl_host_aio_nr_peak{host=\"hv2\"} "), 30000);
+	cr_expect_float_eq(value_of(text, "aioctl_host_utilization_ratio{host=\"hv2\"} "),
+	                   30000.0 / 1048576, 1e-9);
+	cr_expect_eq(value_of(text, "aioctl_host_last_seen_timestamp_seconds{host=\"hv1\"} "),
+	             value_of(text, "aioctl_host_last_seen_seconds{host=\"hv1\"} "));
+	cr_expect_eq(value_of(text, "aioctl_host_aio_room_contexts{host=\"hv1\"} "),
+	             (65536 - 1000) / 1024);
+	cr_expect(strstr(text, "\naioctl_host_info{host=\"hv1\",rack=\"r1\","
+	                       "odd_key_x=\"a\\\"b\\\\c\",kernel=\""),
+	          "labels as label names, values escaped:\n%s", text);
+	cr_expect(strstr(text, "\naioctl_build_info{version=\"" AIO_VERSION "\"} 1\n"));
 	json_decref(fleet);
 	copy = strdup(text);
 	check_format(copy);
 	free(copy);
 	promtool(text);
+	free(text);
+	text = http_get("/");
+	cr_expect(strstr(text, "<a href=\"metrics\">"), "%s", text);
+	free(text);
+	text = http_get("/healthz");
+	cr_expect_str_eq(text, "ok\n");
+	free(text);
+	text = http_get("/readyz");
+	cr_expect_str_eq(text, "ready\n");
 	free(text);
 	h_env_fini(&env);
 }
