@@ -186,3 +186,24 @@ bool aio_glob_list_match(const char *list, const char *name)
 			return false;
 	}
 }
+
+void aio_prom_label_name(const char *key, char *buf, size_t len)
+{
+	static const char *const taken[] = { "host",      "kernel",   "agent_version",
+		                             "alertname", "severity", "rollout" };
+	size_t n = 0;
+	bool prefix = !strncmp(key, "__", 2) || (*key >= '0' && *key <= '9');
+
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+		prefix |= !strcmp(key, taken[i]);
+	if (!len)
+		return;
+	if (prefix)
+		n = (size_t)snprintf(buf, len, "label_");
+	for (; *key && n + 1 < len; key++)
+		buf[n++] = (*key >= 'a' && *key <= 'z') || (*key >= 'A' && *key <= 'Z') ||
+		                           (*key >= '0' && *key <= '9') || *key == '_'
+		                   ? *key
+		                   : '_';
+	buf[n < len ? n : len - 1] = '\0';
+}

@@ -17,6 +17,11 @@ int aio_label_parse(const char *s, char *key, size_t key_len, char *value, size_
 /* Whether name matches one of the comma-separated shell globs in list
  * ("hv-1*,db-?"); an empty glob matches nothing. */
 bool aio_glob_list_match(const char *list, const char *name);
+/* A label key ("rack", "topology.io/zone") as a Prometheus label name
+ * ([a-zA-Z_][a-zA-Z0-9_]*: other bytes as '_'), with "label_" before one
+ * that would start with a digit or "__" or clash with host, kernel,
+ * agent_version, alertname, severity or rollout. */
+void aio_prom_label_name(const char *key, char *buf, size_t len);
 /* Bounded printable text (kernel release, versions, file names). */
 bool aio_text_valid(const char *s, size_t max);
 

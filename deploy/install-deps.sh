@@ -6,6 +6,7 @@ set -eu
 packages="build-essential cmake pkg-config clang-format
   libnng-dev libmbedtls-dev libprotobuf-c-dev protobuf-c-compiler
   libsqlite3-dev sqlite3 libsystemd-dev libinih-dev libjansson-dev libxml2-dev
+  libcurl4-openssl-dev prometheus-alertmanager
   libcriterion-dev systemd-journal-remote openssl clang libclang-rt-14-dev
   chromium prometheus jq scdoc groff-base debootstrap lintian
   qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients"
@@ -29,6 +30,13 @@ apt-get install -y -qq --no-install-recommends $missing
 # server it ships running on a machine that did not have it
 case " $missing " in
 *" prometheus "*) systemctl disable --now prometheus >/dev/null 2>&1 || true ;;
+esac
+# the same for Alertmanager: the tests start their own
+case " $missing " in
+*" prometheus-alertmanager "*)
+	systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true
+	pkill -f "^/usr/bin/prometheus-alertmanager" 2>/dev/null || true
+	;;
 esac
 # libvirt is here for the tests, which start their own daemons in a
 # private namespace; leave none running that this script brought

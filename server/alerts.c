@@ -313,6 +313,7 @@ void server_alerts_evaluate(struct server_alerts *al, uint64_t now)
 			struct server_alert *a = &al->active[i++];
 
 			a->cleared_ms = now;
+			al->generation++;
 			aio_log_with(AIO_LOG_INFO,
 			             &(struct aio_log_fields){
 			                     .message_id = AIO_MSGID_ALERT_CLEARED,
@@ -329,6 +330,7 @@ void server_alerts_evaluate(struct server_alerts *al, uint64_t now)
 				continue; /* the same condition twice */
 			a->started_ms = now;
 			next[n++] = *a;
+			al->generation++;
 			aio_log_with(AIO_LOG_WARN,
 			             &(struct aio_log_fields){
 			                     .message_id = AIO_MSGID_ALERT_START,
@@ -442,6 +444,39 @@ static void alert_fill(Aioctl__V1__Alert *m, const struct server_alert *a)
 	m->value = a->value;
 	m->threshold = a->threshold;
 	m->message = (char *)a->message;
+}
+
+long server_alerts_copy(struct server_alerts *al, uint64_t cleared_since_ms,
+                        struct server_alert **ret)
+{
+	long n = 0;
+
+	pthread_mutex_lock(&al->lock);
+	if (!(*ret = calloc(al->n_active + al->n_recent + 1, sizeof(**ret)))) {
+		pthread_mutex_unlock(&al->lock);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < al->n_active; i++)
+		(*ret)[n++] = al->active[i];
+	for (size_t i = 0; i < al->n_recent; i++) {
+		const struct server_alert *a =
+		        &al->recent[(al->recent_head + i) % SERVER_ALERTS_RECENT];
+
+		if (a->cleared_ms >= cleared_since_ms)
+			(*ret)[n++] = *a;
+	}
+	pthread_mutex_unlock(&al->lock);
+	return n;
+}
+
+uint64_t server_alerts_generation(struct server_alerts *al)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&al->lock);
+	g = al->generation;
+	pthread_mutex_unlock(&al->lock);
+	return g;
 }
 
 void server_alerts_answer(struct server_alerts *al, const Aioctl__V1__AlertsRequest *in,

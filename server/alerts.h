@@ -51,6 +51,7 @@ struct server_alerts {
 	struct server_alert *recent; /* a ring of SERVER_ALERTS_RECENT */
 	size_t n_recent, recent_head;
 	uint64_t evaluations;
+	uint64_t generation; /* starts and clears so far (lock) */
 	/* what it reads and where alerts go */
 	const struct server_config *conf;
 	struct server_hosts *hosts;
@@ -69,6 +70,12 @@ void server_alerts_done(struct server_alerts *al);
 /* One evaluation (the thread runs one per alert-interval). */
 void server_alerts_evaluate(struct server_alerts *al, uint64_t now_ms);
 size_t server_alerts_active_count(struct server_alerts *al, enum server_alert_kind kind);
+/* A copy of the active alerts and of those cleared at or after
+ * cleared_since_ms (caller frees *ret); the count, or -ENOMEM. */
+long server_alerts_copy(struct server_alerts *al, uint64_t cleared_since_ms,
+                        struct server_alert **ret);
+/* Grows by one each time an alert starts or clears. */
+uint64_t server_alerts_generation(struct server_alerts *al);
 /* The Alerts call: active ones, then those cleared since since_ms. */
 void server_alerts_answer(struct server_alerts *al, const Aioctl__V1__AlertsRequest *in,
                           Aioctl__V1__AlertsReply_Closure closure, void *data);

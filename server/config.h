@@ -40,6 +40,8 @@ struct server_config {
 	uint64_t alert_silent_ms;
 	bool alert_drift;
 	uint64_t alert_rollout_stalled_ms;
+	struct aio_strv alertmanager_url;
+	uint64_t alertmanager_resend_ms;
 	char *http_listen;
 	char *tls_ca;
 	char *admin_tls_ca; /* NULL: tls_ca */

@@ -9,12 +9,14 @@
 #include <string.h>
 
 #include "aio.h"
+#include "alertmanager.h"
 #include "alerts.h"
 #include "bounds.h"
 #include "clock.h"
 #include "db.h"
 #include "hosts.h"
 #include "log.h"
+#include "names.h"
 #include "pipes.h"
 #include "push.h"
 #include "retention.h"
@@ -51,21 +53,6 @@ static void label_value(FILE *f, const char *s)
 	}
 }
 
-/* A label key as a Prometheus label name: [a-zA-Z_][a-zA-Z0-9_]*, other
- * bytes as '_'; the names this metric has already get "label_" first. */
-static void label_name(FILE *f, const char *key)
-{
-	if (!strcmp(key, "host") || !strcmp(key, "kernel") || !strcmp(key, "agent_version") ||
-	    !strncmp(key, "__", 2) || (*key >= '0' && *key <= '9'))
-		fputs("label_", f);
-	for (; *key; key++)
-		fputc((*key >= 'a' && *key <= 'z') || (*key >= 'A' && *key <= 'Z') ||
-		                      (*key >= '0' && *key <= '9') || *key == '_'
-		              ? *key
-		              : '_',
-		      f);
-}
-
 /* aioctl_host_info{host, its labels, kernel, agent_version} 1: to join on. */
 static void host_info(FILE *f, const struct server_host *const *all, size_t n_hosts)
 {
@@ -76,9 +63,10 @@ static void host_info(FILE *f, const struct server_host *const *all, size_t n_ho
 
 		fprintf(f, "aioctl_host_info{host=\"%s\"", h->name);
 		for (size_t j = 0; j < h->n_labels; j++) {
-			fputc(',', f);
-			label_name(f, h->labels[j].key);
-			fputs("=\"", f);
+			char name[AIO_LABEL_KEY_MAX + 8];
+
+			aio_prom_label_name(h->labels[j].key, name, sizeof(name));
+			fprintf(f, ",%s=\"", name);
 			label_value(f, h->labels[j].value);
 			fputc('"', f);
 		}
@@ -272,6 +260,12 @@ static void server_internals(struct server_metrics *s, FILE *f)
 	family(f, "aioctl_server_pruned_rows_total", "counter", "history rows retention removed");
 	fprintf(f, "aioctl_server_pruned_rows_total %" PRIu64 "\n",
 	        (uint64_t)atomic_load(&s->retention->pruned_total));
+	family(f, "aioctl_alertmanager_pushes_total", "counter",
+	       "pushes of the alerts to Alertmanager, by result (failed ones are retried)");
+	fprintf(f, "aioctl_alertmanager_pushes_total{result=\"ok\"} %" PRIu64 "\n",
+	        (uint64_t)atomic_load(&s->alertmanager->pushed_total));
+	fprintf(f, "aioctl_alertmanager_pushes_total{result=\"failed\"} %" PRIu64 "\n",
+	        (uint64_t)atomic_load(&s->alertmanager->failed_total));
 	family(f, "aioctl_alerts_active", "gauge", "alerts active now, by kind");
 	for (int k = 0; k < ALERT_KINDS; k++)
 		fprintf(f, "aioctl_alerts_active{kind=\"%s\"} %zu\n", server_alert_kind_name[k],

@@ -219,7 +219,8 @@ int server_start(struct server *s)
 		return r;
 	if ((r = server_retention_start(&s->retention, &s->conf, s->db)) < 0)
 		return r;
-	if ((r = server_alerts_start(&s->alerts)) < 0)
+	if ((r = server_alerts_start(&s->alerts)) < 0 ||
+	    (r = server_alertmanager_start(&s->alertmanager, &s->conf, &s->alerts, &s->hosts)) < 0)
 		return r;
 	if ((r = server_query_open(path, QUERY_QUEUE_MAX, &s->query, err, sizeof(err))) < 0) {
 		log_err("database %s", err);
@@ -249,6 +250,7 @@ int server_start(struct server *s)
 		.engine = &s->engine,
 		.db = s->db,
 		.alerts = &s->alerts,
+		.alertmanager = &s->alertmanager,
 		.retention = &s->retention,
 		.reports_total = &s->reports_total,
 		.fields_cleaned_total = &s->fields_cleaned_total,
@@ -268,6 +270,7 @@ void server_stop(struct server *s)
 	aio_rpc_server_close(s->agent_rpc);
 	aio_rpc_server_close(s->admin_rpc);
 	server_metrics_stop(&s->metrics);
+	server_alertmanager_stop(&s->alertmanager);
 	server_alerts_stop(&s->alerts);
 	server_push_stop(&s->push); /* answers held Watches and live queries */
 	server_engine_stop(&s->engine);

@@ -108,9 +108,16 @@ int h_stop(struct h_env *e, pid_t pid)
 {
 	int status = 0;
 
+	pid_t r;
+
 	kill(pid, SIGTERM);
-	if (waitpid(pid, &status, 0) != pid)
+	while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+		;
+	if (r != pid)
 		return -1;
+	if (WIFSIGNALED(status))
+		fprintf(stderr, "h_stop: process %d ended by signal %d\n", (int)pid,
+		        WTERMSIG(status));
 	for (size_t i = 0; i < e->n_procs; i++)
 		if (e->procs[i] == pid)
 			e->procs[i] = 0;
