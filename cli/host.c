@@ -205,8 +205,13 @@ int cli_host_show(struct cli *c, int argc, char **argv)
 		cli_table_init(&t, headers, 2);
 		json_object_foreach(j, key, v)
 		{
-			char *text = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY);
-			const char *cells[2] = { key, text ? text : json_string_value(v) };
+			/* nothing is an empty cell, as in every CSV */
+			char *text = json_is_string(v) || json_is_null(v)
+			                     ? NULL
+			                     : json_dumps(v, JSON_ENCODE_ANY);
+			const char *cells[2] = { key, text              ? text
+				                      : json_is_null(v) ? ""
+				                                        : json_string_value(v) };
 
 			cli_table_add(&t, cells);
 			free(text);

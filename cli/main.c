@@ -37,7 +37,7 @@ static const struct cli_command *find_command(const char *noun, const char *verb
 		*ret_verb_given = false;
 		return fallback;
 	}
-	if (n_verbs && !verb)
+	if (n_verbs && (!verb || !strcmp(verb, "--help") || !strcmp(verb, "-h")))
 		return NULL; /* the caller lists the verbs */
 	if (!n_verbs)
 		fprintf(stderr, "aioctl: unknown command '%s' (see aioctl --help)\n", noun);
@@ -133,8 +133,10 @@ static int run(struct cli *c, int argc, char **argv)
 		return 0;
 	}
 	if (!(cmd = find_command(argv[0], argc > 1 ? argv[1] : NULL, &verb_given))) {
-		/* "aioctl fleet": the noun's verbs */
-		if (argc == 1 && cli_noun_usage(argv[0], stdout))
+		/* "aioctl fleet", "aioctl fleet --help": the noun's verbs */
+		if ((argc == 1 ||
+		     (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))) &&
+		    cli_noun_usage(argv[0], stdout))
 			return 0;
 		return CLI_EXIT_USAGE;
 	}

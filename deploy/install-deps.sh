@@ -6,7 +6,7 @@ set -eu
 packages="build-essential cmake pkg-config clang-format
   libnng-dev libmbedtls-dev libprotobuf-c-dev protobuf-c-compiler
   libsqlite3-dev sqlite3 libsystemd-dev libinih-dev libjansson-dev libxml2-dev
-  libcurl4-openssl-dev prometheus-alertmanager
+  libcurl4-openssl-dev prometheus-alertmanager python3
   libcriterion-dev systemd-journal-remote openssl clang libclang-rt-14-dev
   chromium prometheus jq scdoc groff-base debootstrap lintian
   qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients"

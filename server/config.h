@@ -42,6 +42,8 @@ struct server_config {
 	uint64_t alert_rollout_stalled_ms;
 	struct aio_strv alertmanager_url;
 	uint64_t alertmanager_resend_ms;
+	struct aio_strv alert_webhook_url;
+	char *alert_webhook_secret_file;
 	char *http_listen;
 	char *tls_ca;
 	char *admin_tls_ca; /* NULL: tls_ca */

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "aio.h"
-#include "alertmanager.h"
 #include "alerts.h"
 #include "bounds.h"
 #include "clock.h"
@@ -17,6 +16,7 @@
 #include "hosts.h"
 #include "log.h"
 #include "names.h"
+#include "notify.h"
 #include "pipes.h"
 #include "push.h"
 #include "retention.h"
@@ -260,12 +260,18 @@ static void server_internals(struct server_metrics *s, FILE *f)
 	family(f, "aioctl_server_pruned_rows_total", "counter", "history rows retention removed");
 	fprintf(f, "aioctl_server_pruned_rows_total %" PRIu64 "\n",
 	        (uint64_t)atomic_load(&s->retention->pruned_total));
-	family(f, "aioctl_alertmanager_pushes_total", "counter",
-	       "pushes of the alerts to Alertmanager, by result (failed ones are retried)");
-	fprintf(f, "aioctl_alertmanager_pushes_total{result=\"ok\"} %" PRIu64 "\n",
-	        (uint64_t)atomic_load(&s->alertmanager->pushed_total));
-	fprintf(f, "aioctl_alertmanager_pushes_total{result=\"failed\"} %" PRIu64 "\n",
-	        (uint64_t)atomic_load(&s->alertmanager->failed_total));
+	family(f, "aioctl_notify_pushes_total", "counter",
+	       "alert deliveries to Alertmanager and webhooks, by result (failed ones are "
+	       "retried)");
+	for (int k = 0; k < 2; k++) {
+		static const char *const sink[2] = { "alertmanager", "webhook" };
+
+		fprintf(f, "aioctl_notify_pushes_total{sink=\"%s\",result=\"ok\"} %" PRIu64 "\n",
+		        sink[k], (uint64_t)atomic_load(&s->notify->pushed_total[k]));
+		fprintf(f,
+		        "aioctl_notify_pushes_total{sink=\"%s\",result=\"failed\"} %" PRIu64 "\n",
+		        sink[k], (uint64_t)atomic_load(&s->notify->failed_total[k]));
+	}
 	family(f, "aioctl_alerts_active", "gauge", "alerts active now, by kind");
 	for (int k = 0; k < ALERT_KINDS; k++)
 		fprintf(f, "aioctl_alerts_active{kind=\"%s\"} %zu\n", server_alert_kind_name[k],

@@ -14,7 +14,7 @@ struct server_metrics {
 	struct server_engine *engine;
 	struct server_db *db;
 	struct server_alerts *alerts;
-	struct server_alertmanager *alertmanager;
+	struct server_notify *notify;
 	struct server_retention *retention;
 	atomic_uint_fast64_t *reports_total;
 	atomic_uint_fast64_t *fields_cleaned_total;

@@ -220,7 +220,7 @@ int server_start(struct server *s)
 	if ((r = server_retention_start(&s->retention, &s->conf, s->db)) < 0)
 		return r;
 	if ((r = server_alerts_start(&s->alerts)) < 0 ||
-	    (r = server_alertmanager_start(&s->alertmanager, &s->conf, &s->alerts, &s->hosts)) < 0)
+	    (r = server_notify_start(&s->notify, &s->conf, &s->alerts, &s->hosts)) < 0)
 		return r;
 	if ((r = server_query_open(path, QUERY_QUEUE_MAX, &s->query, err, sizeof(err))) < 0) {
 		log_err("database %s", err);
@@ -250,7 +250,7 @@ int server_start(struct server *s)
 		.engine = &s->engine,
 		.db = s->db,
 		.alerts = &s->alerts,
-		.alertmanager = &s->alertmanager,
+		.notify = &s->notify,
 		.retention = &s->retention,
 		.reports_total = &s->reports_total,
 		.fields_cleaned_total = &s->fields_cleaned_total,
@@ -270,7 +270,7 @@ void server_stop(struct server *s)
 	aio_rpc_server_close(s->agent_rpc);
 	aio_rpc_server_close(s->admin_rpc);
 	server_metrics_stop(&s->metrics);
-	server_alertmanager_stop(&s->alertmanager);
+	server_notify_stop(&s->notify);
 	server_alerts_stop(&s->alerts);
 	server_push_stop(&s->push); /* answers held Watches and live queries */
 	server_engine_stop(&s->engine);

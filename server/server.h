@@ -22,13 +22,13 @@
 
 #include <stdatomic.h>
 
-#include "alertmanager.h"
 #include "alerts.h"
 #include "config.h"
 #include "creds.h"
 #include "db.h"
 #include "hosts.h"
 #include "metrics.h"
+#include "notify.h"
 #include "push.h"
 #include "query.h"
 #include "retention.h"
@@ -47,8 +47,8 @@ struct server {
 	struct server_creds creds;
 	struct server_retention retention; /* prunes each tier */
 	struct server_alerts alerts;
-	struct server_alertmanager alertmanager; /* pushes the alerts */
-	struct server_metrics metrics;           /* /metrics */
+	struct server_notify notify;   /* pushes the alerts */
+	struct server_metrics metrics; /* /metrics */
 	atomic_uint_fast64_t reports_total;
 	atomic_uint_fast64_t fields_cleaned_total; /* text fields agents sent cleaned */
 	/* the guard's decisions reported, new ones: raised, refused, warned */

@@ -84,6 +84,9 @@ check "aioctl fleet status --help prints the same" \
 	[ "$(aioctl fleet status --help)" = "$(aioctl help fleet status)" ]
 check "aioctl -h is the whole help" sh -c "'$bin/aioctl' -h | grep -q '^Commands:'"
 check "aioctl fleet lists its verbs" sh -c "'$bin/aioctl' fleet | grep -q '^  reconcile'"
+check "aioctl fleet --help lists them too" sh -c "'$bin/aioctl' fleet --help | grep -q '^  drift'"
+check "aioctl errors --help is the list verb's help" sh -c "'$bin/aioctl' errors --help | grep -q '^Usage: aioctl errors list'"
+check "host show -o csv: nothing is an empty cell" sh -c "'$bin/aioctl' host show hv-1 -o csv | grep -q '^largest_vm_contexts,\$'"
 check "aioctl help rollout lists its verbs" sh -c "'$bin/aioctl' help rollout | grep -q '^  rollback ID'"
 aioctl help nope 2>/dev/null
 check "aioctl help nope: exit 64" [ $? -eq 64 ]

@@ -71,6 +71,11 @@ in_root systemd-analyze verify /lib/systemd/system/aio-server.service \
 rc=$?
 check "systemd-analyze verify of the installed units$(sed 's/^/; /' "$T/verify.txt" | tr -d '\n')" \
 	[ $rc -eq 0 -a ! -s "$T/verify.txt" ]
+exposure() { in_root systemd-analyze security --offline=true "/lib/systemd/system/$1" 2>/dev/null |
+	sed -n 's/.*Overall exposure level for .*: \([0-9.]*\) .*/\1/p'; }
+server_exp=$(exposure aio-server.service) agent_exp=$(exposure aio-agent.service)
+check "systemd-analyze security: aio-server $server_exp (at most 1.1), aio-agent $agent_exp (at most 2.2)" \
+	awk -v s="$server_exp" -v a="$agent_exp" 'BEGIN { exit !(s != "" && a != "" && s <= 1.1 && a <= 2.2) }'
 check "both units enabled for the next boot" \
 	test -L "$R/etc/systemd/system/multi-user.target.wants/aio-server.service" -a \
 	-L "$R/etc/systemd/system/multi-user.target.wants/aio-agent.service"
