@@ -58,3 +58,27 @@ lib_summary() {
 	echo "$pass passed, $fail failed"
 	[ "$fail" -eq 0 ]
 }
+
+# start_server BIN_DIR STATE_DIR [FLAGS...]: aio-server on fresh loopback
+# ports (pa agents, pm aioctl, ph /metrics; tried again on others when one
+# is taken), its pid in $server and in $T/pids, AIOCTL_SERVER and
+# AIOCTL_TOKEN_FILE exported; the same ports again when $pa is set and
+# $server_restart is 1. Returns non-zero if it never answered.
+start_server() {
+	local b=$1 state=$2 try
+	shift 2
+	for try in 1 2 3 4 5; do
+		if [ "${server_restart:-0}" != 1 ]; then
+			pa=$(random_port) pm=$(random_port) ph=$(random_port)
+		fi
+		"$b/aio-server" --listen "tcp://127.0.0.1:$pa" --admin-listen "tcp://127.0.0.1:$pm" \
+			--http-listen "http://127.0.0.1:$ph" --state-dir "$state" "$@" \
+			>>"$state.log" 2>&1 &
+		server=$!
+		echo $server >>"$T/pids"
+		export AIOCTL_SERVER=127.0.0.1:$pm AIOCTL_TOKEN_FILE=$state/admin.token
+		server_started $server "$b/aioctl" fleet status >/dev/null 2>&1 && return 0
+		[ "${server_restart:-0}" = 1 ] && return 1
+	done
+	return 1
+}

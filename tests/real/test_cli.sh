@@ -16,15 +16,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM HUP
 
-for try in 1 2 3 4 5; do
-	pa=$(random_port) pm=$(random_port)
-	"$bin/aio-server" --listen "tcp://127.0.0.1:$pa" --admin-listen "tcp://127.0.0.1:$pm" \
-		--http-listen '' --state-dir "$T/server" >"$T/server.log" 2>&1 &
-	server=$!
-	echo $server >>"$T/pids"
-	export AIOCTL_SERVER=127.0.0.1:$pm AIOCTL_TOKEN_FILE=$T/server/admin.token
-	server_started $server "$bin/aioctl" fleet status >/dev/null 2>&1 && break
-done
+start_server "$bin" "$T/server" || { echo "FAIL: no server"; exit 1; }
 aioctl() { "$bin/aioctl" "$@"; }
 check "--server HOST:PORT means tcp://" aioctl fleet status --no-headers
 # hv-1: room 3 contexts, limit 262144; hv-2 and db-1 nearly empty

@@ -23,19 +23,11 @@ hp=$(random_port)
 echo $! >>"$T/pids"
 wait_for 10 bash -c "(exec 3<>/dev/tcp/127.0.0.1/$hp) 2>/dev/null" || { echo "FAIL: no receiver"; exit 1; }
 server_start() {
-	"$bin/aio-server" --listen "tcp://127.0.0.1:$pa" --admin-listen "tcp://127.0.0.1:$pm" \
-		--http-listen '' --state-dir "$T/server" --alert-interval 200ms \
-		--alert-webhook-url "http://127.0.0.1:$hp/hooks/aio" \
-		--alert-webhook-secret-file "$T/secret" >>"$T/server.log" 2>&1 &
-	server=$!
-	echo $server >>"$T/pids"
-	server_started $server "$bin/aioctl" fleet status >/dev/null 2>&1
+	start_server "$bin" "$T/server" --alert-interval 200ms \
+		--alert-webhook-url "http://127.0.0.1:$hp/hooks/aio" --alert-webhook-secret-file "$T/secret"
 }
-for try in 1 2 3 4 5; do
-	pa=$(random_port) pm=$(random_port)
-	export AIOCTL_SERVER=127.0.0.1:$pm AIOCTL_TOKEN_FILE=$T/server/admin.token
-	server_start && break
-done
+server_start || { echo "FAIL: no server"; exit 1; }
+server_restart=1
 mkdir -p "$T/hv1/proc/sys/fs"
 room() { echo $((65536 - $1 * 1024)) >"$T/hv1/proc/sys/fs/aio-nr"; }
 room 30
