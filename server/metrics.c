@@ -257,6 +257,20 @@ static void server_internals(struct server_metrics *s, FILE *f)
 	for (size_t i = 0; i < RO_STATES; i++)
 		fprintf(f, "aioctl_rollouts{state=\"%s\"} %zu\n",
 		        server_rollouts_state_name((enum server_rollout_state)i), by_state[i]);
+	{
+		/* active rollouts (at most 64 here, as the stall alert reads) */
+		struct server_stall st[64];
+		size_t n = server_engine_stalled(s->engine, aio_now_ms(), 0, st, 64);
+
+		family(f, "aioctl_rollout_last_progress_timestamp_seconds", "gauge",
+		       "Unix time an active rollout's steps last moved (created, sent, acked, "
+		       "finished)");
+		for (size_t i = 0; i < n; i++)
+			fprintf(f,
+			        "aioctl_rollout_last_progress_timestamp_seconds{rollout=\"%" PRIu64
+			        "\"} %.3f\n",
+			        st[i].id, (double)st[i].since_ms / 1000.0);
+	}
 	family(f, "aioctl_server_pruned_rows_total", "counter", "history rows retention removed");
 	fprintf(f, "aioctl_server_pruned_rows_total %" PRIu64 "\n",
 	        (uint64_t)atomic_load(&s->retention->pruned_total));

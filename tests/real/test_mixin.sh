@@ -81,7 +81,7 @@ check "PromQL: hv1's room ($room) as fleet status shows it, with its rack from t
 peak_is() { q 'aioctl_host_aio_nr_peak{host="hv1"}' | jq -e --arg p "$peak" '.data.result[0].value[1] == $p' >/dev/null; }
 check "PromQL: hv1's peak ($peak) as fleet status shows it" wait_for 10 peak_is
 rules_ok() {
-	curl -sf "$P/api/v1/rules" | jq -e '[.data.groups[].rules[]] | length == 11 and all(.health == "ok")' >/dev/null
+	curl -sf "$P/api/v1/rules" | jq -e '[.data.groups[].rules[]] | length == 12 and all(.health == "ok")' >/dev/null
 }
-check "Prometheus loaded the 11 rules and evaluates them" wait_for 15 rules_ok
+check "Prometheus loaded the 12 rules and evaluates them" wait_for 15 rules_ok
 lib_summary
