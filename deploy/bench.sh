@@ -24,16 +24,33 @@ fi
 
 row() { printf '%-34s %-40s %s\n' "$1" "$2" "$3"; }
 
+# A server on free ports for all three listeners; it stops the benchmark at
+# once, with the server's own words, if the server exits (a port taken) or
+# does not answer within 30 s.
 start_server() {
+	local deadline=$(($(date +%s) + 30))
 	A=$(port)
 	M=$(port)
+	H=$(port)
 	rm -rf "$work/srv"
 	"$bin/aio-server" --state-dir "$work/srv" --listen "tcp://127.0.0.1:$A" \
-		--admin-listen "tcp://127.0.0.1:$M" --log-level warning >"$work/server.log" 2>&1 &
+		--admin-listen "tcp://127.0.0.1:$M" --http-listen "http://127.0.0.1:$H" \
+		--log-level warning >"$work/server.log" 2>&1 &
 	SP=$!
 	pids+=("$SP")
 	export AIOCTL_SERVER="tcp://127.0.0.1:$M" AIOCTL_TOKEN_FILE="$work/srv/admin.token"
-	until "$bin/aioctl" fleet status >/dev/null 2>&1; do sleep 0.1; done
+	until "$bin/aioctl" fleet status >/dev/null 2>&1; do
+		if ! kill -0 "$SP" 2>/dev/null; then
+			echo "bench: aio-server exited before it answered:" >&2
+			tail -n 5 "$work/server.log" >&2
+			exit 1
+		fi
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			echo "bench: aio-server did not answer on $AIOCTL_SERVER within 30 s" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
 }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
@@ -97,7 +114,8 @@ row "fleet status --live" "$live_ms ms, $silent silent" "$big hosts"
 kill -9 "${pids[-1]}" 2>/dev/null || true
 kill "$SP"; wait "$SP" 2>/dev/null || true
 
-# 6: agent footprint next to node_exporter reading the same kind of file
+# 6: agent footprint next to node_exporter reading the same two values
+# with its sysctl collector
 start_server
 "$bin/aioctl" enroll create --host bench-agent >"$work/token" 2>/dev/null
 "$bin/aio-agent" --server "tcp://127.0.0.1:$A" --host-id bench-agent --sysroot / \
@@ -107,7 +125,8 @@ AP=$!
 pids+=("$AP")
 NP_PORT=$(port)
 prometheus-node-exporter --web.listen-address="127.0.0.1:$NP_PORT" --collector.disable-defaults \
-	--collector.filefd >"$work/ne.log" 2>&1 &
+	--collector.sysctl --collector.sysctl.include=fs.aio-nr \
+	--collector.sysctl.include=fs.aio-max-nr >"$work/ne.log" 2>&1 &
 NP=$!
 pids+=("$NP")
 sleep 2
@@ -118,5 +137,5 @@ a_cpu=$(python3 -c "print(round(100 * ($a1 - $a0) / 60, 3))")
 n_cpu=$(python3 -c "print(round(100 * ($n1 - $n0) / 60, 3))")
 a_rss=$(rss_mb $AP); n_rss=$(rss_mb $NP)
 echo "{\"row\": \"agent\", \"agent_rss_mb\": $a_rss, \"agent_cpu_pct\": $a_cpu, \"node_exporter_rss_mb\": $n_rss, \"node_exporter_cpu_pct\": $n_cpu}" >>"$out"
-row "aio-agent, 60 s at 1 s sampling" "RSS $a_rss MiB, CPU $a_cpu%" "node_exporter (filefd, scraped 1/s): $n_rss MiB, $n_cpu%"
+row "aio-agent, 60 s at 1 s sampling" "RSS $a_rss MiB, CPU $a_cpu%" "node_exporter (sysctl fs.aio-nr, fs.aio-max-nr, scraped 1/s): $n_rss MiB, $n_cpu%"
 echo "raw figures: $out"
