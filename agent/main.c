@@ -46,39 +46,24 @@ static int guard(int argc, char **argv)
 	return r;
 }
 
-struct main_ctx {
-	struct agent *a;
-	int argc;
-	char **argv;
-};
-
 /* The sampling loop turns every sample-interval; one that has not turned
  * for the watchdog's interval besides is stuck. */
 static bool healthy(void *arg, uint64_t within_ms, char *why, size_t len)
 {
-	struct main_ctx *m = arg;
-	uint64_t age = aio_mono_ms() - atomic_load(&m->a->sampled_ms);
+	struct agent *a = arg;
+	uint64_t age = aio_mono_ms() - atomic_load(&a->sampled_ms);
 
-	if (age < within_ms + m->a->conf.sample_interval_ms)
+	if (age < within_ms + a->conf.sample_interval_ms)
 		return true;
 	snprintf(why, len, "no sample for %" PRIu64 " ms", age);
 	return false;
 }
 
-static void reload(void *arg)
-{
-	struct main_ctx *m = arg;
-
-	if (aio_conf_reload(&agent_config_spec, &m->a->conf, sizeof(m->a->conf), m->argc,
-	                    m->argv) >= 0)
-		aio_log_set_level(m->a->conf.log_level);
-}
-
 int main(int argc, char **argv)
 {
 	struct agent a;
-	struct main_ctx m = { &a, argc, argv };
-	struct aio_service svc = { healthy, reload, &m };
+	struct aio_service svc = { healthy, &a,  &agent_config_spec, &a.conf, sizeof(a.conf),
+		                   argc,    argv };
 	char err[512], status[300];
 	sigset_t sigs;
 	int r, sig = 0;

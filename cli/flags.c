@@ -124,20 +124,22 @@ const struct cli_flag cli_flags[] = {
 
 const size_t cli_n_flags = sizeof(cli_flags) / sizeof(cli_flags[0]);
 
-bool cli_flag_for(const struct cli_flag *flag, const struct cli_command *cmd)
+bool cli_command_listed(const char *list, const struct cli_command *cmd)
 {
 	char name[64];
-	size_t n;
+	size_t n = (size_t)snprintf(name, sizeof(name), "%s.%s", cmd->noun, cmd->verb);
 
-	if (!flag->commands)
-		return true;
-	if (!cmd)
-		return false;
-	n = (size_t)snprintf(name, sizeof(name), "%s.%s", cmd->noun, cmd->verb);
-	for (const char *p = flag->commands; (p = strstr(p, name)); p += n)
-		if ((p == flag->commands || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
+	for (const char *p = list; (p = strstr(p, name)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
 			return true;
 	return false;
+}
+
+bool cli_flag_for(const struct cli_flag *flag, const struct cli_command *cmd)
+{
+	if (!flag->commands)
+		return true;
+	return cmd && cli_command_listed(flag->commands, cmd);
 }
 
 static void *at(struct cli *c, size_t off)

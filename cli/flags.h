@@ -43,6 +43,8 @@ extern const size_t cli_n_flags;
 
 /* Whether cmd takes flag (global flags: every command). */
 bool cli_flag_for(const struct cli_flag *flag, const struct cli_command *cmd);
+/* Whether "noun.verb" of cmd is a word of list ("fleet.set rollout.list"). */
+bool cli_command_listed(const char *list, const struct cli_command *cmd);
 /* getopt_long over argv with the global flags plus cmd's (NULL: global
  * only; stop_at_arg: stop at the first argument). 0; -1 after --help or
  * --version was answered; an exit code after saying what is wrong. */

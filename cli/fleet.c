@@ -215,11 +215,11 @@ int cli_fleet_status(struct cli *c, int argc, char **argv)
 	size_t n = 0;
 	int r;
 
-	sort_cmp = by_room; /* least room first: where the next start fails */
+	sort_cmp = c->sort ? NULL : by_room; /* least room first: where a start fails */
 	for (size_t i = 0; c->sort && i < sizeof(sorts) / sizeof(sorts[0]); i++)
 		if (!strcmp(c->sort, sorts[i].name))
 			sort_cmp = sorts[i].cmp;
-	if (c->sort && (sort_cmp == by_room) != !strcmp(c->sort, "room")) {
+	if (!sort_cmp) {
 		fprintf(stderr,
 		        "aioctl: --sort %s: not a column (use room, util, nr, max, seen or name)\n",
 		        c->sort);

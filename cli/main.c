@@ -47,18 +47,6 @@ static const struct cli_command *find_command(const char *noun, const char *verb
 	return NULL;
 }
 
-/* Whether cmd is one of cli_csv_commands. */
-static bool prints_rows(const struct cli_command *cmd)
-{
-	char name[64];
-	size_t n = (size_t)snprintf(name, sizeof(name), "%s.%s", cmd->noun, cmd->verb);
-
-	for (const char *p = cli_csv_commands; *p; p += strcspn(p, " "), p += *p == ' ')
-		if (strcspn(p, " ") == n && !strncmp(p, name, n))
-			return true;
-	return false;
-}
-
 /* --watch: the command again every c->watch_ms until interrupted; on a
  * terminal each time redrawn in place under a header, otherwise appended
  * (a JSON document or a table per turn). A server that went away is said
@@ -145,7 +133,7 @@ static int run(struct cli *c, int argc, char **argv)
 	if ((r = cli_flags_parse(c, cmd, argc - skip, argv + skip, false)) != 0)
 		return r < 0 ? 0 : r;
 	nargs = argc - skip - optind;
-	if (c->format == CLI_CSV && !prints_rows(cmd)) {
+	if (c->format == CLI_CSV && !cli_command_listed(cli_csv_commands, cmd)) {
 		fprintf(stderr,
 		        "aioctl: %s %s: no CSV output, it prints no rows (use --output json)\n",
 		        cmd->noun, cmd->verb);

@@ -287,6 +287,7 @@ static void take_value(const struct aio_conf_key *k, void *to, const void *from)
 		break;
 	case AIO_CONF_LOGLEVEL:
 		__atomic_store_n((int *)to, *(const int *)from, __ATOMIC_RELAXED);
+		aio_log_set_level(*(const int *)from); /* the one level the log keeps */
 		break;
 	case AIO_CONF_UINT:
 	case AIO_CONF_DURATION:

@@ -63,9 +63,9 @@ int aio_conf_load_fp(const struct aio_conf_spec *spec, void *conf, FILE *f, cons
                      char *err, size_t errlen);
 void aio_conf_defaults(const struct aio_conf_spec *spec, void *conf);
 /* SIGHUP: loads the file and argv again into a scratch copy of conf (size
- * bytes), takes the live keys that changed and logs each change, saying
- * which need a restart. A config that does not load changes nothing (the
- * error is logged). Returns the live keys changed, or -EINVAL. */
+ * bytes), takes the live keys that changed (a log level also into the log)
+ * and logs each change, saying which need a restart. A config that does not load changes nothing
+ * (the error is logged). Returns the live keys changed, or -EINVAL. */
 int aio_conf_reload(const struct aio_conf_spec *spec, void *conf, size_t size, int argc,
                     char **argv);
 /* Frees what conf holds; conf itself is the caller's. */

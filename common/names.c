@@ -201,9 +201,6 @@ void aio_prom_label_name(const char *key, char *buf, size_t len)
 	if (prefix)
 		n = (size_t)snprintf(buf, len, "label_");
 	for (; *key && n + 1 < len; key++)
-		buf[n++] = (*key >= 'a' && *key <= 'z') || (*key >= 'A' && *key <= 'Z') ||
-		                           (*key >= '0' && *key <= '9') || *key == '_'
-		                   ? *key
-		                   : '_';
+		buf[n++] = isalnum((unsigned char)*key) || *key == '_' ? *key : '_';
 	buf[n < len ? n : len - 1] = '\0';
 }

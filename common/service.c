@@ -7,7 +7,7 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
-#include "clock.h"
+#include "conf.h"
 #include "log.h"
 
 void aio_service_ready(const char *status)
@@ -38,8 +38,7 @@ static void reload(const struct aio_service *svc)
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64,
 	           (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
 	log_info("SIGHUP: reading the config again");
-	if (svc->reload)
-		svc->reload(svc->arg);
+	aio_conf_reload(svc->spec, svc->conf, svc->conf_size, svc->argc, svc->argv);
 	sd_notify(0, "READY=1");
 }
 

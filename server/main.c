@@ -11,18 +11,12 @@
 #include "server.h"
 #include "service.h"
 
-struct main_ctx {
-	struct server *s;
-	int argc;
-	char **argv;
-};
-
 /* Every write goes through the database thread: one stuck in a batch for
  * the watchdog's whole interval means nothing is stored. */
 static bool healthy(void *arg, uint64_t within_ms, char *why, size_t len)
 {
-	struct main_ctx *m = arg;
-	uint64_t age = server_db_batch_age_ms(m->s->db);
+	struct server *s = arg;
+	uint64_t age = server_db_batch_age_ms(s->db);
 
 	if (age < within_ms)
 		return true;
@@ -30,19 +24,11 @@ static bool healthy(void *arg, uint64_t within_ms, char *why, size_t len)
 	return false;
 }
 
-static void reload(void *arg)
-{
-	struct main_ctx *m = arg;
-	if (aio_conf_reload(&server_config_spec, &m->s->conf, sizeof(m->s->conf), m->argc,
-	                    m->argv) >= 0)
-		aio_log_set_level(m->s->conf.log_level);
-}
-
 int main(int argc, char **argv)
 {
 	struct server s;
-	struct main_ctx m = { &s, argc, argv };
-	struct aio_service svc = { healthy, reload, &m };
+	struct aio_service svc = { healthy, &s,  &server_config_spec, &s.conf, sizeof(s.conf),
+		                   argc,    argv };
 	char err[512], status[128];
 	sigset_t sigs;
 	struct rlimit rl;

@@ -81,11 +81,6 @@ static void command(const struct server_alert *a, char *buf, size_t len)
 	}
 }
 
-static void rfc3339(uint64_t ms, char *buf, size_t len)
-{
-	aio_time_format_rfc3339(ms, buf, len);
-}
-
 struct labels_job {
 	json_t *labels;
 };
@@ -130,10 +125,11 @@ static json_t *alert_json(struct server_notify *am, const struct server_alert *a
 	json_object_set_new(ann, "command", json_string(cmd));
 	json_object_set_new(o, "labels", labels);
 	json_object_set_new(o, "annotations", ann);
-	rfc3339(a->started_ms, t, sizeof(t));
+	aio_time_format_rfc3339(a->started_ms, t, sizeof(t));
 	json_object_set_new(o, "startsAt", json_string(t));
-	rfc3339(a->cleared_ms ? a->cleared_ms : now + 4 * am->conf->alertmanager_resend_ms, t,
-	        sizeof(t));
+	aio_time_format_rfc3339(a->cleared_ms ? a->cleared_ms
+	                                      : now + 4 * am->conf->alertmanager_resend_ms,
+	                        t, sizeof(t));
 	json_object_set_new(o, "endsAt", json_string(t));
 	return o;
 }
@@ -166,14 +162,14 @@ static int post(const char *url, const char *path, const char *header, const cha
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
 	char full[2100], cerr[CURL_ERROR_SIZE] = "";
+	size_t ul = strlen(url);
 	long code = 0;
 	CURLcode rc;
 
-	size_t ul = strlen(url);
-
-	while (ul && url[ul - 1] == '/')
+	/* "http://am:9093/" + "/api/v2/alerts": one slash; a webhook's as given */
+	while (path[0] && ul && url[ul - 1] == '/')
 		ul--;
-	snprintf(full, sizeof(full), "%.*s%s", (int)(path[0] ? ul : strlen(url)), url, path);
+	snprintf(full, sizeof(full), "%.*s%s", (int)ul, url, path);
 	if (h && header)
 		h = curl_slist_append(h, header);
 	if (!c || !h) {
@@ -243,8 +239,9 @@ static void mark_save(struct server_notify *am, const struct server_notify_sink 
 }
 
 /* A webhook's document: {"receiver":"aioctl","alerts":[... "status" ...]}
- * with the alerts that started or cleared since since; *ret_news counts
- * them. */
+ * with the alerts that started or cleared in [since, now): one that moved
+ * after now (while this push was made) is the next push's, so none is told
+ * twice; *ret_news counts them. */
 static char *webhook_body(struct server_notify *am, const struct server_alert *v, long n,
                           uint64_t since, uint64_t now, long *ret_news)
 {
@@ -253,14 +250,17 @@ static char *webhook_body(struct server_notify *am, const struct server_alert *v
 
 	*ret_news = 0;
 	for (long i = 0; i < n; i++) {
+		const struct server_alert *a = &v[i];
+		/* as it stood at now */
+		bool cleared = a->cleared_ms && a->cleared_ms < now;
 		json_t *o;
 
-		if (v[i].started_ms < since && v[i].cleared_ms < since)
-			continue; /* told before */
-		o = alert_json(am, &v[i], now);
-		json_object_set_new(o, "status",
-		                    json_string(v[i].cleared_ms ? "resolved" : "firing"));
-		if (!v[i].cleared_ms)
+		if (!(a->started_ms >= since && a->started_ms < now) &&
+		    !(cleared && a->cleared_ms >= since))
+			continue; /* told before, or the next push's */
+		o = alert_json(am, a, now);
+		json_object_set_new(o, "status", json_string(cleared ? "resolved" : "firing"));
+		if (!cleared)
 			json_object_del(o, "endsAt");
 		json_array_append_new(arr, o);
 		++*ret_news;
@@ -310,6 +310,7 @@ static void push_one(struct server_notify *am, struct server_notify_sink *s, uin
 			log_info("%s %s: delivered again (%ld alerts)", kind_name[s->kind], s->url,
 			         news);
 		s->failures = 0;
+		s->backoff_ms = 0;
 		s->delivered_ms = now;
 		s->generation = generation;
 		s->next_ms = now + am->conf->alertmanager_resend_ms;
@@ -330,19 +331,19 @@ static void push_one(struct server_notify *am, struct server_notify_sink *s, uin
 static void tick(void *arg)
 {
 	struct server_notify *am = arg;
-	uint64_t now = aio_now_ms(), generation = server_alerts_generation(am->alerts);
+	/* the generation first: whatever moves after it is read is pushed
+	 * again next tick, and what moved after now is the next push's */
+	uint64_t generation = server_alerts_generation(am->alerts), now = aio_now_ms();
 
 	for (size_t i = 0; i < am->n_sinks; i++) {
 		struct server_notify_sink *s = &am->sinks[i];
 
-		/* news goes out at once, unless backing off; Alertmanager hears
-		 * the rest again on resend, a webhook only news */
-		if ((now >= s->next_ms && (s->kind == NOTIFY_ALERTMANAGER || s->failures ||
-		                           generation != s->generation)) ||
-		    (generation != s->generation && !s->failures))
+		bool due = now >= s->next_ms, news = generation != s->generation;
+
+		/* backing off: only when due; else news at once, and Alertmanager
+		 * the whole state again on resend */
+		if (s->failures ? due : news || (due && s->kind == NOTIFY_ALERTMANAGER))
 			push_one(am, s, now, generation);
-		if (!s->failures)
-			s->backoff_ms = 0;
 	}
 }
 
