@@ -23,9 +23,6 @@ int cli_alerts(struct cli *c, int argc, char **argv)
 {
 	Aioctl__V1__AlertsRequest in = AIOCTL__V1__ALERTS_REQUEST__INIT;
 	Aioctl__V1__AlertsReply *rep = NULL;
-	struct cli_rows rows;
-	size_t active = 0;
-	json_t *root;
 	int r;
 
 	in.has_since_ms = true;
@@ -36,6 +33,18 @@ int cli_alerts(struct cli *c, int argc, char **argv)
 	}
 	if ((r = cli_call(c, "Alerts", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
+	r = cli_alerts_print(c, rep, stdout);
+	aioctl__v1__alerts_reply__free_unpacked(rep, NULL);
+	return r;
+}
+
+int cli_alerts_print(struct cli *c, const Aioctl__V1__AlertsReply *rep, FILE *out)
+{
+	struct cli_rows rows;
+	size_t active = 0;
+	json_t *root;
+	int r = 0;
+
 	cli_rows_init(&rows, cols, N_COLS, c->format);
 	cli_rows_reserve(&rows, rep->n_alerts);
 	for (size_t i = 0; i < rep->n_alerts; i++) {
@@ -60,12 +69,11 @@ int cli_alerts(struct cli *c, int argc, char **argv)
 	json_object_set_new(root, "active", json_integer((json_int_t)active));
 	json_object_set_new(root, "alerts", json_array());
 	json_object_set_new(root, "truncated", json_boolean(rep->truncated));
-	if (cli_rows_print(&rows, "alerts", root, stdout) < 0)
+	if (cli_rows_print(&rows, "alerts", root, out) < 0)
 		r = CLI_EXIT_FAILED;
 	if (c->format == CLI_TABLE)
-		printf("\n%zu active, %zu cleared%s\n", active, rep->n_alerts - active,
+		fprintf(out, "\n%zu active, %zu cleared%s\n", active, rep->n_alerts - active,
 		       rep->truncated ? " (more: raise --limit)" : "");
 	cli_rows_done(&rows);
-	aioctl__v1__alerts_reply__free_unpacked(rep, NULL);
 	return r;
 }

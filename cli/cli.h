@@ -7,6 +7,7 @@
 
 #include "bounds.h"
 #include "output.h"
+#include "view.h"
 #include "rpc_client.h"
 
 /* Exit codes, documented in the README and `aioctl --help`. */
@@ -120,6 +121,18 @@ int cli_call(struct cli *c, const char *method, const ProtobufCMessage *in,
              ProtobufCMessage **ret_out);
 
 int cli_fleet_status(struct cli *c, int argc, char **argv);
+/* What a command prints of its reply, in c->format, to out: aioctl prints
+ * to stdout, aio-server's HTTP API answers with the same JSON. */
+bool cli_fleet_sort_known(const char *sort);
+int cli_fleet_print(struct cli *c, const Aioctl__V1__FleetStatusReply *rep, FILE *out);
+int cli_errors_print(struct cli *c, const Aioctl__V1__ErrorsReply *rep, FILE *out);
+int cli_alerts_print(struct cli *c, const Aioctl__V1__AlertsReply *rep, FILE *out);
+int cli_history_print(struct cli *c, const char *host, const Aioctl__V1__HistoryReply *rep,
+                      FILE *out);
+int cli_trend_print(struct cli *c, const Aioctl__V1__TrendReply *rep, FILE *out);
+int cli_drift_print(struct cli *c, const Aioctl__V1__DriftReply *rep, FILE *out);
+int cli_rollouts_print(struct cli *c, const Aioctl__V1__RolloutListReply *rep, FILE *out);
+int cli_audit_print(struct cli *c, const Aioctl__V1__AuditReply *rep, FILE *out);
 int cli_host_show(struct cli *c, int argc, char **argv);
 int cli_errors(struct cli *c, int argc, char **argv);
 int cli_history(struct cli *c, int argc, char **argv);
@@ -151,22 +164,4 @@ int cli_host_remove(struct cli *c, int argc, char **argv);
  * duration past it: the epoch); 0 or -EINVAL. */
 int cli_time_parse(const char *s, uint64_t now_ms, uint64_t *ret_ms);
 
-/* Formatting shared by commands. */
-double cli_utilization(const Aioctl__V1__Sample *s);
-/* The contexts of the largest VM this host runs or the guard saw asking
- * to start, whichever is more; 0 when neither is known. */
-uint32_t cli_largest_demand(const Aioctl__V1__HostStatus *h);
-json_t *cli_labels_json(Aioctl__V1__Label *const *labels, size_t n);
-void cli_labels_text(Aioctl__V1__Label *const *labels, size_t n, char *buf, size_t len);
-/* The JSON object for one host, as fleet status and host show print it. */
-json_t *cli_host_json(const Aioctl__V1__HostStatus *h);
-json_t *cli_persisted_json(const Aioctl__V1__Persisted *p);
-json_t *cli_event_json(const char *host, const Aioctl__V1__AioEvent *e);
-/* Every source of an event's incident, the first first. */
-json_t *cli_event_sources_json(const Aioctl__V1__AioEvent *e);
-void cli_event_sources_text(const Aioctl__V1__AioEvent *e, char *buf, size_t len);
-json_t *cli_user_json(const Aioctl__V1__AioUser *u);
-/* fs.aio-max-nr's value when no sysctl file sets it. */
-uint64_t cli_reboot_value(const Aioctl__V1__Persisted *p);
-/* The value after a reboot would not be the live one. */
-bool cli_persisted_differs(const Aioctl__V1__HostStatus *h);
+

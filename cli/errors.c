@@ -24,8 +24,6 @@ int cli_errors(struct cli *c, int argc, char **argv)
 {
 	Aioctl__V1__ErrorsRequest in = AIOCTL__V1__ERRORS_REQUEST__INIT;
 	Aioctl__V1__ErrorsReply *rep = NULL;
-	struct cli_rows rows;
-	json_t *root;
 	int r;
 
 	if (c->host && !aio_host_name_valid(c->host)) {
@@ -42,6 +40,16 @@ int cli_errors(struct cli *c, int argc, char **argv)
 	}
 	if ((r = cli_call(c, "Errors", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
+	r = cli_errors_print(c, rep, stdout);
+	aioctl__v1__errors_reply__free_unpacked(rep, NULL);
+	return r;
+}
+
+int cli_errors_print(struct cli *c, const Aioctl__V1__ErrorsReply *rep, FILE *out)
+{
+	struct cli_rows rows;
+	json_t *root;
+	int r = 0;
 
 	cli_rows_init(&rows, cols, N_COLS, c->format);
 	cli_rows_reserve(&rows, rep->n_events);
@@ -62,12 +70,11 @@ int cli_errors(struct cli *c, int argc, char **argv)
 	root = json_object();
 	json_object_set_new(root, "events", json_array());
 	json_object_set_new(root, "truncated", json_boolean(rep->truncated));
-	if (cli_rows_print(&rows, "events", root, stdout) < 0)
+	if (cli_rows_print(&rows, "events", root, out) < 0)
 		r = CLI_EXIT_FAILED;
 	if (c->format == CLI_TABLE)
-		printf("\n%zu event%s%s\n", rep->n_events, rep->n_events == 1 ? "" : "s",
+		fprintf(out, "\n%zu event%s%s\n", rep->n_events, rep->n_events == 1 ? "" : "s",
 		       rep->truncated ? " (more matched: raise --limit or narrow --since)" : "");
 	cli_rows_done(&rows);
-	aioctl__v1__errors_reply__free_unpacked(rep, NULL);
 	return r;
 }

@@ -94,7 +94,8 @@ static const struct {
 	{ "max", by_max },   { "seen", by_seen },        { "name", by_name },
 };
 
-static int (*sort_cmp)(const void *, const void *);
+/* per thread: aio-server's web threads print fleets too */
+static _Thread_local int (*sort_cmp)(const void *, const void *);
 
 static int reversed(const void *a, const void *b)
 {
@@ -155,7 +156,7 @@ static json_t *host_json(const void *h)
 }
 
 static int print_hosts(struct cli *c, const Aioctl__V1__FleetStatusReply *rep,
-                       Aioctl__V1__HostStatus *const *hosts, size_t n_hosts)
+                       Aioctl__V1__HostStatus *const *hosts, size_t n_hosts, FILE *out)
 {
 	uint64_t now = aio_now_ms();
 	size_t online = 0, differ = 0, with_errors = 0;
@@ -196,20 +197,26 @@ static int print_hosts(struct cli *c, const Aioctl__V1__FleetStatusReply *rep,
 	root = json_object();
 	json_object_set_new(root, "hosts", json_array());
 	json_object_set_new(root, "not_answered", silent);
-	r = cli_rows_print(&rows, "hosts", root, stdout);
+	r = cli_rows_print(&rows, "hosts", root, out);
 	cli_rows_done(&rows);
 	if (c->format == CLI_TABLE)
-		printf("\n%zu host%s, %zu online, %zu offline; %zu with AIO errors in 24h, %zu "
+		fprintf(out, "\n%zu host%s, %zu online, %zu offline; %zu with AIO errors in 24h, %zu "
 		       "whose limit changes at reboot\n",
 		       n_hosts, n_hosts == 1 ? "" : "s", online, n_hosts - online, with_errors,
 		       differ);
 	return r;
 }
 
-int cli_fleet_status(struct cli *c, int argc, char **argv)
+bool cli_fleet_sort_known(const char *sort)
 {
-	Aioctl__V1__FleetStatusRequest in = AIOCTL__V1__FLEET_STATUS_REQUEST__INIT;
-	Aioctl__V1__FleetStatusReply *rep = NULL;
+	for (size_t i = 0; sort && i < sizeof(sorts) / sizeof(sorts[0]); i++)
+		if (!strcmp(sort, sorts[i].name))
+			return true;
+	return !sort;
+}
+
+int cli_fleet_print(struct cli *c, const Aioctl__V1__FleetStatusReply *rep, FILE *out)
+{
 	Aioctl__V1__HostStatus **hosts;
 	struct cli_selector sel;
 	size_t n = 0;
@@ -219,7 +226,36 @@ int cli_fleet_status(struct cli *c, int argc, char **argv)
 	for (size_t i = 0; c->sort && i < sizeof(sorts) / sizeof(sorts[0]); i++)
 		if (!strcmp(c->sort, sorts[i].name))
 			sort_cmp = sorts[i].cmp;
-	if (!sort_cmp) {
+	if (!sort_cmp || cli_selector(c, &sel) < 0)
+		return CLI_EXIT_USAGE;
+	if (!(hosts = calloc(rep->n_hosts + 1, sizeof(*hosts))))
+		return CLI_EXIT_FAILED;
+	for (size_t i = 0; i < rep->n_hosts; i++)
+		if (selected(c, &sel, rep->hosts[i]))
+			hosts[n++] = rep->hosts[i];
+	if (n)
+		qsort(hosts, n, sizeof(*hosts), c->reverse ? reversed : sort_cmp);
+	r = print_hosts(c, rep, hosts, n, out) < 0 ? CLI_EXIT_FAILED : 0;
+	free(hosts);
+	if (c->format == CLI_TABLE && c->live) {
+		fprintf(out, "%zu host%s did not answer in time%s", rep->n_not_answered,
+		        rep->n_not_answered == 1 ? "" : "s", rep->n_not_answered ? ":" : "");
+		for (size_t i = 0; i < rep->n_not_answered; i++)
+			fprintf(out, " %s", cli_tty(rep->not_answered[i]));
+		fputc('\n', out);
+	}
+	return r;
+}
+
+int cli_fleet_status(struct cli *c, int argc, char **argv)
+{
+	Aioctl__V1__FleetStatusRequest in = AIOCTL__V1__FLEET_STATUS_REQUEST__INIT;
+	Aioctl__V1__FleetStatusReply *rep = NULL;
+	struct cli_selector sel;
+	size_t n = 0;
+	int r;
+
+	if (!cli_fleet_sort_known(c->sort)) {
 		fprintf(stderr,
 		        "aioctl: --sort %s: not a column (use room, util, nr, max, seen or name)\n",
 		        c->sort);
@@ -239,36 +275,16 @@ int cli_fleet_status(struct cli *c, int argc, char **argv)
 	}
 	if ((r = cli_call(c, "FleetStatus", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
-	if (!(hosts = calloc(rep->n_hosts + 1, sizeof(*hosts)))) {
-		aioctl__v1__fleet_status_reply__free_unpacked(rep, NULL);
-		fprintf(stderr, "aioctl: out of memory\n");
-		return CLI_EXIT_FAILED;
-	}
 	for (size_t i = 0; i < rep->n_hosts; i++)
-		if (selected(c, &sel, rep->hosts[i]))
-			hosts[n++] = rep->hosts[i];
+		n += selected(c, &sel, rep->hosts[i]);
 	if (!n && (c->n_select || c->hosts_glob)) {
 		fprintf(stderr, "aioctl: no host matches%s%s%s (%zu hosts in the fleet)\n",
 		        c->hosts_glob ? " --hosts " : "", c->hosts_glob ? c->hosts_glob : "",
 		        c->n_select ? " and --select" : "", rep->n_hosts);
-		free(hosts);
 		aioctl__v1__fleet_status_reply__free_unpacked(rep, NULL);
 		return CLI_EXIT_NOT_FOUND;
 	}
-	if (n)
-		qsort(hosts, n, sizeof(*hosts), c->reverse ? reversed : sort_cmp);
-
-	r = print_hosts(c, rep, hosts, n) < 0 ? CLI_EXIT_FAILED : 0;
-	free(hosts);
-	{
-		if (c->format == CLI_TABLE && c->live) {
-			printf("%zu host%s did not answer in time%s", rep->n_not_answered,
-			       rep->n_not_answered == 1 ? "" : "s", rep->n_not_answered ? ":" : "");
-			for (size_t i = 0; i < rep->n_not_answered; i++)
-				printf(" %s", cli_tty(rep->not_answered[i]));
-			putchar('\n');
-		}
-	}
+	r = cli_fleet_print(c, rep, stdout);
 	aioctl__v1__fleet_status_reply__free_unpacked(rep, NULL);
 	return r;
 }

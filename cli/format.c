@@ -1,10 +1,14 @@
-/* Formatting shared by commands. */
+/* Formatting shared by commands, and the JSON views (view.h). */
+#include "view.h"
+
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "aio.h"
 #include "clock.h"
 #include "duration.h"
+#include "rpc.h"
+#include "states.h"
 
 double cli_utilization(const Aioctl__V1__Sample *s)
 {
@@ -177,3 +181,96 @@ json_t *cli_user_json(const Aioctl__V1__AioUser *u)
 	                    u->events_basis ? cli_json_text(u->events_basis) : json_null());
 	return o;
 }
+
+/* The events the listed users hold: exact for QEMU of a known version. */
+static uint64_t explained(const Aioctl__V1__HostShowReply *rep)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < rep->n_users; i++)
+		sum += rep->users[i]->events;
+	return sum;
+}
+
+json_t *cli_host_show_json(const Aioctl__V1__HostShowReply *rep)
+{
+	json_t *o = cli_host_json(rep->status), *users = json_array(), *events = json_array();
+
+	for (size_t i = 0; i < rep->n_users; i++)
+		json_array_append_new(users, cli_user_json(rep->users[i]));
+	for (size_t i = 0; i < rep->n_recent_events; i++)
+		json_array_append_new(events, cli_event_json(NULL, rep->recent_events[i]));
+	json_object_set_new(o, "users", users);
+	json_object_set_new(o, "explained", json_integer((json_int_t)explained(rep)));
+	json_object_set_new(o, "unexplained",
+	                    rep->has_unexplained ? json_integer((json_int_t)rep->unexplained)
+	                                         : json_null());
+	json_object_set_new(o, "users_counted_at",
+	                    cli_time_json(rep->has_users_time_ms ? rep->users_time_ms : 0));
+	json_object_set_new(o, "recent_errors", events);
+	return o;
+}
+
+json_t *cli_rollout_json(const Aioctl__V1__Rollout *r)
+{
+	json_t *o = json_object(), *steps = json_array(), *skipped = json_array(),
+	       *refused = json_array();
+
+	json_object_set_new(o, "id", json_integer((json_int_t)r->id));
+	json_object_set_new(o, "state",
+	                    cli_json_text(cli_rollout_state_name(CLI_ROLLOUT_STATE(r))));
+	json_object_set_new(o, "target", json_integer((json_int_t)r->target));
+	json_object_set_new(o, "message", r->message ? cli_json_text(r->message) : json_null());
+	json_object_set_new(o, "created_by",
+	                    r->created_by ? cli_json_text(r->created_by) : json_null());
+	json_object_set_new(o, "created", cli_time_json(r->created_ms));
+	json_object_set_new(o, "finished", cli_time_json(r->has_finished_ms ? r->finished_ms : 0));
+	json_object_set_new(o, "waves", json_integer(r->waves));
+	json_object_set_new(o, "wave", json_integer(r->wave));
+	json_object_set_new(o, "offline_deadline", cli_time_json(r->offline_deadline_ms));
+	json_object_set_new(o, "dry_run", json_boolean(r->dry_run));
+	for (size_t i = 0; i < r->n_steps; i++) {
+		const Aioctl__V1__RolloutStep *p = r->steps[i];
+		json_t *st = json_object();
+
+		json_object_set_new(st, "host", cli_json_text(p->host));
+		json_object_set_new(st, "state",
+		                    cli_json_text(cli_step_state_name(CLI_STEP_STATE(p))));
+		json_object_set_new(st, "wave", json_integer(p->wave));
+		json_object_set_new(st, "target", json_integer((json_int_t)p->target));
+		json_object_set_new(st, "runtime_before",
+		                    p->has_runtime_before
+		                            ? json_integer((json_int_t)p->runtime_before)
+		                            : json_null());
+		json_object_set_new(st, "runtime_after",
+		                    p->has_runtime_after
+		                            ? json_integer((json_int_t)p->runtime_after)
+		                            : json_null());
+		json_object_set_new(st, "persisted_before",
+		                    p->has_persisted_before
+		                            ? json_integer((json_int_t)p->persisted_before)
+		                            : json_null());
+		json_object_set_new(st, "persisted_after",
+		                    p->has_persisted_after
+		                            ? json_integer((json_int_t)p->persisted_after)
+		                            : json_null());
+		json_object_set_new(st, "message",
+		                    p->message ? cli_json_text(p->message) : json_null());
+		json_object_set_new(st, "rollback",
+		                    cli_json_text(cli_rollback_state_name(cli_rollback_state(p))));
+		json_object_set_new(st, "started",
+		                    cli_time_json(p->has_started_ms ? p->started_ms : 0));
+		json_object_set_new(st, "finished",
+		                    cli_time_json(p->has_finished_ms ? p->finished_ms : 0));
+		json_array_append_new(steps, st);
+	}
+	for (size_t i = 0; i < r->n_skipped; i++)
+		json_array_append_new(skipped, cli_json_text(r->skipped[i]));
+	for (size_t i = 0; i < r->n_refused; i++)
+		json_array_append_new(refused, cli_json_text(r->refused[i]));
+	json_object_set_new(o, "steps", steps);
+	json_object_set_new(o, "skipped", skipped);
+	json_object_set_new(o, "refused", refused);
+	return o;
+}
+

@@ -12,7 +12,8 @@
 
 /* "2026-11-26T05:00:00Z", or a duration back from now ("2h"). */
 /* history HOST --vm NAME: the VM's AIO usage, one row per change. */
-static int print_vm(struct cli *c, const char *host, const Aioctl__V1__HistoryReply *rep)
+static int print_vm(struct cli *c, const char *host, const Aioctl__V1__HistoryReply *rep,
+                    FILE *out)
 {
 	enum { TIME, CONTEXTS, EVENTS, N_COLS };
 	static const struct cli_column cols[N_COLS] = {
@@ -35,10 +36,10 @@ static int print_vm(struct cli *c, const char *host, const Aioctl__V1__HistoryRe
 	}
 	json_object_set_new(root, "host", cli_json_text(host));
 	json_object_set_new(root, "vm", cli_json_text(c->vm));
-	r = cli_rows_print(&rows, "points", root, stdout);
+	r = cli_rows_print(&rows, "points", root, out);
 	cli_rows_done(&rows);
 	if (c->format == CLI_TABLE)
-		printf("\n%zu changes of %s on %s (stored when its AIO contexts change)\n",
+		fprintf(out, "\n%zu changes of %s on %s (stored when its AIO contexts change)\n",
 		       rep->n_vm, c->vm, host);
 	return r < 0 ? CLI_EXIT_FAILED : 0;
 }
@@ -54,21 +55,8 @@ static double peak_util(const Aioctl__V1__Sample *s)
 
 int cli_history(struct cli *c, int argc, char **argv)
 {
-	enum { TIME, MIN, MEAN, MAX, LAST, LIMIT, UTIL, REPORTS, N_COLS };
-	static const struct cli_column cols[N_COLS] = {
-		[TIME] = CLI_COL("TIME", "time", CLI_IN_ALL),
-		[MIN] = CLI_COL("MIN", "min", CLI_IN_ALL),
-		[MEAN] = CLI_COL("MEAN", "mean", CLI_IN_ALL),
-		[MAX] = CLI_COL("MAX", "max", CLI_IN_ALL),
-		[LAST] = CLI_COL("LAST", "last", CLI_IN_ALL),
-		[LIMIT] = CLI_COL("AIO-MAX-NR", "aio_max_nr", CLI_IN_ALL),
-		[UTIL] = { "UTIL(MAX)", "peak_utilization", CLI_IN_ALL, "utilization_max" },
-		[REPORTS] = CLI_COL("REPORTS", "reports", CLI_IN_ALL),
-	};
 	Aioctl__V1__HistoryRequest in = AIOCTL__V1__HISTORY_REQUEST__INIT;
 	Aioctl__V1__HistoryReply *rep = NULL;
-	struct cli_rows rows;
-	json_t *root;
 	int r;
 
 	if (!aio_host_name_valid(argv[0])) {
@@ -99,10 +87,31 @@ int cli_history(struct cli *c, int argc, char **argv)
 	in.vm = (char *)c->vm;
 	if ((r = cli_call(c, "History", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
-	if (c->vm) {
-		r = print_vm(c, argv[0], rep);
-		goto out_free;
-	}
+	r = cli_history_print(c, argv[0], rep, stdout);
+	aioctl__v1__history_reply__free_unpacked(rep, NULL);
+	return r;
+}
+
+int cli_history_print(struct cli *c, const char *host, const Aioctl__V1__HistoryReply *rep,
+                      FILE *out)
+{
+	enum { TIME, MIN, MEAN, MAX, LAST, LIMIT, UTIL, REPORTS, N_COLS };
+	static const struct cli_column cols[N_COLS] = {
+		[TIME] = CLI_COL("TIME", "time", CLI_IN_ALL),
+		[MIN] = CLI_COL("MIN", "min", CLI_IN_ALL),
+		[MEAN] = CLI_COL("MEAN", "mean", CLI_IN_ALL),
+		[MAX] = CLI_COL("MAX", "max", CLI_IN_ALL),
+		[LAST] = CLI_COL("LAST", "last", CLI_IN_ALL),
+		[LIMIT] = CLI_COL("AIO-MAX-NR", "aio_max_nr", CLI_IN_ALL),
+		[UTIL] = { "UTIL(MAX)", "peak_utilization", CLI_IN_ALL, "utilization_max" },
+		[REPORTS] = CLI_COL("REPORTS", "reports", CLI_IN_ALL),
+	};
+	struct cli_rows rows;
+	json_t *root;
+	int r;
+
+	if (c->vm)
+		return print_vm(c, host, rep, out);
 	cli_rows_init(&rows, cols, N_COLS, c->format);
 	cli_rows_reserve(&rows, rep->n_samples);
 	for (size_t i = 0; i < rep->n_samples && cli_rows_add(&rows) == 0; i++) {
@@ -118,19 +127,17 @@ int cli_history(struct cli *c, int argc, char **argv)
 		cli_cell_uint(&rows, REPORTS, true, s->count);
 	}
 	root = json_object();
-	json_object_set_new(root, "host", cli_json_text(argv[0]));
+	json_object_set_new(root, "host", cli_json_text(host));
 	json_object_set_new(root, "step_ms", json_integer((json_int_t)rep->step_ms));
 	json_object_set_new(root, "tier", cli_json_text(rep->tier ? rep->tier : "raw"));
-	r = cli_rows_print(&rows, "points", root, stdout) < 0 ? CLI_EXIT_FAILED : 0;
+	r = cli_rows_print(&rows, "points", root, out) < 0 ? CLI_EXIT_FAILED : 0;
 	cli_rows_done(&rows);
 	if (c->format == CLI_TABLE) {
 		char step[32];
 
 		aio_duration_format(rep->step_ms, step, sizeof(step));
-		printf("\n%zu points, one per %s, from the %s tier\n", rep->n_samples, step,
-		       rep->tier ? rep->tier : "raw");
+		fprintf(out, "\n%zu points, one per %s, from the %s tier\n", rep->n_samples, step,
+		        rep->tier ? rep->tier : "raw");
 	}
-out_free:
-	aioctl__v1__history_reply__free_unpacked(rep, NULL);
 	return r;
 }

@@ -151,35 +151,6 @@ static void print_text(const Aioctl__V1__HostShowReply *rep)
 	print_events(rep);
 }
 
-/* The events the listed users hold: exact for QEMU of a known version. */
-static uint64_t explained(const Aioctl__V1__HostShowReply *rep)
-{
-	uint64_t sum = 0;
-
-	for (size_t i = 0; i < rep->n_users; i++)
-		sum += rep->users[i]->events;
-	return sum;
-}
-
-static json_t *host_json(const Aioctl__V1__HostShowReply *rep)
-{
-	json_t *o = cli_host_json(rep->status), *users = json_array(), *events = json_array();
-
-	for (size_t i = 0; i < rep->n_users; i++)
-		json_array_append_new(users, cli_user_json(rep->users[i]));
-	for (size_t i = 0; i < rep->n_recent_events; i++)
-		json_array_append_new(events, cli_event_json(NULL, rep->recent_events[i]));
-	json_object_set_new(o, "users", users);
-	json_object_set_new(o, "explained", json_integer((json_int_t)explained(rep)));
-	json_object_set_new(o, "unexplained",
-	                    rep->has_unexplained ? json_integer((json_int_t)rep->unexplained)
-	                                         : json_null());
-	json_object_set_new(o, "users_counted_at",
-	                    cli_time_json(rep->has_users_time_ms ? rep->users_time_ms : 0));
-	json_object_set_new(o, "recent_errors", events);
-	return o;
-}
-
 int cli_host_show(struct cli *c, int argc, char **argv)
 {
 	Aioctl__V1__HostShowRequest in = AIOCTL__V1__HOST_SHOW_REQUEST__INIT;
@@ -194,11 +165,11 @@ int cli_host_show(struct cli *c, int argc, char **argv)
 	if ((r = cli_call(c, "HostShow", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
 	if (c->format == CLI_JSON) {
-		r = cli_json_print(host_json(rep), stdout) < 0 ? CLI_EXIT_FAILED : 0;
+		r = cli_json_print(cli_host_show_json(rep), stdout) < 0 ? CLI_EXIT_FAILED : 0;
 	} else if (c->format == CLI_CSV) {
 		static const char *const headers[] = { "key", "value" };
 		struct cli_table t;
-		json_t *j = host_json(rep);
+		json_t *j = cli_host_show_json(rep);
 		const char *key;
 		json_t *v;
 

@@ -17,72 +17,9 @@
 #define POLL_MS   100
 #define BAR_WIDTH 30
 
-static json_t *rollout_json(const Aioctl__V1__Rollout *r)
-{
-	json_t *o = json_object(), *steps = json_array(), *skipped = json_array(),
-	       *refused = json_array();
-
-	json_object_set_new(o, "id", json_integer((json_int_t)r->id));
-	json_object_set_new(o, "state",
-	                    cli_json_text(cli_rollout_state_name(CLI_ROLLOUT_STATE(r))));
-	json_object_set_new(o, "target", json_integer((json_int_t)r->target));
-	json_object_set_new(o, "message", r->message ? cli_json_text(r->message) : json_null());
-	json_object_set_new(o, "created_by",
-	                    r->created_by ? cli_json_text(r->created_by) : json_null());
-	json_object_set_new(o, "created", cli_time_json(r->created_ms));
-	json_object_set_new(o, "finished", cli_time_json(r->has_finished_ms ? r->finished_ms : 0));
-	json_object_set_new(o, "waves", json_integer(r->waves));
-	json_object_set_new(o, "wave", json_integer(r->wave));
-	json_object_set_new(o, "offline_deadline", cli_time_json(r->offline_deadline_ms));
-	json_object_set_new(o, "dry_run", json_boolean(r->dry_run));
-	for (size_t i = 0; i < r->n_steps; i++) {
-		const Aioctl__V1__RolloutStep *p = r->steps[i];
-		json_t *st = json_object();
-
-		json_object_set_new(st, "host", cli_json_text(p->host));
-		json_object_set_new(st, "state",
-		                    cli_json_text(cli_step_state_name(CLI_STEP_STATE(p))));
-		json_object_set_new(st, "wave", json_integer(p->wave));
-		json_object_set_new(st, "target", json_integer((json_int_t)p->target));
-		json_object_set_new(st, "runtime_before",
-		                    p->has_runtime_before
-		                            ? json_integer((json_int_t)p->runtime_before)
-		                            : json_null());
-		json_object_set_new(st, "runtime_after",
-		                    p->has_runtime_after
-		                            ? json_integer((json_int_t)p->runtime_after)
-		                            : json_null());
-		json_object_set_new(st, "persisted_before",
-		                    p->has_persisted_before
-		                            ? json_integer((json_int_t)p->persisted_before)
-		                            : json_null());
-		json_object_set_new(st, "persisted_after",
-		                    p->has_persisted_after
-		                            ? json_integer((json_int_t)p->persisted_after)
-		                            : json_null());
-		json_object_set_new(st, "message",
-		                    p->message ? cli_json_text(p->message) : json_null());
-		json_object_set_new(st, "rollback",
-		                    cli_json_text(cli_rollback_state_name(cli_rollback_state(p))));
-		json_object_set_new(st, "started",
-		                    cli_time_json(p->has_started_ms ? p->started_ms : 0));
-		json_object_set_new(st, "finished",
-		                    cli_time_json(p->has_finished_ms ? p->finished_ms : 0));
-		json_array_append_new(steps, st);
-	}
-	for (size_t i = 0; i < r->n_skipped; i++)
-		json_array_append_new(skipped, cli_json_text(r->skipped[i]));
-	for (size_t i = 0; i < r->n_refused; i++)
-		json_array_append_new(refused, cli_json_text(r->refused[i]));
-	json_object_set_new(o, "steps", steps);
-	json_object_set_new(o, "skipped", skipped);
-	json_object_set_new(o, "refused", refused);
-	return o;
-}
-
 static json_t *rollout_json_of(const void *r)
 {
-	return rollout_json(r);
+	return cli_rollout_json(r);
 }
 
 struct counts {
@@ -312,7 +249,7 @@ static int follow(struct cli *c, uint64_t id, bool rollback_asked)
 			if (tty)
 				putchar('\n');
 			if (c->format == CLI_JSON) {
-				cli_json_print(rollout_json(ro), stdout);
+				cli_json_print(cli_rollout_json(ro), stdout);
 			} else {
 				putchar('\n');
 				print_rollout(ro);
@@ -366,7 +303,7 @@ static int start(struct cli *c, const char *method, const ProtobufCMessage *real
 			return r;
 		if (c->dry_run) {
 			if (c->format == CLI_JSON)
-				cli_json_print(rollout_json(ro), stdout);
+				cli_json_print(cli_rollout_json(ro), stdout);
 			else
 				print_rollout(ro);
 			aioctl__v1__rollout__free_unpacked(ro, NULL);
@@ -391,7 +328,7 @@ static int start(struct cli *c, const char *method, const ProtobufCMessage *real
 	id = ro->id;
 	if (c->no_wait) {
 		if (c->format == CLI_JSON)
-			cli_json_print(rollout_json(ro), stdout);
+			cli_json_print(cli_rollout_json(ro), stdout);
 		else
 			printf("%" PRIu64 "\n", id);
 		aioctl__v1__rollout__free_unpacked(ro, NULL);
@@ -464,6 +401,19 @@ int cli_fleet_reconcile(struct cli *c, int argc, char **argv)
 
 int cli_fleet_drift(struct cli *c, int argc, char **argv)
 {
+	Aioctl__V1__DriftRequest in = AIOCTL__V1__DRIFT_REQUEST__INIT;
+	Aioctl__V1__DriftReply *rep = NULL;
+	int r;
+
+	if ((r = cli_call(c, "Drift", &in.base, (ProtobufCMessage **)&rep)) != 0)
+		return r;
+	r = cli_drift_print(c, rep, stdout);
+	aioctl__v1__drift_reply__free_unpacked(rep, NULL);
+	return r;
+}
+
+int cli_drift_print(struct cli *c, const Aioctl__V1__DriftReply *rep, FILE *out)
+{
 	enum { HOST, DESIRED, LIVE, AFTER, FILE_, CAUSE, ROLLOUT, N_COLS };
 	static const struct cli_column cols[N_COLS] = {
 		[HOST] = CLI_COL("HOST", "host", CLI_IN_ALL),
@@ -474,13 +424,9 @@ int cli_fleet_drift(struct cli *c, int argc, char **argv)
 		[CAUSE] = CLI_COL("CAUSE", "cause", CLI_IN_ALL),
 		[ROLLOUT] = CLI_COL(NULL, "rollout", CLI_IN_CSV | CLI_IN_JSON),
 	};
-	Aioctl__V1__DriftRequest in = AIOCTL__V1__DRIFT_REQUEST__INIT;
-	Aioctl__V1__DriftReply *rep = NULL;
 	struct cli_rows rows;
-	int r;
+	int r = 0;
 
-	if ((r = cli_call(c, "Drift", &in.base, (ProtobufCMessage **)&rep)) != 0)
-		return r;
 	cli_rows_init(&rows, cols, N_COLS, c->format);
 	cli_rows_reserve(&rows, rep->n_hosts);
 	for (size_t i = 0; i < rep->n_hosts && cli_rows_add(&rows) == 0; i++) {
@@ -494,14 +440,13 @@ int cli_fleet_drift(struct cli *c, int argc, char **argv)
 		cli_cell_text(&rows, CAUSE, d->cause);
 		cli_cell_uint(&rows, ROLLOUT, true, d->rollout_id);
 	}
-	if (cli_rows_print(&rows, "hosts", NULL, stdout) < 0)
+	if (cli_rows_print(&rows, "hosts", NULL, out) < 0)
 		r = CLI_EXIT_FAILED;
 	cli_rows_done(&rows);
 	if (c->format == CLI_TABLE)
-		printf("\n%zu host%s drifted from what rollouts set%s\n", rep->n_hosts,
+		fprintf(out, "\n%zu host%s drifted from what rollouts set%s\n", rep->n_hosts,
 		       rep->n_hosts == 1 ? "" : "s",
 		       rep->n_hosts ? "; aioctl fleet reconcile puts them back" : "");
-	aioctl__v1__drift_reply__free_unpacked(rep, NULL);
 	return r;
 }
 
@@ -532,7 +477,7 @@ static int one(struct cli *c, const char *method, const char *arg)
 	if ((r = get_rollout(c, method, id, &ro)) != 0)
 		return r;
 	if (c->format == CLI_JSON)
-		cli_json_print(rollout_json(ro), stdout);
+		cli_json_print(cli_rollout_json(ro), stdout);
 	else
 		print_rollout(ro);
 	aioctl__v1__rollout__free_unpacked(ro, NULL);
@@ -572,6 +517,23 @@ int cli_rollout_rollback(struct cli *c, int argc, char **argv)
 
 int cli_rollout_list(struct cli *c, int argc, char **argv)
 {
+	Aioctl__V1__RolloutListRequest in = AIOCTL__V1__ROLLOUT_LIST_REQUEST__INIT;
+	Aioctl__V1__RolloutListReply *rep = NULL;
+	int r;
+
+	if (c->limit) {
+		in.has_limit = true;
+		in.limit = (uint32_t)c->limit;
+	}
+	if ((r = cli_call(c, "RolloutList", &in.base, (ProtobufCMessage **)&rep)) != 0)
+		return r;
+	r = cli_rollouts_print(c, rep, stdout);
+	aioctl__v1__rollout_list_reply__free_unpacked(rep, NULL);
+	return r;
+}
+
+int cli_rollouts_print(struct cli *c, const Aioctl__V1__RolloutListReply *rep, FILE *out)
+{
 	enum { ID, STATE, TARGET, WAVES, CREATED, BY, MESSAGE, JSON, N_COLS };
 	/* JSON: each rollout as rollout show prints it */
 	static const struct cli_column cols[N_COLS] = {
@@ -584,17 +546,9 @@ int cli_rollout_list(struct cli *c, int argc, char **argv)
 		[MESSAGE] = CLI_COL("MESSAGE", "message", CLI_IN_TABLE | CLI_IN_CSV),
 		[JSON] = CLI_COL(NULL, NULL, CLI_IN_JSON),
 	};
-	Aioctl__V1__RolloutListRequest in = AIOCTL__V1__ROLLOUT_LIST_REQUEST__INIT;
-	Aioctl__V1__RolloutListReply *rep = NULL;
 	struct cli_rows rows;
-	int r;
+	int r = 0;
 
-	if (c->limit) {
-		in.has_limit = true;
-		in.limit = (uint32_t)c->limit;
-	}
-	if ((r = cli_call(c, "RolloutList", &in.base, (ProtobufCMessage **)&rep)) != 0)
-		return r;
 	cli_rows_init(&rows, cols, N_COLS, c->format);
 	cli_rows_reserve(&rows, rep->n_rollouts);
 	for (size_t i = 0; i < rep->n_rollouts && cli_rows_add(&rows) == 0; i++) {
@@ -614,27 +568,16 @@ int cli_rollout_list(struct cli *c, int argc, char **argv)
 		cli_cell_text(&rows, MESSAGE, ro->message);
 		cli_cell_json_later(&rows, JSON, rollout_json_of, ro);
 	}
-	if (cli_rows_print(&rows, "rollouts", NULL, stdout) < 0)
+	if (cli_rows_print(&rows, "rollouts", NULL, out) < 0)
 		r = CLI_EXIT_FAILED;
 	cli_rows_done(&rows);
-	aioctl__v1__rollout_list_reply__free_unpacked(rep, NULL);
 	return r;
 }
 
 int cli_audit(struct cli *c, int argc, char **argv)
 {
-	enum { TIME, WHO, ACTION, TARGET, RESULT, N_COLS };
-	static const struct cli_column cols[N_COLS] = {
-		[TIME] = CLI_COL("TIME", "time", CLI_IN_ALL),
-		[WHO] = CLI_COL("WHO", "who", CLI_IN_ALL),
-		[ACTION] = CLI_COL("ACTION", "action", CLI_IN_ALL),
-		[TARGET] = CLI_COL("TARGET", "target", CLI_IN_ALL),
-		[RESULT] = CLI_COL("RESULT", "result", CLI_IN_ALL),
-	};
 	Aioctl__V1__AuditRequest in = AIOCTL__V1__AUDIT_REQUEST__INIT;
 	Aioctl__V1__AuditReply *rep = NULL;
-	struct cli_rows rows;
-	json_t *root;
 	int r;
 
 	if (c->since_ms) {
@@ -647,6 +590,25 @@ int cli_audit(struct cli *c, int argc, char **argv)
 	}
 	if ((r = cli_call(c, "Audit", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
+	r = cli_audit_print(c, rep, stdout);
+	aioctl__v1__audit_reply__free_unpacked(rep, NULL);
+	return r;
+}
+
+int cli_audit_print(struct cli *c, const Aioctl__V1__AuditReply *rep, FILE *out)
+{
+	enum { TIME, WHO, ACTION, TARGET, RESULT, N_COLS };
+	static const struct cli_column cols[N_COLS] = {
+		[TIME] = CLI_COL("TIME", "time", CLI_IN_ALL),
+		[WHO] = CLI_COL("WHO", "who", CLI_IN_ALL),
+		[ACTION] = CLI_COL("ACTION", "action", CLI_IN_ALL),
+		[TARGET] = CLI_COL("TARGET", "target", CLI_IN_ALL),
+		[RESULT] = CLI_COL("RESULT", "result", CLI_IN_ALL),
+	};
+	struct cli_rows rows;
+	json_t *root;
+	int r = 0;
+
 	cli_rows_init(&rows, cols, N_COLS, c->format);
 	cli_rows_reserve(&rows, rep->n_entries);
 	for (size_t i = 0; i < rep->n_entries && cli_rows_add(&rows) == 0; i++) {
@@ -661,10 +623,9 @@ int cli_audit(struct cli *c, int argc, char **argv)
 	root = json_object();
 	json_object_set_new(root, "entries", json_array());
 	json_object_set_new(root, "truncated", json_boolean(rep->truncated));
-	if (cli_rows_print(&rows, "entries", root, stdout) < 0)
+	if (cli_rows_print(&rows, "entries", root, out) < 0)
 		r = CLI_EXIT_FAILED;
 	cli_rows_done(&rows);
-	aioctl__v1__audit_reply__free_unpacked(rep, NULL);
 	return r;
 }
 

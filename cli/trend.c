@@ -113,10 +113,25 @@ static json_t *host_json(const Aioctl__V1__HostTrend *h, bool grouped)
 	                                       : json_null());
 	json_object_set_new(o, "days", json_integer(h->days));
 	json_object_set_new(o, "verdict", cli_json_text(h->verdict));
+	if (h->n_daily) { /* asked for (series): the day's peak and limit */
+		json_t *d = json_array();
+
+		for (size_t i = 0; i < h->n_daily; i++) {
+			json_t *p = json_object();
+
+			json_object_set_new(p, "time", cli_time_json(h->daily[i]->time_ms));
+			json_object_set_new(p, "peak", json_integer((json_int_t)h->daily[i]->aio_nr_max));
+			json_object_set_new(p, "limit",
+			                    json_integer((json_int_t)h->daily[i]->aio_max_nr));
+			json_array_append_new(d, p);
+		}
+		json_object_set_new(o, "daily", d);
+	}
 	return o;
 }
 
-static int print_json(struct cli *c, const Aioctl__V1__TrendReply *rep, const struct group *gs,
+static int print_json(FILE *out, struct cli *c, const Aioctl__V1__TrendReply *rep,
+                      const struct group *gs,
                       size_t ng, const struct group *fleet)
 {
 	json_t *root = json_object(), *hosts = json_array();
@@ -137,10 +152,25 @@ static int print_json(struct cli *c, const Aioctl__V1__TrendReply *rep, const st
 		json_object_set_new(root, "groups", groups);
 	}
 	json_object_set_new(root, "fleet", group_json(fleet));
-	return cli_json_print(root, stdout) < 0 ? CLI_EXIT_FAILED : 0;
+	{
+		json_t *days = json_array();
+
+		for (size_t i = 0; i < rep->n_fleet; i++) {
+			const Aioctl__V1__FleetDay *d = rep->fleet[i];
+			json_t *p = json_object();
+
+			json_object_set_new(p, "time", cli_time_json(d->day_ms));
+			json_object_set_new(p, "max_utilization", json_real(d->max_utilization));
+			json_object_set_new(p, "mean_utilization", json_real(d->mean_utilization));
+			json_object_set_new(p, "hosts", json_integer(d->hosts));
+			json_array_append_new(days, p);
+		}
+		json_object_set_new(root, "fleet_days", days);
+	}
+	return cli_json_print(root, out) < 0 ? CLI_EXIT_FAILED : 0;
 }
 
-static void print_hosts(struct cli *c, const Aioctl__V1__TrendReply *rep, size_t top)
+static void print_hosts(FILE *out, struct cli *c, const Aioctl__V1__TrendReply *rep, size_t top)
 {
 	static const char *const headers[] = { "HOST",   "GROUP",      "LIMIT",      "PEAK",
 		                               "P95",    "UTIL(PEAK)", "GROWTH/DAY", "EXHAUSTION",
@@ -204,11 +234,11 @@ static void print_hosts(struct cli *c, const Aioctl__V1__TrendReply *rep, size_t
 				cells[m++] = row[k];
 		cli_table_add(&t, cells);
 	}
-	cli_table_print(&t, c->format, stdout);
+	cli_table_print(&t, c->format, out);
 	cli_table_done(&t);
 }
 
-static void print_groups(const struct group *gs, size_t ng)
+static void print_groups(FILE *out, const struct group *gs, size_t ng)
 {
 	static const char *const headers[] = { "GROUP",      "HOSTS",      "ACT",    "WATCH",
 		                               "UTIL(PEAK)", "EXHAUSTION", "ERRORS", "FIRST" };
@@ -238,8 +268,8 @@ static void print_groups(const struct group *gs, size_t ng)
 		snprintf(err, sizeof(err), "%zu", g->errors);
 		cli_table_add(&t, cells);
 	}
-	printf("\n");
-	cli_table_print(&t, CLI_TABLE, stdout);
+	fprintf(out, "\n");
+	cli_table_print(&t, CLI_TABLE, out);
 	cli_table_done(&t);
 }
 
@@ -248,8 +278,6 @@ int cli_report_trend(struct cli *c, int argc, char **argv)
 	Aioctl__V1__TrendRequest in = AIOCTL__V1__TREND_REQUEST__INIT;
 	Aioctl__V1__TrendReply *rep = NULL;
 	struct cli_selector sel;
-	struct group *gs = NULL, fleet = { .name = "fleet" };
-	size_t ng = 0;
 	int r = 0;
 
 	if (cli_selector(c, &sel) < 0)
@@ -267,6 +295,17 @@ int cli_report_trend(struct cli *c, int argc, char **argv)
 	}
 	if ((r = cli_call(c, "Trend", &in.base, (ProtobufCMessage **)&rep)) != 0)
 		return r;
+	r = cli_trend_print(c, rep, stdout);
+	aioctl__v1__trend_reply__free_unpacked(rep, NULL);
+	return r;
+}
+
+int cli_trend_print(struct cli *c, const Aioctl__V1__TrendReply *rep, FILE *out)
+{
+	struct group *gs = NULL, fleet = { .name = "fleet" };
+	size_t ng = 0;
+	int r = 0;
+
 	if (!(gs = calloc(rep->n_hosts + 1, sizeof(*gs)))) {
 		fprintf(stderr, "aioctl: out of memory\n");
 		r = CLI_EXIT_FAILED;
@@ -277,15 +316,15 @@ int cli_report_trend(struct cli *c, int argc, char **argv)
 	if (c->group_by)
 		ng = groups_make(rep, gs);
 	if (c->format == CLI_JSON) {
-		r = print_json(c, rep, gs, ng, &fleet);
+		r = print_json(out, c, rep, gs, ng, &fleet);
 		goto out_free;
 	}
 	if (c->format == CLI_HTML) {
-		r = cli_trend_html(c, rep, fleet.act, fleet.watch, stdout);
+		r = cli_trend_html(c, rep, fleet.act, fleet.watch, out);
 		goto out_free;
 	}
 	if (c->format == CLI_CSV) {
-		print_hosts(c, rep, c->top ? c->top : rep->n_hosts);
+		print_hosts(out, c, rep, c->top ? c->top : rep->n_hosts);
 		goto out_free;
 	}
 	{
@@ -293,26 +332,25 @@ int cli_report_trend(struct cli *c, int argc, char **argv)
 
 		day_format(rep->since_ms, since, sizeof(since));
 		aio_duration_format(rep->horizon_ms, horizon, sizeof(horizon));
-		printf("Since %s; recommendations: peak + %u%%, a power of two; horizon %s\n\n",
+		fprintf(out, "Since %s; recommendations: peak + %u%%, a power of two; horizon %s\n\n",
 		       since, rep->headroom_percent, horizon);
 	}
-	print_hosts(c, rep, c->top ? c->top : TOP_DEFAULT);
+	print_hosts(out, c, rep, c->top ? c->top : TOP_DEFAULT);
 	if (rep->n_hosts > (c->top ? c->top : TOP_DEFAULT))
-		printf("(%zu more hosts: --top N or --output csv for all)\n",
+		fprintf(out, "(%zu more hosts: --top N or --output csv for all)\n",
 		       rep->n_hosts - (c->top ? c->top : TOP_DEFAULT));
 	if (c->group_by)
-		print_groups(gs, ng);
-	printf("\nFleet: %zu hosts, %zu act, %zu watch; highest peak utilisation %.1f%%",
+		print_groups(out, gs, ng);
+	fprintf(out, "\nFleet: %zu hosts, %zu act, %zu watch; highest peak utilisation %.1f%%",
 	       fleet.hosts, fleet.act, fleet.watch, 100 * fleet.peak_utilization);
 	if (fleet.has_exhaustion) {
 		char ex[40];
 
 		day_format(fleet.exhaustion_ms, ex, sizeof(ex));
-		printf("; first exhaustion %s (%s)", ex, fleet.exhaustion_host);
+		fprintf(out, "; first exhaustion %s (%s)", ex, fleet.exhaustion_host);
 	}
-	printf("\n");
+	fprintf(out, "\n");
 out_free:
 	free(gs);
-	aioctl__v1__trend_reply__free_unpacked(rep, NULL);
 	return r;
 }

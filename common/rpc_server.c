@@ -92,6 +92,11 @@ struct aio_rpc_call {
 	ProtobufCMessage *input; /* while in the handler; NULL once taken */
 	nng_pipe pipe;           /* the connection the request came on */
 	void *user;              /* set by authorize */
+
+	/* a call made in the process (aio_rpc_server_call_local) */
+	aio_rpc_local_done done; /* NULL: a call from the socket */
+	void *done_arg;
+	char peer[64];
 };
 
 static const Aioctl__V1__Credentials no_creds = AIOCTL__V1__CREDENTIALS__INIT;
@@ -197,8 +202,14 @@ static nng_msg *build_reply(struct aio_rpc_call *call, int status, const char *m
 	return msg;
 }
 
+static void local_answer(struct aio_rpc_call *call, nng_msg *msg);
+
 static void call_send(struct aio_rpc_call *call, nng_msg *msg)
 {
+	if (call->done) {
+		local_answer(call, msg);
+		return;
+	}
 	aio_pipes_call_end(call->srv->pipes, call->pipe);
 	if (!msg) {
 		/* nothing can be sent: out of memory. Drop the request. */
@@ -271,7 +282,23 @@ static const ProtobufCMethodDescriptor *find_method(const ProtobufCServiceDescri
 	return protobuf_c_service_descriptor_get_method_by_name(svc, full + n + 1);
 }
 
+static void serve(struct aio_rpc_call *call);
+
 static void dispatch(struct aio_rpc_call *call, nng_msg *msg)
+{
+	struct aio_rpc_server *srv = call->srv;
+
+	call->req = (Aioctl__V1__Request *)unpack_bounded(&aioctl__v1__request__descriptor,
+	                                                  nng_msg_len(msg), nng_msg_body(msg));
+	call->pipe = nng_msg_get_pipe(msg);
+	aio_pipes_call_begin(srv->pipes, call->pipe);
+	nng_msg_free(msg);
+	serve(call);
+}
+
+/* The envelope unpacked (call->req, NULL if it was not one): checks it,
+ * authorizes, runs the handler. */
+static void serve(struct aio_rpc_call *call)
 {
 	struct aio_rpc_server *srv = call->srv;
 	const ProtobufCServiceDescriptor *svc = srv->service->descriptor;
@@ -279,13 +306,9 @@ static void dispatch(struct aio_rpc_call *call, nng_msg *msg)
 	ProtobufCMessage *in;
 	unsigned idx;
 	nng_msg *stash;
+	bool local;
 	int status;
 
-	call->req = (Aioctl__V1__Request *)unpack_bounded(&aioctl__v1__request__descriptor,
-	                                                  nng_msg_len(msg), nng_msg_body(msg));
-	call->pipe = nng_msg_get_pipe(msg);
-	aio_pipes_call_begin(srv->pipes, call->pipe);
-	nng_msg_free(msg);
 	if (!call->req) {
 		reply_now(call, AIO_INVALID_ARGUMENT,
 		          "request is not an aioctl.v1.Request envelope, or holds more than it "
@@ -343,14 +366,86 @@ static void dispatch(struct aio_rpc_call *call, nng_msg *msg)
 	call->input = NULL;
 
 	pthread_mutex_lock(&srv->lock);
+	local = call->done != NULL; /* once unlocked, a held call may be gone */
 	call->in_handler = false;
 	stash = call->stash;
 	call->stash = NULL;
 	pthread_mutex_unlock(&srv->lock);
 	if (stash)
 		call_send(call, stash);
-	else
+	else if (!local)
 		pool_fill(srv); /* held: keep the pool at strength */
+}
+
+/* A local call's answer: the reply envelope unpacked for its owner, then
+ * the call is gone. */
+static void local_answer(struct aio_rpc_call *call, nng_msg *msg)
+{
+	struct aio_rpc_server *srv = call->srv;
+	Aioctl__V1__Reply *rep = NULL;
+
+	if (msg)
+		rep = aioctl__v1__reply__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+	if (rep)
+		call->done(call->done_arg, (int)rep->status, rep->message,
+		           rep->has_payload ? &rep->payload : NULL);
+	else
+		call->done(call->done_arg, AIO_RESOURCE_EXHAUSTED, "server out of memory", NULL);
+	if (rep)
+		aioctl__v1__reply__free_unpacked(rep, NULL);
+	nng_msg_free(msg);
+	if (call->req)
+		aioctl__v1__request__free_unpacked(call->req, NULL);
+	free(call);
+	pthread_mutex_lock(&srv->lock);
+	if (--srv->n_live == 0)
+		pthread_cond_broadcast(&srv->drained);
+	pthread_mutex_unlock(&srv->lock);
+}
+
+int aio_rpc_server_call_local(struct aio_rpc_server *srv, const char *method, const char *token,
+                              const char *peer, uint64_t deadline_ms, const ProtobufCMessage *in,
+                              aio_rpc_local_done done, void *arg)
+{
+	Aioctl__V1__Request req = AIOCTL__V1__REQUEST__INIT;
+	Aioctl__V1__Credentials creds = AIOCTL__V1__CREDENTIALS__INIT;
+	struct aio_rpc_call *call;
+	char full[AIO_RPC_METHOD_MAX + 1];
+	nng_msg *msg = NULL;
+
+	snprintf(full, sizeof(full), "%s/%s", srv->service->descriptor->name, method);
+	req.method = full;
+	creds.admin_token = (char *)token;
+	req.credentials = &creds;
+	req.has_deadline_ms = deadline_ms != 0;
+	req.deadline_ms = deadline_ms;
+	if (aio_rpc_pack_payload(in, &req.payload) < 0)
+		return -ENOMEM;
+	req.has_payload = true;
+	if (!(call = calloc(1, sizeof(*call))) || aio_rpc_pack(&req.base, &msg) < 0) {
+		free(req.payload.data);
+		free(call);
+		return -ENOMEM;
+	}
+	free(req.payload.data);
+	call->srv = srv;
+	call->done = done;
+	call->done_arg = arg;
+	snprintf(call->peer, sizeof(call->peer), "%s", peer ? peer : "?");
+	pthread_mutex_lock(&srv->lock);
+	if (srv->closing) {
+		pthread_mutex_unlock(&srv->lock);
+		nng_msg_free(msg);
+		free(call);
+		return -ESHUTDOWN;
+	}
+	srv->n_live++;
+	pthread_mutex_unlock(&srv->lock);
+	call->req = (Aioctl__V1__Request *)unpack_bounded(&aioctl__v1__request__descriptor,
+	                                                  nng_msg_len(msg), nng_msg_body(msg));
+	nng_msg_free(msg);
+	serve(call);
+	return 0;
 }
 
 static void call_cb(void *arg)
@@ -529,8 +624,8 @@ void aio_rpc_call_peer(struct aio_rpc_call *call, char *buf, size_t len)
 	nng_sockaddr sa;
 	char ip[INET6_ADDRSTRLEN];
 
-	snprintf(buf, len, "?");
-	if (nng_pipe_get_addr(call->pipe, NNG_OPT_REMADDR, &sa) != 0)
+	snprintf(buf, len, "%s", call->done ? call->peer : "?");
+	if (call->done || nng_pipe_get_addr(call->pipe, NNG_OPT_REMADDR, &sa) != 0)
 		return;
 	if (sa.s_family == NNG_AF_INET && inet_ntop(AF_INET, &sa.s_in.sa_addr, ip, sizeof(ip)))
 		snprintf(buf, len, "%s", ip);

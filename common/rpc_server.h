@@ -45,6 +45,18 @@ struct aio_pipes *aio_rpc_server_pipes(struct aio_rpc_server *srv);
 /* The port a tcp:// listener bound (useful with port 0). */
 int aio_rpc_server_port(struct aio_rpc_server *srv);
 
+/* How a local call is answered: its status, message (NULL: none) and the
+ * packed reply (NULL unless AIO_OK), valid during the callback. */
+typedef void (*aio_rpc_local_done)(void *arg, int status, const char *message,
+                                   const ProtobufCBinaryData *payload);
+/* Serves method ("FleetStatus") of the service as if a peer called it with
+ * token, through the same checks, authorization and handler: another
+ * front end of the process (HTTP) speaks the same protocol. peer names the
+ * caller in the log and the audit ("127.0.0.1 (web)"). done runs once, now
+ * or later from any thread. */
+int aio_rpc_server_call_local(struct aio_rpc_server *srv, const char *method, const char *token,
+                              const char *peer, uint64_t deadline_ms, const ProtobufCMessage *in,
+                              aio_rpc_local_done done, void *arg);
 void *aio_rpc_call_arg(struct aio_rpc_call *call);
 /* Valid until the call is answered; never NULL (empty when absent). */
 const Aioctl__V1__Credentials *aio_rpc_call_creds(struct aio_rpc_call *call);

@@ -94,6 +94,10 @@ static const struct aio_conf_key keys[] = {
 	    "FILE", "sign webhook bodies: X-Aioctl-Signature: sha256=HMAC-SHA256(secret, body)"),
 	KEY("http-listen", AIO_CONF_STRING, http_listen, "http://127.0.0.1:7702", 0, 0, "URL",
 	    "serve /metrics here ('' to turn it off)"),
+	KEY("web-listen", AIO_CONF_STRING, web_listen, NULL, 0, 0, "URL",
+	    "serve the web console (/ui/) and the HTTP API (/api/v1/) here: https:// with "
+	    "tls-cert and tls-key, or plain http:// on loopback (default: on http-listen when "
+	    "that is loopback; '' to turn it off)"),
 	KEY("tls-ca", AIO_CONF_STRING, tls_ca, NULL, 0, 0, "FILE",
 	    "CA that signs client certificates (the agents')"),
 	KEY("admin-tls-ca", AIO_CONF_STRING, admin_tls_ca, NULL, 0, 0, "FILE",

@@ -45,6 +45,7 @@ struct server_config {
 	struct aio_strv alert_webhook_url;
 	char *alert_webhook_secret_file;
 	char *http_listen;
+	char *web_listen; /* NULL: http_listen's */
 	char *tls_ca;
 	char *admin_tls_ca; /* NULL: tls_ca */
 	char *tls_cert;

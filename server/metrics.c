@@ -358,7 +358,8 @@ static const char index_page[] =
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>aio-server</title></head>\n"
         "<body><h1>aio-server " AIO_VERSION "</h1>\n<ul><li><a href=\"metrics\">/metrics</a> "
         "(Prometheus)</li>\n<li><a href=\"healthz\">/healthz</a></li>\n"
-        "<li><a href=\"readyz\">/readyz</a></li></ul></body></html>\n";
+        "<li><a href=\"readyz\">/readyz</a></li>\n<li><a href=\"ui/\">/ui/</a> (web console)</li>\n"
+        "<li><a href=\"api/v1/openapi.json\">/api/v1/</a> (HTTP API)</li></ul></body></html>\n";
 static const char healthz_body[] = "ok\n";
 
 /* nng's handler for path: cb with s, or a static body of type. */

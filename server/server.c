@@ -164,6 +164,32 @@ static int check_lost_db(const struct server_config *c, const char *db_path)
 	return -ENOENT;
 }
 
+/* The web listener: its own URL, or http-listen's when that is loopback
+ * (plain HTTP elsewhere would carry tokens in the clear). */
+static int web_start(struct server *s)
+{
+	const char *url = s->conf.web_listen ? s->conf.web_listen : s->conf.http_listen;
+
+	if (!url || !*url)
+		return 0;
+	if (!server_web_url_safe(url)) {
+		if (!s->conf.web_listen) {
+			log_warn("no web console on http-listen %s: plain HTTP off loopback; "
+			           "set web-listen to an https:// URL",
+			           url);
+			return 0;
+		}
+		if (!s->conf.insecure) {
+			log_err("--web-listen %s: plain HTTP off loopback carries admin tokens in "
+			        "the clear; use https:// with --tls-cert/--tls-key, or --insecure",
+			        url);
+			return -EPERM;
+		}
+		log_warn("INSECURE: --web-listen %s takes admin tokens over plain HTTP", url);
+	}
+	return server_web_start(&s->web, s, url);
+}
+
 int server_start(struct server *s)
 {
 	char path[4096], err[512];
@@ -258,6 +284,8 @@ int server_start(struct server *s)
 		.agent_pipes = aio_rpc_server_pipes(s->agent_rpc),
 		.admin_pipes = aio_rpc_server_pipes(s->admin_rpc),
 	};
+	if ((r = web_start(s)) < 0)
+		return r;
 	if (s->conf.http_listen && *s->conf.http_listen &&
 	    (r = server_metrics_start(&s->metrics, s->conf.http_listen)) < 0)
 		return r;
@@ -270,6 +298,7 @@ void server_stop(struct server *s)
 	aio_rpc_server_close(s->agent_rpc);
 	aio_rpc_server_close(s->admin_rpc);
 	server_metrics_stop(&s->metrics);
+	server_web_stop(&s->web);
 	server_notify_stop(&s->notify);
 	server_alerts_stop(&s->alerts);
 	server_push_stop(&s->push); /* answers held Watches and live queries */

@@ -34,6 +34,7 @@
 #include "retention.h"
 #include "rollout.h"
 #include "rpc_server.h"
+#include "web.h"
 
 #define SERVER_TOKEN_BYTES 32
 
@@ -49,6 +50,7 @@ struct server {
 	struct server_alerts alerts;
 	struct server_notify notify;   /* pushes the alerts */
 	struct server_metrics metrics; /* /metrics */
+	struct server_web web;         /* /api/v1 and /ui */
 	atomic_uint_fast64_t reports_total;
 	atomic_uint_fast64_t fields_cleaned_total; /* text fields agents sent cleaned */
 	/* the guard's decisions reported, new ones: raised, refused, warned */

@@ -1,0 +1,31 @@
+/* The web listener: the HTTP JSON API under /api/v1/ and the console under
+ * /ui/. Every API call is an Admin call made in the process
+ * (aio_rpc_server_call_local), so the token, role, audit and bounds are
+ * those of aioctl's; the answers are the JSON aioctl --output json prints. */
+#pragma once
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+struct server;
+struct nng_http_server;
+
+#define WEB_BODY_MAX     (64 * 1024) /* a request body */
+#define WEB_URI_MAX      2048        /* path and query */
+#define WEB_INFLIGHT_MAX 64          /* API calls being answered at once */
+
+struct server_web {
+	struct server *s;
+	struct nng_http_server *http;
+	atomic_uint inflight;
+	atomic_uint_fast64_t requests_total;
+	char url[512];
+};
+
+/* Serves on url (http:// on loopback, or https:// with the server's
+ * certificate); shares the listener when url is http-listen's. */
+int server_web_start(struct server_web *w, struct server *s, const char *url);
+void server_web_stop(struct server_web *w);
+/* Whether a web URL may be served: https, or plain HTTP on loopback, or
+ * insecure. */
+bool server_web_url_safe(const char *url);
