@@ -298,10 +298,10 @@ void server_stop(struct server *s)
 	aio_rpc_server_close(s->agent_rpc);
 	aio_rpc_server_close(s->admin_rpc);
 	server_metrics_stop(&s->metrics);
-	server_web_stop(&s->web);
 	server_notify_stop(&s->notify);
 	server_alerts_stop(&s->alerts);
 	server_push_stop(&s->push); /* answers held Watches and live queries */
+	server_web_stop(&s->web);   /* after push: its live answers go out */
 	server_engine_stop(&s->engine);
 	server_retention_stop(&s->retention);
 	server_query_close(s->query);

@@ -22,6 +22,7 @@
 #define WEB_DEADLINE_MS 30000 /* an API call's, as aioctl's default */
 #define WEB_PARAMS_MAX  16
 #define WEB_SEGMENTS    5
+#define WEB_TOO_LARGE   1000 /* reply_error's status for 413 */
 
 /* ------------------------------------------------------------ replies */
 
@@ -102,6 +103,8 @@ static void reply_error(nng_aio *aio, int status, const char *allow, const char 
 static void reply_error(nng_aio *aio, int status, const char *allow, const char *fmt, ...)
 {
 	char msg[AIO_RPC_STATUS_MESSAGE_MAX];
+	/* a wrong method says which it takes (405); a body too large, 413 */
+	uint16_t code = allow ? 405 : status == WEB_TOO_LARGE ? 413 : http_code(status);
 	json_t *o = json_object(), *e = json_object();
 	va_list ap;
 	char *body;
@@ -109,9 +112,8 @@ static void reply_error(nng_aio *aio, int status, const char *allow, const char 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	/* a wrong method says which it takes: 405 */
-	uint16_t code = allow ? 405 : http_code(status);
-
+	if (status == WEB_TOO_LARGE)
+		status = AIO_RESOURCE_EXHAUSTED;
 	json_object_set_new(e, "code", json_integer(code));
 	json_object_set_new(e, "status", json_string(aio_status_name(status)));
 	json_object_set_new(e, "message", cli_json_text(msg));
@@ -837,6 +839,11 @@ static void api_cb(nng_aio *aio)
 		goto out_free;
 	}
 	snprintf(r->token, sizeof(r->token), "%s", auth + 7);
+	if (len > WEB_BODY_MAX) {
+		reply_error(aio, WEB_TOO_LARGE, NULL, "body of %zu bytes: at most %d", len,
+		            WEB_BODY_MAX);
+		goto out_free;
+	}
 	if (strcmp(r->method, "POST") && len) {
 		reply_error(aio, AIO_INVALID_ARGUMENT, NULL, "%s takes no body", r->method);
 		goto out_free;
@@ -916,7 +923,7 @@ static int add(struct server_web *w, const char *path, void (*cb)(nng_aio *), vo
 	    (rv = nng_http_handler_set_method(h, method)) == 0 &&
 	    (rv = nng_http_handler_set_data(h, data, NULL)) == 0 &&
 	    (!tree || (rv = nng_http_handler_set_tree(h)) == 0) &&
-	    (!tree || (rv = nng_http_handler_collect_body(h, true, WEB_BODY_MAX)) == 0) &&
+	    (!tree || (rv = nng_http_handler_collect_body(h, true, WEB_BODY_READ_MAX)) == 0) &&
 	    (rv = nng_http_server_add_handler(w->http, h)) == 0)
 		return 0;
 	if (h)

@@ -11,6 +11,9 @@ struct server;
 struct nng_http_server;
 
 #define WEB_BODY_MAX     (64 * 1024) /* a request body */
+/* what nng reads before refusing with its own 400: past WEB_BODY_MAX up to
+ * here, the answer is a JSON 413 */
+#define WEB_BODY_READ_MAX (1024 * 1024)
 #define WEB_URI_MAX      2048        /* path and query */
 #define WEB_INFLIGHT_MAX 64          /* API calls being answered at once */
 
