@@ -25,7 +25,9 @@ function el(tag, attrs, ...kids) {
 }
 
 const main = () => document.getElementById('main');
-function show(...kids) { main().replaceChildren(...kids); }
+function show(...kids) {
+  main().replaceChildren(...kids.flat(3).filter((k) => k !== null && k !== undefined && k !== false));
+}
 function status(text) { document.getElementById('status').textContent = text; }
 
 class ApiError extends Error {
@@ -409,7 +411,7 @@ async function rolloutPage(id) {
   show(el('h1', {}, 'Rollout #' + r.id + ' ', el('span', { id: 'state' }, r.state)),
     kv([
       ['Target', r.target ? fmt.int(r.target) : 'each host\'s desired value'],
-      ['Progress', el('span', {}, el('span', { class: 'bar' }, el('span', { style: null, id: 'bar' })), ` ${done} of ${r.steps.length} done, wave ${r.wave} of ${r.waves}`)],
+      ['Progress', el('span', {}, el('span', { class: 'bar' }, el('span', { style: null, id: 'bar' })), ` ${done} of ${r.steps.length} done, wave ${r.waves ? r.wave + 1 : 0} of ${r.waves}`)],
       ['Created', fmt.time(r.created) + ' by ' + (r.created_by || '?')],
       ['Finished', fmt.time(r.finished)],
       ['Message', r.message || '-'],
