@@ -197,7 +197,7 @@ int agent_init(struct agent *a)
 	o.reconnect_max_ms = 5000;
 	o.host_id = a->host_id;
 	o.tls = (struct aio_tls_opts){ a->conf.tls_ca, a->conf.tls_cert, a->conf.tls_key,
-		                       a->conf.tls_server_name };
+		                       a->conf.tls_server_name, false };
 	r = aio_rpc_client_open(&o, &a->rpc, err, sizeof(err));
 	if (r < 0) {
 		log_err("--server: %s", err);

@@ -91,7 +91,8 @@ int aio_tls_config_new(const struct aio_tls_opts *opts, bool server,
 	nng_tls_config *cfg;
 	int r, rv;
 
-	if ((r = check_file("a CA file (--tls-ca)", opts->ca_file, err, errlen)) < 0 ||
+	if ((!opts->no_peer_cert &&
+	     (r = check_file("a CA file (--tls-ca)", opts->ca_file, err, errlen)) < 0) ||
 	    (r = check_file("a certificate (--tls-cert)", opts->cert_file, err, errlen)) < 0)
 		return r;
 	if (opts->key_file &&
@@ -107,8 +108,9 @@ int aio_tls_config_new(const struct aio_tls_opts *opts, bool server,
 		snprintf(err, errlen, "TLS: %s", nng_strerror(rv));
 		return -ENOMEM;
 	}
-	rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED);
-	if (rv == 0 && (rv = nng_tls_config_ca_file(cfg, opts->ca_file)) != 0) {
+	rv = nng_tls_config_auth_mode(cfg, opts->no_peer_cert ? NNG_TLS_AUTH_MODE_NONE
+	                                                      : NNG_TLS_AUTH_MODE_REQUIRED);
+	if (rv == 0 && !opts->no_peer_cert && (rv = nng_tls_config_ca_file(cfg, opts->ca_file)) != 0) {
 		snprintf(err, errlen, "CA file %s: %s", opts->ca_file, nng_strerror(rv));
 		goto out_free;
 	}

@@ -11,6 +11,7 @@ struct aio_tls_opts {
 	const char *cert_file;   /* our certificate, PEM, key may follow */
 	const char *key_file;    /* our key, PEM; NULL: inside cert_file */
 	const char *server_name; /* clients: name to verify, always set */
+	bool no_peer_cert;       /* servers: peers show none (browsers); no ca_file */
 };
 
 /* Builds an nng TLS config for a server (server=true) or client. Checks

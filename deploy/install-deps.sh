@@ -8,7 +8,7 @@ packages="build-essential cmake pkg-config clang-format
   libsqlite3-dev sqlite3 libsystemd-dev libinih-dev libjansson-dev libxml2-dev
   libcurl4-openssl-dev prometheus-alertmanager python3
   libcriterion-dev systemd-journal-remote openssl clang libclang-rt-14-dev
-  chromium prometheus jq scdoc groff-base debootstrap lintian
+  chromium nodejs prometheus jq scdoc groff-base debootstrap lintian
   qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients"
 
 missing=""
@@ -16,6 +16,9 @@ for p in $packages; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
 		missing="$missing $p"
 done
+# npm for the browser test's playwright-core: Debian's, unless the nodejs
+# installed brings its own
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

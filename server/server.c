@@ -125,7 +125,7 @@ static int listen_one(struct server *s, const char *what, const char *who, const
 		.arg = s,
 		.recv_max = s->conf.max_message_size,
 		.pool = (unsigned)s->conf.rpc_pool,
-		.tls = { ca, s->conf.tls_cert, s->conf.tls_key, NULL },
+		.tls = { ca, s->conf.tls_cert, s->conf.tls_key, NULL, false },
 		.name = who,
 		.max_connections = max_connections,
 		.idle_ms = s->conf.idle_timeout_ms,

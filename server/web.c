@@ -17,6 +17,7 @@
 #include "log.h"
 #include "names.h"
 #include "server.h"
+#include "tls.h"
 #include "web_assets.h"
 
 #define WEB_DEADLINE_MS 30000 /* an API call's, as aioctl's default */
@@ -944,25 +945,24 @@ bool server_web_url_safe(const char *url)
 
 static int web_tls(struct server_web *w, const struct server_config *c)
 {
+	struct aio_tls_opts o = { .cert_file = c->tls_cert, .key_file = c->tls_key,
+		                  .no_peer_cert = true };
 	nng_tls_config *cfg = NULL;
+	char err[512];
 	int rv;
 
 	if (!c->tls_cert) {
 		log_err("--web-listen %s: https needs --tls-cert and --tls-key", w->url);
 		return -EINVAL;
 	}
-	if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER)) != 0 ||
-	    (rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_NONE)) != 0 ||
-	    (rv = nng_tls_config_cert_key_file(cfg, c->tls_cert, c->tls_key)) != 0 ||
-	    (rv = nng_http_server_set_tls(w->http, cfg)) != 0) {
-		log_err("--web-listen %s: certificate %s: %s", w->url, c->tls_cert,
-		        nng_strerror(rv));
-		if (cfg)
-			nng_tls_config_free(cfg);
+	if (aio_tls_config_new(&o, true, &cfg, err, sizeof(err)) < 0) {
+		log_err("--web-listen %s: %s", w->url, err);
 		return -EINVAL;
 	}
+	if ((rv = nng_http_server_set_tls(w->http, cfg)) != 0)
+		log_err("--web-listen %s: %s", w->url, nng_strerror(rv));
 	nng_tls_config_free(cfg); /* the server holds its own reference */
-	return 0;
+	return rv ? -EINVAL : 0;
 }
 
 int server_web_start(struct server_web *w, struct server *s, const char *url)

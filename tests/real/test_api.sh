@@ -210,6 +210,23 @@ check "  and keep it after reboot (their sysctl file)" \
 check "the audit names olga@web" \
 	sh -c "'$bin/aioctl' audit -o json | jq -e '[.entries[] | select(.who == \"olga@web\")] | length >= 1' >/dev/null"
 
+# ---------------------------------------------------------- the listener
+src=$(cd "$(dirname "$0")/../.." && pwd)
+sh "$src/deploy/make-certs.sh" "$T/certs" localhost >/dev/null 2>&1
+wp=$(random_port)
+"$bin/aio-server" --listen "tcp://127.0.0.1:$(random_port)" --admin-listen "tcp://127.0.0.1:$(random_port)" \
+	--http-listen '' --web-listen "http://0.0.0.0:$wp" --state-dir "$T/plain" >"$T/plain.log" 2>&1
+check "web-listen plain http off loopback: refused at start (exit $?)" \
+	grep -q "plain HTTP off loopback carries admin tokens in the clear" "$T/plain.log"
+"$bin/aio-server" --listen "tcp://127.0.0.1:$(random_port)" --admin-listen "tcp://127.0.0.1:$(random_port)" \
+	--http-listen '' --web-listen "https://127.0.0.1:$wp" --tls-cert "$T/certs/server.pem" \
+	--tls-key "$T/certs/server.key" --state-dir "$T/tls" >"$T/tls.log" 2>&1 &
+echo $! >>"$T/pids"
+tls_up() { curl -s --cacert "$T/certs/ca.pem" -o /dev/null "https://localhost:$wp/api/v1/openapi.json"; }
+check "web-listen https://: the API over TLS with the server's certificate" wait_for 10 tls_up
+check "  and the console page" sh -c "curl -s --cacert '$T/certs/ca.pem' https://localhost:$wp/ui/ | grep -q '/ui/app.js'"
+check "  plain HTTP to it gets no answer" sh -c "! curl -s -m 3 -o /dev/null http://127.0.0.1:$wp/ui/"
+
 # 503: a database that cannot take the rollout (a full disk), then room
 # again: refused with 503, nothing lost, the next one stored
 if [ "$(id -u)" = 0 ] && mkdir -p "$T/small" && mount -t tmpfs -o size=4m tmpfs "$T/small"; then
