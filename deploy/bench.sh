@@ -111,6 +111,29 @@ silent=$(python3 -c "import json; print(len(json.load(open('$work/live.json'))['
 echo "{\"row\": \"queries\", \"hosts\": $big, \"status_ms\": $best, \"live_ms\": $live_ms, \"live_silent\": $silent}" >>"$out"
 row "fleet status --output json" "$best ms (best of 5, whole aioctl run)" "$big hosts"
 row "fleet status --live" "$live_ms ms, $silent silent" "$big hosts"
+
+# 5b: the HTTP API and the web console at that size, next to aioctl
+api_best=999999
+for i in 1 2 3 4 5; do
+	t0=$(ms)
+	curl -s -H "Authorization: Bearer $(cat "$AIOCTL_TOKEN_FILE")" \
+		"http://127.0.0.1:$H/api/v1/hosts" >"$work/api.json"
+	t=$(( $(ms) - t0 ))
+	[ "$t" -lt "$api_best" ] && api_best=$t
+done
+api_n=$(python3 -c "import json; print(len(json.load(open('$work/api.json'))['hosts']))")
+mods=$top/build-bench/console-node
+if [ ! -d "$mods/node_modules/playwright-core" ]; then
+	mkdir -p "$mods"
+	cp tests/real/console/package.json tests/real/console/package-lock.json "$mods/"
+	(cd "$mods" && npm ci --no-audit --no-fund --silent)
+fi
+cp tests/real/console/fleet-timing.mjs "$mods/"
+W=$(URL="http://127.0.0.1:$H" ADMIN=$(cat "$AIOCTL_TOKEN_FILE") HOSTS=$api_n node "$mods/fleet-timing.mjs")
+page_ms=$(echo "$W" | python3 -c 'import json,sys; print(json.load(sys.stdin)["best_ms"])')
+echo "{\"row\": \"web\", \"hosts\": $api_n, \"api_hosts_ms\": $api_best, \"status_ms\": $best, \"fleet_page\": $W}" >>"$out"
+row "GET /api/v1/hosts (curl)" "$api_best ms (best of 5), $api_n hosts" "aioctl fleet status --output json: $best ms"
+row "fleet page in chromium" "$page_ms ms navigation to rendered, $api_n rows" "target 1000 ms"
 kill -9 "${pids[-1]}" 2>/dev/null || true
 kill "$SP"; wait "$SP" 2>/dev/null || true
 

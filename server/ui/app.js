@@ -51,8 +51,16 @@ async function api(path, opts = {}) {
   return doc;
 }
 
+// Markup for big tables, which the DOM builds much faster from a string:
+// every value passes through esc() on its way in.
+const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const esc = (v) => String(v).replace(/[&<>"']/g, (c) => ESC[c]);
+const numbers = new Intl.NumberFormat('en-US');
+const WINDOW_ROWS = 2000; // tables longer than this show the rows in sight
+const ROW_PX = 25;       // table.windowed tr's height (app.css)
+
 const fmt = {
-  int: (n) => (n === null || n === undefined ? '-' : Number(n).toLocaleString('en-US')),
+  int: (n) => (n === null || n === undefined ? '-' : numbers.format(n)),
   pct: (x) => (x === null || x === undefined ? '-' : (100 * x).toFixed(1) + '%'),
   time: (t) => (t ? t.replace('T', ' ').replace(/\.\d+/, '').replace('Z', ' UTC') : '-'),
   ago(t) {
@@ -75,7 +83,8 @@ function failure(err) {
   main().prepend(el('div', { class: 'error', role: 'alert' }, err.message));
 }
 
-// A table whose columns sort by a click: cols [{key, label, num, get, cell}].
+// A table whose columns sort by a click: cols [{key, label, num, get,
+// cell}], cell giving a text or {text, cls, href}.
 function sortableTable(cols, rows, state, redraw) {
   const head = el('tr', {}, cols.map((c) => {
     const th = el('th', {
@@ -94,29 +103,58 @@ function sortableTable(cols, rows, state, redraw) {
   const col = cols.find((c) => c.key === state.sort);
   if (col && col.get) {
     const dir = state.rev ? -1 : 1;
-    rows = rows.slice().sort((a, b) => {
-      const x = col.get(a), y = col.get(b);
+    const keyed = rows.map((r) => [col.get(r), r]);
+    keyed.sort(([x], [y]) => {
       if (x === y) return 0;
       if (x === null || x === undefined) return 1;
       if (y === null || y === undefined) return -1;
       return (x < y ? -1 : 1) * dir;
     });
+    rows = keyed.map((k) => k[1]);
   }
-  const body = el('tbody');
-  const frag = document.createDocumentFragment();
-  for (const r of rows) {
-    const tr = document.createElement('tr');
+  const rowHtml = (r) => {
+    const html = ['<tr>'];
     for (const c of cols) {
-      const td = document.createElement('td');
-      if (c.num) td.className = 'num';
       const v = c.cell(r);
-      if (v instanceof Node) td.append(v); else td.textContent = v;
-      tr.append(td);
+      const o = v !== null && typeof v === 'object' ? v : { text: v };
+      const cls = [c.num ? 'num' : '', o.cls || ''].join(' ').trim();
+      html.push(cls ? `<td class="${cls}">` : '<td>');
+      html.push(o.href ? `<a href="${esc(o.href)}">${esc(o.text)}</a>` : esc(o.text));
+      html.push('</td>');
     }
-    frag.append(tr);
+    html.push('</tr>');
+    return html.join('');
+  };
+  const body = el('tbody');
+  const table = el('table', { class: rows.length > WINDOW_ROWS ? 'big windowed' : 'big' }, el('thead', {}, head), body);
+  if (rows.length <= WINDOW_ROWS) {
+    body.innerHTML = rows.map(rowHtml).join('');
+    return table;
   }
-  body.append(frag);
-  return el('table', {}, el('thead', {}, head), body);
+  // Past a few thousand rows the browser spends seconds laying out a
+  // table: only the rows in sight (and a margin) are in the page, between
+  // two spacers as tall as the rest; printing puts them all in.
+  let shown = null;
+  // heights set through the CSSOM: the policy allows no inline style
+  const spacer = (n) => (n > 0 ? `<tr class="spacer" data-rows="${n}"></tr>` : '');
+  const sized = () => {
+    for (const tr of body.querySelectorAll('tr.spacer')) tr.style.height = tr.dataset.rows * ROW_PX + 'px';
+  };
+  const fill = (all) => {
+    const top = table.getBoundingClientRect().top;
+    const first = all ? 0 : Math.max(0, Math.floor(-top / ROW_PX) - 40);
+    const last = all ? rows.length : Math.min(rows.length, first + Math.ceil(innerHeight / ROW_PX) + 80);
+    if (shown && shown[0] === first && shown[1] === last) return;
+    shown = [first, last];
+    body.innerHTML = spacer(first) + rows.slice(first, last).map(rowHtml).join('') + spacer(rows.length - last);
+    sized();
+  };
+  windowed = (all) => { if (all) shown = null; if (table.isConnected) fill(all); };
+  body.innerHTML = rows.slice(0, 60).map(rowHtml).join('') + spacer(rows.length - 60);
+  sized();
+  shown = [0, 60];
+  requestAnimationFrame(() => windowed(false));
+  return table;
 }
 
 // A line chart in SVG: series [{points: [[t, v]], class}], y from 0.
@@ -218,22 +256,22 @@ async function fleetPage() {
       (!fleetState.errors || h.errors_24h > 0));
     const cols = [
       { key: 'name', label: 'Host', get: (h) => h.host,
-        cell: (h) => el('a', { href: '#/host/' + encodeURIComponent(h.host) }, h.host) },
+        cell: (h) => ({ text: h.host, href: '#/host/' + encodeURIComponent(h.host) }) },
       { key: 'nr', label: 'aio-nr', num: true, get: (h) => h.aio_nr, cell: (h) => fmt.int(h.aio_nr) },
       { key: 'max', label: 'aio-max-nr', num: true, get: (h) => h.aio_max_nr, cell: (h) => fmt.int(h.aio_max_nr) },
       { key: 'room', label: 'Room', num: true, get: (h) => h.room,
-        cell: (h) => el('span', { class: h.room === 0 ? 'bad' : null }, fmt.int(h.room)) },
+        cell: (h) => ({ text: fmt.int(h.room), cls: h.room === 0 ? 'bad' : '' }) },
       { key: 'util', label: 'Util', num: true, get: (h) => h.utilization,
-        cell: (h) => el('span', { class: h.utilization >= 0.9 ? 'bad' : h.utilization >= 0.75 ? 'warn' : null }, fmt.pct(h.utilization)) },
+        cell: (h) => ({ text: fmt.pct(h.utilization), cls: h.utilization >= 0.9 ? 'bad' : h.utilization >= 0.75 ? 'warn' : '' }) },
       { key: 'reboot', label: 'After reboot', num: true,
         get: (h) => (h.persisted ? h.persisted.after_reboot : null),
-        cell: (h) => (h.persisted ? el('span', { class: h.persisted_differs ? 'warn' : null },
-          h.persisted_differs ? fmt.int(h.persisted.after_reboot) : 'same') : '?') },
+        cell: (h) => (h.persisted ? { text: h.persisted_differs ? fmt.int(h.persisted.after_reboot) : 'same',
+          cls: h.persisted_differs ? 'warn' : '' } : '?') },
       { key: 'errors', label: 'Errors 24h', num: true, get: (h) => h.errors_24h,
-        cell: (h) => el('span', { class: h.errors_24h ? 'bad' : null }, fmt.int(h.errors_24h)) },
+        cell: (h) => ({ text: fmt.int(h.errors_24h), cls: h.errors_24h ? 'bad' : '' }) },
       { key: 'seen', label: 'Last seen', get: (h) => h.last_seen, cell: (h) => fmt.ago(h.last_seen) },
       { key: 'state', label: 'State', get: (h) => (h.online ? 1 : 0),
-        cell: (h) => el('span', { class: h.online ? 'ok' : 'bad' }, h.online ? 'online' : 'OFFLINE') },
+        cell: (h) => ({ text: h.online ? 'online' : 'OFFLINE', cls: h.online ? 'ok' : 'bad' }) },
       { key: 'labels', label: 'Labels', get: (h) => fmt.labels(h.labels), cell: (h) => fmt.labels(h.labels) },
     ];
     const online = hosts.filter((h) => h.online).length;
@@ -467,6 +505,7 @@ const routes = [
 
 function route() {
   if (timer) { clearTimeout(timer); timer = null; }
+  windowed = null;
   if (!session) return;
   for (const a of document.querySelectorAll('nav a'))
     a.classList.toggle('here', location.hash.startsWith(a.getAttribute('href')));
@@ -479,6 +518,19 @@ function route() {
   }
   location.hash = '#/fleet';
 }
+
+// the one windowed table on the page follows the scroll (sortableTable)
+let windowed = null;
+let queued = false;
+function follow() {
+  if (queued || !windowed) return;
+  queued = true;
+  requestAnimationFrame(() => { queued = false; if (windowed) windowed(false); });
+}
+addEventListener('scroll', follow, { passive: true });
+addEventListener('resize', follow, { passive: true });
+addEventListener('beforeprint', () => windowed && windowed(true));
+addEventListener('afterprint', () => windowed && windowed(false));
 
 window.addEventListener('hashchange', route);
 window.addEventListener('DOMContentLoaded', () => {
