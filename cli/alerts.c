@@ -73,7 +73,7 @@ int cli_alerts_print(struct cli *c, const Aioctl__V1__AlertsReply *rep, FILE *ou
 		r = CLI_EXIT_FAILED;
 	if (c->format == CLI_TABLE)
 		fprintf(out, "\n%zu active, %zu cleared%s\n", active, rep->n_alerts - active,
-		       rep->truncated ? " (more: raise --limit)" : "");
+		        rep->truncated ? " (more: raise --limit)" : "");
 	cli_rows_done(&rows);
 	return r;
 }

@@ -7,8 +7,8 @@
 
 #include "bounds.h"
 #include "output.h"
-#include "view.h"
 #include "rpc_client.h"
+#include "view.h"
 
 /* Exit codes, documented in the README and `aioctl --help`. */
 enum cli_exit {
@@ -163,5 +163,3 @@ int cli_host_remove(struct cli *c, int argc, char **argv);
  * yesterday, dates, RFC 3339 with any offset) as ms since the epoch (a
  * duration past it: the epoch); 0 or -EINVAL. */
 int cli_time_parse(const char *s, uint64_t now_ms, uint64_t *ret_ms);
-
-

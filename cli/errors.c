@@ -74,7 +74,7 @@ int cli_errors_print(struct cli *c, const Aioctl__V1__ErrorsReply *rep, FILE *ou
 		r = CLI_EXIT_FAILED;
 	if (c->format == CLI_TABLE)
 		fprintf(out, "\n%zu event%s%s\n", rep->n_events, rep->n_events == 1 ? "" : "s",
-		       rep->truncated ? " (more matched: raise --limit or narrow --since)" : "");
+		        rep->truncated ? " (more matched: raise --limit or narrow --since)" : "");
 	cli_rows_done(&rows);
 	return r;
 }

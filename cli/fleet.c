@@ -200,10 +200,11 @@ static int print_hosts(struct cli *c, const Aioctl__V1__FleetStatusReply *rep,
 	r = cli_rows_print(&rows, "hosts", root, out);
 	cli_rows_done(&rows);
 	if (c->format == CLI_TABLE)
-		fprintf(out, "\n%zu host%s, %zu online, %zu offline; %zu with AIO errors in 24h, %zu "
-		       "whose limit changes at reboot\n",
-		       n_hosts, n_hosts == 1 ? "" : "s", online, n_hosts - online, with_errors,
-		       differ);
+		fprintf(out,
+		        "\n%zu host%s, %zu online, %zu offline; %zu with AIO errors in 24h, %zu "
+		        "whose limit changes at reboot\n",
+		        n_hosts, n_hosts == 1 ? "" : "s", online, n_hosts - online, with_errors,
+		        differ);
 	return r;
 }
 

@@ -273,4 +273,3 @@ json_t *cli_rollout_json(const Aioctl__V1__Rollout *r)
 	json_object_set_new(o, "refused", refused);
 	return o;
 }
-

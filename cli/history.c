@@ -12,8 +12,7 @@
 
 /* "2026-11-26T05:00:00Z", or a duration back from now ("2h"). */
 /* history HOST --vm NAME: the VM's AIO usage, one row per change. */
-static int print_vm(struct cli *c, const char *host, const Aioctl__V1__HistoryReply *rep,
-                    FILE *out)
+static int print_vm(struct cli *c, const char *host, const Aioctl__V1__HistoryReply *rep, FILE *out)
 {
 	enum { TIME, CONTEXTS, EVENTS, N_COLS };
 	static const struct cli_column cols[N_COLS] = {
@@ -40,7 +39,7 @@ static int print_vm(struct cli *c, const char *host, const Aioctl__V1__HistoryRe
 	cli_rows_done(&rows);
 	if (c->format == CLI_TABLE)
 		fprintf(out, "\n%zu changes of %s on %s (stored when its AIO contexts change)\n",
-		       rep->n_vm, c->vm, host);
+		        rep->n_vm, c->vm, host);
 	return r < 0 ? CLI_EXIT_FAILED : 0;
 }
 

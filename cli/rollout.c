@@ -445,8 +445,8 @@ int cli_drift_print(struct cli *c, const Aioctl__V1__DriftReply *rep, FILE *out)
 	cli_rows_done(&rows);
 	if (c->format == CLI_TABLE)
 		fprintf(out, "\n%zu host%s drifted from what rollouts set%s\n", rep->n_hosts,
-		       rep->n_hosts == 1 ? "" : "s",
-		       rep->n_hosts ? "; aioctl fleet reconcile puts them back" : "");
+		        rep->n_hosts == 1 ? "" : "s",
+		        rep->n_hosts ? "; aioctl fleet reconcile puts them back" : "");
 	return r;
 }
 

@@ -120,7 +120,8 @@ static json_t *host_json(const Aioctl__V1__HostTrend *h, bool grouped)
 			json_t *p = json_object();
 
 			json_object_set_new(p, "time", cli_time_json(h->daily[i]->time_ms));
-			json_object_set_new(p, "peak", json_integer((json_int_t)h->daily[i]->aio_nr_max));
+			json_object_set_new(p, "peak",
+			                    json_integer((json_int_t)h->daily[i]->aio_nr_max));
 			json_object_set_new(p, "limit",
 			                    json_integer((json_int_t)h->daily[i]->aio_max_nr));
 			json_array_append_new(d, p);
@@ -131,8 +132,7 @@ static json_t *host_json(const Aioctl__V1__HostTrend *h, bool grouped)
 }
 
 static int print_json(FILE *out, struct cli *c, const Aioctl__V1__TrendReply *rep,
-                      const struct group *gs,
-                      size_t ng, const struct group *fleet)
+                      const struct group *gs, size_t ng, const struct group *fleet)
 {
 	json_t *root = json_object(), *hosts = json_array();
 	size_t top = c->top ? c->top : rep->n_hosts;
@@ -332,17 +332,18 @@ int cli_trend_print(struct cli *c, const Aioctl__V1__TrendReply *rep, FILE *out)
 
 		day_format(rep->since_ms, since, sizeof(since));
 		aio_duration_format(rep->horizon_ms, horizon, sizeof(horizon));
-		fprintf(out, "Since %s; recommendations: peak + %u%%, a power of two; horizon %s\n\n",
-		       since, rep->headroom_percent, horizon);
+		fprintf(out,
+		        "Since %s; recommendations: peak + %u%%, a power of two; horizon %s\n\n",
+		        since, rep->headroom_percent, horizon);
 	}
 	print_hosts(out, c, rep, c->top ? c->top : TOP_DEFAULT);
 	if (rep->n_hosts > (c->top ? c->top : TOP_DEFAULT))
 		fprintf(out, "(%zu more hosts: --top N or --output csv for all)\n",
-		       rep->n_hosts - (c->top ? c->top : TOP_DEFAULT));
+		        rep->n_hosts - (c->top ? c->top : TOP_DEFAULT));
 	if (c->group_by)
 		print_groups(out, gs, ng);
 	fprintf(out, "\nFleet: %zu hosts, %zu act, %zu watch; highest peak utilisation %.1f%%",
-	       fleet.hosts, fleet.act, fleet.watch, 100 * fleet.peak_utilization);
+	        fleet.hosts, fleet.act, fleet.watch, 100 * fleet.peak_utilization);
 	if (fleet.has_exhaustion) {
 		char ex[40];
 

@@ -110,7 +110,8 @@ int aio_tls_config_new(const struct aio_tls_opts *opts, bool server,
 	}
 	rv = nng_tls_config_auth_mode(cfg, opts->no_peer_cert ? NNG_TLS_AUTH_MODE_NONE
 	                                                      : NNG_TLS_AUTH_MODE_REQUIRED);
-	if (rv == 0 && !opts->no_peer_cert && (rv = nng_tls_config_ca_file(cfg, opts->ca_file)) != 0) {
+	if (rv == 0 && !opts->no_peer_cert &&
+	    (rv = nng_tls_config_ca_file(cfg, opts->ca_file)) != 0) {
 		snprintf(err, errlen, "CA file %s: %s", opts->ca_file, nng_strerror(rv));
 		goto out_free;
 	}

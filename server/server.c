@@ -175,8 +175,8 @@ static int web_start(struct server *s)
 	if (!server_web_url_safe(url)) {
 		if (!s->conf.web_listen) {
 			log_warn("no web console on http-listen %s: plain HTTP off loopback; "
-			           "set web-listen to an https:// URL",
-			           url);
+			         "set web-listen to an https:// URL",
+			         url);
 			return 0;
 		}
 		if (!s->conf.insecure) {
@@ -187,7 +187,10 @@ static int web_start(struct server *s)
 		}
 		log_warn("INSECURE: --web-listen %s takes admin tokens over plain HTTP", url);
 	}
-	return server_web_start(&s->web, s, url);
+	s->web.admin = s->admin_rpc;
+	s->web.creds = &s->creds;
+	s->web.conf = &s->conf;
+	return server_web_start(&s->web, url);
 }
 
 int server_start(struct server *s)

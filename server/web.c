@@ -13,10 +13,12 @@
 
 #include "cli.h"
 #include "clock.h"
+#include "config.h"
+#include "creds.h"
 #include "duration.h"
 #include "log.h"
 #include "names.h"
-#include "server.h"
+#include "rpc_server.h"
 #include "tls.h"
 #include "web_assets.h"
 
@@ -50,7 +52,8 @@ static void reply(nng_aio *aio, uint16_t code, char *body, size_t len, const cha
 	for (size_t i = 0; rv == 0 && i < sizeof(api_headers) / sizeof(api_headers[0]); i++)
 		rv = nng_http_res_set_header(res, api_headers[i][0], api_headers[i][1]);
 	if (rv == 0 && code == 401)
-		rv = nng_http_res_set_header(res, "WWW-Authenticate", "Bearer realm=\"aio-server\"");
+		rv = nng_http_res_set_header(res, "WWW-Authenticate",
+		                             "Bearer realm=\"aio-server\"");
 	if (rv == 0 && allow)
 		rv = nng_http_res_set_header(res, "Allow", allow);
 	if (rv == 0 && body)
@@ -308,8 +311,7 @@ static bool selection(struct web_req *r, Aioctl__V1__Selector *sel, struct cli_s
 /* ------------------------------------------------------------ answers */
 
 /* The local call answered: the reply printed as aioctl prints it. */
-static void answered(void *arg, int status, const char *message,
-                     const ProtobufCBinaryData *payload)
+static void answered(void *arg, int status, const char *message, const ProtobufCBinaryData *payload)
 {
 	struct web_req *r = arg;
 	ProtobufCMessage *m = NULL;
@@ -320,10 +322,12 @@ static void answered(void *arg, int status, const char *message,
 
 	atomic_fetch_sub(&r->w->inflight, 1);
 	if (status != AIO_OK) {
-		reply_error(r->aio, status, NULL, "%s", message ? message : aio_status_name(status));
+		reply_error(r->aio, status, NULL, "%s",
+		            message ? message : aio_status_name(status));
 		goto out;
 	}
-	if (!payload || !(m = protobuf_c_message_unpack(r->out, NULL, payload->len, payload->data)) ||
+	if (!payload ||
+	    !(m = protobuf_c_message_unpack(r->out, NULL, payload->len, payload->data)) ||
 	    !(f = open_memstream(&body, &len))) {
 		reply_error(r->aio, AIO_RESOURCE_EXHAUSTED, NULL, "server out of memory");
 		goto out;
@@ -377,12 +381,13 @@ static void call(struct web_req *r, const char *method, const ProtobufCMessage *
 		free(r);
 		return;
 	}
-	rv = aio_rpc_server_call_local(r->w->s->admin_rpc, method, r->token, "web",
+	rv = aio_rpc_server_call_local(r->w->admin, method, r->token, "web",
 	                               aio_now_ms() + WEB_DEADLINE_MS, in, answered, r);
 	if (rv < 0) {
 		atomic_fetch_sub(&r->w->inflight, 1);
 		reply_error(r->aio, rv == -ESHUTDOWN ? AIO_UNAVAILABLE : AIO_RESOURCE_EXHAUSTED,
-		            NULL, "%s", rv == -ESHUTDOWN ? "server is shutting down" : "out of memory");
+		            NULL, "%s",
+		            rv == -ESHUTDOWN ? "server is shutting down" : "out of memory");
 		free(r);
 	}
 }
@@ -579,7 +584,7 @@ static bool member(struct web_req *r, json_t *body, const char *key, int type, j
 	if (!v || (int)json_typeof(v) == type || (type == JSON_TRUE && json_is_boolean(v)))
 		return true;
 	reply_error(r->aio, AIO_INVALID_ARGUMENT, NULL, "%s: must be %s", key,
-	            type == JSON_INTEGER ? "a whole number"
+	            type == JSON_INTEGER  ? "a whole number"
 	            : type == JSON_STRING ? "a string"
 	            : type == JSON_ARRAY  ? "an array of KEY=VALUE strings"
 	                                  : "true or false");
@@ -593,13 +598,20 @@ static void create_rollout(struct web_req *r, const char *data, size_t len)
 		const char *key;
 		int type;
 	} known[] = {
-		{ "max", JSON_INTEGER },          { "select", JSON_ARRAY },
-		{ "hosts", JSON_STRING },         { "canary", JSON_INTEGER },
-		{ "batch", JSON_INTEGER },        { "batch_percent", JSON_TRUE },
-		{ "max_failures", JSON_INTEGER }, { "max_failures_percent", JSON_TRUE },
-		{ "soak", JSON_STRING },          { "rollback_on_failure", JSON_TRUE },
-		{ "offline_timeout", JSON_STRING }, { "force", JSON_TRUE },
-		{ "dry_run", JSON_TRUE },         { "supersede", JSON_TRUE },
+		{ "max", JSON_INTEGER },
+		{ "select", JSON_ARRAY },
+		{ "hosts", JSON_STRING },
+		{ "canary", JSON_INTEGER },
+		{ "batch", JSON_INTEGER },
+		{ "batch_percent", JSON_TRUE },
+		{ "max_failures", JSON_INTEGER },
+		{ "max_failures_percent", JSON_TRUE },
+		{ "soak", JSON_STRING },
+		{ "rollback_on_failure", JSON_TRUE },
+		{ "offline_timeout", JSON_STRING },
+		{ "force", JSON_TRUE },
+		{ "dry_run", JSON_TRUE },
+		{ "supersede", JSON_TRUE },
 		{ "allow_lower", JSON_TRUE },
 	};
 	Aioctl__V1__SetLimitRequest in = AIOCTL__V1__SET_LIMIT_REQUEST__INIT;
@@ -690,8 +702,7 @@ static void create_rollout(struct web_req *r, const char *data, size_t len)
 	in.has_soak_ms = v[8] != NULL;
 	in.has_rollback_on_failure = v[9] != NULL;
 	in.rollback_on_failure = json_is_true(v[9]);
-	if (v[10] &&
-	    aio_duration_parse(json_string_value(v[10]), &in.offline_timeout_ms) < 0) {
+	if (v[10] && aio_duration_parse(json_string_value(v[10]), &in.offline_timeout_ms) < 0) {
 		reply_error(r->aio, AIO_INVALID_ARGUMENT, NULL,
 		            "offline_timeout: not a duration (10m, 1h)");
 		goto out_free;
@@ -770,7 +781,7 @@ static void session_route(struct web_req *r)
 		{ "control_rollouts", "aioctl.v1.Admin/RolloutPause" },
 		{ "read_audit", "aioctl.v1.Admin/Audit" },
 	};
-	const struct server_token *t = server_creds_find_token(&r->w->s->creds, r->token);
+	const struct server_token *t = server_creds_find_token(r->w->creds, r->token);
 	json_t *o, *may;
 	char *body;
 
@@ -826,8 +837,8 @@ static void api_cb(nng_aio *aio)
 	if (r->n_seg == 1 && !strcmp(r->seg[0], "openapi.json")) {
 		if (refuse_method(r, "GET"))
 			goto out_free;
-		reply(aio, 200, strndup(web_openapi_json, web_openapi_json_len), web_openapi_json_len,
-		      NULL);
+		reply(aio, 200, strndup(web_openapi_json, web_openapi_json_len),
+		      web_openapi_json_len, NULL);
 		goto out_free;
 	}
 	if (!auth || strncmp(auth, "Bearer ", 7) || !auth[7]) {
@@ -888,7 +899,7 @@ out_free:
 
 /* Scripts and styles from this listener only: a string a host sends
  * cannot run in an operator's browser even if it got past the escaping. */
-#define CSP                                                                                \
+#define CSP                                                                               \
 	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
 	"connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 
@@ -914,8 +925,8 @@ static void asset_cb(nng_aio *aio)
 	nng_aio_finish(aio, rv);
 }
 
-static int add(struct server_web *w, const char *path, void (*cb)(nng_aio *), void *data,
-               bool tree, const char *method)
+static int add(struct server_web *w, const char *path, void (*cb)(nng_aio *), void *data, bool tree,
+               const char *method)
 {
 	nng_http_handler *h = NULL;
 	int rv;
@@ -934,8 +945,9 @@ static int add(struct server_web *w, const char *path, void (*cb)(nng_aio *), vo
 
 bool server_web_url_safe(const char *url)
 {
-	static const char *const ok[] = { "https://", "http://127.", "http://localhost:",
-		                          "http://localhost/", "http://[::1]" };
+	static const char *const ok[] = { "https://", "http://127.",
+		                          "http://localhost:", "http://localhost/",
+		                          "http://[::1]" };
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		if (!strncmp(url, ok[i], strlen(ok[i])))
@@ -945,7 +957,8 @@ bool server_web_url_safe(const char *url)
 
 static int web_tls(struct server_web *w, const struct server_config *c)
 {
-	struct aio_tls_opts o = { .cert_file = c->tls_cert, .key_file = c->tls_key,
+	struct aio_tls_opts o = { .cert_file = c->tls_cert,
+		                  .key_file = c->tls_key,
 		                  .no_peer_cert = true };
 	nng_tls_config *cfg = NULL;
 	char err[512];
@@ -965,13 +978,12 @@ static int web_tls(struct server_web *w, const struct server_config *c)
 	return rv ? -EINVAL : 0;
 }
 
-int server_web_start(struct server_web *w, struct server *s, const char *url)
+int server_web_start(struct server_web *w, const char *url)
 {
-	bool shared = s->conf.http_listen && !strcmp(url, s->conf.http_listen);
+	bool shared = w->conf->http_listen && !strcmp(url, w->conf->http_listen);
 	nng_url *u = NULL;
 	int rv;
 
-	w->s = s;
 	snprintf(w->url, sizeof(w->url), "%s", url);
 	if ((rv = nng_url_parse(&u, url)) != 0) {
 		log_err("--web-listen %s: not a URL (example: http://127.0.0.1:7702)", url);
@@ -983,7 +995,7 @@ int server_web_start(struct server_web *w, struct server *s, const char *url)
 		log_err("--web-listen %s: %s", url, nng_strerror(rv));
 		return -EINVAL;
 	}
-	if (!strncmp(url, "https://", 8) && (rv = web_tls(w, &s->conf)) < 0)
+	if (!strncmp(url, "https://", 8) && (rv = web_tls(w, w->conf)) < 0)
 		return rv;
 	if ((rv = add(w, "/api/v1", api_cb, w, true, NULL)) != 0)
 		goto fail;

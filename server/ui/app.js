@@ -243,7 +243,7 @@ async function start() {
   else route();
 }
 
-const fleetState = { sort: 'room', rev: false, text: '', state: 'all', errors: false };
+const fleetState = { sort: 'room', rev: false, text: '', state: 'all', errors: false, util: 0, room: -1 };
 
 async function fleetPage() {
   const doc = await api('/hosts');
@@ -253,7 +253,9 @@ async function fleetPage() {
     const rows = hosts.filter((h) =>
       (!t || h.host.toLowerCase().includes(t) || fmt.labels(h.labels).toLowerCase().includes(t)) &&
       (fleetState.state === 'all' || (fleetState.state === 'online') === h.online) &&
-      (!fleetState.errors || h.errors_24h > 0));
+      (!fleetState.errors || h.errors_24h > 0) &&
+      (!fleetState.util || (h.utilization || 0) >= fleetState.util) &&
+      (fleetState.room < 0 || (h.room !== null && h.room <= fleetState.room)));
     const cols = [
       { key: 'name', label: 'Host', get: (h) => h.host,
         cell: (h) => ({ text: h.host, href: '#/host/' + encodeURIComponent(h.host) }) },
@@ -281,6 +283,12 @@ async function fleetPage() {
           oninput: (e) => { fleetState.text = e.target.value; draw(); document.getElementById('filter').focus(); } }),
         el('select', { id: 'state', onchange: (e) => { fleetState.state = e.target.value; draw(); } },
           ['all', 'online', 'offline'].map((v) => el('option', { value: v, selected: fleetState.state === v }, v))),
+        el('label', {}, 'utilisation ', el('select', { id: 'util', onchange: (e) => { fleetState.util = Number(e.target.value); draw(); } },
+          [[0, 'any'], [0.5, '50% or more'], [0.75, '75% or more'], [0.9, '90% or more']].map(([v, t]) =>
+            el('option', { value: v, selected: fleetState.util === v }, t)))),
+        el('label', {}, 'room ', el('select', { id: 'room', onchange: (e) => { fleetState.room = Number(e.target.value); draw(); } },
+          [[-1, 'any'], [0, 'none'], [8, '8 contexts or less'], [64, '64 contexts or less']].map(([v, t]) =>
+            el('option', { value: v, selected: fleetState.room === v }, t)))),
         el('label', {}, el('input', { type: 'checkbox', id: 'witherrors', checked: fleetState.errors,
           onchange: (e) => { fleetState.errors = e.target.checked; draw(); } }), ' with errors'),
         el('span', { class: 'muted', id: 'count' },

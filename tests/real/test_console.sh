@@ -56,7 +56,7 @@ aioctl token create --name alice --role viewer >"$T/alice.token" 2>/dev/null
 
 hosts=$(for h in hv-1 hv-2 db-1; do printf '"%s": %s,' $h "$(cat "$T/$h/proc/sys/fs/aio-max-nr")"; done)
 URL=http://127.0.0.1:$ph ADMIN=$(cat "$T/server/admin.token") VIEWER=$(cat "$T/alice.token") \
-	OUT=$out HOSTS="{${hosts%,}}" MAX=1048576 PAUSE_MAX=2097152 HOSTS_GLOB='hv-*' PAUSE_HOSTS=db-1 \
+	OUT=$out HOSTS="{${hosts%,}}" MAX=1048576 PAUSE_MAX=2097152 HOSTS_GLOB='hv-*' PAUSE_HOSTS=db-1 FULL_HOST=hv-1 \
 	timeout 180 node "$mods/console.mjs" >"$T/browser.out" 2>&1
 cat "$T/browser.out"
 pass=$((pass + $(grep -c '^ok:' "$T/browser.out")))

@@ -57,6 +57,14 @@ try {
   const filtered = await page.$$eval('main table tbody tr', (t) => t.length);
   check('the filter narrows the list', filtered >= 1 && filtered < rows.length, String(filtered));
   await page.fill('#filter', '');
+  await page.selectOption('#util', '0.9');
+  const hot = await page.$$eval('main table tbody tr td:first-child', (tds) => tds.map((t) => t.textContent));
+  check('utilisation 90% or more: only the nearly full host', JSON.stringify(hot) === JSON.stringify([env.FULL_HOST]), hot.join(','));
+  await page.selectOption('#util', '0');
+  await page.selectOption('#room', '8');
+  const tight = await page.$$eval('main table tbody tr td:first-child', (tds) => tds.map((t) => t.textContent));
+  check('room 8 contexts or less: the same host', JSON.stringify(tight) === JSON.stringify([env.FULL_HOST]), tight.join(','));
+  await page.selectOption('#room', '-1');
   await shot(page, 'fleet');
 
   const first = Object.keys(hosts)[0];
