@@ -108,6 +108,8 @@ done
   export AIOCTL_SERVER=$AIOCTL_SERVER"
 cat <<MSG
 
+The web console: http://127.0.0.1:$((port + 2))/ui/ (log in with the token in $demo/server/admin.token)
+
 The demo keeps running. Try:$server_hint
   export AIOCTL_TOKEN_FILE=$demo/server/admin.token
   $bin/aioctl host show hv-0042

@@ -131,6 +131,18 @@ check "aioctl fleet status --live --timeout 2s" "$b/aioctl" fleet status --live 
 check "aioctl errors" "$b/aioctl" errors
 check "aioctl rollout show 1" "$b/aioctl" rollout show 1
 
+# the README's web commands, on the demo's own http port
+web=$(sed -n 's|^The web console: \(http://[^ ]*\)/ui/ .*|\1|p' demo.out)
+check "the demo names the web console ($web)" sh -c "curl -sf '$web/ui/' | grep -q '/ui/app.js'"
+TOKEN=$("$b/aioctl" token create --name ci --role viewer)
+check "README: a viewer token's /api/v1/hosts?sort=util&select=rack%3Dr1" sh -c \
+	"curl -s -H 'Authorization: Bearer $TOKEN' '$web/api/v1/hosts?sort=util&select=rack%3Dr1' | jq -e '[.hosts[].host] == [\"hv-0042\",\"hv-0041\"]' >/dev/null"
+check "README: /api/v1/hosts/hv-0042" sh -c \
+	"curl -s -H 'Authorization: Bearer $TOKEN' '$web/api/v1/hosts/hv-0042' | jq -e '.host == \"hv-0042\"' >/dev/null"
+OPERATOR=$("$b/aioctl" token create --name ops --role operator)
+check "README: an operator's dry run through the API" sh -c \
+	"curl -s -H 'Authorization: Bearer $OPERATOR' -d '{\"max\": 2097152, \"hosts\": \"hv-*\", \"dry_run\": true}' '$web/api/v1/rollouts' | jq -e '.state == \"planned\"' >/dev/null"
+
 check "deploy/demo.sh stop" "$src/deploy/demo.sh" stop
 gone() { ! pgrep -f "$d/" >/dev/null; }
 check "  nothing left running" wait_for 10 gone
