@@ -103,12 +103,12 @@ static const Aioctl__V1__Credentials no_creds = AIOCTL__V1__CREDENTIALS__INIT;
 
 static void call_cb(void *arg);
 
-static void call_retire(struct aio_rpc_call *call)
+/* The call's memory, and its place among the live ones: the server is
+ * freed once none is left. */
+static void call_free(struct aio_rpc_call *call)
 {
 	struct aio_rpc_server *srv = call->srv;
 
-	nng_ctx_close(call->ctx);
-	nng_aio_reap(call->aio);
 	if (call->req)
 		aioctl__v1__request__free_unpacked(call->req, NULL);
 	free(call);
@@ -116,6 +116,13 @@ static void call_retire(struct aio_rpc_call *call)
 	if (--srv->n_live == 0)
 		pthread_cond_broadcast(&srv->drained);
 	pthread_mutex_unlock(&srv->lock);
+}
+
+static void call_retire(struct aio_rpc_call *call)
+{
+	nng_ctx_close(call->ctx);
+	nng_aio_reap(call->aio);
+	call_free(call);
 }
 
 /* Starts contexts until the pool has its target of waiting ones. */
@@ -381,7 +388,6 @@ static void serve(struct aio_rpc_call *call)
  * the call is gone. */
 static void local_answer(struct aio_rpc_call *call, nng_msg *msg)
 {
-	struct aio_rpc_server *srv = call->srv;
 	Aioctl__V1__Reply *rep = NULL;
 
 	if (msg)
@@ -394,13 +400,7 @@ static void local_answer(struct aio_rpc_call *call, nng_msg *msg)
 	if (rep)
 		aioctl__v1__reply__free_unpacked(rep, NULL);
 	nng_msg_free(msg);
-	if (call->req)
-		aioctl__v1__request__free_unpacked(call->req, NULL);
-	free(call);
-	pthread_mutex_lock(&srv->lock);
-	if (--srv->n_live == 0)
-		pthread_cond_broadcast(&srv->drained);
-	pthread_mutex_unlock(&srv->lock);
+	call_free(call);
 }
 
 int aio_rpc_server_call_local(struct aio_rpc_server *srv, const char *method, const char *token,

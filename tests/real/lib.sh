@@ -82,3 +82,19 @@ start_server() {
 	done
 	return 1
 }
+
+# start_agent NAME NR MAX RACK: an aio-agent on the sysroot $T/NAME (its
+# fs.aio-nr and aio-max-nr as given, label rack=RACK), enrolled with a
+# token of its own at the server start_server started; reports every
+# 200 ms; its pid in $agent_pid and in $T/pids
+start_agent() {
+	mkdir -p "$T/$1/proc/sys/fs"
+	echo "$2" >"$T/$1/proc/sys/fs/aio-nr"
+	echo "$3" >"$T/$1/proc/sys/fs/aio-max-nr"
+	"$bin/aioctl" enroll create --host "$1" >"$T/$1.token" 2>/dev/null
+	"$bin/aio-agent" --server "tcp://127.0.0.1:$pa" --host-id "$1" --sysroot "$T/$1" \
+		--interval 200ms --state-dir "$T/state-$1" --enroll-token-file "$T/$1.token" \
+		--label "rack=$4" >"$T/agent-$1.log" 2>&1 &
+	agent_pid=$!
+	echo $agent_pid >>"$T/pids"
+}

@@ -37,19 +37,9 @@ rm -rf "$out" && mkdir -p "$out"
 
 start_server "$bin" "$T/server" || { echo "FAIL: no server"; exit 1; }
 aioctl() { "$bin/aioctl" "$@"; }
-agent() { # NAME NR MAX RACK
-	mkdir -p "$T/$1/proc/sys/fs"
-	echo "$2" >"$T/$1/proc/sys/fs/aio-nr"
-	echo "$3" >"$T/$1/proc/sys/fs/aio-max-nr"
-	aioctl enroll create --host "$1" >"$T/$1.token" 2>/dev/null
-	"$bin/aio-agent" --server "tcp://127.0.0.1:$pa" --host-id "$1" --sysroot "$T/$1" \
-		--interval 200ms --state-dir "$T/state-$1" --enroll-token-file "$T/$1.token" \
-		--label "rack=$4" >"$T/agent-$1.log" 2>&1 &
-	echo $! >>"$T/pids"
-}
-agent hv-1 $((262144 - 3 * 1024)) 262144 r1
-agent hv-2 1000 65536 r1
-agent db-1 2000 131072 r2
+start_agent hv-1 $((262144 - 3 * 1024)) 262144 r1
+start_agent hv-2 1000 65536 r1
+start_agent db-1 2000 131072 r2
 wait_for 10 sh -c "'$bin/aioctl' fleet status -o json | jq -e '[.hosts[] | select(.aio_nr != null)] | length == 3' >/dev/null" ||
 	{ echo "FAIL: the agents never reported"; exit 1; }
 aioctl token create --name alice --role viewer >"$T/alice.token" 2>/dev/null
