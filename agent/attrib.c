@@ -104,12 +104,14 @@ unsigned agent_attrib_machine_version(const char *cmdline, size_t len)
 /* "7.2.22" after VERSION_MARK in the binary fd; 0 if it is not there. */
 static unsigned scan_exe(int fd, char *text, size_t text_len)
 {
-	enum { MARK = sizeof(VERSION_MARK) - 1, TAIL = MARK + 16 };
-	static _Thread_local char buf[64 * 1024];
+	enum { MARK = sizeof(VERSION_MARK) - 1, TAIL = MARK + 16, BUF = 64 * 1024 };
+	/* once per binary: a static TLS buffer would cost every thread */
+	char *buf = malloc(BUF);
+	unsigned version = 0;
 	size_t have = 0, keep;
 	ssize_t n;
 
-	while ((n = read(fd, buf + have, sizeof(buf) - have)) > 0) {
+	while (buf && (n = read(fd, buf + have, BUF - have)) > 0) {
 		unsigned major, minor;
 		char *p, v[17];
 
@@ -121,7 +123,8 @@ static unsigned scan_exe(int fd, char *text, size_t text_len)
 			v[strspn(v, "0123456789.")] = '\0';
 			if (sscanf(v, "%u.%u", &major, &minor) == 2 && major <= 99 && minor <= 99) {
 				snprintf(text, text_len, "%s", v);
-				return major * 100 + minor;
+				version = major * 100 + minor;
+				break;
 			}
 		}
 		/* keep the tail: a mark cut by the end of this chunk */
@@ -129,7 +132,8 @@ static unsigned scan_exe(int fd, char *text, size_t text_len)
 		memmove(buf, buf + have - keep, keep);
 		have = keep;
 	}
-	return 0;
+	free(buf);
+	return version;
 }
 
 /* The QEMU version of a process's binary, read once per binary. */

@@ -24,7 +24,8 @@ struct agent_demand {
 	unsigned native_disks;
 };
 
-/* 0, or -EINVAL with a reason in err for XML that is not a domain, or
- * -E2BIG past AGENT_DOMAIN_XML_MAX. */
+/* 0, or -EINVAL with a reason in err for XML that is not a domain,
+ * -E2BIG past AGENT_DOMAIN_XML_MAX, or -ENOPKG when libxml2 (loaded by the
+ * first call) is not installed. */
 int agent_demand_parse(const char *xml, size_t len, struct agent_demand *ret, char *err,
                        size_t errlen);

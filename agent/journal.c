@@ -1,12 +1,13 @@
 #include "journal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-journal.h>
 
 #include "clock.h"
+#include "libsystemd.h"
 #include "path.h"
 
 /* MESSAGE fields past this are cut by libsystemd before we see them. */
@@ -26,17 +27,21 @@ static const char *const comms[] = {
 	"_COMM=multipathd",
 };
 
+/* loaded by the first open: an agent that never reads the journal never
+ * maps libsystemd */
+static const struct aio_libsystemd *sd;
+
 static int add_matches(sd_journal *j)
 {
 	int r;
 
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if ((r = sd_journal_add_match(j, units[i], 0)) < 0)
+		if ((r = sd->journal_add_match(j, units[i], 0)) < 0)
 			return r;
-	if ((r = sd_journal_add_disjunction(j)) < 0)
+	if ((r = sd->journal_add_disjunction(j)) < 0)
 		return r;
 	for (size_t i = 0; i < sizeof(comms) / sizeof(comms[0]); i++)
-		if ((r = sd_journal_add_match(j, comms[i], 0)) < 0)
+		if ((r = sd->journal_add_match(j, comms[i], 0)) < 0)
 			return r;
 	return 0;
 }
@@ -47,7 +52,29 @@ static bool has_files(sd_journal *j)
 {
 	uint64_t bytes = 0;
 
-	return sd_journal_get_usage(j, &bytes) >= 0 && bytes > 0;
+	return sd->journal_get_usage(j, &bytes) >= 0 && bytes > 0;
+}
+
+/* Whether journald has written anything under sysroot: until it has, the
+ * agent need not load libsystemd to find out. */
+static bool journal_present(const char *sysroot)
+{
+	static const char *const dirs[] = { "/var/log/journal", "/run/log/journal" };
+	bool found = false;
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && !found; i++) {
+		char path[4096];
+		struct dirent *e;
+		DIR *d;
+
+		if (aio_path_join(sysroot ? sysroot : "/", dirs[i], path, sizeof(path)) < 0 ||
+		    !(d = opendir(path)))
+			continue;
+		while (!found && (e = readdir(d)))
+			found = e->d_name[0] != '.';
+		closedir(d);
+	}
+	return found;
 }
 
 int agent_journal_open(struct agent_journal *jw, const char *sysroot, const char *cursor,
@@ -57,12 +84,16 @@ int agent_journal_open(struct agent_journal *jw, const char *sysroot, const char
 	int r;
 
 	memset(jw, 0, sizeof(*jw));
+	if (!journal_present(sysroot))
+		return -ENOENT;
+	if (!sd && !(sd = aio_libsystemd()))
+		return -ENOPKG;
 	if (!sysroot || strcmp(sysroot, "/") == 0) {
-		r = sd_journal_open(&jw->j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
+		r = sd->journal_open(&jw->j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
 	} else {
 		if ((r = aio_path_join(sysroot, "/var/log/journal", dir, sizeof(dir))) < 0)
 			return r;
-		r = sd_journal_open_directory(&jw->j, dir, 0);
+		r = sd->journal_open_directory(&jw->j, dir, 0);
 	}
 	if (r < 0) {
 		jw->j = NULL;
@@ -72,40 +103,40 @@ int agent_journal_open(struct agent_journal *jw, const char *sysroot, const char
 		r = -ENOENT;
 		goto out_close;
 	}
-	sd_journal_set_data_threshold(jw->j, DATA_THRESHOLD);
+	sd->journal_set_data_threshold(jw->j, DATA_THRESHOLD);
 	if ((r = add_matches(jw->j)) < 0)
 		goto out_close;
 
 	if (cursor && *cursor) {
 		/* land on the cursor's entry, then consume it: reading starts after */
-		if ((r = sd_journal_seek_cursor(jw->j, cursor)) < 0)
+		if ((r = sd->journal_seek_cursor(jw->j, cursor)) < 0)
 			goto out_close;
-		if (sd_journal_next(jw->j) > 0 && sd_journal_test_cursor(jw->j, cursor) <= 0)
-			sd_journal_previous(jw->j);
+		if (sd->journal_next(jw->j) > 0 && sd->journal_test_cursor(jw->j, cursor) <= 0)
+			sd->journal_previous(jw->j);
 		snprintf(jw->cursor, sizeof(jw->cursor), "%s", cursor);
 	} else if (backlog_ms == 0) {
-		r = sd_journal_seek_head(jw->j);
+		r = sd->journal_seek_head(jw->j);
 	} else {
 		uint64_t now = aio_now_ms();
 		uint64_t from = now > backlog_ms ? now - backlog_ms : 0;
 
-		r = sd_journal_seek_realtime_usec(jw->j, from * 1000);
+		r = sd->journal_seek_realtime_usec(jw->j, from * 1000);
 	}
 	if (r < 0)
 		goto out_close;
 	/* sets up inotify so new entries wake poll() */
-	sd_journal_get_fd(jw->j);
+	sd->journal_get_fd(jw->j);
 	return 0;
 
 out_close:
-	sd_journal_close(jw->j);
+	sd->journal_close(jw->j);
 	jw->j = NULL;
 	return r;
 }
 
 int agent_journal_fd(struct agent_journal *jw)
 {
-	return jw->j ? sd_journal_get_fd(jw->j) : -1;
+	return jw->j ? sd->journal_get_fd(jw->j) : -1;
 }
 
 static void get_field(sd_journal *j, const char *field, char *buf, size_t len)
@@ -114,7 +145,7 @@ static void get_field(sd_journal *j, const char *field, char *buf, size_t len)
 	size_t n, flen = strlen(field);
 
 	buf[0] = '\0';
-	if (sd_journal_get_data(j, field, &data, &n) < 0 || n <= flen + 1)
+	if (sd->journal_get_data(j, field, &data, &n) < 0 || n <= flen + 1)
 		return;
 	n -= flen + 1;
 	if (n >= len)
@@ -130,17 +161,17 @@ int agent_journal_read(struct agent_journal *jw,
 
 	if (!jw->j)
 		return -EBADF;
-	sd_journal_process(jw->j);
-	while ((r = sd_journal_next(jw->j)) > 0) {
+	sd->journal_process(jw->j);
+	while ((r = sd->journal_next(jw->j)) > 0) {
 		const void *data;
 		size_t len;
 		char *cursor = NULL, unit[128];
 		struct agent_event ev;
 		uint64_t usec;
 
-		if (sd_journal_get_cursor(jw->j, &cursor) < 0)
+		if (sd->journal_get_cursor(jw->j, &cursor) < 0)
 			continue;
-		if (sd_journal_get_data(jw->j, "MESSAGE", &data, &len) >= 0 && len > 8 &&
+		if (sd->journal_get_data(jw->j, "MESSAGE", &data, &len) >= 0 && len > 8 &&
 		    agent_logparse_line((const char *)data + 8, len - 8, &ev) == 0) {
 			get_field(jw->j, "_SYSTEMD_UNIT", unit, sizeof(unit));
 			if (!unit[0])
@@ -149,11 +180,11 @@ int agent_journal_read(struct agent_journal *jw,
 			snprintf(ev.key, sizeof(ev.key), "%s", cursor);
 			/* QEMU's time when the entry quotes QEMU: the same in
 			 * every source of one failure */
-			if (!ev.time_ms && sd_journal_get_realtime_usec(jw->j, &usec) >= 0)
+			if (!ev.time_ms && sd->journal_get_realtime_usec(jw->j, &usec) >= 0)
 				ev.time_ms = usec / 1000;
 			if (!on_event(&ev, arg)) {
 				free(cursor);
-				sd_journal_previous(jw->j);
+				sd->journal_previous(jw->j);
 				return 0;
 			}
 		}
@@ -166,6 +197,6 @@ int agent_journal_read(struct agent_journal *jw,
 void agent_journal_close(struct agent_journal *jw)
 {
 	if (jw->j)
-		sd_journal_close(jw->j);
+		sd->journal_close(jw->j);
 	jw->j = NULL;
 }

@@ -230,10 +230,9 @@ static bool rewritten(struct agent_qemulog_file *f, struct stat *st)
 
 /* Reads f's complete lines from its offset; at_end also takes a last line
  * without a newline (the file is finished). */
-static int read_lines(struct agent_qemulog_file *f, bool at_end,
+static int read_lines(struct agent_qemulog_file *f, char *buf, bool at_end,
                       bool (*on_event)(const struct agent_event *ev, void *arg), void *arg)
 {
-	static _Thread_local char buf[CHUNK];
 	struct stat st;
 
 	if (f->offset > 0 && rewritten(f, &st)) {
@@ -241,7 +240,7 @@ static int read_lines(struct agent_qemulog_file *f, bool at_end,
 		f->head_len = 0;
 	}
 	for (;;) {
-		ssize_t n = pread(f->fd, buf, sizeof(buf), f->offset);
+		ssize_t n = pread(f->fd, buf, CHUNK, f->offset);
 		size_t pos = 0;
 
 		if (n <= 0) {
@@ -256,7 +255,7 @@ static int read_lines(struct agent_qemulog_file *f, bool at_end,
 			/* a partial last line waits for its end, unless it can't */
 			if (!nl && pos > 0)
 				break;
-			if (!nl && !at_end && (size_t)n < sizeof(buf)) {
+			if (!nl && !at_end && (size_t)n < CHUNK) {
 				remember_head(f);
 				return READ_DONE;
 			}
@@ -289,6 +288,10 @@ int agent_qemulog_read(struct agent_qemulog *q,
 {
 	size_t kept = 0;
 
+	/* the one buffer is the reader's, not every thread's (static TLS
+	 * would cost each of the agent's threads its 64 KiB) */
+	if (!q->buf && !(q->buf = malloc(CHUNK)))
+		return -ENOMEM;
 	drain_inotify(q);
 	try_watch(q);
 	rescan(q);
@@ -299,7 +302,7 @@ int agent_qemulog_read(struct agent_qemulog *q,
 
 			if (f->current != (pass == 1))
 				continue;
-			if (read_lines(f, !f->current, on_event, arg) == READ_STOPPED)
+			if (read_lines(f, q->buf, !f->current, on_event, arg) == READ_STOPPED)
 				return 0;
 		}
 	}
@@ -325,6 +328,7 @@ void agent_qemulog_close(struct agent_qemulog *q)
 	for (size_t i = 0; i < q->n; i++)
 		close(q->files[i].fd);
 	free(q->files);
+	free(q->buf);
 	if (q->ifd >= 0)
 		close(q->ifd);
 	memset(q, 0, sizeof(*q));

@@ -32,6 +32,7 @@ struct agent_qemulog {
 	int wd;
 	struct agent_qemulog_file *files;
 	size_t n;
+	char *buf; /* CHUNK bytes, made on the first read */
 };
 
 /* positions: lines "file INODE OFFSET NAME" as written by

@@ -9,15 +9,16 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <systemd/sd-journal.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bounds.h"
+#include "libsystemd.h"
 
 static const char *log_ident = "aioctl";
 static atomic_int log_max = AIO_LOG_INFO;
 static bool log_journal;
+static const struct aio_libsystemd *sd; /* loaded when stderr is the journal */
 
 static const struct {
 	const char *name;
@@ -46,6 +47,9 @@ void aio_log_init(const char *ident, int max_level)
 	log_ident = ident;
 	log_max = max_level;
 	log_journal = stderr_is_journal();
+	/* only a unit's stderr makes the library worth loading */
+	if (log_journal && !(sd = aio_libsystemd()))
+		log_journal = false;
 }
 
 void aio_log_set_level(int max_level)
@@ -99,7 +103,7 @@ static bool journal_send(int level, const struct aio_log_fields *f, const char *
 	if (f && f->alert)
 		FIELD(alert, "AIOCTL_ALERT=%s", f->alert);
 #undef FIELD
-	return sd_journal_sendv(iov, n) >= 0;
+	return sd && sd->journal_sendv(iov, n) >= 0;
 }
 
 static void log_write(int level, int err, const struct aio_log_fields *f, const char *fmt,

@@ -3,21 +3,35 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "conf.h"
+#include "libsystemd.h"
 #include "log.h"
+
+/* libsystemd when a unit's notify socket is there to talk to; NULL
+ * otherwise, and nothing is loaded */
+static const struct aio_libsystemd *notifier(void)
+{
+	return getenv("NOTIFY_SOCKET") ? aio_libsystemd() : NULL;
+}
 
 void aio_service_ready(const char *status)
 {
-	sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+	const struct aio_libsystemd *sd = notifier();
+
+	if (sd)
+		sd->notifyf(0, "READY=1\nSTATUS=%s", status);
 }
 
 void aio_service_stopping(void)
 {
-	sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+	const struct aio_libsystemd *sd = notifier();
+
+	if (sd)
+		sd->notify(0, "STOPPING=1\nSTATUS=stopping");
 }
 
 void aio_service_sigset(sigset_t *set)
@@ -31,25 +45,29 @@ void aio_service_sigset(sigset_t *set)
 
 static void reload(const struct aio_service *svc)
 {
+	const struct aio_libsystemd *sd = notifier();
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	/* systemd 253 and later match the reload by this time */
-	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64,
-	           (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+	if (sd)
+		sd->notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64,
+		            (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
 	log_info("SIGHUP: reading the config again");
 	aio_conf_reload(svc->spec, svc->conf, svc->conf_size, svc->argc, svc->argv);
-	sd_notify(0, "READY=1");
+	if (sd)
+		sd->notify(0, "READY=1");
 }
 
 int aio_service_run(const struct aio_service *svc)
 {
+	const struct aio_libsystemd *sd = notifier();
 	uint64_t wd_us = 0, every_ms = 0;
 	bool unwell = false;
 	sigset_t set;
 
 	aio_service_sigset(&set);
-	if (sd_watchdog_enabled(0, &wd_us) > 0 && wd_us >= 2000)
+	if (sd && sd->watchdog_enabled(0, &wd_us) > 0 && wd_us >= 2000)
 		every_ms = wd_us / 2000;
 	for (;;) {
 		struct timespec ts = { (time_t)(every_ms / 1000),
@@ -64,7 +82,7 @@ int aio_service_run(const struct aio_service *svc)
 		} else if (sig < 0 && errno == EAGAIN) {
 			if (!svc->healthy ||
 			    svc->healthy(svc->arg, wd_us / 1000, why, sizeof(why))) {
-				sd_notify(0, "WATCHDOG=1");
+				sd->notify(0, "WATCHDOG=1");
 				if (unwell)
 					log_info("well again: pinging the watchdog");
 				unwell = false;

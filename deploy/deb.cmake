@@ -24,8 +24,9 @@ aio-agent samples fs.aio-nr and fs.aio-max-nr, attributes AIO contexts to\n\
 VMs, watches the libvirt and QEMU logs for AIO errors and applies limit\n\
 changes from aio-server within its own bounds. Its guard, installed as\n\
 libvirt's qemu hook, refuses or makes room for a VM start that would fail.")
-# /bin/kill for ExecReload=; the libraries come from dpkg-shlibdeps
-set(CPACK_DEBIAN_AGENT_PACKAGE_DEPENDS procps)
+# /bin/kill for ExecReload=; the linked libraries come from
+# dpkg-shlibdeps, the two loaded when first needed are named here
+set(CPACK_DEBIAN_AGENT_PACKAGE_DEPENDS "procps, libsystemd0, libxml2")
 set(CPACK_DEBIAN_AGENT_PACKAGE_SUGGESTS "aioctl, libvirt-daemon-system")
 set(CPACK_DEBIAN_AGENT_PACKAGE_CONTROL_EXTRA
     "${CMAKE_SOURCE_DIR}/deploy/deb/agent/conffiles;${CMAKE_SOURCE_DIR}/deploy/deb/agent/postinst;${CMAKE_SOURCE_DIR}/deploy/deb/agent/prerm;${CMAKE_SOURCE_DIR}/deploy/deb/agent/postrm")
@@ -36,7 +37,7 @@ set(CPACK_COMPONENT_SERVER_DESCRIPTION
 aio-server keeps the history the agents report in SQLite, evaluates alerts,\n\
 serves Prometheus metrics and runs fleet-wide fs.aio-max-nr rollouts with\n\
 canaries, batches, soak gates and rollback.")
-set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS procps)
+set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "procps, libsystemd0")
 set(CPACK_DEBIAN_SERVER_PACKAGE_RECOMMENDS aioctl)
 set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_EXTRA
     "${CMAKE_SOURCE_DIR}/deploy/deb/server/conffiles;${CMAKE_SOURCE_DIR}/deploy/deb/server/postinst;${CMAKE_SOURCE_DIR}/deploy/deb/server/prerm;${CMAKE_SOURCE_DIR}/deploy/deb/server/postrm")
