@@ -39,6 +39,7 @@ struct agent {
 
 	struct aio_rpc_client *rpc;
 	bool has_secret; /* STATE/host.secret exists */
+	bool no_batch;   /* the server has no ReportBatch (older): one report a call */
 	struct agent_sampler sampler;
 	_Atomic uint64_t sampled_ms;  /* the sampling loop's last turn (mono) */
 	struct agent_applier applier; /* the control thread's */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "bounds.h"
 #include "clock.h"
 #include "fileio.h"
 #include "log.h"
@@ -131,6 +132,7 @@ static int say_hello(struct agent *a)
 	}
 	a->spool.fresh = false;
 	pthread_mutex_unlock(&a->lock);
+	a->no_batch = false; /* a server met again may be a newer one */
 	log_info("connected to %s as %s (server has reports up to %" PRIu64 ")", a->conf.server,
 	         a->host_id, out->last_seq);
 	aioctl__v1__hello_reply__free_unpacked(out, NULL);
@@ -161,8 +163,6 @@ static int send_oldest(struct agent *a)
 	int code, err;
 
 	pthread_mutex_lock(&a->lock);
-	while (!a->stopping && a->spool.n == 0)
-		pthread_cond_wait(&a->wake, &a->lock);
 	err = a->stopping ? -ECANCELED : agent_spool_oldest(&a->spool, &r, &positions);
 	pthread_mutex_unlock(&a->lock);
 	if (err == -ENOENT)
@@ -197,6 +197,90 @@ static int send_oldest(struct agent *a)
 	return code;
 }
 
+/* Removes what a ReportBatch answer settled: the reports up to acked,
+ * those refused counted as dropped; then commits the positions of the
+ * last one settled. */
+static void settle_batch(struct agent *a, const struct agent_spool_batch *b,
+                         const Aioctl__V1__ReportBatchReply *out)
+{
+	const char *positions = NULL;
+
+	for (size_t i = 0; i < out->n_refused; i++)
+		log_warn("report %" PRIu64 " refused, dropped: %s", out->refused[i]->seq,
+		         out->refused[i]->reason ? out->refused[i]->reason : "");
+	pthread_mutex_lock(&a->lock);
+	for (size_t i = 0; i < b->n && b->reports[i]->seq <= out->acked_seq; i++) {
+		agent_spool_remove(&a->spool, b->reports[i]->seq);
+		if (b->positions[i])
+			positions = b->positions[i];
+	}
+	for (size_t i = 0; i < out->n_refused; i++)
+		agent_spool_count_dropped(&a->spool); /* never an uncounted drop */
+	pthread_mutex_unlock(&a->lock);
+	if (positions)
+		commit_positions(a, positions);
+}
+
+/* Sends the spool's oldest reports in one ReportBatch (catching up after
+ * an outage); a server without it, or one that refuses the batch as a
+ * whole, gets them one by one. AIO_OK: some were acknowledged. */
+static int send_batch(struct agent *a)
+{
+	Aioctl__V1__ReportBatchRequest in = AIOCTL__V1__REPORT_BATCH_REQUEST__INIT;
+	Aioctl__V1__ReportBatchReply *out = NULL;
+	struct agent_spool_batch b = { 0 };
+	struct aio_rpc_status st;
+	int code, err;
+
+	pthread_mutex_lock(&a->lock);
+	err = a->stopping ? -ECANCELED
+	                  : agent_spool_oldest_batch(&a->spool, AIO_REPORT_BATCH_MAX,
+	                                             AIO_REPORT_BATCH_BYTES, &b);
+	pthread_mutex_unlock(&a->lock);
+	if (err == -ENOENT)
+		return AIO_OK;
+	if (err < 0)
+		return AIO_CANCELLED;
+	in.reports = b.reports;
+	in.n_reports = b.n;
+	code = aio_rpc_invoke(a->rpc, &aioctl__v1__agent__descriptor, "ReportBatch", &in.base,
+	                      a->conf.call_timeout_ms, false, (ProtobufCMessage **)&out, &st);
+	if (code == AIO_OK) {
+		log_debug("reports %" PRIu64 " to %" PRIu64 " sent in one call, %zu refused",
+		          b.reports[0]->seq, out->acked_seq, out->n_refused);
+		settle_batch(a, &b, out);
+		aioctl__v1__report_batch_reply__free_unpacked(out, NULL);
+	} else if (code == AIO_UNIMPLEMENTED || code == AIO_INVALID_ARGUMENT) {
+		if (code == AIO_UNIMPLEMENTED) {
+			log_info("server %s takes one report a call (no ReportBatch)",
+			         a->conf.server);
+			a->no_batch = true;
+		} else {
+			log_warn("batch of %zu reports refused (%s): sending them one by one", b.n,
+			         st.message);
+		}
+		agent_spool_batch_done(&b);
+		return send_oldest(a);
+	} else {
+		log_debug("%zu reports: %s: %s", b.n, aio_status_name(code), st.message);
+	}
+	agent_spool_batch_done(&b);
+	return code;
+}
+
+/* Waits for a report, then sends what the spool holds. */
+static int send_spool(struct agent *a)
+{
+	bool many;
+
+	pthread_mutex_lock(&a->lock);
+	while (!a->stopping && a->spool.n == 0)
+		pthread_cond_wait(&a->wake, &a->lock);
+	many = a->spool.n > 1;
+	pthread_mutex_unlock(&a->lock);
+	return many && !a->no_batch ? send_batch(a) : send_oldest(a);
+}
+
 void *agent_send_thread(void *arg)
 {
 	struct agent *a = arg;
@@ -206,7 +290,7 @@ void *agent_send_thread(void *arg)
 	for (;;) {
 		int code;
 
-		code = hello ? send_oldest(a) : say_hello(a);
+		code = hello ? send_spool(a) : say_hello(a);
 		if (code == AIO_OK || code == AIO_INVALID_ARGUMENT) {
 			if (hello && down_logged)
 				log_info("server %s reachable again", a->conf.server);

@@ -318,6 +318,48 @@ int agent_spool_oldest(struct agent_spool *sp, Aioctl__V1__ReportRequest **ret_r
 	return -ENOENT;
 }
 
+int agent_spool_oldest_batch(struct agent_spool *sp, size_t max_n, uint64_t max_bytes,
+                             struct agent_spool_batch *ret)
+{
+	struct agent_spool_batch b = { 0 };
+	uint64_t bytes;
+	size_t cap;
+	int r;
+
+	cap = sp->n < max_n ? sp->n : max_n;
+	if (!cap)
+		return -ENOENT;
+	if (!(b.reports = calloc(cap, sizeof(*b.reports))) ||
+	    !(b.positions = calloc(cap, sizeof(*b.positions)))) {
+		agent_spool_batch_done(&b);
+		return -ENOMEM;
+	}
+	if ((r = agent_spool_oldest(sp, &b.reports[0], &b.positions[0])) < 0) {
+		agent_spool_batch_done(&b);
+		return r;
+	}
+	b.n = 1;
+	bytes = sp->v[0].size;
+	/* a damaged entry ends the batch: it is the oldest next time, and
+	 * dropped then */
+	while (b.n < cap && b.n < sp->n && bytes + sp->v[b.n].size <= max_bytes &&
+	       read_entry(sp, sp->v[b.n].seq, &b.reports[b.n], &b.positions[b.n]) == 0)
+		bytes += sp->v[b.n++].size;
+	*ret = b;
+	return 0;
+}
+
+void agent_spool_batch_done(struct agent_spool_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		aioctl__v1__report_request__free_unpacked(b->reports[i], NULL);
+		free(b->positions[i]);
+	}
+	free(b->reports);
+	free(b->positions);
+	memset(b, 0, sizeof(*b));
+}
+
 int agent_spool_newest_positions(struct agent_spool *sp, char **ret_positions)
 {
 	for (size_t i = sp->n; i-- > 0;)

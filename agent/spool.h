@@ -42,6 +42,18 @@ int agent_spool_append(struct agent_spool *sp, Aioctl__V1__ReportRequest *r, con
  * (aioctl__v1__report_request__free_unpacked, free). -ENOENT if empty. */
 int agent_spool_oldest(struct agent_spool *sp, Aioctl__V1__ReportRequest **ret_report,
                        char **ret_positions);
+struct agent_spool_batch {
+	Aioctl__V1__ReportRequest **reports; /* oldest first */
+	char **positions;                    /* each report's (may be NULL) */
+	size_t n;
+};
+
+/* The oldest reports, at most max_n and max_bytes of them on disk (the
+ * oldest one whatever its size), for one ReportBatch; the caller frees
+ * them with agent_spool_batch_done. -ENOENT if empty. */
+int agent_spool_oldest_batch(struct agent_spool *sp, size_t max_n, uint64_t max_bytes,
+                             struct agent_spool_batch *ret);
+void agent_spool_batch_done(struct agent_spool_batch *b);
 /* The positions stored with the newest report; -ENOENT if empty. */
 int agent_spool_newest_positions(struct agent_spool *sp, char **ret_positions);
 /* Reads the text of entry seq (as in its file): its report, whose seq must

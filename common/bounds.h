@@ -11,6 +11,10 @@
 #define AIO_VERSION_MAX          64
 #define AIO_USERS_MAX            4096 /* AIO users (processes) per report */
 #define AIO_EVENTS_MAX           256  /* AIO events per report */
+/* reports in one ReportBatch, and the bytes the agent puts in one (the
+ * envelope's own bound, 1 MiB, caps what a peer can send) */
+#define AIO_REPORT_BATCH_MAX     1000
+#define AIO_REPORT_BATCH_BYTES   (512 * 1024)
 #define AIO_EVENT_LINE_MAX       1024 /* raw log line kept per event */
 #define AIO_PATH_MAX             1024 /* file names in reports */
 #define AIO_SETTINGS_MAX         64   /* sysctl files setting aio-max-nr */

@@ -18,10 +18,10 @@ static void load(void)
 		         dlerror());
 		return;
 	}
-#define AIO_LIBSYSTEMD_LOAD(name)                                                            \
-	if (!(*(void **)&lib.name = dlsym(h, "sd_" #name))) {                                \
-		log_warn("libsystemd.so.0 has no sd_%s: too old", #name);                    \
-		return;                                                                      \
+#define AIO_LIBSYSTEMD_LOAD(name)                                         \
+	if (!(*(void **)&lib.name = dlsym(h, "sd_" #name))) {             \
+		log_warn("libsystemd.so.0 has no sd_%s: too old", #name); \
+		return;                                                   \
 	}
 	AIO_LIBSYSTEMD_SYMBOLS(AIO_LIBSYSTEMD_LOAD)
 #undef AIO_LIBSYSTEMD_LOAD

@@ -8,28 +8,28 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
 
-#define AIO_LIBSYSTEMD_SYMBOLS(X)                                                            \
-	X(journal_open)                                                                      \
-	X(journal_open_directory)                                                            \
-	X(journal_close)                                                                     \
-	X(journal_add_match)                                                                 \
-	X(journal_add_disjunction)                                                           \
-	X(journal_get_usage)                                                                 \
-	X(journal_set_data_threshold)                                                        \
-	X(journal_seek_cursor)                                                               \
-	X(journal_seek_head)                                                                 \
-	X(journal_seek_realtime_usec)                                                        \
-	X(journal_test_cursor)                                                               \
-	X(journal_next)                                                                      \
-	X(journal_previous)                                                                  \
-	X(journal_get_fd)                                                                    \
-	X(journal_process)                                                                   \
-	X(journal_get_data)                                                                  \
-	X(journal_get_cursor)                                                                \
-	X(journal_get_realtime_usec)                                                         \
-	X(journal_sendv)                                                                     \
-	X(notify)                                                                            \
-	X(notifyf)                                                                           \
+#define AIO_LIBSYSTEMD_SYMBOLS(X)     \
+	X(journal_open)               \
+	X(journal_open_directory)     \
+	X(journal_close)              \
+	X(journal_add_match)          \
+	X(journal_add_disjunction)    \
+	X(journal_get_usage)          \
+	X(journal_set_data_threshold) \
+	X(journal_seek_cursor)        \
+	X(journal_seek_head)          \
+	X(journal_seek_realtime_usec) \
+	X(journal_test_cursor)        \
+	X(journal_next)               \
+	X(journal_previous)           \
+	X(journal_get_fd)             \
+	X(journal_process)            \
+	X(journal_get_data)           \
+	X(journal_get_cursor)         \
+	X(journal_get_realtime_usec)  \
+	X(journal_sendv)              \
+	X(notify)                     \
+	X(notifyf)                    \
 	X(watchdog_enabled)
 
 struct aio_libsystemd {

@@ -3,6 +3,7 @@
  * thread once the write committed, so an OK means "stored". */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +17,26 @@
 #include "store_hosts.h"
 
 /* A queued write and the call waiting for it. */
+struct batch;
+
 struct pending {
 	struct server_db_write w; /* first: done() gets &w */
 	struct server *s;
 	ProtobufCClosure closure;
 	void *closure_data;
+	struct batch *batch; /* a report of a ReportBatch, answered with it */
+};
+
+/* A ReportBatch being stored: answered when its last write is done. */
+struct batch {
+	struct server *s;
+	ProtobufCClosure closure;
+	void *closure_data;
+	atomic_size_t left; /* writes not done yet */
+	atomic_int err;     /* the first store error */
+	Aioctl__V1__ReportBatchReply rep;
+	Aioctl__V1__RefusedReport *refused; /* rep.refused points into these */
+	Aioctl__V1__RefusedReport **refused_ptrs;
 };
 
 /* How old a sample may be: spool replays and backfills (replay-max). */
@@ -536,10 +552,33 @@ static int note_events(struct server_host *h, void *arg)
 	return 0;
 }
 
+static void batch_free(struct batch *b)
+{
+	if (!b)
+		return;
+	free(b->refused);
+	free(b->refused_ptrs);
+	free(b);
+}
+
+static void batch_reply(struct batch *b)
+{
+	int err = atomic_load(&b->err);
+
+	if (err) {
+		fail(b->closure_data, b->closure, store_status(err), store_message(err));
+	} else {
+		atomic_fetch_add(&b->s->report_batches_total, 1);
+		b->closure(&b->rep.base, b->closure_data);
+	}
+	batch_free(b);
+}
+
 static void report_stored(struct server_db_write *w, int err)
 {
 	struct pending *p = (struct pending *)w;
 	Aioctl__V1__ReportReply rep = AIOCTL__V1__REPORT_REPLY__INIT;
+	struct batch *b = p->batch;
 
 	if (!err && w->event_new) {
 		server_hosts_update_id(&p->s->hosts, w->host_id, note_events, w);
@@ -551,11 +590,18 @@ static void report_stored(struct server_db_write *w, int err)
 				atomic_fetch_add(&p->s->guard_total[k], 1);
 		}
 	}
-	if (err) {
+	if (!err && !w->duplicate)
+		atomic_fetch_add(&p->s->reports_total, 1);
+	if (b) {
+		int none = 0;
+
+		if (err)
+			atomic_compare_exchange_strong(&b->err, &none, err);
+		if (atomic_fetch_sub(&b->left, 1) == 1)
+			batch_reply(b);
+	} else if (err) {
 		fail(p->closure_data, p->closure, store_status(err), store_message(err));
 	} else {
-		if (!w->duplicate)
-			atomic_fetch_add(&p->s->reports_total, 1);
 		rep.has_acked_seq = true;
 		rep.acked_seq = w->seq;
 		p->closure(&rep.base, p->closure_data);
@@ -599,67 +645,183 @@ static int report_host(struct server_host *h, void *arg)
 	return 0;
 }
 
-static void agent_rpc_report(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__ReportRequest *in,
-                             Aioctl__V1__ReportReply_Closure closure, void *data)
+/* One report checked and taken into the host's latest values: its write,
+ * ready to submit and owning in, in *ret_p. Otherwise the status that
+ * refuses it, with why (a static string) or the text in buf. */
+static int take_report(struct server *s, const char *host, Aioctl__V1__ReportRequest *in,
+                       uint64_t now, struct pending **ret_p, const char **why, char *buf,
+                       size_t len)
 {
-	struct server *s = aio_rpc_call_arg(data);
-	const Aioctl__V1__Credentials *creds = aio_rpc_call_creds(data);
 	struct report_host rh;
 	struct pending *p;
-	const char *bad;
-	uint64_t now = aio_now_ms();
 	size_t cleaned;
-	int r;
 
 	/* the agent's clock is ahead: its report is good, only not yet; it
 	 * keeps it and sends it again, where a refusal would drop it */
 	if (in->sample && in->sample->time_ms > now + AIO_SAMPLE_FUTURE_MAX_MS) {
-		char msg[200];
-
-		snprintf(msg, sizeof(msg),
+		snprintf(buf, len,
 		         "sample time is %" PRIu64 " s ahead of the server's clock: the report is "
 		         "kept and sent again (check the agent's clock)",
 		         (in->sample->time_ms - now) / 1000);
-		fail(data, (ProtobufCClosure)closure, AIO_UNAVAILABLE, msg);
-		return;
+		*why = buf;
+		return AIO_UNAVAILABLE;
 	}
-	if ((bad = server_agent_check_report((Aioctl__V1__ReportRequest *)in, now, &cleaned))) {
-		fail(data, (ProtobufCClosure)closure, AIO_INVALID_ARGUMENT, bad);
-		return;
-	}
+	if ((*why = server_agent_check_report(in, now, &cleaned)))
+		return AIO_INVALID_ARGUMENT;
 	if (cleaned)
-		note_cleaned(s, creds->host_id, cleaned);
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		fail(data, (ProtobufCClosure)closure, AIO_RESOURCE_EXHAUSTED,
-		     "server out of memory");
-		return;
+		note_cleaned(s, host, cleaned);
+	if (!(p = calloc(1, sizeof(*p)))) {
+		*why = "server out of memory";
+		return AIO_RESOURCE_EXHAUSTED;
 	}
-
 	rh.in = in;
 	rh.w = &p->w;
 	rh.now = now;
-	if (server_hosts_update_name(&s->hosts, creds->host_id, false, report_host, &rh) < 0) {
+	if (server_hosts_update_name(&s->hosts, host, false, report_host, &rh) < 0) {
 		free(p);
-		fail(data, (ProtobufCClosure)closure, AIO_FAILED_PRECONDITION,
-		     "unknown host: say Hello first");
-		return;
+		*why = "unknown host: say Hello first";
+		return AIO_FAILED_PRECONDITION;
 	}
-
 	p->w.type = SERVER_DB_WRITE_SAMPLE;
 	p->w.seq = in->seq;
 	p->w.sample = *in->sample;
 	p->w.sample.base.n_unknown_fields = 0;
 	p->w.sample.base.unknown_fields = NULL;
 	p->w.last_seen_ms = now;
-	/* the database thread stores the events after this handler returns */
-	p->w.report = (Aioctl__V1__ReportRequest *)aio_rpc_call_take_input(data);
+	/* the database thread stores the events after the handler returns */
+	p->w.report = in;
 	p->s = s;
 	p->w.done = report_stored;
+	*ret_p = p;
+	return AIO_OK;
+}
+
+static void agent_rpc_report(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__ReportRequest *in,
+                             Aioctl__V1__ReportReply_Closure closure, void *data)
+{
+	struct server *s = aio_rpc_call_arg(data);
+	struct pending *p;
+	const char *why;
+	char msg[200];
+	int code, r;
+
+	code = take_report(s, aio_rpc_call_creds(data)->host_id, (Aioctl__V1__ReportRequest *)in,
+	                   aio_now_ms(), &p, &why, msg, sizeof(msg));
+	if (code != AIO_OK) {
+		fail(data, (ProtobufCClosure)closure, code, why);
+		return;
+	}
+	aio_rpc_call_take_input(data); /* p->w.report */
 	p->closure = (ProtobufCClosure)closure;
 	p->closure_data = data;
 	if ((r = server_db_submit(s->db, &p->w)) < 0)
 		submit_failed(p, r);
+}
+
+/* Frees writes linked by next (none submitted). */
+static void free_writes(struct server_db_write *w)
+{
+	while (w) {
+		struct server_db_write *next = w->next;
+
+		server_db_write_free(w);
+		w = next;
+	}
+}
+
+/* Many reports, oldest first: each is judged as Report judges it, the ones
+ * taken are stored in one transaction, and the answer comes when they are.
+ * A report refused for good is listed; one ahead of the server's clock
+ * ends the batch there (the agent keeps it and the rest). */
+static void agent_rpc_report_batch(Aioctl__V1__Agent_Service *svc,
+                                   const Aioctl__V1__ReportBatchRequest *in,
+                                   Aioctl__V1__ReportBatchReply_Closure closure, void *data)
+{
+	struct server *s = aio_rpc_call_arg(data);
+	const char *host = aio_rpc_call_creds(data)->host_id, *why = NULL;
+	Aioctl__V1__ReportBatchRequest *own;
+	struct server_db_write *first = NULL, **tail = &first;
+	uint64_t now = aio_now_ms(), acked = 0;
+	size_t n = 0;
+	struct batch *b;
+	char msg[200];
+	int code = AIO_OK, r;
+
+	if (!in->n_reports || in->n_reports > AIO_REPORT_BATCH_MAX) {
+		snprintf(msg, sizeof(msg), "a batch holds 1 to %d reports, not %zu",
+		         AIO_REPORT_BATCH_MAX, in->n_reports);
+		fail(data, (ProtobufCClosure)closure, AIO_INVALID_ARGUMENT, msg);
+		return;
+	}
+	for (size_t i = 1; i < in->n_reports; i++)
+		if (in->reports[i]->seq <= in->reports[i - 1]->seq) {
+			fail(data, (ProtobufCClosure)closure, AIO_INVALID_ARGUMENT,
+			     "a batch's reports go in ascending seq");
+			return;
+		}
+	b = calloc(1, sizeof(*b));
+	if (!b || !(b->refused = calloc(in->n_reports, sizeof(*b->refused))) ||
+	    !(b->refused_ptrs = calloc(in->n_reports, sizeof(*b->refused_ptrs)))) {
+		batch_free(b);
+		fail(data, (ProtobufCClosure)closure, AIO_RESOURCE_EXHAUSTED,
+		     "server out of memory");
+		return;
+	}
+	aioctl__v1__report_batch_reply__init(&b->rep);
+	b->rep.refused = b->refused_ptrs;
+	b->s = s;
+	b->closure = (ProtobufCClosure)closure;
+	b->closure_data = data;
+	own = (Aioctl__V1__ReportBatchRequest *)aio_rpc_call_take_input(data);
+	for (size_t i = 0; i < own->n_reports; i++) {
+		Aioctl__V1__ReportRequest *rq = own->reports[i];
+		struct pending *p;
+
+		code = take_report(s, host, rq, now, &p, &why, msg, sizeof(msg));
+		if (code == AIO_INVALID_ARGUMENT) {
+			Aioctl__V1__RefusedReport *x = &b->refused[b->rep.n_refused];
+
+			aioctl__v1__refused_report__init(x);
+			x->seq = rq->seq;
+			x->reason = (char *)why;
+			b->refused_ptrs[b->rep.n_refused++] = x;
+			acked = rq->seq;
+			code = AIO_OK;
+			continue;
+		}
+		if (code != AIO_OK)
+			break;
+		own->reports[i] = NULL; /* the write owns it now */
+		p->batch = b;
+		*tail = &p->w;
+		tail = &p->w.next;
+		n++;
+		acked = rq->seq;
+	}
+	aioctl__v1__report_batch_request__free_unpacked(own, NULL);
+	if (code != AIO_OK && (code != AIO_UNAVAILABLE || !acked)) {
+		/* nothing taken (a first report ahead of the clock), or the host
+		 * or memory gone: the agent keeps them all */
+		free_writes(first);
+		batch_free(b);
+		fail(data, (ProtobufCClosure)closure, code, why);
+		return;
+	}
+	b->rep.has_acked_seq = true;
+	b->rep.acked_seq = acked;
+	if (!n) {
+		batch_reply(b); /* every one refused */
+		return;
+	}
+	atomic_store(&b->left, n);
+	if ((r = server_db_submit_many(s->db, first, n)) < 0) {
+		free_writes(first);
+		fail(data, (ProtobufCClosure)closure,
+		     r == -EAGAIN ? AIO_RESOURCE_EXHAUSTED : AIO_UNAVAILABLE,
+		     r == -EAGAIN ? "server busy: write queue full, retry later"
+		                  : "server is shutting down");
+		batch_free(b);
+	}
 }
 
 /* The caller's host, known from Hello; 0 when unknown. */
@@ -725,6 +887,11 @@ static void agent_rpc_ack(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__AckR
 }
 
 Aioctl__V1__Agent_Service server_agent_service = {
-	AIOCTL__V1__AGENT__BASE_INIT, .enroll = agent_rpc_enroll, .hello = agent_rpc_hello,
-	.report = agent_rpc_report,   .watch = agent_rpc_watch,   .ack = agent_rpc_ack,
+	AIOCTL__V1__AGENT__BASE_INIT,
+	.enroll = agent_rpc_enroll,
+	.hello = agent_rpc_hello,
+	.report = agent_rpc_report,
+	.report_batch = agent_rpc_report_batch,
+	.watch = agent_rpc_watch,
+	.ack = agent_rpc_ack,
 };

@@ -43,6 +43,7 @@ struct server_db {
 	struct server_db_write *done_head, **done_tail;
 	bool committer_done;
 	uint64_t batch_wait_us;
+	uint64_t txn; /* transactions begun (database thread) */
 	bool filling; /* the thread waits for a batch to fill */
 	uint64_t raw_keepalive_ms;
 	/* checkpoints run on their own thread and connection, so the
@@ -160,6 +161,11 @@ void server_db_bind_text(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, i);
+}
+
+uint64_t server_db_txn(struct server_db *db)
+{
+	return db->txn;
 }
 
 uint64_t server_db_batch_age_ms(struct server_db *db)
@@ -374,6 +380,7 @@ static int commit_batch(struct server_db *db, struct server_db_write *batch)
 {
 	int rc = server_db_step(db->begin);
 
+	db->txn++;
 	for (struct server_db_write *w = batch; w && rc == SQLITE_OK; w = w->next)
 		rc = w->type == SERVER_DB_WRITE_FN ? w->fn(db->conn, w->arg) : db->apply(db, w);
 	if (rc == SQLITE_OK)
@@ -391,6 +398,7 @@ static void *db_thread(void *arg)
 
 	for (;;) {
 		struct server_db_write *batch, *w, **tail;
+		bool joined = false;
 		size_t n = 0;
 		int err;
 
@@ -418,10 +426,12 @@ static void *db_thread(void *arg)
 				;
 			db->filling = false;
 		}
-		/* take up to batch_max writes off the queue */
+		/* take up to batch_max writes off the queue, and never a part
+		 * of writes submitted together */
 		batch = db->head;
 		tail = &db->head;
-		while (*tail && n < db->batch_max) {
+		while (*tail && (n < db->batch_max || (n && joined))) {
+			joined = (*tail)->joined;
 			tail = &(*tail)->next;
 			n++;
 		}
@@ -583,26 +593,38 @@ int server_db_start(struct server_db *db, size_t queue_max, size_t batch_max,
 	return 0;
 }
 
-int server_db_submit(struct server_db *db, struct server_db_write *w)
+int server_db_submit_many(struct server_db *db, struct server_db_write *first, size_t n)
 {
+	struct server_db_write *last = first;
 	int r = 0;
 
-	w->next = NULL;
+	for (size_t i = 1; i < n; i++) {
+		last->joined = true;
+		last = last->next;
+	}
+	last->next = NULL;
+	last->joined = false;
 	pthread_mutex_lock(&db->lock);
 	if (db->stopping)
 		r = -ESHUTDOWN;
-	else if (db->queued >= db->queue_max)
+	else if (db->queued + n > db->queue_max)
 		r = -EAGAIN;
 	else {
-		*db->tail = w;
-		db->tail = &w->next;
-		db->queued++;
+		*db->tail = first;
+		db->tail = &last->next;
+		db->queued += n;
 		/* while a batch fills, wake the thread only when it is full */
 		if (!db->filling || db->queued >= db->batch_max)
 			pthread_cond_signal(&db->wake);
 	}
 	pthread_mutex_unlock(&db->lock);
 	return r;
+}
+
+int server_db_submit(struct server_db *db, struct server_db_write *w)
+{
+	w->next = NULL;
+	return server_db_submit_many(db, w, 1);
 }
 
 #define EXEC_ARGS_MAX 8

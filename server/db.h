@@ -27,6 +27,7 @@ enum server_db_write_type {
 
 struct server_db_write {
 	struct server_db_write *next;
+	bool joined; /* set by server_db_submit_many: next is in the same transaction */
 	enum server_db_write_type type;
 	int64_t host_id;
 	/* SERVER_DB_WRITE_HOST: copies, freed with the write */
@@ -119,8 +120,14 @@ struct sqlite3_stmt *server_reader_stmt(struct server_reader *rd, const char *sq
 /* batch_wait_us: under load, how long a batch may wait to fill. */
 int server_db_start(struct server_db *db, size_t queue_max, size_t batch_max,
                     uint64_t batch_wait_us);
+/* The transaction the database thread is in: a number that changes with
+ * every batch (database thread only). */
+uint64_t server_db_txn(struct server_db *db);
 /* Queues w; -EAGAIN when the queue is full, -ESHUTDOWN when stopping. */
 int server_db_submit(struct server_db *db, struct server_db_write *w);
+/* Queues the n writes linked from first by next, all or none, to be
+ * stored in one transaction (which may hold other writes too). */
+int server_db_submit_many(struct server_db *db, struct server_db_write *first, size_t n);
 /* Makes w (zeroed) a host write with copies of h's fields; the caller holds
  * the registry lock. On failure w still goes to server_db_write_free. */
 int server_db_write_host_fill(struct server_db_write *w, const struct server_host *h);

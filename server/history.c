@@ -699,6 +699,38 @@ static int raw_append(struct server_db *db, int64_t host_id, struct series_row *
 	return SQLITE_OK;
 }
 
+/* A run of one host's reports in a transaction (a ReportBatch) reads its
+ * series row once and writes it once: the row stays in hand from one
+ * write to the next while they are the same host's and in the same
+ * transaction. The database thread's own. */
+struct series_run {
+	struct server_db *db;
+	uint64_t txn;
+	const struct server_db_write *next; /* the write the row is kept for */
+	struct series_row sr;
+};
+
+static struct series_run *series_run(void)
+{
+	static _Thread_local struct series_run *run; /* a pointer: 8 bytes a thread */
+
+	if (!run)
+		run = calloc(1, sizeof(*run));
+	return run;
+}
+
+/* A duplicate in a run: the row in hand goes on to the next write, or is
+ * written now. */
+static int finish_run(struct server_db *db, struct server_db_write *w, struct series_run *run)
+{
+	if (w->next && w->next->type == SERVER_DB_WRITE_SAMPLE && w->next->host_id == w->host_id) {
+		run->next = w->next;
+		return SQLITE_OK;
+	}
+	run->next = NULL;
+	return series_put(db, w->host_id, &run->sr);
+}
+
 /* One acknowledged report into the history: a seq at or below the host's
  * last is a replay. The raw tier keeps a report only when its values
  * differ from the last one's, or a keep-alive is due; every report goes
@@ -708,17 +740,27 @@ int server_history_apply(struct server_db *db, struct server_db_write *w)
 {
 	const Aioctl__V1__Sample *s = &w->sample;
 	int64_t t = (int64_t)s->time_ms;
-	struct series_row sr;
+	struct series_run *run = series_run();
+	struct series_row *srp;
 	bool raw;
 	int rc;
 
-	if ((rc = series_get(db, w->host_id, &sr)) != SQLITE_OK)
-		return rc;
+	if (!run)
+		return SQLITE_NOMEM;
+	srp = &run->sr;
+	if (run->db != db || run->txn != server_db_txn(db) || run->next != w) {
+		run->next = NULL;
+		if ((rc = series_get(db, w->host_id, srp)) != SQLITE_OK)
+			return rc;
+		run->db = db;
+		run->txn = server_db_txn(db);
+	}
+#define sr (*srp)
 	/* seqs are at most AIO_SEQ_MAX (checked with the report): stored as
 	 * SQLite's signed integers, compared unsigned */
 	if (sr.found && w->seq <= (uint64_t)sr.seq_last) {
 		w->duplicate = true;
-		return SQLITE_OK;
+		return run->next ? finish_run(db, w, run) : SQLITE_OK;
 	}
 	raw = !sr.found || !sr.raw_n || (int64_t)s->aio_nr != sr.aio_nr ||
 	      (int64_t)s->aio_nr_min != sr.aio_nr_min || (int64_t)s->aio_nr_max != sr.aio_nr_max ||
@@ -744,6 +786,7 @@ int server_history_apply(struct server_db *db, struct server_db_write *w)
 	}
 	if (!sr.found)
 		sr.seq_first = (int64_t)w->seq;
+	sr.found = true; /* for the next report of a run */
 	sr.seq_last = (int64_t)w->seq;
 	sr.reports++;
 	sr.time_ms = t;
@@ -751,7 +794,14 @@ int server_history_apply(struct server_db *db, struct server_db_write *w)
 	sr.aio_nr_min = (int64_t)s->aio_nr_min;
 	sr.aio_nr_max = (int64_t)s->aio_nr_max;
 	sr.aio_max_nr = (int64_t)s->aio_max_nr;
-	return series_put(db, w->host_id, &sr);
+#undef sr
+	/* the host's next report comes next: the row stays in hand for it */
+	run->next = NULL;
+	if (w->next && w->next->type == SERVER_DB_WRITE_SAMPLE && w->next->host_id == w->host_id) {
+		run->next = w->next;
+		return SQLITE_OK;
+	}
+	return series_put(db, w->host_id, srp);
 }
 
 /* ------------------------------------------------------------ retention */

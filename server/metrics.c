@@ -210,6 +210,10 @@ static void server_internals(struct server_metrics *s, FILE *f)
 	family(f, "aioctl_server_reports_total", "counter", "reports received and stored");
 	fprintf(f, "aioctl_server_reports_total %" PRIu64 "\n",
 	        (uint64_t)atomic_load(s->reports_total));
+	family(f, "aioctl_server_report_batches_total", "counter",
+	       "ReportBatch calls stored: agents catching up, many reports a call");
+	fprintf(f, "aioctl_server_report_batches_total %" PRIu64 "\n",
+	        (uint64_t)atomic_load(s->report_batches_total));
 	family(f, "aioctl_server_fields_cleaned_total", "counter",
 	       "text fields of agents' messages stored cleaned (controls, not UTF-8, too long)");
 	fprintf(f, "aioctl_server_fields_cleaned_total %" PRIu64 "\n",

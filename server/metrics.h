@@ -17,6 +17,7 @@ struct server_metrics {
 	struct server_notify *notify;
 	struct server_retention *retention;
 	atomic_uint_fast64_t *reports_total;
+	atomic_uint_fast64_t *report_batches_total;
 	atomic_uint_fast64_t *fields_cleaned_total;
 	atomic_uint_fast64_t *guard_total; /* [3]: raised, refused, warned */
 	struct aio_pipes *agent_pipes, *admin_pipes;

@@ -282,6 +282,7 @@ int server_start(struct server *s)
 		.notify = &s->notify,
 		.retention = &s->retention,
 		.reports_total = &s->reports_total,
+		.report_batches_total = &s->report_batches_total,
 		.fields_cleaned_total = &s->fields_cleaned_total,
 		.guard_total = s->guard_total,
 		.agent_pipes = aio_rpc_server_pipes(s->agent_rpc),

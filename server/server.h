@@ -52,6 +52,7 @@ struct server {
 	struct server_metrics metrics; /* /metrics */
 	struct server_web web;         /* /api/v1 and /ui */
 	atomic_uint_fast64_t reports_total;
+	atomic_uint_fast64_t report_batches_total; /* ReportBatch calls stored */
 	atomic_uint_fast64_t fields_cleaned_total; /* text fields agents sent cleaned */
 	/* the guard's decisions reported, new ones: raised, refused, warned */
 	atomic_uint_fast64_t guard_total[3];

@@ -303,6 +303,17 @@ Test(agent, spool_keeps_every_report_through_an_outage)
 		json_decref(j);
 	}
 	cr_expect_eq(h_db_value(&env, "SELECT count(*) FROM events WHERE line LIKE '%IN-GAP%'"), 1);
+	/* the gap's reports came back many to a call */
+	{
+		static const char name[] = "\naioctl_server_report_batches_total ";
+		char *m = h_http_get(&env, "/metrics"), *p;
+
+		cr_assert_not_null(m);
+		p = strstr(m, name);
+		cr_expect(p && strtoull(p + sizeof(name) - 1, NULL, 10) >= 1,
+		          "the spool was sent in ReportBatch calls");
+		free(m);
+	}
 }
 
 static bool stored_past(struct h_env *e, void *arg)

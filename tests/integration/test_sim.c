@@ -99,3 +99,38 @@ Test(sim, two_hundred_agents_report_and_take_a_rollout, .timeout = 120)
 	free(out);
 	h_env_fini(&env);
 }
+
+/* The catch-up after an outage, small: each host's hour of spooled
+ * reports (360 at 10 s) comes in one ReportBatch, and every one is
+ * stored exactly once, in the rollups too. */
+Test(sim, an_hour_of_spooled_reports_per_host_in_batches, .timeout = 120)
+{
+	const char *args[] = { "--hosts", "200", "--backfill", "1h", "--batch", "360", NULL };
+	char path[512], *out = NULL;
+	json_error_t jerr;
+	json_t *sim;
+
+	h_env_init(&env);
+	h_server_start(&env);
+	h_sim_run(&env, "sim", args);
+	snprintf(path, sizeof(path), "%s/sim.log", env.dir);
+	cr_assert_eq(aio_file_read_all(path, 1 << 20, &out, NULL), 0);
+	sim = json_loads(strchr(out, '{'), JSON_DISABLE_EOF_CHECK, &jerr);
+	cr_assert_not_null(sim, "aio-sim printed no figures: %s", out);
+	cr_expect_eq(json_integer_value(json_object_get(sim, "reports_ok")), HOSTS * 360);
+	cr_expect_eq(json_integer_value(json_object_get(sim, "reports_failed")), 0);
+	cr_expect_leq(json_integer_value(json_object_get(sim, "requests")) -
+	                      json_integer_value(json_object_get(sim, "retries")),
+	              HOSTS, "one call per host");
+	cr_expect_eq(h_db_value(&env, "SELECT sum(reports) FROM series"), HOSTS * 360);
+	cr_expect_eq(h_db_value(&env, "SELECT count(*) FROM series"
+	                              " WHERE reports != 360 OR seq_first != 1 OR seq_last != 360"),
+	             0, "every host's seqs 1..360, each once");
+	cr_expect_eq(h_db_value(&env, "SELECT count(*) FROM series s WHERE reports !="
+	                              " (SELECT sum(count) FROM rollup_5m_all r"
+	                              " WHERE r.host_id = s.host_id)"),
+	             0, "each report in the rollups once");
+	json_decref(sim);
+	free(out);
+	h_env_fini(&env);
+}

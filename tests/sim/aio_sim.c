@@ -7,7 +7,9 @@
  * Each host enrolls (a token made over the admin RPC), says Hello, then
  * reports every --interval and holds a Watch, answering set-limit commands
  * (refusing --refuse-rate percent of them) and live samples. --flood sends
- * --reports reports per host back to back; --backfill-days sends that much
+ * --reports reports per host back to back; --backfill (or --backfill-days)
+ * sends that much history as fast as the server takes it, --batch N of
+ * them per ReportBatch call (an agent catching up after an outage).
  * history as fast as the server takes it. At the end one JSON line of
  * figures goes to stdout. */
 #include <errno.h>
@@ -26,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "clock.h"
 #include "conf.h"
 #include "duration.h"
@@ -48,7 +51,8 @@ struct opts {
 	unsigned refuse_rate;
 	bool flood;
 	uint64_t reports;
-	uint64_t backfill_days;
+	uint64_t backfill_ms; /* --backfill, --backfill-days */
+	size_t batch;
 	const char *label;
 };
 
@@ -61,7 +65,7 @@ struct sim {
 	uint64_t start_ms;
 	uint64_t origin_ms; /* the first sample's time: start, or backfill-days before */
 	atomic_bool stopping;
-	atomic_uint_fast64_t reports_sent, reports_ok, reports_failed;
+	atomic_uint_fast64_t reports_sent, reports_ok, reports_failed, requests, retries;
 	atomic_uint_fast64_t watches, commands, acks, refused, live;
 	atomic_uint_fast64_t hosts_ready, hosts_done;
 	atomic_uint_fast64_t n_lat;
@@ -85,6 +89,8 @@ struct host {
 	uint64_t report_seq;   /* the last report's seq */
 	uint64_t reports_left; /* --flood, --backfill-days */
 	uint64_t backfill_ms;  /* the next backfilled sample's time */
+	size_t in_flight;      /* reports in the call in flight */
+	nng_msg *again;        /* its copy, sent again when the server is busy */
 	uint64_t sent_us;
 	uint64_t aio_max_nr;
 	unsigned rng;
@@ -192,48 +198,107 @@ static uint64_t aio_nr_of(struct host *h, uint64_t t_ms)
 
 /* ---------------------------------------------------------- reporting */
 
-static void report_send(struct host *h)
+/* Sends m, keeping a copy to send again if the server is busy; m NULL:
+ * that copy. */
+static void call_send(struct host *h, nng_msg *m)
 {
-	struct sim *s = h->sim;
-	Aioctl__V1__ReportRequest r = AIOCTL__V1__REPORT_REQUEST__INIT;
-	Aioctl__V1__Sample smp = AIOCTL__V1__SAMPLE__INIT;
-	Aioctl__V1__AioEvent ev = AIOCTL__V1__AIO_EVENT__INIT, *evs[1] = { &ev };
-	uint64_t t = aio_now_ms();
-	char key[96], line[128];
-	nng_msg *m;
-
-	if (s->o.backfill_days) {
-		t = h->backfill_ms;
-		h->backfill_ms += s->o.interval_ms;
+	if (!m) {
+		m = h->again;
+		h->again = NULL;
 	}
-	smp.time_ms = t;
-	smp.aio_nr = smp.aio_nr_min = smp.aio_nr_max = aio_nr_of(h, t);
-	smp.aio_max_nr = h->aio_max_nr;
-	r.seq = ++h->report_seq;
-	r.sample = &smp;
-	if (s->o.error_rate > 0 && (double)rand_r(&h->rng) / RAND_MAX <
-	                                   s->o.error_rate * (double)s->o.interval_ms / 3600000.0) {
-		snprintf(key, sizeof(key), "sim:%s:%" PRIu64, h->name, r.seq);
-		snprintf(line, sizeof(line), "sim: failed to create linux AIO context (%s)",
-		         h->name);
-		ev.time_ms = t;
-		ev.kind = AIOCTL__V1__EVENT_KIND__EVENT_FAILED;
-		ev.source = "journal:libvirtd.service";
-		ev.vm = "sim-vm";
-		ev.key = key;
-		ev.line = line;
-		r.events = evs;
-		r.n_events = 1;
-	}
-	if (!(m = request(h, "Report", &r.base))) {
-		s->reports_failed++;
-		return;
-	}
+	if (h->sim->o.flood || h->sim->o.backfill_ms)
+		nng_msg_dup(&h->again, m);
 	h->rstate = R_SEND;
 	h->sent_us = now_us();
 	nng_aio_set_msg(h->raio, m);
 	nng_ctx_send(h->rctx, h->raio);
-	s->reports_sent++;
+	h->sim->requests++;
+}
+
+/* One report's parts, built in place. */
+struct sim_report {
+	Aioctl__V1__ReportRequest r;
+	Aioctl__V1__Sample smp;
+	Aioctl__V1__AioEvent ev, *evs[1];
+	char key[96], line[128];
+};
+
+static void report_fill(struct host *h, struct sim_report *x)
+{
+	struct sim *s = h->sim;
+	uint64_t t = aio_now_ms();
+
+	if (s->o.backfill_ms) {
+		t = h->backfill_ms;
+		h->backfill_ms += s->o.interval_ms;
+	}
+	aioctl__v1__report_request__init(&x->r);
+	aioctl__v1__sample__init(&x->smp);
+	x->smp.time_ms = t;
+	x->smp.aio_nr = x->smp.aio_nr_min = x->smp.aio_nr_max = aio_nr_of(h, t);
+	x->smp.aio_max_nr = h->aio_max_nr;
+	x->r.seq = ++h->report_seq;
+	x->r.sample = &x->smp;
+	if (s->o.error_rate > 0 && (double)rand_r(&h->rng) / RAND_MAX <
+	                                   s->o.error_rate * (double)s->o.interval_ms / 3600000.0) {
+		aioctl__v1__aio_event__init(&x->ev);
+		snprintf(x->key, sizeof(x->key), "sim:%s:%" PRIu64, h->name, x->r.seq);
+		snprintf(x->line, sizeof(x->line), "sim: failed to create linux AIO context (%s)",
+		         h->name);
+		x->ev.time_ms = t;
+		x->ev.kind = AIOCTL__V1__EVENT_KIND__EVENT_FAILED;
+		x->ev.source = "journal:libvirtd.service";
+		x->ev.vm = "sim-vm";
+		x->ev.key = x->key;
+		x->ev.line = x->line;
+		x->evs[0] = &x->ev;
+		x->r.events = x->evs;
+		x->r.n_events = 1;
+	}
+}
+
+/* The next report, or with --batch the next ones of a flood or backfill
+ * in one ReportBatch. */
+static void report_send(struct host *h)
+{
+	struct sim *s = h->sim;
+	size_t k = 1;
+	nng_msg *m;
+
+	if ((s->o.flood || s->o.backfill_ms) && s->o.batch > 1) {
+		k = h->reports_left + 1 < s->o.batch ? h->reports_left + 1 : s->o.batch;
+		h->reports_left -= k - 1;
+	}
+	if (k == 1) {
+		struct sim_report x;
+
+		report_fill(h, &x);
+		m = request(h, "Report", &x.r.base);
+	} else {
+		Aioctl__V1__ReportBatchRequest b = AIOCTL__V1__REPORT_BATCH_REQUEST__INIT;
+		struct sim_report *x = calloc(k, sizeof(*x));
+		Aioctl__V1__ReportRequest **v = calloc(k, sizeof(*v));
+
+		m = NULL;
+		if (x && v) {
+			for (size_t i = 0; i < k; i++) {
+				report_fill(h, &x[i]);
+				v[i] = &x[i].r;
+			}
+			b.reports = v;
+			b.n_reports = k;
+			m = request(h, "ReportBatch", &b.base);
+		}
+		free(x);
+		free(v);
+	}
+	if (!m) {
+		s->reports_failed += k;
+		return;
+	}
+	h->in_flight = k;
+	s->reports_sent += k;
+	call_send(h, m);
 }
 
 static void report_next(struct host *h)
@@ -244,7 +309,7 @@ static void report_next(struct host *h)
 		s->hosts_done++;
 		return;
 	}
-	if (s->o.flood || s->o.backfill_days) {
+	if (s->o.flood || s->o.backfill_ms) {
 		if (h->reports_left == 0) {
 			s->hosts_done++;
 			return;
@@ -262,22 +327,29 @@ static void timer_cb(void *arg)
 	struct host *h = arg;
 
 	if (nng_aio_result(h->taio) != 0 || h->sim->stopping) {
+		nng_msg_free(h->again);
+		h->again = NULL;
 		h->sim->hosts_done++;
 		return;
 	}
-	report_send(h);
+	if (h->again)
+		call_send(h, NULL); /* the call the server was too busy for */
+	else
+		report_send(h);
 }
 
 static void report_cb(void *arg)
 {
 	struct host *h = arg;
 	struct sim *s = h->sim;
-	int rv = nng_aio_result(h->raio);
+	int rv = nng_aio_result(h->raio), st = AIO_UNAVAILABLE;
 
 	if (h->rstate == R_SEND) {
 		if (rv != 0) {
 			nng_msg_free(nng_aio_get_msg(h->raio));
-			s->reports_failed++;
+			nng_msg_free(h->again);
+			h->again = NULL;
+			s->reports_failed += h->in_flight;
 			report_next(h);
 			return;
 		}
@@ -285,14 +357,25 @@ static void report_cb(void *arg)
 		nng_ctx_recv(h->rctx, h->raio);
 		return;
 	}
-	if (rv == 0 && reply(nng_aio_get_msg(h->raio), NULL, NULL) == AIO_OK) {
+	if (rv == 0)
+		st = reply(nng_aio_get_msg(h->raio), NULL, NULL);
+	/* as the agent does: a busy server gets the same call again later */
+	if (st == AIO_RESOURCE_EXHAUSTED && h->again) {
+		s->retries++;
+		h->rstate = R_WAIT;
+		nng_sleep_aio((nng_duration)(100 + rand_r(&h->rng) % 400), h->taio);
+		return;
+	}
+	nng_msg_free(h->again);
+	h->again = NULL;
+	if (st == AIO_OK) {
 		uint64_t i = s->n_lat++;
 
-		s->reports_ok++;
+		s->reports_ok += h->in_flight;
 		if (i < LATENCIES_MAX)
 			s->lat_us[i] = (uint32_t)(now_us() - h->sent_us);
 	} else {
-		s->reports_failed++;
+		s->reports_failed += h->in_flight;
 	}
 	report_next(h);
 }
@@ -529,7 +612,8 @@ static void usage(void)
 	fprintf(stderr, "usage: aio-sim --server URL --admin URL --token-file FILE --hosts N\n"
 	                "  [--prefix NAME] [--interval DUR] [--duration DUR] [--label K=V]\n"
 	                "  [--behaviour steady|growth|spikes|churn] [--error-rate PER-HOST-HOUR]\n"
-	                "  [--refuse-rate PERCENT] [--flood --reports N] [--backfill-days D]\n");
+	                "  [--refuse-rate PERCENT] [--flood --reports N] [--backfill-days D]\n"
+	                "  [--backfill DUR] [--batch N]\n");
 	exit(64);
 }
 
@@ -549,6 +633,8 @@ int main(int argc, char **argv)
 		{ "flood", no_argument, NULL, 'f' },
 		{ "reports", required_argument, NULL, 'R' },
 		{ "backfill-days", required_argument, NULL, 'B' },
+		{ "backfill", required_argument, NULL, 'F' },
+		{ "batch", required_argument, NULL, 'N' },
 		{ "label", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -594,9 +680,19 @@ int main(int argc, char **argv)
 				usage();
 			break;
 		case 'B':
-			if (aio_uint_parse(optarg, &s->o.backfill_days) < 0 ||
-			    s->o.backfill_days > 30)
+			if (aio_uint_parse(optarg, &v) < 0 || v > 30)
 				usage();
+			s->o.backfill_ms = v * 86400000ULL;
+			break;
+		case 'F':
+			if (aio_duration_parse(optarg, &s->o.backfill_ms) < 0 ||
+			    s->o.backfill_ms > 30 * 86400000ULL)
+				usage();
+			break;
+		case 'N':
+			if (aio_uint_parse(optarg, &v) < 0 || !v || v > AIO_REPORT_BATCH_MAX)
+				usage();
+			s->o.batch = (size_t)v;
 			break;
 		case 'r':
 			if (aio_uint_parse(optarg, &v) < 0 || v > 100)
@@ -627,7 +723,7 @@ int main(int argc, char **argv)
 	if (!s->o.server || !s->o.admin || !s->o.token_file || !s->o.hosts)
 		usage();
 	if (!s->o.duration_ms)
-		s->o.duration_ms = s->o.flood || s->o.backfill_days ? 3600000 : 10000;
+		s->o.duration_ms = s->o.flood || s->o.backfill_ms ? 3600000 : 10000;
 	signal(SIGPIPE, SIG_IGN);
 	/* one connection per host: as many descriptors as the system allows */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -654,7 +750,7 @@ int main(int argc, char **argv)
 	s->lat_us = calloc(LATENCIES_MAX, sizeof(*s->lat_us));
 	s->hosts = calloc(s->o.hosts, sizeof(*s->hosts));
 	s->start_ms = aio_now_ms();
-	s->origin_ms = s->start_ms - s->o.backfill_days * 86400000ULL;
+	s->origin_ms = s->start_ms - s->o.backfill_ms;
 	for (size_t i = 0; i < s->o.hosts; i++) {
 		struct host *h = &s->hosts[i];
 
@@ -663,9 +759,9 @@ int main(int argc, char **argv)
 		h->rng = (unsigned)i * 2654435761u;
 		h->aio_max_nr = 65536;
 		snprintf(h->name, sizeof(h->name), "%s%05zu", s->o.prefix, i);
-		if (s->o.backfill_days) {
-			h->backfill_ms = s->start_ms - s->o.backfill_days * 86400000ULL;
-			h->reports_left = s->o.backfill_days * 86400000ULL / s->o.interval_ms;
+		if (s->o.backfill_ms) {
+			h->backfill_ms = s->start_ms - s->o.backfill_ms;
+			h->reports_left = s->o.backfill_ms / s->o.interval_ms;
 		} else {
 			h->reports_left = s->o.reports;
 		}
@@ -695,7 +791,7 @@ int main(int argc, char **argv)
 	}
 	end = aio_mono_ms() + s->o.duration_ms;
 	while (aio_mono_ms() < end &&
-	       !((s->o.flood || s->o.backfill_days) && s->hosts_done >= s->o.hosts)) {
+	       !((s->o.flood || s->o.backfill_ms) && s->hosts_done >= s->o.hosts)) {
 		struct timespec ts = { 0, 20 * 1000 * 1000 };
 
 		nanosleep(&ts, NULL);
@@ -707,19 +803,20 @@ int main(int argc, char **argv)
 	qsort(s->lat_us, n, sizeof(*s->lat_us), by_value);
 	printf("{\"hosts\": %zu, \"seconds\": %.3f, \"reports_sent\": %" PRIu64
 	       ", \"reports_ok\": %" PRIu64 ", \"reports_failed\": %" PRIu64
+	       ", \"requests\": %" PRIu64 ", \"retries\": %" PRIu64
 	       ", \"reports_per_s\": %.0f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, \"watches\": "
 	       "%" PRIu64 ", \"commands\": %" PRIu64 ", \"acks\": %" PRIu64
 	       ", \"refused\": %" PRIu64 ", \"live\": %" PRIu64 ", \"sim_rss_mb\": %.1f}\n",
 	       s->o.hosts, (double)t1 / 1e6, (uint64_t)s->reports_sent, (uint64_t)s->reports_ok,
-	       (uint64_t)s->reports_failed, (double)s->reports_ok / ((double)t1 / 1e6),
-	       n ? s->lat_us[n / 2] / 1000.0 : 0, n ? s->lat_us[n * 99 / 100] / 1000.0 : 0,
-	       (uint64_t)s->watches, (uint64_t)s->commands, (uint64_t)s->acks, (uint64_t)s->refused,
-	       (uint64_t)s->live, rss_mb());
+	       (uint64_t)s->reports_failed, (uint64_t)s->requests, (uint64_t)s->retries,
+	       (double)s->reports_ok / ((double)t1 / 1e6), n ? s->lat_us[n / 2] / 1000.0 : 0,
+	       n ? s->lat_us[n * 99 / 100] / 1000.0 : 0, (uint64_t)s->watches,
+	       (uint64_t)s->commands, (uint64_t)s->acks, (uint64_t)s->refused, (uint64_t)s->live,
+	       rss_mb());
 	fflush(stdout);
 	/* closing 10,000 sockets one by one takes long: the process ends */
 	/* a flood or backfill not sent in full (or refused) is a failure */
-	_exit((s->o.flood || s->o.backfill_days) &&
-	                      (s->reports_failed || s->hosts_done < s->o.hosts)
+	_exit((s->o.flood || s->o.backfill_ms) && (s->reports_failed || s->hosts_done < s->o.hosts)
 	              ? 1
 	              : 0);
 }
