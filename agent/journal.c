@@ -2,12 +2,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "libsystemd.h"
+#include "log.h"
 #include "path.h"
 
 /* MESSAGE fields past this are cut by libsystemd before we see them. */
@@ -86,8 +88,14 @@ int agent_journal_open(struct agent_journal *jw, const char *sysroot, const char
 	memset(jw, 0, sizeof(*jw));
 	if (!journal_present(sysroot))
 		return -ENOENT;
-	if (!sd && !(sd = aio_libsystemd()))
+	if (!sd && !(sd = aio_libsystemd())) {
+		static atomic_bool told;
+
+		if (!atomic_exchange(&told, true))
+			log_warn("libsystemd: %s (the journal is not read)",
+			         aio_libsystemd_error());
 		return -ENOPKG;
+	}
 	if (!sysroot || strcmp(sysroot, "/") == 0) {
 		r = sd->journal_open(&jw->j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
 	} else {

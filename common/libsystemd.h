@@ -39,5 +39,8 @@ struct aio_libsystemd {
 };
 
 /* The library's functions, loaded once (thread-safe); NULL when
- * libsystemd.so.0 is not installed or lacks one of them (logged once). */
+ * libsystemd.so.0 is not installed or lacks one of them. */
 const struct aio_libsystemd *aio_libsystemd(void);
+
+/* Why aio_libsystemd() is NULL, for the caller to log; NULL if it is not. */
+const char *aio_libsystemd_error(void);

@@ -48,8 +48,10 @@ void aio_log_init(const char *ident, int max_level)
 	log_max = max_level;
 	log_journal = stderr_is_journal();
 	/* only a unit's stderr makes the library worth loading */
-	if (log_journal && !(sd = aio_libsystemd()))
+	if (log_journal && !(sd = aio_libsystemd())) {
 		log_journal = false;
+		log_warn("libsystemd: %s (logging to stderr as text)", aio_libsystemd_error());
+	}
 }
 
 void aio_log_set_level(int max_level)

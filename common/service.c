@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,14 @@
  * otherwise, and nothing is loaded */
 static const struct aio_libsystemd *notifier(void)
 {
-	return getenv("NOTIFY_SOCKET") ? aio_libsystemd() : NULL;
+	static atomic_bool told;
+	const struct aio_libsystemd *sd;
+
+	if (!getenv("NOTIFY_SOCKET"))
+		return NULL;
+	if (!(sd = aio_libsystemd()) && !atomic_exchange(&told, true))
+		log_warn("libsystemd: %s (systemd is not notified)", aio_libsystemd_error());
+	return sd;
 }
 
 void aio_service_ready(const char *status)
