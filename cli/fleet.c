@@ -150,9 +150,9 @@ static void room_cell(struct cli_rows *rows, const Aioctl__V1__HostStatus *h)
 	cli_cell_forms(rows, ROOM, table, csv, NULL);
 }
 
-static json_t *host_json(const void *h)
+static void host_write(struct cli_jw *w, const void *h)
 {
-	return cli_host_json(h);
+	cli_host_write(w, h);
 }
 
 static int print_hosts(struct cli *c, const Aioctl__V1__FleetStatusReply *rep,
@@ -172,7 +172,7 @@ static int print_hosts(struct cli *c, const Aioctl__V1__FleetStatusReply *rep,
 		char labels[512];
 
 		if (cli_rows_json(&rows)) {
-			cli_cell_json_later(&rows, JSON, host_json, h);
+			cli_cell_json_write(&rows, JSON, host_write, h);
 			continue;
 		}
 		cli_cell_text(&rows, HOST, h->host);

@@ -2,6 +2,7 @@
 #include "view.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aio.h"
@@ -25,15 +26,6 @@ uint32_t cli_largest_demand(const Aioctl__V1__HostStatus *h)
 	return vm > demand ? vm : demand;
 }
 
-json_t *cli_labels_json(Aioctl__V1__Label *const *labels, size_t n)
-{
-	json_t *o = json_object();
-
-	for (size_t i = 0; i < n; i++)
-		json_object_set_new(o, labels[i]->key, cli_json_text(labels[i]->value));
-	return o;
-}
-
 void cli_labels_text(Aioctl__V1__Label *const *labels, size_t n, char *buf, size_t len)
 {
 	size_t off = 0;
@@ -48,48 +40,80 @@ void cli_labels_text(Aioctl__V1__Label *const *labels, size_t n, char *buf, size
 	}
 }
 
-json_t *cli_host_json(const Aioctl__V1__HostStatus *h)
+void cli_host_write(struct cli_jw *w, const Aioctl__V1__HostStatus *h)
 {
 	const Aioctl__V1__Sample *s = h->sample;
-	json_t *o = json_object();
+	const Aioctl__V1__Persisted *p = h->persisted;
 
-	json_object_set_new(o, "host", cli_json_text(h->host));
-	json_object_set_new(o, "aio_nr", s ? json_integer((json_int_t)s->aio_nr) : json_null());
-	json_object_set_new(o, "aio_max_nr",
-	                    s ? json_integer((json_int_t)s->aio_max_nr) : json_null());
-	json_object_set_new(o, "aio_nr_min",
-	                    s ? json_integer((json_int_t)s->aio_nr_min) : json_null());
-	json_object_set_new(o, "aio_nr_max",
-	                    s ? json_integer((json_int_t)s->aio_nr_max) : json_null());
-	json_object_set_new(o, "utilization", s ? json_real(cli_utilization(s)) : json_null());
-	json_object_set_new(o, "room",
-	                    h->has_room_contexts ? json_integer((json_int_t)h->room_contexts)
-	                                         : json_null());
-	json_object_set_new(o, "largest_vm_contexts",
-	                    h->has_largest_vm_contexts ? json_integer(h->largest_vm_contexts)
-	                                               : json_null());
-	json_object_set_new(o, "largest_demand_contexts",
-	                    h->has_largest_demand_contexts
-	                            ? json_integer(h->largest_demand_contexts)
-	                            : json_null());
-	json_object_set_new(o, "sampled_at", cli_time_json(s ? s->time_ms : 0));
-	json_object_set_new(o, "last_seen", cli_time_json(h->last_seen_ms));
-	json_object_set_new(o, "first_seen", cli_time_json(h->first_seen_ms));
-	json_object_set_new(o, "online", json_boolean(h->online));
-	json_object_set_new(o, "labels", cli_labels_json(h->labels, h->n_labels));
-	json_object_set_new(o, "kernel", h->kernel ? cli_json_text(h->kernel) : json_null());
-	json_object_set_new(o, "agent_version",
-	                    h->agent_version ? cli_json_text(h->agent_version) : json_null());
-	json_object_set_new(o, "interval_ms", json_integer(h->interval_ms));
-	json_object_set_new(o, "last_seq", json_integer((json_int_t)h->last_seq));
-	json_object_set_new(o, "errors_24h", json_integer(h->errors_24h));
-	json_object_set_new(o, "counting", cli_json_text(aio_counting_name(h->counting)));
-	json_object_set_new(o, "persisted", cli_persisted_json(h->persisted));
-	json_object_set_new(o, "persisted_differs",
-	                    h->persisted && s ? json_boolean(cli_persisted_differs(h))
-	                                      : json_null());
-	json_object_set_new(o, "dropped_reports", json_integer((json_int_t)h->dropped));
-	return o;
+	cli_jw_object(w, NULL);
+	cli_jw_text(w, "host", h->host);
+	cli_jw_uint(w, "aio_nr", s, s ? s->aio_nr : 0);
+	cli_jw_uint(w, "aio_max_nr", s, s ? s->aio_max_nr : 0);
+	cli_jw_uint(w, "aio_nr_min", s, s ? s->aio_nr_min : 0);
+	cli_jw_uint(w, "aio_nr_max", s, s ? s->aio_nr_max : 0);
+	cli_jw_real(w, "utilization", s, cli_utilization(s));
+	cli_jw_uint(w, "room", h->has_room_contexts, h->room_contexts);
+	cli_jw_uint(w, "largest_vm_contexts", h->has_largest_vm_contexts, h->largest_vm_contexts);
+	cli_jw_uint(w, "largest_demand_contexts", h->has_largest_demand_contexts,
+	            h->largest_demand_contexts);
+	cli_jw_time(w, "sampled_at", s ? s->time_ms : 0);
+	cli_jw_time(w, "last_seen", h->last_seen_ms);
+	cli_jw_time(w, "first_seen", h->first_seen_ms);
+	cli_jw_bool(w, "online", h->online);
+	cli_jw_object(w, "labels");
+	for (size_t i = 0; i < h->n_labels; i++)
+		cli_jw_text(w, h->labels[i]->key, h->labels[i]->value);
+	cli_jw_end(w, '}');
+	cli_jw_text(w, "kernel", h->kernel);
+	cli_jw_text(w, "agent_version", h->agent_version);
+	cli_jw_int(w, "interval_ms", h->interval_ms);
+	cli_jw_uint(w, "last_seq", true, h->last_seq);
+	cli_jw_int(w, "errors_24h", h->errors_24h);
+	cli_jw_text(w, "counting", aio_counting_name(h->counting));
+	if (!p) {
+		cli_jw_null(w, "persisted");
+	} else {
+		cli_jw_object(w, "persisted");
+		cli_jw_uint(w, "value", p->has_value, p->value);
+		cli_jw_text(w, "file", p->file);
+		cli_jw_uint(w, "after_reboot", true, cli_reboot_value(p));
+		cli_jw_array(w, "settings");
+		for (size_t i = 0; i < p->n_settings; i++) {
+			cli_jw_object(w, NULL);
+			cli_jw_text(w, "file", p->settings[i]->file);
+			cli_jw_int(w, "line", p->settings[i]->line);
+			cli_jw_uint(w, "value", true, p->settings[i]->value);
+			cli_jw_end(w, '}');
+		}
+		cli_jw_end(w, ']');
+		cli_jw_uint(w, "procps_value", p->has_procps_value, p->procps_value);
+		cli_jw_text(w, "procps_file", p->procps_file);
+		cli_jw_end(w, '}');
+	}
+	if (p && s)
+		cli_jw_bool(w, "persisted_differs", cli_persisted_differs(h));
+	else
+		cli_jw_null(w, "persisted_differs");
+	cli_jw_uint(w, "dropped_reports", true, h->dropped);
+	cli_jw_end(w, '}');
+}
+
+json_t *cli_host_json(const Aioctl__V1__HostStatus *h)
+{
+	struct cli_jw w;
+	char *text = NULL;
+	size_t len = 0;
+	json_t *o = NULL;
+	FILE *f = open_memstream(&text, &len);
+
+	if (f) {
+		cli_jw_init(&w, f);
+		cli_host_write(&w, h);
+		if (fclose(f) == 0)
+			o = json_loadb(text, len, 0, NULL);
+	}
+	free(text);
+	return o ? o : json_object();
 }
 
 /* What fs.aio-max-nr is after a reboot: the persisted value, or the
@@ -102,35 +126,6 @@ uint64_t cli_reboot_value(const Aioctl__V1__Persisted *p)
 bool cli_persisted_differs(const Aioctl__V1__HostStatus *h)
 {
 	return h->persisted && h->sample && cli_reboot_value(h->persisted) != h->sample->aio_max_nr;
-}
-
-json_t *cli_persisted_json(const Aioctl__V1__Persisted *p)
-{
-	json_t *o, *settings;
-
-	if (!p)
-		return json_null();
-	o = json_object();
-	settings = json_array();
-	json_object_set_new(o, "value",
-	                    p->has_value ? json_integer((json_int_t)p->value) : json_null());
-	json_object_set_new(o, "file", p->file ? cli_json_text(p->file) : json_null());
-	json_object_set_new(o, "after_reboot", json_integer((json_int_t)cli_reboot_value(p)));
-	for (size_t i = 0; i < p->n_settings; i++) {
-		json_t *st = json_object();
-
-		json_object_set_new(st, "file", cli_json_text(p->settings[i]->file));
-		json_object_set_new(st, "line", json_integer(p->settings[i]->line));
-		json_object_set_new(st, "value", json_integer((json_int_t)p->settings[i]->value));
-		json_array_append_new(settings, st);
-	}
-	json_object_set_new(o, "settings", settings);
-	json_object_set_new(o, "procps_value",
-	                    p->has_procps_value ? json_integer((json_int_t)p->procps_value)
-	                                        : json_null());
-	json_object_set_new(o, "procps_file",
-	                    p->procps_file ? cli_json_text(p->procps_file) : json_null());
-	return o;
 }
 
 json_t *cli_event_sources_json(const Aioctl__V1__AioEvent *e)

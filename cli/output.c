@@ -349,6 +349,17 @@ void cli_cell_json_later(struct cli_rows *r, size_t col, json_t *(*make)(const v
 	}
 }
 
+void cli_cell_json_write(struct cli_rows *r, size_t col,
+                         void (*write)(struct cli_jw *w, const void *arg), const void *arg)
+{
+	struct cli_cell *c = cell(r, col);
+
+	if (c && r->format == CLI_JSON) {
+		c->write = write;
+		c->arg = arg;
+	}
+}
+
 bool cli_rows_json(const struct cli_rows *r)
 {
 	return r->format == CLI_JSON;
@@ -539,6 +550,16 @@ static json_t *row_object(struct cli_rows *r, size_t i)
 	return o;
 }
 
+static const struct cli_cell *row_writer(const struct cli_rows *r, size_t i)
+{
+	const struct cli_cell *cells = &r->cells[i * r->ncols];
+
+	for (size_t c = 0; c < r->ncols; c++)
+		if (cells[c].write)
+			return &cells[c];
+	return NULL;
+}
+
 /* JSON, one row object at a time: at 10,000 rows one tree of them all
  * costs more to build and free than the rest of the command. */
 static int print_json(struct cli_rows *r, const char *key, json_t *root, FILE *out)
@@ -563,8 +584,20 @@ static int print_json(struct cli_rows *r, const char *key, json_t *root, FILE *o
 	len = text ? (size_t)(text - head) : strlen(head);
 	fprintf(out, "%.*s[", (int)len, head);
 	for (size_t i = 0; i < r->nrows && ret == 0; i++) {
-		json_t *o = row_object(r, i);
-		char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		const struct cli_cell *wc = row_writer(r, i);
+		json_t *o;
+		char *s;
+
+		if (wc) {
+			struct cli_jw w;
+
+			fprintf(out, "%s\n    ", i ? "," : "");
+			cli_jw_init(&w, out);
+			wc->write(&w, wc->arg);
+			continue;
+		}
+		o = row_object(r, i);
+		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
 		if (!s)
 			ret = -ENOMEM;

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "jsonw.h"
+
 enum cli_format { CLI_TABLE, CLI_JSON, CLI_CSV, CLI_HTML /* report trend only */ };
 
 struct cli_table {
@@ -58,6 +60,8 @@ struct cli_cell {
 	json_t *json; /* owned; NULL: none (null in JSON) */
 	/* or made when printed, one row at a time */
 	json_t *(*make)(const void *arg);
+	/* or written straight to the stream: the whole row */
+	void (*write)(struct cli_jw *w, const void *arg);
 	const void *arg;
 };
 
@@ -99,6 +103,10 @@ void cli_cell_forms(struct cli_rows *r, size_t col, const char *table, const cha
  * the rest of the command (fleet status at 10,000 hosts). */
 void cli_cell_json_later(struct cli_rows *r, size_t col, json_t *(*make)(const void *arg),
                          const void *arg);
+/* The whole row's JSON object written by write(w, arg) when it is
+ * printed, with no tree: the row's other cells are not in it. */
+void cli_cell_json_write(struct cli_rows *r, size_t col,
+                         void (*write)(struct cli_jw *w, const void *arg), const void *arg);
 /* Prints the rows in their format. JSON: the array of row objects becomes
  * root's member key (root taken; NULL: a new object; a member key already
  * there keeps its place) and root is printed. 0 or -EIO. */

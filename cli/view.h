@@ -7,17 +7,19 @@
 #include <stdint.h>
 
 #include "aioctl.pb-c.h"
+#include "jsonw.h"
 #include "output.h"
 
 double cli_utilization(const Aioctl__V1__Sample *s);
 /* The contexts of the largest VM this host runs or the guard saw asking
  * to start, whichever is more; 0 when neither is known. */
 uint32_t cli_largest_demand(const Aioctl__V1__HostStatus *h);
-json_t *cli_labels_json(Aioctl__V1__Label *const *labels, size_t n);
 void cli_labels_text(Aioctl__V1__Label *const *labels, size_t n, char *buf, size_t len);
-/* The JSON object for one host, as fleet status and host show print it. */
+/* The JSON object for one host, as fleet status and host show print it:
+ * written straight (fleet status at 10,000 hosts), or as a tree for host
+ * show to add to. */
+void cli_host_write(struct cli_jw *w, const Aioctl__V1__HostStatus *h);
 json_t *cli_host_json(const Aioctl__V1__HostStatus *h);
-json_t *cli_persisted_json(const Aioctl__V1__Persisted *p);
 json_t *cli_event_json(const char *host, const Aioctl__V1__AioEvent *e);
 /* Every source of an event's incident, the first first. */
 json_t *cli_event_sources_json(const Aioctl__V1__AioEvent *e);
