@@ -43,8 +43,9 @@ struct server_db {
 	struct server_db_write *done_head, **done_tail;
 	bool committer_done;
 	uint64_t batch_wait_us;
-	uint64_t txn; /* transactions begun (database thread) */
-	bool filling; /* the thread waits for a batch to fill */
+	uint64_t txn;          /* transactions begun (database thread) */
+	void *history_scratch; /* server_db_history_scratch */
+	bool filling;          /* the thread waits for a batch to fill */
 	uint64_t raw_keepalive_ms;
 	/* checkpoints run on their own thread and connection, so the
 	 * writer never copies the WAL back itself */
@@ -166,6 +167,11 @@ void server_db_bind_text(sqlite3_stmt *st, int i, const char *s)
 uint64_t server_db_txn(struct server_db *db)
 {
 	return db->txn;
+}
+
+void **server_db_history_scratch(struct server_db *db)
+{
+	return &db->history_scratch;
 }
 
 uint64_t server_db_batch_age_ms(struct server_db *db)
@@ -764,6 +770,7 @@ void server_db_close(struct server_db *db)
 	pthread_cond_destroy(&db->done_wake);
 	pthread_cond_destroy(&db->ckpt_wake);
 	pthread_mutex_destroy(&db->lock);
+	free(db->history_scratch);
 	free(db->path);
 	free(db);
 }

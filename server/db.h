@@ -123,6 +123,9 @@ int server_db_start(struct server_db *db, size_t queue_max, size_t batch_max,
 /* The transaction the database thread is in: a number that changes with
  * every batch (database thread only). */
 uint64_t server_db_txn(struct server_db *db);
+/* Scratch the history keeps across a transaction's writes (database
+ * thread only): allocated by its user, freed with the database. */
+void **server_db_history_scratch(struct server_db *db);
 /* Queues w; -EAGAIN when the queue is full, -ESHUTDOWN when stopping. */
 int server_db_submit(struct server_db *db, struct server_db_write *w);
 /* Queues the n writes linked from first by next, all or none, to be

@@ -702,21 +702,20 @@ static int raw_append(struct server_db *db, int64_t host_id, struct series_row *
 /* A run of one host's reports in a transaction (a ReportBatch) reads its
  * series row once and writes it once: the row stays in hand from one
  * write to the next while they are the same host's and in the same
- * transaction. The database thread's own. */
+ * transaction. Kept with the database, for its thread. */
 struct series_run {
-	struct server_db *db;
 	uint64_t txn;
 	const struct server_db_write *next; /* the write the row is kept for */
 	struct series_row sr;
 };
 
-static struct series_run *series_run(void)
+static struct series_run *series_run(struct server_db *db)
 {
-	static _Thread_local struct series_run *run; /* a pointer: 8 bytes a thread */
+	void **run = server_db_history_scratch(db);
 
-	if (!run)
-		run = calloc(1, sizeof(*run));
-	return run;
+	if (!*run)
+		*run = calloc(1, sizeof(struct series_run));
+	return *run;
 }
 
 /* A duplicate in a run: the row in hand goes on to the next write, or is
@@ -740,7 +739,7 @@ int server_history_apply(struct server_db *db, struct server_db_write *w)
 {
 	const Aioctl__V1__Sample *s = &w->sample;
 	int64_t t = (int64_t)s->time_ms;
-	struct series_run *run = series_run();
+	struct series_run *run = series_run(db);
 	struct series_row *srp;
 	bool raw;
 	int rc;
@@ -748,11 +747,10 @@ int server_history_apply(struct server_db *db, struct server_db_write *w)
 	if (!run)
 		return SQLITE_NOMEM;
 	srp = &run->sr;
-	if (run->db != db || run->txn != server_db_txn(db) || run->next != w) {
+	if (run->txn != server_db_txn(db) || run->next != w) {
 		run->next = NULL;
 		if ((rc = series_get(db, w->host_id, srp)) != SQLITE_OK)
 			return rc;
-		run->db = db;
 		run->txn = server_db_txn(db);
 	}
 #define sr (*srp)
