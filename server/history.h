@@ -75,6 +75,7 @@ extern const char server_history_prune_raw_sql[];
 extern const char server_history_prune_blocks_sql[];
 extern const char server_history_prune_5m_sql[];
 extern const char server_history_prune_1h_sql[];
+extern const char server_history_prune_1d_sql[];
 extern const char server_history_prune_vm_sql[];
 /* A removed host's history, every tier (?1 its id); NULL-terminated. */
 extern const char *const server_history_forget_sql[];
@@ -95,18 +96,16 @@ int server_history_vm_read(struct server_reader *rd, int64_t host_id, const char
                            uint64_t since_ms, uint64_t until_ms, struct server_history_vm *out,
                            size_t max, size_t *ret_n);
 
-/* One hour of a host's history: its highest aio-nr, the lowest limit in
- * force during it, and its peak utilisation, each report against its own
- * limit (ppm). */
+/* One hour of a host's history: its highest aio-nr and its peak
+ * utilisation, each report against its own limit (ppm). */
 struct server_history_hour {
 	uint64_t start_ms;
 	uint64_t peak;
-	uint64_t limit;
 	int64_t umax;
 };
 
-/* A host's hours from since_ms: the closed ones in time order, then the
- * open one (an hour may come twice, and the open one out of order when a
+/* A host's hours from since_ms, from the daily tier and the open hour: by
+ * day, an hour in any order within its day (one may come twice, when a
  * report's time went back). At most max. */
 int server_history_hours(struct server_reader *rd, int64_t host_id, uint64_t since_ms,
                          struct server_history_hour *out, size_t max, size_t *ret_n);

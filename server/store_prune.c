@@ -22,7 +22,7 @@
 #define STEP_HOSTS 256
 
 static const char *const kind_name[PRUNE_KINDS] = {
-	"raw samples", "raw blocks", "5-minute rollups", "hourly rollups",
+	"raw samples", "raw blocks", "5-minute rollups", "hourly rollups", "daily rows",
 	"VM usage",    "events",     "cleared alerts",   "audit entries",
 };
 
@@ -34,6 +34,7 @@ static const char *const prune_sql[PRUNE_KINDS] = {
 	[PRUNE_BLOCKS] = server_history_prune_blocks_sql,
 	[PRUNE_5M] = server_history_prune_5m_sql,
 	[PRUNE_1H] = server_history_prune_1h_sql,
+	[PRUNE_1D] = server_history_prune_1d_sql,
 	[PRUNE_VM] = server_history_prune_vm_sql,
 	[PRUNE_EVENTS] = server_store_events_prune_sql,
 	[PRUNE_ALERTS] = server_store_alerts_prune_sql,

@@ -11,6 +11,7 @@ enum prune_kind {
 	PRUNE_BLOCKS,
 	PRUNE_5M,
 	PRUNE_1H,
+	PRUNE_1D, /* the daily tier: the hourly rollups packed by day */
 	PRUNE_VM,
 	PRUNE_EVENTS,
 	PRUNE_ALERTS,

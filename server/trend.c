@@ -300,9 +300,10 @@ static int by_start(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* A host's hours from the hourly tier, oldest first (TREND_HOURS_MAX at
- * most): the closed ones in key order, then the open one, which is the
- * newest unless a report's time went back; an hour found twice merges. */
+/* A host's hours from the daily tier, oldest first (TREND_HOURS_MAX at
+ * most): sorted only when a day's hours closed out of order or the open
+ * one is not the newest (a report's time went back); an hour found twice
+ * merges. */
 static int read_hours(struct server_reader *rd, int64_t host_id, uint64_t since_ms,
                       struct server_history_hour *hours, size_t *ret_n)
 {
@@ -320,8 +321,6 @@ static int read_hours(struct server_reader *rd, int64_t host_id, uint64_t since_
 		if (k && hours[k - 1].start_ms == hours[i].start_ms) {
 			if (hours[i].peak > hours[k - 1].peak)
 				hours[k - 1].peak = hours[i].peak;
-			if (hours[i].limit < hours[k - 1].limit)
-				hours[k - 1].limit = hours[i].limit;
 			if (hours[i].umax > hours[k - 1].umax)
 				hours[k - 1].umax = hours[i].umax;
 			continue;

@@ -340,6 +340,55 @@ static void check_reader(sqlite3 *c, int64_t host, enum server_tier tier, int k,
 	cr_assert_eq(j, n, "no step the reports do not have");
 }
 
+static int by_hour(const void *a, const void *b)
+{
+	const struct server_history_hour *x = a, *y = b;
+
+	return (x->start_ms > y->start_ms) - (x->start_ms < y->start_ms);
+}
+
+/* the trend's reader: every hour from from, its peak and utilisation, from
+ * the daily tier and the open hour */
+static void check_hours(int64_t host, uint64_t from)
+{
+	static struct server_history_hour h[BUCKETS];
+	struct server_reader *rd;
+	size_t n = 0, j = 0, k = 0;
+	char err[256];
+
+	cr_assert(rd = server_reader_open(path, err, sizeof(err)), "%s", err);
+	cr_assert_eq(server_history_hours(rd, host, from, h, BUCKETS, &n), 0);
+	server_reader_close(rd);
+	qsort(h, n, sizeof(*h), by_hour);
+	/* an hour written again (a report's time went back) is one hour */
+	for (size_t i = 0; i < n; i++) {
+		if (k && h[k - 1].start_ms == h[i].start_ms) {
+			h[k - 1].peak = h[i].peak > h[k - 1].peak ? h[i].peak : h[k - 1].peak;
+			h[k - 1].umax = h[i].umax > h[k - 1].umax ? h[i].umax : h[k - 1].umax;
+		} else {
+			h[k++] = h[i];
+		}
+	}
+	n = k;
+	for (size_t i = (from - T0) / HOUR_MS; i < BUCKETS; i++) {
+		const struct bucket *d = &direct[host][1][i];
+
+		if (!d->count)
+			continue;
+		cr_assert_lt(j, n, "host %" PRId64 ": hour %zu is missing", host, i);
+		cr_assert_eq(h[j].start_ms, T0 + i * HOUR_MS, "host %" PRId64 ": hour %zu", host,
+		             i);
+		cr_assert_eq(h[j].peak, d->max, "host %" PRId64 ": hour %zu: peak", host, i);
+		if (umax_from_last_limit)
+			cr_assert_eq(h[j].umax, server_history_util_ppm(d->max, d->lim));
+		else
+			cr_assert_eq(h[j].umax, d->umax, "host %" PRId64 ": hour %zu: utilisation",
+			             host, i);
+		j++;
+	}
+	cr_assert_eq(j, n, "host %" PRId64 ": no hour the reports do not have", host);
+}
+
 /* raw records kept for host ?1: the closed blocks' and the open one's */
 #define RAW_RECORDS                                                       \
 	"SELECT (SELECT coalesce(sum(n), 0) FROM raw WHERE host_id = ?1)" \
@@ -392,6 +441,8 @@ Test(history, rollups_equal_direct_computation_and_survive_pruning)
 		check_tier(c, h, 1, 0);
 		check_reader(c, h, SERVER_TIER_5M, 0, T0);
 		check_reader(c, h, SERVER_TIER_1H, 1, T0);
+		check_hours(h, T0);
+		check_hours(h, T0 + DAY_MS + 7 * HOUR_MS); /* from within a day */
 	}
 	/* the raw tier stands for the equal reports it did not keep */
 	check_reader(c, 1, SERVER_TIER_RAW, 0, T0);
@@ -455,6 +506,7 @@ Test(history, open_buckets_survive_a_restart)
 	for (int64_t h = 1; h <= HOSTS; h++) {
 		check_tier(c, h, 0, 0);
 		check_tier(c, h, 1, 0);
+		check_hours(h, T0);
 	}
 	/* and so does the open raw block */
 	check_reader(c, 1, SERVER_TIER_RAW, 0, T0);
@@ -507,7 +559,8 @@ Test(history, an_older_database_is_rolled_up)
 	}
 	sqlite3_finalize(st);
 	sql(c, "DROP VIEW rollup_5m_all; DROP VIEW rollup_1h_all; DROP TABLE series;"
-	       " DROP TABLE rollup_5m; DROP TABLE rollup_1h; DROP TABLE vm_usage;"
+	       " DROP TABLE rollup_5m; DROP TABLE rollup_1h; DROP TABLE rollup_1d; DROP TABLE "
+	       "vm_usage;"
 	       " DROP TABLE alerts; DROP TABLE raw; DROP INDEX events_by_incident;"
 	       " ALTER TABLE events DROP COLUMN incident; ALTER TABLE events DROP COLUMN sources;"
 	       " ALTER TABLE hosts DROP COLUMN removed_ms; ALTER TABLE events DROP COLUMN contexts;"
@@ -527,6 +580,7 @@ Test(history, an_older_database_is_rolled_up)
 	for (int64_t h = 1; h <= HOSTS; h++) {
 		check_tier(c, h, 0, 0);
 		check_tier(c, h, 1, 0);
+		check_hours(h, T0);
 		cr_expect_eq(value(c, "SELECT reports FROM series WHERE host_id = ?1", h),
 		             value(c, "SELECT count(*) FROM samples WHERE host_id = ?1", h));
 	}

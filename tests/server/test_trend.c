@@ -25,7 +25,6 @@ static struct server_history_hour *series(size_t days, uint64_t base, double per
 
 		h[i].start_ms = t / HOUR_MS * HOUR_MS;
 		h[i].peak = base + (uint64_t)(per_day * (double)(t - origin) / (double)DAY_MS);
-		h[i].limit = limit;
 		h[i].umax = server_history_util_ppm(h[i].peak, limit);
 	}
 	*ret_origin = origin;
@@ -135,7 +134,7 @@ Test(trend, p95_and_no_samples)
 	struct trend_result r;
 
 	for (size_t i = 0; i < 100; i++)
-		h[i] = (struct server_history_hour){ NOW_MS - (100 - i) * HOUR_MS, 100 - i, 65536,
+		h[i] = (struct server_history_hour){ NOW_MS - (100 - i) * HOUR_MS, 100 - i,
 			                             server_history_util_ppm(100 - i, 65536) };
 	server_trend_compute(h, 100, 65536, 0, NOW_MS, &policy, &r);
 	cr_expect_eq(r.p95, 95);
@@ -173,7 +172,7 @@ Test(trend, p95_selection_equals_sorting)
 			/* every tenth round the peaks come in descending order */
 			uint64_t v = round % 10 == 5 ? sorted[n - 1 - i] : sorted[i];
 
-			h[i] = (struct server_history_hour){ NOW_MS - (n - i) * HOUR_MS, v, 1 << 30,
+			h[i] = (struct server_history_hour){ NOW_MS - (n - i) * HOUR_MS, v,
 				                             server_history_util_ppm(v, 1 << 30) };
 		}
 		qsort(sorted, n, sizeof(*sorted), by_value);
