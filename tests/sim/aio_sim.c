@@ -10,8 +10,10 @@
  * --reports reports per host back to back; --backfill (or --backfill-days)
  * sends that much history as fast as the server takes it, --batch N of
  * them per ReportBatch call (an agent catching up after an outage).
- * history as fast as the server takes it. At the end one JSON line of
- * figures goes to stdout. */
+ * --sources N spreads the connections over N loopback source addresses
+ * (127.0.0.1 to 127.0.0.N): one address has about 28,000 ephemeral ports
+ * to one server. At the end one JSON line of figures goes to stdout. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -53,6 +55,7 @@ struct opts {
 	uint64_t reports;
 	uint64_t backfill_ms; /* --backfill, --backfill-days */
 	size_t batch;
+	unsigned sources; /* --sources */
 	const char *label;
 };
 
@@ -92,6 +95,7 @@ struct host {
 	size_t in_flight;      /* reports in the call in flight */
 	nng_msg *again;        /* its copy, sent again when the server is busy */
 	uint64_t sent_us;
+	uint64_t due_ms; /* the next report's time (mono), as the agent keeps it */
 	uint64_t aio_max_nr;
 	unsigned rng;
 	Aioctl__V1__WatchReply *cmds; /* being acknowledged */
@@ -304,6 +308,7 @@ static void report_send(struct host *h)
 static void report_next(struct host *h)
 {
 	struct sim *s = h->sim;
+	uint64_t now;
 
 	if (s->stopping) {
 		s->hosts_done++;
@@ -318,8 +323,13 @@ static void report_next(struct host *h)
 		report_send(h);
 		return;
 	}
+	/* every interval from the first, however long the calls took */
+	now = aio_mono_ms();
+	h->due_ms = h->due_ms ? h->due_ms + s->o.interval_ms : now + s->o.interval_ms;
+	if (h->due_ms < now)
+		h->due_ms = now;
 	h->rstate = R_WAIT;
-	nng_sleep_aio((nng_duration)s->o.interval_ms, h->taio);
+	nng_sleep_aio((nng_duration)(h->due_ms - now), h->taio);
 }
 
 static void timer_cb(void *arg)
@@ -514,6 +524,17 @@ static int setup_host(struct sim *s, struct host *h)
 
 	if (nng_req0_open(&h->sock) != 0 || nng_dialer_create(&d, h->sock, s->o.server) != 0)
 		return -1;
+	if (s->o.sources > 1) {
+		nng_sockaddr src = { .s_in = { .sa_family = NNG_AF_INET } };
+		int rv;
+
+		/* 127.0.0.k in network order */
+		src.s_in.sa_addr = htonl(0x7f000001u + (uint32_t)(h->idx % s->o.sources));
+		if ((rv = nng_dialer_set_addr(d, NNG_OPT_LOCADDR, &src)) != 0) {
+			fprintf(stderr, "aio-sim: a source address: %s\n", nng_strerror(rv));
+			return -1;
+		}
+	}
 	nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, 100);
 	nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, 2000);
 	if (nng_dialer_start(d, 0) != 0)
@@ -564,9 +585,12 @@ static int setup_host(struct sim *s, struct host *h)
 	    nng_aio_alloc(&h->taio, timer_cb, h) != 0 || nng_ctx_open(&h->rctx, h->sock) != 0 ||
 	    nng_ctx_open(&h->wctx, h->sock) != 0)
 		return -1;
-	nng_ctx_set_ms(h->rctx, NNG_OPT_SENDTIMEO, 60000);
-	nng_ctx_set_ms(h->rctx, NNG_OPT_RECVTIMEO, 60000);
-	/* a held call must never be resent by nng */
+	/* no timeouts on the calls: nng 1.5 keeps every aio with a deadline
+	 * in one list that a shorter deadline is inserted into by walking
+	 * it, which at tens of thousands of hosts costs more than the calls
+	 * (the interval's sleeps, all alike, are appended); the duration
+	 * bounds the run. A held call must never be resent by nng. */
+	nng_ctx_set_ms(h->rctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	nng_ctx_set_ms(h->wctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	s->hosts_ready++;
 	return 0;
@@ -613,7 +637,7 @@ static void usage(void)
 	                "  [--prefix NAME] [--interval DUR] [--duration DUR] [--label K=V]\n"
 	                "  [--behaviour steady|growth|spikes|churn] [--error-rate PER-HOST-HOUR]\n"
 	                "  [--refuse-rate PERCENT] [--flood --reports N] [--backfill-days D]\n"
-	                "  [--backfill DUR] [--batch N]\n");
+	                "  [--backfill DUR] [--batch N] [--sources N]\n");
 	exit(64);
 }
 
@@ -636,6 +660,7 @@ int main(int argc, char **argv)
 		{ "backfill", required_argument, NULL, 'F' },
 		{ "batch", required_argument, NULL, 'N' },
 		{ "label", required_argument, NULL, 'l' },
+		{ "sources", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sim *s = calloc(1, sizeof(*s));
@@ -694,6 +719,11 @@ int main(int argc, char **argv)
 				usage();
 			s->o.batch = (size_t)v;
 			break;
+		case 'S':
+			if (aio_uint_parse(optarg, &v) < 0 || !v || v > 254)
+				usage();
+			s->o.sources = (unsigned)v;
+			break;
 		case 'r':
 			if (aio_uint_parse(optarg, &v) < 0 || v > 100)
 				usage();
@@ -725,8 +755,17 @@ int main(int argc, char **argv)
 	if (!s->o.duration_ms)
 		s->o.duration_ms = s->o.flood || s->o.backfill_ms ? 3600000 : 10000;
 	signal(SIGPIPE, SIG_IGN);
-	/* one connection per host: as many descriptors as the system allows */
+	/* one connection per host: as many descriptors as it takes, the hard
+	 * limit raised too where that is allowed (root) */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rlim_t want = (rlim_t)s->o.hosts + 1024;
+
+		if (rl.rlim_max < want) {
+			struct rlimit more = { want, want };
+
+			if (setrlimit(RLIMIT_NOFILE, &more) == 0)
+				rl = more;
+		}
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}

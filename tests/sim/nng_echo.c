@@ -1,15 +1,21 @@
 /* nng-echo: the ceiling no RPC over nng can pass here. A REP server with a
- * pool of contexts echoes; N REQ clients, each on its own connection, send
- * M messages of SIZE bytes back to back. Prints one JSON line.
+ * pool of contexts echoes, in a process of its own as aio-server is; N REQ
+ * clients, each on its own connection, send M messages of SIZE bytes back
+ * to back. Prints one JSON line.
  *   nng-echo --url tcp://127.0.0.1:PORT --clients N --messages M --size B */
 #include <getopt.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -102,7 +108,9 @@ int main(int argc, char **argv)
 	size_t n_clients = 100, messages = 1000;
 	struct srv_ctx pool[POOL];
 	struct client *clients;
+	struct rlimit rl;
 	double t0, t1;
+	pid_t server;
 	int c;
 
 	size = 160;
@@ -118,21 +126,41 @@ int main(int argc, char **argv)
 		else
 			return 64;
 	}
-	if (nng_rep0_open(&srv) != 0 || nng_listen(srv, url, NULL, 0) != 0) {
-		fprintf(stderr, "nng-echo: cannot listen on %s\n", url);
-		return 1;
+	/* one descriptor per connection on each side */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	for (size_t i = 0; i < POOL; i++) {
-		nng_aio_alloc(&pool[i].aio, srv_cb, &pool[i]);
-		nng_ctx_open(&pool[i].ctx, srv);
-		pool[i].sending = false;
-		nng_ctx_recv(pool[i].ctx, pool[i].aio);
+	if ((server = fork()) < 0)
+		return 1;
+	if (server == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (nng_rep0_open(&srv) != 0 || nng_listen(srv, url, NULL, 0) != 0) {
+			fprintf(stderr, "nng-echo: cannot listen on %s\n", url);
+			_exit(1);
+		}
+		for (size_t i = 0; i < POOL; i++) {
+			nng_aio_alloc(&pool[i].aio, srv_cb, &pool[i]);
+			nng_ctx_open(&pool[i].ctx, srv);
+			pool[i].sending = false;
+			nng_ctx_recv(pool[i].ctx, pool[i].aio);
+		}
+		for (;;)
+			pause();
 	}
 	clients = calloc(n_clients, sizeof(*clients));
 	for (size_t i = 0; i < n_clients; i++) {
+		int rv;
+
 		nng_req0_open(&clients[i].sock);
-		if (nng_dial(clients[i].sock, url, NULL, 0) != 0) {
-			fprintf(stderr, "nng-echo: cannot dial %s\n", url);
+		/* the first waits for the server to listen, for at most 10 s */
+		for (int tries = 0; (rv = nng_dial(clients[i].sock, url, NULL, 0)) != 0 && i == 0 &&
+		                    tries < 1000 && waitpid(server, NULL, WNOHANG) == 0;
+		     tries++)
+			nng_msleep(10);
+		if (rv != 0) {
+			fprintf(stderr, "nng-echo: cannot dial %s: %s\n", url, nng_strerror(rv));
+			kill(server, SIGKILL);
 			return 1;
 		}
 		nng_ctx_open(&clients[i].ctx, clients[i].sock);
@@ -152,5 +180,6 @@ int main(int argc, char **argv)
 	       "\"per_s\": %.0f}\n",
 	       n_clients, (size_t)done_msgs, size, t1 - t0, (double)done_msgs / (t1 - t0));
 	fflush(stdout);
+	kill(server, SIGKILL);
 	_exit(0);
 }
