@@ -536,6 +536,26 @@ void h_sim_run(struct h_env *e, const char *log, const char *const *extra)
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "aio-sim (%s.log) failed", log);
 }
 
+json_t *h_sim_figures(struct h_env *e, const char *log)
+{
+	static char text[1 << 16];
+	char path[700];
+	json_error_t jerr;
+	json_t *sim;
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.log", e->dir, log);
+	cr_assert(f = fopen(path, "r"), "%s: %s", path, strerror(errno));
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	sim = strchr(text, '{') ? json_loads(strchr(text, '{'), JSON_DISABLE_EOF_CHECK, &jerr)
+	                        : NULL;
+	cr_assert_not_null(sim, "aio-sim printed no figures: %s", text);
+	return sim;
+}
+
 bool h_db_zero(struct h_env *e, void *sql)
 {
 	return h_db_value(e, sql) == 0;

@@ -52,6 +52,8 @@ pid_t h_agent_start(struct h_env *e, const char *host, const char *sysroot, cons
 pid_t h_sim_start(struct h_env *e, const char *log, const char *const *extra);
 /* The same, and waits: fails the test unless aio-sim exits 0. */
 void h_sim_run(struct h_env *e, const char *log, const char *const *extra);
+/* The figures aio-sim printed at its end into log (asserts there are). */
+json_t *h_sim_figures(struct h_env *e, const char *log);
 
 /* Runs aioctl with --server and --token-file; returns its exit code and, if
  * asked, its stdout and stderr (caller frees). */
