@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -416,16 +417,83 @@ const struct server_db_migration server_history_migrations[] = {
 	      "  UNION ALL SELECT host_id, h1_start, h1_count, h1_min, h1_max, h1_sum, aio_nr,"
 	      "  time_ms, aio_max_nr, h1_umax FROM series WHERE h1_count > 0;" },
 	/* the daily tier: a host's closed hours of one UTC day packed in one
-	 * row ("hour,peak,umax;" each, appended as they close, in any order),
-	 * so a 30-day capacity report reads 30 rows a host, not 720 */
+	 * row (server_raw_hour_encode each, appended as they close, in any
+	 * order), so a 30-day capacity report reads 30 rows a host, not 720 */
 	{ 14, "CREATE TABLE rollup_1d ("
-	      "  host_id INTEGER NOT NULL, start_ms INTEGER NOT NULL, hours TEXT NOT NULL,"
+	      "  host_id INTEGER NOT NULL, start_ms INTEGER NOT NULL, hours BLOB NOT NULL,"
 	      "  PRIMARY KEY (host_id, start_ms)) WITHOUT ROWID;"
 	      "INSERT INTO rollup_1d SELECT host_id, start_ms / 86400000 * 86400000,"
-	      "  group_concat(printf('%d,%d,%d;', start_ms % 86400000 / 3600000, max, umax), '')"
+	      "  aio_day_hours(start_ms % 86400000 / 3600000, max, umax)"
 	      "  FROM rollup_1h GROUP BY 1, 2;" },
 	{ 0, NULL },
 };
+
+/* aio_day_hours(hour, peak, umax): an aggregate packing a day's hours as
+ * the daily tier keeps them (schema 14 builds the tier with it). */
+struct day_hours {
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+static void day_hours_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct day_hours *acc = sqlite3_aggregate_context(ctx, sizeof(*acc));
+	uint8_t rec[SERVER_RAW_HOUR_MAX];
+	size_t n;
+
+	(void)argc;
+	if (!acc) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	n = server_raw_hour_encode((unsigned)sqlite3_value_int64(argv[0]) % 24,
+	                           (uint64_t)sqlite3_value_int64(argv[1]),
+	                           (uint64_t)sqlite3_value_int64(argv[2]), rec);
+	if (acc->len + n > acc->cap) {
+		size_t cap = acc->cap ? 2 * acc->cap : 256;
+		uint8_t *buf = realloc(acc->buf, cap);
+
+		if (!buf) {
+			sqlite3_result_error_nomem(ctx);
+			return;
+		}
+		acc->buf = buf;
+		acc->cap = cap;
+	}
+	memcpy(acc->buf + acc->len, rec, n);
+	acc->len += n;
+}
+
+static void day_hours_final(sqlite3_context *ctx)
+{
+	struct day_hours *acc = sqlite3_aggregate_context(ctx, 0);
+
+	if (!acc || !acc->buf) {
+		sqlite3_result_zeroblob(ctx, 0);
+		return;
+	}
+	sqlite3_result_blob(ctx, acc->buf, (int)acc->len, free);
+}
+
+static int history_functions(sqlite3 *conn, char **err, const struct sqlite3_api_routines *api)
+{
+	(void)err;
+	(void)api;
+	return sqlite3_create_function(conn, "aio_day_hours", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+	                               NULL, NULL, day_hours_step, day_hours_final);
+}
+
+static void register_functions(void)
+{
+	sqlite3_auto_extension((void (*)(void))history_functions);
+}
+
+void server_history_sql_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, register_functions);
+}
 
 /* --------------------------------------------------------------- writes */
 
@@ -468,8 +536,9 @@ struct series_row {
 
 static const char rollup_5m_sql[] = ROLLUP_CLOSE("rollup_5m");
 static const char rollup_1h_sql[] = ROLLUP_CLOSE("rollup_1h");
-static const char rollup_1d_sql[] = "INSERT INTO rollup_1d VALUES (?1, ?2, ?3)"
-                                    " ON CONFLICT DO UPDATE SET hours = hours || excluded.hours";
+static const char rollup_1d_sql[] =
+        "INSERT INTO rollup_1d VALUES (?1, ?2, ?3)"
+        " ON CONFLICT DO UPDATE SET hours = CAST(hours || excluded.hours AS BLOB)";
 static const char raw_insert_sql[] = "INSERT OR REPLACE INTO raw VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 static const char series_get_sql[] =
         "SELECT seq_first, seq_last, reports, time_ms, aio_nr, aio_nr_min,"
@@ -576,7 +645,8 @@ static int bucket_close(struct server_db *db, int tier, int64_t host_id,
 {
 	const struct series_bucket *b = &sr->open[tier];
 	sqlite3_stmt *st = server_db_stmt(db, tier ? rollup_1h_sql : rollup_5m_sql);
-	char hour[64];
+	uint8_t hour[SERVER_RAW_HOUR_MAX];
+	size_t len;
 	int rc;
 
 	sqlite3_bind_int64(st, 1, host_id);
@@ -592,12 +662,13 @@ static int bucket_close(struct server_db *db, int tier, int64_t host_id,
 	if ((rc = server_db_step(st)) != SQLITE_OK || !tier)
 		return rc;
 	/* and the hour into its day */
-	snprintf(hour, sizeof(hour), "%" PRId64 ",%" PRId64 ",%" PRId64 ";",
-	         b->start % (int64_t)AIO_DAY_MS / (int64_t)AIO_HOUR_MS, b->max, b->umax);
+	len = server_raw_hour_encode(
+	        (unsigned)(b->start % (int64_t)AIO_DAY_MS / (int64_t)AIO_HOUR_MS), (uint64_t)b->max,
+	        (uint64_t)b->umax, hour);
 	st = server_db_stmt(db, rollup_1d_sql);
 	sqlite3_bind_int64(st, 1, host_id);
 	sqlite3_bind_int64(st, 2, b->start - b->start % (int64_t)AIO_DAY_MS);
-	sqlite3_bind_text(st, 3, hour, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(st, 3, hour, (int)len, SQLITE_TRANSIENT);
 	return server_db_step(st);
 }
 
@@ -900,27 +971,14 @@ int server_history_vm_read(struct server_reader *rd, int64_t host_id, const char
 	return 0;
 }
 
-/* A decimal number at *p, which then points after the byte that ends it. */
-static int64_t number(const char **p)
-{
-	const char *s = *p;
-	int64_t v = 0;
-
-	while (*s >= '0' && *s <= '9')
-		v = v * 10 + (*s++ - '0');
-	*p = *s ? s + 1 : s;
-	return v;
-}
-
 int server_history_hours(struct server_reader *rd, int64_t host_id, uint64_t since_ms,
                          struct server_history_hour *out, size_t max, size_t *ret_n)
 {
-	static const char sql[] =
-	        "SELECT start_ms, hours FROM rollup_1d"
-	        " WHERE host_id = ?1 AND start_ms >= ?2 - ?2 % 86400000"
-	        " UNION ALL SELECT h1_start - h1_start % 86400000,"
-	        " printf('%d,%d,%d;', h1_start % 86400000 / 3600000, h1_max, h1_umax) FROM series"
-	        " WHERE host_id = ?1 AND h1_count > 0 AND h1_start >= ?2";
+	/* the days' rows, then the open hour on its own (hours NULL) */
+	static const char sql[] = "SELECT start_ms, hours, 0, 0 FROM rollup_1d"
+	                          " WHERE host_id = ?1 AND start_ms >= ?2 - ?2 % 86400000"
+	                          " UNION ALL SELECT h1_start, NULL, h1_max, h1_umax FROM series"
+	                          " WHERE host_id = ?1 AND h1_count > 0 AND h1_start >= ?2";
 	sqlite3_stmt *st = server_reader_stmt(rd, sql);
 	size_t n = 0;
 	int rc = SQLITE_DONE;
@@ -931,15 +989,28 @@ int server_history_hours(struct server_reader *rd, int64_t host_id, uint64_t sin
 	sqlite3_bind_int64(st, 2, (int64_t)since_ms);
 	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		uint64_t day = (uint64_t)sqlite3_column_int64(st, 0);
-		const char *p = (const char *)sqlite3_column_text(st, 1);
+		const uint8_t *p = sqlite3_column_blob(st, 1);
+		size_t len = (size_t)sqlite3_column_bytes(st, 1), off = 0;
 
-		while (p && *p && n < max) {
-			uint64_t start = day + (uint64_t)number(&p) * AIO_HOUR_MS;
+		if (sqlite3_column_type(st, 1) == SQLITE_NULL) {
+			out[n].start_ms = day;
+			out[n].peak = (uint64_t)sqlite3_column_int64(st, 2);
+			out[n].umax = sqlite3_column_int64(st, 3);
+			n++;
+			continue;
+		}
+		while (off < len && n < max) {
+			unsigned hour;
+			uint64_t peak, umax;
 
-			out[n].peak = (uint64_t)number(&p);
-			out[n].umax = number(&p);
-			out[n].start_ms = start;
-			n += start >= since_ms;
+			if (server_raw_hour_decode(p, len, &off, &hour, &peak, &umax) < 0) {
+				sqlite3_reset(st);
+				return -EBADMSG;
+			}
+			out[n].start_ms = day + hour * AIO_HOUR_MS;
+			out[n].peak = peak;
+			out[n].umax = (int64_t)umax;
+			n += out[n].start_ms >= since_ms;
 		}
 	}
 	sqlite3_reset(st);

@@ -71,3 +71,23 @@ int server_raw_decode(const uint8_t *block, size_t len, size_t *off, struct serv
 	rec->max_nr += (uint64_t)unzigzag(v[5]);
 	return 0;
 }
+
+size_t server_raw_hour_encode(unsigned hour, uint64_t peak, uint64_t umax, uint8_t *out)
+{
+	size_t n = 1;
+
+	out[0] = (uint8_t)hour;
+	n += put_varint(out + n, peak);
+	return n + put_varint(out + n, umax);
+}
+
+int server_raw_hour_decode(const uint8_t *day, size_t len, size_t *off, unsigned *hour,
+                           uint64_t *peak, uint64_t *umax)
+{
+	if (*off >= len || day[*off] > 23)
+		return -EBADMSG;
+	*hour = day[(*off)++];
+	if (get_varint(day, len, off, peak) < 0 || get_varint(day, len, off, umax) < 0)
+		return -EBADMSG;
+	return 0;
+}

@@ -23,3 +23,14 @@ size_t server_raw_encode(const struct server_raw *prev, const struct server_raw 
  * *rec as it was (zeros before the first); advances *off. 0, or -EBADMSG
  * for a truncated or overlong record. */
 int server_raw_decode(const uint8_t *block, size_t len, size_t *off, struct server_raw *rec);
+
+/* One hour of the daily tier: its hour of the day (one byte), its peak and
+ * its peak utilisation (ppm) as varints; a day's row is its hours one
+ * after another. */
+#define SERVER_RAW_HOUR_MAX 21
+
+size_t server_raw_hour_encode(unsigned hour, uint64_t peak, uint64_t umax, uint8_t *out);
+/* Reads the hour at *off of a day's len bytes; advances *off. 0, or
+ * -EBADMSG for a truncated record or an hour past 23. */
+int server_raw_hour_decode(const uint8_t *day, size_t len, size_t *off, unsigned *hour,
+                           uint64_t *peak, uint64_t *umax);

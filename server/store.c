@@ -29,6 +29,7 @@ int server_store_schema_version(void)
 
 int server_store_open(const char *path, struct server_db **ret_db, char *err, size_t errlen)
 {
+	server_history_sql_init();
 	return server_db_create(path, server_store_schema, server_store_n_schema,
 	                        server_store_apply, ret_db, err, errlen);
 }

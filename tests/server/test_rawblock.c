@@ -60,3 +60,39 @@ Test(rawblock, damaged_blocks_are_refused)
 	out = zero;
 	cr_expect_eq(server_raw_decode(endless, sizeof(endless), &off, &out), -EBADMSG);
 }
+
+/* The daily tier's hours: extremes round-trip, a damaged one is refused. */
+Test(rawblock, day_hours_round_trip_and_damage_is_refused)
+{
+	const uint64_t peaks[] = { 0, 1, 127, 128, 65536, UINT64_MAX };
+	uint8_t big[SERVER_RAW_HOUR_MAX];
+
+	uint8_t day[24 * SERVER_RAW_HOUR_MAX];
+	size_t len = 0, off = 0, last = 0;
+	unsigned hour;
+	uint64_t peak, umax;
+
+	for (unsigned h = 0; h < 24; h++) {
+		last = len;
+		len += server_raw_hour_encode(h, peaks[h % 6], peaks[(h + 3) % 6], day + len);
+	}
+	for (unsigned h = 0; h < 24; h++) {
+		cr_assert_eq(server_raw_hour_decode(day, len, &off, &hour, &peak, &umax), 0);
+		cr_assert_eq(hour, h);
+		cr_assert_eq(peak, peaks[h % 6]);
+		cr_assert_eq(umax, peaks[(h + 3) % 6]);
+	}
+	cr_expect_eq(off, len, "nothing left over");
+	cr_expect_eq(server_raw_hour_encode(23, UINT64_MAX, UINT64_MAX, big), SERVER_RAW_HOUR_MAX,
+	             "the largest hour fills its bound");
+	/* the last hour (a ten-byte peak) cut anywhere */
+	cr_assert_eq(len - last, 12);
+	for (size_t cut = last; cut < len; cut++) {
+		off = last;
+		cr_expect_eq(server_raw_hour_decode(day, cut, &off, &hour, &peak, &umax), -EBADMSG,
+		             "cut at %zu", cut);
+	}
+	day[0] = 24; /* no such hour */
+	off = 0;
+	cr_expect_eq(server_raw_hour_decode(day, len, &off, &hour, &peak, &umax), -EBADMSG);
+}
