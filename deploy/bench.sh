@@ -266,7 +266,7 @@ start_server
 SIMERR=$work/soak.err
 "$tbin/aio-sim" --server "tcp://127.0.0.1:$A" --admin "$AIOCTL_SERVER" \
 	--token-file "$AIOCTL_TOKEN_FILE" --hosts "$soak" --sources 4 --interval "${ivl_ms}ms" \
-	--duration 60s >"$work/soak.json" 2>"$SIMERR" &
+	--duration 80s >"$work/soak.json" 2>"$SIMERR" &
 SIM=$!
 pids+=("$SIM")
 until grep -q "connected and enrolled" "$SIMERR"; do
@@ -279,13 +279,20 @@ sleep 40
 c1=$(cpu_s $SP); s1=$(cpu_s $SIM)
 soak_rss=$(rss_mb $SP)
 soak_anon=$(awk '/RssAnon/ {printf "%.1f", $2/1024}' "/proc/$SP/status")
+# a push to all of them while they report
+t0=$(ms)
+"$bin/aioctl" fleet set --max 2097152 --canary 0 --batch 100% --soak 0s --yes --output json \
+	>"$work/soak-push.json" 2>&1 || true
+soak_push_ms=$(( $(ms) - t0 ))
+soak_done=$(python3 -c "import json; d=json.load(open('$work/soak-push.json')); print(sum(1 for s in d['steps'] if s['state']=='done'))" 2>/dev/null || echo 0)
 wait "$SIM" || true
 soak_stored=$(sqlite3 "$work/srv/server.db" 'SELECT sum(reports) FROM series')
 read -r soak_rate soak_ok soak_sent soak_p99 sim_mb <<<"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["reports_per_s"], d["reports_ok"], d["reports_sent"], d["p99_ms"], d["sim_rss_mb"])' "$work/soak.json")"
 srv_pct=$(python3 -c "print(round(100 * ($c1 - $c0) / 40, 1))")
 sim_pct=$(python3 -c "print(round(100 * ($s1 - $s0) / 40, 1))")
-echo "{\"row\": \"soak\", \"hosts\": $soak, \"fd_hard_limit\": $hard, \"interval_ms\": $ivl_ms, \"reports_per_s\": $soak_rate, \"acknowledged\": $soak_ok, \"sent\": $soak_sent, \"stored\": $soak_stored, \"p99_ms\": $soak_p99, \"server_rss_mb\": $soak_rss, \"server_anon_mb\": $soak_anon, \"server_cpu_pct\": $srv_pct, \"sim_cpu_pct\": $sim_pct, \"sim_rss_mb\": $sim_mb}" >>"$out"
+echo "{\"row\": \"soak\", \"hosts\": $soak, \"fd_hard_limit\": $hard, \"interval_ms\": $ivl_ms, \"reports_per_s\": $soak_rate, \"acknowledged\": $soak_ok, \"sent\": $soak_sent, \"stored\": $soak_stored, \"p99_ms\": $soak_p99, \"server_rss_mb\": $soak_rss, \"server_anon_mb\": $soak_anon, \"server_cpu_pct\": $srv_pct, \"sim_cpu_pct\": $sim_pct, \"sim_rss_mb\": $sim_mb, \"push_ms\": $soak_push_ms, \"push_done\": $soak_done}" >>"$out"
 row "soak: $soak agents, 1 per ${ivl_ms} ms each" "$soak_rate reports/s, $soak_stored stored for $soak_ok acked ($soak_sent sent)" "server RSS $soak_rss MiB ($soak_anon anon), CPU $srv_pct% of a core; aio-sim $sim_pct%, $sim_mb MiB"
+row "  push to all $soak meanwhile" "$soak_push_ms ms until all acked+verified" "$soak_done/$soak done"
 [ "$soak" -lt 100000 ] && row "  (not 100,000 agents:" "open files hard limit here $hard, no CAP_SYS_RESOURCE" "one descriptor per connection)"
 kill "$SP"; wait "$SP" 2>/dev/null || true
 
