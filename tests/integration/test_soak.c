@@ -44,12 +44,18 @@ static bool all_connected(struct h_env *e, void *arg)
 }
 
 /* The soak, small: thousands of agents, each on its own connection, from
- * two loopback source addresses, report every second with a Watch held;
- * every acknowledged report is stored once and no host has a gap. */
+ * two loopback source addresses, report every second with a Watch held
+ * and take a push to all of them meanwhile; every acknowledged report is
+ * stored once, no host has a gap, every host applied the limit. */
 Test(soak, three_thousand_agents_from_two_addresses, .timeout = 180)
 {
 	const char *args[] = { "--hosts", "3000",       "--sources", "2", "--interval",
-		               "1s",      "--duration", "6s",        NULL };
+		               "1s",      "--duration", "12s",       NULL };
+	const char *set[] = { "fleet", "set",    "--max", "2097152", "--canary", "0",    "--batch",
+		              "100%",  "--soak", "0s",    "--yes",   "--output", "json", NULL };
+	size_t i, done = 0;
+	json_t *ro, *st;
+	char *out = NULL;
 	json_t *sim;
 	long one, two;
 	pid_t pid;
@@ -59,17 +65,28 @@ Test(soak, three_thousand_agents_from_two_addresses, .timeout = 180)
 	h_server_start(&env);
 	pid = h_sim_start(&env, "sim", args);
 	cr_assert(h_wait(all_connected, &env, NULL, 120000), "%s", h_log_tail(&env, "sim", 2000));
-	/* the connections stay for the run's 6 s */
+	/* the connections stay for the run's 12 s */
 	one = connections_from(1);
 	two = connections_from(2);
 	cr_expect_eq(one + two, 3000, "one connection each: %ld and %ld", one, two);
 	cr_expect_eq(two, 1500, "half from the second address");
+	cr_assert_eq(h_aioctl(&env, &out, NULL, set), 0, "the push completes: %s", out);
+	cr_assert_not_null(ro = json_loads(out, 0, NULL), "%s", out);
+	free(out);
+	json_array_foreach(json_object_get(ro, "steps"), i, st)
+	{
+		done += !strcmp(json_string_value(json_object_get(st, "state")), "done");
+	}
+	cr_expect_eq(done, 3000, "every agent applied it");
+	json_decref(ro);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	sim = h_sim_figures(&env, "sim");
 	cr_expect_eq(json_integer_value(json_object_get(sim, "reports_failed")), 0);
 	cr_expect_geq(json_integer_value(json_object_get(sim, "reports_ok")), 3000,
 	              "every agent reported");
+	cr_expect_eq(json_integer_value(json_object_get(sim, "acks")), 3000,
+	             "every command acknowledged");
 	cr_expect_geq(h_db_value(&env, "SELECT sum(reports) FROM series"),
 	              json_integer_value(json_object_get(sim, "reports_ok")), "nothing lost");
 	cr_expect_leq(h_db_value(&env, "SELECT sum(reports) FROM series"),
