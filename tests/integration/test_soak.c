@@ -44,13 +44,13 @@ static bool all_connected(struct h_env *e, void *arg)
 }
 
 /* The soak, small: thousands of agents, each on its own connection, from
- * two loopback source addresses, report every second with a Watch held
+ * two loopback source addresses, report every 2 s with a Watch held
  * and take a push to all of them meanwhile; every acknowledged report is
  * stored once, no host has a gap, every host applied the limit. */
 Test(soak, three_thousand_agents_from_two_addresses, .timeout = 180)
 {
 	const char *args[] = { "--hosts", "3000",       "--sources", "2", "--interval",
-		               "1s",      "--duration", "12s",       NULL };
+		               "2s",      "--duration", "10s",       NULL };
 	const char *set[] = { "fleet", "set",    "--max", "2097152", "--canary", "0",    "--batch",
 		              "100%",  "--soak", "0s",    "--yes",   "--output", "json", NULL };
 	size_t i, done = 0;
@@ -65,7 +65,7 @@ Test(soak, three_thousand_agents_from_two_addresses, .timeout = 180)
 	h_server_start(&env);
 	pid = h_sim_start(&env, "sim", args);
 	cr_assert(h_wait(all_connected, &env, NULL, 120000), "%s", h_log_tail(&env, "sim", 2000));
-	/* the connections stay for the run's 12 s */
+	/* the connections stay for the run's 10 s */
 	one = connections_from(1);
 	two = connections_from(2);
 	cr_expect_eq(one + two, 3000, "one connection each: %ld and %ld", one, two);
