@@ -1,11 +1,9 @@
 #include "history.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

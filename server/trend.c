@@ -387,13 +387,15 @@ static void *trend_part_run(void *arg)
 		struct trend_result res;
 		uint32_t errors = 0;
 		size_t n = 0;
+		int r;
 
-		if (read_hours(pt->rd, th->id, j->since_ms - j->since_ms % AIO_HOUR_MS, hours, &n) <
-		            0 ||
-		    server_store_events_count(pt->rd, th->id, j->since_ms, 0, &errors) < 0) {
+		if ((r = read_hours(pt->rd, th->id, j->since_ms - j->since_ms % AIO_HOUR_MS, hours,
+		                    &n)) < 0 ||
+		    (r = server_store_events_count(pt->rd, th->id, j->since_ms, 0, &errors)) < 0) {
 			pt->failed = true;
-			snprintf(pt->err, sizeof(pt->err), "cannot read history: %s",
-			         server_reader_error(pt->rd));
+			snprintf(pt->err, sizeof(pt->err), "cannot read %s's history: %s", th->name,
+			         r == -EBADMSG ? "a damaged daily row"
+			                       : server_reader_error(pt->rd));
 			break;
 		}
 		fleet_add(pt->fl, day0, j->step_ms, hours, n);

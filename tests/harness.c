@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
+
 #define OUTPUT_MAX (16 << 20)
 
 uint64_t h_mono_ms(void)
@@ -538,21 +540,15 @@ void h_sim_run(struct h_env *e, const char *log, const char *const *extra)
 
 json_t *h_sim_figures(struct h_env *e, const char *log)
 {
-	static char text[1 << 16];
-	char path[700];
-	json_error_t jerr;
+	char path[700], *text = NULL;
 	json_t *sim;
-	size_t n = 0;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s.log", e->dir, log);
-	cr_assert(f = fopen(path, "r"), "%s: %s", path, strerror(errno));
-	n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = '\0';
-	sim = strchr(text, '{') ? json_loads(strchr(text, '{'), JSON_DISABLE_EOF_CHECK, &jerr)
+	cr_assert_eq(aio_file_read_all(path, 1 << 20, &text, NULL), 0, "%s: cannot read", path);
+	sim = strchr(text, '{') ? json_loads(strchr(text, '{'), JSON_DISABLE_EOF_CHECK, NULL)
 	                        : NULL;
 	cr_assert_not_null(sim, "aio-sim printed no figures: %s", text);
+	free(text);
 	return sim;
 }
 
