@@ -9,7 +9,8 @@ packages="build-essential cmake pkg-config clang-format
   libcurl4-openssl-dev prometheus-alertmanager python3
   libcriterion-dev systemd-journal-remote openssl clang libclang-rt-14-dev
   chromium nodejs prometheus jq scdoc groff-base debootstrap lintian
-  qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients"
+  qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients
+  libpq-dev postgresql"
 
 missing=""
 for p in $packages; do
@@ -39,6 +40,15 @@ case " $missing " in
 *" prometheus-alertmanager "*)
 	systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true
 	pkill -f "^/usr/bin/prometheus-alertmanager" 2>/dev/null || true
+	;;
+esac
+# PostgreSQL is here for the tests of the postgresql:// backend, which
+# run their own initdb in a temporary directory: stop the cluster the
+# package creates and starts
+case " $missing " in
+*" postgresql "*)
+	systemctl disable --now postgresql >/dev/null 2>&1 || true
+	pg_ctlcluster 15 main stop >/dev/null 2>&1 || true
 	;;
 esac
 # libvirt is here for the tests, which start their own daemons in a

@@ -42,9 +42,10 @@ void server_audit_list_free(struct server_audit_entry *v, size_t n);
 
 /* For a write that carries audit entries with its own rows (one
  * transaction): on the database thread. Returns an SQLite result code. */
-int server_audit_apply(struct sqlite3 *conn, const struct server_audit_entry *v, size_t n);
+int server_audit_apply(struct server_sql *conn, const struct server_audit_entry *v, size_t n);
 /* The audit table's schema steps (db.c runs them in order). */
 extern const struct server_db_migration server_audit_migrations[];
+extern const struct server_db_migration server_audit_pg_migrations[];
 /* Retention's delete (?2 the cutoff, ?3 at most so many rows; ?1 unused):
  * the database refuses it for an entry younger than a day. */
 extern const char server_audit_prune_sql[];

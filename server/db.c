@@ -21,12 +21,12 @@
 #define STMT_CACHE 64
 
 struct server_db {
-	sqlite3 *conn; /* the database thread's, once started */
+	struct server_sql *conn; /* the database thread's, once started */
 	struct {
 		const char *sql;
-		sqlite3_stmt *st;
+		struct server_sql_stmt *st;
 	} stmt[STMT_CACHE];
-	sqlite3_stmt *begin, *commit, *rollback;
+	struct server_sql_stmt *begin, *commit, *rollback;
 	server_db_apply_fn apply; /* the owners' typed writes */
 	char *path;
 
@@ -60,13 +60,11 @@ struct server_db {
 /* WAL pages after which the checkpoint thread copies them back. */
 #define CHECKPOINT_PAGES 8000
 
-int server_db_run(sqlite3 *conn, const char *sql, char *err, size_t errlen)
+int server_db_run(struct server_sql *conn, const char *sql, char *err, size_t errlen)
 {
-	char *msg = NULL;
-
-	if (sqlite3_exec(conn, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(conn));
-		sqlite3_free(msg);
+	if (server_sql_exec(conn, sql) != SQLITE_OK) {
+		if (err)
+			snprintf(err, errlen, "%s", server_sql_errmsg(conn));
 		return -EIO;
 	}
 	return 0;
@@ -83,8 +81,8 @@ int server_db_schema_version(const struct server_db_migration *const *schema, si
 }
 
 /* Runs every owner's part of version v, in the owners' order. */
-static int migrate_one(sqlite3 *conn, const struct server_db_migration *const *schema, size_t n,
-                       int v, char *err, size_t errlen)
+static int migrate_one(struct server_sql *conn, const struct server_db_migration *const *schema,
+                       size_t n, int v, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++)
 		for (const struct server_db_migration *m = schema[i]; m->sql; m++)
@@ -93,41 +91,90 @@ static int migrate_one(sqlite3 *conn, const struct server_db_migration *const *s
 	return 0;
 }
 
-static int migrate(sqlite3 *conn, const struct server_db_migration *const *schema, size_t n,
-                   char *err, size_t errlen)
+/* The version the database is at: SQLite's user_version, PostgreSQL's
+ * aio_schema row (made here; the caller holds the migration lock). */
+static int schema_at(struct server_sql *conn, int *version, char *err, size_t errlen)
 {
-	int version = 0, latest = server_db_schema_version(schema, n);
-	sqlite3_stmt *st;
+	bool pg = server_sql_kind(conn) == SERVER_SQL_POSTGRESQL;
+	struct server_sql_stmt *st;
+	int rc;
 
-	if (sqlite3_prepare_v2(conn, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+	*version = 0;
+	if (pg && server_db_run(conn,
+	                        "CREATE TABLE IF NOT EXISTS aio_schema (version integer NOT NULL);"
+	                        "INSERT INTO aio_schema SELECT 0"
+	                        " WHERE NOT EXISTS (SELECT 1 FROM aio_schema)",
+	                        err, errlen) < 0)
 		return -EIO;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	if ((rc = server_sql_prepare(conn,
+	                             pg ? "SELECT version FROM aio_schema" : "PRAGMA user_version",
+	                             false, &st)) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", server_sql_errmsg(conn));
+		return -EIO;
+	}
+	if ((rc = server_sql_step(st)) == SQLITE_ROW)
+		*version = (int)server_sql_column_int64(st, 0);
+	server_sql_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		snprintf(err, errlen, "%s", server_sql_errmsg(conn));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* The key of the advisory lock migrations run under on PostgreSQL. */
+#define MIGRATION_LOCK "7340195"
+
+/* Each version in a transaction of its own on SQLite (which has one
+ * writer); on PostgreSQL all of them in one, under an advisory lock, so of
+ * servers starting together one migrates and the others find it done. */
+static int migrate(struct server_sql *conn, const struct server_db_migration *const *schema,
+                   size_t n, char *err, size_t errlen)
+{
+	bool pg = server_sql_kind(conn) == SERVER_SQL_POSTGRESQL;
+	int version = 0, latest = server_db_schema_version(schema, n);
+
+	if (pg && (server_db_run(conn, "BEGIN", err, errlen) < 0 ||
+	           server_db_run(conn, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ")", err,
+	                         errlen) < 0))
+		goto fail;
+	if (schema_at(conn, &version, err, errlen) < 0)
+		goto fail;
 	if (version > latest) {
 		snprintf(err, errlen, "database schema version %d is newer than this server (%d)",
 		         version, latest);
+		if (pg)
+			server_db_run(conn, "ROLLBACK", NULL, 0);
 		return -EPROTO;
 	}
 	for (int v = version + 1; v <= latest; v++) {
 		char sql[64];
 
-		if (server_db_run(conn, "BEGIN", err, errlen) < 0)
+		if (!pg && server_db_run(conn, "BEGIN", err, errlen) < 0)
 			return -EIO;
-		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v);
+		snprintf(sql, sizeof(sql),
+		         pg ? "UPDATE aio_schema SET version = %d" : "PRAGMA user_version = %d", v);
 		if (migrate_one(conn, schema, n, v, err, errlen) < 0 ||
-		    server_db_run(conn, sql, err, errlen) < 0) {
-			server_db_run(conn, "ROLLBACK", NULL, 0);
+		    server_db_run(conn, sql, err, errlen) < 0)
+			goto fail;
+		if (!pg && server_db_run(conn, "COMMIT", err, errlen) < 0)
 			return -EIO;
-		}
-		if (server_db_run(conn, "COMMIT", err, errlen) < 0)
-			return -EIO;
-		log_info("database: schema migrated to version %d", v);
+		if (!pg)
+			log_info("database: schema migrated to version %d", v);
 	}
+	if (pg && server_db_run(conn, "COMMIT", err, errlen) < 0)
+		goto fail;
+	if (pg && version < latest)
+		log_info("database: schema migrated from version %d to %d", version, latest);
 	return 0;
+
+fail:
+	if (server_sql_in_txn(conn))
+		server_db_run(conn, "ROLLBACK", NULL, 0);
+	return -EIO;
 }
 
-sqlite3_stmt *server_db_stmt(struct server_db *db, const char *sql)
+struct server_sql_stmt *server_db_stmt(struct server_db *db, const char *sql)
 {
 	size_t i;
 
@@ -136,10 +183,8 @@ sqlite3_stmt *server_db_stmt(struct server_db *db, const char *sql)
 			return db->stmt[i].st;
 	if (i == STMT_CACHE)
 		return NULL; /* more statements than kept: raise STMT_CACHE */
-	if (sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->stmt[i].st,
-	                       NULL) != SQLITE_OK) {
-		log_err("database: %s", sqlite3_errmsg(db->conn));
-		sqlite3_finalize(db->stmt[i].st);
+	if (server_sql_prepare(db->conn, sql, true, &db->stmt[i].st) != SQLITE_OK) {
+		log_err("database: %s", server_sql_errmsg(db->conn));
 		db->stmt[i].st = NULL;
 		return NULL;
 	}
@@ -147,21 +192,13 @@ sqlite3_stmt *server_db_stmt(struct server_db *db, const char *sql)
 	return db->stmt[i].st;
 }
 
-int server_db_step(sqlite3_stmt *st)
+int server_db_step(struct server_sql_stmt *st)
 {
-	int rc = sqlite3_step(st);
+	int rc = server_sql_step(st);
 
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	server_sql_reset(st);
+	server_sql_clear_bindings(st);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
-}
-
-void server_db_bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-	if (s)
-		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
 }
 
 uint64_t server_db_txn(struct server_db *db)
@@ -208,11 +245,12 @@ static int private_files(const char *path)
 }
 
 int server_db_create(const char *path, const struct server_db_migration *const *schema,
-                     size_t n_schema, server_db_apply_fn apply, struct server_db **ret_db,
-                     char *err, size_t errlen)
+                     const struct server_db_migration *const *pg_schema, size_t n_schema,
+                     server_db_apply_fn apply, struct server_db **ret_db, char *err, size_t errlen)
 {
 	struct server_db *db = calloc(1, sizeof(*db));
-	int rc, r = -EIO;
+	bool pg = server_sql_is_postgresql(path);
+	int r = -EIO;
 
 	if (!db)
 		return -ENOMEM;
@@ -223,32 +261,32 @@ int server_db_create(const char *path, const struct server_db_migration *const *
 	pthread_cond_init(&db->wake, NULL);
 	pthread_cond_init(&db->done_wake, NULL);
 	pthread_cond_init(&db->ckpt_wake, NULL);
-	if ((r = private_files(path)) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(-r));
-		goto out_free;
+	if (pg) {
+		if ((r = server_sql_open_postgresql(path, &db->conn, err, errlen)) < 0)
+			goto out_free;
+	} else {
+		if ((r = private_files(path)) < 0) {
+			snprintf(err, errlen, "%s: %s", path, strerror(-r));
+			goto out_free;
+		}
+		if ((r = server_sql_open_sqlite(
+		             path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+		             &db->conn, err, errlen)) < 0)
+			goto out_free;
+		r = -EIO;
+		if (server_db_run(db->conn,
+		                  "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+		                  "PRAGMA foreign_keys = ON;",
+		                  err, errlen) < 0)
+			goto out_free;
 	}
-	r = -EIO;
-	rc = sqlite3_open_v2(path, &db->conn,
-	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-	                     NULL);
-	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path,
-		         db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc));
-		goto out_free;
-	}
-	sqlite3_busy_timeout(db->conn, 5000);
-	if (server_db_run(db->conn,
-	                  "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-	                  "PRAGMA foreign_keys = ON;",
-	                  err, errlen) < 0)
-		goto out_free;
-	if ((r = migrate(db->conn, schema, n_schema, err, errlen)) < 0)
+	if ((r = migrate(db->conn, pg ? pg_schema : schema, n_schema, err, errlen)) < 0)
 		goto out_free;
 	db->apply = apply;
-	if (!(db->begin = server_db_stmt(db, "BEGIN IMMEDIATE")) ||
+	if (!(db->begin = server_db_stmt(db, pg ? "BEGIN" : "BEGIN IMMEDIATE")) ||
 	    !(db->commit = server_db_stmt(db, "COMMIT")) ||
 	    !(db->rollback = server_db_stmt(db, "ROLLBACK"))) {
-		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db->conn));
+		snprintf(err, errlen, "%s: %s", path, server_sql_errmsg(db->conn));
 		r = -EIO;
 		goto out_free;
 	}
@@ -258,6 +296,34 @@ int server_db_create(const char *path, const struct server_db_migration *const *
 out_free:
 	server_db_close(db);
 	return r;
+}
+
+int server_db_exists(const char *path, char *err, size_t errlen)
+{
+	struct server_sql *c;
+	struct server_sql_stmt *st;
+	struct stat sb;
+	int rc, r = -EIO;
+
+	if (!server_sql_is_postgresql(path))
+		return stat(path, &sb) == 0 && sb.st_size > 0;
+	if ((r = server_sql_open_postgresql(path, &c, err, errlen)) < 0)
+		return r;
+	r = -EIO;
+	if (server_sql_prepare(c, "SELECT to_regclass('aio_schema') IS NOT NULL", false, &st) ==
+	            SQLITE_OK &&
+	    (rc = server_sql_step(st)) == SQLITE_ROW)
+		r = server_sql_column_int64(st, 0) != 0;
+	else
+		snprintf(err, errlen, "PostgreSQL: %s", server_sql_errmsg(c));
+	server_sql_finalize(st);
+	server_sql_close(c);
+	return r;
+}
+
+const char *server_db_path(struct server_db *db)
+{
+	return db->path;
 }
 
 void server_db_set_keepalive(struct server_db *db, uint64_t raw_keepalive_ms)
@@ -330,14 +396,19 @@ static int rc_errno(int rc)
 	}
 }
 
-const char *server_db_cause(sqlite3 *conn, int rc, char *buf, size_t len)
+const char *server_db_cause(struct server_sql *conn, int rc, char *buf, size_t len)
 {
-	const char *msg = conn ? sqlite3_errmsg(conn) : NULL;
-	int sys = conn ? sqlite3_system_errno(conn) : 0;
+	const char *msg = conn ? server_sql_errmsg(conn) : NULL;
+	int sys = conn ? server_sql_system_errno(conn) : 0;
 	size_t n;
 
+	if (conn && server_sql_kind(conn) == SERVER_SQL_POSTGRESQL) {
+		snprintf(buf, len, "PostgreSQL%s: %s",
+		         server_sql_broken(conn) ? " unreachable" : "", msg);
+		return buf;
+	}
 	if (rc == SQLITE_OK && conn)
-		rc = sqlite3_extended_errcode(conn);
+		rc = sqlite3_extended_errcode(server_sql_sqlite(conn));
 	n = (size_t)snprintf(buf, len, "%s", sqlite3_errstr(rc));
 	if (msg && n < len && strcmp(msg, sqlite3_errstr(rc)) && strcmp(msg, "not an error"))
 		n += (size_t)snprintf(buf + n, len - n, ": %s", msg);
@@ -346,7 +417,7 @@ const char *server_db_cause(sqlite3 *conn, int rc, char *buf, size_t len)
 	return buf;
 }
 
-int server_db_failed(sqlite3 *conn, int rc, const char *what)
+int server_db_failed(struct server_sql *conn, int rc, const char *what)
 {
 	char cause[512];
 
@@ -384,7 +455,13 @@ static void note_commit(struct server_db *db, int rc)
  * and its sender keeps the data to send again. */
 static int commit_batch(struct server_db *db, struct server_db_write *batch)
 {
-	int rc = server_db_step(db->begin);
+	int rc;
+
+	/* PostgreSQL went away: try again for this batch; its statements
+	 * prepare again on the new connection */
+	if (server_sql_broken(db->conn) && server_sql_reconnect(db->conn) == 0)
+		log_info("database: connected to PostgreSQL again");
+	rc = server_db_step(db->begin);
 
 	db->txn++;
 	for (struct server_db_write *w = batch; w && rc == SQLITE_OK; w = w->next)
@@ -392,7 +469,7 @@ static int commit_batch(struct server_db *db, struct server_db_write *batch)
 	if (rc == SQLITE_OK)
 		rc = server_db_step(db->commit);
 	note_commit(db, rc);
-	if (rc != SQLITE_OK && !sqlite3_get_autocommit(db->conn))
+	if (rc != SQLITE_OK && server_sql_in_txn(db->conn))
 		server_db_step(db->rollback);
 	return rc_errno(rc);
 }
@@ -515,6 +592,8 @@ static void *ckpt_thread(void *arg)
 
 static int ckpt_start(struct server_db *db)
 {
+	if (!server_sql_sqlite(db->conn))
+		return 0; /* PostgreSQL checkpoints itself */
 	if (sqlite3_open_v2(db->path, &db->ckpt_conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
 	                    NULL) != SQLITE_OK)
 		return -EIO;
@@ -522,8 +601,8 @@ static int ckpt_start(struct server_db *db)
 	if (pthread_create(&db->ckpt_thread, NULL, ckpt_thread, db) != 0)
 		return -EAGAIN;
 	db->ckpt_started = true;
-	sqlite3_wal_autocheckpoint(db->conn, 0);
-	sqlite3_wal_hook(db->conn, wal_hook, db);
+	sqlite3_wal_autocheckpoint(server_sql_sqlite(db->conn), 0);
+	sqlite3_wal_hook(server_sql_sqlite(db->conn), wal_hook, db);
 	return 0;
 }
 
@@ -571,7 +650,7 @@ size_t server_db_queued(struct server_db *db)
 	return n;
 }
 
-sqlite3 *server_db_conn(struct server_db *db)
+struct server_sql *server_db_conn(struct server_db *db)
 {
 	return db->conn;
 }
@@ -645,29 +724,29 @@ struct exec_write {
 	void (*then)(void *arg, int err);
 	void *then_arg;
 	/* run after the statement, in its transaction; freed by also_free */
-	int (*also)(sqlite3 *conn, void *arg);
+	int (*also)(struct server_sql *conn, void *arg);
 	void *also_arg;
 	void (*also_free)(void *arg);
 };
 
-static int exec_apply(sqlite3 *conn, void *arg)
+static int exec_apply(struct server_sql *conn, void *arg)
 {
 	struct exec_write *x = arg;
-	sqlite3_stmt *st;
+	struct server_sql_stmt *st;
 	int rc;
 
-	if ((rc = sqlite3_prepare_v2(conn, x->sql, -1, &st, NULL)) != SQLITE_OK)
+	if ((rc = server_sql_prepare(conn, x->sql, false, &st)) != SQLITE_OK)
 		return rc;
 	for (int i = 0; x->types[i]; i++) {
 		if (x->types[i] == 'i')
-			sqlite3_bind_int64(st, i + 1, x->ints[i]);
+			server_sql_bind_int64(st, i + 1, x->ints[i]);
 		else if (x->types[i] == 'd')
-			sqlite3_bind_double(st, i + 1, x->reals[i]);
+			server_sql_bind_double(st, i + 1, x->reals[i]);
 		else
-			server_db_bind_text(st, i + 1, x->texts[i]);
+			server_sql_bind_text(st, i + 1, x->texts[i]);
 	}
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	rc = server_sql_step(st);
+	server_sql_finalize(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		return rc;
 	return x->also ? x->also(conn, x->also_arg) : SQLITE_OK;
@@ -692,7 +771,7 @@ static void exec_done(struct server_db_write *w, int err)
 	exec_free(x);
 }
 
-int server_db_vexec(struct server_db *db, int (*also)(struct sqlite3 *conn, void *arg),
+int server_db_vexec(struct server_db *db, int (*also)(struct server_sql *conn, void *arg),
                     void *also_arg, void (*also_free)(void *arg), void (*then)(void *arg, int err),
                     void *arg, const char *sql, const char *types, va_list ap)
 {
@@ -763,9 +842,8 @@ void server_db_close(struct server_db *db)
 	}
 	sqlite3_close(db->ckpt_conn);
 	for (int i = 0; i < STMT_CACHE; i++)
-		sqlite3_finalize(db->stmt[i].st);
-	if (db->conn)
-		sqlite3_close(db->conn);
+		server_sql_finalize(db->stmt[i].st);
+	server_sql_close(db->conn);
 	pthread_cond_destroy(&db->wake);
 	pthread_cond_destroy(&db->done_wake);
 	pthread_cond_destroy(&db->ckpt_wake);

@@ -1,4 +1,5 @@
-/* The server's SQLite store (WAL). One thread owns the write connection and
+/* The server's store: SQLite (WAL) or PostgreSQL, through sql.h. One
+ * thread owns the write connection and
  * commits queued writes in batches (group commit); a write's done callback
  * runs on that thread after its batch committed or failed, so handlers
  * never wait for the disk and replies mean "stored". */
@@ -10,10 +11,9 @@
 #include <stdint.h>
 
 #include "aioctl.pb-c.h"
-#include "rawblock.h"
-
-struct sqlite3;
 #include "hosts.h"
+#include "rawblock.h"
+#include "sql.h"
 
 struct server_db;
 
@@ -55,7 +55,7 @@ struct server_db_write {
 	int err; /* set by the db: the batch's result */
 	/* SERVER_DB_WRITE_FN: returns an SQLite result code; arg is the
 	 * caller's, freed by its done callback */
-	int (*fn)(struct sqlite3 *conn, void *arg);
+	int (*fn)(struct server_sql *conn, void *arg);
 	/* err: 0, -ENOSPC (disk full), -EIO; owns and frees w */
 	void (*done)(struct server_db_write *w, int err);
 	void *arg;
@@ -64,7 +64,8 @@ struct server_db_write {
 /* One table owner's part of a schema version. Each owner lists its
  * steps in ascending versions, ended by { 0, NULL }; a version's parts run
  * in one transaction in the owners' order. Never edit a shipped step:
- * append a new one. */
+ * append a new one. SQLite and PostgreSQL have a list each: PostgreSQL's
+ * starts at version 14 with the schema SQLite had reached by then. */
 struct server_db_migration {
 	int version;
 	const char *sql;
@@ -72,51 +73,57 @@ struct server_db_migration {
 
 /* Applies a typed write (not _FN) inside a batch: an SQLite result code. */
 typedef int (*server_db_apply_fn)(struct server_db *db, struct server_db_write *w);
-/* Opens the database at path and migrates it to the newest version in
- * schema (the owners' steps, n_schema lists; each version in one
- * transaction, the owners' parts in their order); apply stores the typed
- * writes. store.c gives both (server_store_open). */
+/* Opens the database at path (an SQLite file or a postgresql:// URL) and
+ * migrates it to the newest version in schema, or in pg_schema for
+ * PostgreSQL (the owners' steps, n_schema lists each; each version in one
+ * transaction, the owners' parts in their order; on PostgreSQL under an
+ * advisory lock, so of several servers starting one migrates); apply
+ * stores the typed writes. store.c gives them (server_store_open). */
 int server_db_create(const char *path, const struct server_db_migration *const *schema,
-                     size_t n_schema, server_db_apply_fn apply, struct server_db **ret_db,
-                     char *err, size_t errlen);
+                     const struct server_db_migration *const *pg_schema, size_t n_schema,
+                     server_db_apply_fn apply, struct server_db **ret_db, char *err, size_t errlen);
+/* 1 if the database at path holds a server's data, 0 if it is missing or
+ * empty (an SQLite file of no bytes, a PostgreSQL database with no
+ * schema), or a negative errno with a message in err. */
+int server_db_exists(const char *path, char *err, size_t errlen);
+/* The URL or path the database was opened with. */
+const char *server_db_path(struct server_db *db);
 /* The newest version in schema. */
 int server_db_schema_version(const struct server_db_migration *const *schema, size_t n);
 /* Runs SQL text on conn: 0, or -EIO with its message in err (which may be
  * NULL). */
-int server_db_run(struct sqlite3 *conn, const char *sql, char *err, size_t errlen);
+int server_db_run(struct server_sql *conn, const char *sql, char *err, size_t errlen);
 /* A report equal to the last one is kept raw only this long after the
  * last raw sample (0: every report is kept). */
 void server_db_set_keepalive(struct server_db *db, uint64_t raw_keepalive_ms);
 /* The write connection: for loading state before server_db_start, and for
  * the table owners on the database thread. */
-struct sqlite3 *server_db_conn(struct server_db *db);
+struct server_sql *server_db_conn(struct server_db *db);
 /* The write connection's statement for sql, prepared once (keyed by the
  * string's address: pass a static array); NULL if it does not prepare,
- * which sqlite3_bind and sqlite3_step treat as misuse. Database thread
+ * which server_sql_step treats as misuse. Database thread
  * (or before start) only. */
-struct sqlite3_stmt *server_db_stmt(struct server_db *db, const char *sql);
+struct server_sql_stmt *server_db_stmt(struct server_db *db, const char *sql);
 /* What went wrong, for a person: SQLite's words for rc, its message when
  * it says more, and the system's error ("database or disk is full: No
  * space left on device"), never "not an error". */
-const char *server_db_cause(struct sqlite3 *conn, int rc, char *buf, size_t len);
+const char *server_db_cause(struct server_sql *conn, int rc, char *buf, size_t len);
 /* Logs "database: what: cause" and returns rc as a negative errno
  * (-ENOSPC, -EBUSY, -EIO). */
-int server_db_failed(struct sqlite3 *conn, int rc, const char *what);
+int server_db_failed(struct server_sql *conn, int rc, const char *what);
 /* Steps st and resets it: SQLITE_OK for a row or done, else its code. */
-int server_db_step(struct sqlite3_stmt *st);
-/* Binds s, or NULL for none. */
-void server_db_bind_text(struct sqlite3_stmt *st, int i, const char *s);
+int server_db_step(struct server_sql_stmt *st);
 uint64_t server_db_keepalive(struct server_db *db);
 /* How long the database thread has been in its current batch; 0 when idle
  * (the watchdog's question). */
 uint64_t server_db_batch_age_ms(struct server_db *db);
 
-/* The SQLite side of a reader (query.h), for the table owners: its
+/* The database side of a reader (query.h), for the table owners: its
  * connection, and its statement for sql prepared once (keyed by address,
  * reset and unbound when handed out; NULL if it does not prepare). */
 struct server_reader;
-struct sqlite3 *server_reader_conn(struct server_reader *rd);
-struct sqlite3_stmt *server_reader_stmt(struct server_reader *rd, const char *sql);
+struct server_sql *server_reader_conn(struct server_reader *rd);
+struct server_sql_stmt *server_reader_stmt(struct server_reader *rd, const char *sql);
 /* batch_wait_us: under load, how long a batch may wait to fill. */
 int server_db_start(struct server_db *db, size_t queue_max, size_t batch_max,
                     uint64_t batch_wait_us);
@@ -145,7 +152,7 @@ int server_db_exec(struct server_db *db, void (*then)(void *arg, int err), void 
 /* server_db_exec with its arguments in ap, and also(conn, also_arg) run
  * after the statement in the same transaction (also_free(also_arg) when
  * done, or at once if it cannot be queued). */
-int server_db_vexec(struct server_db *db, int (*also)(struct sqlite3 *conn, void *arg),
+int server_db_vexec(struct server_db *db, int (*also)(struct server_sql *conn, void *arg),
                     void *also_arg, void (*also_free)(void *arg), void (*then)(void *arg, int err),
                     void *arg, const char *sql, const char *types, va_list ap);
 /* Writes waiting for the database thread. */

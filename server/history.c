@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,28 +141,28 @@ static int feed_legacy(struct server_reader *rd, int64_t host_id, struct feed *f
 	        " FROM samples WHERE host_id = ?1 AND seq >= coalesce((SELECT seq"
 	        " FROM samples WHERE host_id = ?1 AND time_ms < ?2 ORDER BY seq DESC"
 	        " LIMIT 1), 0) ORDER BY seq";
-	sqlite3_stmt *st = server_reader_stmt(rd, sql);
+	struct server_sql_stmt *st = server_reader_stmt(rd, sql);
 	int rc;
 
 	if (!st)
 		return SQLITE_ERROR;
-	sqlite3_bind_int64(st, 1, host_id);
-	sqlite3_bind_int64(st, 2, (int64_t)f->a->since);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	server_sql_bind_int64(st, 1, host_id);
+	server_sql_bind_int64(st, 2, (int64_t)f->a->since);
+	while ((rc = server_sql_step(st)) == SQLITE_ROW) {
 		struct server_raw r = {
-			(uint64_t)sqlite3_column_int64(st, 0),
-			(uint64_t)sqlite3_column_int64(st, 1),
-			(uint64_t)sqlite3_column_int64(st, 2),
-			(uint64_t)sqlite3_column_int64(st, 3),
-			(uint64_t)sqlite3_column_int64(st, 4),
-			(uint64_t)sqlite3_column_int64(st, 5),
+			(uint64_t)server_sql_column_int64(st, 0),
+			(uint64_t)server_sql_column_int64(st, 1),
+			(uint64_t)server_sql_column_int64(st, 2),
+			(uint64_t)server_sql_column_int64(st, 3),
+			(uint64_t)server_sql_column_int64(st, 4),
+			(uint64_t)server_sql_column_int64(st, 5),
 		};
 
 		feed(f, &r);
 		if (r.time_ms >= f->a->until)
 			break;
 	}
-	sqlite3_reset(st);
+	server_sql_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -175,21 +174,21 @@ static int feed_blocks(struct server_reader *rd, int64_t host_id, struct feed *f
 	size_t carry_len = 0;
 	static const char sql[] =
 	        "SELECT last_ms, data FROM raw WHERE host_id = ?1 ORDER BY first_seq";
-	sqlite3_stmt *st = server_reader_stmt(rd, sql);
+	struct server_sql_stmt *st = server_reader_stmt(rd, sql);
 	int rc;
 
 	if (!st)
 		return SQLITE_ERROR;
-	sqlite3_bind_int64(st, 1, host_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const uint8_t *data = sqlite3_column_blob(st, 1);
-		size_t len = (size_t)sqlite3_column_bytes(st, 1);
+	server_sql_bind_int64(st, 1, host_id);
+	while ((rc = server_sql_step(st)) == SQLITE_ROW) {
+		const uint8_t *data = server_sql_column_blob(st, 1);
+		size_t len = server_sql_column_bytes(st, 1);
 
 		if (len > SERVER_RAW_BLOCK_MAX) {
 			rc = SQLITE_CORRUPT;
 			break;
 		}
-		if ((uint64_t)sqlite3_column_int64(st, 0) < f->a->since) {
+		if ((uint64_t)server_sql_column_int64(st, 0) < f->a->since) {
 			memcpy(carry, data, len);
 			carry_len = len;
 			continue;
@@ -202,7 +201,7 @@ static int feed_blocks(struct server_reader *rd, int64_t host_id, struct feed *f
 	}
 	if (rc == SQLITE_DONE && carry_len)
 		rc = feed_block(f, carry, carry_len, true);
-	sqlite3_reset(st);
+	server_sql_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -211,25 +210,25 @@ static int read_raw(struct server_reader *rd, int64_t host_id, uint64_t interval
 	static const char sql[] =
 	        "SELECT seq_last, time_ms, raw_open FROM series WHERE host_id = ?1";
 	struct feed f = { .a = a, .interval_ms = interval_ms };
-	sqlite3_stmt *sr = server_reader_stmt(rd, sql);
+	struct server_sql_stmt *sr = server_reader_stmt(rd, sql);
 	uint64_t seq_last, last_ms;
 	int rc = SQLITE_ERROR;
 
 	if (!sr)
 		return rc;
-	sqlite3_bind_int64(sr, 1, host_id);
-	if ((rc = sqlite3_step(sr)) != SQLITE_ROW) {
+	server_sql_bind_int64(sr, 1, host_id);
+	if ((rc = server_sql_step(sr)) != SQLITE_ROW) {
 		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
 		goto out; /* nothing reported */
 	}
-	seq_last = (uint64_t)sqlite3_column_int64(sr, 0);
-	last_ms = (uint64_t)sqlite3_column_int64(sr, 1);
+	seq_last = (uint64_t)server_sql_column_int64(sr, 0);
+	last_ms = (uint64_t)server_sql_column_int64(sr, 1);
 	/* oldest first: the old table, the closed blocks, the open block */
 	if ((rc = feed_legacy(rd, host_id, &f)) != SQLITE_OK ||
 	    (rc = feed_blocks(rd, host_id, &f)) != SQLITE_OK)
 		goto out;
-	if ((size_t)sqlite3_column_bytes(sr, 2) <= SERVER_RAW_BLOCK_MAX &&
-	    (rc = feed_block(&f, sqlite3_column_blob(sr, 2), (size_t)sqlite3_column_bytes(sr, 2),
+	if (server_sql_column_bytes(sr, 2) <= SERVER_RAW_BLOCK_MAX &&
+	    (rc = feed_block(&f, server_sql_column_blob(sr, 2), server_sql_column_bytes(sr, 2),
 	                     false)) != SQLITE_OK)
 		goto out;
 	/* the newest record stands for the reports after it, up to the latest */
@@ -240,7 +239,7 @@ static int read_raw(struct server_reader *rd, int64_t host_id, uint64_t interval
 		add_raw(a, &f.prev, n, last_ms + 1, n > 1 ? last_ms : 0, f.interval_ms);
 	}
 out:
-	sqlite3_reset(sr);
+	server_sql_reset(sr);
 	return rc;
 }
 
@@ -255,21 +254,24 @@ static int read_rollup(struct server_reader *rd, int64_t host_id, enum server_ti
 	        "SELECT start_ms, count, min, max, sum, last, last_ms, lim, umax"
 	        " FROM rollup_1h_all WHERE host_id = ?1 AND start_ms >= ?2"
 	        " AND start_ms < ?3";
-	sqlite3_stmt *st = server_reader_stmt(rd, tier == SERVER_TIER_5M ? sql_5m : sql_1h);
+	struct server_sql_stmt *st =
+	        server_reader_stmt(rd, tier == SERVER_TIER_5M ? sql_5m : sql_1h);
 	int rc;
 
 	if (!st)
 		return SQLITE_ERROR;
-	sqlite3_bind_int64(st, 1, host_id);
-	sqlite3_bind_int64(st, 2, (int64_t)a->since);
-	sqlite3_bind_int64(st, 3, (int64_t)a->until);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		add(a, (uint64_t)sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
-		    (uint64_t)sqlite3_column_int64(st, 2), (uint64_t)sqlite3_column_int64(st, 3),
-		    sqlite3_column_double(st, 4), (uint64_t)sqlite3_column_int64(st, 5),
-		    (uint64_t)sqlite3_column_int64(st, 6), (uint64_t)sqlite3_column_int64(st, 7),
-		    sqlite3_column_int64(st, 8));
-	sqlite3_reset(st);
+	server_sql_bind_int64(st, 1, host_id);
+	server_sql_bind_int64(st, 2, (int64_t)a->since);
+	server_sql_bind_int64(st, 3, (int64_t)a->until);
+	while ((rc = server_sql_step(st)) == SQLITE_ROW)
+		add(a, (uint64_t)server_sql_column_int64(st, 0),
+		    (uint64_t)server_sql_column_int64(st, 1),
+		    (uint64_t)server_sql_column_int64(st, 2),
+		    (uint64_t)server_sql_column_int64(st, 3), server_sql_column_double(st, 4),
+		    (uint64_t)server_sql_column_int64(st, 5),
+		    (uint64_t)server_sql_column_int64(st, 6),
+		    (uint64_t)server_sql_column_int64(st, 7), server_sql_column_int64(st, 8));
+	server_sql_reset(st);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -426,6 +428,64 @@ const struct server_db_migration server_history_migrations[] = {
 	{ 0, NULL },
 };
 
+/* PostgreSQL: the schema SQLite had at version 14, in its types */
+const struct server_db_migration server_history_pg_migrations[] = {
+	/* blob: SQLite's name for bytes, so CAST(... AS BLOB) reads the same
+	 * on both */
+	{ 14, "CREATE DOMAIN blob AS bytea;"
+	      "CREATE TABLE samples ("
+	      "  host_id bigint NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	      "  seq bigint NOT NULL, time_ms bigint NOT NULL,"
+	      "  aio_nr bigint NOT NULL, aio_nr_min bigint NOT NULL,"
+	      "  aio_nr_max bigint NOT NULL, aio_max_nr bigint NOT NULL,"
+	      "  PRIMARY KEY (host_id, seq));"
+	      "CREATE TABLE series ("
+	      "  host_id bigint PRIMARY KEY,"
+	      "  seq_first bigint NOT NULL, seq_last bigint NOT NULL, reports bigint NOT NULL,"
+	      "  time_ms bigint NOT NULL, aio_nr bigint NOT NULL, aio_nr_min bigint NOT NULL,"
+	      "  aio_nr_max bigint NOT NULL, aio_max_nr bigint NOT NULL, raw_ms bigint NOT NULL,"
+	      "  m5_start bigint NOT NULL, m5_count bigint NOT NULL, m5_min bigint NOT NULL,"
+	      "  m5_max bigint NOT NULL, m5_sum bigint NOT NULL,"
+	      "  h1_start bigint NOT NULL, h1_count bigint NOT NULL, h1_min bigint NOT NULL,"
+	      "  h1_max bigint NOT NULL, h1_sum bigint NOT NULL,"
+	      "  raw_seq bigint NOT NULL DEFAULT 0, raw_first_seq bigint NOT NULL DEFAULT 0,"
+	      "  raw_first_ms bigint NOT NULL DEFAULT 0, raw_n bigint NOT NULL DEFAULT 0,"
+	      "  raw_open bytea,"
+	      "  m5_umax bigint NOT NULL DEFAULT 0, h1_umax bigint NOT NULL DEFAULT 0);"
+	      "CREATE TABLE rollup_5m ("
+	      "  host_id bigint NOT NULL, start_ms bigint NOT NULL, count bigint NOT NULL,"
+	      "  min bigint NOT NULL, max bigint NOT NULL, sum bigint NOT NULL,"
+	      "  last bigint NOT NULL, last_ms bigint NOT NULL, lim bigint NOT NULL,"
+	      "  umax bigint NOT NULL DEFAULT 0,"
+	      "  PRIMARY KEY (host_id, start_ms));"
+	      "CREATE TABLE rollup_1h ("
+	      "  host_id bigint NOT NULL, start_ms bigint NOT NULL, count bigint NOT NULL,"
+	      "  min bigint NOT NULL, max bigint NOT NULL, sum bigint NOT NULL,"
+	      "  last bigint NOT NULL, last_ms bigint NOT NULL, lim bigint NOT NULL,"
+	      "  umax bigint NOT NULL DEFAULT 0,"
+	      "  PRIMARY KEY (host_id, start_ms));"
+	      "CREATE VIEW rollup_5m_all AS"
+	      "  SELECT host_id, start_ms, count, min, max, sum, last, last_ms, lim, umax"
+	      "  FROM rollup_5m UNION ALL SELECT host_id, m5_start, m5_count, m5_min, m5_max,"
+	      "  m5_sum, aio_nr, time_ms, aio_max_nr, m5_umax FROM series WHERE m5_count > 0;"
+	      "CREATE VIEW rollup_1h_all AS"
+	      "  SELECT host_id, start_ms, count, min, max, sum, last, last_ms, lim, umax"
+	      "  FROM rollup_1h UNION ALL SELECT host_id, h1_start, h1_count, h1_min, h1_max,"
+	      "  h1_sum, aio_nr, time_ms, aio_max_nr, h1_umax FROM series WHERE h1_count > 0;"
+	      "CREATE TABLE vm_usage ("
+	      "  host_id bigint NOT NULL, name text NOT NULL, time_ms bigint NOT NULL,"
+	      "  contexts bigint NOT NULL, events bigint,"
+	      "  PRIMARY KEY (host_id, name, time_ms));"
+	      "CREATE TABLE raw ("
+	      "  host_id bigint NOT NULL, first_seq bigint NOT NULL, first_ms bigint NOT NULL,"
+	      "  last_ms bigint NOT NULL, n bigint NOT NULL, data bytea NOT NULL,"
+	      "  PRIMARY KEY (host_id, first_seq));"
+	      "CREATE TABLE rollup_1d ("
+	      "  host_id bigint NOT NULL, start_ms bigint NOT NULL, hours bytea NOT NULL,"
+	      "  PRIMARY KEY (host_id, start_ms));" },
+	{ 0, NULL },
+};
+
 /* aio_day_hours(hour, peak, umax): an aggregate packing a day's hours as
  * the daily tier keeps them (schema 14 builds the tier with it). */
 struct day_hours {
@@ -522,22 +582,30 @@ struct series_row {
 
 /* A closed bucket; it merges with one stored already (a report whose time
  * went back, or a rollup made from an older schema's samples). */
-#define ROLLUP_CLOSE(table)                                                      \
-	"INSERT INTO " table " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)" \
-	" ON CONFLICT DO UPDATE SET count = count + excluded.count,"             \
-	" umax = max(umax, excluded.umax),"                                      \
-	" min = min(min, excluded.min), max = max(max, excluded.max),"           \
-	" sum = sum + excluded.sum,"                                             \
-	" last = iif(excluded.last_ms >= last_ms, excluded.last, last),"         \
-	" lim = iif(excluded.last_ms >= last_ms, excluded.lim, lim),"            \
-	" last_ms = max(last_ms, excluded.last_ms)"
+#define ROLLUP_CLOSE(t)                                                                         \
+	"INSERT INTO " t " (host_id, start_ms, count, min, max, sum, last, last_ms, lim, umax)" \
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"                                     \
+	" ON CONFLICT (host_id, start_ms) DO UPDATE SET count = " t ".count + excluded.count,"  \
+	" umax = greatest(" t ".umax, excluded.umax),"                                          \
+	" min = least(" t ".min, excluded.min), max = greatest(" t ".max, excluded.max),"       \
+	" sum = " t ".sum + excluded.sum,"                                                      \
+	" last = CASE WHEN excluded.last_ms >= " t ".last_ms THEN excluded.last"                \
+	" ELSE " t ".last END,"                                                                 \
+	" lim = CASE WHEN excluded.last_ms >= " t ".last_ms THEN excluded.lim"                  \
+	" ELSE " t ".lim END,"                                                                  \
+	" last_ms = greatest(" t ".last_ms, excluded.last_ms)"
 
 static const char rollup_5m_sql[] = ROLLUP_CLOSE("rollup_5m");
 static const char rollup_1h_sql[] = ROLLUP_CLOSE("rollup_1h");
 static const char rollup_1d_sql[] =
-        "INSERT INTO rollup_1d VALUES (?1, ?2, ?3)"
-        " ON CONFLICT DO UPDATE SET hours = CAST(hours || excluded.hours AS BLOB)";
-static const char raw_insert_sql[] = "INSERT OR REPLACE INTO raw VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+        "INSERT INTO rollup_1d (host_id, start_ms, hours) VALUES (?1, ?2, ?3)"
+        " ON CONFLICT (host_id, start_ms) DO UPDATE"
+        " SET hours = CAST(rollup_1d.hours || excluded.hours AS BLOB)";
+static const char raw_insert_sql[] =
+        "INSERT INTO raw (host_id, first_seq, first_ms, last_ms, n, data)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (host_id, first_seq) DO UPDATE"
+        " SET first_ms = excluded.first_ms, last_ms = excluded.last_ms, n = excluded.n,"
+        " data = excluded.data";
 static const char series_get_sql[] =
         "SELECT seq_first, seq_last, reports, time_ms, aio_nr, aio_nr_min,"
         " aio_nr_max, aio_max_nr, raw_ms, m5_start, m5_count, m5_min, m5_max,"
@@ -545,44 +613,60 @@ static const char series_get_sql[] =
         " raw_first_seq, raw_first_ms, raw_n, raw_open, m5_umax, h1_umax"
         " FROM series WHERE host_id = ?1";
 static const char series_put_sql[] =
-        "INSERT OR REPLACE INTO series VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-        " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,"
-        " ?23, ?24, ?25, ?26, ?27)";
+        "INSERT INTO series (host_id, seq_first, seq_last, reports, time_ms, aio_nr, "
+        "aio_nr_min, aio_nr_max, aio_max_nr, raw_ms, m5_start, m5_count, m5_min, m5_max, "
+        "m5_sum, h1_start, h1_count, h1_min, h1_max, h1_sum, raw_seq, raw_first_seq, "
+        "raw_first_ms, raw_n, raw_open, m5_umax, h1_umax) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+        " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, "
+        "?23, ?24, ?25, ?26, ?27) ON CONFLICT (host_id) DO UPDATE SET seq_first = "
+        "excluded.seq_first, seq_last = excluded.seq_last, reports = excluded.reports, "
+        "time_ms = excluded.time_ms, aio_nr = excluded.aio_nr, aio_nr_min = "
+        "excluded.aio_nr_min, aio_nr_max = excluded.aio_nr_max, aio_max_nr = "
+        "excluded.aio_max_nr, raw_ms = excluded.raw_ms, m5_start = excluded.m5_start, "
+        "m5_count = excluded.m5_count, m5_min = excluded.m5_min, m5_max = "
+        "excluded.m5_max, m5_sum = excluded.m5_sum, h1_start = excluded.h1_start, "
+        "h1_count = excluded.h1_count, h1_min = excluded.h1_min, h1_max = "
+        "excluded.h1_max, h1_sum = excluded.h1_sum, raw_seq = excluded.raw_seq, "
+        "raw_first_seq = excluded.raw_first_seq, raw_first_ms = excluded.raw_first_ms, "
+        "raw_n = excluded.raw_n, raw_open = excluded.raw_open, m5_umax = "
+        "excluded.m5_umax, h1_umax = excluded.h1_umax";
 static const char vm_last_sql[] =
         "SELECT contexts, events FROM vm_usage WHERE host_id = ?1 AND name = ?2"
         " ORDER BY time_ms DESC LIMIT 1";
-static const char vm_insert_sql[] = "INSERT OR IGNORE INTO vm_usage VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char vm_insert_sql[] =
+        "INSERT INTO vm_usage (host_id, name, time_ms, contexts, events)"
+        " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
 
 static const int64_t tier_ms[ROLLUP_TIERS] = { 5 * 60 * 1000, 60 * 60 * 1000 };
 
 /* Each host's newest report: its latest values and last seq. */
 int server_history_load_latest(struct server_db *db, struct server_hosts *reg)
 {
-	sqlite3_stmt *st;
+	struct server_sql_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(server_db_conn(db),
+	if (server_sql_prepare(server_db_conn(db),
 	                       "SELECT host_id, seq_last, time_ms, aio_nr, aio_nr_min, aio_nr_max,"
 	                       " aio_max_nr FROM series",
-	                       -1, &st, NULL) != SQLITE_OK)
+	                       false, &st) != SQLITE_OK)
 		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct server_host *h = server_hosts_find_id(reg, sqlite3_column_int64(st, 0));
-		uint64_t t = (uint64_t)sqlite3_column_int64(st, 2);
+	while ((rc = server_sql_step(st)) == SQLITE_ROW) {
+		struct server_host *h = server_hosts_find_id(reg, server_sql_column_int64(st, 0));
+		uint64_t t = (uint64_t)server_sql_column_int64(st, 2);
 
 		if (!h)
 			continue;
-		h->last_seq = (uint64_t)sqlite3_column_int64(st, 1);
+		h->last_seq = (uint64_t)server_sql_column_int64(st, 1);
 		h->has_sample = true;
 		h->sample.time_ms = t;
-		h->sample.aio_nr = (uint64_t)sqlite3_column_int64(st, 3);
-		h->sample.aio_nr_min = (uint64_t)sqlite3_column_int64(st, 4);
-		h->sample.aio_nr_max = (uint64_t)sqlite3_column_int64(st, 5);
-		h->sample.aio_max_nr = (uint64_t)sqlite3_column_int64(st, 6);
+		h->sample.aio_nr = (uint64_t)server_sql_column_int64(st, 3);
+		h->sample.aio_nr_min = (uint64_t)server_sql_column_int64(st, 4);
+		h->sample.aio_nr_max = (uint64_t)server_sql_column_int64(st, 5);
+		h->sample.aio_max_nr = (uint64_t)server_sql_column_int64(st, 6);
 		if (t > h->last_seen_ms)
 			h->last_seen_ms = t;
 	}
-	sqlite3_finalize(st);
+	server_sql_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
@@ -595,26 +679,26 @@ int server_history_apply_users(struct server_db *db, const struct server_db_writ
 
 	for (size_t i = 0; i < r->n_users; i++) {
 		const Aioctl__V1__AioUser *u = r->users[i];
-		sqlite3_stmt *st = server_db_stmt(db, vm_last_sql);
+		struct server_sql_stmt *st = server_db_stmt(db, vm_last_sql);
 		bool same = false;
 
-		sqlite3_bind_int64(st, 1, w->host_id);
-		server_db_bind_text(st, 2, u->name);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			same = (uint32_t)sqlite3_column_int64(st, 0) == u->contexts &&
-			       (sqlite3_column_type(st, 1) == SQLITE_NULL) == !u->has_events &&
-			       (uint64_t)sqlite3_column_int64(st, 1) == u->events;
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
+		server_sql_bind_int64(st, 1, w->host_id);
+		server_sql_bind_text(st, 2, u->name);
+		if (server_sql_step(st) == SQLITE_ROW)
+			same = (uint32_t)server_sql_column_int64(st, 0) == u->contexts &&
+			       (server_sql_column_type(st, 1) == SQLITE_NULL) == !u->has_events &&
+			       (uint64_t)server_sql_column_int64(st, 1) == u->events;
+		server_sql_reset(st);
+		server_sql_clear_bindings(st);
 		if (same)
 			continue;
 		st = server_db_stmt(db, vm_insert_sql);
-		sqlite3_bind_int64(st, 1, w->host_id);
-		server_db_bind_text(st, 2, u->name);
-		sqlite3_bind_int64(st, 3, (int64_t)w->sample.time_ms);
-		sqlite3_bind_int64(st, 4, u->contexts);
+		server_sql_bind_int64(st, 1, w->host_id);
+		server_sql_bind_text(st, 2, u->name);
+		server_sql_bind_int64(st, 3, (int64_t)w->sample.time_ms);
+		server_sql_bind_int64(st, 4, u->contexts);
 		if (u->has_events)
-			sqlite3_bind_int64(st, 5, (int64_t)u->events);
+			server_sql_bind_int64(st, 5, (int64_t)u->events);
 		if ((rc = server_db_step(st)) != SQLITE_OK)
 			return rc;
 	}
@@ -642,21 +726,21 @@ static int bucket_close(struct server_db *db, int tier, int64_t host_id,
                         const struct series_row *sr)
 {
 	const struct series_bucket *b = &sr->open[tier];
-	sqlite3_stmt *st = server_db_stmt(db, tier ? rollup_1h_sql : rollup_5m_sql);
+	struct server_sql_stmt *st = server_db_stmt(db, tier ? rollup_1h_sql : rollup_5m_sql);
 	uint8_t hour[SERVER_RAW_HOUR_MAX];
 	size_t len;
 	int rc;
 
-	sqlite3_bind_int64(st, 1, host_id);
-	sqlite3_bind_int64(st, 2, b->start);
-	sqlite3_bind_int64(st, 3, b->count);
-	sqlite3_bind_int64(st, 4, b->min);
-	sqlite3_bind_int64(st, 5, b->max);
-	sqlite3_bind_int64(st, 6, b->sum);
-	sqlite3_bind_int64(st, 7, sr->aio_nr);
-	sqlite3_bind_int64(st, 8, sr->time_ms);
-	sqlite3_bind_int64(st, 9, sr->aio_max_nr);
-	sqlite3_bind_int64(st, 10, b->umax);
+	server_sql_bind_int64(st, 1, host_id);
+	server_sql_bind_int64(st, 2, b->start);
+	server_sql_bind_int64(st, 3, b->count);
+	server_sql_bind_int64(st, 4, b->min);
+	server_sql_bind_int64(st, 5, b->max);
+	server_sql_bind_int64(st, 6, b->sum);
+	server_sql_bind_int64(st, 7, sr->aio_nr);
+	server_sql_bind_int64(st, 8, sr->time_ms);
+	server_sql_bind_int64(st, 9, sr->aio_max_nr);
+	server_sql_bind_int64(st, 10, b->umax);
 	if ((rc = server_db_step(st)) != SQLITE_OK || !tier)
 		return rc;
 	/* and the hour into its day */
@@ -664,20 +748,20 @@ static int bucket_close(struct server_db *db, int tier, int64_t host_id,
 	        (unsigned)(b->start % (int64_t)AIO_DAY_MS / (int64_t)AIO_HOUR_MS), (uint64_t)b->max,
 	        (uint64_t)b->umax, hour);
 	st = server_db_stmt(db, rollup_1d_sql);
-	sqlite3_bind_int64(st, 1, host_id);
-	sqlite3_bind_int64(st, 2, b->start - b->start % (int64_t)AIO_DAY_MS);
-	sqlite3_bind_blob(st, 3, hour, (int)len, SQLITE_TRANSIENT);
+	server_sql_bind_int64(st, 1, host_id);
+	server_sql_bind_int64(st, 2, b->start - b->start % (int64_t)AIO_DAY_MS);
+	server_sql_bind_blob(st, 3, hour, (int)len);
 	return server_db_step(st);
 }
 
 static int series_get(struct server_db *db, int64_t host_id, struct series_row *sr)
 {
-	sqlite3_stmt *st = server_db_stmt(db, series_get_sql);
+	struct server_sql_stmt *st = server_db_stmt(db, series_get_sql);
 	int rc;
 
 	memset(sr, 0, sizeof(*sr));
-	sqlite3_bind_int64(st, 1, host_id);
-	rc = sqlite3_step(st);
+	server_sql_bind_int64(st, 1, host_id);
+	rc = server_sql_step(st);
 	if (rc == SQLITE_ROW) {
 		int64_t *f[] = { &sr->seq_first,     &sr->seq_last,      &sr->reports,
 			         &sr->time_ms,       &sr->aio_nr,        &sr->aio_nr_min,
@@ -691,28 +775,28 @@ static int series_get(struct server_db *db, int64_t host_id, struct series_row *
 		int nf = (int)(sizeof(f) / sizeof(f[0])), bytes;
 
 		for (int i = 0; i < nf; i++)
-			*f[i] = sqlite3_column_int64(st, i);
+			*f[i] = server_sql_column_int64(st, i);
 		for (int i = 0; i < 4; i++)
-			*g[i] = sqlite3_column_int64(st, nf + i);
-		sr->open[0].umax = sqlite3_column_int64(st, nf + 5);
-		sr->open[1].umax = sqlite3_column_int64(st, nf + 6);
-		bytes = sqlite3_column_bytes(st, nf + 4);
+			*g[i] = server_sql_column_int64(st, nf + i);
+		sr->open[0].umax = server_sql_column_int64(st, nf + 5);
+		sr->open[1].umax = server_sql_column_int64(st, nf + 6);
+		bytes = server_sql_column_bytes(st, nf + 4);
 		if (bytes > 0 && bytes <= SERVER_RAW_BLOCK_MAX) {
-			memcpy(sr->raw_open, sqlite3_column_blob(st, nf + 4), (size_t)bytes);
+			memcpy(sr->raw_open, server_sql_column_blob(st, nf + 4), (size_t)bytes);
 			sr->raw_len = (size_t)bytes;
 		} else {
 			sr->raw_n = 0; /* none, or not ours: start a new block */
 		}
 		sr->found = true;
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	server_sql_reset(st);
+	server_sql_clear_bindings(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 static int series_put(struct server_db *db, int64_t host_id, const struct series_row *sr)
 {
-	sqlite3_stmt *st = server_db_stmt(db, series_put_sql);
+	struct server_sql_stmt *st = server_db_stmt(db, series_put_sql);
 	const int64_t v[] = { host_id,           sr->seq_first,     sr->seq_last,
 		              sr->reports,       sr->time_ms,       sr->aio_nr,
 		              sr->aio_nr_min,    sr->aio_nr_max,    sr->aio_max_nr,
@@ -724,34 +808,34 @@ static int series_put(struct server_db *db, int64_t host_id, const struct series
 	int n = (int)(sizeof(v) / sizeof(v[0]));
 
 	for (int i = 0; i < n; i++)
-		sqlite3_bind_int64(st, i + 1, v[i]);
-	sqlite3_bind_int64(st, n + 1, sr->raw_seq);
-	sqlite3_bind_int64(st, n + 2, sr->raw_first_seq);
-	sqlite3_bind_int64(st, n + 3, sr->raw_first_ms);
-	sqlite3_bind_int64(st, n + 4, sr->raw_n);
+		server_sql_bind_int64(st, i + 1, v[i]);
+	server_sql_bind_int64(st, n + 1, sr->raw_seq);
+	server_sql_bind_int64(st, n + 2, sr->raw_first_seq);
+	server_sql_bind_int64(st, n + 3, sr->raw_first_ms);
+	server_sql_bind_int64(st, n + 4, sr->raw_n);
 	if (sr->raw_len)
-		sqlite3_bind_blob(st, n + 5, sr->raw_open, (int)sr->raw_len, SQLITE_STATIC);
+		server_sql_bind_blob(st, n + 5, sr->raw_open, (int)sr->raw_len);
 	else
-		sqlite3_bind_null(st, n + 5);
-	sqlite3_bind_int64(st, n + 6, sr->open[0].umax);
-	sqlite3_bind_int64(st, n + 7, sr->open[1].umax);
+		server_sql_bind_null(st, n + 5);
+	server_sql_bind_int64(st, n + 6, sr->open[0].umax);
+	server_sql_bind_int64(st, n + 7, sr->open[1].umax);
 	return server_db_step(st);
 }
 
 /* The open block into raw, and a new one begins. */
 static int raw_flush(struct server_db *db, int64_t host_id, struct series_row *sr)
 {
-	sqlite3_stmt *st = server_db_stmt(db, raw_insert_sql);
+	struct server_sql_stmt *st = server_db_stmt(db, raw_insert_sql);
 	int rc;
 
 	if (!sr->raw_n)
 		return SQLITE_OK;
-	sqlite3_bind_int64(st, 1, host_id);
-	sqlite3_bind_int64(st, 2, sr->raw_first_seq);
-	sqlite3_bind_int64(st, 3, sr->raw_first_ms);
-	sqlite3_bind_int64(st, 4, sr->raw_ms);
-	sqlite3_bind_int64(st, 5, sr->raw_n);
-	sqlite3_bind_blob(st, 6, sr->raw_open, (int)sr->raw_len, SQLITE_STATIC);
+	server_sql_bind_int64(st, 1, host_id);
+	server_sql_bind_int64(st, 2, sr->raw_first_seq);
+	server_sql_bind_int64(st, 3, sr->raw_first_ms);
+	server_sql_bind_int64(st, 4, sr->raw_ms);
+	server_sql_bind_int64(st, 5, sr->raw_n);
+	server_sql_bind_blob(st, 6, sr->raw_open, (int)sr->raw_len);
 	if ((rc = server_db_step(st)) != SQLITE_OK)
 		return rc;
 	sr->raw_n = 0;
@@ -944,25 +1028,25 @@ int server_history_vm_read(struct server_reader *rd, int64_t host_id, const char
 	        " WHERE host_id = ?1 AND name = ?2 AND time_ms >= coalesce((SELECT"
 	        " max(time_ms) FROM vm_usage WHERE host_id = ?1 AND name = ?2"
 	        " AND time_ms < ?3), ?3) AND time_ms < ?4 ORDER BY time_ms LIMIT ?5";
-	sqlite3_stmt *st = server_reader_stmt(rd, sql);
+	struct server_sql_stmt *st = server_reader_stmt(rd, sql);
 	size_t n = 0;
 	int rc;
 
 	if (!st)
 		return -EIO;
-	sqlite3_bind_int64(st, 1, host_id);
-	sqlite3_bind_text(st, 2, vm, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (int64_t)since_ms);
-	sqlite3_bind_int64(st, 4, (int64_t)until_ms);
-	sqlite3_bind_int64(st, 5, (int64_t)max);
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		out[n].time_ms = (uint64_t)sqlite3_column_int64(st, 0);
-		out[n].contexts = (uint32_t)sqlite3_column_int64(st, 1);
-		out[n].has_events = sqlite3_column_type(st, 2) != SQLITE_NULL;
-		out[n].events = (uint64_t)sqlite3_column_int64(st, 2);
+	server_sql_bind_int64(st, 1, host_id);
+	server_sql_bind_text(st, 2, vm);
+	server_sql_bind_int64(st, 3, (int64_t)since_ms);
+	server_sql_bind_int64(st, 4, (int64_t)until_ms);
+	server_sql_bind_int64(st, 5, (int64_t)max);
+	while (n < max && (rc = server_sql_step(st)) == SQLITE_ROW) {
+		out[n].time_ms = (uint64_t)server_sql_column_int64(st, 0);
+		out[n].contexts = (uint32_t)server_sql_column_int64(st, 1);
+		out[n].has_events = server_sql_column_type(st, 2) != SQLITE_NULL;
+		out[n].events = (uint64_t)server_sql_column_int64(st, 2);
 		n++;
 	}
-	sqlite3_reset(st);
+	server_sql_reset(st);
 	if (n < max && rc != SQLITE_DONE)
 		return -EIO;
 	*ret_n = n;
@@ -977,23 +1061,23 @@ int server_history_hours(struct server_reader *rd, int64_t host_id, uint64_t sin
 	                          " WHERE host_id = ?1 AND start_ms >= ?2 - ?2 % 86400000"
 	                          " UNION ALL SELECT h1_start, NULL, h1_max, h1_umax FROM series"
 	                          " WHERE host_id = ?1 AND h1_count > 0 AND h1_start >= ?2";
-	sqlite3_stmt *st = server_reader_stmt(rd, sql);
+	struct server_sql_stmt *st = server_reader_stmt(rd, sql);
 	size_t n = 0;
 	int rc = SQLITE_DONE;
 
 	if (!st)
 		return -EIO;
-	sqlite3_bind_int64(st, 1, host_id);
-	sqlite3_bind_int64(st, 2, (int64_t)since_ms);
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		uint64_t day = (uint64_t)sqlite3_column_int64(st, 0);
-		const uint8_t *p = sqlite3_column_blob(st, 1);
-		size_t len = (size_t)sqlite3_column_bytes(st, 1), off = 0;
+	server_sql_bind_int64(st, 1, host_id);
+	server_sql_bind_int64(st, 2, (int64_t)since_ms);
+	while (n < max && (rc = server_sql_step(st)) == SQLITE_ROW) {
+		uint64_t day = (uint64_t)server_sql_column_int64(st, 0);
+		const uint8_t *p = server_sql_column_blob(st, 1);
+		size_t len = server_sql_column_bytes(st, 1), off = 0;
 
-		if (sqlite3_column_type(st, 1) == SQLITE_NULL) {
+		if (server_sql_column_type(st, 1) == SQLITE_NULL) {
 			out[n].start_ms = day;
-			out[n].peak = (uint64_t)sqlite3_column_int64(st, 2);
-			out[n].umax = sqlite3_column_int64(st, 3);
+			out[n].peak = (uint64_t)server_sql_column_int64(st, 2);
+			out[n].umax = server_sql_column_int64(st, 3);
 			n++;
 			continue;
 		}
@@ -1002,7 +1086,7 @@ int server_history_hours(struct server_reader *rd, int64_t host_id, uint64_t sin
 			uint64_t peak, umax;
 
 			if (server_raw_hour_decode(p, len, &off, &hour, &peak, &umax) < 0) {
-				sqlite3_reset(st);
+				server_sql_reset(st);
 				return -EBADMSG;
 			}
 			out[n].start_ms = day + hour * AIO_HOUR_MS;
@@ -1011,7 +1095,7 @@ int server_history_hours(struct server_reader *rd, int64_t host_id, uint64_t sin
 			n += out[n].start_ms >= since_ms;
 		}
 	}
-	sqlite3_reset(st);
+	server_sql_reset(st);
 	if (n < max && rc != SQLITE_DONE)
 		return -EIO;
 	*ret_n = n;
@@ -1024,22 +1108,22 @@ int server_history_steps(struct server_reader *rd, int64_t host_id, uint64_t sin
 {
 	static const char sql[] = "SELECT start_ms / ?3, max(max), min(lim) FROM rollup_1h_all"
 	                          " WHERE host_id = ?1 AND start_ms >= ?2 GROUP BY 1 ORDER BY 1";
-	sqlite3_stmt *st = server_reader_stmt(rd, sql);
+	struct server_sql_stmt *st = server_reader_stmt(rd, sql);
 	size_t n = 0;
 	int rc = SQLITE_DONE;
 
 	if (!st || !step_ms)
 		return -EIO;
-	sqlite3_bind_int64(st, 1, host_id);
-	sqlite3_bind_int64(st, 2, (int64_t)since_ms);
-	sqlite3_bind_int64(st, 3, (int64_t)step_ms);
-	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		out[n].start_ms = (uint64_t)sqlite3_column_int64(st, 0) * step_ms;
-		out[n].peak = (uint64_t)sqlite3_column_int64(st, 1);
-		out[n].limit = (uint64_t)sqlite3_column_int64(st, 2);
+	server_sql_bind_int64(st, 1, host_id);
+	server_sql_bind_int64(st, 2, (int64_t)since_ms);
+	server_sql_bind_int64(st, 3, (int64_t)step_ms);
+	while (n < max && (rc = server_sql_step(st)) == SQLITE_ROW) {
+		out[n].start_ms = (uint64_t)server_sql_column_int64(st, 0) * step_ms;
+		out[n].peak = (uint64_t)server_sql_column_int64(st, 1);
+		out[n].limit = (uint64_t)server_sql_column_int64(st, 2);
 		n++;
 	}
-	sqlite3_reset(st);
+	server_sql_reset(st);
 	if (n < max && rc != SQLITE_DONE)
 		return -EIO;
 	*ret_n = n;

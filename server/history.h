@@ -61,6 +61,7 @@ int server_history_read(struct server_reader *rd, int64_t host_id, uint64_t inte
                         size_t *ret_n);
 
 extern const struct server_db_migration server_history_migrations[];
+extern const struct server_db_migration server_history_pg_migrations[];
 /* Makes the history's SQL functions (aio_day_hours, for the migrations)
  * part of every SQLite connection the process opens from now on. */
 void server_history_sql_init(void);

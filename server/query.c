@@ -7,9 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "db.h"
+#include "sql.h"
 
 /* Bytes of the database the query thread maps (SQLite caps it at its own
  * compile-time maximum). */
@@ -19,34 +18,38 @@
 #define READER_STMTS 32
 
 struct server_reader {
-	sqlite3 *conn;
+	struct server_sql *conn;
 	char *path;
 	struct {
 		const char *sql;
-		sqlite3_stmt *st;
+		struct server_sql_stmt *st;
 	} stmt[READER_STMTS];
 };
 
 struct server_reader *server_reader_open(const char *path, char *err, size_t errlen)
 {
 	struct server_reader *rd = calloc(1, sizeof(*rd));
+	int r;
 
 	if (!rd || !(rd->path = strdup(path))) {
 		snprintf(err, errlen, "out of memory");
 		free(rd);
 		return NULL;
 	}
-	if (sqlite3_open_v2(path, &rd->conn, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(rd->conn));
+	if (server_sql_is_postgresql(path))
+		r = server_sql_open_postgresql(path, &rd->conn, err, errlen);
+	else
+		r = server_sql_open_sqlite(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+		                           &rd->conn, err, errlen);
+	if (r < 0) {
 		server_reader_close(rd);
 		return NULL;
 	}
-	sqlite3_busy_timeout(rd->conn, 5000);
 	/* reports read months of rollups: map the file instead of a read()
 	 * per page, and keep more of it cached */
-	sqlite3_exec(rd->conn, "PRAGMA mmap_size = " QUERY_MMAP_SIZE "; PRAGMA cache_size = -65536",
-	             NULL, NULL, NULL);
+	if (server_sql_sqlite(rd->conn))
+		server_sql_exec(rd->conn, "PRAGMA mmap_size = " QUERY_MMAP_SIZE
+		                          "; PRAGMA cache_size = -65536");
 	return rd;
 }
 
@@ -62,41 +65,41 @@ void server_reader_close(struct server_reader *rd)
 	if (!rd)
 		return;
 	for (int i = 0; i < READER_STMTS; i++)
-		sqlite3_finalize(rd->stmt[i].st);
-	sqlite3_close(rd->conn);
+		server_sql_finalize(rd->stmt[i].st);
+	server_sql_close(rd->conn);
 	free(rd->path);
 	free(rd);
 }
 
-sqlite3 *server_reader_conn(struct server_reader *rd)
+struct server_sql *server_reader_conn(struct server_reader *rd)
 {
 	return rd->conn;
 }
 
 const char *server_reader_error(struct server_reader *rd)
 {
-	return sqlite3_errmsg(rd->conn);
+	return server_sql_errmsg(rd->conn);
 }
 
-sqlite3_stmt *server_reader_stmt(struct server_reader *rd, const char *sql)
+struct server_sql_stmt *server_reader_stmt(struct server_reader *rd, const char *sql)
 {
 	int i;
 
+	/* PostgreSQL went away: a new connection, its statements prepare
+	 * again */
+	if (server_sql_broken(rd->conn))
+		server_sql_reconnect(rd->conn);
 	for (i = 0; i < READER_STMTS && rd->stmt[i].sql; i++) {
 		if (rd->stmt[i].sql == sql) {
-			sqlite3_reset(rd->stmt[i].st);
-			sqlite3_clear_bindings(rd->stmt[i].st);
+			server_sql_reset(rd->stmt[i].st);
+			server_sql_clear_bindings(rd->stmt[i].st);
 			return rd->stmt[i].st;
 		}
 	}
 	if (i == READER_STMTS)
 		return NULL; /* more statements than kept: raise READER_STMTS */
-	if (sqlite3_prepare_v3(rd->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &rd->stmt[i].st,
-	                       NULL) != SQLITE_OK) {
-		sqlite3_finalize(rd->stmt[i].st);
-		rd->stmt[i].st = NULL;
+	if (server_sql_prepare(rd->conn, sql, true, &rd->stmt[i].st) != SQLITE_OK)
 		return NULL;
-	}
 	rd->stmt[i].sql = sql;
 	return rd->stmt[i].st;
 }

@@ -1,7 +1,6 @@
 #include "rollout_store.h"
 
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "hosts.h"
 #include "log.h"
 #include "rollouts.h"
+#include "sql.h"
 #include "store_hosts.h"
 
 struct rollout_row {
@@ -60,6 +60,28 @@ const struct server_db_migration server_rollout_store_migrations[] = {
 	  "  started_ms INTEGER, acked_ms INTEGER, soak_until_ms INTEGER, finished_ms INTEGER,"
 	  "  offline_since_ms INTEGER);"
 	  "CREATE INDEX steps_by_rollout ON rollout_steps (rollout_id);" },
+	{ 0, NULL },
+};
+
+/* PostgreSQL: the schema SQLite had at version 14, in its types */
+const struct server_db_migration server_rollout_store_pg_migrations[] = {
+	{ 14, "CREATE TABLE rollouts ("
+	      "  id bigint PRIMARY KEY, state text NOT NULL, options bytea NOT NULL,"
+	      "  created_by text NOT NULL, created_ms bigint NOT NULL, finished_ms bigint,"
+	      "  offline_deadline_ms bigint NOT NULL, wave bigint NOT NULL, waves bigint NOT NULL,"
+	      "  failures_accepted bigint NOT NULL DEFAULT 0, message text,"
+	      "  skipped text, refused text);"
+	      "CREATE TABLE rollout_steps ("
+	      "  id bigint PRIMARY KEY,"
+	      "  rollout_id bigint NOT NULL REFERENCES rollouts(id),"
+	      "  host_id bigint NOT NULL REFERENCES hosts(id),"
+	      "  wave bigint NOT NULL, target bigint NOT NULL, state text NOT NULL,"
+	      "  rollback text NOT NULL DEFAULT '',"
+	      "  runtime_before bigint, runtime_after bigint,"
+	      "  persisted_before bigint, persisted_after bigint, message text,"
+	      "  started_ms bigint, acked_ms bigint, soak_until_ms bigint, finished_ms bigint,"
+	      "  offline_since_ms bigint);"
+	      "CREATE INDEX steps_by_rollout ON rollout_steps (rollout_id);" },
 	{ 0, NULL },
 };
 
@@ -172,81 +194,92 @@ static void save_free(struct server_save *sv)
 	free(sv);
 }
 
-static void bind_opt(sqlite3_stmt *st, int i, bool has, uint64_t v)
+static void bind_opt(struct server_sql_stmt *st, int i, bool has, uint64_t v)
 {
 	if (has)
-		sqlite3_bind_int64(st, i, (int64_t)v);
+		server_sql_bind_int64(st, i, (int64_t)v);
 	else
-		sqlite3_bind_null(st, i);
+		server_sql_bind_null(st, i);
 }
 
-static int run(sqlite3_stmt *st)
+static int run(struct server_sql_stmt *st)
 {
-	int rc = sqlite3_step(st);
+	int rc = server_sql_step(st);
 
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	server_sql_reset(st);
+	server_sql_clear_bindings(st);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* A rollout and its steps as they are now, over what was stored. */
+static const char rollout_put_sql[] =
+        "INSERT INTO rollouts (id, state, options, created_by, created_ms, finished_ms,"
+        " offline_deadline_ms, wave, waves, failures_accepted, message, skipped, "
+        "refused) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON "
+        "CONFLICT (id) DO UPDATE SET state = excluded.state, options = "
+        "excluded.options, created_by = excluded.created_by, created_ms = "
+        "excluded.created_ms, finished_ms = excluded.finished_ms, offline_deadline_ms ="
+        " excluded.offline_deadline_ms, wave = excluded.wave, waves = excluded.waves, "
+        "failures_accepted = excluded.failures_accepted, message = excluded.message, "
+        "skipped = excluded.skipped, refused = excluded.refused";
+static const char step_put_sql[] =
+        "INSERT INTO rollout_steps (id, rollout_id, host_id, wave, target, state, "
+        "rollback, runtime_before, runtime_after, persisted_before, persisted_after, "
+        "message, started_ms, acked_ms, soak_until_ms, finished_ms, offline_since_ms) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
+        " ?17) ON CONFLICT (id) DO UPDATE SET rollout_id = excluded.rollout_id, host_id"
+        " = excluded.host_id, wave = excluded.wave, target = excluded.target, state = "
+        "excluded.state, rollback = excluded.rollback, runtime_before = "
+        "excluded.runtime_before, runtime_after = excluded.runtime_after, "
+        "persisted_before = excluded.persisted_before, persisted_after = "
+        "excluded.persisted_after, message = excluded.message, started_ms = "
+        "excluded.started_ms, acked_ms = excluded.acked_ms, soak_until_ms = "
+        "excluded.soak_until_ms, finished_ms = excluded.finished_ms, offline_since_ms ="
+        " excluded.offline_since_ms";
+
 /* On the database thread, inside the batch's transaction. */
-static int save_apply(sqlite3 *conn, void *arg)
+static int save_apply(struct server_sql *conn, void *arg)
 {
 	struct server_save *sv = arg;
-	sqlite3_stmt *ro = NULL, *st = NULL;
+	struct server_sql_stmt *ro = NULL, *st = NULL;
 	int rc = SQLITE_OK;
 
-	if (sqlite3_prepare_v2(conn,
-	                       "INSERT OR REPLACE INTO rollouts (id, state, options, created_by,"
-	                       " created_ms, finished_ms, offline_deadline_ms, wave, waves,"
-	                       " failures_accepted, message, skipped, refused)"
-	                       " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
-	                       -1, &ro, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(
-	            conn,
-	            "INSERT OR REPLACE INTO rollout_steps (id, rollout_id, host_id, wave,"
-	            " target, state, rollback, runtime_before, runtime_after,"
-	            " persisted_before, persisted_after, message, started_ms, acked_ms,"
-	            " soak_until_ms, finished_ms, offline_since_ms)"
-	            " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
-	            -1, &st, NULL) != SQLITE_OK) {
-		rc = sqlite3_errcode(conn);
+	if ((rc = server_sql_prepare(conn, rollout_put_sql, false, &ro)) != SQLITE_OK ||
+	    (rc = server_sql_prepare(conn, step_put_sql, false, &st)) != SQLITE_OK)
 		goto out_finalize;
-	}
 	for (size_t i = 0; i < sv->n_rollouts && rc == SQLITE_OK; i++) {
 		const struct rollout_row *r = &sv->rollouts[i];
 
-		sqlite3_bind_int64(ro, 1, (int64_t)r->id);
-		sqlite3_bind_text(ro, 2, server_rollouts_state_names[r->state], -1, SQLITE_STATIC);
-		sqlite3_bind_blob(ro, 3, r->options, (int)r->options_len, SQLITE_STATIC);
-		sqlite3_bind_text(ro, 4, r->created_by, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(ro, 5, (int64_t)r->created_ms);
+		server_sql_bind_int64(ro, 1, (int64_t)r->id);
+		server_sql_bind_text(ro, 2, server_rollouts_state_names[r->state]);
+		server_sql_bind_blob(ro, 3, r->options, (int)r->options_len);
+		server_sql_bind_text(ro, 4, r->created_by);
+		server_sql_bind_int64(ro, 5, (int64_t)r->created_ms);
 		bind_opt(ro, 6, r->finished_ms != 0, r->finished_ms);
-		sqlite3_bind_int64(ro, 7, (int64_t)r->offline_deadline_ms);
-		sqlite3_bind_int(ro, 8, (int)r->wave);
-		sqlite3_bind_int(ro, 9, (int)r->waves);
-		sqlite3_bind_int(ro, 10, (int)r->failures_accepted);
-		sqlite3_bind_text(ro, 11, r->message, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ro, 12, r->skipped, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ro, 13, r->refused, -1, SQLITE_STATIC);
+		server_sql_bind_int64(ro, 7, (int64_t)r->offline_deadline_ms);
+		server_sql_bind_int64(ro, 8, (int)r->wave);
+		server_sql_bind_int64(ro, 9, (int)r->waves);
+		server_sql_bind_int64(ro, 10, (int)r->failures_accepted);
+		server_sql_bind_text(ro, 11, r->message);
+		server_sql_bind_text(ro, 12, r->skipped);
+		server_sql_bind_text(ro, 13, r->refused);
 		rc = run(ro);
 	}
 	for (size_t i = 0; i < sv->n_steps && rc == SQLITE_OK; i++) {
 		const struct server_step *p = &sv->steps[i];
 
-		sqlite3_bind_int64(st, 1, (int64_t)p->id);
-		sqlite3_bind_int64(st, 2, (int64_t)sv->step_rollout[i]);
-		sqlite3_bind_int64(st, 3, p->host_id);
-		sqlite3_bind_int(st, 4, (int)p->wave);
-		sqlite3_bind_int64(st, 5, (int64_t)p->target);
-		sqlite3_bind_text(st, 6, server_rollouts_step_state_names[p->state], -1,
-		                  SQLITE_STATIC);
-		sqlite3_bind_text(st, 7, server_rollouts_rb_state_names[p->rb], -1, SQLITE_STATIC);
+		server_sql_bind_int64(st, 1, (int64_t)p->id);
+		server_sql_bind_int64(st, 2, (int64_t)sv->step_rollout[i]);
+		server_sql_bind_int64(st, 3, p->host_id);
+		server_sql_bind_int64(st, 4, (int)p->wave);
+		server_sql_bind_int64(st, 5, (int64_t)p->target);
+		server_sql_bind_text(st, 6, server_rollouts_step_state_names[p->state]);
+		server_sql_bind_text(st, 7, server_rollouts_rb_state_names[p->rb]);
 		bind_opt(st, 8, p->has_runtime_before, p->runtime_before);
 		bind_opt(st, 9, p->has_runtime_after, p->runtime_after);
 		bind_opt(st, 10, p->has_persisted_before, p->persisted_before);
 		bind_opt(st, 11, p->has_persisted_after, p->persisted_after);
-		sqlite3_bind_text(st, 12, p->message, -1, SQLITE_STATIC);
+		server_sql_bind_text(st, 12, p->message);
 		bind_opt(st, 13, p->started_ms != 0, p->started_ms);
 		bind_opt(st, 14, p->acked_ms != 0, p->acked_ms);
 		bind_opt(st, 15, p->soak_until_ms != 0, p->soak_until_ms);
@@ -259,8 +292,8 @@ static int save_apply(sqlite3 *conn, void *arg)
 	if (rc == SQLITE_OK)
 		rc = server_audit_apply(conn, sv->audit, sv->n_audit);
 out_finalize:
-	sqlite3_finalize(ro);
-	sqlite3_finalize(st);
+	server_sql_finalize(ro);
+	server_sql_finalize(st);
 	return rc;
 }
 
@@ -307,9 +340,9 @@ int server_save_submit(struct server_save *sv, void (*then)(void *arg, int err),
 	return r;
 }
 
-static char *col_dup(sqlite3_stmt *st, int i)
+static char *col_dup(struct server_sql_stmt *st, int i)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
+	const char *t = server_sql_column_text(st, i);
 
 	return t ? strdup((const char *)t) : NULL;
 }
@@ -326,40 +359,40 @@ int server_rollout_store_load(struct server_db *db, struct server_hosts *hosts,
                               struct server_rollout **ret_list, uint64_t *next_rollout_id,
                               uint64_t *next_step_id)
 {
-	sqlite3 *conn = server_db_conn(db);
+	struct server_sql *conn = server_db_conn(db);
 	struct server_rollout **tail = ret_list;
-	sqlite3_stmt *st;
+	struct server_sql_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(conn,
+	if (server_sql_prepare(conn,
 	                       "SELECT id, state, options, created_by, created_ms, finished_ms,"
 	                       " offline_deadline_ms, wave, waves, failures_accepted, message,"
 	                       " skipped, refused FROM rollouts ORDER BY id DESC",
-	                       -1, &st, NULL) != SQLITE_OK)
+	                       false, &st) != SQLITE_OK)
 		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = server_sql_step(st)) == SQLITE_ROW) {
 		struct server_rollout *ro = calloc(1, sizeof(*ro));
 		char *text;
 
 		if (!ro) {
-			sqlite3_finalize(st);
+			server_sql_finalize(st);
 			return -ENOMEM;
 		}
-		ro->id = (uint64_t)sqlite3_column_int64(st, 0);
+		ro->id = (uint64_t)server_sql_column_int64(st, 0);
 		ro->state = (enum server_rollout_state)server_rollouts_state_parse(
-		        server_rollouts_state_names, RO_STATES,
-		        (const char *)sqlite3_column_text(st, 1), RO_RUNNING);
+		        server_rollouts_state_names, RO_STATES, server_sql_column_text(st, 1),
+		        RO_RUNNING);
 		ro->opts = aioctl__v1__set_limit_request__unpack(
-		        NULL, (size_t)sqlite3_column_bytes(st, 2), sqlite3_column_blob(st, 2));
+		        NULL, server_sql_column_bytes(st, 2), server_sql_column_blob(st, 2));
 		text = col_dup(st, 3);
 		snprintf(ro->created_by, sizeof(ro->created_by), "%s", text ? text : "");
 		free(text);
-		ro->created_ms = (uint64_t)sqlite3_column_int64(st, 4);
-		ro->finished_ms = (uint64_t)sqlite3_column_int64(st, 5);
-		ro->offline_deadline_ms = (uint64_t)sqlite3_column_int64(st, 6);
-		ro->wave = (uint32_t)sqlite3_column_int(st, 7);
-		ro->n_waves = (uint32_t)sqlite3_column_int(st, 8);
-		ro->failures_accepted = (uint32_t)sqlite3_column_int(st, 9);
+		ro->created_ms = (uint64_t)server_sql_column_int64(st, 4);
+		ro->finished_ms = (uint64_t)server_sql_column_int64(st, 5);
+		ro->offline_deadline_ms = (uint64_t)server_sql_column_int64(st, 6);
+		ro->wave = (uint32_t)server_sql_column_int64(st, 7);
+		ro->n_waves = (uint32_t)server_sql_column_int64(st, 8);
+		ro->failures_accepted = (uint32_t)server_sql_column_int64(st, 9);
 		text = col_dup(st, 10);
 		snprintf(ro->message, sizeof(ro->message), "%s", text ? text : "");
 		free(text);
@@ -379,20 +412,20 @@ int server_rollout_store_load(struct server_db *db, struct server_hosts *hosts,
 		*tail = ro;
 		tail = &ro->next;
 	}
-	sqlite3_finalize(st);
+	server_sql_finalize(st);
 	if (rc != SQLITE_DONE)
 		return -EIO;
 
-	if (sqlite3_prepare_v2(conn,
+	if (server_sql_prepare(conn,
 	                       "SELECT id, rollout_id, host_id, NULL, wave, target,"
 	                       " state, rollback, runtime_before, runtime_after,"
 	                       " persisted_before, persisted_after, message, started_ms,"
 	                       " acked_ms, soak_until_ms, finished_ms, offline_since_ms"
 	                       " FROM rollout_steps ORDER BY rollout_id, id",
-	                       -1, &st, NULL) != SQLITE_OK)
+	                       false, &st) != SQLITE_OK)
 		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		uint64_t rid = (uint64_t)sqlite3_column_int64(st, 1);
+	while ((rc = server_sql_step(st)) == SQLITE_ROW) {
+		uint64_t rid = (uint64_t)server_sql_column_int64(st, 1);
 		struct server_rollout *ro = *ret_list;
 		struct server_step *p;
 		void *v;
@@ -403,47 +436,47 @@ int server_rollout_store_load(struct server_db *db, struct server_hosts *hosts,
 		while (ro && ro->id != rid)
 			ro = ro->next;
 		/* a step of a host no longer known is left out */
-		if (!ro || server_hosts_read_id(hosts, sqlite3_column_int64(st, 2), step_host_name,
-		                                &one) < 0)
+		if (!ro || server_hosts_read_id(hosts, server_sql_column_int64(st, 2),
+		                                step_host_name, &one) < 0)
 			continue;
 		if (!(v = realloc(ro->steps, (ro->n_steps + 1) * sizeof(*ro->steps)))) {
-			sqlite3_finalize(st);
+			server_sql_finalize(st);
 			return -ENOMEM;
 		}
 		ro->steps = v;
 		p = &ro->steps[ro->n_steps++];
 		memset(p, 0, sizeof(*p));
-		p->id = (uint64_t)sqlite3_column_int64(st, 0);
-		p->host_id = sqlite3_column_int64(st, 2);
+		p->id = (uint64_t)server_sql_column_int64(st, 0);
+		p->host_id = server_sql_column_int64(st, 2);
 		snprintf(p->host, sizeof(p->host), "%s", one.host);
-		p->wave = (uint32_t)sqlite3_column_int(st, 4);
-		p->target = (uint64_t)sqlite3_column_int64(st, 5);
+		p->wave = (uint32_t)server_sql_column_int64(st, 4);
+		p->target = (uint64_t)server_sql_column_int64(st, 5);
 		p->state = (enum server_step_state)server_rollouts_state_parse(
 		        server_rollouts_step_state_names, STEP_CANCELLED + 1,
-		        (const char *)sqlite3_column_text(st, 6), STEP_PENDING);
+		        server_sql_column_text(st, 6), STEP_PENDING);
 		p->rb = (enum server_rb_state)server_rollouts_state_parse(
 		        server_rollouts_rb_state_names, RB_FAILED + 1,
-		        (const char *)sqlite3_column_text(st, 7), RB_NONE);
-		p->has_runtime_before = sqlite3_column_type(st, 8) != SQLITE_NULL;
-		p->runtime_before = (uint64_t)sqlite3_column_int64(st, 8);
-		p->has_runtime_after = sqlite3_column_type(st, 9) != SQLITE_NULL;
-		p->runtime_after = (uint64_t)sqlite3_column_int64(st, 9);
-		p->has_persisted_before = sqlite3_column_type(st, 10) != SQLITE_NULL;
-		p->persisted_before = (uint64_t)sqlite3_column_int64(st, 10);
-		p->has_persisted_after = sqlite3_column_type(st, 11) != SQLITE_NULL;
-		p->persisted_after = (uint64_t)sqlite3_column_int64(st, 11);
+		        server_sql_column_text(st, 7), RB_NONE);
+		p->has_runtime_before = server_sql_column_type(st, 8) != SQLITE_NULL;
+		p->runtime_before = (uint64_t)server_sql_column_int64(st, 8);
+		p->has_runtime_after = server_sql_column_type(st, 9) != SQLITE_NULL;
+		p->runtime_after = (uint64_t)server_sql_column_int64(st, 9);
+		p->has_persisted_before = server_sql_column_type(st, 10) != SQLITE_NULL;
+		p->persisted_before = (uint64_t)server_sql_column_int64(st, 10);
+		p->has_persisted_after = server_sql_column_type(st, 11) != SQLITE_NULL;
+		p->persisted_after = (uint64_t)server_sql_column_int64(st, 11);
 		text = col_dup(st, 12);
 		snprintf(p->message, sizeof(p->message), "%s", text ? text : "");
 		free(text);
-		p->started_ms = (uint64_t)sqlite3_column_int64(st, 13);
-		p->acked_ms = (uint64_t)sqlite3_column_int64(st, 14);
-		p->soak_until_ms = (uint64_t)sqlite3_column_int64(st, 15);
-		p->finished_ms = (uint64_t)sqlite3_column_int64(st, 16);
-		p->offline_since_ms = (uint64_t)sqlite3_column_int64(st, 17);
+		p->started_ms = (uint64_t)server_sql_column_int64(st, 13);
+		p->acked_ms = (uint64_t)server_sql_column_int64(st, 14);
+		p->soak_until_ms = (uint64_t)server_sql_column_int64(st, 15);
+		p->finished_ms = (uint64_t)server_sql_column_int64(st, 16);
+		p->offline_since_ms = (uint64_t)server_sql_column_int64(st, 17);
 		if (p->id >= *next_step_id)
 			*next_step_id = p->id + 1;
 	}
-	sqlite3_finalize(st);
+	server_sql_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
@@ -455,42 +488,42 @@ int server_rollout_store_read(struct server_reader *rd, uint64_t id, char **ret_
 	static const char steps_sql[] =
 	        "SELECT host_id, state, target, coalesce(acked_ms, finished_ms), runtime_before"
 	        " FROM rollout_steps WHERE rollout_id = ?1 ORDER BY id";
-	sqlite3_stmt *rq = server_reader_stmt(rd, rollout_sql), *sq;
+	struct server_sql_stmt *rq = server_reader_stmt(rd, rollout_sql), *sq;
 	char *state;
 	int rc, r = 0;
 
 	if (!rq)
 		return -EIO;
-	sqlite3_bind_int64(rq, 1, (int64_t)id);
-	if ((rc = sqlite3_step(rq)) != SQLITE_ROW) {
-		sqlite3_reset(rq);
+	server_sql_bind_int64(rq, 1, (int64_t)id);
+	if ((rc = server_sql_step(rq)) != SQLITE_ROW) {
+		server_sql_reset(rq);
 		return rc == SQLITE_DONE ? -ENOENT : -EIO;
 	}
 	state = col_dup(rq, 0);
-	sqlite3_reset(rq);
+	server_sql_reset(rq);
 	if (!state)
 		return -ENOMEM;
 	if (!(sq = server_reader_stmt(rd, steps_sql))) {
 		free(state);
 		return -EIO;
 	}
-	sqlite3_bind_int64(sq, 1, (int64_t)id);
-	while (r == 0 && (rc = sqlite3_step(sq)) == SQLITE_ROW) {
+	server_sql_bind_int64(sq, 1, (int64_t)id);
+	while (r == 0 && (rc = server_sql_step(sq)) == SQLITE_ROW) {
 		struct server_rollout_store_step p = {
-			.host_id = sqlite3_column_int64(sq, 0),
-			.state = (const char *)sqlite3_column_text(sq, 1),
-			.target = (uint64_t)sqlite3_column_int64(sq, 2),
-			.has_changed = sqlite3_column_type(sq, 3) != SQLITE_NULL,
-			.changed_ms = (uint64_t)sqlite3_column_int64(sq, 3),
-			.has_runtime_before = sqlite3_column_type(sq, 4) != SQLITE_NULL,
-			.runtime_before = (uint64_t)sqlite3_column_int64(sq, 4),
+			.host_id = server_sql_column_int64(sq, 0),
+			.state = server_sql_column_text(sq, 1),
+			.target = (uint64_t)server_sql_column_int64(sq, 2),
+			.has_changed = server_sql_column_type(sq, 3) != SQLITE_NULL,
+			.changed_ms = (uint64_t)server_sql_column_int64(sq, 3),
+			.has_runtime_before = server_sql_column_type(sq, 4) != SQLITE_NULL,
+			.runtime_before = (uint64_t)server_sql_column_int64(sq, 4),
 		};
 
 		if (!p.state)
 			p.state = "";
 		r = row(&p, arg);
 	}
-	sqlite3_reset(sq);
+	server_sql_reset(sq);
 	if (r == 0 && rc != SQLITE_DONE)
 		r = -EIO;
 	if (r < 0) {

@@ -36,6 +36,7 @@ int server_rollout_store_load(struct server_db *db, struct server_hosts *hosts,
                               uint64_t *next_step_id);
 
 extern const struct server_db_migration server_rollout_store_migrations[];
+extern const struct server_db_migration server_rollout_store_pg_migrations[];
 
 /* A stored step, as the rollout report reads it. */
 struct server_rollout_store_step {

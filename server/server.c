@@ -147,20 +147,28 @@ static int listen_one(struct server *s, const char *what, const char *who, const
 /* A state dir with an admin token held a server: a missing or empty
  * database there is a lost one (a disk swapped, a file removed), and
  * starting anyway would begin an empty fleet, every token and host gone. */
-static int check_lost_db(const struct server_config *c, const char *db_path)
+static int check_lost_db(const struct server_config *c, const char *db_path, const char *shown)
 {
-	char token[4200];
-	struct stat st;
+	char token[4200], err[512];
+	int r;
 
 	snprintf(token, sizeof(token), "%s/admin.token", c->state_dir);
 	if (c->initialize || access(token, F_OK) != 0)
 		return 0;
-	if (stat(db_path, &st) == 0 && st.st_size > 0)
+	if ((r = server_db_exists(db_path, err, sizeof(err))) < 0) {
+		log_err("database %s: %s", shown, err);
+		return r;
+	}
+	if (r)
 		return 0;
 	log_err("database %s is %s, but %s says a server ran here: restore the database "
 	        "from a backup, or start with --initialize for an empty fleet (every host "
 	        "then enrolls again)",
-	        db_path, stat(db_path, &st) == 0 ? "empty" : "missing", token);
+	        shown,
+	        server_sql_is_postgresql(db_path) ? "empty"
+	        : access(db_path, F_OK)           ? "missing"
+	                                          : "empty",
+	        token);
 	return -ENOENT;
 }
 
@@ -195,7 +203,7 @@ static int web_start(struct server *s)
 
 int server_start(struct server *s)
 {
-	char path[4096], err[512];
+	char path[4096], shown[4096], err[512];
 	const char *admin_ca;
 	int r;
 
@@ -208,7 +216,8 @@ int server_start(struct server *s)
 		snprintf(path, sizeof(path), "%s", s->conf.db);
 	else
 		snprintf(path, sizeof(path), "%s/server.db", s->conf.state_dir);
-	if ((r = check_lost_db(&s->conf, path)) < 0)
+	server_sql_display(path, shown, sizeof(shown));
+	if ((r = check_lost_db(&s->conf, path, shown)) < 0)
 		return r;
 	if ((r = server_token_load(s->conf.state_dir, s->admin_token, sizeof(s->admin_token), err,
 	                           sizeof(err))) < 0) {
@@ -222,22 +231,22 @@ int server_start(struct server *s)
 		return r;
 	}
 	if ((r = server_store_load_hosts(s->db, &s->hosts)) < 0) {
-		log_err_errno(r, "database %s: cannot load hosts", path);
+		log_err_errno(r, "database %s: cannot load hosts", shown);
 		return r;
 	}
-	log_info("database %s: %zu hosts", path, s->hosts.n);
+	log_info("database %s: %zu hosts", shown, s->hosts.n);
 	if ((r = server_creds_load(&s->creds, s->db, s->admin_token)) < 0) {
-		log_err_errno(r, "database %s: cannot load credentials", path);
+		log_err_errno(r, "database %s: cannot load credentials", shown);
 		return r;
 	}
 	server_push_init(&s->push, &s->hosts);
 	if ((r = server_engine_init(&s->engine, &s->hosts, &s->push, s->db)) < 0) {
-		log_err_errno(r, "database %s: cannot load rollouts", path);
+		log_err_errno(r, "database %s: cannot load rollouts", shown);
 		return r;
 	}
 	if ((r = server_alerts_init(&s->alerts, &s->conf, &s->hosts, &s->engine, s->db)) < 0 ||
 	    (r = server_alerts_load(&s->alerts)) < 0) {
-		log_err_errno(r, "database %s: cannot load alerts", path);
+		log_err_errno(r, "database %s: cannot load alerts", shown);
 		return r;
 	}
 	if ((r = server_db_start(s->db, s->conf.db_queue_max, s->conf.db_batch_max,

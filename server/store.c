@@ -1,7 +1,6 @@
 #include "store.h"
 
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +8,7 @@
 #include "clock.h"
 #include "history.h"
 #include "rollout_store.h"
+#include "sql.h"
 #include "store_alerts.h"
 #include "store_events.h"
 #include "store_hosts.h"
@@ -18,6 +18,13 @@ const struct server_db_migration *const server_store_schema[] = {
 	server_store_hosts_migrations,   server_history_migrations, server_store_events_migrations,
 	server_rollout_store_migrations, server_audit_migrations,   server_store_tokens_migrations,
 	server_store_alerts_migrations,
+};
+
+const struct server_db_migration *const server_store_pg_schema[] = {
+	server_store_hosts_pg_migrations,  server_history_pg_migrations,
+	server_store_events_pg_migrations, server_rollout_store_pg_migrations,
+	server_audit_pg_migrations,        server_store_tokens_pg_migrations,
+	server_store_alerts_pg_migrations,
 };
 
 const size_t server_store_n_schema = sizeof(server_store_schema) / sizeof(server_store_schema[0]);
@@ -30,8 +37,8 @@ int server_store_schema_version(void)
 int server_store_open(const char *path, struct server_db **ret_db, char *err, size_t errlen)
 {
 	server_history_sql_init();
-	return server_db_create(path, server_store_schema, server_store_n_schema,
-	                        server_store_apply, ret_db, err, errlen);
+	return server_db_create(path, server_store_schema, server_store_pg_schema,
+	                        server_store_n_schema, server_store_apply, ret_db, err, errlen);
 }
 
 /* A report: its history, events, per-VM usage and the host's scan. */
@@ -82,26 +89,26 @@ struct removal {
 	void *then_arg;
 };
 
-static int run_forget(sqlite3 *conn, const char *sql, const struct removal *r)
+static int run_forget(struct server_sql *conn, const char *sql, const struct removal *r)
 {
-	sqlite3_stmt *st;
+	struct server_sql_stmt *st;
 	int rc;
 
-	if ((rc = sqlite3_prepare_v2(conn, sql, -1, &st, NULL)) != SQLITE_OK)
+	if ((rc = server_sql_prepare(conn, sql, false, &st)) != SQLITE_OK)
 		return rc;
 	/* each statement names the parameters it uses */
-	if (sqlite3_bind_parameter_index(st, "?1"))
-		sqlite3_bind_int64(st, 1, r->id);
-	if (sqlite3_bind_parameter_index(st, "?2"))
-		sqlite3_bind_text(st, 2, r->name, -1, SQLITE_STATIC);
-	if (sqlite3_bind_parameter_index(st, "?3"))
-		sqlite3_bind_int64(st, 3, (int64_t)r->when_ms);
+	if (server_sql_has_param(st, 1))
+		server_sql_bind_int64(st, 1, r->id);
+	if (server_sql_has_param(st, 2))
+		server_sql_bind_text(st, 2, r->name);
+	if (server_sql_has_param(st, 3))
+		server_sql_bind_int64(st, 3, (int64_t)r->when_ms);
 	rc = server_db_step(st);
-	sqlite3_finalize(st);
+	server_sql_finalize(st);
 	return rc;
 }
 
-static int removal_apply(sqlite3 *conn, void *arg)
+static int removal_apply(struct server_sql *conn, void *arg)
 {
 	const char *const *lists[] = { server_history_forget_sql, server_store_hosts_forget_sql };
 	const char *single[] = { server_store_events_forget_sql, server_store_alerts_forget_sql };

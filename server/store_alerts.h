@@ -14,6 +14,7 @@ struct server_store_alert {
 };
 
 extern const struct server_db_migration server_store_alerts_migrations[];
+extern const struct server_db_migration server_store_alerts_pg_migrations[];
 /* Before the database thread starts: row() for the newest recent_max
  * cleared alerts, oldest first, then for every active one in the order
  * stored; a negative return stops the load and is returned. */

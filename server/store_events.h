@@ -12,6 +12,7 @@
 struct server_hosts;
 
 extern const struct server_db_migration server_store_events_migrations[];
+extern const struct server_db_migration server_store_events_pg_migrations[];
 /* The last day's events into each host's recent ring, oldest first
  * (before the database thread starts). */
 int server_store_events_load(struct server_db *db, struct server_hosts *reg);

@@ -3,7 +3,6 @@
 #include "store_hosts.h"
 
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,29 +46,55 @@ const struct server_db_migration server_store_hosts_migrations[] = {
 	{ 0, NULL },
 };
 
+/* PostgreSQL: the schema SQLite had at version 14, in its types */
+const struct server_db_migration server_store_hosts_pg_migrations[] = {
+	{ 14, "CREATE TABLE hosts ("
+	      "  id bigint PRIMARY KEY,"
+	      "  name text NOT NULL UNIQUE,"
+	      "  kernel text, agent_version text,"
+	      "  interval_ms bigint NOT NULL DEFAULT 0,"
+	      "  counting bigint NOT NULL DEFAULT 0,"
+	      "  first_seen_ms bigint NOT NULL DEFAULT 0,"
+	      "  last_seen_ms bigint NOT NULL DEFAULT 0,"
+	      "  last_seq bigint NOT NULL DEFAULT 0,"
+	      "  sample_time_ms bigint, aio_nr bigint, aio_nr_min bigint,"
+	      "  aio_nr_max bigint, aio_max_nr bigint,"
+	      "  detail bytea, dropped bigint NOT NULL DEFAULT 0,"
+	      "  limit_min bigint, limit_max bigint, limit_margin bigint, sysctl_file text,"
+	      "  boot_time_ms bigint, desired bigint, desired_rollout bigint, desired_ms bigint,"
+	      "  secret_hash text, revoked_ms bigint,"
+	      "  removed_ms bigint NOT NULL DEFAULT 0);"
+	      "CREATE TABLE host_labels ("
+	      "  host_id bigint NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	      "  key text NOT NULL, value text NOT NULL,"
+	      "  PRIMARY KEY (host_id, key));" },
+	{ 0, NULL },
+};
+
 static const char host_upsert_sql[] =
         "INSERT INTO hosts (id, name, kernel, agent_version, interval_ms, counting,"
         " first_seen_ms, last_seen_ms, limit_min, limit_max, limit_margin, sysctl_file,"
         " boot_time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
         " ON CONFLICT (id) DO UPDATE SET kernel = ?3, agent_version = ?4,"
-        " interval_ms = ?5, counting = ?6, last_seen_ms = max(last_seen_ms, ?8),"
+        " interval_ms = ?5, counting = ?6, last_seen_ms = greatest(hosts.last_seen_ms, ?8),"
         " limit_min = ?9, limit_max = ?10, limit_margin = ?11, sysctl_file = ?12,"
         " boot_time_ms = ?13";
 static const char labels_clear_sql[] = "DELETE FROM host_labels WHERE host_id = ?1";
 static const char label_insert_sql[] =
         "INSERT INTO host_labels (host_id, key, value) VALUES (?1, ?2, ?3)";
 static const char host_detail_sql[] = "UPDATE hosts SET detail = ?2 WHERE id = ?1";
-static const char host_dropped_sql[] = "UPDATE hosts SET dropped = max(dropped, ?2) WHERE id = ?1";
+static const char host_dropped_sql[] =
+        "UPDATE hosts SET dropped = greatest(dropped, ?2) WHERE id = ?1";
 static const char desired_sql[] =
         "UPDATE hosts SET desired = ?2, desired_rollout = ?3, desired_ms = ?4 WHERE id = ?1";
 
 int server_store_hosts_load(struct server_db *db, struct server_hosts *reg)
 {
-	sqlite3 *conn = server_db_conn(db);
-	sqlite3_stmt *st;
+	struct server_sql *conn = server_db_conn(db);
+	struct server_sql_stmt *st;
 	int rc;
 
-	if ((rc = sqlite3_prepare_v2(
+	if ((rc = server_sql_prepare(
 	             conn,
 	             "SELECT id, name, kernel, agent_version, interval_ms, counting,"
 	             " first_seen_ms, last_seen_ms, last_seq, sample_time_ms, aio_nr,"
@@ -77,121 +102,119 @@ int server_store_hosts_load(struct server_db *db, struct server_hosts *reg)
 	             " limit_max, limit_margin, sysctl_file, boot_time_ms, desired,"
 	             " desired_rollout, desired_ms, secret_hash, revoked_ms"
 	             " FROM hosts WHERE removed_ms = 0 ORDER BY id",
-	             -1, &st, NULL)) != SQLITE_OK)
+	             false, &st)) != SQLITE_OK)
 		return server_db_failed(conn, rc, "loading hosts");
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct server_host *h = server_hosts_add(
-		        reg, (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 0));
+	while ((rc = server_sql_step(st)) == SQLITE_ROW) {
+		struct server_host *h = server_hosts_add(reg, server_sql_column_text(st, 1),
+		                                         server_sql_column_int64(st, 0));
 
 		if (!h) {
-			sqlite3_finalize(st);
+			server_sql_finalize(st);
 			return -ENOMEM;
 		}
-		server_hosts_set_string(&h->kernel, (const char *)sqlite3_column_text(st, 2));
-		server_hosts_set_string(&h->agent_version,
-		                        (const char *)sqlite3_column_text(st, 3));
-		h->interval_ms = (uint32_t)sqlite3_column_int64(st, 4);
-		h->counting = sqlite3_column_int(st, 5);
-		h->first_seen_ms = (uint64_t)sqlite3_column_int64(st, 6);
-		h->last_seen_ms = (uint64_t)sqlite3_column_int64(st, 7);
-		h->last_seq = (uint64_t)sqlite3_column_int64(st, 8);
-		if (sqlite3_column_type(st, 9) != SQLITE_NULL) {
+		server_hosts_set_string(&h->kernel, server_sql_column_text(st, 2));
+		server_hosts_set_string(&h->agent_version, server_sql_column_text(st, 3));
+		h->interval_ms = (uint32_t)server_sql_column_int64(st, 4);
+		h->counting = server_sql_column_int64(st, 5);
+		h->first_seen_ms = (uint64_t)server_sql_column_int64(st, 6);
+		h->last_seen_ms = (uint64_t)server_sql_column_int64(st, 7);
+		h->last_seq = (uint64_t)server_sql_column_int64(st, 8);
+		if (server_sql_column_type(st, 9) != SQLITE_NULL) {
 			h->has_sample = true;
-			h->sample.time_ms = (uint64_t)sqlite3_column_int64(st, 9);
-			h->sample.aio_nr = (uint64_t)sqlite3_column_int64(st, 10);
-			h->sample.aio_nr_min = (uint64_t)sqlite3_column_int64(st, 11);
-			h->sample.aio_nr_max = (uint64_t)sqlite3_column_int64(st, 12);
-			h->sample.aio_max_nr = (uint64_t)sqlite3_column_int64(st, 13);
+			h->sample.time_ms = (uint64_t)server_sql_column_int64(st, 9);
+			h->sample.aio_nr = (uint64_t)server_sql_column_int64(st, 10);
+			h->sample.aio_nr_min = (uint64_t)server_sql_column_int64(st, 11);
+			h->sample.aio_nr_max = (uint64_t)server_sql_column_int64(st, 12);
+			h->sample.aio_max_nr = (uint64_t)server_sql_column_int64(st, 13);
 		}
-		if (sqlite3_column_type(st, 14) == SQLITE_BLOB)
-			server_host_set_detail(h,
-			                       aioctl__v1__host_detail__unpack(
-			                               NULL, (size_t)sqlite3_column_bytes(st, 14),
-			                               sqlite3_column_blob(st, 14)));
-		h->dropped = (uint64_t)sqlite3_column_int64(st, 15);
-		h->limit_min = (uint64_t)sqlite3_column_int64(st, 16);
-		h->limit_max = (uint64_t)sqlite3_column_int64(st, 17);
-		h->limit_margin = (uint64_t)sqlite3_column_int64(st, 18);
-		server_hosts_set_string(&h->sysctl_file, (const char *)sqlite3_column_text(st, 19));
-		h->boot_time_ms = (uint64_t)sqlite3_column_int64(st, 20);
-		h->has_desired = sqlite3_column_type(st, 21) != SQLITE_NULL;
-		h->desired = (uint64_t)sqlite3_column_int64(st, 21);
-		h->desired_rollout = (uint64_t)sqlite3_column_int64(st, 22);
-		h->desired_ms = (uint64_t)sqlite3_column_int64(st, 23);
-		if (sqlite3_column_text(st, 24))
+		if (server_sql_column_type(st, 14) == SQLITE_BLOB)
+			server_host_set_detail(h, aioctl__v1__host_detail__unpack(
+			                                  NULL, server_sql_column_bytes(st, 14),
+			                                  server_sql_column_blob(st, 14)));
+		h->dropped = (uint64_t)server_sql_column_int64(st, 15);
+		h->limit_min = (uint64_t)server_sql_column_int64(st, 16);
+		h->limit_max = (uint64_t)server_sql_column_int64(st, 17);
+		h->limit_margin = (uint64_t)server_sql_column_int64(st, 18);
+		server_hosts_set_string(&h->sysctl_file, server_sql_column_text(st, 19));
+		h->boot_time_ms = (uint64_t)server_sql_column_int64(st, 20);
+		h->has_desired = server_sql_column_type(st, 21) != SQLITE_NULL;
+		h->desired = (uint64_t)server_sql_column_int64(st, 21);
+		h->desired_rollout = (uint64_t)server_sql_column_int64(st, 22);
+		h->desired_ms = (uint64_t)server_sql_column_int64(st, 23);
+		if (server_sql_column_text(st, 24))
 			snprintf(h->secret_hash, sizeof(h->secret_hash), "%s",
-			         (const char *)sqlite3_column_text(st, 24));
-		h->revoked_ms = (uint64_t)sqlite3_column_int64(st, 25);
+			         server_sql_column_text(st, 24));
+		h->revoked_ms = (uint64_t)server_sql_column_int64(st, 25);
 	}
 	if (rc != SQLITE_DONE) {
 		rc = server_db_failed(conn, rc, "loading hosts");
-		sqlite3_finalize(st);
+		server_sql_finalize(st);
 		return rc;
 	}
-	sqlite3_finalize(st);
+	server_sql_finalize(st);
 	/* a removed host's id is never given again */
-	if ((rc = sqlite3_prepare_v2(conn, "SELECT coalesce(max(id), 0) FROM hosts", -1, &st,
-	                             NULL)) != SQLITE_OK)
+	if ((rc = server_sql_prepare(conn, "SELECT coalesce(max(id), 0) FROM hosts", false, &st)) !=
+	    SQLITE_OK)
 		return server_db_failed(conn, rc, "loading hosts");
-	if (sqlite3_step(st) == SQLITE_ROW)
-		server_hosts_ids_from(reg, sqlite3_column_int64(st, 0) + 1);
-	sqlite3_finalize(st);
+	if (server_sql_step(st) == SQLITE_ROW)
+		server_hosts_ids_from(reg, server_sql_column_int64(st, 0) + 1);
+	server_sql_finalize(st);
 
-	if ((rc = sqlite3_prepare_v2(
-	             conn, "SELECT host_id, key, value FROM host_labels ORDER BY host_id, key", -1,
-	             &st, NULL)) != SQLITE_OK)
+	if ((rc = server_sql_prepare(
+	             conn, "SELECT host_id, key, value FROM host_labels ORDER BY host_id, key",
+	             false, &st)) != SQLITE_OK)
 		return server_db_failed(conn, rc, "loading host labels");
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct server_host *h = server_hosts_find_id(reg, sqlite3_column_int64(st, 0));
+	while ((rc = server_sql_step(st)) == SQLITE_ROW) {
+		struct server_host *h = server_hosts_find_id(reg, server_sql_column_int64(st, 0));
 
 		if (!h)
 			continue;
-		if (server_hosts_add_label(h, (const char *)sqlite3_column_text(st, 1),
-		                           (const char *)sqlite3_column_text(st, 2)) < 0) {
-			sqlite3_finalize(st);
+		if (server_hosts_add_label(h, server_sql_column_text(st, 1),
+		                           server_sql_column_text(st, 2)) < 0) {
+			server_sql_finalize(st);
 			return -ENOMEM;
 		}
 	}
 	if (rc != SQLITE_DONE) {
 		rc = server_db_failed(conn, rc, "loading host labels");
-		sqlite3_finalize(st);
+		server_sql_finalize(st);
 		return rc;
 	}
-	sqlite3_finalize(st);
+	server_sql_finalize(st);
 	return 0;
 }
 
 int server_store_hosts_apply(struct server_db *db, const struct server_db_write *w)
 {
-	sqlite3_stmt *st = server_db_stmt(db, host_upsert_sql);
-	sqlite3_stmt *clear = server_db_stmt(db, labels_clear_sql);
-	sqlite3_stmt *label = server_db_stmt(db, label_insert_sql);
+	struct server_sql_stmt *st = server_db_stmt(db, host_upsert_sql);
+	struct server_sql_stmt *clear = server_db_stmt(db, labels_clear_sql);
+	struct server_sql_stmt *label = server_db_stmt(db, label_insert_sql);
 	int rc;
 
 	if (!st || !clear || !label)
 		return SQLITE_ERROR;
-	sqlite3_bind_int64(st, 1, w->host_id);
-	server_db_bind_text(st, 2, w->name);
-	server_db_bind_text(st, 3, w->kernel);
-	server_db_bind_text(st, 4, w->agent_version);
-	sqlite3_bind_int64(st, 5, w->interval_ms);
-	sqlite3_bind_int(st, 6, w->counting);
-	sqlite3_bind_int64(st, 7, (int64_t)w->first_seen_ms);
-	sqlite3_bind_int64(st, 8, (int64_t)w->last_seen_ms);
-	sqlite3_bind_int64(st, 9, (int64_t)w->limit_min);
-	sqlite3_bind_int64(st, 10, (int64_t)w->limit_max);
-	sqlite3_bind_int64(st, 11, (int64_t)w->limit_margin);
-	server_db_bind_text(st, 12, w->sysctl_file);
-	sqlite3_bind_int64(st, 13, (int64_t)w->boot_time_ms);
+	server_sql_bind_int64(st, 1, w->host_id);
+	server_sql_bind_text(st, 2, w->name);
+	server_sql_bind_text(st, 3, w->kernel);
+	server_sql_bind_text(st, 4, w->agent_version);
+	server_sql_bind_int64(st, 5, w->interval_ms);
+	server_sql_bind_int64(st, 6, w->counting);
+	server_sql_bind_int64(st, 7, (int64_t)w->first_seen_ms);
+	server_sql_bind_int64(st, 8, (int64_t)w->last_seen_ms);
+	server_sql_bind_int64(st, 9, (int64_t)w->limit_min);
+	server_sql_bind_int64(st, 10, (int64_t)w->limit_max);
+	server_sql_bind_int64(st, 11, (int64_t)w->limit_margin);
+	server_sql_bind_text(st, 12, w->sysctl_file);
+	server_sql_bind_int64(st, 13, (int64_t)w->boot_time_ms);
 	if ((rc = server_db_step(st)) != SQLITE_OK)
 		return rc;
-	sqlite3_bind_int64(clear, 1, w->host_id);
+	server_sql_bind_int64(clear, 1, w->host_id);
 	if ((rc = server_db_step(clear)) != SQLITE_OK)
 		return rc;
 	for (size_t i = 0; i < w->n_labels; i++) {
-		sqlite3_bind_int64(label, 1, w->host_id);
-		server_db_bind_text(label, 2, w->labels[i].key);
-		server_db_bind_text(label, 3, w->labels[i].value);
+		server_sql_bind_int64(label, 1, w->host_id);
+		server_sql_bind_text(label, 2, w->labels[i].key);
+		server_sql_bind_text(label, 3, w->labels[i].value);
 		if ((rc = server_db_step(label)) != SQLITE_OK)
 			return rc;
 	}
@@ -201,44 +224,44 @@ int server_store_hosts_apply(struct server_db *db, const struct server_db_write 
 int server_store_hosts_detail(struct server_db *db, int64_t host_id, const uint8_t *blob,
                               size_t len)
 {
-	sqlite3_stmt *st = server_db_stmt(db, host_detail_sql);
+	struct server_sql_stmt *st = server_db_stmt(db, host_detail_sql);
 
 	if (!st)
 		return SQLITE_ERROR;
-	sqlite3_bind_int64(st, 1, host_id);
-	sqlite3_bind_blob(st, 2, blob, (int)len, SQLITE_STATIC);
+	server_sql_bind_int64(st, 1, host_id);
+	server_sql_bind_blob(st, 2, blob, (int)len);
 	return server_db_step(st);
 }
 
 int server_store_hosts_dropped(struct server_db *db, int64_t host_id, uint64_t dropped)
 {
-	sqlite3_stmt *st = server_db_stmt(db, host_dropped_sql);
+	struct server_sql_stmt *st = server_db_stmt(db, host_dropped_sql);
 
 	if (!st)
 		return SQLITE_ERROR;
-	sqlite3_bind_int64(st, 1, host_id);
-	sqlite3_bind_int64(st, 2, (int64_t)dropped);
+	server_sql_bind_int64(st, 1, host_id);
+	server_sql_bind_int64(st, 2, (int64_t)dropped);
 	return server_db_step(st);
 }
 
-int server_store_hosts_desired_apply(struct sqlite3 *conn, const struct server_store_desired *v,
+int server_store_hosts_desired_apply(struct server_sql *conn, const struct server_store_desired *v,
                                      size_t n)
 {
-	sqlite3_stmt *st;
+	struct server_sql_stmt *st;
 	int rc;
 
 	if (!n)
 		return SQLITE_OK;
-	if ((rc = sqlite3_prepare_v2(conn, desired_sql, -1, &st, NULL)) != SQLITE_OK)
+	if ((rc = server_sql_prepare(conn, desired_sql, false, &st)) != SQLITE_OK)
 		return rc;
 	for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
-		sqlite3_bind_int64(st, 1, v[i].host_id);
-		sqlite3_bind_int64(st, 2, (int64_t)v[i].value);
-		sqlite3_bind_int64(st, 3, (int64_t)v[i].rollout_id);
-		sqlite3_bind_int64(st, 4, (int64_t)v[i].when_ms);
+		server_sql_bind_int64(st, 1, v[i].host_id);
+		server_sql_bind_int64(st, 2, (int64_t)v[i].value);
+		server_sql_bind_int64(st, 3, (int64_t)v[i].rollout_id);
+		server_sql_bind_int64(st, 4, (int64_t)v[i].when_ms);
 		rc = server_db_step(st);
 	}
-	sqlite3_finalize(st);
+	server_sql_finalize(st);
 	return rc;
 }
 

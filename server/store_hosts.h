@@ -17,6 +17,7 @@ struct server_store_desired {
 };
 
 extern const struct server_db_migration server_store_hosts_migrations[];
+extern const struct server_db_migration server_store_hosts_pg_migrations[];
 /* Fills reg with every stored host and its labels (before the database
  * thread starts). */
 int server_store_hosts_load(struct server_db *db, struct server_hosts *reg);
@@ -25,7 +26,7 @@ int server_store_hosts_apply(struct server_db *db, const struct server_db_write 
 int server_store_hosts_detail(struct server_db *db, int64_t host_id, const uint8_t *blob,
                               size_t len);
 int server_store_hosts_dropped(struct server_db *db, int64_t host_id, uint64_t dropped);
-int server_store_hosts_desired_apply(struct sqlite3 *conn, const struct server_store_desired *v,
+int server_store_hosts_desired_apply(struct server_sql *conn, const struct server_store_desired *v,
                                      size_t n);
 /* Queued writes (server_db_exec's contract). */
 int server_store_hosts_secret(struct server_db *db, const char *host, const char *hash,

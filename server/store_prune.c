@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +14,7 @@
 #include "duration.h"
 #include "history.h"
 #include "log.h"
+#include "sql.h"
 #include "store_alerts.h"
 #include "store_events.h"
 
@@ -55,32 +55,32 @@ struct prune_step {
 	int err;
 };
 
-static int delete_some(sqlite3 *conn, struct prune_step *p, sqlite3_stmt *del, int64_t host,
-                       int64_t limit, int64_t *deleted)
+static int delete_some(struct server_sql *conn, struct prune_step *p, struct server_sql_stmt *del,
+                       int64_t host, int64_t limit, int64_t *deleted)
 {
 	int rc;
 
-	sqlite3_bind_int64(del, 1, host);
-	sqlite3_bind_int64(del, 2, p->cutoff_ms);
-	sqlite3_bind_int64(del, 3, limit);
-	rc = sqlite3_step(del);
-	sqlite3_reset(del);
+	server_sql_bind_int64(del, 1, host);
+	server_sql_bind_int64(del, 2, p->cutoff_ms);
+	server_sql_bind_int64(del, 3, limit);
+	rc = server_sql_step(del);
+	server_sql_reset(del);
 	if (rc != SQLITE_DONE)
 		return rc;
-	*deleted = sqlite3_changes(conn);
+	*deleted = server_sql_changes(conn);
 	return SQLITE_OK;
 }
 
 /* On the database thread, inside a batch: deletes up to p->limit rows,
  * visiting hosts after p->cursor. */
-static int prune_apply(sqlite3 *conn, void *arg)
+static int prune_apply(struct server_sql *conn, void *arg)
 {
 	struct prune_step *p = arg;
-	sqlite3_stmt *del = NULL, *hosts = NULL;
+	struct server_sql_stmt *del = NULL, *hosts = NULL;
 	int64_t n = 0;
 	int visited = 0, rc;
 
-	if ((rc = sqlite3_prepare_v2(conn, prune_sql[p->kind], -1, &del, NULL)) != SQLITE_OK)
+	if ((rc = server_sql_prepare(conn, prune_sql[p->kind], false, &del)) != SQLITE_OK)
 		return rc;
 	if (p->kind == PRUNE_EVENTS || p->kind == PRUNE_ALERTS || p->kind == PRUNE_AUDIT) {
 		rc = delete_some(conn, p, del, 0, p->limit, &n);
@@ -88,13 +88,13 @@ static int prune_apply(sqlite3 *conn, void *arg)
 		p->finished = n < p->limit;
 		goto out;
 	}
-	rc = sqlite3_prepare_v2(conn, server_history_hosts_sql, -1, &hosts, NULL);
+	rc = server_sql_prepare(conn, server_history_hosts_sql, false, &hosts);
 	if (rc != SQLITE_OK)
 		goto out;
-	sqlite3_bind_int64(hosts, 1, p->cursor);
-	sqlite3_bind_int(hosts, 2, STEP_HOSTS);
-	while ((rc = sqlite3_step(hosts)) == SQLITE_ROW) {
-		int64_t host = sqlite3_column_int64(hosts, 0), left = p->limit - p->deleted;
+	server_sql_bind_int64(hosts, 1, p->cursor);
+	server_sql_bind_int64(hosts, 2, STEP_HOSTS);
+	while ((rc = server_sql_step(hosts)) == SQLITE_ROW) {
+		int64_t host = server_sql_column_int64(hosts, 0), left = p->limit - p->deleted;
 
 		if ((rc = delete_some(conn, p, del, host, left, &n)) != SQLITE_OK)
 			goto out;
@@ -114,8 +114,8 @@ static int prune_apply(sqlite3 *conn, void *arg)
 		rc = SQLITE_OK;
 	}
 out:
-	sqlite3_finalize(hosts);
-	sqlite3_finalize(del);
+	server_sql_finalize(hosts);
+	server_sql_finalize(del);
 	return rc;
 }
 

@@ -1,7 +1,6 @@
 #include "store_tokens.h"
 
 #include <errno.h>
-#include <sqlite3.h>
 
 #include "audit.h"
 #include "log.h"
@@ -16,12 +15,23 @@ const struct server_db_migration server_store_tokens_migrations[] = {
 	{ 0, NULL },
 };
 
+/* PostgreSQL: the schema SQLite had at version 14, in its types */
+const struct server_db_migration server_store_tokens_pg_migrations[] = {
+	{ 14, "CREATE TABLE tokens ("
+	      "  name text PRIMARY KEY, role text NOT NULL, hash text NOT NULL UNIQUE,"
+	      "  created_ms bigint NOT NULL, revoked_ms bigint);"
+	      "CREATE TABLE enrollments ("
+	      "  hash text PRIMARY KEY, host text NOT NULL, created_ms bigint NOT NULL,"
+	      "  expires_ms bigint NOT NULL, used_ms bigint);" },
+	{ 0, NULL },
+};
+
 static const char insert_sql[] =
         "INSERT INTO tokens (name, role, hash, created_ms) VALUES (?1, ?2, ?3, ?4)";
 
-static const char *text(sqlite3_stmt *st, int i)
+static const char *text(struct server_sql_stmt *st, int i)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
+	const char *t = server_sql_column_text(st, i);
 
 	return t ? (const char *)t : "";
 }
@@ -31,58 +41,58 @@ int server_store_tokens_load(struct server_db *db, uint64_t now_ms,
                              int (*enrollment)(const struct server_store_enrollment *e, void *arg),
                              void *arg)
 {
-	sqlite3 *conn = server_db_conn(db);
-	sqlite3_stmt *st;
+	struct server_sql *conn = server_db_conn(db);
+	struct server_sql_stmt *st;
 	int rc, r = 0;
 
-	if ((rc = sqlite3_prepare_v2(conn,
+	if ((rc = server_sql_prepare(conn,
 	                             "SELECT name, role, hash, created_ms, revoked_ms FROM tokens",
-	                             -1, &st, NULL)) != SQLITE_OK)
+	                             false, &st)) != SQLITE_OK)
 		return server_db_failed(conn, rc, "loading tokens");
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (r == 0 && (rc = server_sql_step(st)) == SQLITE_ROW) {
 		struct server_store_token t = { text(st, 0), text(st, 1), text(st, 2),
-			                        (uint64_t)sqlite3_column_int64(st, 3),
-			                        (uint64_t)sqlite3_column_int64(st, 4) };
+			                        (uint64_t)server_sql_column_int64(st, 3),
+			                        (uint64_t)server_sql_column_int64(st, 4) };
 
 		r = token(&t, arg);
 	}
 	if (r == 0 && rc != SQLITE_DONE)
 		r = server_db_failed(conn, rc, "loading tokens");
-	sqlite3_finalize(st); /* after the message: it resets it */
+	server_sql_finalize(st); /* after the message: it resets it */
 	if (r < 0)
 		return r;
-	if ((rc = sqlite3_prepare_v2(conn,
+	if ((rc = server_sql_prepare(conn,
 	                             "SELECT hash, host, created_ms, expires_ms FROM enrollments"
 	                             " WHERE used_ms IS NULL AND expires_ms > ?1",
-	                             -1, &st, NULL)) != SQLITE_OK)
+	                             false, &st)) != SQLITE_OK)
 		return server_db_failed(conn, rc, "loading enrollment tokens");
-	sqlite3_bind_int64(st, 1, (int64_t)now_ms);
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	server_sql_bind_int64(st, 1, (int64_t)now_ms);
+	while (r == 0 && (rc = server_sql_step(st)) == SQLITE_ROW) {
 		struct server_store_enrollment e = { text(st, 0), text(st, 1),
-			                             (uint64_t)sqlite3_column_int64(st, 2),
-			                             (uint64_t)sqlite3_column_int64(st, 3) };
+			                             (uint64_t)server_sql_column_int64(st, 2),
+			                             (uint64_t)server_sql_column_int64(st, 3) };
 
 		r = enrollment(&e, arg);
 	}
 	if (r == 0 && rc != SQLITE_DONE)
 		r = server_db_failed(conn, rc, "loading enrollment tokens");
-	sqlite3_finalize(st);
+	server_sql_finalize(st);
 	return r;
 }
 
 int server_store_tokens_insert(struct server_db *db, const struct server_store_token *t)
 {
-	sqlite3_stmt *st;
+	struct server_sql_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(server_db_conn(db), insert_sql, -1, &st, NULL) != SQLITE_OK)
+	if (server_sql_prepare(server_db_conn(db), insert_sql, false, &st) != SQLITE_OK)
 		return -EIO;
-	sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, t->role, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, t->hash, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (int64_t)t->created_ms);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	server_sql_bind_text(st, 1, t->name);
+	server_sql_bind_text(st, 2, t->role);
+	server_sql_bind_text(st, 3, t->hash);
+	server_sql_bind_int64(st, 4, (int64_t)t->created_ms);
+	rc = server_sql_step(st);
+	server_sql_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 

@@ -17,6 +17,7 @@ struct server_store_enrollment {
 };
 
 extern const struct server_db_migration server_store_tokens_migrations[];
+extern const struct server_db_migration server_store_tokens_pg_migrations[];
 /* Before the database thread starts: calls token() for every token and
  * enrollment() for every enrollment unused and unexpired at now_ms; a
  * negative return from either stops the load and is returned. */

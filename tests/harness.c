@@ -2,8 +2,10 @@
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -46,6 +48,53 @@ static int free_port(void)
 	return port;
 }
 
+/* AIO_TEST_PG: the directory of tests/pg/pg-cluster.sh's cluster, whose
+ * url file holds its URL. */
+static const char *pg_base(void)
+{
+	static char url[200];
+	char path[300];
+	FILE *f;
+
+	if (url[0])
+		return url;
+	snprintf(path, sizeof(path), "%s/url", getenv("AIO_TEST_PG"));
+	cr_assert((f = fopen(path, "r")), "%s: %s (is the pg_cluster fixture up?)", path,
+	          strerror(errno));
+	cr_assert(fgets(url, sizeof(url), f));
+	fclose(f);
+	url[strcspn(url, "\n")] = '\0';
+	return url;
+}
+
+/* SQL on the test cluster's maintenance database. */
+static void pg_admin(const char *sql)
+{
+	char url[300];
+	PGconn *c;
+	PGresult *res;
+
+	snprintf(url, sizeof(url), "%s/postgres", pg_base());
+	c = PQconnectdb(url);
+	cr_assert(PQstatus(c) == CONNECTION_OK, "PostgreSQL at %s: %s", url, PQerrorMessage(c));
+	res = PQexec(c, sql);
+	cr_assert(PQresultStatus(res) == PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(c));
+	PQclear(res);
+	PQfinish(c);
+}
+
+static void pg_database_make(struct h_env *e)
+{
+	char sql[128], name[64];
+
+	snprintf(name, sizeof(name), "aio_%s", strrchr(e->dir, '-') + 1);
+	for (char *p = name; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE \"%s\"", name);
+	pg_admin(sql);
+	snprintf(e->db_url, sizeof(e->db_url), "%s/%s", pg_base(), name);
+}
+
 void h_env_init(struct h_env *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -56,6 +105,8 @@ void h_env_init(struct h_env *e)
 	snprintf(e->http_url, sizeof(e->http_url), "http://127.0.0.1:%d", free_port());
 	snprintf(e->state_dir, sizeof(e->state_dir), "%s/server", e->dir);
 	snprintf(e->token_file, sizeof(e->token_file), "%s/admin.token", e->state_dir);
+	if (getenv("AIO_TEST_PG"))
+		pg_database_make(e);
 }
 
 void h_env_fini(struct h_env *e)
@@ -69,6 +120,14 @@ void h_env_fini(struct h_env *e)
 		if (e->procs[i] > 0)
 			waitpid(e->procs[i], NULL, 0);
 	e->n_procs = 0;
+	if (e->db_url[0] && !getenv("AIO_TEST_KEEP")) {
+		char sql[128];
+
+		snprintf(sql, sizeof(sql), "DROP DATABASE \"%s\" WITH (FORCE)",
+		         strrchr(e->db_url, '/') + 1);
+		pg_admin(sql);
+		e->db_url[0] = '\0';
+	}
 	if (e->dir[0] && !getenv("AIO_TEST_KEEP")) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
 		if (system(cmd) != 0)
@@ -140,21 +199,42 @@ static bool server_answers_or_exited(struct h_env *e, void *arg)
 
 /* Ports were free when picked, but another suite running in parallel may
  * bind one first: a server that exits at start gets fresh ports, twice. */
-void h_server_start(struct h_env *e)
+/* aio-server's flags for e: the listeners, --db, the extras. */
+static void server_argv(struct h_env *e, const char **argv)
 {
-	const char *argv[12 + H_SERVER_EXTRA_MAX] = {
+	const char *base[] = {
 		H_BIN("aio-server"), "--http-listen",  e->http_url,  "--listen",
 		e->agent_url,        "--admin-listen", e->admin_url, "--state-dir",
 		e->state_dir,        "--log-level",    "debug",
 	};
+	size_t n = sizeof(base) / sizeof(base[0]);
+
+	memcpy(argv, base, sizeof(base));
+	if (e->db_url[0]) {
+		argv[n++] = "--db";
+		argv[n++] = e->db_url;
+	}
+	for (size_t i = 0; i < H_SERVER_EXTRA_MAX && e->server_extra[i]; i++)
+		argv[n++] = e->server_extra[i];
+	argv[n] = NULL;
+}
+
+pid_t h_server_spawn(struct h_env *e, const char *log)
+{
+	const char *argv[14 + H_SERVER_EXTRA_MAX];
+
+	server_argv(e, argv);
+	return h_spawn(e, log, argv);
+}
+
+void h_server_start(struct h_env *e)
+{
 	static char log[16 << 10];
 	char path[400];
 	FILE *f;
 
-	for (size_t i = 0; i < H_SERVER_EXTRA_MAX && e->server_extra[i]; i++)
-		argv[11 + i] = e->server_extra[i];
 	for (int attempt = 0; attempt < 3; attempt++) {
-		e->server = h_spawn(e, "server", argv);
+		e->server = h_server_spawn(e, "server");
 		cr_assert(h_wait(server_answers_or_exited, e, NULL, 10000),
 		          "aio-server neither answered nor exited in 10 s");
 		if (h_alive(e->server))
@@ -450,12 +530,45 @@ pid_t h_aio_hold(const char *const *argv, int *ret_release)
 	return pid;
 }
 
+void h_db_sql(struct h_env *e, const char *sqlite_sql, const char *pg_sql)
+{
+	if (e->db_url[0]) {
+		PGconn *c = PQconnectdb(e->db_url);
+		PGresult *res;
+
+		cr_assert(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+		PQclear(PQexec(c, "SET client_min_messages = warning"));
+		res = PQexec(c, pg_sql);
+		cr_assert(PQresultStatus(res) == PGRES_COMMAND_OK ||
+		                  PQresultStatus(res) == PGRES_TUPLES_OK,
+		          "%s: %s", pg_sql, PQerrorMessage(c));
+		PQclear(res);
+		PQfinish(c);
+		return;
+	}
+	h_sh("sqlite3 '%s/server.db' \"%s\"", e->state_dir, sqlite_sql);
+}
+
 long long h_db_value(struct h_env *e, const char *sql)
 {
 	char path[512];
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	long long v = -1;
+
+	if (e->db_url[0]) {
+		PGconn *c = PQconnectdb(e->db_url);
+		PGresult *res;
+
+		cr_assert(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+		res = PQexec(c, sql);
+		cr_assert(PQresultStatus(res) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
+		if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+			v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+		PQfinish(c);
+		return v;
+	}
 
 	snprintf(path, sizeof(path), "%s/server.db", e->state_dir);
 	cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);

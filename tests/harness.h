@@ -18,6 +18,9 @@ struct h_env {
 	char http_url[64];
 	char token_file[400];
 	char state_dir[320];
+	/* AIO_TEST_PG set (a PostgreSQL URL, tests/pg/pg-cluster.sh): the
+	 * database of this test's own, which h_server_start passes as --db */
+	char db_url[320];
 	pid_t server;
 	const char *aioctl_extra[12]; /* flags every aioctl call gets (TLS) */
 	/* more aio-server flags for h_server_start, NULL-terminated */
@@ -26,7 +29,8 @@ struct h_env {
 	size_t n_procs;
 };
 
-/* Makes a scratch dir and picks free loopback ports. */
+/* Makes a scratch dir and picks free loopback ports; with AIO_TEST_PG
+ * set, a fresh PostgreSQL database for the test (dropped by h_env_fini). */
 void h_env_init(struct h_env *e);
 /* Kills every process started and removes the scratch dir. */
 void h_env_fini(struct h_env *e);
@@ -39,6 +43,9 @@ bool h_alive(pid_t pid);
 
 /* Starts aio-server on the env's ports and waits until it answers. */
 void h_server_start(struct h_env *e);
+/* Starts aio-server as h_server_start does (its flags, --db, the extras)
+ * without waiting: a restart. */
+pid_t h_server_spawn(struct h_env *e, const char *log);
 /* A sysroot under DIR/name with the two counters; *ret_path gets its path. */
 void h_sysroot_make(struct h_env *e, const char *name, uint64_t nr, uint64_t max, char *ret_path,
                     size_t len);
@@ -81,6 +88,10 @@ json_t *h_aioctl_json(struct h_env *e, const char *const *args);
 pid_t h_aio_hold(const char *const *argv, int *ret_release);
 /* One number from the server's database (read-only). */
 long long h_db_value(struct h_env *e, const char *sql);
+/* Runs SQL on the server's database behind its back (to damage it): the
+ * SQLite text on server.db (through sqlite3, in double quotes), or the
+ * PostgreSQL text on the test's database. */
+void h_db_sql(struct h_env *e, const char *sqlite_sql, const char *pg_sql);
 /* GET path from the server's http-listen (/metrics); the body, malloc'd;
  * asserts a 200. */
 char *h_http_get(struct h_env *e, const char *path);

@@ -240,10 +240,6 @@ static bool seq_at_least(struct h_env *e, void *arg)
 
 Test(agent, spool_keeps_every_report_through_an_outage)
 {
-	const char *server_argv[] = {
-		H_BIN("aio-server"), "--http-listen", env.http_url,  "--listen",    env.agent_url,
-		"--admin-listen",    env.admin_url,   "--state-dir", env.state_dir, NULL
-	};
 	long long seq_before, seq_after, n, min_seq;
 	size_t want = 5;
 
@@ -257,7 +253,7 @@ Test(agent, spool_keeps_every_report_through_an_outage)
 	/* several intervals without a server, with an event in the gap */
 	qemu_append("instance-00000a1f.log", "IN-GAP failed to create linux AIO context: x");
 	usleep(2500 * 1000); /* the outage itself: ~8 report intervals */
-	env.server = h_spawn(&env, "server2", server_argv);
+	env.server = h_server_spawn(&env, "server2");
 
 	cr_assert(h_wait(has_n_errors, &env, &want, 15000), "the gap's event arrived");
 	seq_after = seq_before + 6;

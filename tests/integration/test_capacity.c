@@ -53,7 +53,7 @@ Test(capacity, thousand_hosts_thirty_days_from_rollups, .timeout = 600)
 	/* each host keeps the one block its raw range starts in */
 	snprintf(pruned, sizeof(pruned),
 	         "SELECT count(*) FROM (SELECT host_id FROM raw WHERE last_ms < %lld"
-	         " GROUP BY host_id HAVING count(*) > 1)",
+	         " GROUP BY host_id HAVING count(*) > 1) AS kept",
 	         (long long)aio_now_ms() - 24LL * 3600 * 1000);
 	cr_assert(h_wait(h_db_zero, &env, pruned, 120000), "raw samples past a day pruned");
 	cr_assert_lt(h_db_value(&env, "SELECT (SELECT coalesce(sum(n), 0) FROM raw) +"

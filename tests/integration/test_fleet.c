@@ -301,29 +301,23 @@ static bool exited(struct h_env *e, void *arg)
  * fleet: the server refuses until told to start one. */
 Test(fleet, a_lost_database_is_not_an_empty_fleet)
 {
-	const char *init_argv[] = {
-		H_BIN("aio-server"), "--http-listen",  env.http_url,  "--listen",
-		env.agent_url,       "--admin-listen", env.admin_url, "--state-dir",
-		env.state_dir,       "--initialize",   NULL
-	};
-	const char *const *plain = init_argv;
-	const char *argv[16];
 	char db[600];
 	int status = 0;
 
 	h_server_start(&env);
 	cr_assert_eq(h_stop(&env, env.server), 0);
 	snprintf(db, sizeof(db), "%s/server.db", env.state_dir);
-	h_sh("rm -f '%s-wal' '%s-shm' && : > '%s'", db, db, db);
-	for (size_t i = 0; i < 9; i++)
-		argv[i] = plain[i];
-	argv[9] = NULL;
-	env.server = h_spawn(&env, "server-lost", argv);
+	if (env.db_url[0])
+		h_db_sql(&env, NULL, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+	else
+		h_sh("rm -f '%s-wal' '%s-shm' && : > '%s'", db, db, db);
+	env.server = h_server_spawn(&env, "server-lost");
 	cr_assert(h_wait(exited, &env, &status, 10000), "the server refuses to start");
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) != 0);
 	cr_expect(strstr(h_log_tail(&env, "server-lost", 2000), "--initialize"), "%s",
 	          h_log_tail(&env, "server-lost", 2000));
-	env.server = h_spawn(&env, "server-init", init_argv);
+	env.server_extra[0] = "--initialize";
+	env.server = h_server_spawn(&env, "server-init");
 	cr_expect(h_wait(server_up, &env, NULL, 10000), "--initialize starts an empty fleet");
 }
 
@@ -331,21 +325,19 @@ Test(fleet, a_lost_database_is_not_an_empty_fleet)
  * while loading credentials: the log names the real cause. */
 Test(fleet, a_damaged_database_names_its_cause)
 {
-	const char *argv[] = {
-		H_BIN("aio-server"), "--http-listen", env.http_url,  "--listen",    env.agent_url,
-		"--admin-listen",    env.admin_url,   "--state-dir", env.state_dir, NULL
-	};
 	const char *log;
 	int status = 0;
 
 	h_server_start(&env);
 	cr_assert_eq(h_stop(&env, env.server), 0);
-	h_sh("sqlite3 '%s/server.db' 'DROP TABLE tokens'", env.state_dir);
-	env.server = h_spawn(&env, "server-damaged", argv);
+	h_db_sql(&env, "DROP TABLE tokens", "DROP TABLE tokens");
+	env.server = h_server_spawn(&env, "server-damaged");
 	cr_assert(h_wait(exited, &env, &status, 10000), "the server refuses to start");
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) != 0);
 	log = h_log_tail(&env, "server-damaged", 4000);
-	cr_expect(strstr(log, "no such table: tokens"), "the cause is named:\n%s", log);
+	cr_expect(strstr(log, env.db_url[0] ? "relation \"tokens\" does not exist"
+	                                    : "no such table: tokens"),
+	          "the cause is named:\n%s", log);
 	cr_expect_not(strstr(log, "not an error"), "%s", log);
 }
 
@@ -362,6 +354,9 @@ Test(fleet, a_full_disk_is_logged_once_not_per_batch)
 	struct expect a = { "hv1", 10, 65536, true }, b = { "hv1", 30, 65536, true };
 	const char *log, *p;
 	int lines = 0;
+
+	if (env.db_url[0])
+		cr_skip_test("SQLite's disk; PostgreSQL's own going away is test_pg's");
 
 	if (geteuid() != 0)
 		cr_skip_test("needs root for a mount namespace");
@@ -406,10 +401,6 @@ static bool in_fleet(struct h_env *e, void *arg)
 /* A decommissioned host could never be removed and cost memory for ever. */
 Test(fleet, host_remove_forgets_a_decommissioned_host)
 {
-	const char *server_argv[] = {
-		H_BIN("aio-server"), "--http-listen", env.http_url,  "--listen",    env.agent_url,
-		"--admin-listen",    env.admin_url,   "--state-dir", env.state_dir, NULL
-	};
 	const char *rm[] = { "host", "remove", "hv1", NULL };
 	const char *show[] = { "host", "show", "hv1", NULL };
 	struct expect a = { "hv1", 10, 65536, true }, gone = { "hv1", 10, 65536, false };
@@ -450,7 +441,7 @@ Test(fleet, host_remove_forgets_a_decommissioned_host)
 
 	/* still gone after a restart; enrolled again, it is a new host */
 	cr_assert_eq(h_stop(&env, env.server), 0);
-	env.server = h_spawn(&env, "server2", server_argv);
+	env.server = h_server_spawn(&env, "server2");
 	cr_assert(h_wait(in_fleet, &env, "hv2", 10000));
 	cr_expect_not(in_fleet(&env, "hv1"));
 	h_agent_start(&env, "hv1", root1, "100ms", NULL);
@@ -462,10 +453,6 @@ Test(fleet, host_remove_forgets_a_decommissioned_host)
 
 Test(fleet, agent_rides_out_a_server_restart)
 {
-	const char *server_argv[] = {
-		H_BIN("aio-server"), "--http-listen", env.http_url,  "--listen",    env.agent_url,
-		"--admin-listen",    env.admin_url,   "--state-dir", env.state_dir, NULL
-	};
 	char root[300];
 	struct expect a = { "hv1", 10, 65536, true }, b = { "hv1", 20, 65536, true };
 	pid_t agent;
@@ -486,7 +473,7 @@ Test(fleet, agent_rides_out_a_server_restart)
 		cr_assert(h_alive(agent), "agent died while the server was away");
 	}
 
-	env.server = h_spawn(&env, "server2", server_argv);
+	env.server = h_server_spawn(&env, "server2");
 	cr_expect(h_wait(host_is, &env, &b, 15000), "listed again with fresh values");
 }
 

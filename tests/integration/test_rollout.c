@@ -343,10 +343,6 @@ Test(rollout, server_killed_mid_rollout_finishes_once)
 	const char *set[] = { "fleet",    "set", "--max",   "2097152", "--yes",     "--soak", "1s",
 		              "--canary", "1",   "--batch", "1",       "--no-wait", NULL };
 	const char *show[] = { "rollout", "show", "1", NULL };
-	const char *server_argv[] = {
-		H_BIN("aio-server"), "--http-listen", env.http_url,  "--listen",    env.agent_url,
-		"--admin-listen",    env.admin_url,   "--state-dir", env.state_dir, NULL
-	};
 	json_t *ro = NULL;
 	int n = 8, done = 0;
 
@@ -364,7 +360,7 @@ Test(rollout, server_killed_mid_rollout_finishes_once)
 	cr_assert_lt(done, n, "killed before the end");
 	kill(env.server, SIGKILL);
 	waitpid(env.server, NULL, 0);
-	env.server = h_spawn(&env, "server2", server_argv);
+	env.server = h_server_spawn(&env, "server2");
 
 	for (int tries = 0; tries < 300; tries++) {
 		if (aioctl_json(&ro, show) == 0 &&

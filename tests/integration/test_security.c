@@ -313,10 +313,6 @@ Test(security, roles)
  * prints no token and token revoke says it was not stored. */
 Test(security, credentials_are_confirmed_only_when_stored)
 {
-	const char *server_argv[] = {
-		H_BIN("aio-server"), "--http-listen", env.http_url,  "--listen",    env.agent_url,
-		"--admin-listen",    env.admin_url,   "--state-dir", env.state_dir, NULL
-	};
 	const char *create[] = { "token", "create", "--name", "dave", "--role", "viewer", NULL };
 	const char *revoke[] = { "token", "revoke", "erin", NULL };
 	const char *enroll[] = { "enroll", "create", "--host", "hv9", NULL };
@@ -325,14 +321,21 @@ Test(security, credentials_are_confirmed_only_when_stored)
 	h_server_start(&env);
 	erin = make_token("erin", "viewer");
 	cr_assert_eq(h_stop(&env, env.server), 0);
-	h_sh("sqlite3 '%s/server.db' \"CREATE TRIGGER full_tokens BEFORE INSERT ON tokens BEGIN"
-	     " SELECT RAISE(ABORT, 'database or disk is full'); END;"
-	     " CREATE TRIGGER full_revokes BEFORE UPDATE ON tokens BEGIN"
-	     " SELECT RAISE(ABORT, 'database or disk is full'); END;"
-	     " CREATE TRIGGER full_enrollments BEFORE INSERT ON enrollments BEGIN"
-	     " SELECT RAISE(ABORT, 'database or disk is full'); END;\"",
-	     env.state_dir);
-	env.server = h_spawn(&env, "server-full", server_argv);
+	h_db_sql(&env,
+	         "CREATE TRIGGER full_tokens BEFORE INSERT ON tokens BEGIN"
+	         " SELECT RAISE(ABORT, 'database or disk is full'); END;"
+	         " CREATE TRIGGER full_revokes BEFORE UPDATE ON tokens BEGIN"
+	         " SELECT RAISE(ABORT, 'database or disk is full'); END;"
+	         " CREATE TRIGGER full_enrollments BEFORE INSERT ON enrollments BEGIN"
+	         " SELECT RAISE(ABORT, 'database or disk is full'); END;",
+	         "CREATE FUNCTION full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	         " RAISE EXCEPTION 'could not extend file: No space left on device'"
+	         " USING ERRCODE = 'disk_full'; END $$;"
+	         " CREATE TRIGGER full_tokens BEFORE INSERT OR UPDATE ON tokens"
+	         " FOR EACH ROW EXECUTE FUNCTION full();"
+	         " CREATE TRIGGER full_enrollments BEFORE INSERT ON enrollments"
+	         " FOR EACH ROW EXECUTE FUNCTION full();");
+	env.server = h_server_spawn(&env, "server-full");
 	cr_assert(h_wait(server_answers_again, &env, NULL, 10000));
 
 	cr_expect_neq(h_aioctl(&env, &out, &err, create), 0, "not stored: not confirmed");

@@ -21,8 +21,9 @@ for dir in server agent cli common; do
 	[ -z "$out" ] || echo "$out" | sed 's/^/    /'
 done
 
-# 2. SQL and SQLite calls only in the storage: db.c, query.c and the owners
-owners='db query store store_hosts history store_events rollout_store audit store_tokens
+# 2. SQL and SQLite calls only in the storage: sql.c (the SQLite and
+# PostgreSQL connections), db.c, query.c and the owners
+owners='sql db query store store_hosts history store_events rollout_store audit store_tokens
 store_alerts store_prune'
 stray=""
 for f in server/*.c server/*.h; do
