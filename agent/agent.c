@@ -132,6 +132,28 @@ static int restore_positions(struct agent *a)
 	return 0;
 }
 
+/* --server: URLs separated by commas (and spaces). */
+static int parse_servers(struct agent *a)
+{
+	char *save = NULL;
+
+	srandom((unsigned)(aio_now_ms() ^ (uint64_t)getpid()));
+	if (!(a->servers_text = strdup(a->conf.server)))
+		return -ENOMEM;
+	for (char *t = strtok_r(a->servers_text, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+		if (a->n_servers == AGENT_SERVERS_MAX) {
+			log_err("--server: at most %d URLs", AGENT_SERVERS_MAX);
+			return -EINVAL;
+		}
+		a->servers[a->n_servers++] = t;
+	}
+	if (!a->n_servers) {
+		log_err("--server: no URL");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int agent_init(struct agent *a)
 {
 	struct aio_rpc_client_opts o = { 0 };
@@ -191,7 +213,9 @@ int agent_init(struct agent *a)
 	if ((r = load_secret(a, secret, sizeof(secret))) < 0)
 		return r;
 	o.host_secret = a->has_secret ? secret : NULL;
-	o.url = a->conf.server;
+	if ((r = parse_servers(a)) < 0)
+		return r;
+	o.url = a->servers[0];
 	o.recv_max = a->conf.max_message_size;
 	o.reconnect_min_ms = 100;
 	o.reconnect_max_ms = 5000;
@@ -204,6 +228,11 @@ int agent_init(struct agent *a)
 		return r;
 	}
 	return 0;
+}
+
+const char *agent_server(struct agent *a)
+{
+	return a->rpc ? aio_rpc_client_url(a->rpc) : a->servers[0];
 }
 
 bool agent_wait_until(struct agent *a, uint64_t at_ms)
@@ -258,6 +287,7 @@ void agent_stop(struct agent *a)
 void agent_done(struct agent *a)
 {
 	aio_rpc_client_free(a->rpc);
+	free(a->servers_text);
 	a->rpc = NULL;
 	for (size_t i = 0; i < a->n_labels; i++) {
 		free(a->labels[i].key);

@@ -29,6 +29,9 @@
 #include "sampler.h"
 #include "spool.h"
 
+/* URLs --server may list. */
+#define AGENT_SERVERS_MAX 16
+
 struct agent {
 	struct agent_config conf;
 	char host_id[256];
@@ -38,6 +41,11 @@ struct agent {
 	size_t n_labels;
 
 	struct aio_rpc_client *rpc;
+	/* --server's URLs (one, or several servers on one database): the
+	 * send thread moves to the next when the one in use stops answering */
+	char *servers_text;
+	const char *servers[AGENT_SERVERS_MAX];
+	size_t n_servers, server_i;
 	bool has_secret; /* STATE/host.secret exists */
 	bool no_batch;   /* the server has no ReportBatch (older): one report a call */
 	struct agent_sampler sampler;
@@ -75,6 +83,8 @@ void agent_done(struct agent *a);
 
 /* Waits until the monotonic time at_ms or a stop; true when stopping. */
 bool agent_wait_until(struct agent *a, uint64_t at_ms);
+/* The server the agent reports to now (one of --server's). */
+const char *agent_server(struct agent *a);
 void *agent_report_thread(void *arg);
 void *agent_send_thread(void *arg);
 void *agent_follow_thread(void *arg);

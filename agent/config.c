@@ -11,8 +11,9 @@
 
 static const struct aio_conf_key keys[] = {
 	KEY("config", AIO_CONF_STRING, config, NULL, 0, 0, "FILE", "read settings from FILE"),
-	KEY("server", AIO_CONF_STRING, server, "tcp://127.0.0.1:7700", 0, 0, "URL",
-	    "aio-server to report to (tcp:// or tls+tcp://)"),
+	KEY("server", AIO_CONF_STRING, server, "tcp://127.0.0.1:7700", 0, 0, "URL[,URL...]",
+	    "aio-server to report to (tcp:// or tls+tcp://); several servers on one "
+	    "database, comma-separated, are tried in turn when one stops answering"),
 	KEY("host-id", AIO_CONF_STRING, host_id, NULL, 0, 0, "NAME",
 	    "this host's name in the fleet [the hostname]"),
 	KEY("label", AIO_CONF_LIST, labels, NULL, 0, 0, "KEY=VALUE",

@@ -15,6 +15,8 @@
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 30000
+/* Calls in a row a server may fail before the next of several is tried. */
+#define FAILOVER_AFTER 2
 
 /* When this host booted: Unix ms, from btime in SYSROOT/proc/stat. */
 static bool boot_time_ms(const char *sysroot, uint64_t *ret)
@@ -133,7 +135,7 @@ static int say_hello(struct agent *a)
 	a->spool.fresh = false;
 	pthread_mutex_unlock(&a->lock);
 	a->no_batch = false; /* a server met again may be a newer one */
-	log_info("connected to %s as %s (server has reports up to %" PRIu64 ")", a->conf.server,
+	log_info("connected to %s as %s (server has reports up to %" PRIu64 ")", agent_server(a),
 	         a->host_id, out->last_seq);
 	aioctl__v1__hello_reply__free_unpacked(out, NULL);
 	return AIO_OK;
@@ -253,7 +255,7 @@ static int send_batch(struct agent *a)
 	} else if (code == AIO_UNIMPLEMENTED || code == AIO_INVALID_ARGUMENT) {
 		if (code == AIO_UNIMPLEMENTED) {
 			log_info("server %s takes one report a call (no ReportBatch)",
-			         a->conf.server);
+			         agent_server(a));
 			a->no_batch = true;
 		} else {
 			log_warn("batch of %zu reports refused (%s): sending them one by one", b.n,
@@ -281,11 +283,40 @@ static int send_spool(struct agent *a)
 	return many && !a->no_batch ? send_batch(a) : send_oldest(a);
 }
 
+/* A server that does not answer, as opposed to one that answers no. */
+static bool unreachable(int code)
+{
+	return code == AIO_UNAVAILABLE || code == AIO_DEADLINE_EXCEEDED || code == AIO_INTERNAL;
+}
+
+/* Half to one and a half times ms: agents that lost one server do not
+ * all knock on the next at the same moment. */
+static uint64_t jitter(uint64_t ms)
+{
+	return ms / 2 + (uint64_t)random() % (ms + 1);
+}
+
+/* The next of --server's URLs; the spool stays, and is sent there. */
+static void fail_over(struct agent *a)
+{
+	const char *from = agent_server(a);
+	char err[512];
+	int r;
+
+	a->server_i = (a->server_i + 1) % a->n_servers;
+	if ((r = aio_rpc_client_redial(a->rpc, a->servers[a->server_i], err, sizeof(err))) < 0)
+		log_warn("%s", err);
+	else
+		log_warn("server %s does not answer: reporting to %s", from,
+		         a->servers[a->server_i]);
+}
+
 void *agent_send_thread(void *arg)
 {
 	struct agent *a = arg;
 	uint64_t backoff = BACKOFF_MIN_MS;
 	bool hello = false, down_logged = false;
+	unsigned failed = 0;
 
 	for (;;) {
 		int code;
@@ -293,9 +324,10 @@ void *agent_send_thread(void *arg)
 		code = hello ? send_spool(a) : say_hello(a);
 		if (code == AIO_OK || code == AIO_INVALID_ARGUMENT) {
 			if (hello && down_logged)
-				log_info("server %s reachable again", a->conf.server);
+				log_info("server %s reachable again", agent_server(a));
 			hello = true;
 			down_logged = false;
+			failed = 0;
 			backoff = BACKOFF_MIN_MS;
 			continue;
 		}
@@ -307,10 +339,16 @@ void *agent_send_thread(void *arg)
 				continue;
 		}
 		if (!down_logged)
-			log_warn("server %s: %s; keeping reports in %s", a->conf.server,
+			log_warn("server %s: %s; keeping reports in %s", agent_server(a),
 			         aio_status_name(code), a->spool.dir);
 		down_logged = true;
-		if (agent_wait_until(a, aio_mono_ms() + backoff))
+		if (++failed >= FAILOVER_AFTER && a->n_servers > 1 && unreachable(code)) {
+			fail_over(a);
+			failed = 0;
+			hello = false; /* a new server: introduce ourselves */
+			down_logged = false;
+		}
+		if (agent_wait_until(a, aio_mono_ms() + jitter(backoff)))
 			break;
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 	}

@@ -18,7 +18,10 @@
 struct aio_rpc_client {
 	nng_socket sock;
 	nng_dialer dialer;
-	char *url;
+	char *url;               /* the first one, owned */
+	const char *_Atomic at;  /* the one dialed: url, or one the caller keeps */
+	struct aio_tls_opts tls; /* the caller's strings, for a redial */
+	uint64_t reconnect_min_ms, reconnect_max_ms;
 	char *admin_token;
 	char *host_id;
 	char *host_secret; /* lock */
@@ -106,6 +109,59 @@ static int dial_within(nng_socket sock, nng_dialer dialer, uint64_t timeout_ms)
 	return rv;
 }
 
+/* A dialer on c's socket for url, with c's back-off and TLS. */
+static int dialer_make(struct aio_rpc_client *c, const char *url, nng_dialer *ret, char *err,
+                       size_t errlen)
+{
+	nng_dialer d;
+	int rv, r;
+
+	if ((rv = nng_dialer_create(&d, c->sock, url)) != 0) {
+		snprintf(err, errlen, "%s: %s", url, nng_strerror(rv));
+		return -EINVAL;
+	}
+	if (c->reconnect_min_ms)
+		nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, (nng_duration)c->reconnect_min_ms);
+	if (c->reconnect_max_ms)
+		nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, (nng_duration)c->reconnect_max_ms);
+	if (strncmp(url, "tls+", 4) == 0) {
+		nng_tls_config *tls;
+
+		if ((r = aio_tls_config_new(&c->tls, false, &tls, err, errlen)) < 0) {
+			nng_dialer_close(d);
+			return r;
+		}
+		rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, tls);
+		nng_tls_config_free(tls);
+		if (rv != 0) {
+			snprintf(err, errlen, "%s: TLS: %s", url, nng_strerror(rv));
+			nng_dialer_close(d);
+			return -EINVAL;
+		}
+	}
+	*ret = d;
+	return 0;
+}
+
+int aio_rpc_client_redial(struct aio_rpc_client *c, const char *url, char *err, size_t errlen)
+{
+	nng_dialer d;
+	int r, rv;
+
+	if ((r = dialer_make(c, url, &d, err, errlen)) < 0)
+		return r;
+	pthread_mutex_lock(&c->lock);
+	nng_dialer_close(c->dialer);
+	c->dialer = d;
+	atomic_store(&c->at, url);
+	pthread_mutex_unlock(&c->lock);
+	if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
+		snprintf(err, errlen, "cannot reach %s: %s", url, nng_strerror(rv));
+		return aio_rpc_errno(rv);
+	}
+	return 0;
+}
+
 int aio_rpc_client_open(const struct aio_rpc_client_opts *opts, struct aio_rpc_client **ret,
                         char *err, size_t errlen)
 {
@@ -131,30 +187,12 @@ int aio_rpc_client_open(const struct aio_rpc_client_opts *opts, struct aio_rpc_c
 	}
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ,
 	                    opts->recv_max ? opts->recv_max : AIO_RPC_RECV_MAX_DEFAULT);
-	if ((rv = nng_dialer_create(&c->dialer, c->sock, opts->url)) != 0) {
-		snprintf(err, errlen, "%s: %s", opts->url, nng_strerror(rv));
+	c->tls = opts->tls;
+	c->reconnect_min_ms = opts->reconnect_min_ms;
+	c->reconnect_max_ms = opts->reconnect_max_ms;
+	atomic_init(&c->at, c->url);
+	if ((r = dialer_make(c, opts->url, &c->dialer, err, errlen)) < 0)
 		goto out_close;
-	}
-	if (opts->reconnect_min_ms)
-		nng_dialer_set_ms(c->dialer, NNG_OPT_RECONNMINT,
-		                  (nng_duration)opts->reconnect_min_ms);
-	if (opts->reconnect_max_ms)
-		nng_dialer_set_ms(c->dialer, NNG_OPT_RECONNMAXT,
-		                  (nng_duration)opts->reconnect_max_ms);
-	if (strncmp(opts->url, "tls+", 4) == 0) {
-		nng_tls_config *tls;
-
-		r = aio_tls_config_new(&opts->tls, false, &tls, err, errlen);
-		if (r < 0)
-			goto out_close;
-		rv = nng_dialer_set_ptr(c->dialer, NNG_OPT_TLS_CONFIG, tls);
-		nng_tls_config_free(tls);
-		if (rv != 0) {
-			snprintf(err, errlen, "%s: TLS: %s", opts->url, nng_strerror(rv));
-			r = -EINVAL;
-			goto out_close;
-		}
-	}
 	if (opts->wait_connect)
 		rv = dial_within(c->sock, c->dialer, opts->connect_timeout_ms);
 	else
@@ -220,7 +258,7 @@ void aio_rpc_client_free(struct aio_rpc_client *c)
 
 const char *aio_rpc_client_url(const struct aio_rpc_client *c)
 {
-	return c->url;
+	return atomic_load(&c->at);
 }
 
 /* Sends msg and waits for the reply message on ctx; nng errors as-is. */
@@ -299,7 +337,8 @@ int aio_rpc_invoke(struct aio_rpc_client *c, const ProtobufCServiceDescriptor *s
 
 	if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
 		nng_msg_free(msg);
-		set_status(ret_st, AIO_CANCELLED, "%s: %s", c->url, nng_strerror(rv));
+		set_status(ret_st, AIO_CANCELLED, "%s: %s", aio_rpc_client_url(c),
+		           nng_strerror(rv));
 		return AIO_CANCELLED;
 	}
 	if (no_resend)
@@ -310,11 +349,11 @@ int aio_rpc_invoke(struct aio_rpc_client *c, const ProtobufCServiceDescriptor *s
 		aio_duration_format(timeout_ms, wait, sizeof(wait));
 		if (rv == NNG_ETIMEDOUT) {
 			set_status(ret_st, AIO_DEADLINE_EXCEEDED, "no answer from %s within %s",
-			           c->url, wait);
+			           aio_rpc_client_url(c), wait);
 			return AIO_DEADLINE_EXCEEDED;
 		}
 		code = rv == NNG_ECLOSED || rv == NNG_ECANCELED ? AIO_CANCELLED : AIO_UNAVAILABLE;
-		set_status(ret_st, code, "%s: %s", c->url, nng_strerror(rv));
+		set_status(ret_st, code, "%s: %s", aio_rpc_client_url(c), nng_strerror(rv));
 		return code;
 	}
 
@@ -322,11 +361,12 @@ int aio_rpc_invoke(struct aio_rpc_client *c, const ProtobufCServiceDescriptor *s
 	nng_msg_free(reply);
 	if (!rep) {
 		set_status(ret_st, AIO_INTERNAL, "%s answered with something that is not a reply",
-		           c->url);
+		           aio_rpc_client_url(c));
 		return AIO_INTERNAL;
 	}
 	if (rep->request_id != req.request_id && rep->status == AIOCTL__V1__STATUS_CODE__OK) {
-		set_status(ret_st, AIO_INTERNAL, "%s answered another request", c->url);
+		set_status(ret_st, AIO_INTERNAL, "%s answered another request",
+		           aio_rpc_client_url(c));
 		code = AIO_INTERNAL;
 		goto out_free_rep;
 	}
@@ -337,7 +377,8 @@ int aio_rpc_invoke(struct aio_rpc_client *c, const ProtobufCServiceDescriptor *s
 	}
 	out = protobuf_c_message_unpack(m->output, NULL, rep->payload.len, rep->payload.data);
 	if (!out) {
-		set_status(ret_st, AIO_INTERNAL, "%s sent a malformed %s", c->url, m->output->name);
+		set_status(ret_st, AIO_INTERNAL, "%s sent a malformed %s", aio_rpc_client_url(c),
+		           m->output->name);
 		code = AIO_INTERNAL;
 		goto out_free_rep;
 	}

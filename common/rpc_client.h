@@ -20,7 +20,7 @@ struct aio_rpc_client_opts {
 	const char *admin_token;
 	const char *host_id;
 	const char *host_secret;
-	struct aio_tls_opts tls;
+	struct aio_tls_opts tls; /* its strings outlive the client (a redial's) */
 };
 
 struct aio_rpc_status {
@@ -32,6 +32,10 @@ int aio_rpc_client_open(const struct aio_rpc_client_opts *opts, struct aio_rpc_c
                         char *err, size_t errlen);
 /* Presents secret as the host secret from the next call on. */
 int aio_rpc_client_set_secret(struct aio_rpc_client *c, const char *secret);
+/* Dials url instead (another server of several): the connection to the
+ * one before closes, and calls go to url once it is up. url must outlive
+ * the client, or the next redial. */
+int aio_rpc_client_redial(struct aio_rpc_client *c, const char *url, char *err, size_t errlen);
 /* Aborts calls in flight (they end CANCELLED); they may be freed after. */
 void aio_rpc_client_close(struct aio_rpc_client *c);
 void aio_rpc_client_free(struct aio_rpc_client *c);
