@@ -155,6 +155,7 @@ int cli_alerts(struct cli *c, int argc, char **argv);
 int cli_enroll_create(struct cli *c, int argc, char **argv);
 int cli_token_create(struct cli *c, int argc, char **argv);
 int cli_token_list(struct cli *c, int argc, char **argv);
+int cli_server_list(struct cli *c, int argc, char **argv);
 int cli_token_revoke(struct cli *c, int argc, char **argv);
 int cli_host_revoke(struct cli *c, int argc, char **argv);
 int cli_host_remove(struct cli *c, int argc, char **argv);

@@ -75,6 +75,9 @@ const struct cli_command cli_commands[] = {
 	  "aioctl token list" },
 	{ "token", "revoke", 1, 1, cli_token_revoke, "NAME", "refuse this token from now on",
 	  "aioctl token revoke alice" },
+	{ "server", "list", 0, 0, cli_server_list, "",
+	  "the aio-servers on this fleet's database, who leads, their agents",
+	  "aioctl server list\naioctl server list -o json" },
 	{ NULL, NULL, 0, 0, NULL, NULL, NULL, NULL },
 };
 
@@ -82,4 +85,4 @@ const struct cli_command cli_commands[] = {
  * token) refuse --output csv. */
 const char cli_csv_commands[] = "fleet.status fleet.drift host.show errors.list history.show "
                                 "report.trend report.rollout rollout.list alerts.list "
-                                "audit.list token.list";
+                                "audit.list token.list server.list";

@@ -289,3 +289,69 @@ int cli_fleet_status(struct cli *c, int argc, char **argv)
 	aioctl__v1__fleet_status_reply__free_unpacked(rep, NULL);
 	return r;
 }
+
+int cli_server_list(struct cli *c, int argc, char **argv)
+{
+	enum {
+		S_NAME,
+		S_ROLE,
+		S_STATE,
+		S_AGENTS,
+		S_AGENT_URL,
+		S_ADMIN_URL,
+		S_VERSION,
+		S_SEEN,
+		S_SINCE,
+		S_COLS
+	};
+	static const struct cli_column server_cols[S_COLS] = {
+		[S_NAME] = CLI_COL("NAME", "name", CLI_IN_ALL),
+		[S_ROLE] = CLI_COL("ROLE", "leader", CLI_IN_ALL),
+		[S_STATE] = CLI_COL("STATE", "alive", CLI_IN_ALL),
+		[S_AGENTS] = CLI_COL("AGENTS", "agents", CLI_IN_ALL),
+		[S_AGENT_URL] = CLI_COL("AGENT URL", "agent_url", CLI_IN_ALL),
+		[S_ADMIN_URL] = CLI_COL("ADMIN URL", "admin_url", CLI_IN_ALL),
+		[S_VERSION] = CLI_COL("VERSION", "version", CLI_IN_ALL),
+		[S_SEEN] = CLI_COL("LAST SEEN", "seen", CLI_IN_ALL),
+		[S_SINCE] = CLI_COL("LEADS SINCE", "leader_since", CLI_IN_CSV | CLI_IN_JSON),
+	};
+	Aioctl__V1__ServerListRequest in = AIOCTL__V1__SERVER_LIST_REQUEST__INIT;
+	Aioctl__V1__ServerListReply *rep = NULL;
+	struct cli_rows rows;
+	uint64_t now = aio_now_ms();
+	json_t *root;
+	size_t alive = 0;
+	int r;
+
+	(void)argc;
+	(void)argv;
+	if ((r = cli_call(c, "ServerList", &in.base, (ProtobufCMessage **)&rep)) != 0)
+		return r;
+	cli_rows_init(&rows, server_cols, S_COLS, c->format);
+	cli_rows_reserve(&rows, rep->n_servers);
+	for (size_t i = 0; i < rep->n_servers && cli_rows_add(&rows) == 0; i++) {
+		const Aioctl__V1__ServerInfo *s = rep->servers[i];
+
+		alive += s->alive;
+		cli_cell_text(&rows, S_NAME, s->name);
+		cli_cell_bool(&rows, S_ROLE, s->leader, "leader", "follower");
+		cli_cell_bool(&rows, S_STATE, s->alive, "up", "GONE");
+		cli_cell_uint(&rows, S_AGENTS, s->has_agents, s->agents);
+		cli_cell_text(&rows, S_AGENT_URL, s->agent_url);
+		cli_cell_text(&rows, S_ADMIN_URL, s->admin_url);
+		cli_cell_text(&rows, S_VERSION, s->version);
+		cli_cell_ago(&rows, S_SEEN, s->seen_ms, now);
+		cli_cell_time(&rows, S_SINCE, s->has_leader_since_ms ? s->leader_since_ms : 0);
+	}
+	root = json_object();
+	json_object_set_new(root, "servers", json_array());
+	json_object_set_new(root, "database", json_string(rep->database ? rep->database : "?"));
+	if (cli_rows_print(&rows, "servers", root, stdout) < 0)
+		r = CLI_EXIT_FAILED;
+	cli_rows_done(&rows);
+	if (c->format == CLI_TABLE)
+		printf("\n%zu server%s, %zu up, on %s\n", rep->n_servers,
+		       rep->n_servers == 1 ? "" : "s", alive, rep->database ? rep->database : "?");
+	aioctl__v1__server_list_reply__free_unpacked(rep, NULL);
+	return r;
+}

@@ -9,6 +9,7 @@
 #include "aio.h"
 #include "audit.h"
 #include "clock.h"
+#include "cluster.h"
 #include "drift.h"
 #include "history.h"
 #include "log.h"
@@ -497,6 +498,69 @@ static int list_tokens(const struct server_token *const *tokens, size_t n, void 
 	return 0;
 }
 
+static void admin_rpc_server_list(Aioctl__V1__Admin_Service *svc,
+                                  const Aioctl__V1__ServerListRequest *in,
+                                  Aioctl__V1__ServerListReply_Closure closure, void *data)
+{
+	struct server *s = aio_rpc_call_arg(data);
+	Aioctl__V1__ServerListReply rep = AIOCTL__V1__SERVER_LIST_REPLY__INIT;
+	struct server_cluster_peer *peers = calloc(SERVER_CLUSTER_PEERS_MAX, sizeof(*peers));
+	Aioctl__V1__ServerInfo *v = calloc(SERVER_CLUSTER_PEERS_MAX, sizeof(*v));
+	Aioctl__V1__ServerInfo **pv = calloc(SERVER_CLUSTER_PEERS_MAX, sizeof(*pv));
+	size_t n = 0;
+
+	if (!peers || !v || !pv) {
+		free(peers);
+		free(v);
+		free(pv);
+		AIO_RPC_REFUSE(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
+		return;
+	}
+	if (s->cluster) {
+		n = server_cluster_servers(s->cluster, peers, SERVER_CLUSTER_PEERS_MAX);
+	} else {
+		/* one server, on SQLite: itself, the leader */
+		snprintf(peers[0].name, sizeof(peers[0].name), "%s", "this server");
+		snprintf(peers[0].agent_url, sizeof(peers[0].agent_url), "%s", s->conf.listen);
+		snprintf(peers[0].admin_url, sizeof(peers[0].admin_url), "%s",
+		         s->conf.admin_listen);
+		snprintf(peers[0].version, sizeof(peers[0].version), "%s", AIO_VERSION);
+		peers[0].seen_ms = aio_now_ms();
+		peers[0].agents = server_push_watches(&s->push);
+		peers[0].leader = peers[0].alive = peers[0].self = true;
+		n = 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		aioctl__v1__server_info__init(&v[i]);
+		v[i].name = peers[i].name;
+		v[i].agent_url = peers[i].agent_url;
+		v[i].admin_url = peers[i].admin_url;
+		v[i].version = peers[i].version;
+		v[i].has_started_ms = peers[i].started_ms != 0;
+		v[i].started_ms = peers[i].started_ms;
+		v[i].has_seen_ms = true;
+		v[i].seen_ms = peers[i].seen_ms;
+		v[i].has_agents = true;
+		v[i].agents = peers[i].agents;
+		v[i].has_leader = true;
+		v[i].leader = peers[i].leader;
+		v[i].has_leader_since_ms = peers[i].leader_since_ms != 0;
+		v[i].leader_since_ms = peers[i].leader_since_ms;
+		v[i].has_alive = true;
+		v[i].alive = peers[i].alive;
+		v[i].has_self = true;
+		v[i].self = peers[i].self;
+		pv[i] = &v[i];
+	}
+	rep.servers = pv;
+	rep.n_servers = n;
+	rep.database = s->cluster ? "postgresql" : "sqlite";
+	closure(&rep, data);
+	free(peers);
+	free(v);
+	free(pv);
+}
+
 static void admin_rpc_token_list(Aioctl__V1__Admin_Service *svc,
                                  const Aioctl__V1__TokenListRequest *in,
                                  Aioctl__V1__TokenListReply_Closure closure, void *data)
@@ -657,12 +721,23 @@ static void admin_rpc_host_remove(Aioctl__V1__Admin_Service *svc,
 	}
 }
 
+/* Of several servers on one database the leader runs the rollouts: a call
+ * about them goes there (true: it is on its way). */
+static bool to_leader(void *data, ProtobufCClosure closure)
+{
+	struct server *s = aio_rpc_call_arg(data);
+
+	return s->cluster && server_cluster_forward(s->cluster, data, closure);
+}
+
 static void admin_rpc_set_limit(Aioctl__V1__Admin_Service *svc,
                                 const Aioctl__V1__SetLimitRequest *in,
                                 Aioctl__V1__Rollout_Closure closure, void *data)
 {
 	char who[160];
 
+	if (to_leader(data, (ProtobufCClosure)closure))
+		return;
 	caller(data, who, sizeof(who));
 	server_engine_set_limit(&((struct server *)aio_rpc_call_arg(data))->engine, in, who,
 	                        closure, data);
@@ -676,6 +751,8 @@ static void admin_rpc_reconcile(Aioctl__V1__Admin_Service *svc,
 	Aioctl__V1__Selector sel = AIOCTL__V1__SELECTOR__INIT;
 	char who[160];
 
+	if (to_leader(data, (ProtobufCClosure)closure))
+		return;
 	caller(data, who, sizeof(who));
 	req.has_reconcile = true;
 	req.reconcile = true;
@@ -709,6 +786,8 @@ static void rollout_op(const Aioctl__V1__RolloutRequest *in, enum server_rollout
 	struct server *s = aio_rpc_call_arg(data);
 	char who[160];
 
+	if (to_leader(data, (ProtobufCClosure)closure))
+		return;
 	caller(data, who, sizeof(who));
 	server_engine_rollout_op(&s->engine, in->id, op, who, closure, data);
 }
@@ -754,6 +833,8 @@ static void admin_rpc_rollout_list(Aioctl__V1__Admin_Service *svc,
 {
 	struct server *s = aio_rpc_call_arg(data);
 
+	if (to_leader(data, (ProtobufCClosure)closure))
+		return;
 	server_engine_rollout_list(&s->engine, in->has_limit ? in->limit : 0, closure, data);
 }
 
@@ -1086,5 +1167,6 @@ Aioctl__V1__Admin_Service server_admin_service = {
 	.token_revoke = admin_rpc_token_revoke,
 	.host_revoke = admin_rpc_host_revoke,
 	.host_remove = admin_rpc_host_remove,
+	.server_list = admin_rpc_server_list,
 	.alerts = admin_rpc_alerts,
 };

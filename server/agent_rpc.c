@@ -10,6 +10,7 @@
 
 #include "audit.h"
 #include "clock.h"
+#include "cluster.h"
 #include "log.h"
 #include "names.h"
 #include "secret.h"
@@ -368,6 +369,7 @@ static int hello_host(struct server_host *h, void *arg)
 	if (!h->first_seen_ms)
 		h->first_seen_ms = hi->now;
 	h->last_seen_ms = hi->now;
+	h->served_ms = aio_mono_ms();
 	hi->w->seq = h->last_seq;
 	return server_db_write_host_fill(hi->w, h);
 }
@@ -631,6 +633,7 @@ static int report_host(struct server_host *h, void *arg)
 	const Aioctl__V1__ReportRequest *in = rh->in;
 
 	h->last_seen_ms = rh->now;
+	h->served_ms = aio_mono_ms();
 	/* a replayed older report does not roll the latest values back */
 	if (in->seq > h->last_seq || !h->has_sample) {
 		h->last_seq = in->seq > h->last_seq ? in->seq : h->last_seq;
@@ -883,6 +886,7 @@ static void agent_rpc_ack(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__AckR
 	}
 	/* acks only ever settle the caller's own commands */
 	server_engine_ack(&s->engine, id, in);
+	server_cluster_ack(s->cluster, id, in); /* the leader may be another */
 	closure(&rep, data);
 }
 

@@ -529,7 +529,11 @@ void server_alerts_answer(struct server_alerts *al, const Aioctl__V1__AlertsRequ
 
 static void alerts_run(void *arg)
 {
-	server_alerts_evaluate(arg, aio_now_ms());
+	struct server_alerts *al = arg;
+
+	/* of several servers on one database, the leader evaluates */
+	if (server_rollout_lead_held(al->engine))
+		server_alerts_evaluate(al, aio_now_ms());
 }
 
 int server_alerts_init(struct server_alerts *al, const struct server_config *conf,

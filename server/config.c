@@ -16,7 +16,14 @@ static const struct aio_conf_key keys[] = {
 	    "where aioctl connects"),
 	KEY("state-dir", AIO_CONF_STRING, state_dir, "/var/lib/aio-server", 0, 0, "DIR",
 	    "holds server.db and admin.token"),
-	KEY("db", AIO_CONF_STRING, db, NULL, 0, 0, "PATH", "SQLite database [STATE-DIR/server.db]"),
+	KEY("db", AIO_CONF_STRING, db, NULL, 0, 0, "PATH|URL",
+	    "SQLite database [STATE-DIR/server.db], or PostgreSQL's postgresql://... URL that "
+	    "several servers share"),
+	KEY("migrate-from", AIO_CONF_STRING, migrate_from, NULL, 0, 0, "FILE",
+	    "copy this SQLite database into the empty PostgreSQL one --db names, check it "
+	    "row for row, and exit"),
+	KEY("server-name", AIO_CONF_STRING, server_name, NULL, 0, 0, "NAME",
+	    "this server's name among several on one PostgreSQL [HOSTNAME:PORT]"),
 	KEY("log-level", AIO_CONF_LOGLEVEL, log_level, "info", 0, 0, "LEVEL",
 	    "error, warning, info or debug"),
 	KEY("max-message-size", AIO_CONF_SIZE, max_message_size, "1MiB", 4096, 64 << 20, "SIZE",

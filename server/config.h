@@ -12,6 +12,8 @@ struct server_config {
 	char *admin_listen;
 	char *state_dir;
 	char *db;
+	char *server_name;
+	char *migrate_from;
 	int log_level;
 	uint64_t max_message_size;
 	uint64_t rpc_pool;

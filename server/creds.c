@@ -47,6 +47,7 @@ static const struct {
 	{ "EnrollCreate", ROLE_ADMIN, "enroll hosts" },
 	{ "TokenCreate", ROLE_ADMIN, "create tokens" },
 	{ "TokenList", ROLE_ADMIN, "list tokens" },
+	{ "ServerList", ROLE_VIEWER, "list the servers" },
 	{ "TokenRevoke", ROLE_ADMIN, "revoke tokens" },
 	{ "HostRevoke", ROLE_ADMIN, "revoke hosts" },
 	{ "HostRemove", ROLE_ADMIN, "remove hosts" },
@@ -176,6 +177,54 @@ int server_creds_load(struct server_creds *c, struct server_db *db, const char *
 			return -ENOMEM;
 	}
 	return 0;
+}
+
+/* Another server's tokens and enrollments: new ones added, revocations
+ * and uses taken over. Tokens are never freed while the server runs
+ * (calls hold them), so nothing goes. */
+static int merge_token(const struct server_store_token *t, void *arg)
+{
+	struct server_creds *c = arg;
+	struct server_token *have;
+
+	for (have = c->tokens; have && strcmp(have->name, t->name); have = have->next)
+		;
+	if (have) {
+		if (t->revoked_ms && !have->revoked_ms)
+			have->revoked_ms = t->revoked_ms;
+		return 0;
+	}
+	return add_token(c, t->name, server_creds_role_parse(t->role), t->hash, t->created_ms,
+	                 t->revoked_ms)
+	               ? 0
+	               : -ENOMEM;
+}
+
+static int merge_enrollment(const struct server_store_enrollment *e, void *arg)
+{
+	struct server_creds *c = arg;
+	struct server_enrollment *have;
+
+	for (have = c->enrollments; have && strcmp(have->hash, e->hash); have = have->next)
+		;
+	if (have) {
+		if (e->used_ms && !have->used_ms)
+			have->used_ms = e->used_ms;
+		return 0;
+	}
+	return add_enrollment(c, e->hash, e->host, e->created_ms, e->expires_ms, e->used_ms)
+	               ? 0
+	               : -ENOMEM;
+}
+
+int server_creds_refresh(struct server_creds *c, struct server_sql *conn)
+{
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	r = server_store_tokens_read(conn, aio_now_ms(), true, merge_token, merge_enrollment, c);
+	pthread_mutex_unlock(&c->lock);
+	return r;
 }
 
 void server_creds_done(struct server_creds *c)
@@ -378,8 +427,8 @@ int server_creds_enroll_create(struct server_creds *c, const char *host, uint64_
 	*ret_expires = expires;
 	if (server_store_tokens_enroll_add(
 	            c->db,
-	            &(struct server_store_enrollment){ hash, host ? host : "", now, expires }, who,
-	            cred_stored, p) < 0) {
+	            &(struct server_store_enrollment){ hash, host ? host : "", now, expires, 0 },
+	            who, cred_stored, p) < 0) {
 		p->then = NULL; /* undone; the caller hears from the return */
 		cred_stored(p, -EAGAIN);
 		snprintf(msg, msglen, "server busy: the token was not stored; retry later");

@@ -13,6 +13,7 @@
 #include "secret.h"
 
 struct server_db;
+struct server_sql;
 
 enum server_role { ROLE_NONE = 0, ROLE_VIEWER = 1, ROLE_OPERATOR = 2, ROLE_ADMIN = 3 };
 
@@ -48,6 +49,9 @@ struct server_creds {
 /* Loads tokens and enrollments (before the database thread starts) and
  * makes sure the bootstrap token in admin.token is an admin token. */
 int server_creds_load(struct server_creds *c, struct server_db *db, const char *bootstrap_token);
+/* Takes in what other servers on the database stored: new tokens and
+ * enrollments, revocations, enrollments used (conn: the caller's own). */
+int server_creds_refresh(struct server_creds *c, struct server_sql *conn);
 void server_creds_done(struct server_creds *c);
 
 enum server_role server_creds_role_parse(const char *s);

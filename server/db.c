@@ -245,8 +245,9 @@ static int private_files(const char *path)
 }
 
 int server_db_create(const char *path, const struct server_db_migration *const *schema,
-                     const struct server_db_migration *const *pg_schema, size_t n_schema,
-                     server_db_apply_fn apply, struct server_db **ret_db, char *err, size_t errlen)
+                     size_t n_schema, const struct server_db_migration *const *pg_schema,
+                     size_t n_pg_schema, server_db_apply_fn apply, struct server_db **ret_db,
+                     char *err, size_t errlen)
 {
 	struct server_db *db = calloc(1, sizeof(*db));
 	bool pg = server_sql_is_postgresql(path);
@@ -280,7 +281,8 @@ int server_db_create(const char *path, const struct server_db_migration *const *
 		                  err, errlen) < 0)
 			goto out_free;
 	}
-	if ((r = migrate(db->conn, pg ? pg_schema : schema, n_schema, err, errlen)) < 0)
+	if ((r = migrate(db->conn, pg ? pg_schema : schema, pg ? n_pg_schema : n_schema, err,
+	                 errlen)) < 0)
 		goto out_free;
 	db->apply = apply;
 	if (!(db->begin = server_db_stmt(db, pg ? "BEGIN" : "BEGIN IMMEDIATE")) ||

@@ -75,13 +75,14 @@ struct server_db_migration {
 typedef int (*server_db_apply_fn)(struct server_db *db, struct server_db_write *w);
 /* Opens the database at path (an SQLite file or a postgresql:// URL) and
  * migrates it to the newest version in schema, or in pg_schema for
- * PostgreSQL (the owners' steps, n_schema lists each; each version in one
+ * PostgreSQL (the owners' steps, n_schema and n_pg_schema lists; each version in one
  * transaction, the owners' parts in their order; on PostgreSQL under an
  * advisory lock, so of several servers starting one migrates); apply
  * stores the typed writes. store.c gives them (server_store_open). */
 int server_db_create(const char *path, const struct server_db_migration *const *schema,
-                     const struct server_db_migration *const *pg_schema, size_t n_schema,
-                     server_db_apply_fn apply, struct server_db **ret_db, char *err, size_t errlen);
+                     size_t n_schema, const struct server_db_migration *const *pg_schema,
+                     size_t n_pg_schema, server_db_apply_fn apply, struct server_db **ret_db,
+                     char *err, size_t errlen);
 /* 1 if the database at path holds a server's data, 0 if it is missing or
  * empty (an SQLite file of no bytes, a PostgreSQL database with no
  * schema), or a negative errno with a message in err. */

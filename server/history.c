@@ -612,6 +612,15 @@ static const char series_get_sql[] =
         " m5_sum, h1_start, h1_count, h1_min, h1_max, h1_sum, raw_seq,"
         " raw_first_seq, raw_first_ms, raw_n, raw_open, m5_umax, h1_umax"
         " FROM series WHERE host_id = ?1";
+/* PostgreSQL, where several servers write: the row stays this
+ * transaction's until it commits, so a host's reports taken by two servers
+ * (an agent moving over) count once each, in turn */
+static const char series_lock_sql[] =
+        "SELECT seq_first, seq_last, reports, time_ms, aio_nr, aio_nr_min,"
+        " aio_nr_max, aio_max_nr, raw_ms, m5_start, m5_count, m5_min, m5_max,"
+        " m5_sum, h1_start, h1_count, h1_min, h1_max, h1_sum, raw_seq,"
+        " raw_first_seq, raw_first_ms, raw_n, raw_open, m5_umax, h1_umax"
+        " FROM series WHERE host_id = ?1 FOR UPDATE";
 static const char series_put_sql[] =
         "INSERT INTO series (host_id, seq_first, seq_last, reports, time_ms, aio_nr, "
         "aio_nr_min, aio_nr_max, aio_max_nr, raw_ms, m5_start, m5_count, m5_min, m5_max, "
@@ -756,7 +765,9 @@ static int bucket_close(struct server_db *db, int tier, int64_t host_id,
 
 static int series_get(struct server_db *db, int64_t host_id, struct series_row *sr)
 {
-	struct server_sql_stmt *st = server_db_stmt(db, series_get_sql);
+	struct server_sql_stmt *st = server_db_stmt(
+	        db, server_sql_kind(server_db_conn(db)) == SERVER_SQL_POSTGRESQL ? series_lock_sql
+	                                                                         : series_get_sql);
 	int rc;
 
 	memset(sr, 0, sizeof(*sr));

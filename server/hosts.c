@@ -162,11 +162,30 @@ struct server_host *server_hosts_add(struct server_hosts *reg, const char *name,
 		free(h);
 		return NULL;
 	}
+	if (!id && reg->blocks && reg->block_next >= reg->block_end) {
+		/* servers on one database take ids in blocks: none left until
+		 * the cluster thread brings the next */
+		free(h->name);
+		free(h);
+		errno = EAGAIN;
+		return NULL;
+	}
+	if (!id && reg->blocks)
+		id = reg->block_next++;
 	h->id = id ? id : reg->next_id;
 	if (h->id >= reg->next_id)
 		reg->next_id = h->id + 1;
 	aioctl__v1__sample__init(&h->sample);
-	reg->all[reg->n++] = h;
+	/* all[] stays sorted by id: another server's hosts come in late */
+	{
+		size_t i = reg->n;
+
+		while (i > 0 && reg->all[i - 1]->id > h->id)
+			i--;
+		memmove(reg->all + i + 1, reg->all + i, (reg->n - i) * sizeof(*reg->all));
+		reg->all[i] = h;
+		reg->n++;
+	}
 	index_put(reg->index, reg->index_cap, h);
 	return h;
 }
@@ -192,6 +211,36 @@ int server_hosts_remove(struct server_hosts *reg, int64_t id)
 	pthread_rwlock_unlock(&reg->lock);
 	host_free(h);
 	return 0;
+}
+
+void server_hosts_id_block(struct server_hosts *reg, int64_t from, int64_t n)
+{
+	pthread_rwlock_wrlock(&reg->lock);
+	reg->blocks = true;
+	if (reg->block_next >= reg->block_end) {
+		reg->block_next = from;
+		reg->block_end = from + n;
+	} else {
+		reg->spare_next = from;
+		reg->spare_end = from + n;
+	}
+	pthread_rwlock_unlock(&reg->lock);
+}
+
+int64_t server_hosts_ids_left(struct server_hosts *reg)
+{
+	int64_t n;
+
+	pthread_rwlock_wrlock(&reg->lock);
+	/* the spare block takes over when the first runs out */
+	if (reg->block_next >= reg->block_end && reg->spare_next < reg->spare_end) {
+		reg->block_next = reg->spare_next;
+		reg->block_end = reg->spare_end;
+		reg->spare_next = reg->spare_end = 0;
+	}
+	n = reg->block_end - reg->block_next + reg->spare_end - reg->spare_next;
+	pthread_rwlock_unlock(&reg->lock);
+	return n;
 }
 
 void server_hosts_ids_from(struct server_hosts *reg, int64_t next_id)
@@ -542,6 +591,23 @@ int server_hosts_read_name(struct server_hosts *reg, const char *name, server_ho
 	pthread_rwlock_rdlock(&reg->lock);
 	h = server_hosts_find(reg, name);
 	r = h ? fn(h, arg) : -ENOENT;
+	pthread_rwlock_unlock(&reg->lock);
+	return r;
+}
+
+int server_hosts_update_peer(struct server_hosts *reg, int64_t id, const char *name,
+                             server_host_update_fn fn, void *arg)
+{
+	struct server_host *h;
+	int r;
+
+	pthread_rwlock_wrlock(&reg->lock);
+	if (!(h = server_hosts_find_id(reg, id))) {
+		/* a name this server gave another id: that host is the database's
+		 * to settle, not a second one here */
+		h = server_hosts_find(reg, name) ? NULL : server_hosts_add(reg, name, id);
+	}
+	r = h ? fn(h, arg) : -EEXIST;
 	pthread_rwlock_unlock(&reg->lock);
 	return r;
 }

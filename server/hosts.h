@@ -64,9 +64,11 @@ struct server_host {
 	/* what the last completed rollout step set here */
 	bool has_desired;
 	uint64_t desired, desired_rollout, desired_ms;
-	uint64_t applied_ms;  /* agent clock: the last change a command made */
-	char secret_hash[65]; /* "" until enrolled */
-	uint64_t revoked_ms;  /* 0 unless revoked */
+	uint64_t applied_ms;      /* agent clock: the last change a command made */
+	uint64_t served_ms;       /* when this server last had a call from it (mono) */
+	uint64_t peer_detail_len; /* the detail a peer server stored, last read */
+	char secret_hash[65];     /* "" until enrolled */
+	uint64_t revoked_ms;      /* 0 unless revoked */
 };
 
 struct server_hosts {
@@ -74,6 +76,10 @@ struct server_hosts {
 	struct server_host **all; /* dense, in order of creation */
 	size_t n, cap;
 	int64_t next_id;
+	/* several servers on one database: new hosts take ids from blocks
+	 * the database hands out (server_hosts_id_block) */
+	bool blocks;
+	int64_t block_next, block_end, spare_next, spare_end;
 	struct server_host **index; /* open addressing by name */
 	size_t index_cap;
 };
@@ -94,6 +100,10 @@ int server_hosts_update_id(struct server_hosts *reg, int64_t id, server_host_upd
                            void *arg);
 int server_hosts_update_name(struct server_hosts *reg, const char *name, bool create,
                              server_host_update_fn fn, void *arg);
+/* update_id for a host another server stored: added here with its id
+ * and name if it is new (-EEXIST if the name is another id's here). */
+int server_hosts_update_peer(struct server_hosts *reg, int64_t id, const char *name,
+                             server_host_update_fn fn, void *arg);
 /* fn sees every host, in order of creation. */
 int server_hosts_read_all(struct server_hosts *reg, server_hosts_read_fn fn, void *arg);
 /* The id of the host with this name, 0 if unknown. */
@@ -103,6 +113,12 @@ int server_hosts_remove(struct server_hosts *reg, int64_t id);
 /* New hosts get ids from next_id on at least (ids of removed hosts stay
  * taken); before the server starts serving. */
 void server_hosts_ids_from(struct server_hosts *reg, int64_t next_id);
+/* From now on new hosts take ids from blocks: [from, from + n) is the next
+ * (kept as a spare while one is in use); adding a host fails with EAGAIN
+ * when none is left. */
+void server_hosts_id_block(struct server_hosts *reg, int64_t from, int64_t n);
+/* Ids left in the blocks (a spare moves up when the first runs out). */
+int64_t server_hosts_ids_left(struct server_hosts *reg);
 size_t server_hosts_count(struct server_hosts *reg);
 /* Every host's id, in order of creation, into *ret_ids (malloc'd, the
  * caller frees; NULL when out of memory). */

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "server.h"
 #include "service.h"
+#include "store_copy.h"
 
 /* Every write goes through the database thread: one stuck in a batch for
  * the watchdog's whole interval means nothing is stored. */
@@ -46,6 +47,15 @@ int main(int argc, char **argv)
 		return 64;
 	}
 	aio_log_init("aio-server", s.conf.log_level);
+	if (s.conf.migrate_from) {
+		r = server_store_copy(s.conf.migrate_from, s.conf.db ? s.conf.db : "", err,
+		                      sizeof(err));
+		if (r < 0)
+			fprintf(stderr, "aio-server: --migrate-from %s: %s\n", s.conf.migrate_from,
+			        err);
+		aio_conf_done(&server_config_spec, &s.conf);
+		return r < 0 ? 1 : 0;
+	}
 	/* one descriptor per connected agent: take what the system allows */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;

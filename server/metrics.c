@@ -12,6 +12,7 @@
 #include "alerts.h"
 #include "bounds.h"
 #include "clock.h"
+#include "cluster.h"
 #include "db.h"
 #include "hosts.h"
 #include "log.h"
@@ -255,6 +256,24 @@ static void server_internals(struct server_metrics *s, FILE *f)
 	}
 	family(f, "aioctl_server_connected_agents", "gauge", "agents holding a Watch now");
 	fprintf(f, "aioctl_server_connected_agents %zu\n", watches);
+	family(f, "aioctl_server_leader", "gauge",
+	       "1 if this server leads (runs rollouts, retention, alerts); one server alone leads");
+	fprintf(f, "aioctl_server_leader %d\n", server_cluster_leads(s->cluster) ? 1 : 0);
+	if (s->cluster) {
+		struct server_cluster_peer peers[SERVER_CLUSTER_PEERS_MAX];
+		size_t n = server_cluster_servers(s->cluster, peers, SERVER_CLUSTER_PEERS_MAX),
+		       up = 0;
+
+		for (size_t i = 0; i < n; i++)
+			up += peers[i].alive;
+		family(f, "aioctl_cluster_servers", "gauge",
+		       "servers on this database seen in 5 s");
+		fprintf(f, "aioctl_cluster_servers %zu\n", up);
+		family(f, "aioctl_cluster_takeovers_total", "counter",
+		       "times this server took the lead");
+		fprintf(f, "aioctl_cluster_takeovers_total %" PRIu64 "\n",
+		        server_cluster_takeovers(s->cluster));
+	}
 	family(f, "aioctl_server_db_queue", "gauge", "writes waiting for the database thread");
 	fprintf(f, "aioctl_server_db_queue %zu\n", server_db_queued(s->db));
 	family(f, "aioctl_rollouts", "gauge", "rollouts kept in memory, by state");

@@ -16,6 +16,7 @@ struct server_metrics {
 	struct server_alerts *alerts;
 	struct server_notify *notify;
 	struct server_retention *retention;
+	struct server_cluster *cluster; /* several servers on PostgreSQL, or NULL */
 	atomic_uint_fast64_t *reports_total;
 	atomic_uint_fast64_t *report_batches_total;
 	atomic_uint_fast64_t *fields_cleaned_total;

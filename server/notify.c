@@ -35,6 +35,7 @@
 #include "hosts.h"
 #include "log.h"
 #include "names.h"
+#include "rollout.h"
 
 /* how often the thread looks for news (a start or a clear goes out then) */
 #define TICK_MS         500
@@ -328,9 +329,20 @@ static void push_one(struct server_notify *am, struct server_notify_sink *s, uin
 	s->next_ms = now + s->backoff_ms;
 }
 
+static void notify_tick(struct server_notify *am);
+
 static void tick(void *arg)
 {
 	struct server_notify *am = arg;
+
+	/* of several servers on one database, the leader's alerts go out */
+	if (!server_rollout_lead_held(am->alerts->engine))
+		return;
+	notify_tick(am);
+}
+
+static void notify_tick(struct server_notify *am)
+{
 	/* the generation first: whatever moves after it is read is pushed
 	 * again next tick, and what moved after now is the next push's */
 	uint64_t generation = server_alerts_generation(am->alerts), now = aio_now_ms();

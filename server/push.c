@@ -77,7 +77,7 @@ static int enqueue(struct server_push *p, int64_t host_id, const struct server_c
 		;
 	*tail = c;
 	ctl->n_commands++;
-	return 0;
+	return 1;
 }
 
 static void withdraw(struct server_push *p, int64_t host_id, uint64_t command_id)
@@ -174,10 +174,26 @@ int server_push_send(struct server_push *p, int64_t host_id, const struct server
 	int r;
 
 	pthread_mutex_lock(&p->lock);
-	if ((r = enqueue(p, host_id, c)) == 0)
+	if ((r = enqueue(p, host_id, c)) >= 0)
 		deliver(ctl_get(p, host_id), now_ms, false);
 	pthread_mutex_unlock(&p->lock);
-	return r;
+	/* new here: the other servers queue it too, for whichever of them
+	 * holds the host's Watch */
+	if (r == 1 && p->relay && !(c->id & SERVER_PUSH_EPHEMERAL_BIT))
+		p->relay(p->relay_arg, host_id, c);
+	return r < 0 ? r : 0;
+}
+
+int server_push_take(struct server_push *p, int64_t host_id, const struct server_command *c,
+                     uint64_t now_ms)
+{
+	int r;
+
+	pthread_mutex_lock(&p->lock);
+	if ((r = enqueue(p, host_id, c)) >= 0)
+		deliver(ctl_get(p, host_id), now_ms, false);
+	pthread_mutex_unlock(&p->lock);
+	return r < 0 ? r : 0;
 }
 
 static void live_free(struct server_live *lq)
@@ -265,7 +281,7 @@ int server_push_live(struct server_push *p, const char *owner, uint64_t timeout_
 
 		c.id = lq->first_id + i;
 		c.sample_now = true;
-		if (enqueue(p, lq->hosts[i], &c) == 0)
+		if (enqueue(p, lq->hosts[i], &c) >= 0)
 			deliver(ctl_get(p, lq->hosts[i]), now, false);
 	}
 	lq->next = p->live;

@@ -45,6 +45,9 @@ struct server_push {
 	uint64_t next_ephemeral_id;
 	struct server_live *live;
 	bool stopping;
+	/* several servers: a command queued here is told to the others */
+	void (*relay)(void *arg, int64_t host_id, const struct server_command *c);
+	void *relay_arg;
 };
 
 void server_push_init(struct server_push *p, struct server_hosts *hosts);
@@ -59,6 +62,9 @@ void server_push_watch(struct server_push *p, int64_t host_id, uint64_t max_wait
 /* Queues a copy of c for host_id (once per c->id) and delivers it if the
  * host's Watch is held. -EAGAIN when the host's queue is full. */
 int server_push_send(struct server_push *p, int64_t host_id, const struct server_command *c,
+                     uint64_t now_ms);
+/* server_push_send for a command another server queued (not relayed). */
+int server_push_take(struct server_push *p, int64_t host_id, const struct server_command *c,
                      uint64_t now_ms);
 /* Takes an acknowledgement off the host's queue. A live query's answer is
  * kept here (true); false: the command was a rollout step's. */

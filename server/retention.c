@@ -15,6 +15,7 @@
 #include "duration.h"
 #include "log.h"
 #include "periodic.h"
+#include "rollout.h"
 
 int server_retention_pass(struct server_retention *rt, bool (*stop)(void *arg), void *arg)
 {
@@ -59,7 +60,9 @@ static void retention_run(void *arg)
 {
 	struct server_retention *rt = arg;
 
-	server_retention_pass(rt, retention_stopping, &rt->thread);
+	/* of several servers on one database, the leader prunes */
+	if (!rt->engine || server_rollout_lead_held(rt->engine))
+		server_retention_pass(rt, retention_stopping, &rt->thread);
 }
 
 int server_retention_start(struct server_retention *rt, const struct server_config *conf,

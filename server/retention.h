@@ -12,11 +12,13 @@
 
 struct server_config;
 struct server_db;
+struct server_engine;
 
 struct server_retention {
 	struct aio_periodic thread; /* one pass per prune-interval */
 	const struct server_config *conf;
 	struct server_db *db;
+	struct server_engine *engine; /* whether this server leads, or NULL */
 	atomic_uint_fast64_t pruned_total, passes;
 };
 

@@ -199,7 +199,8 @@ void server_engine_ack(struct server_engine *e, int64_t host_id, const Aioctl__V
 	if (server_push_ack(e->push, host_id, ack))
 		return; /* a live query's */
 	pthread_mutex_lock(&e->lock);
-	if ((p = server_rollouts_find_step(e->rollouts, ack->command_id / 2, &ro)) &&
+	if (!e->follower &&
+	    (p = server_rollouts_find_step(e->rollouts, ack->command_id / 2, &ro)) &&
 	    p->host_id == host_id)
 		ack_step(e, ro, p, ack, rollback, aio_now_ms());
 	pthread_cond_signal(&e->wake);
@@ -345,9 +346,12 @@ static void tick_rollout(struct server_engine *e, struct server_rollout *ro, str
 
 static void tick(struct server_engine *e)
 {
-	struct server_save *sv = pending(e);
+	struct server_save *sv;
 	uint64_t now = aio_now_ms();
 
+	if (e->follower)
+		return;
+	sv = pending(e);
 	for (struct server_rollout *ro = e->rollouts; ro; ro = ro->next) {
 		tick_rollout(e, ro, sv, now);
 		if (ro->dirty || ro->n_steps) {
@@ -430,7 +434,7 @@ void server_engine_stop(struct server_engine *e)
 	e->pending = NULL;
 }
 
-void server_engine_done(struct server_engine *e)
+static void free_rollouts(struct server_engine *e)
 {
 	while (e->rollouts) {
 		struct server_rollout *ro = e->rollouts;
@@ -438,6 +442,11 @@ void server_engine_done(struct server_engine *e)
 		e->rollouts = ro->next;
 		server_rollouts_free(ro);
 	}
+}
+
+void server_engine_done(struct server_engine *e)
+{
+	free_rollouts(e);
 	pthread_cond_destroy(&e->wake);
 	pthread_mutex_destroy(&e->lock);
 }

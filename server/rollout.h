@@ -19,6 +19,7 @@
 struct server_db;
 struct server_hosts;
 struct server_push;
+struct server_sql;
 
 struct server_save;
 
@@ -34,6 +35,9 @@ struct server_engine {
 	struct server_rollout *rollouts; /* newest first */
 	uint64_t next_rollout_id, next_step_id;
 	struct server_save *pending; /* changes for the next write */
+	/* one of several servers on one database, not the leader: the
+	 * rollouts are the leader's to run (cluster.c) */
+	bool follower;
 };
 
 /* Loads the stored rollouts (before the database thread starts). */
@@ -43,6 +47,13 @@ int server_engine_start(struct server_engine *e);
 /* Stops the thread and writes its last changes. */
 void server_engine_stop(struct server_engine *e);
 void server_engine_done(struct server_engine *e);
+
+/* Several servers on one database (rollout_lead.c): follow (run no
+ * rollout; admin calls are the leader's), or lead, taking the rollouts as stored now on conn
+ * (the caller's connection): 0 or a negative errno (then it follows). */
+void server_rollout_lead_follow(struct server_engine *e);
+int server_rollout_lead_take(struct server_engine *e, struct server_sql *conn);
+bool server_rollout_lead_held(struct server_engine *e);
 
 /* An agent's acknowledgement of one of the engine's commands. */
 void server_engine_ack(struct server_engine *e, int64_t host_id, const Aioctl__V1__AckRequest *ack);

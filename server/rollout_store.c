@@ -359,7 +359,14 @@ int server_rollout_store_load(struct server_db *db, struct server_hosts *hosts,
                               struct server_rollout **ret_list, uint64_t *next_rollout_id,
                               uint64_t *next_step_id)
 {
-	struct server_sql *conn = server_db_conn(db);
+	return server_rollout_store_load_on(server_db_conn(db), hosts, ret_list, next_rollout_id,
+	                                    next_step_id);
+}
+
+int server_rollout_store_load_on(struct server_sql *conn, struct server_hosts *hosts,
+                                 struct server_rollout **ret_list, uint64_t *next_rollout_id,
+                                 uint64_t *next_step_id)
+{
 	struct server_rollout **tail = ret_list;
 	struct server_sql_stmt *st;
 	int rc;

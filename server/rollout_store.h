@@ -34,6 +34,10 @@ struct server_hosts;
 int server_rollout_store_load(struct server_db *db, struct server_hosts *hosts,
                               struct server_rollout **ret_list, uint64_t *next_rollout_id,
                               uint64_t *next_step_id);
+/* The same on a connection of the caller's (a server taking the lead). */
+int server_rollout_store_load_on(struct server_sql *conn, struct server_hosts *hosts,
+                                 struct server_rollout **ret_list, uint64_t *next_rollout_id,
+                                 uint64_t *next_step_id);
 
 extern const struct server_db_migration server_rollout_store_migrations[];
 extern const struct server_db_migration server_rollout_store_pg_migrations[];

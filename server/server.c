@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "fileio.h"
 #include "log.h"
 #include "secret.h"
@@ -201,9 +202,23 @@ static int web_start(struct server *s)
 	return server_web_start(&s->web, url);
 }
 
+/* server-name, or this machine's name and the agents' port: unique
+ * among the servers on one database. */
+static const char *server_name(const struct server *s, char *buf, size_t len)
+{
+	char host[200] = "aio-server";
+	const char *port = strrchr(s->conf.listen, ':');
+
+	if (s->conf.server_name && *s->conf.server_name)
+		return s->conf.server_name;
+	gethostname(host, sizeof(host) - 1);
+	snprintf(buf, len, "%s:%s", host, port ? port + 1 : "0");
+	return buf;
+}
+
 int server_start(struct server *s)
 {
-	char path[4096], shown[4096], err[512];
+	char path[4096], shown[4096], err[512], name[256];
 	const char *admin_ca;
 	int r;
 
@@ -253,8 +268,19 @@ int server_start(struct server *s)
 	                         s->conf.db_batch_wait_ms * 1000)) < 0)
 		return r;
 	server_db_set_keepalive(s->db, s->conf.raw_keepalive_ms);
+	/* on PostgreSQL, one of maybe several servers: the rollouts wait for
+	 * the lead */
+	if (server_sql_is_postgresql(path)) {
+		struct server_cluster_parts parts = { &s->conf, s->db,      &s->hosts,
+			                              &s->push, &s->engine, &s->creds };
+
+		if ((r = server_cluster_start(&parts, server_name(s, name, sizeof(name)),
+		                              &s->cluster)) < 0)
+			return r;
+	}
 	if ((r = server_engine_start(&s->engine)) < 0)
 		return r;
+	s->retention.engine = &s->engine;
 	if ((r = server_retention_start(&s->retention, &s->conf, s->db)) < 0)
 		return r;
 	if ((r = server_alerts_start(&s->alerts)) < 0 ||
@@ -290,6 +316,7 @@ int server_start(struct server *s)
 		.alerts = &s->alerts,
 		.notify = &s->notify,
 		.retention = &s->retention,
+		.cluster = s->cluster,
 		.reports_total = &s->reports_total,
 		.report_batches_total = &s->report_batches_total,
 		.fields_cleaned_total = &s->fields_cleaned_total,
@@ -313,8 +340,10 @@ void server_stop(struct server *s)
 	server_metrics_stop(&s->metrics);
 	server_notify_stop(&s->notify);
 	server_alerts_stop(&s->alerts);
-	server_push_stop(&s->push); /* answers held Watches and live queries */
-	server_web_stop(&s->web);   /* after push: its live answers go out */
+	server_push_stop(&s->push);      /* answers held Watches and live queries */
+	server_cluster_stop(s->cluster); /* gives up the lead */
+	s->cluster = NULL;
+	server_web_stop(&s->web); /* after push: its live answers go out */
 	server_engine_stop(&s->engine);
 	server_retention_stop(&s->retention);
 	server_query_close(s->query);

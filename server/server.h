@@ -56,6 +56,7 @@ struct server {
 	atomic_uint_fast64_t fields_cleaned_total; /* text fields agents sent cleaned */
 	/* the guard's decisions reported, new ones: raised, refused, warned */
 	atomic_uint_fast64_t guard_total[3];
+	struct server_cluster *cluster; /* several servers on PostgreSQL, or NULL */
 	struct aio_rpc_server *agent_rpc;
 	struct aio_rpc_server *admin_rpc;
 	char admin_token[SERVER_TOKEN_BYTES * 2 + 1];

@@ -170,7 +170,8 @@ static void pg_note(struct server_sql *c, const char *msg)
 {
 	size_t n;
 
-	snprintf(c->errmsg, sizeof(c->errmsg), "%s", msg && *msg ? msg : "unknown error");
+	snprintf(c->errmsg, sizeof(c->errmsg), "%s",
+	         msg && *msg ? msg : "the connection to the server was lost");
 	n = strlen(c->errmsg);
 	while (n && (c->errmsg[n - 1] == '\n' || c->errmsg[n - 1] == ' '))
 		c->errmsg[--n] = '\0';

@@ -6,6 +6,7 @@
 
 #include "audit.h"
 #include "clock.h"
+#include "cluster.h"
 #include "history.h"
 #include "rollout_store.h"
 #include "sql.h"
@@ -24,8 +25,11 @@ const struct server_db_migration *const server_store_pg_schema[] = {
 	server_store_hosts_pg_migrations,  server_history_pg_migrations,
 	server_store_events_pg_migrations, server_rollout_store_pg_migrations,
 	server_audit_pg_migrations,        server_store_tokens_pg_migrations,
-	server_store_alerts_pg_migrations,
+	server_store_alerts_pg_migrations, server_cluster_pg_migrations,
 };
+
+const size_t server_store_n_pg_schema =
+        sizeof(server_store_pg_schema) / sizeof(server_store_pg_schema[0]);
 
 const size_t server_store_n_schema = sizeof(server_store_schema) / sizeof(server_store_schema[0]);
 
@@ -37,8 +41,9 @@ int server_store_schema_version(void)
 int server_store_open(const char *path, struct server_db **ret_db, char *err, size_t errlen)
 {
 	server_history_sql_init();
-	return server_db_create(path, server_store_schema, server_store_pg_schema,
-	                        server_store_n_schema, server_store_apply, ret_db, err, errlen);
+	return server_db_create(path, server_store_schema, server_store_n_schema,
+	                        server_store_pg_schema, server_store_n_pg_schema,
+	                        server_store_apply, ret_db, err, errlen);
 }
 
 /* A report: its history, events, per-VM usage and the host's scan. */

@@ -27,6 +27,7 @@ int server_store_schema_version(void);
 /* Every owner's schema steps, in the order a version's parts run. */
 extern const struct server_db_migration *const server_store_schema[];
 extern const struct server_db_migration *const server_store_pg_schema[];
+extern const size_t server_store_n_pg_schema;
 extern const size_t server_store_n_schema;
 /* Applies a SERVER_DB_WRITE_HOST or _SAMPLE write inside a batch: an
  * SQLite result code. */

@@ -88,6 +88,102 @@ static const char host_dropped_sql[] =
 static const char desired_sql[] =
         "UPDATE hosts SET desired = ?2, desired_rollout = ?3, desired_ms = ?4 WHERE id = ?1";
 
+int server_store_hosts_read(struct server_sql *conn,
+                            void (*fn)(const struct server_store_host_row *row, void *arg),
+                            void *arg)
+{
+	/* with history's series row: the newest report, read where it is
+	 * kept */
+	static const char sql[] =
+	        "SELECT h.id, h.name, h.kernel, h.agent_version, h.interval_ms, h.counting,"
+	        " h.first_seen_ms, h.last_seen_ms, h.limit_min, h.limit_max, h.limit_margin,"
+	        " h.sysctl_file, h.boot_time_ms, h.desired, h.desired_rollout, h.desired_ms,"
+	        " h.secret_hash, h.revoked_ms, s.seq_last, s.time_ms, s.aio_nr, s.aio_nr_min,"
+	        " s.aio_nr_max, s.aio_max_nr, coalesce(length(h.detail), 0), h.removed_ms"
+	        " FROM hosts h LEFT JOIN series s ON s.host_id = h.id ORDER BY h.id";
+	struct server_sql_stmt *st;
+	int rc;
+
+	if ((rc = server_sql_prepare(conn, sql, false, &st)) != SQLITE_OK)
+		return server_db_failed(conn, rc, "reading hosts");
+	while ((rc = server_sql_step(st)) == SQLITE_ROW) {
+		struct server_store_host_row r = {
+			.id = server_sql_column_int64(st, 0),
+			.name = server_sql_column_text(st, 1),
+			.kernel = server_sql_column_text(st, 2),
+			.agent_version = server_sql_column_text(st, 3),
+			.interval_ms = (uint32_t)server_sql_column_int64(st, 4),
+			.counting = (int)server_sql_column_int64(st, 5),
+			.first_seen_ms = (uint64_t)server_sql_column_int64(st, 6),
+			.last_seen_ms = (uint64_t)server_sql_column_int64(st, 7),
+			.limit_min = (uint64_t)server_sql_column_int64(st, 8),
+			.limit_max = (uint64_t)server_sql_column_int64(st, 9),
+			.limit_margin = (uint64_t)server_sql_column_int64(st, 10),
+			.sysctl_file = server_sql_column_text(st, 11),
+			.boot_time_ms = (uint64_t)server_sql_column_int64(st, 12),
+			.has_desired = server_sql_column_type(st, 13) != SQLITE_NULL,
+			.desired = (uint64_t)server_sql_column_int64(st, 13),
+			.desired_rollout = (uint64_t)server_sql_column_int64(st, 14),
+			.desired_ms = (uint64_t)server_sql_column_int64(st, 15),
+			.secret_hash = server_sql_column_text(st, 16),
+			.revoked_ms = (uint64_t)server_sql_column_int64(st, 17),
+			.has_report = server_sql_column_type(st, 18) != SQLITE_NULL,
+			.last_seq = (uint64_t)server_sql_column_int64(st, 18),
+			.detail_len = (uint64_t)server_sql_column_int64(st, 24),
+			.removed_ms = (uint64_t)server_sql_column_int64(st, 25),
+		};
+
+		aioctl__v1__sample__init(&r.sample);
+		r.sample.time_ms = (uint64_t)server_sql_column_int64(st, 19);
+		r.sample.aio_nr = (uint64_t)server_sql_column_int64(st, 20);
+		r.sample.aio_nr_min = (uint64_t)server_sql_column_int64(st, 21);
+		r.sample.aio_nr_max = (uint64_t)server_sql_column_int64(st, 22);
+		r.sample.aio_max_nr = (uint64_t)server_sql_column_int64(st, 23);
+		if (r.name)
+			fn(&r, arg);
+	}
+	server_sql_finalize(st);
+	return rc == SQLITE_DONE ? 0 : server_db_failed(conn, rc, "reading hosts");
+}
+
+int server_store_hosts_read_detail(struct server_sql *conn, int64_t id,
+                                   Aioctl__V1__HostDetail **ret)
+{
+	struct server_sql_stmt *st;
+	int rc;
+
+	*ret = NULL;
+	if ((rc = server_sql_prepare(conn, "SELECT detail FROM hosts WHERE id = ?1", false, &st)) !=
+	    SQLITE_OK)
+		return server_db_failed(conn, rc, "reading a host's scans");
+	server_sql_bind_int64(st, 1, id);
+	if ((rc = server_sql_step(st)) == SQLITE_ROW &&
+	    server_sql_column_type(st, 0) == SQLITE_BLOB)
+		*ret = aioctl__v1__host_detail__unpack(NULL, server_sql_column_bytes(st, 0),
+		                                       server_sql_column_blob(st, 0));
+	server_sql_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int server_store_hosts_read_labels(struct server_sql *conn,
+                                   void (*fn)(int64_t id, const char *key, const char *value,
+                                              void *arg),
+                                   void *arg)
+{
+	struct server_sql_stmt *st;
+	int rc;
+
+	if ((rc = server_sql_prepare(
+	             conn, "SELECT host_id, key, value FROM host_labels ORDER BY host_id, key",
+	             false, &st)) != SQLITE_OK)
+		return server_db_failed(conn, rc, "reading labels");
+	while ((rc = server_sql_step(st)) == SQLITE_ROW)
+		fn(server_sql_column_int64(st, 0), server_sql_column_text(st, 1),
+		   server_sql_column_text(st, 2), arg);
+	server_sql_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
 int server_store_hosts_load(struct server_db *db, struct server_hosts *reg)
 {
 	struct server_sql *conn = server_db_conn(db);

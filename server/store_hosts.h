@@ -18,6 +18,34 @@ struct server_store_desired {
 
 extern const struct server_db_migration server_store_hosts_migrations[];
 extern const struct server_db_migration server_store_hosts_pg_migrations[];
+
+/* A host as the database holds it, with its newest report (series). */
+struct server_store_host_row {
+	int64_t id;
+	const char *name, *kernel, *agent_version, *sysctl_file, *secret_hash;
+	uint32_t interval_ms;
+	int counting;
+	uint64_t first_seen_ms, last_seen_ms, limit_min, limit_max, limit_margin, boot_time_ms;
+	bool has_desired;
+	uint64_t desired, desired_rollout, desired_ms, revoked_ms, removed_ms;
+	bool has_report;
+	uint64_t last_seq;
+	Aioctl__V1__Sample sample;
+	uint64_t detail_len; /* bytes of its stored scans */
+};
+/* Every host row, in id order, on a connection of the caller's (another
+ * server's hosts): fn's non-zero return stops. */
+int server_store_hosts_read(struct server_sql *conn,
+                            void (*fn)(const struct server_store_host_row *row, void *arg),
+                            void *arg);
+/* Host id's stored scans (*ret NULL if none). */
+int server_store_hosts_read_detail(struct server_sql *conn, int64_t id,
+                                   Aioctl__V1__HostDetail **ret);
+/* Every label, by host id. */
+int server_store_hosts_read_labels(struct server_sql *conn,
+                                   void (*fn)(int64_t id, const char *key, const char *value,
+                                              void *arg),
+                                   void *arg);
 /* Fills reg with every stored host and its labels (before the database
  * thread starts). */
 int server_store_hosts_load(struct server_db *db, struct server_hosts *reg);

@@ -41,7 +41,14 @@ int server_store_tokens_load(struct server_db *db, uint64_t now_ms,
                              int (*enrollment)(const struct server_store_enrollment *e, void *arg),
                              void *arg)
 {
-	struct server_sql *conn = server_db_conn(db);
+	return server_store_tokens_read(server_db_conn(db), now_ms, false, token, enrollment, arg);
+}
+
+int server_store_tokens_read(struct server_sql *conn, uint64_t now_ms, bool used,
+                             int (*token)(const struct server_store_token *t, void *arg),
+                             int (*enrollment)(const struct server_store_enrollment *e, void *arg),
+                             void *arg)
+{
 	struct server_sql_stmt *st;
 	int rc, r = 0;
 
@@ -62,15 +69,19 @@ int server_store_tokens_load(struct server_db *db, uint64_t now_ms,
 	if (r < 0)
 		return r;
 	if ((rc = server_sql_prepare(conn,
-	                             "SELECT hash, host, created_ms, expires_ms FROM enrollments"
-	                             " WHERE used_ms IS NULL AND expires_ms > ?1",
+	                             used ? "SELECT hash, host, created_ms, expires_ms, used_ms"
+	                                    " FROM enrollments WHERE expires_ms > ?1"
+	                                  : "SELECT hash, host, created_ms, expires_ms, used_ms"
+	                                    " FROM enrollments WHERE used_ms IS NULL AND"
+	                                    " expires_ms > ?1",
 	                             false, &st)) != SQLITE_OK)
 		return server_db_failed(conn, rc, "loading enrollment tokens");
 	server_sql_bind_int64(st, 1, (int64_t)now_ms);
 	while (r == 0 && (rc = server_sql_step(st)) == SQLITE_ROW) {
 		struct server_store_enrollment e = { text(st, 0), text(st, 1),
 			                             (uint64_t)server_sql_column_int64(st, 2),
-			                             (uint64_t)server_sql_column_int64(st, 3) };
+			                             (uint64_t)server_sql_column_int64(st, 3),
+			                             (uint64_t)server_sql_column_int64(st, 4) };
 
 		r = enrollment(&e, arg);
 	}

@@ -14,6 +14,7 @@ struct server_store_token {
 struct server_store_enrollment {
 	const char *hash, *host; /* host "" for any */
 	uint64_t created_ms, expires_ms;
+	uint64_t used_ms; /* 0 unless used */
 };
 
 extern const struct server_db_migration server_store_tokens_migrations[];
@@ -22,6 +23,12 @@ extern const struct server_db_migration server_store_tokens_pg_migrations[];
  * enrollment() for every enrollment unused and unexpired at now_ms; a
  * negative return from either stops the load and is returned. */
 int server_store_tokens_load(struct server_db *db, uint64_t now_ms,
+                             int (*token)(const struct server_store_token *t, void *arg),
+                             int (*enrollment)(const struct server_store_enrollment *e, void *arg),
+                             void *arg);
+/* The same on a connection of the caller's, with used enrollments too when
+ * used (another server's view of them). */
+int server_store_tokens_read(struct server_sql *conn, uint64_t now_ms, bool used,
                              int (*token)(const struct server_store_token *t, void *arg),
                              int (*enrollment)(const struct server_store_enrollment *e, void *arg),
                              void *arg);

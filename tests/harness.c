@@ -33,7 +33,7 @@ uint64_t h_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static int free_port(void)
+int h_free_port(void)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 		                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -100,9 +100,9 @@ void h_env_init(struct h_env *e)
 	memset(e, 0, sizeof(*e));
 	snprintf(e->dir, sizeof(e->dir), "/tmp/aioctl-test-XXXXXX");
 	cr_assert(mkdtemp(e->dir), "mkdtemp: %s", strerror(errno));
-	snprintf(e->agent_url, sizeof(e->agent_url), "tcp://127.0.0.1:%d", free_port());
-	snprintf(e->admin_url, sizeof(e->admin_url), "tcp://127.0.0.1:%d", free_port());
-	snprintf(e->http_url, sizeof(e->http_url), "http://127.0.0.1:%d", free_port());
+	snprintf(e->agent_url, sizeof(e->agent_url), "tcp://127.0.0.1:%d", h_free_port());
+	snprintf(e->admin_url, sizeof(e->admin_url), "tcp://127.0.0.1:%d", h_free_port());
+	snprintf(e->http_url, sizeof(e->http_url), "http://127.0.0.1:%d", h_free_port());
 	snprintf(e->state_dir, sizeof(e->state_dir), "%s/server", e->dir);
 	snprintf(e->token_file, sizeof(e->token_file), "%s/admin.token", e->state_dir);
 	if (getenv("AIO_TEST_PG"))
@@ -239,9 +239,9 @@ void h_server_start(struct h_env *e)
 		          "aio-server neither answered nor exited in 10 s");
 		if (h_alive(e->server))
 			return;
-		snprintf(e->agent_url, sizeof(e->agent_url), "tcp://127.0.0.1:%d", free_port());
-		snprintf(e->admin_url, sizeof(e->admin_url), "tcp://127.0.0.1:%d", free_port());
-		snprintf(e->http_url, sizeof(e->http_url), "http://127.0.0.1:%d", free_port());
+		snprintf(e->agent_url, sizeof(e->agent_url), "tcp://127.0.0.1:%d", h_free_port());
+		snprintf(e->admin_url, sizeof(e->admin_url), "tcp://127.0.0.1:%d", h_free_port());
+		snprintf(e->http_url, sizeof(e->http_url), "http://127.0.0.1:%d", h_free_port());
 	}
 	snprintf(path, sizeof(path), "%s/server.log", e->dir);
 	if ((f = fopen(path, "r"))) {
@@ -649,6 +649,20 @@ void h_sim_run(struct h_env *e, const char *log, const char *const *extra)
 
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "aio-sim (%s.log) failed", log);
+}
+
+int h_count_in_log(struct h_env *e, const char *log, const char *needle)
+{
+	char path[700], *text = NULL, *p;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s.log", e->dir, log);
+	if (aio_file_read_all(path, 16 << 20, &text, NULL) < 0)
+		return -1;
+	for (p = text; (p = strstr(p, needle)); p++)
+		n++;
+	free(text);
+	return n;
 }
 
 json_t *h_sim_figures(struct h_env *e, const char *log)

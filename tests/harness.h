@@ -29,6 +29,8 @@ struct h_env {
 	size_t n_procs;
 };
 
+/* A loopback port free now. */
+int h_free_port(void);
 /* Makes a scratch dir and picks free loopback ports; with AIO_TEST_PG
  * set, a fresh PostgreSQL database for the test (dropped by h_env_fini). */
 void h_env_init(struct h_env *e);
@@ -98,6 +100,9 @@ char *h_http_get(struct h_env *e, const char *path);
 /* The last max bytes of a process's log (h_spawn's name: "server",
  * "agent-HOST"), for a failure message. */
 const char *h_log_tail(struct h_env *e, const char *log, size_t max);
+/* How often needle is in DIR/log.log (all of it, up to 16 MiB); -1 if it
+ * cannot be read. */
+int h_count_in_log(struct h_env *e, const char *log, const char *needle);
 /* For h_wait: true when the query (arg, a string) gives 0. */
 bool h_db_zero(struct h_env *e, void *sql);
 /* Speaks SP over plain TCP to url (tcp://127.0.0.1:PORT) and announces a

@@ -326,16 +326,10 @@ Test(rollout, offline_host_pending_then_applied)
 
 static int count_in_log(int i, const char *needle)
 {
-	char path[8600], *text = NULL, *p;
-	int n = 0;
+	char log[32];
 
-	snprintf(path, sizeof(path), "%s/agent-%s.log", env.dir, name_of(i));
-	if (aio_file_read_all(path, 16 << 20, &text, NULL) < 0)
-		return -1;
-	for (p = text; (p = strstr(p, needle)); p++)
-		n++;
-	free(text);
-	return n;
+	snprintf(log, sizeof(log), "agent-%.15s", name_of(i));
+	return h_count_in_log(&env, log, needle);
 }
 
 Test(rollout, server_killed_mid_rollout_finishes_once)

@@ -23,7 +23,7 @@ done
 
 # 2. SQL and SQLite calls only in the storage: sql.c (the SQLite and
 # PostgreSQL connections), db.c, query.c and the owners
-owners='sql db query store store_hosts history store_events rollout_store audit store_tokens
+owners='sql db query store store_copy cluster store_hosts history store_events rollout_store audit store_tokens
 store_alerts store_prune'
 stray=""
 for f in server/*.c server/*.h; do

@@ -4,6 +4,8 @@
 # listening on a free loopback port and a socket in DIR.
 #   pg-cluster.sh start DIR   prints the server's URL, also left in DIR/url
 #   pg-cluster.sh stop DIR    stops it and removes DIR
+#   pg-cluster.sh pause DIR   stops the server, keeping its data (an outage)
+#   pg-cluster.sh resume DIR  starts it again on the same port
 # Options for the postgres binary may follow start's DIR.
 set -eu
 
@@ -41,14 +43,24 @@ start)
 		cat "$dir/server.log" >&2
 		exit 1
 	}
+	echo "$port" >"$dir/port"
+	echo "$*" >"$dir/options"
 	echo "postgresql://postgres@127.0.0.1:$port" | tee "$dir/url"
+	;;
+pause)
+	as_user "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
+	;;
+resume)
+	as_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+		-o "-p $(cat "$dir/port") -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 $(cat "$dir/options")" \
+		start >/dev/null
 	;;
 stop)
 	[ -d "$dir/data" ] && as_user "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
 	rm -rf "$dir"
 	;;
 *)
-	echo "pg-cluster: start or stop, not $cmd" >&2
+	echo "pg-cluster: start, stop, pause or resume, not $cmd" >&2
 	exit 2
 	;;
 esac

@@ -130,6 +130,8 @@ check "aioctl audit --since 7d names the rollout" sh -c "'$b/aioctl' audit --sin
 check "aioctl fleet status --live --timeout 2s" "$b/aioctl" fleet status --live --timeout 2s
 check "aioctl errors" "$b/aioctl" errors
 check "aioctl rollout show 1" "$b/aioctl" rollout show 1
+check "aioctl server list: one server, the leader, on SQLite" sh -c \
+	"'$b/aioctl' server list | grep -q 'leader' && '$b/aioctl' server list | grep -q 'on sqlite'"
 
 # the README's web commands, on the demo's own http port
 web=$(sed -n 's|^The web console: \(http://[^ ]*\)/ui/ .*|\1|p' demo.out)
