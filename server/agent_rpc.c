@@ -65,6 +65,16 @@ static void submit_failed(struct pending *p, int err)
 	server_db_write_free(&p->w);
 }
 
+/* A host this server cannot add now: out of memory, or (several servers
+ * on one database) between two blocks of ids, for a moment. */
+static void new_host_failed(void *data, ProtobufCClosure closure, int r)
+{
+	if (r == -EAGAIN)
+		fail(data, closure, AIO_UNAVAILABLE, "server busy taking new host ids: retry");
+	else
+		fail(data, closure, AIO_RESOURCE_EXHAUSTED, "server out of memory");
+}
+
 static int store_status(int err)
 {
 	return err == -ENOSPC ? AIO_RESOURCE_EXHAUSTED : AIO_UNAVAILABLE;
@@ -269,11 +279,10 @@ static void agent_rpc_enroll(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__E
 
 	e.hash = hash;
 	e.w = w;
-	if (server_hosts_update_name(&s->hosts, in->host_id, true, enroll_host, &e) < 0) {
+	if ((r = server_hosts_update_name(&s->hosts, in->host_id, true, enroll_host, &e)) < 0) {
 		server_db_write_free(w);
 		free(j);
-		fail(data, (ProtobufCClosure)closure, AIO_RESOURCE_EXHAUSTED,
-		     "server out of memory");
+		new_host_failed(data, (ProtobufCClosure)closure, r);
 		return;
 	}
 	/* the host row, then its secret; the reply waits for the commit */
@@ -406,10 +415,9 @@ static void agent_rpc_hello(Aioctl__V1__Agent_Service *svc, const Aioctl__V1__He
 	hi.in = in;
 	hi.w = &p->w;
 	hi.now = now;
-	if (server_hosts_update_name(&s->hosts, in->host_id, true, hello_host, &hi) < 0) {
+	if ((r = server_hosts_update_name(&s->hosts, in->host_id, true, hello_host, &hi)) < 0) {
 		server_db_write_free(&p->w);
-		fail(data, (ProtobufCClosure)closure, AIO_RESOURCE_EXHAUSTED,
-		     "server out of memory");
+		new_host_failed(data, (ProtobufCClosure)closure, r);
 		return;
 	}
 	p->w.done = hello_stored;

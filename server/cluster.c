@@ -23,22 +23,22 @@
 #include "store_hosts.h"
 
 /* The advisory lock the leader holds for its session. */
-#define LEADER_LOCK              "7340196"
+#define LEADER_LOCK  "7340196"
 /* How often the thread beats, tries for the lead and reads the others. */
-#define TICK_MS                  500
+#define TICK_MS      500
 /* A server not seen for this long is gone (its row stays, not alive). */
-#define ALIVE_MS                 5000
-/* Host ids taken at a time (the sequence's increment). */
-#define ID_BLOCK                 64
+#define ALIVE_MS     5000
+/* Host ids taken at a time (the sequence's increment): with a spare, a
+ * server enrolls 2,048 hosts between two beats. */
+#define ID_BLOCK     1024
 /* A host that called this server this recently is this server's own: what
  * others stored of it is older. */
-#define LOCAL_MS                 15000
-/* Notifications waiting to go out, at most. */
-#define OUTBOX_MAX               4096
-/* The servers read, at most. */
-#define SERVER_CLUSTER_PEERS_MAX 64
+#define LOCAL_MS     15000
+/* Notes waiting to go out, at most (a push to every host of a large fleet,
+ * and its acks). */
+#define OUTBOX_MAX   200000
 /* Admin calls going to the leader at once, at most. */
-#define FORWARDS_MAX             16
+#define FORWARDS_MAX 16
 
 const struct server_db_migration server_cluster_pg_migrations[] = {
 	{ 15, "CREATE TABLE servers ("
@@ -46,9 +46,9 @@ const struct server_db_migration server_cluster_pg_migrations[] = {
 	      "  version text NOT NULL, started_ms bigint NOT NULL, seen_ms bigint NOT NULL,"
 	      "  agents bigint NOT NULL DEFAULT 0, leader boolean NOT NULL DEFAULT false,"
 	      "  leader_since_ms bigint);"
-	      /* host ids in blocks of 64, after those SQLite or an older
+	      /* host ids in blocks of 1024, after those SQLite or an older
 	       * server gave */
-	      "CREATE SEQUENCE host_ids INCREMENT BY 64;"
+	      "CREATE SEQUENCE host_ids INCREMENT BY 1024;"
 	      "SELECT setval('host_ids', (SELECT coalesce(max(id), 0) + 1 FROM hosts), false);" },
 	{ 0, NULL },
 };
@@ -71,6 +71,7 @@ struct server_cluster {
 	_Atomic uint64_t takeovers;
 	uint64_t started_ms, leader_since_ms;
 	uint64_t next_tick, next_refresh, next_connect; /* mono */
+	uint64_t refreshes;
 	struct note *outbox, **outbox_tail;
 	size_t n_outbox;
 	uint64_t dropped_notes;
@@ -152,23 +153,50 @@ void server_cluster_relay(void *arg, int64_t host_id, const struct server_comman
 	struct server_cluster *c = arg;
 	char *text;
 
-	if (asprintf(&text, "%" PRId64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %d %d",
+	if (asprintf(&text, "%" PRId64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %d %d %d",
 	             host_id, cmd->id, cmd->rollout_id, cmd->step_id, cmd->target, cmd->force,
-	             cmd->rollback) >= 0)
+	             cmd->rollback, cmd->sample_now) >= 0)
 		post(c, "aio_cmd", text);
 }
 
 void server_cluster_ack(struct server_cluster *c, int64_t host_id,
                         const Aioctl__V1__AckRequest *ack)
 {
-	size_t len = aioctl__v1__ack_request__get_packed_size(ack);
+	Aioctl__V1__AckRequest small;
+	Aioctl__V1__Persisted before, after;
+	size_t len;
 	uint8_t *buf;
 	char *text;
 	int n;
 
-	/* NOTIFY carries 8000 bytes: an ack is far smaller (its strings are
-	 * bounded), the check is for what a future field may add */
-	if (!c || len > 3900 || !(buf = malloc(len ? len : 1)))
+	if (!c)
+		return;
+	/* NOTIFY carries 8000 bytes, hex twice the ack's: what the agent
+	 * read of its sysctl files (paths of up to 4 KiB, only shown) goes
+	 * when it does not fit; the values stay */
+	if ((len = aioctl__v1__ack_request__get_packed_size(ack)) > 3900) {
+		small = *ack;
+		if (ack->persisted_before) {
+			before = *ack->persisted_before;
+			before.file = before.procps_file = NULL;
+			before.n_settings = 0;
+			small.persisted_before = &before;
+		}
+		if (ack->persisted_after) {
+			after = *ack->persisted_after;
+			after.file = after.procps_file = NULL;
+			after.n_settings = 0;
+			small.persisted_after = &after;
+		}
+		ack = &small;
+		if ((len = aioctl__v1__ack_request__get_packed_size(ack)) > 3900) {
+			log_warn("cluster: an ack of %zu bytes is too big to send to the other "
+			         "servers; the leader sees it when the agent sends it again",
+			         len);
+			return;
+		}
+	}
+	if (!(buf = malloc(len ? len : 1)))
 		return;
 	aioctl__v1__ack_request__pack(ack, buf);
 	if (!(text = malloc(32 + 2 * len))) {
@@ -182,10 +210,26 @@ void server_cluster_ack(struct server_cluster *c, int64_t host_id,
 	post(c, "aio_ack", text);
 }
 
+/* The outbox in as few NOTIFYs as fit: one line a note, up to NOTIFY_BYTES
+ * a payload, so a push to 10,000 hosts is some 80 round trips. */
+#define NOTIFY_BYTES 7800
+
+static void notify(struct server_cluster *c, struct server_sql_stmt *st, const char *channel,
+                   const char *payload)
+{
+	server_sql_bind_text(st, 1, channel);
+	server_sql_bind_text(st, 2, payload);
+	if (server_sql_step(st) != SQLITE_ROW)
+		log_warn("cluster: not sent to the other servers: %s", server_sql_errmsg(c->conn));
+	server_sql_reset(st);
+}
+
 static void send_outbox(struct server_cluster *c)
 {
-	struct note *list, *next;
+	static const char *const channels[] = { "aio_cmd", "aio_ack" };
 	struct server_sql_stmt *st = NULL;
+	struct note *list, *next;
+	char *buf = NULL;
 
 	pthread_mutex_lock(&c->lock);
 	list = c->outbox;
@@ -193,23 +237,42 @@ static void send_outbox(struct server_cluster *c)
 	c->outbox_tail = &c->outbox;
 	c->n_outbox = 0;
 	pthread_mutex_unlock(&c->lock);
-	if (list &&
-	    server_sql_prepare(c->conn, "SELECT pg_notify(?1, ?2)", false, &st) != SQLITE_OK)
-		st = NULL;
+	if (!list)
+		return;
+	if (!server_sql_broken(c->conn) &&
+	    server_sql_prepare(c->conn, "SELECT pg_notify(?1, ?2)", false, &st) == SQLITE_OK &&
+	    (buf = malloc(NOTIFY_BYTES + 1))) {
+		for (size_t k = 0; k < 2; k++) {
+			size_t n = 0;
+
+			for (struct note *e = list; e; e = e->next) {
+				size_t len = strlen(e->payload);
+
+				if (strcmp(e->channel, channels[k]) || len >= NOTIFY_BYTES)
+					continue;
+				if (n && n + 1 + len > NOTIFY_BYTES) {
+					buf[n] = '\0';
+					notify(c, st, channels[k], buf);
+					n = 0;
+				}
+				if (n)
+					buf[n++] = '\n';
+				memcpy(buf + n, e->payload, len);
+				n += len;
+			}
+			if (n) {
+				buf[n] = '\0';
+				notify(c, st, channels[k], buf);
+			}
+		}
+	}
+	free(buf);
+	server_sql_finalize(st);
 	for (; list; list = next) {
 		next = list->next;
-		if (st && !server_sql_broken(c->conn)) {
-			server_sql_bind_text(st, 1, list->channel);
-			server_sql_bind_text(st, 2, list->payload);
-			if (server_sql_step(st) != SQLITE_ROW)
-				log_warn("cluster: not sent to the other servers: %s",
-				         server_sql_errmsg(c->conn));
-			server_sql_reset(st);
-		}
 		free(list->payload);
 		free(list);
 	}
-	server_sql_finalize(st);
 }
 
 /* Another server's command for a host: queued here too, delivered if this
@@ -218,13 +281,15 @@ static void take_cmd(struct server_cluster *c, const char *text)
 {
 	struct server_command cmd = { 0 };
 	int64_t host;
-	int force = 0, rollback = 0;
+	int force = 0, rollback = 0, sample_now = 0;
 
-	if (sscanf(text, "%" SCNd64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %d %d", &host,
-	           &cmd.id, &cmd.rollout_id, &cmd.step_id, &cmd.target, &force, &rollback) != 7)
+	if (sscanf(text, "%" SCNd64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %d %d %d",
+	           &host, &cmd.id, &cmd.rollout_id, &cmd.step_id, &cmd.target, &force, &rollback,
+	           &sample_now) != 8)
 		return;
 	cmd.force = force;
 	cmd.rollback = rollback;
+	cmd.sample_now = sample_now; /* another server's live query */
 	server_push_take(c->p.push, host, &cmd, aio_now_ms());
 }
 
@@ -272,10 +337,16 @@ static void take_notes(struct server_cluster *c)
 	while ((n = PQnotifies(pg))) {
 		/* a session hears its own notifications too */
 		if (n->be_pid != PQbackendPID(pg)) {
-			if (!strcmp(n->relname, "aio_cmd"))
-				take_cmd(c, n->extra);
-			else if (!strcmp(n->relname, "aio_ack"))
-				take_ack(c, n->extra);
+			char *save = NULL;
+
+			/* a line a command or ack */
+			for (char *line = strtok_r(n->extra, "\n", &save); line;
+			     line = strtok_r(NULL, "\n", &save)) {
+				if (!strcmp(n->relname, "aio_cmd"))
+					take_cmd(c, line);
+				else if (!strcmp(n->relname, "aio_ack"))
+					take_ack(c, line);
+			}
 		}
 		PQfreemem(n);
 	}
@@ -396,7 +467,8 @@ static void take_ids(struct server_cluster *c)
 {
 	struct server_sql_stmt *st;
 
-	if (server_hosts_ids_left(c->p.hosts) >= ID_BLOCK / 2)
+	/* one block in use and a spare */
+	if (server_hosts_ids_left(c->p.hosts) >= ID_BLOCK)
 		return;
 	if (server_sql_prepare(c->conn, "SELECT nextval('host_ids')", false, &st) != SQLITE_OK)
 		return;
@@ -545,7 +617,9 @@ static void refresh_hosts(struct server_cluster *c)
 			aioctl__v1__host_detail__free_unpacked(d, NULL);
 	}
 	free(rf.details);
-	server_store_hosts_read_labels(c->conn, peer_label, &rf);
+	/* labels change when an agent restarts with others: every tenth time */
+	if (c->refreshes++ % 10 == 0)
+		server_store_hosts_read_labels(c->conn, peer_label, &rf);
 }
 
 /* ------------------------------------------------ calls for the leader */

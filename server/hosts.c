@@ -162,6 +162,12 @@ struct server_host *server_hosts_add(struct server_hosts *reg, const char *name,
 		free(h);
 		return NULL;
 	}
+	if (!id && reg->blocks && reg->block_next >= reg->block_end &&
+	    reg->spare_next < reg->spare_end) {
+		reg->block_next = reg->spare_next; /* the spare takes over */
+		reg->block_end = reg->spare_end;
+		reg->spare_next = reg->spare_end = 0;
+	}
 	if (!id && reg->blocks && reg->block_next >= reg->block_end) {
 		/* servers on one database take ids in blocks: none left until
 		 * the cluster thread brings the next */
@@ -253,6 +259,8 @@ int server_hosts_set_string(char **field, const char *value)
 {
 	char *copy = NULL;
 
+	if (value && *field && !strcmp(value, *field))
+		return 0; /* as it was: no copy (the cluster's refresh, each second) */
 	if (value && !(copy = strdup(value)))
 		return -ENOMEM;
 	free(*field);
@@ -634,7 +642,7 @@ int server_hosts_update_name(struct server_hosts *reg, const char *name, bool cr
 	pthread_rwlock_wrlock(&reg->lock);
 	h = server_hosts_find(reg, name);
 	if (!h && create && !(h = server_hosts_add(reg, name, 0)))
-		r = -ENOMEM;
+		r = errno == EAGAIN ? -EAGAIN : -ENOMEM;
 	else
 		r = h ? fn(h, arg) : -ENOENT;
 	pthread_rwlock_unlock(&reg->lock);

@@ -89,7 +89,8 @@ void server_hosts_done(struct server_hosts *reg);
 /* The registry's lock is taken in hosts.c only: callers say what to do
  * with a host, and fn runs under the read lock (read_*) or the write lock
  * (update_*). They return fn's result, or -ENOENT for an unknown host
- * (update_name with create adds it: -ENOMEM if it cannot). */
+ * (update_name with create adds it: -ENOMEM if it cannot, -EAGAIN while
+ * no id is left of the blocks, server_hosts_id_block). */
 typedef int (*server_host_read_fn)(const struct server_host *h, void *arg);
 typedef int (*server_host_update_fn)(struct server_host *h, void *arg);
 typedef int (*server_hosts_read_fn)(const struct server_host *const *all, size_t n, void *arg);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "clock.h"
 #include "rpc_server.h"
@@ -33,10 +34,16 @@ struct server_live {
 
 void server_push_init(struct server_push *p, struct server_hosts *hosts)
 {
+	uint64_t seed = 0;
+
 	memset(p, 0, sizeof(*p));
 	pthread_mutex_init(&p->lock, NULL);
 	p->hosts = hosts;
-	p->next_ephemeral_id = SERVER_PUSH_EPHEMERAL_BIT;
+	/* from a random point: servers on one database relay their live
+	 * queries to each other, whose ids must not meet */
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = aio_now_ms();
+	p->next_ephemeral_id = SERVER_PUSH_EPHEMERAL_BIT | ((seed & 0xffffffffULL) << 24);
 }
 
 static struct server_hostctl *ctl_get(struct server_push *p, int64_t host_id)
@@ -73,6 +80,7 @@ static int enqueue(struct server_push *p, int64_t host_id, const struct server_c
 	*c = *tmpl;
 	c->next = NULL;
 	c->sent_ms = 0;
+	c->relayed_ms = 0;
 	for (tail = &ctl->commands; *tail; tail = &(*tail)->next)
 		;
 	*tail = c;
@@ -168,6 +176,19 @@ void server_push_watch(struct server_push *p, int64_t host_id, uint64_t max_wait
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* Tells the other servers of host_id's queued command id (push lock). */
+static void relay(struct server_push *p, int64_t host_id, uint64_t id, uint64_t now_ms)
+{
+	struct server_hostctl *ctl = ctl_get(p, host_id);
+
+	for (struct server_command *c = ctl ? ctl->commands : NULL; c; c = c->next) {
+		if (c->id == id) {
+			c->relayed_ms = now_ms ? now_ms : 1;
+			p->relay(p->relay_arg, host_id, c);
+		}
+	}
+}
+
 int server_push_send(struct server_push *p, int64_t host_id, const struct server_command *c,
                      uint64_t now_ms)
 {
@@ -176,11 +197,11 @@ int server_push_send(struct server_push *p, int64_t host_id, const struct server
 	pthread_mutex_lock(&p->lock);
 	if ((r = enqueue(p, host_id, c)) >= 0)
 		deliver(ctl_get(p, host_id), now_ms, false);
-	pthread_mutex_unlock(&p->lock);
 	/* new here: the other servers queue it too, for whichever of them
-	 * holds the host's Watch */
+	 * holds the host's Watch (again each resend time until acked) */
 	if (r == 1 && p->relay && !(c->id & SERVER_PUSH_EPHEMERAL_BIT))
-		p->relay(p->relay_arg, host_id, c);
+		relay(p, host_id, c->id, now_ms);
+	pthread_mutex_unlock(&p->lock);
 	return r < 0 ? r : 0;
 }
 
@@ -283,6 +304,9 @@ int server_push_live(struct server_push *p, const char *owner, uint64_t timeout_
 		c.sample_now = true;
 		if (enqueue(p, lq->hosts[i], &c) >= 0)
 			deliver(ctl_get(p, lq->hosts[i]), now, false);
+		/* a host another server holds answers through it */
+		if (p->relay)
+			relay(p, lq->hosts[i], c.id, now);
 	}
 	lq->next = p->live;
 	p->live = lq;
@@ -299,6 +323,13 @@ void server_push_tick(struct server_push *p, uint64_t now_ms)
 
 		if (ctl->watch && !deliver(ctl, now_ms, false) && now_ms >= ctl->watch_deadline_ms)
 			deliver(ctl, now_ms, true);
+		/* a relay may have found a server down, or the host moving */
+		for (struct server_command *c = p->relay ? ctl->commands : NULL; c; c = c->next) {
+			if (c->relayed_ms && now_ms >= c->relayed_ms + SERVER_PUSH_RESEND_MS) {
+				c->relayed_ms = now_ms;
+				p->relay(p->relay_arg, (int64_t)i, c);
+			}
+		}
 	}
 	for (struct server_live **pp = &p->live; *pp;) {
 		struct server_live *lq = *pp;

@@ -30,7 +30,8 @@ struct server_command {
 	uint64_t rollout_id, step_id;
 	uint64_t target;
 	bool force, rollback, sample_now;
-	uint64_t sent_ms; /* 0: not sent yet */
+	uint64_t sent_ms;    /* 0: not sent yet */
+	uint64_t relayed_ms; /* told the other servers then; 0: theirs, or one server */
 	struct server_command *next;
 };
 

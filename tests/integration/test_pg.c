@@ -26,7 +26,7 @@ struct srv {
 
 static struct h_env env;
 static struct srv srv[SERVERS];
-static char roots[16][300];
+static char roots[16][256];
 static char own_pg[400];   /* a cluster of the test's own, or "" */
 static char suite_db[320]; /* the test's database on the suite's cluster */
 
@@ -206,7 +206,7 @@ static uint64_t live_value(int i)
 
 static bool persisted(int i)
 {
-	char path[400], *text = NULL;
+	char path[512], *text = NULL;
 	bool ok;
 
 	snprintf(path, sizeof(path), "%s" OUR_FILE, roots[i]);
@@ -285,6 +285,18 @@ Test(pg, a_rollout_through_one_server_completes_on_hosts_held_by_the_others)
 	int n = 6, leader, via;
 
 	fleet_of(n);
+	/* a live query through one server reaches the agents of all three */
+	{
+		const char *live[] = { "fleet", "status", "--live", "--timeout", "5s", NULL };
+		json_t *j;
+
+		use(1);
+		cr_assert_not_null(j = h_aioctl_json(&env, live));
+		cr_expect_eq(json_array_size(json_object_get(j, "hosts")), (size_t)n);
+		cr_expect_eq(json_array_size(json_object_get(j, "not_answered")), 0,
+		             "every agent answered, whichever server holds it");
+		json_decref(j);
+	}
 	cr_assert_geq(leader = leader_as_seen_by(0), 0, "a leader");
 	for (int i = 1; i < SERVERS; i++)
 		cr_expect_eq(leader_as_seen_by(i), leader, "every server names the same leader");
