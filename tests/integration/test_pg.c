@@ -134,6 +134,22 @@ struct want_online {
 	int server, n;
 };
 
+/* n hosts online as the server aioctl calls now sees them. */
+static bool online_here(struct h_env *e, void *arg)
+{
+	json_t *fleet, *h;
+	size_t i, n = 0;
+
+	if (!(fleet = h_fleet(e)))
+		return false;
+	json_array_foreach(json_object_get(fleet, "hosts"), i, h)
+	{
+		n += json_is_true(json_object_get(h, "online"));
+	}
+	json_decref(fleet);
+	return n == (size_t) * (int *)arg;
+}
+
 static bool online_on(struct h_env *e, void *arg)
 {
 	const struct want_online *w = arg;
@@ -511,6 +527,7 @@ Test(pg, migrate_from_carries_an_sqlite_fleet_over_row_for_row)
 		h_sh("mkdir -p '%s/etc/sysctl.d'", roots[i]);
 		h_agent_start(&env, name_of(i), roots[i], INTERVAL, NULL);
 	}
+	cr_assert(h_wait(online_here, &env, &n, 20000), "the agents report on SQLite");
 	cr_assert_eq(h_aioctl(&env, NULL, NULL, set), 0, "the rollout on SQLite");
 	/* and two days of history: every tier, events, labels */
 	{
