@@ -134,10 +134,17 @@ static void post(struct server_cluster *c, const char *channel, char *payload)
 	n->payload = payload;
 	pthread_mutex_lock(&c->lock);
 	if (c->n_outbox >= OUTBOX_MAX) {
-		c->dropped_notes++;
+		uint64_t dropped = ++c->dropped_notes;
+
 		pthread_mutex_unlock(&c->lock);
 		free(payload);
 		free(n);
+		/* a command goes again at its resend time; an ack's step is
+		 * resent by the leader until one arrives */
+		if (dropped == 1 || dropped % 10000 == 0)
+			log_warn("cluster: %" PRIu64 " notes for the other servers dropped: "
+			         "PostgreSQL takes them slower than they come",
+			         dropped);
 		return;
 	}
 	*c->outbox_tail = n;

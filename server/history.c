@@ -606,21 +606,17 @@ static const char raw_insert_sql[] =
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (host_id, first_seq) DO UPDATE"
         " SET first_ms = excluded.first_ms, last_ms = excluded.last_ms, n = excluded.n,"
         " data = excluded.data";
-static const char series_get_sql[] =
-        "SELECT seq_first, seq_last, reports, time_ms, aio_nr, aio_nr_min,"
-        " aio_nr_max, aio_max_nr, raw_ms, m5_start, m5_count, m5_min, m5_max,"
-        " m5_sum, h1_start, h1_count, h1_min, h1_max, h1_sum, raw_seq,"
-        " raw_first_seq, raw_first_ms, raw_n, raw_open, m5_umax, h1_umax"
-        " FROM series WHERE host_id = ?1";
+#define SERIES_GET                                                             \
+	"SELECT seq_first, seq_last, reports, time_ms, aio_nr, aio_nr_min,"    \
+	" aio_nr_max, aio_max_nr, raw_ms, m5_start, m5_count, m5_min, m5_max," \
+	" m5_sum, h1_start, h1_count, h1_min, h1_max, h1_sum, raw_seq,"        \
+	" raw_first_seq, raw_first_ms, raw_n, raw_open, m5_umax, h1_umax"      \
+	" FROM series WHERE host_id = ?1"
+static const char series_get_sql[] = SERIES_GET;
 /* PostgreSQL, where several servers write: the row stays this
  * transaction's until it commits, so a host's reports taken by two servers
  * (an agent moving over) count once each, in turn */
-static const char series_lock_sql[] =
-        "SELECT seq_first, seq_last, reports, time_ms, aio_nr, aio_nr_min,"
-        " aio_nr_max, aio_max_nr, raw_ms, m5_start, m5_count, m5_min, m5_max,"
-        " m5_sum, h1_start, h1_count, h1_min, h1_max, h1_sum, raw_seq,"
-        " raw_first_seq, raw_first_ms, raw_n, raw_open, m5_umax, h1_umax"
-        " FROM series WHERE host_id = ?1 FOR UPDATE";
+static const char series_lock_sql[] = SERIES_GET " FOR UPDATE";
 static const char series_put_sql[] =
         "INSERT INTO series (host_id, seq_first, seq_last, reports, time_ms, aio_nr, "
         "aio_nr_min, aio_nr_max, aio_max_nr, raw_ms, m5_start, m5_count, m5_min, m5_max, "

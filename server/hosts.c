@@ -237,13 +237,7 @@ int64_t server_hosts_ids_left(struct server_hosts *reg)
 {
 	int64_t n;
 
-	pthread_rwlock_wrlock(&reg->lock);
-	/* the spare block takes over when the first runs out */
-	if (reg->block_next >= reg->block_end && reg->spare_next < reg->spare_end) {
-		reg->block_next = reg->spare_next;
-		reg->block_end = reg->spare_end;
-		reg->spare_next = reg->spare_end = 0;
-	}
+	pthread_rwlock_rdlock(&reg->lock);
 	n = reg->block_end - reg->block_next + reg->spare_end - reg->spare_next;
 	pthread_rwlock_unlock(&reg->lock);
 	return n;

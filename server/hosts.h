@@ -118,7 +118,7 @@ void server_hosts_ids_from(struct server_hosts *reg, int64_t next_id);
  * (kept as a spare while one is in use); adding a host fails with EAGAIN
  * when none is left. */
 void server_hosts_id_block(struct server_hosts *reg, int64_t from, int64_t n);
-/* Ids left in the blocks (a spare moves up when the first runs out). */
+/* Ids left in the blocks (the spare takes over in server_hosts_add). */
 int64_t server_hosts_ids_left(struct server_hosts *reg);
 size_t server_hosts_count(struct server_hosts *reg);
 /* Every host's id, in order of creation, into *ret_ids (malloc'd, the

@@ -346,12 +346,9 @@ static void tick_rollout(struct server_engine *e, struct server_rollout *ro, str
 
 static void tick(struct server_engine *e)
 {
-	struct server_save *sv;
+	struct server_save *sv = pending(e);
 	uint64_t now = aio_now_ms();
 
-	if (e->follower)
-		return;
-	sv = pending(e);
 	for (struct server_rollout *ro = e->rollouts; ro; ro = ro->next) {
 		tick_rollout(e, ro, sv, now);
 		if (ro->dirty || ro->n_steps) {
@@ -434,19 +431,10 @@ void server_engine_stop(struct server_engine *e)
 	e->pending = NULL;
 }
 
-static void free_rollouts(struct server_engine *e)
-{
-	while (e->rollouts) {
-		struct server_rollout *ro = e->rollouts;
-
-		e->rollouts = ro->next;
-		server_rollouts_free(ro);
-	}
-}
-
 void server_engine_done(struct server_engine *e)
 {
-	free_rollouts(e);
+	server_rollouts_free_list(e->rollouts);
+	e->rollouts = NULL;
 	pthread_cond_destroy(&e->wake);
 	pthread_mutex_destroy(&e->lock);
 }

@@ -6,23 +6,14 @@
 #include "rollout.h"
 #include "rollout_store.h"
 
-static void free_list(struct server_rollout *list)
-{
-	while (list) {
-		struct server_rollout *ro = list;
-
-		list = ro->next;
-		server_rollouts_free(ro);
-	}
-}
-
 void server_rollout_lead_follow(struct server_engine *e)
 {
 	struct server_rollout *old;
 	struct server_save *sv;
 
-	/* a follower holds no rollout, so none of its changes is written
-	 * over the leader's */
+	/* a follower holds no rollout (its engine ticks over an empty list,
+	 * and acks find no step), so none of its changes is written over the
+	 * leader's */
 	pthread_mutex_lock(&e->lock);
 	if (!e->follower)
 		log_info("rollouts: another server leads; this one runs none");
@@ -33,7 +24,7 @@ void server_rollout_lead_follow(struct server_engine *e)
 	e->pending = NULL;
 	pthread_mutex_unlock(&e->lock);
 	server_save_submit(sv, NULL, NULL, true);
-	free_list(old);
+	server_rollouts_free_list(old);
 }
 
 int server_rollout_lead_take(struct server_engine *e, struct server_sql *conn)
@@ -45,7 +36,7 @@ int server_rollout_lead_take(struct server_engine *e, struct server_sql *conn)
 	/* the last leader's state, as it stored it: steps keep their ids, and
 	 * agents apply each once however often it comes */
 	if ((r = server_rollout_store_load_on(conn, e->hosts, &list, &next_ro, &next_step)) < 0) {
-		free_list(list);
+		server_rollouts_free_list(list);
 		return r;
 	}
 	pthread_mutex_lock(&e->lock);
@@ -56,7 +47,7 @@ int server_rollout_lead_take(struct server_engine *e, struct server_sql *conn)
 	e->follower = false;
 	pthread_cond_signal(&e->wake);
 	pthread_mutex_unlock(&e->lock);
-	free_list(old);
+	server_rollouts_free_list(old);
 	return 0;
 }
 

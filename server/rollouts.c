@@ -211,6 +211,16 @@ size_t server_rollouts_stalled(const struct server_rollout *list, uint64_t now_m
 	return n;
 }
 
+void server_rollouts_free_list(struct server_rollout *list)
+{
+	while (list) {
+		struct server_rollout *ro = list;
+
+		list = ro->next;
+		server_rollouts_free(ro);
+	}
+}
+
 void server_rollouts_free(struct server_rollout *ro)
 {
 	if (!ro)

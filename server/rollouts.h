@@ -110,6 +110,8 @@ void server_rollouts_prune(struct server_rollout **list);
 size_t server_rollouts_stalled(const struct server_rollout *list, uint64_t now_ms,
                                uint64_t after_ms, struct server_stall *out, size_t max);
 void server_rollouts_free(struct server_rollout *ro);
+/* Frees every rollout of a list (linked by next). */
+void server_rollouts_free_list(struct server_rollout *list);
 
 /* What happens to a whole rollout (an audit action "rollout.*") is also a
  * journal entry (AIO_MSGID_ROLLOUT) for whoever follows rollouts there. */

@@ -658,7 +658,7 @@ void server_sql_bind_text(struct server_sql_stmt *st, int i, const char *s)
 {
 	if (st->lite) {
 		if (s)
-			sqlite3_bind_text(st->lite, i, s, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st->lite, i, s, -1, SQLITE_STATIC);
 		else
 			sqlite3_bind_null(st->lite, i);
 		return;
@@ -669,7 +669,7 @@ void server_sql_bind_text(struct server_sql_stmt *st, int i, const char *s)
 void server_sql_bind_blob(struct server_sql_stmt *st, int i, const void *data, size_t n)
 {
 	if (st->lite) {
-		sqlite3_bind_blob64(st->lite, i, data ? data : "", n, SQLITE_TRANSIENT);
+		sqlite3_bind_blob64(st->lite, i, data ? data : "", n, SQLITE_STATIC);
 		return;
 	}
 	bind_copy(st, i, data ? data : "", n, OID_BYTEA, 1);

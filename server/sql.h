@@ -71,7 +71,9 @@ void server_sql_finalize(struct server_sql_stmt *st);
 /* Whether the statement has parameter ?n. */
 bool server_sql_has_param(struct server_sql_stmt *st, int n);
 
-/* Binds parameter i (from 1); text and blobs are copied. */
+/* Binds parameter i (from 1). Text and blobs must stay as they are until
+ * the statement is stepped (SQLite reads them there, as the owners always
+ * bound them); PostgreSQL's side copies them. */
 void server_sql_bind_int64(struct server_sql_stmt *st, int i, int64_t v);
 void server_sql_bind_double(struct server_sql_stmt *st, int i, double v);
 /* s NULL binds NULL. */

@@ -84,10 +84,11 @@ static int columns(struct server_sql *from, const char *table, char *buf, size_t
 	snprintf(sql, sizeof(sql), "SELECT name FROM pragma_table_info('%s') ORDER BY cid", table);
 	if ((rc = server_sql_prepare(from, sql, false, &st)) != SQLITE_OK)
 		return -EIO;
-	while ((rc = server_sql_step(st)) == SQLITE_ROW && n < len)
+	while ((rc = server_sql_step(st)) == SQLITE_ROW && n < len) {
 		n += (size_t)snprintf(buf + n, len - n, "%s%s", *ret_n ? ", " : "",
-		                      server_sql_column_text(st, 0)),
-		        ++*ret_n;
+		                      server_sql_column_text(st, 0));
+		++*ret_n;
+	}
 	server_sql_finalize(st);
 	return rc == SQLITE_DONE && n < len ? 0 : -EIO;
 }

@@ -272,6 +272,16 @@ static void write_value(const char *path, uint64_t v)
 	fclose(f);
 }
 
+uint64_t h_sysroot_max(const char *sysroot)
+{
+	char path[700];
+	uint64_t v = 0;
+
+	snprintf(path, sizeof(path), "%s/proc/sys/fs/aio-max-nr", sysroot);
+	cr_assert_eq(aio_file_read_u64(path, &v), 0, "%s: cannot read", path);
+	return v;
+}
+
 void h_sysroot_set(const char *sysroot, uint64_t nr, uint64_t max)
 {
 	char path[512];

@@ -52,6 +52,8 @@ pid_t h_server_spawn(struct h_env *e, const char *log);
 void h_sysroot_make(struct h_env *e, const char *name, uint64_t nr, uint64_t max, char *ret_path,
                     size_t len);
 void h_sysroot_set(const char *sysroot, uint64_t nr, uint64_t max);
+/* The live fs.aio-max-nr a sysroot holds (asserts it can be read). */
+uint64_t h_sysroot_max(const char *sysroot);
 /* Starts aio-agent; extra is a NULL-terminated list of more flags or NULL. */
 pid_t h_agent_start(struct h_env *e, const char *host, const char *sysroot, const char *interval,
                     const char *const *extra);

@@ -212,12 +212,7 @@ static int leader_as_seen_by(int i)
 
 static uint64_t live_value(int i)
 {
-	char path[400];
-	uint64_t v = 0;
-
-	snprintf(path, sizeof(path), "%s/proc/sys/fs/aio-max-nr", roots[i]);
-	cr_assert_eq(aio_file_read_u64(path, &v), 0);
-	return v;
+	return h_sysroot_max(roots[i]);
 }
 
 static bool persisted(int i)
@@ -332,12 +327,22 @@ Test(pg, a_rollout_through_one_server_completes_on_hosts_held_by_the_others)
 	reports_exactly_once(n);
 }
 
-static bool takeover_logged(struct h_env *e, void *arg)
+/* A server other than *arg (the killed leader) says it leads: *arg
+ * becomes that server. */
+static bool taken_over(struct h_env *e, void *arg)
 {
-	char log[64];
+	int *who = arg;
 
-	snprintf(log, sizeof(log), "server-%s", srv[*(int *)arg].name);
-	return strstr(h_log_tail(e, log, 64000), " leads (rollouts taken over") != NULL;
+	for (int x = 0; x < SERVERS; x++) {
+		char log[64];
+
+		snprintf(log, sizeof(log), "server-S%d", x);
+		if (x != *who && strstr(h_log_tail(e, log, 64000), " leads (rollouts taken over")) {
+			*who = x;
+			return true;
+		}
+	}
+	return false;
 }
 
 Test(pg, the_leader_killed_mid_rollout_another_finishes_it_once)
@@ -345,7 +350,7 @@ Test(pg, the_leader_killed_mid_rollout_another_finishes_it_once)
 	const char *set[] = { "fleet",    "set", "--max",   "2097152", "--yes",     "--soak", "1s",
 		              "--canary", "1",   "--batch", "1",       "--no-wait", NULL };
 	struct completed done;
-	int n = 6, leader, applied = 0, next = -1;
+	int n = 6, leader, applied = 0, next;
 	uint64_t killed_ms, took_ms = 0;
 
 	fleet_of(n);
@@ -363,17 +368,12 @@ Test(pg, the_leader_killed_mid_rollout_another_finishes_it_once)
 	kill(srv[leader].pid, SIGKILL);
 	waitpid(srv[leader].pid, NULL, 0);
 	killed_ms = h_mono_ms();
-	for (int k = 1; k < SERVERS && next < 0; k++) {
-		int x = (leader + k) % SERVERS;
-
-		if (h_wait(takeover_logged, &env, &x, 10000 / (SERVERS - 1)))
-			next = x;
-	}
-	cr_assert_geq(next, 0, "another server took the lead within 10 s");
+	/* the target: another server leads within 10 s */
+	next = leader;
+	cr_assert(h_wait(taken_over, &env, &next, 10000), "no server took the lead within 10 s");
 	took_ms = h_mono_ms() - killed_ms;
 	fprintf(stderr, "pg: leader takeover seen %llu ms after kill -9\n",
 	        (unsigned long long)took_ms);
-	cr_expect_lt(took_ms, 10000, "takeover under 10 s: %llu ms", (unsigned long long)took_ms);
 	done.server = next;
 	cr_assert(h_wait(rollout_completed, &env, &done, 60000), "rollout state %s",
 	          rollout_state(next));

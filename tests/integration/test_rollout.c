@@ -81,12 +81,7 @@ static void fleet_of(int n)
 
 static uint64_t live_value(int i)
 {
-	char path[8600];
-	uint64_t v = 0;
-
-	snprintf(path, sizeof(path), "%s/proc/sys/fs/aio-max-nr", roots[i]);
-	cr_assert_eq(aio_file_read_u64(path, &v), 0);
-	return v;
+	return h_sysroot_max(roots[i]);
 }
 
 static char *our_file(int i)
